@@ -1,0 +1,1 @@
+"""realmkit: a clustered MMO realm server on NATS and PostgreSQL."""

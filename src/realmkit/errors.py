@@ -1,0 +1,263 @@
+"""The one exception hierarchy of realmkit.
+
+Every error realmkit raises is a ``RealmkitError``. Errors carry data as
+attributes (never only a message) and a stable ``code`` that clients, the CLI
+and logs may rely on. Third-party errors (asyncpg, nats, OS) are translated
+where they enter realmkit and never escape an adapter.
+
+Caller mistakes (``UsageError``: bad input, bad configuration, an action the
+rules forbid) and peer misbehaviour (``PeerError``: a malformed message from
+another node or a client) are separate branches; ``Unavailable`` covers a
+dependency that is down or unreachable, which a caller may retry.
+
+    RealmkitError
+    ├── UsageError                      the caller asked for something wrong
+    │   ├── ConfigError                 bad realmkit.toml / environment value
+    │   ├── NotFound                    no such row / object
+    │   ├── Conflict                    the request breaks an invariant
+    │   │   ├── AlreadyExists           a unique name or key is taken
+    │   │   ├── ItemAlreadyOwned        an item cannot have two owners
+    │   │   ├── AlreadyAssigned         a character is in at most one instance
+    │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
+    │   │   └── StaleEpoch              a save or placement fenced by an old epoch
+    │   └── IllegalTransition           a lifecycle state machine refused a move
+    ├── PeerError                       another party sent something invalid
+    │   └── BadMessage                  undecodable or invalid wire message
+    ├── Unavailable                     a dependency is down; retrying may help
+    │   ├── EngineUnreachable           a configured NATS / PostgreSQL does not answer
+    │   ├── StoreUnavailable            PostgreSQL connection lost or refused
+    │   ├── BusUnavailable              NATS connection lost or refused
+    │   ├── BusTimeout                  a request got no reply in time
+    │   └── NoResponders                nobody listens on a request subject
+    └── InternalError                   realmkit itself is wrong
+        ├── EngineStartFailed           an embedded engine did not come up
+        ├── MigrationError              a schema migration failed
+        └── StoreError                  an unexpected database error
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RealmkitError(Exception):
+    """Base of every realmkit error. ``code`` is stable; ``data`` is for machines."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as a JSON-friendly mapping (``code``, ``message``, data)."""
+        return {"code": self.code, "message": self.message, **self.data}
+
+
+# --- caller mistakes -------------------------------------------------------
+
+
+class UsageError(RealmkitError):
+    code = "BAD_REQUEST"
+
+
+class ConfigError(UsageError):
+    code = "BAD_CONFIG"
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: {detail}", source=source, detail=detail)
+        self.source = source
+        self.detail = detail
+
+
+class NotFound(UsageError):
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} not found", kind=kind, key=key)
+        self.kind = kind
+        self.key = key
+
+
+class Conflict(UsageError):
+    code = "CONFLICT"
+
+
+class AlreadyExists(Conflict):
+    code = "ALREADY_EXISTS"
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} already exists", kind=kind, key=key)
+        self.kind = kind
+        self.key = key
+
+
+class ItemAlreadyOwned(Conflict):
+    code = "ITEM_ALREADY_OWNED"
+
+    def __init__(self, item_id: int) -> None:
+        super().__init__(f"item {item_id} already has an owner", item_id=item_id)
+        self.item_id = item_id
+
+
+class AlreadyAssigned(Conflict):
+    code = "ALREADY_ASSIGNED"
+
+    def __init__(self, character_id: int) -> None:
+        super().__init__(
+            f"character {character_id} already has an assignment", character_id=character_id
+        )
+        self.character_id = character_id
+
+
+class OwnershipChanged(Conflict):
+    code = "OWNERSHIP_CHANGED"
+
+    def __init__(self, item_id: int, expected_owner: int) -> None:
+        super().__init__(
+            f"item {item_id} is no longer owned by character {expected_owner}",
+            item_id=item_id,
+            expected_owner=expected_owner,
+        )
+        self.item_id = item_id
+        self.expected_owner = expected_owner
+
+
+class StaleEpoch(Conflict):
+    code = "STALE_EPOCH"
+
+    def __init__(self, character_id: int, epoch: int) -> None:
+        super().__init__(
+            f"epoch {epoch} is stale for character {character_id}",
+            character_id=character_id,
+            epoch=epoch,
+        )
+        self.character_id = character_id
+        self.epoch = epoch
+
+
+class IllegalTransition(UsageError):
+    code = "ILLEGAL_TRANSITION"
+
+    def __init__(self, machine: str, state: str, target: str) -> None:
+        super().__init__(
+            f"{machine}: cannot go from {state} to {target}",
+            machine=machine,
+            state=state,
+            target=target,
+        )
+        self.machine = machine
+        self.state = state
+        self.target = target
+
+
+# --- peer misbehaviour -----------------------------------------------------
+
+
+class PeerError(RealmkitError):
+    code = "BAD_PEER"
+
+
+class BadMessage(PeerError):
+    code = "BAD_MESSAGE"
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"bad message on {where}: {detail}", where=where, detail=detail)
+        self.where = where
+        self.detail = detail
+
+
+# --- dependencies down -----------------------------------------------------
+
+
+class Unavailable(RealmkitError):
+    code = "UNAVAILABLE"
+
+
+class EngineUnreachable(Unavailable):
+    code = "ENGINE_UNREACHABLE"
+
+    def __init__(self, engine: str, url: str, detail: str) -> None:
+        super().__init__(
+            f"{engine} at {url} does not answer: {detail}", engine=engine, url=url, detail=detail
+        )
+        self.engine = engine
+        self.url = url
+        self.detail = detail
+
+
+class StoreUnavailable(Unavailable):
+    code = "STORE_UNAVAILABLE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"PostgreSQL unavailable: {detail}", detail=detail)
+        self.detail = detail
+
+
+class BusUnavailable(Unavailable):
+    code = "BUS_UNAVAILABLE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"NATS unavailable: {detail}", detail=detail)
+        self.detail = detail
+
+
+class BusTimeout(Unavailable):
+    code = "BUS_TIMEOUT"
+
+    def __init__(self, subject: str, timeout: float) -> None:
+        super().__init__(
+            f"no reply on {subject} within {timeout:g}s", subject=subject, timeout=timeout
+        )
+        self.subject = subject
+        self.timeout = timeout
+
+
+class NoResponders(Unavailable):
+    code = "NO_RESPONDERS"
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"nobody serves {subject}", subject=subject)
+        self.subject = subject
+
+
+# --- realmkit is wrong -----------------------------------------------------
+
+
+class InternalError(RealmkitError):
+    code = "INTERNAL"
+
+
+class EngineStartFailed(InternalError):
+    code = "ENGINE_START_FAILED"
+
+    def __init__(self, engine: str, detail: str, log_path: str | None = None) -> None:
+        where = f" (log: {log_path})" if log_path else ""
+        super().__init__(
+            f"{engine} did not start: {detail}{where}",
+            engine=engine,
+            detail=detail,
+            log_path=log_path,
+        )
+        self.engine = engine
+        self.detail = detail
+        self.log_path = log_path
+
+
+class MigrationError(InternalError):
+    code = "MIGRATION_FAILED"
+
+    def __init__(self, version: int, detail: str) -> None:
+        super().__init__(f"migration {version} failed: {detail}", version=version, detail=detail)
+        self.version = version
+        self.detail = detail
+
+
+class StoreError(InternalError):
+    code = "STORE_ERROR"
+
+    def __init__(self, detail: str, sqlstate: str | None = None) -> None:
+        super().__init__(f"database error: {detail}", detail=detail, sqlstate=sqlstate)
+        self.detail = detail
+        self.sqlstate = sqlstate
