@@ -1,0 +1,61 @@
+"""Small OS helpers shared by the embedded engines and the node supervisor."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from realmkit.errors import EngineStartFailed
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(preferred: int = 0, host: str = LOOPBACK) -> int:
+    """A TCP port nobody listens on at ``host``; ``preferred`` when it is free."""
+    for candidate in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise EngineStartFailed("network", f"no free port on {host}")
+
+
+def is_alive(pid: int | None, needle: str = "") -> bool:
+    """Is ``pid`` running (not a zombie) with ``needle`` in its command line?
+
+    The needle guards against a recycled pid belonging to another program.
+    """
+    if pid is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return needle in " ".join(proc.cmdline())
+    except psutil.Error:
+        return False
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def wait_until(ready: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    """Poll ``ready()`` with backoff; ``EngineStartFailed`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not ready():
+        if time.monotonic() > deadline:
+            raise EngineStartFailed(what, f"not ready after {timeout:g}s", str(log))
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)

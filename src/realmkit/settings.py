@@ -1,0 +1,172 @@
+"""Cluster settings: the node file ``realmkit.toml`` plus environment overrides.
+
+One typed object describes the whole cluster: where its data lives, which
+NATS and PostgreSQL it uses (embedded when no URL is given), and which nodes
+run with which role and port. Every process of the cluster reads the same
+file, so ``realmkit node gateway-1`` on a second host finds its own entry.
+
+Precedence, lowest first: built-in defaults, the TOML file, environment
+variables (``REALMKIT_DATA_DIR``, ``REALMKIT_NATS_URL``,
+``REALMKIT_DATABASE_URL``). ``REALMKIT_CONFIG`` names the file; otherwise
+``realmkit.toml`` in the working directory is read when it exists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from realmkit.errors import ConfigError
+
+CONFIG_ENV = "REALMKIT_CONFIG"
+DEFAULT_CONFIG_FILE = "realmkit.toml"
+
+
+class Role(StrEnum):
+    LOGIN = "login"
+    GATEWAY = "gateway"
+    WORLD = "world"
+    ORCHESTRATOR = "orchestrator"
+    MATCHMAKER = "matchmaker"
+    REVIVER = "reviver"
+
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+NodeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+
+
+class NodeSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One process of the cluster. ``port`` 0 means "pick a free one"."""
+
+    name: NodeName
+    role: Role
+    host: str = "127.0.0.1"
+    port: Port = 0
+    metrics_port: Port = 0
+
+
+class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """External engines; an empty URL means "start the embedded one"."""
+
+    nats_url: str = ""
+    database_url: str = ""
+    # The embedded PostgreSQL flushes to disk by default; tests turn it off.
+    durable: bool = True
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    data_dir: str = ".realmkit"
+    cluster_name: str = "realmkit"
+    engines: EngineSettings = EngineSettings()
+    nodes: tuple[NodeSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        dupes = [name for name, n in Counter(n.name for n in self.nodes).items() if n > 1]
+        if dupes:
+            raise msgspec.ValidationError(f"node names must be unique, repeated: {dupes}")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    def nodes_with_role(self, role: Role) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.role is role)
+
+    def node(self, name: str) -> NodeSpec:
+        for spec in self.nodes:
+            if spec.name == name:
+                return spec
+        raise ConfigError(
+            "nodes", f"no node named {name!r} (known: {[n.name for n in self.nodes]})"
+        )
+
+
+DEFAULT_TOML = """\
+# realmkit node file: the cluster that `realmkit` starts and joins.
+# Every process reads this same file; environment variables override it:
+#   REALMKIT_DATA_DIR, REALMKIT_NATS_URL, REALMKIT_DATABASE_URL
+
+# Where embedded engines keep their data (relative to the working directory).
+data_dir = ".realmkit"
+cluster_name = "realmkit"
+
+[engines]
+# Empty: realmkit starts its own NATS and PostgreSQL on free loopback ports.
+# Set them to use servers you run yourself, e.g.
+#   nats_url = "nats://10.0.0.5:4222"
+#   database_url = "postgresql://realmkit:secret@10.0.0.6:5432/realmkit"
+nats_url = ""
+database_url = ""
+# false skips fsync in the embedded PostgreSQL: faster, loses data on power loss.
+durable = true
+
+# One [[nodes]] table per process. Roles: login, gateway, world,
+# orchestrator, matchmaker, reviver. port = 0 picks a free port.
+[[nodes]]
+name = "login"
+role = "login"
+port = 8080
+
+[[nodes]]
+name = "gateway-1"
+role = "gateway"
+port = 8081
+
+[[nodes]]
+name = "gateway-2"
+role = "gateway"
+port = 8082
+
+[[nodes]]
+name = "orchestrator-1"
+role = "orchestrator"
+
+[[nodes]]
+name = "world-1"
+role = "world"
+
+[[nodes]]
+name = "world-2"
+role = "world"
+"""
+
+# The documented file above *is* the default: a missing realmkit.toml behaves
+# exactly like `realmkit init` having written it.
+DEFAULT_SETTINGS = msgspec.toml.decode(DEFAULT_TOML, type=Settings)
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the node file (if any) and apply environment overrides.
+
+    Raises ``ConfigError`` naming the file and field on any invalid value.
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None or bool(env.get(CONFIG_ENV))
+    config_path = path or Path(env.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+    if config_path.is_file():
+        source = str(config_path)
+        try:
+            settings = msgspec.toml.decode(config_path.read_bytes(), type=Settings)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ConfigError(source, str(exc)) from exc
+    elif explicit:
+        raise ConfigError(str(config_path), "file not found")
+    else:
+        settings = DEFAULT_SETTINGS
+    return _apply_env(settings, env)
+
+
+def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    engines = settings.engines
+    if "REALMKIT_NATS_URL" in env:
+        engines = msgspec.structs.replace(engines, nats_url=env["REALMKIT_NATS_URL"])
+    if "REALMKIT_DATABASE_URL" in env:
+        engines = msgspec.structs.replace(engines, database_url=env["REALMKIT_DATABASE_URL"])
+    data_dir = env.get("REALMKIT_DATA_DIR") or settings.data_dir
+    return msgspec.structs.replace(settings, engines=engines, data_dir=data_dir)

@@ -1,0 +1,1 @@
+"""PostgreSQL: schema migrations and typed repositories (asyncpg)."""

@@ -1,0 +1,184 @@
+"""Characters and their items.
+
+Saves are fenced: a world node saves with the assignment epoch it loaded the
+character under, and a save from an older epoch is refused (here and by the
+schema's trigger), so a stale node can never overwrite newer state.
+Items change owner by compare-and-set only; a trade moves every item in one
+transaction or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import msgspec
+
+from realmkit.errors import AlreadyExists, ItemAlreadyOwned, NotFound, OwnershipChanged, StaleEpoch
+from realmkit.store.postgres import Database, translated
+from realmkit.store.records import Character, CharacterSave, Item, row
+
+ITEM_ID_BLOCK = 1024  # the schema's item_id_blocks increment
+
+
+class ItemMove(msgspec.Struct, frozen=True):
+    item_id: int
+    from_owner: int
+    to_owner: int
+
+
+class CharacterRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self,
+        account_id: int,
+        realm_id: int,
+        name: str,
+        *,
+        map_id: int,
+        position: tuple[float, float, float],
+        hp: int,
+        orientation: float = 0.0,
+        level: int = 1,
+    ) -> Character:
+        """A new character; ``AlreadyExists`` if the realm has one of that name."""
+        conflicts = {
+            "characters_realm_name_key": lambda: AlreadyExists("character", name),
+            "characters_account_id_fkey": lambda: NotFound("account", account_id),
+            "characters_realm_id_fkey": lambda: NotFound("realm", realm_id),
+        }
+        async with self.db.connection() as conn:
+            with translated(conflicts):
+                record = await conn.fetchrow(
+                    "INSERT INTO characters.characters (account_id, realm_id, name, level, hp, "
+                    "map_id, pos_x, pos_y, pos_z, orientation) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+                    account_id,
+                    realm_id,
+                    name,
+                    level,
+                    hp,
+                    map_id,
+                    *position,
+                    orientation,
+                )
+        return row(Character, record)
+
+    async def get(self, character_id: int) -> Character:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM characters.characters WHERE character_id = $1", character_id
+            )
+        if record is None:
+            raise NotFound("character", character_id)
+        return row(Character, record)
+
+    async def of_account(self, account_id: int, realm_id: int | None = None) -> list[Character]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.characters WHERE account_id = $1 "
+                "AND ($2::integer IS NULL OR realm_id = $2) ORDER BY character_id",
+                account_id,
+                realm_id,
+            )
+        return [row(Character, r) for r in records]
+
+    async def save(self, state: CharacterSave, epoch: int) -> None:
+        """Write ``state`` under assignment ``epoch``; ``StaleEpoch`` if a newer one exists."""
+        stale = partial(StaleEpoch, state.character_id, epoch)
+        async with self.db.connection() as conn:
+            with translated(stale=stale):
+                saved = await conn.fetchval(
+                    "UPDATE characters.characters SET level = $2, hp = $3, map_id = $4, "
+                    "pos_x = $5, pos_y = $6, pos_z = $7, orientation = $8, save_epoch = $9, "
+                    "saved_at = now() WHERE character_id = $1 AND NOT EXISTS ("
+                    "  SELECT 1 FROM characters.player_assignments a"
+                    "  WHERE a.character_id = $1 AND a.epoch > $9) "
+                    "RETURNING character_id",
+                    state.character_id,
+                    state.level,
+                    state.hp,
+                    state.map_id,
+                    state.pos_x,
+                    state.pos_y,
+                    state.pos_z,
+                    state.orientation,
+                    epoch,
+                )
+        if saved is None:
+            await self.get(state.character_id)  # NotFound when it does not exist
+            raise stale()
+
+
+class ItemRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def reserve_ids(self) -> range:
+        """A fresh block of item ids, unique cluster-wide."""
+        start = int(await self.db.fetchval("SELECT nextval('characters.item_id_blocks')"))
+        return range(start, start + ITEM_ID_BLOCK)
+
+    async def grant(
+        self,
+        item_id: int,
+        template_id: int,
+        owner: int,
+        *,
+        stack_count: int = 1,
+        slot: int | None = None,
+    ) -> Item:
+        """Create item ``item_id`` owned by ``owner``; ``ItemAlreadyOwned`` if it exists."""
+        conflicts = {
+            "items_pkey": lambda: ItemAlreadyOwned(item_id),
+            "items_owner_character_id_fkey": lambda: NotFound("character", owner),
+            "items_owner_character_id_slot_key": lambda: AlreadyExists("slot", (owner, slot)),
+        }
+        async with self.db.connection() as conn:
+            with translated(conflicts):
+                record = await conn.fetchrow(
+                    "INSERT INTO characters.items "
+                    "(item_id, template_id, owner_character_id, stack_count, slot) "
+                    "VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                    item_id,
+                    template_id,
+                    owner,
+                    stack_count,
+                    slot,
+                )
+        return row(Item, record)
+
+    async def move(self, item_id: int, from_owner: int, to_owner: int) -> Item:
+        """Compare-and-set the owner; ``OwnershipChanged`` if ``from_owner`` no longer owns it."""
+        return (await self.trade([ItemMove(item_id, from_owner, to_owner)]))[0]
+
+    async def trade(self, moves: Sequence[ItemMove]) -> list[Item]:
+        """Move every item or none (one transaction of compare-and-sets)."""
+        moved = []
+        async with self.db.transaction() as conn:
+            for move in moves:
+                conflicts = {
+                    "items_owner_character_id_fkey": partial(NotFound, "character", move.to_owner)
+                }
+                with translated(conflicts):
+                    record = await conn.fetchrow(
+                        "UPDATE characters.items SET owner_character_id = $3, slot = NULL "
+                        "WHERE item_id = $1 AND owner_character_id = $2 RETURNING *",
+                        move.item_id,
+                        move.from_owner,
+                        move.to_owner,
+                    )
+                if record is None:
+                    raise OwnershipChanged(move.item_id, move.from_owner)
+                moved.append(row(Item, record))
+        return moved
+
+    async def owned_by(self, character_id: int) -> list[Item]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.items WHERE owner_character_id = $1 ORDER BY item_id",
+                character_id,
+            )
+        return [row(Item, r) for r in records]

@@ -1,0 +1,103 @@
+"""Cluster topology: games, realm pools, realms and nodes."""
+
+from __future__ import annotations
+
+from realmkit.errors import AlreadyExists, NotFound
+from realmkit.store.postgres import Database, translated
+from realmkit.store.records import Game, Node, NodeState, Realm, RealmPool, RealmStatus, row
+
+
+class ClusterRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add_game(self, game_id: str, name: str, content_pack: str) -> Game:
+        async with self.db.connection() as conn:
+            with translated({"games_pkey": lambda: AlreadyExists("game", game_id)}):
+                record = await conn.fetchrow(
+                    "INSERT INTO cluster.games (game_id, name, content_pack) VALUES ($1, $2, $3) "
+                    "RETURNING *",
+                    game_id,
+                    name,
+                    content_pack,
+                )
+        return row(Game, record)
+
+    async def add_pool(self, name: str) -> RealmPool:
+        async with self.db.connection() as conn:
+            with translated({"realm_pools_name_key": lambda: AlreadyExists("pool", name)}):
+                record = await conn.fetchrow(
+                    "INSERT INTO cluster.realm_pools (name) VALUES ($1) RETURNING *", name
+                )
+        return row(RealmPool, record)
+
+    async def add_realm(
+        self,
+        name: str,
+        game_id: str,
+        pool_id: int,
+        status: RealmStatus = RealmStatus.OFFLINE,
+    ) -> Realm:
+        conflicts = {
+            "realmlist_name_key": lambda: AlreadyExists("realm", name),
+            "realmlist_game_id_fkey": lambda: NotFound("game", game_id),
+            "realmlist_pool_id_fkey": lambda: NotFound("pool", pool_id),
+        }
+        async with self.db.connection() as conn:
+            with translated(conflicts):
+                record = await conn.fetchrow(
+                    "INSERT INTO auth.realmlist (name, game_id, pool_id, status) "
+                    "VALUES ($1, $2, $3, $4) RETURNING *",
+                    name,
+                    game_id,
+                    pool_id,
+                    status.value,
+                )
+        return row(Realm, record)
+
+    async def realms(self) -> list[Realm]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch("SELECT * FROM auth.realmlist ORDER BY realm_id")
+        return [row(Realm, r) for r in records]
+
+    async def set_realm_status(self, realm_id: int, status: RealmStatus) -> Realm:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "UPDATE auth.realmlist SET status = $2 WHERE realm_id = $1 RETURNING *",
+                realm_id,
+                status.value,
+            )
+        if record is None:
+            raise NotFound("realm", realm_id)
+        return row(Realm, record)
+
+    async def register_node(
+        self, node_id: str, role: str, host: str, port: int, capacity: int = 0
+    ) -> Node:
+        """Insert or refresh a node's row; it starts (again) in ``starting``."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "INSERT INTO cluster.nodes (node_id, role, host, port, capacity) "
+                "VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (node_id) DO UPDATE SET role = EXCLUDED.role, host = EXCLUDED.host, "
+                "port = EXCLUDED.port, capacity = EXCLUDED.capacity, state = 'starting', "
+                "started_at = now(), last_heartbeat_at = now() RETURNING *",
+                node_id,
+                role,
+                host,
+                port,
+                capacity,
+            )
+        return row(Node, record)
+
+    async def set_node_state(self, node_id: str, state: NodeState) -> Node:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "UPDATE cluster.nodes SET state = $2, last_heartbeat_at = now() "
+                "WHERE node_id = $1 RETURNING *",
+                node_id,
+                state.value,
+            )
+        if record is None:
+            raise NotFound("node", node_id)
+        return row(Node, record)

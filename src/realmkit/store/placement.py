@@ -1,0 +1,181 @@
+"""The instance registry and player assignments: where every character is.
+
+``player_assignments`` has one row per character that ever entered the world
+(``offline`` once it leaves), so its ``epoch`` only grows. Every placement,
+transfer or release is a compare-and-set on the epoch the caller last saw and
+writes ``epoch + 1``; two racing orchestrators cannot both win, and the
+winner's epoch fences the loser's world node out of saving.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from realmkit.errors import AlreadyAssigned, AlreadyExists, NotFound, StaleEpoch
+from realmkit.store.postgres import Database, ErrorFactory, translated
+from realmkit.store.records import (
+    Assignment,
+    AssignmentState,
+    Instance,
+    InstanceState,
+    MapKind,
+    row,
+)
+
+
+class InstanceRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self,
+        *,
+        game_id: str,
+        map_id: int,
+        kind: MapKind,
+        pool_id: int,
+        realm_id: int | None,
+        capacity: int,
+        zone_group: int = 0,
+    ) -> Instance:
+        """Register a new instance in ``requested``.
+
+        ``AlreadyExists`` if a live continent instance of that realm, map and
+        zone group exists: the schema allows only one.
+        """
+        conflicts: dict[str, ErrorFactory] = {
+            "instances_one_live_continent": partial(
+                AlreadyExists, "continent instance", (realm_id, map_id, zone_group)
+            ),
+            "instances_realm_id_pool_id_fkey": partial(NotFound, "realm", (realm_id, pool_id)),
+            "instances_realm_id_game_id_fkey": partial(NotFound, "realm", (realm_id, game_id)),
+        }
+        async with self.db.connection() as conn:
+            with translated(conflicts):
+                record = await conn.fetchrow(
+                    "INSERT INTO characters.instances "
+                    "(game_id, map_id, kind, pool_id, realm_id, capacity, zone_group) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+                    game_id,
+                    map_id,
+                    kind.value,
+                    pool_id,
+                    realm_id,
+                    capacity,
+                    zone_group,
+                )
+        return row(Instance, record)
+
+    async def get(self, instance_id: int) -> Instance:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM characters.instances WHERE instance_id = $1", instance_id
+            )
+        if record is None:
+            raise NotFound("instance", instance_id)
+        return row(Instance, record)
+
+    async def set_state(
+        self, instance_id: int, state: InstanceState, node_id: str | None = None
+    ) -> Instance:
+        """Record a new state (and node, when given). Legality is the lifecycle's concern."""
+        async with self.db.connection() as conn:
+            with translated({"instances_node_id_fkey": partial(NotFound, "node", node_id)}):
+                record = await conn.fetchrow(
+                    "UPDATE characters.instances SET state = $2, "
+                    "node_id = COALESCE($3, node_id), updated_at = now() "
+                    "WHERE instance_id = $1 RETURNING *",
+                    instance_id,
+                    state.value,
+                    node_id,
+                )
+        if record is None:
+            raise NotFound("instance", instance_id)
+        return row(Instance, record)
+
+
+class AssignmentRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, character_id: int) -> Assignment | None:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM characters.player_assignments WHERE character_id = $1",
+                character_id,
+            )
+        return None if record is None else row(Assignment, record)
+
+    async def place(
+        self,
+        character_id: int,
+        instance_id: int,
+        gateway_id: str,
+        *,
+        expected_epoch: int | None,
+        state: AssignmentState = AssignmentState.PLACING,
+    ) -> Assignment:
+        """Put the character in ``instance_id``.
+
+        ``expected_epoch`` is the epoch the caller read (None: the character
+        was never placed). Raises ``AlreadyAssigned`` or ``StaleEpoch`` when
+        someone else moved the character first.
+        """
+        if expected_epoch is None:
+            async with self.db.connection() as conn:
+                with translated(
+                    {
+                        "player_assignments_pkey": partial(AlreadyAssigned, character_id),
+                        "player_assignments_character_id_fkey": partial(
+                            NotFound, "character", character_id
+                        ),
+                        "player_assignments_instance_id_fkey": partial(
+                            NotFound, "instance", instance_id
+                        ),
+                    }
+                ):
+                    record = await conn.fetchrow(
+                        "INSERT INTO characters.player_assignments "
+                        "(character_id, instance_id, gateway_id, epoch, state) "
+                        "VALUES ($1, $2, $3, 1, $4) RETURNING *",
+                        character_id,
+                        instance_id,
+                        gateway_id,
+                        state.value,
+                    )
+            return row(Assignment, record)
+        return await self._advance(character_id, expected_epoch, instance_id, gateway_id, state)
+
+    async def release(self, character_id: int, *, expected_epoch: int) -> Assignment:
+        """The character left the world: ``offline``, no instance, next epoch."""
+        return await self._advance(
+            character_id, expected_epoch, None, None, AssignmentState.OFFLINE
+        )
+
+    async def _advance(
+        self,
+        character_id: int,
+        expected_epoch: int,
+        instance_id: int | None,
+        gateway_id: str | None,
+        state: AssignmentState,
+    ) -> Assignment:
+        stale = partial(StaleEpoch, character_id, expected_epoch)
+        async with self.db.connection() as conn:
+            with translated(
+                {"player_assignments_instance_id_fkey": partial(NotFound, "instance", instance_id)},
+                stale=stale,
+            ):
+                record = await conn.fetchrow(
+                    "UPDATE characters.player_assignments SET instance_id = $3, "
+                    "gateway_id = $4, state = $5, epoch = epoch + 1, updated_at = now() "
+                    "WHERE character_id = $1 AND epoch = $2 RETURNING *",
+                    character_id,
+                    expected_epoch,
+                    instance_id,
+                    gateway_id,
+                    state.value,
+                )
+        if record is None:
+            raise stale()
+        return row(Assignment, record)

@@ -1,0 +1,99 @@
+"""The asyncpg adapter: connection pool and translation of database errors.
+
+No asyncpg exception leaves this package: connection trouble becomes
+``StoreUnavailable``, a broken invariant the caller can name becomes the
+matching ``Conflict`` (``ItemAlreadyOwned``, ``AlreadyAssigned``,
+``StaleEpoch``...), anything else ``StoreError`` with its SQLSTATE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any
+
+import asyncpg
+
+from realmkit.engines import redact
+from realmkit.errors import RealmkitError, StoreError, StoreUnavailable
+
+# The epoch triggers of the schema raise this SQLSTATE.
+STALE_EPOCH_SQLSTATE = "RK001"
+
+ConnectionLike = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+ErrorFactory = Callable[[], RealmkitError]
+
+UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
+
+
+@contextlib.contextmanager
+def translated(
+    conflicts: Mapping[str, ErrorFactory] | None = None,
+    stale: ErrorFactory | None = None,
+) -> Iterator[None]:
+    """Map asyncpg errors raised inside the block to ``realmkit.errors``.
+
+    ``conflicts`` maps a constraint name to the error to raise when that
+    constraint refuses a row; ``stale`` builds the error for a refused epoch.
+    """
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        constraint = getattr(exc, "constraint_name", None) or ""
+        if conflicts and constraint in conflicts:
+            raise conflicts[constraint]() from exc
+        raise StoreError(str(exc), exc.sqlstate) from exc
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == STALE_EPOCH_SQLSTATE and stale is not None:
+            raise stale() from exc
+        if isinstance(exc, UNAVAILABLE):
+            raise StoreUnavailable(str(exc)) from exc
+        raise StoreError(str(exc), exc.sqlstate) from exc
+    except UNAVAILABLE as exc:
+        raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+class Database:
+    """A pool of connections to one PostgreSQL database."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    ) -> Database:
+        """Open a pool; ``StoreUnavailable`` naming the (redacted) URL if it fails."""
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, timeout=connect_timeout
+            )
+        except (*UNAVAILABLE, asyncpg.PostgresError, TimeoutError) as exc:
+            raise StoreUnavailable(f"{redact(url)}: {exc or type(exc).__name__}") from exc
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[ConnectionLike]:
+        with translated():
+            async with self.pool.acquire() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[ConnectionLike]:
+        with translated():
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield conn
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        with translated():
+            return await self.pool.fetchval(query, *args)
