@@ -288,7 +288,8 @@ class EmbeddedEngines:
         return infos
 
 
-def _external(name: str, url: str) -> EngineInfo:
+def external(name: str, url: str) -> EngineInfo:
+    """Probe a configured engine; ``EngineUnreachable`` naming its URL if it is down."""
     probe = probe_nats if name == "NATS" else probe_postgres
     probe(url)
     return EngineInfo(name=name, embedded=False, running=True, answering=True, url=redact(url))
@@ -297,9 +298,9 @@ def _external(name: str, url: str) -> EngineInfo:
 def engines_up(settings: Settings) -> tuple[Endpoints, list[EngineInfo]]:
     """Make sure both engines answer: configured ones are probed, the rest embedded."""
     cfg = settings.engines
-    infos = [_external("NATS", cfg.nats_url)] if cfg.nats_url else []
+    infos = [external("NATS", cfg.nats_url)] if cfg.nats_url else []
     if cfg.database_url:
-        infos.append(_external("PostgreSQL", cfg.database_url))
+        infos.append(external("PostgreSQL", cfg.database_url))
     if cfg.nats_url and cfg.database_url:
         return Endpoints(cfg.nats_url, cfg.database_url), infos
     embedded = EmbeddedEngines(settings.data_path, durable=cfg.durable)

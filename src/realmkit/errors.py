@@ -23,6 +23,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   └── IllegalTransition           a lifecycle state machine refused a move
     ├── PeerError                       another party sent something invalid
     │   └── BadMessage                  undecodable or invalid wire message
+    ├── RemoteError                     the node serving a request answered with an error
     ├── Unavailable                     a dependency is down; retrying may help
     │   ├── EngineUnreachable           a configured NATS / PostgreSQL does not answer
     │   ├── StoreUnavailable            PostgreSQL connection lost or refused
@@ -166,6 +167,23 @@ class BadMessage(PeerError):
         super().__init__(f"bad message on {where}: {detail}", where=where, detail=detail)
         self.where = where
         self.detail = detail
+
+
+class RemoteError(RealmkitError):
+    """A request's server reported an error; ``remote_code`` is that error's code."""
+
+    code = "REMOTE_ERROR"
+
+    def __init__(self, subject: str, remote_code: str, remote_message: str) -> None:
+        super().__init__(
+            f"{subject}: {remote_code}: {remote_message}",
+            subject=subject,
+            remote_code=remote_code,
+            remote_message=remote_message,
+        )
+        self.subject = subject
+        self.remote_code = remote_code
+        self.remote_message = remote_message
 
 
 # --- dependencies down -----------------------------------------------------

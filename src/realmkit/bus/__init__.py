@@ -1,0 +1,1 @@
+"""The message bus: typed publish/subscribe/request over NATS, JetStream and KV."""

@@ -1,0 +1,299 @@
+"""The NATS adapter: typed messages over nats-py, JetStream streams and KV.
+
+Messages are msgspec Structs encoded as msgpack. No nats exception leaves
+this module: an unreachable or lost server is ``BusUnavailable``, a request
+nobody answers ``NoResponders`` or ``BusTimeout``, undecodable bytes
+``BadMessage``. After the first connection the client reconnects forever
+(publishes are buffered meanwhile); requests fail fast while disconnected
+instead of waiting out their timeout.
+
+A request handler that raises a ``RealmkitError`` answers with that error;
+the requester gets ``RemoteError`` carrying the remote code and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import KeyValueConfig, StreamConfig
+
+from realmkit.engines import redact
+from realmkit.errors import (
+    BadMessage,
+    BusTimeout,
+    BusUnavailable,
+    Conflict,
+    NoResponders,
+    NotFound,
+    RealmkitError,
+    RemoteError,
+)
+from realmkit.protocol.codec import decode, encode
+
+log = logging.getLogger("realmkit.bus")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ERROR_HEADER = "Realmkit-Error"
+CONNECT_TIMEOUT = 5.0
+RECONNECT_WAIT = 0.25
+
+_GONE = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.NoServersError,
+    OSError,
+)
+
+
+class ErrorReply(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+
+
+class NatsBus:
+    """One connection to NATS, shared by everything in a node process."""
+
+    def __init__(self, client: Client, url: str) -> None:
+        self.client = client
+        self.url = redact(url)
+        self.js = client.jetstream()
+
+    @classmethod
+    async def connect(cls, url: str, *, name: str = "realmkit") -> NatsBus:
+        """Connect (``BusUnavailable`` naming the URL after ``CONNECT_TIMEOUT``)."""
+        shown = redact(url)
+
+        async def disconnected() -> None:
+            log.warning("lost NATS at %s; reconnecting", shown)
+
+        async def reconnected() -> None:
+            log.info("reconnected to NATS at %s", shown)
+
+        async def error(exc: Exception) -> None:
+            log.debug("NATS client error: %s", exc)
+
+        client = Client()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await client.connect(
+                    url,
+                    name=name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=RECONNECT_WAIT,  # type: ignore[arg-type]
+                    connect_timeout=1,
+                    disconnected_cb=disconnected,
+                    reconnected_cb=reconnected,
+                    error_cb=error,
+                )
+        except (TimeoutError, *_GONE, nats.errors.Error) as exc:
+            await client.close()
+            detail = str(exc) or "no answer"
+            raise BusUnavailable(f"{shown}: {detail}") from exc
+        return cls(client, url)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.client.is_connected)
+
+    async def close(self) -> None:
+        """Drain subscriptions and close; safe to call twice."""
+        if self.client.is_closed:
+            return
+        try:
+            await self.client.drain()
+        except (*_GONE, nats.errors.Error):
+            await self.client.close()
+
+    # --- core NATS ----------------------------------------------------------
+
+    async def publish(self, subject: str, message: Any) -> None:
+        with self._translated(subject):
+            await self.client.publish(subject, encode(message))
+
+    async def flush(self, timeout: float = 2.0) -> None:
+        """Wait until the server has everything published so far."""
+        with self._translated("flush"):
+            await self.client.flush(timeout=int(timeout) or 1)
+
+    async def subscribe(
+        self,
+        subject: str,
+        kind: type[T],
+        handler: Callable[[T], Awaitable[None]],
+        *,
+        queue: str = "",
+    ) -> Subscription:
+        """Call ``handler`` with each decoded message; bad bytes are logged and dropped."""
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                message = decode(msg.data, kind, msg.subject)
+            except BadMessage as exc:
+                log.warning("%s", exc)
+                return
+            try:
+                await handler(message)
+            except Exception:
+                log.exception("handler for %s failed", msg.subject)
+
+        with self._translated(subject):
+            return await self.client.subscribe(subject, queue=queue, cb=on_message)
+
+    async def serve(
+        self,
+        subject: str,
+        kind: type[T],
+        handler: Callable[[T], Awaitable[Any]],
+        *,
+        queue: str = "",
+    ) -> Subscription:
+        """Answer requests on ``subject`` with ``handler``'s result (a Struct)."""
+
+        async def on_request(msg: Msg) -> None:
+            try:
+                reply = encode(await handler(decode(msg.data, kind, msg.subject)))
+                headers = None
+            except RealmkitError as exc:
+                reply = encode(ErrorReply(exc.code, exc.message))
+                headers = {ERROR_HEADER: exc.code}
+            except Exception:
+                log.exception("request handler for %s failed", msg.subject)
+                reply = encode(ErrorReply("INTERNAL", "the serving node failed"))
+                headers = {ERROR_HEADER: "INTERNAL"}
+            if msg.reply:
+                with self._translated(msg.reply):
+                    await self.client.publish(msg.reply, reply, headers=headers)
+
+        with self._translated(subject):
+            return await self.client.subscribe(subject, queue=queue, cb=on_request)
+
+    async def request(
+        self, subject: str, message: Any, reply_kind: type[R], *, timeout: float = 2.0
+    ) -> R:
+        """Send a request and decode the reply as ``reply_kind``."""
+        if not self.connected:
+            raise BusUnavailable(f"{self.url}: not connected (request on {subject})")
+        try:
+            msg = await self.client.request(subject, encode(message), timeout=timeout)
+        except nats.errors.NoRespondersError as exc:
+            raise NoResponders(subject) from exc
+        except nats.errors.TimeoutError as exc:
+            raise BusTimeout(subject, timeout) from exc
+        except (*_GONE, nats.errors.Error) as exc:
+            raise BusUnavailable(f"{self.url}: {exc}") from exc
+        if msg.headers and ERROR_HEADER in msg.headers:
+            failure = decode(msg.data, ErrorReply, subject)
+            raise RemoteError(subject, failure.code, failure.message)
+        return decode(msg.data, reply_kind, subject)
+
+    # --- JetStream ----------------------------------------------------------
+
+    async def ensure_stream(
+        self, name: str, subjects: Sequence[str], *, max_age: float = 0, max_msgs: int = -1
+    ) -> None:
+        """Create the stream, or update it to this configuration."""
+        config = StreamConfig(
+            name=name, subjects=list(subjects), max_age=max_age or None, max_msgs=max_msgs
+        )
+        with self._translated(f"stream {name}"):
+            try:
+                await self.js.add_stream(config)
+            except nats.js.errors.BadRequestError:
+                await self.js.update_stream(config)
+
+    async def publish_persistent(self, subject: str, message: Any) -> int:
+        """Publish into a stream; returns the stream sequence once stored."""
+        with self._translated(subject):
+            ack = await self.js.publish(subject, encode(message))
+        return int(ack.seq)
+
+    async def stream_message(self, stream: str, seq: int, kind: type[T]) -> T:
+        """One stored message by sequence number (``NotFound`` if absent)."""
+        with self._translated(f"stream {stream}"):
+            try:
+                raw = await self.js.get_msg(stream, seq)
+            except nats.js.errors.NotFoundError as exc:
+                raise NotFound("stream message", (stream, seq)) from exc
+        return decode(raw.data or b"", kind, f"stream {stream}")
+
+    async def key_value(self, bucket: str, kind: type[T], *, history: int = 1) -> KeyValue[T]:
+        """A typed KV bucket, created if missing."""
+        with self._translated(f"kv {bucket}"):
+            try:
+                kv = await self.js.key_value(bucket)
+            except nats.js.errors.BucketNotFoundError:
+                kv = await self.js.create_key_value(KeyValueConfig(bucket=bucket, history=history))
+        return KeyValue(self, kv, bucket, kind)
+
+    @contextlib.contextmanager
+    def _translated(self, where: str) -> Iterator[None]:
+        """Turn nats errors raised inside the block into realmkit errors."""
+        try:
+            yield
+        except nats.errors.TimeoutError as exc:
+            raise BusTimeout(where, 0) from exc
+        except (*_GONE, nats.errors.Error) as exc:
+            raise BusUnavailable(f"{self.url}: {where}: {exc}") from exc
+
+
+class KeyValue(Generic[T]):
+    """Typed view of a JetStream KV bucket. Revisions allow compare-and-set."""
+
+    def __init__(self, bus: NatsBus, kv: Any, bucket: str, kind: type[T]) -> None:
+        self.bus = bus
+        self.kv = kv
+        self.bucket = bucket
+        self.kind = kind
+
+    async def get(self, key: str) -> tuple[T, int]:
+        """(value, revision); ``NotFound`` if the key has no value."""
+        with self.bus._translated(f"kv {self.bucket}"):
+            try:
+                entry = await self.kv.get(key)
+            except nats.js.errors.KeyNotFoundError as exc:
+                raise NotFound(f"key in {self.bucket}", key) from exc
+        return decode(entry.value or b"", self.kind, f"kv {self.bucket}.{key}"), int(entry.revision)
+
+    async def put(self, key: str, value: T) -> int:
+        with self.bus._translated(f"kv {self.bucket}"):
+            return int(await self.kv.put(key, encode(value)))
+
+    async def create(self, key: str, value: T) -> int:
+        """Set only if the key has no value; ``Conflict`` otherwise."""
+        with self.bus._translated(f"kv {self.bucket}"):
+            try:
+                return int(await self.kv.create(key, encode(value)))
+            except nats.js.errors.KeyWrongLastSequenceError as exc:
+                raise Conflict(f"{self.bucket}.{key} already set", key=key) from exc
+
+    async def update(self, key: str, value: T, revision: int) -> int:
+        """Set only if the key is still at ``revision``; ``Conflict`` otherwise."""
+        with self.bus._translated(f"kv {self.bucket}"):
+            try:
+                return int(await self.kv.update(key, encode(value), last=revision))
+            except nats.js.errors.KeyWrongLastSequenceError as exc:
+                raise Conflict(
+                    f"{self.bucket}.{key} changed since revision {revision}",
+                    key=key,
+                    revision=revision,
+                ) from exc
+
+    async def delete(self, key: str) -> None:
+        with self.bus._translated(f"kv {self.bucket}"):
+            await self.kv.delete(key)

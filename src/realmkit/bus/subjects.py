@@ -1,0 +1,51 @@
+"""Every NATS subject realmkit uses, built here and nowhere else.
+
+Names follow DESIGN.md: ``space.<instance_id>.in`` carries a space's batched
+inputs, ``gateway.<gateway_id>.frames`` a gateway's frames. Variable parts are
+checked so that no value can smuggle in a ``.`` or a wildcard.
+"""
+
+from __future__ import annotations
+
+import re
+
+from realmkit.errors import UsageError
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# Queue groups: each request is served by exactly one member.
+ORCHESTRATOR_QUEUE = "orchestrators"
+
+# Requests to the orchestrator replicas (placement, transfers).
+ORCHESTRATOR_REQUESTS = "orchestrator.requests"
+
+# JetStream stream of cluster events (node up/down, instance lifecycle).
+EVENTS_STREAM = "EVENTS"
+EVENTS_ALL = "events.>"
+
+
+def _token(value: object) -> str:
+    text = str(value)
+    if not _TOKEN.match(text):
+        raise UsageError(f"not a valid subject token: {text!r}", token=text)
+    return text
+
+
+def space_inputs(instance_id: int) -> str:
+    return f"space.{_token(instance_id)}.in"
+
+
+def gateway_frames(gateway_id: str) -> str:
+    return f"gateway.{_token(gateway_id)}.frames"
+
+
+def node_heartbeat(node_id: str) -> str:
+    return f"node.{_token(node_id)}.heartbeat"
+
+
+def node_control(node_id: str) -> str:
+    return f"node.{_token(node_id)}.control"
+
+
+def event(kind: str) -> str:
+    return f"events.{_token(kind)}"

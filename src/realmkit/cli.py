@@ -1,0 +1,246 @@
+"""The ``realmkit`` command.
+
+Exit codes: 0 success, 1 the work failed (an engine down, a database error),
+2 the command was wrong (bad option, bad realmkit.toml). ``--json`` prints
+one JSON document on stdout for machines, errors included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from realmkit import engines
+from realmkit.errors import RealmkitError, UsageError
+from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Settings, load_settings
+from realmkit.store import migrate as migrations
+from realmkit.store.postgres import Database
+
+T = TypeVar("T")
+
+out = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(
+    help="realmkit: a clustered MMO realm server on NATS and PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+engines_app = typer.Typer(
+    help="The NATS and PostgreSQL the cluster runs on (embedded unless URLs are configured).",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
+app.add_typer(engines_app, name="engines")
+app.add_typer(db_app, name="db")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+class Context(msgspec.Struct):
+    config: Path | None
+    data_dir: Path | None
+
+    def settings(self) -> Settings:
+        settings = load_settings(self.config)
+        if self.data_dir is not None:
+            settings = msgspec.structs.replace(settings, data_dir=str(self.data_dir))
+        return settings
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help=f"Node file (default: $REALMKIT_CONFIG, else ./{DEFAULT_CONFIG_FILE} if present).",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Folder of the embedded engines' data (default: ./.realmkit)."
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = Context(config=config, data_dir=data_dir)
+
+
+@contextlib.contextmanager
+def _reported(as_json: bool) -> Iterator[None]:
+    """Print a realmkit error cleanly (no traceback) and exit 1, or 2 for usage errors."""
+    try:
+        yield
+    except RealmkitError as exc:
+        if as_json:
+            out.print_json(data={"ok": False, "error": msgspec.to_builtins(exc.to_dict())})
+        else:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(2 if isinstance(exc, UsageError) else 1) from None
+
+
+def _run(ctx: typer.Context, as_json: bool, work: Callable[[Settings], T]) -> T:
+    with _reported(as_json):
+        return work(ctx.obj.settings())
+
+
+def _await(make: Callable[[], Awaitable[T]]) -> T:
+    async def run() -> T:
+        return await make()
+
+    return asyncio.run(run())
+
+
+def _print_json(data: Any) -> None:
+    out.print_json(data=msgspec.to_builtins(data))
+
+
+@app.command()
+def version(as_json: JsonOption = False) -> None:
+    """Print realmkit's version."""
+    found = importlib.metadata.version("realmkit")
+    if as_json:
+        _print_json({"version": found, "python": sys.version.split()[0]})
+    else:
+        out.print(f"realmkit {found}")
+
+
+@app.command()
+def init(
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the documented default node file, realmkit.toml, to edit."""
+    path = Path(DEFAULT_CONFIG_FILE)
+    if path.exists() and not force:
+        err.print(f"[bold red]error:[/] {path} exists (use --force to overwrite)")
+        raise typer.Exit(2)
+    path.write_text(DEFAULT_TOML)
+    out.print(f"wrote {path}")
+
+
+# --- engines ------------------------------------------------------------------
+
+
+def _engine_table(infos: list[engines.EngineInfo]) -> Table:
+    table = Table("engine", "where", "state", "pid")
+    table.add_column("url", overflow="fold")
+    for info in infos:
+        state = "answering" if info.answering else ("running" if info.running else "stopped")
+        if info.started_now:
+            state += " (started now)"
+        table.add_row(
+            info.name,
+            "embedded" if info.embedded else "external",
+            state,
+            str(info.pid or "-"),
+            info.url or "-",
+        )
+    return table
+
+
+@engines_app.command("up")
+def engines_up(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Start the embedded engines, or find them already running; probe external ones."""
+    _, infos = _run(ctx, as_json, engines.engines_up)
+    if as_json:
+        _print_json({"ok": True, "engines": infos})
+    else:
+        out.print(_engine_table(infos))
+
+
+@engines_app.command("down")
+def engines_down(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Stop the embedded engines of this data folder (their data is kept)."""
+
+    def down(settings: Settings) -> list[engines.EngineInfo]:
+        return engines.EmbeddedEngines(settings.data_path).down()
+
+    infos = _run(ctx, as_json, down)
+    stopped = [i.name for i in infos if i.running]
+    if as_json:
+        _print_json({"ok": True, "stopped": stopped})
+    else:
+        out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@engines_app.command("status")
+def engines_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show the engines; exit 1 unless both answer."""
+
+    def status(settings: Settings) -> list[engines.EngineInfo]:
+        cfg = settings.engines
+        local = engines.EmbeddedEngines(settings.data_path).status()
+        infos = []
+        for name, url in (("NATS", cfg.nats_url), ("PostgreSQL", cfg.database_url)):
+            if not url:
+                infos += [i for i in local if i.name == name]
+                continue
+            try:
+                infos.append(engines.external(name, url))
+            except RealmkitError:
+                infos.append(engines.EngineInfo(name, False, False, False, engines.redact(url)))
+        return infos
+
+    infos = _run(ctx, as_json, status)
+    healthy = all(i.answering for i in infos)
+    if as_json:
+        _print_json({"ok": healthy, "engines": infos})
+    else:
+        out.print(_engine_table(infos))
+    raise typer.Exit(0 if healthy else 1)
+
+
+# --- db -------------------------------------------------------------------------
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    db = await Database.connect(engines.endpoints(settings).database_url, max_size=2)
+    try:
+        return await work(db)
+    finally:
+        await db.close()
+
+
+@db_app.command("migrate")
+def db_migrate(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Apply pending schema migrations (safe to run from many nodes at once)."""
+    applied = _run(ctx, as_json, lambda s: _await(lambda: _with_db(s, migrations.migrate)))
+    if as_json:
+        _print_json({"ok": True, "applied": applied})
+    elif applied:
+        out.print(f"applied migrations: {', '.join(map(str, applied))}")
+    else:
+        out.print("schema is up to date")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the schema migrations and when each was applied; exit 1 if any is pending."""
+    rows = _run(ctx, as_json, lambda s: _await(lambda: _with_db(s, migrations.status)))
+    pending = [r.version for r in rows if r.applied_at is None]
+    if as_json:
+        _print_json({"ok": not pending, "migrations": rows, "pending": pending})
+    else:
+        table = Table("version", "name", "applied")
+        for r in rows:
+            applied = r.applied_at.isoformat(timespec="seconds") if r.applied_at else "pending"
+            table.add_row(str(r.version), r.name, applied)
+        out.print(table)
+    raise typer.Exit(1 if pending else 0)
+
+
+def main() -> None:
+    app()
