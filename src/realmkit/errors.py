@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 class RealmkitError(Exception):
     """Base of every realmkit error. ``code`` is stable; ``data`` is for machines."""
 
-    code: ClassVar[str] = "INTERNAL"
+    code: ClassVar[str] = "ERROR"
 
     def __init__(self, message: str, **data: Any) -> None:
         super().__init__(message)

@@ -19,6 +19,9 @@ def free_port(preferred: int = 0, host: str = LOOPBACK) -> int:
     """A TCP port nobody listens on at ``host``; ``preferred`` when it is free."""
     for candidate in (preferred, 0) if preferred else (0,):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As servers bind: a port whose old connections linger in TIME_WAIT
+            # is free, so a restarted engine gets its previous port back.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, candidate))
             except OSError:

@@ -69,20 +69,33 @@ class ErrorReply(msgspec.Struct, frozen=True):
 class NatsBus:
     """One connection to NATS, shared by everything in a node process."""
 
-    def __init__(self, client: Client, url: str) -> None:
+    def __init__(
+        self, client: Client, url: str, online: asyncio.Event, offline: asyncio.Event
+    ) -> None:
         self.client = client
         self.url = redact(url)
         self.js = client.jetstream()
+        self._events = {True: online, False: offline}
 
     @classmethod
-    async def connect(cls, url: str, *, name: str = "realmkit") -> NatsBus:
-        """Connect (``BusUnavailable`` naming the URL after ``CONNECT_TIMEOUT``)."""
+    async def connect(
+        cls, url: str, *, name: str = "realmkit", patience: float = CONNECT_TIMEOUT
+    ) -> NatsBus:
+        """Connect, retrying for ``patience`` seconds (a node may start before NATS).
+
+        ``BusUnavailable`` naming the URL (secret masked) if NATS never answers.
+        """
         shown = redact(url)
+        online, offline = asyncio.Event(), asyncio.Event()
 
         async def disconnected() -> None:
+            online.clear()
+            offline.set()
             log.warning("lost NATS at %s; reconnecting", shown)
 
         async def reconnected() -> None:
+            offline.clear()
+            online.set()
             log.info("reconnected to NATS at %s", shown)
 
         async def error(exc: Exception) -> None:
@@ -90,7 +103,7 @@ class NatsBus:
 
         client = Client()
         try:
-            async with asyncio.timeout(CONNECT_TIMEOUT):
+            async with asyncio.timeout(patience):
                 await client.connect(
                     url,
                     name=name,
@@ -105,11 +118,24 @@ class NatsBus:
             await client.close()
             detail = str(exc) or "no answer"
             raise BusUnavailable(f"{shown}: {detail}") from exc
-        return cls(client, url)
+        online.set()
+        return cls(client, url, online, offline)
 
     @property
     def connected(self) -> bool:
         return bool(self.client.is_connected)
+
+    async def wait_connected(self, timeout: float, *, connected: bool = True) -> None:
+        """Return once the connection is up (or, with ``connected=False``, lost).
+
+        ``BusUnavailable`` if that has not happened within ``timeout`` seconds.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._events[connected].wait()
+        except TimeoutError as exc:
+            state = "connected" if connected else "disconnected"
+            raise BusUnavailable(f"{self.url}: not {state} within {timeout:g}s") from exc
 
     async def close(self) -> None:
         """Drain subscriptions and close; safe to call twice."""

@@ -1,0 +1,3 @@
+from realmkit.cli import main
+
+main()

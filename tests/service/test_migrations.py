@@ -1,0 +1,92 @@
+"""Schema migrations: idempotent, safe under concurrency, and matching the code's Enums."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import asyncpg
+import pytest
+
+from realmkit.engines import Endpoints
+from realmkit.errors import MigrationError
+from realmkit.store import records
+from realmkit.store.migrate import available, migrate, status
+from realmkit.store.postgres import Database
+
+
+async def test_migrate_twice_is_a_no_op(empty_database_url: str) -> None:
+    """The first run applies every migration, the second applies none."""
+    db = await Database.connect(empty_database_url)
+    try:
+        assert await migrate(db) == [m.version for m in available()]
+        assert await migrate(db) == []
+        assert all(row.applied_at is not None for row in await status(db))
+    finally:
+        await db.close()
+
+
+async def test_four_processes_migrate_at_once(
+    empty_database_url: str, endpoints: Endpoints, run_realmkit
+) -> None:
+    """Four `realmkit db migrate` started together: all succeed, each version applied once."""
+    env = {"REALMKIT_DATABASE_URL": empty_database_url, "REALMKIT_NATS_URL": endpoints.nats_url}
+    procs = [run_realmkit("db", "migrate", "--json", env=env) for _ in range(4)]
+    applied = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        applied += json.loads(stdout)["applied"]
+    assert sorted(applied) == [m.version for m in available()]
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        rows = await conn.fetch("SELECT version FROM public.schema_migrations ORDER BY version")
+    finally:
+        await conn.close()
+    assert [r["version"] for r in rows] == [m.version for m in available()]
+
+
+async def test_edited_applied_migration_is_refused(database_url: str) -> None:
+    """A migration whose file no longer matches what was applied stops the run."""
+    conn = await asyncpg.connect(database_url)
+    await conn.execute("UPDATE public.schema_migrations SET checksum = 'edited' WHERE version = 1")
+    await conn.close()
+    db = await Database.connect(database_url)
+    try:
+        with pytest.raises(MigrationError) as caught:
+            await migrate(db)
+        assert caught.value.version == 1
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "enum"),
+    [
+        ("auth.realmlist", "status", records.RealmStatus),
+        ("characters.instances", "kind", records.MapKind),
+        ("characters.instances", "state", records.InstanceState),
+        ("characters.player_assignments", "state", records.AssignmentState),
+        ("cluster.nodes", "state", records.NodeState),
+    ],
+)
+async def test_state_enums_match_schema_checks(
+    database_url: str, table: str, column: str, enum: type
+) -> None:
+    """Every Enum of states allows exactly the values the schema's CHECK allows."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        checks = await conn.fetch(
+            "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint "
+            "WHERE conrelid = $1::regclass AND contype = 'c'",
+            table,
+        )
+    finally:
+        await conn.close()
+    pattern = re.compile(rf"\(?{column}\b.*= ANY \(ARRAY\[(.*?)\]\)")
+    allowed = None
+    for check in checks:
+        match = pattern.search(check["def"])
+        if match and match.group(0).lstrip("(").startswith(column):
+            allowed = set(re.findall(r"'([a-z_]+)'", match.group(1)))
+    assert allowed == {member.value for member in enum}
