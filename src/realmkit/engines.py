@@ -120,6 +120,8 @@ def _nats_bin() -> Path:
 class EmbeddedNats:
     """A nats-server with JetStream, configured by a private file in ``root``."""
 
+    name = "NATS"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.conf = root / "nats.conf"
@@ -260,28 +262,21 @@ class EmbeddedEngines:
         return (self.nats.url() if nats else "", self.postgres.url() if postgres else "")
 
     def _infos(self, *, nats: bool = True, postgres: bool = True) -> list[EngineInfo]:
-        infos = []
+        wanted: list[EmbeddedNats | EmbeddedPostgres] = []
         if nats:
-            pid = self.nats.pid()
-            infos.append(
-                EngineInfo(
-                    name="NATS",
-                    embedded=True,
-                    running=pid is not None,
-                    answering=pid is not None and self.nats.answering(),
-                    url=redact(self.nats.url()) if pid else "",
-                    pid=pid,
-                )
-            )
+            wanted.append(self.nats)
         if postgres:
-            pid = self.postgres.pid()
+            wanted.append(self.postgres)
+        infos = []
+        for engine in wanted:
+            pid = engine.pid()
             infos.append(
                 EngineInfo(
-                    name="PostgreSQL",
+                    name=engine.name,
                     embedded=True,
                     running=pid is not None,
-                    answering=pid is not None and self.postgres.answering(),
-                    url=redact(self.postgres.url()) if pid else "",
+                    answering=pid is not None and engine.answering(),
+                    url=redact(engine.url()) if pid else "",
                     pid=pid,
                 )
             )

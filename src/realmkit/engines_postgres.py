@@ -43,6 +43,8 @@ def pg_bin(name: str) -> Path:
 
 
 class EmbeddedPostgres:
+    name = "PostgreSQL"
+
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root
         self.pgdata = root / "data"
