@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import asyncpg
-import psutil
 
 from realmkit.bus.nats import NatsBus
 from realmkit.engines import EmbeddedEngines, Endpoints
+from realmkit.procs import is_alive
 
 RUN_TIMEOUT = 60
 
@@ -37,7 +37,7 @@ async def test_engines_start_answer_and_stop(tmp_path: Path) -> None:
         pair.down()
     for info in infos.values():
         assert info.pid is not None
-        assert not psutil.pid_exists(info.pid) or psutil.Process(info.pid).status() == "zombie"
+        assert not is_alive(info.pid)
     assert not any(i.running for i in pair.status())
 
 
