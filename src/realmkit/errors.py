@@ -20,7 +20,14 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── AlreadyAssigned         a character is in at most one instance
     │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
     │   │   └── StaleEpoch              a save or placement fenced by an old epoch
-    │   └── IllegalTransition           a lifecycle state machine refused a move
+    │   ├── IllegalTransition           a lifecycle state machine refused a move
+    │   ├── InvalidInput                a field of a request breaks its rules
+    │   ├── RateLimited                 too many attempts; retry after a delay
+    │   └── AuthError                   who you are could not be established
+    │       ├── BadCredentials          wrong name or password
+    │       ├── TicketInvalid           forged, malformed or wrong-audience ticket
+    │       ├── TicketExpired           a ticket past its expiry
+    │       └── TicketReplayed          a single-use ticket used twice
     ├── PeerError                       another party sent something invalid
     │   └── BadMessage                  undecodable or invalid wire message
     ├── RemoteError                     the node serving a request answered with an error
@@ -151,6 +158,59 @@ class IllegalTransition(UsageError):
         self.machine = machine
         self.state = state
         self.target = target
+
+
+class InvalidInput(UsageError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}", field=field, rule=rule)
+        self.field = field
+        self.rule = rule
+
+
+class RateLimited(UsageError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(
+            f"too many attempts; retry in {retry_after:.0f}s", retry_after=round(retry_after, 1)
+        )
+        self.retry_after = retry_after
+
+
+class AuthError(UsageError):
+    code = "AUTH_FAILED"
+
+
+class BadCredentials(AuthError):
+    code = "BAD_CREDENTIALS"
+
+    def __init__(self) -> None:
+        super().__init__("wrong username or password")
+
+
+class TicketInvalid(AuthError):
+    code = "AUTH_INVALID"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"ticket refused: {reason}", reason=reason)
+        self.reason = reason
+
+
+class TicketExpired(AuthError):
+    code = "AUTH_EXPIRED"
+
+    def __init__(self, expired_at: float) -> None:
+        super().__init__("ticket expired", expired_at=expired_at)
+        self.expired_at = expired_at
+
+
+class TicketReplayed(AuthError):
+    code = "AUTH_REPLAYED"
+
+    def __init__(self) -> None:
+        super().__init__("ticket already used")
 
 
 # --- peer misbehaviour -----------------------------------------------------

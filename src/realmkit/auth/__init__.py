@@ -1,0 +1,1 @@
+"""Authentication cores without I/O: password hashes, signed tickets, rate limits."""
