@@ -39,6 +39,14 @@ def gateway_frames(gateway_id: str) -> str:
     return f"gateway.{_token(gateway_id)}.frames"
 
 
+# Every gateway's load report (login nodes pick the least loaded gateway).
+GATEWAY_LOADS = "gateway.*.load"
+
+
+def gateway_load(gateway_id: str) -> str:
+    return f"gateway.{_token(gateway_id)}.load"
+
+
 def node_heartbeat(node_id: str) -> str:
     return f"node.{_token(node_id)}.heartbeat"
 

@@ -14,7 +14,14 @@ from functools import partial
 
 import msgspec
 
-from realmkit.errors import AlreadyExists, ItemAlreadyOwned, NotFound, OwnershipChanged, StaleEpoch
+from realmkit.errors import (
+    AlreadyExists,
+    Conflict,
+    ItemAlreadyOwned,
+    NotFound,
+    OwnershipChanged,
+    StaleEpoch,
+)
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import Character, CharacterSave, Item, row
 
@@ -84,6 +91,24 @@ class CharacterRepo:
                 realm_id,
             )
         return [row(Character, r) for r in records]
+
+    async def delete(self, character_id: int, account_id: int) -> None:
+        """Delete an offline character of ``account_id`` (``Conflict`` while in the world)."""
+        async with self.db.transaction() as conn:
+            record = await conn.fetchrow(
+                "SELECT c.character_id, a.state FROM characters.characters c "
+                "LEFT JOIN characters.player_assignments a USING (character_id) "
+                "WHERE c.character_id = $1 AND c.account_id = $2 FOR UPDATE OF c",
+                character_id,
+                account_id,
+            )
+            if record is None:
+                raise NotFound("character", character_id)
+            if record["state"] not in (None, "offline"):
+                raise Conflict("the character is in the world", character_id=character_id)
+            await conn.execute(
+                "DELETE FROM characters.characters WHERE character_id = $1", character_id
+            )
 
     async def save(self, state: CharacterSave, epoch: int) -> None:
         """Write ``state`` under assignment ``epoch``; ``StaleEpoch`` if a newer one exists."""

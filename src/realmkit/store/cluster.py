@@ -60,6 +60,25 @@ class ClusterRepo:
             records = await conn.fetch("SELECT * FROM auth.realmlist ORDER BY realm_id")
         return [row(Realm, r) for r in records]
 
+    async def realm(self, realm_id: int) -> Realm:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM auth.realmlist WHERE realm_id = $1", realm_id
+            )
+        if record is None:
+            raise NotFound("realm", realm_id)
+        return row(Realm, record)
+
+    async def populations(self) -> dict[int, int]:
+        """Characters in the world per realm (everyone not offline)."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT c.realm_id, count(*) AS n FROM characters.player_assignments a "
+                "JOIN characters.characters c USING (character_id) "
+                "WHERE a.state <> 'offline' GROUP BY c.realm_id"
+            )
+        return {r["realm_id"]: r["n"] for r in records}
+
     async def set_realm_status(self, realm_id: int, status: RealmStatus) -> Realm:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(

@@ -1,0 +1,1 @@
+"""The login node: accounts, realm list, characters and world tickets over HTTP."""

@@ -1,0 +1,237 @@
+"""The login node's HTTP API (aiohttp): accounts, realms, characters, world tickets.
+
+Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
+
+    POST   /api/register                          {username, password} -> Session
+    POST   /api/login                             {username, password} -> Session
+    GET    /api/realms                            -> [RealmInfo]
+    GET    /api/realms/{realm_id}/characters      -> [CharacterInfo]      (bearer)
+    POST   /api/realms/{realm_id}/characters      {name} -> CharacterInfo (bearer)
+    DELETE /api/characters/{character_id}         -> 204                  (bearer)
+    POST   /api/characters/{character_id}/ticket  -> WorldTicket          (bearer)
+    GET    /healthz
+
+Failed logins are limited per account and per address (5 a minute each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import msgspec
+from aiohttp import web
+
+from realmkit.auth.limits import FailureLimiter
+from realmkit.auth.passwords import check_new_credentials, hash_password, verify_password
+from realmkit.auth.tickets import SESSION_SECONDS, WORLD_TICKET_SECONDS, Audience, TicketSigner
+from realmkit.errors import (
+    BadCredentials,
+    Conflict,
+    NotFound,
+    RateLimited,
+    TicketInvalid,
+    Unavailable,
+)
+from realmkit.nodes.http import body_as, errors_as_json, int_param, json_response
+from realmkit.nodes.keyring import Keyring
+from realmkit.nodes.login.directory import GatewayDirectory
+from realmkit.protocol.login import (
+    CharacterInfo,
+    Credentials,
+    NewCharacter,
+    RealmInfo,
+    Session,
+    WorldTicket,
+)
+from realmkit.store.accounts import AccountRepo
+from realmkit.store.characters import CharacterRepo
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import Character, RealmStatus
+
+MAX_CHARACTERS_PER_REALM = 10
+LOGIN_FAILURES = (5, 60.0)
+
+
+class CharacterStart(msgspec.Struct, frozen=True):
+    """Where and how a new character of a game begins."""
+
+    map_id: int
+    x: float
+    y: float
+    z: float
+    orientation: float
+    hp: int
+
+
+StartOf = Callable[[str], CharacterStart]
+
+
+class LoginApi:
+    def __init__(
+        self,
+        db: Database,
+        signer: TicketSigner,
+        keyring: Keyring,
+        gateways: GatewayDirectory,
+        start_of: StartOf,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.accounts = AccountRepo(db)
+        self.characters = CharacterRepo(db)
+        self.cluster = ClusterRepo(db)
+        self.signer = signer
+        self.keyring = keyring
+        self.gateways = gateways
+        self.start_of = start_of
+        self.clock = clock
+        self.by_account = FailureLimiter(*LOGIN_FAILURES)
+        self.by_address = FailureLimiter(*LOGIN_FAILURES)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
+        app.add_routes(
+            [
+                web.post("/api/register", self.register),
+                web.post("/api/login", self.login),
+                web.get("/api/realms", self.realms),
+                web.get("/api/realms/{realm_id}/characters", self.list_characters),
+                web.post("/api/realms/{realm_id}/characters", self.create_character),
+                web.delete("/api/characters/{character_id}", self.delete_character),
+                web.post("/api/characters/{character_id}/ticket", self.world_ticket),
+                web.get("/healthz", self.health),
+            ]
+        )
+        return app
+
+    # --- accounts -----------------------------------------------------------
+
+    async def register(self, request: web.Request) -> web.Response:
+        creds = await body_as(request, Credentials)
+        check_new_credentials(creds.username, creds.password)
+        hashed = await asyncio.to_thread(hash_password, creds.password)
+        account = await self.accounts.create(creds.username, hashed)
+        return json_response(self._session(account.account_id), status=201)
+
+    async def login(self, request: web.Request) -> web.Response:
+        creds = await body_as(request, Credentials)
+        now = time.monotonic()
+        account_key = creds.username.lower()
+        address = request.remote or "unknown"
+        wait = max(
+            self.by_account.retry_after(account_key, now),
+            self.by_address.retry_after(address, now),
+        )
+        if wait > 0:
+            raise RateLimited(wait)
+        try:
+            account = await self.accounts.by_name(creds.username)
+        except NotFound:
+            account = None
+        try:
+            stored = account.password_hash if account else None
+            await asyncio.to_thread(verify_password, stored, creds.password)
+            if account is None or account.status != "active":
+                raise BadCredentials()
+        except BadCredentials:
+            self.by_account.failed(account_key, now)
+            self.by_address.failed(address, now)
+            raise
+        self.by_account.succeeded(account_key)
+        return json_response(self._session(account.account_id))
+
+    def _session(self, account_id: int) -> Session:
+        token = self.signer.issue(Audience.SESSION, account_id=account_id, now=self.clock())
+        return Session(account_id=account_id, token=token, expires_in=SESSION_SECONDS)
+
+    async def _account_of(self, request: web.Request) -> int:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise TicketInvalid("missing bearer token")
+        claims = await self.keyring.verify(header[7:].strip(), Audience.SESSION, self.clock())
+        return claims.account_id
+
+    # --- realms and characters ----------------------------------------------
+
+    async def realms(self, request: web.Request) -> web.Response:
+        populations = await self.cluster.populations()
+        return json_response(
+            [
+                RealmInfo(
+                    realm_id=r.realm_id,
+                    name=r.name,
+                    game_id=r.game_id,
+                    pool_id=r.pool_id,
+                    status=r.status.value,
+                    population=populations.get(r.realm_id, 0),
+                )
+                for r in await self.cluster.realms()
+            ]
+        )
+
+    async def list_characters(self, request: web.Request) -> web.Response:
+        account_id = await self._account_of(request)
+        realm_id = int_param(request, "realm_id")
+        found = await self.characters.of_account(account_id, realm_id)
+        return json_response([_info(c) for c in found])
+
+    async def create_character(self, request: web.Request) -> web.Response:
+        account_id = await self._account_of(request)
+        realm = await self.cluster.realm(int_param(request, "realm_id"))
+        wanted = await body_as(request, NewCharacter)
+        if realm.status is not RealmStatus.ONLINE:
+            raise Conflict(f"realm {realm.name} is {realm.status.value}", realm_id=realm.realm_id)
+        existing = await self.characters.of_account(account_id, realm.realm_id)
+        if len(existing) >= MAX_CHARACTERS_PER_REALM:
+            raise Conflict(f"at most {MAX_CHARACTERS_PER_REALM} characters per realm")
+        start = self.start_of(realm.game_id)
+        created = await self.characters.create(
+            account_id,
+            realm.realm_id,
+            wanted.name.capitalize(),
+            map_id=start.map_id,
+            position=(start.x, start.y, start.z),
+            orientation=start.orientation,
+            hp=start.hp,
+        )
+        return json_response(_info(created), status=201)
+
+    async def delete_character(self, request: web.Request) -> web.Response:
+        account_id = await self._account_of(request)
+        await self.characters.delete(int_param(request, "character_id"), account_id)
+        return web.Response(status=204)
+
+    async def world_ticket(self, request: web.Request) -> web.Response:
+        account_id = await self._account_of(request)
+        character = await self.characters.get(int_param(request, "character_id"))
+        if character.account_id != account_id:
+            raise NotFound("character", character.character_id)  # do not reveal others'
+        realm = await self.cluster.realm(character.realm_id)
+        if realm.status is not RealmStatus.ONLINE:
+            raise Conflict(f"realm {realm.name} is {realm.status.value}", realm_id=realm.realm_id)
+        gateway = self.gateways.best(time.monotonic())
+        if gateway is None:
+            raise Unavailable("no gateway is accepting players")
+        ticket = self.signer.issue(
+            Audience.WORLD,
+            account_id=account_id,
+            character_id=character.character_id,
+            realm_id=character.realm_id,
+            now=self.clock(),
+        )
+        return json_response(WorldTicket(ticket, gateway.url, WORLD_TICKET_SECONDS))
+
+    async def health(self, request: web.Request) -> web.Response:
+        return json_response({"ok": True})
+
+
+def _info(c: Character) -> CharacterInfo:
+    return CharacterInfo(
+        character_id=c.character_id,
+        realm_id=c.realm_id,
+        name=c.name,
+        level=c.level,
+        map_id=c.map_id,
+    )

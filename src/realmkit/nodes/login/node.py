@@ -1,0 +1,74 @@
+"""The login node's lifecycle: database, bus, signing key, HTTP server."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from realmkit.auth.tickets import SESSION_SECONDS, TicketSigner, public_key_bytes
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.engines import Endpoints
+from realmkit.nodes.keyring import Keyring
+from realmkit.nodes.login.api import LoginApi, StartOf
+from realmkit.nodes.login.directory import GatewayDirectory
+from realmkit.protocol.cluster import GatewayLoad
+from realmkit.settings import NodeSpec
+from realmkit.store.keys import SigningKeyRepo
+from realmkit.store.postgres import Database
+
+log = logging.getLogger("realmkit.login")
+
+# Keys outlive the longest ticket they can have signed, plus clock skew.
+KEY_LIFETIME = SESSION_SECONDS + 600
+
+
+class LoginNode:
+    def __init__(self, spec: NodeSpec, endpoints: Endpoints, start_of: StartOf) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.endpoints = endpoints
+        self.start_of = start_of
+        self.gateways = GatewayDirectory()
+        self.port = spec.port
+        self._db: Database | None = None
+        self._bus: NatsBus | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    async def start(self) -> None:
+        self._db = db = await Database.connect(self.endpoints.database_url, max_size=10)
+        self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
+        signer = TicketSigner()
+        keys = SigningKeyRepo(db)
+        await keys.publish(
+            signer.key_id, public_key_bytes(signer.public_key), self.name, KEY_LIFETIME
+        )
+        keyring = Keyring(keys)
+        keyring.add(signer.key_id, signer.public_key)
+
+        async def on_load(load: GatewayLoad) -> None:
+            self.gateways.report(load, time.monotonic())
+
+        await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_load)
+        api = LoginApi(db, signer, keyring, self.gateways, self.start_of)
+        self._runner = web.AppRunner(api.app(), access_log=None)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
+        await self._site.start()
+        self.port = int(self._runner.addresses[0][1])  # the real one when spec.port is 0
+        log.info("login API on http://%s:%d", self.spec.host, self.port)
+
+    async def drain(self) -> None:
+        if self._site is not None:
+            await self._site.stop()  # no new connections; requests in flight finish
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._bus is not None:
+            await self._bus.close()
+        if self._db is not None:
+            await self._db.close()

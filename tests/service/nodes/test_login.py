@@ -1,0 +1,186 @@
+"""The login node over real HTTP, PostgreSQL and NATS."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from realmkit.auth.tickets import Audience, load_public_key, unverified_key_id, verify
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.engines import Endpoints
+from realmkit.nodes.login.api import CharacterStart
+from realmkit.nodes.login.node import LoginNode
+from realmkit.protocol.cluster import GatewayLoad
+from realmkit.settings import NodeSpec, Role
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.keys import SigningKeyRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import RealmStatus
+
+START = CharacterStart(map_id=0, x=100.0, y=200.0, z=0.0, orientation=0.0, hp=120)
+
+
+class Api:
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.base = base
+
+    async def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(
+            method, self.base + path, json=body, headers=headers
+        ) as resp:
+            data = await resp.json() if resp.content_type == "application/json" else None
+            return resp.status, data
+
+    async def account(self, name: str) -> str:
+        status, body = await self.call(
+            "POST", "/api/register", {"username": name, "password": "hunter2hunter2"}
+        )
+        assert status == 201, body
+        return str(body["token"])
+
+
+@pytest.fixture
+async def realm_id(db: Database) -> int:
+    cluster = ClusterRepo(db)
+    await cluster.add_game("classic", "Classic", "classic")
+    pool = await cluster.add_pool("europe")
+    realm = await cluster.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
+    return realm.realm_id
+
+
+@pytest.fixture
+async def api(database_url: str, endpoints: Endpoints, realm_id: int) -> AsyncIterator[Api]:
+    spec = NodeSpec(name="login", role=Role.LOGIN, host="127.0.0.1", port=0)
+    node = LoginNode(spec, Endpoints(endpoints.nats_url, database_url), lambda game: START)
+    await node.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Api(session, f"http://127.0.0.1:{node.port}")
+    finally:
+        await node.drain()
+        await node.stop()
+
+
+async def test_register_then_login(api: Api) -> None:
+    """A registered account logs in; a taken name and a bad name are refused with codes."""
+    await api.account("thrall")
+    status, body = await api.call(
+        "POST", "/api/register", {"username": "THRALL", "password": "x" * 9}
+    )
+    assert (status, body["error"]["code"]) == (409, "ALREADY_EXISTS")
+    status, body = await api.call("POST", "/api/register", {"username": "a b", "password": "x" * 9})
+    assert (status, body["error"]["code"]) == (400, "INVALID_INPUT")
+    status, body = await api.call(
+        "POST", "/api/login", {"username": "thrall", "password": "hunter2hunter2"}
+    )
+    assert status == 200
+    assert body["token"]
+
+
+async def test_bad_passwords_are_rate_limited(api: Api) -> None:
+    """Five wrong passwords lock the account: even the right one then gets 429."""
+    await api.account("jaina")
+    for _ in range(5):
+        status, body = await api.call(
+            "POST", "/api/login", {"username": "jaina", "password": "wrong-pass"}
+        )
+        assert (status, body["error"]["code"]) == (401, "BAD_CREDENTIALS")
+    status, body = await api.call(
+        "POST", "/api/login", {"username": "jaina", "password": "hunter2hunter2"}
+    )
+    assert (status, body["error"]["code"]) == (429, "RATE_LIMITED")
+
+
+async def test_unknown_account_looks_like_a_wrong_password(api: Api) -> None:
+    """Logging into a name that does not exist answers exactly like a wrong password."""
+    status, body = await api.call(
+        "POST", "/api/login", {"username": "nobody", "password": "whatever1"}
+    )
+    assert (status, body["error"]["code"]) == (401, "BAD_CREDENTIALS")
+
+
+async def test_malformed_bodies_get_json_errors(api: Api) -> None:
+    """Not JSON, a wrong field type and an unknown route all answer JSON errors."""
+    async with api.session.post(api.base + "/api/login", data=b"{nope") as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"]["code"] == "INVALID_INPUT"
+    status, body = await api.call("POST", "/api/login", {"username": 5, "password": "x"})
+    assert (status, body["error"]["code"]) == (400, "INVALID_INPUT")
+    status, body = await api.call("GET", "/api/nowhere")
+    assert (status, body["error"]["code"]) == (404, "HTTP_404")
+
+
+async def test_characters_belong_to_their_account(api: Api, realm_id: int) -> None:
+    """Characters are created, listed and deleted by their owner only."""
+    token = await api.account("arthas")
+    other = await api.account("uther")
+    status, created = await api.call(
+        "POST", f"/api/realms/{realm_id}/characters", {"name": "arthas"}, token
+    )
+    assert status == 201
+    assert (created["name"], created["map_id"]) == ("Arthas", 0)
+    status, body = await api.call(
+        "POST", f"/api/realms/{realm_id}/characters", {"name": "ARTHAS"}, other
+    )
+    assert (status, body["error"]["code"]) == (409, "ALREADY_EXISTS")
+    status, body = await api.call(
+        "POST", f"/api/realms/{realm_id}/characters", {"name": "x1"}, token
+    )
+    assert status == 400
+    assert (await api.call("GET", f"/api/realms/{realm_id}/characters", token=other))[1] == []
+    cid = created["character_id"]
+    status, _ = await api.call("DELETE", f"/api/characters/{cid}", token=other)
+    assert status == 404
+    status, _ = await api.call("DELETE", f"/api/characters/{cid}", token=token)
+    assert status == 204
+    assert (await api.call("GET", f"/api/realms/{realm_id}/characters", token=token))[1] == []
+
+
+async def test_forged_session_is_refused(api: Api, realm_id: int) -> None:
+    """A bearer token that is not a session ticket of ours is a 401."""
+    for token in ("garbage", "a.b", "0123456789abcdef.AAAA"):
+        status, body = await api.call("GET", f"/api/realms/{realm_id}/characters", token=token)
+        assert (status, body["error"]["code"]) == (401, "AUTH_INVALID")
+
+
+async def test_world_ticket_names_the_least_loaded_gateway(
+    api: Api, realm_id: int, bus: NatsBus, db: Database
+) -> None:
+    """A ticket verifies with the published key and points at the emptiest gateway."""
+    token = await api.account("sylvanas")
+    _, character = await api.call(
+        "POST", f"/api/realms/{realm_id}/characters", {"name": "Sylvanas"}, token
+    )
+    path = f"/api/characters/{character['character_id']}/ticket"
+    status, body = await api.call("POST", path, token=token)
+    assert (status, body["error"]["code"]) == (503, "UNAVAILABLE")
+    await bus.publish(
+        subjects.gateway_load("gateway-1"),
+        GatewayLoad("gateway-1", "ws://127.0.0.1:1/ws", 40, 1000),
+    )
+    await bus.publish(
+        subjects.gateway_load("gateway-2"),
+        GatewayLoad("gateway-2", "ws://127.0.0.1:2/ws", 10, 1000),
+    )
+    await bus.flush()
+    status, body = await api.call("POST", path, token=token)
+    for _ in range(50):  # the node may not have processed both reports yet
+        if status == 200 and body["gateway_url"].endswith(":2/ws"):
+            break
+        await bus.flush()
+        status, body = await api.call("POST", path, token=token)
+    assert status == 200
+    assert body["gateway_url"] == "ws://127.0.0.1:2/ws"
+    ticket = body["ticket"]
+    key = load_public_key(await SigningKeyRepo(db).get(unverified_key_id(ticket)))
+    claims = verify(ticket, key, Audience.WORLD, now=time.time())
+    assert claims.character_id == character["character_id"]
