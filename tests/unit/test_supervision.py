@@ -1,0 +1,60 @@
+"""The restart policy: backoff that grows with crashes in a row, resets when stable."""
+
+from __future__ import annotations
+
+import pytest
+
+from realmkit.errors import IllegalTransition
+from realmkit.supervision import Child, ChildState, RestartPolicy, Supervision
+
+
+def test_everything_starts_at_first() -> None:
+    """A new supervision wants every child started."""
+    sup = Supervision(["login", "world-1"])
+    assert sup.due(now=0.0) == ["login", "world-1"]
+
+
+def test_crash_loop_backs_off_exponentially() -> None:
+    """Each crash in a row doubles the delay, up to the maximum."""
+    sup = Supervision(["world-1"], RestartPolicy(first_delay=0.5, max_delay=4.0, stable_after=60))
+    now = 0.0
+    delays = []
+    for _ in range(6):
+        sup.started("world-1", pid=100, now=now)
+        delay = sup.exited("world-1", code=-9, now=now + 1)
+        assert delay is not None
+        delays.append(delay)
+        assert sup.due(now + 1 + delay - 0.01) == []
+        now = now + 1 + delay
+        assert sup.due(now) == ["world-1"]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert sup.children["world-1"].restarts == 5
+
+
+def test_a_stable_run_resets_the_streak() -> None:
+    """A crash after a long healthy run restarts after the first delay again."""
+    sup = Supervision(["gw"], RestartPolicy(first_delay=0.5, stable_after=60))
+    sup.started("gw", 1, now=0)
+    sup.exited("gw", 1, now=1)
+    sup.started("gw", 2, now=2)
+    sup.exited("gw", 1, now=3)
+    sup.started("gw", 3, now=10)
+    assert sup.exited("gw", 1, now=100) == 0.5
+
+
+def test_shutdown_restarts_nothing() -> None:
+    """After shutdown, exits are final and nothing is due."""
+    sup = Supervision(["a", "b"])
+    sup.started("a", 1, now=0)
+    sup.started("b", 2, now=0)
+    sup.exited("b", 1, now=1)
+    assert sup.shutdown() == ["a"]
+    assert sup.exited("a", 0, now=2) is None
+    assert sup.due(now=100) == []
+    assert {c.state for c in sup.children.values()} == {ChildState.STOPPED}
+
+
+def test_illegal_moves_raise() -> None:
+    """A stopped child cannot be RUNNING without starting."""
+    with pytest.raises(IllegalTransition):
+        Child("x").move(ChildState.RUNNING)
