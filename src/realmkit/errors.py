@@ -13,6 +13,7 @@ dependency that is down or unreachable, which a caller may retry.
     RealmkitError
     ├── UsageError                      the caller asked for something wrong
     │   ├── ConfigError                 bad realmkit.toml / environment value
+    │   ├── ContentError                a content pack file is invalid (names file and field)
     │   ├── NotFound                    no such row / object
     │   ├── Conflict                    the request breaks an invariant
     │   │   ├── AlreadyExists           a unique name or key is taken
@@ -22,7 +23,8 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   └── StaleEpoch              a save or placement fenced by an old epoch
     │   └── IllegalTransition           a lifecycle state machine refused a move
     ├── PeerError                       another party sent something invalid
-    │   └── BadMessage                  undecodable or invalid wire message
+    │   ├── BadMessage                  undecodable or invalid wire message
+    │   └── BadSnapshot                 a space snapshot that cannot be restored here
     ├── Unavailable                     a dependency is down; retrying may help
     │   ├── EngineUnreachable           a configured NATS / PostgreSQL does not answer
     │   ├── StoreUnavailable            PostgreSQL connection lost or refused
@@ -68,6 +70,16 @@ class ConfigError(UsageError):
     def __init__(self, source: str, detail: str) -> None:
         super().__init__(f"{source}: {detail}", source=source, detail=detail)
         self.source = source
+        self.detail = detail
+
+
+class ContentError(UsageError):
+    code = "BAD_CONTENT"
+
+    def __init__(self, path: str, field: str, detail: str) -> None:
+        super().__init__(f"{path}: {field}: {detail}", path=path, field=field, detail=detail)
+        self.path = path
+        self.field = field
         self.detail = detail
 
 
@@ -165,6 +177,14 @@ class BadMessage(PeerError):
     def __init__(self, where: str, detail: str) -> None:
         super().__init__(f"bad message on {where}: {detail}", where=where, detail=detail)
         self.where = where
+        self.detail = detail
+
+
+class BadSnapshot(PeerError):
+    code = "BAD_SNAPSHOT"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"cannot restore space snapshot: {detail}", detail=detail)
         self.detail = detail
 
 
