@@ -19,9 +19,11 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── AlreadyExists           a unique name or key is taken
     │   │   ├── ItemAlreadyOwned        an item cannot have two owners
     │   │   ├── AlreadyAssigned         a character is in at most one instance
+    │   │   ├── InstanceFull            a space has no room for one more player
     │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
     │   │   └── StaleEpoch              a save or placement fenced by an old epoch
-    │   └── IllegalTransition           a lifecycle state machine refused a move
+    │   ├── IllegalTransition           a lifecycle state machine refused a move
+    │   └── TickOutOfOrder              a space was stepped with a tick not after its last
     ├── PeerError                       another party sent something invalid
     │   ├── BadMessage                  undecodable or invalid wire message
     │   └── BadSnapshot                 a space snapshot that cannot be restored here
@@ -123,6 +125,19 @@ class AlreadyAssigned(Conflict):
         self.character_id = character_id
 
 
+class InstanceFull(Conflict):
+    code = "INSTANCE_FULL"
+
+    def __init__(self, instance_id: int, capacity: int) -> None:
+        super().__init__(
+            f"instance {instance_id} is full ({capacity} players)",
+            instance_id=instance_id,
+            capacity=capacity,
+        )
+        self.instance_id = instance_id
+        self.capacity = capacity
+
+
 class OwnershipChanged(Conflict):
     code = "OWNERSHIP_CHANGED"
 
@@ -162,6 +177,15 @@ class IllegalTransition(UsageError):
         self.machine = machine
         self.state = state
         self.target = target
+
+
+class TickOutOfOrder(UsageError):
+    code = "TICK_OUT_OF_ORDER"
+
+    def __init__(self, tick: int, last: int) -> None:
+        super().__init__(f"tick {tick} does not follow tick {last}", tick=tick, last=last)
+        self.tick = tick
+        self.last = last
 
 
 # --- peer misbehaviour -----------------------------------------------------

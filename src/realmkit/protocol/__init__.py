@@ -1,0 +1,1 @@
+"""Wire messages: msgspec Structs for client<->gateway and node<->node traffic."""
