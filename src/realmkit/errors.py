@@ -13,14 +13,17 @@ dependency that is down or unreachable, which a caller may retry.
     RealmkitError
     ├── UsageError                      the caller asked for something wrong
     │   ├── ConfigError                 bad realmkit.toml / environment value
+    │   ├── ContentError                a content pack file is invalid (names file and field)
     │   ├── NotFound                    no such row / object
     │   ├── Conflict                    the request breaks an invariant
     │   │   ├── AlreadyExists           a unique name or key is taken
     │   │   ├── ItemAlreadyOwned        an item cannot have two owners
     │   │   ├── AlreadyAssigned         a character is in at most one instance
+    │   │   ├── InstanceFull            a space has no room for one more player
     │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
     │   │   └── StaleEpoch              a save or placement fenced by an old epoch
     │   ├── IllegalTransition           a lifecycle state machine refused a move
+    │   ├── TickOutOfOrder              a space was stepped with a tick not after its last
     │   ├── InvalidInput                a field of a request breaks its rules
     │   ├── RateLimited                 too many attempts; retry after a delay
     │   └── AuthError                   who you are could not be established
@@ -29,7 +32,8 @@ dependency that is down or unreachable, which a caller may retry.
     │       ├── TicketExpired           a ticket past its expiry
     │       └── TicketReplayed          a single-use ticket used twice
     ├── PeerError                       another party sent something invalid
-    │   └── BadMessage                  undecodable or invalid wire message
+    │   ├── BadMessage                  undecodable or invalid wire message
+    │   └── BadSnapshot                 a space snapshot that cannot be restored here
     ├── RemoteError                     the node serving a request answered with an error
     ├── Unavailable                     a dependency is down; retrying may help
     │   ├── EngineUnreachable           a configured NATS / PostgreSQL does not answer
@@ -79,6 +83,16 @@ class ConfigError(UsageError):
         self.detail = detail
 
 
+class ContentError(UsageError):
+    code = "BAD_CONTENT"
+
+    def __init__(self, path: str, field: str, detail: str) -> None:
+        super().__init__(f"{path}: {field}: {detail}", path=path, field=field, detail=detail)
+        self.path = path
+        self.field = field
+        self.detail = detail
+
+
 class NotFound(UsageError):
     code = "NOT_FOUND"
 
@@ -117,6 +131,19 @@ class AlreadyAssigned(Conflict):
             f"character {character_id} already has an assignment", character_id=character_id
         )
         self.character_id = character_id
+
+
+class InstanceFull(Conflict):
+    code = "INSTANCE_FULL"
+
+    def __init__(self, instance_id: int, capacity: int) -> None:
+        super().__init__(
+            f"instance {instance_id} is full ({capacity} players)",
+            instance_id=instance_id,
+            capacity=capacity,
+        )
+        self.instance_id = instance_id
+        self.capacity = capacity
 
 
 class OwnershipChanged(Conflict):
@@ -158,6 +185,15 @@ class IllegalTransition(UsageError):
         self.machine = machine
         self.state = state
         self.target = target
+
+
+class TickOutOfOrder(UsageError):
+    code = "TICK_OUT_OF_ORDER"
+
+    def __init__(self, tick: int, last: int) -> None:
+        super().__init__(f"tick {tick} does not follow tick {last}", tick=tick, last=last)
+        self.tick = tick
+        self.last = last
 
 
 class InvalidInput(UsageError):
@@ -226,6 +262,14 @@ class BadMessage(PeerError):
     def __init__(self, where: str, detail: str) -> None:
         super().__init__(f"bad message on {where}: {detail}", where=where, detail=detail)
         self.where = where
+        self.detail = detail
+
+
+class BadSnapshot(PeerError):
+    code = "BAD_SNAPSHOT"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"cannot restore space snapshot: {detail}", detail=detail)
         self.detail = detail
 
 

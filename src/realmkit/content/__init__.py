@@ -1,0 +1,1 @@
+"""Content packs: folders of TOML/JSON data validated into msgspec Structs."""

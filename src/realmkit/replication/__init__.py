@@ -1,0 +1,1 @@
+"""Sans-I/O per-observer replication: deltas, quantization, priority, byte budget."""

@@ -1,0 +1,259 @@
+"""``Space``: one map instance, stepped by tick number, with no I/O.
+
+The world node feeds it (``add_player``, ``receive_input``, ``add_item_ids``,
+``step(tick)``) and drains what it produced (``frames_to_send``,
+``events_to_emit``, ``saves_to_write``), each drain swapping the buffer out.
+``snapshot()`` / ``Space.restore`` move a whole space to another process:
+restoring then stepping gives exactly what stepping the original would.
+
+Within a tick, in this order: each player's queued inputs (players in join
+order, inputs in arrival order, at most ``MAX_INPUTS_PER_TICK`` each), the
+creatures, the hits they land, players' auto-attacks, portals, then interest
+and the frame. Everything random comes from one seeded generator.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+
+from realmkit.content.schema import ContentPack
+from realmkit.errors import AlreadyExists, InstanceFull, NotFound, TickOutOfOrder, UsageError
+from realmkit.protocol.frames import FrameArrays, SpaceFrame
+from realmkit.protocol.inputs import ClientInput
+from realmkit.sim import snapshot as snap
+from realmkit.sim.actions import apply_input
+from realmkit.sim.combat import auto_attacks, damage, grant_pending
+from realmkit.sim.creatures import Ai, spawn_all, step_creatures
+from realmkit.sim.events import Event, PortalReached
+from realmkit.sim.movement import normalize_orientation, start_track
+from realmkit.sim.state import PlayerRecord, PlayerState
+from realmkit.sim.store import FLAG_DEAD, Kind
+from realmkit.sim.world import World
+
+MAX_INPUTS_PER_TICK: Final = 8
+MAX_QUEUED_INPUTS: Final = 64
+MAX_LEVEL: Final = 100
+
+
+class Space:
+    """One map instance. See the module docstring for the protocol."""
+
+    def __init__(
+        self,
+        pack: ContentPack,
+        map_id: int,
+        *,
+        instance_id: int = 0,
+        seed: int = 0,
+        item_ids: tuple[int, int] | None = None,
+    ) -> None:
+        if map_id not in pack.maps:
+            raise NotFound("map", map_id)
+        rng = np.random.Generator(np.random.PCG64(seed))
+        self.world = World(pack, map_id, instance_id, rng)
+        spawn_all(self.world, pack.spawns_on(map_id))
+        if item_ids is not None:
+            self.world.pool.add_block(*item_ids)
+        self.world.ask_for_ids_if_low()
+        self._frames: list[SpaceFrame] = []
+
+    # --- inputs ------------------------------------------------------------
+
+    @property
+    def tick(self) -> int:
+        return self.world.tick
+
+    @property
+    def map_id(self) -> int:
+        return self.world.map.id
+
+    def add_player(self, state: PlayerState) -> None:
+        """Place a character in the space (its saved position, or the first spawn point)."""
+        w = self.world
+        if state.character_id <= 0:
+            raise UsageError("character ids are positive", character_id=state.character_id)
+        if state.character_id in w.players:
+            raise AlreadyExists("player", state.character_id)
+        if len(w.players) >= w.map.max_players:
+            raise InstanceFull(w.instance_id, w.map.max_players)
+        level = min(max(state.level, 1), MAX_LEVEL)
+        x, y, z, o = state.x, state.y, state.z, state.orientation
+        b = w.map.bounds
+        inside = all(math.isfinite(v) for v in (x, y, z, o)) and (
+            b.min_x <= x <= b.max_x and b.min_y <= y <= b.max_y and b.min_z <= z <= b.max_z
+        )
+        if state.map_id != w.map.id or not inside:
+            at = w.map.spawn_points[0].at
+            x, y, z, o = at.x, at.y, at.z, at.o
+        slot = w.store.alloc(state.character_id, Kind.PLAYER)
+        c = w.store.cols
+        max_hp = w.max_hp(level)
+        hp = min(max(state.hp, 0), max_hp)
+        c["x"][slot], c["y"][slot], c["z"][slot] = x, y, z
+        c["o"][slot] = normalize_orientation(o)
+        c["hp"][slot], c["max_hp"][slot] = hp, max_hp
+        c["template"][slot] = level
+        c["flags"][slot] = FLAG_DEAD if hp == 0 else 0
+        w.players[state.character_id] = PlayerRecord(
+            character_id=state.character_id,
+            name=state.name,
+            level=level,
+            slot=slot,
+            track=start_track(x, y, z),
+            granted_items=list(state.granted_items),
+        )
+
+    def remove_player(self, character_id: int) -> PlayerState:
+        """Take a character out (leave, transfer); returns its final state."""
+        w = self.world
+        rec = w.players.pop(character_id, None)
+        if rec is None:
+            raise NotFound("player", character_id)
+        state = self._state_of(rec)
+        w.store.release(rec.slot)
+        w.grid.forget(rec.slot)
+        # Creatures that chased the leaver have lost their target (EVADE next tick);
+        # other players' attack targets are checked when they swing.
+        return state
+
+    def receive_input(self, character_id: int, inp: ClientInput) -> bool:
+        """Queue an input for the next tick; False (and counted) if dropped."""
+        rec = self.world.players.get(character_id)
+        if rec is None:
+            return False
+        if len(rec.inputs) >= MAX_QUEUED_INPUTS:
+            rec.dropped_inputs += 1
+            return False
+        rec.inputs.append(inp)
+        return True
+
+    def add_item_ids(self, start: int, end: int) -> None:
+        """A block ``[start, end)`` of cluster-unique item ids reserved for this space."""
+        self.world.pool.add_block(start, end)
+        grant_pending(self.world)
+
+    # --- the tick ----------------------------------------------------------
+
+    def step(self, tick: int) -> None:
+        """Run one tick. Ticks must increase; a skipped tick number is simply not simulated."""
+        w = self.world
+        if tick <= w.tick:
+            raise TickOutOfOrder(tick, w.tick)
+        w.tick = tick
+        for rec in w.players.values():
+            todo, rec.inputs = rec.inputs[:MAX_INPUTS_PER_TICK], rec.inputs[MAX_INPUTS_PER_TICK:]
+            for inp in todo:
+                apply_input(w, rec, inp)
+        for creature, target in step_creatures(w):
+            if w.store.cols["ai"][creature] == Ai.CHASE:
+                damage(w, target, int(w.store.cols["damage"][creature]), creature)
+        auto_attacks(w)
+        self._portals()
+        self._frames.append(self._frame())
+
+    def _portals(self) -> None:
+        w = self.world
+        st = w.store
+        for rec in w.players.values():
+            s = rec.slot
+            x, y = float(st.cols["x"][s]), float(st.cols["y"][s])
+            inside = next((p for p in w.map.portals if p.area.contains(x, y)), None)
+            now = 0 if inside is None else inside.id
+            if inside is not None and rec.in_portal != now and not st.cols["flags"][s] & FLAG_DEAD:
+                w.events.append(
+                    PortalReached(rec.character_id, inside.id, inside.to_map, inside.to_spawn)
+                )
+            rec.in_portal = now
+
+    def _frame(self) -> SpaceFrame:
+        w = self.world
+        st = w.store
+        players = np.array([r.slot for r in w.players.values()], dtype=np.int64)
+        live = st.live().astype(np.int64)
+        seen = live[~((st["kind"][live] == Kind.CREATURE) & (st["ai"][live] == Ai.DEAD))]
+        obs, ent = w.grid.update(st["x"], st["y"], np.sort(players), seen)
+        # Rows: everything seen by someone plus every observer's own entity.
+        rows = np.unique(np.concatenate([ent, players]))
+        row_of = np.full(st.size, -1, dtype=np.int64)
+        row_of[rows] = np.arange(rows.size)
+        order = np.argsort(players, kind="stable")
+        sorted_players = players[order]
+        counts = np.zeros(players.size, dtype=np.int64)
+        if obs.size:
+            idx, n = np.unique(obs, return_counts=True)
+            counts[np.searchsorted(sorted_players, idx)] = n
+        offsets = np.zeros(players.size + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(counts)
+        recs = [w.players[int(i)] for i in st["id"][sorted_players]]
+        arrays = FrameArrays(
+            ids=st["id"][rows],
+            kinds=st["kind"][rows].astype(np.uint8),
+            templates=st["template"][rows],
+            pos=np.stack([st[k][rows] for k in ("x", "y", "z", "o")], axis=1).astype(np.float32),
+            hp=st["hp"][rows],
+            max_hp=st["max_hp"][rows],
+            flags=st["flags"][rows],
+            observers=st["id"][sorted_players],
+            selves=row_of[sorted_players].astype(np.int32),
+            acks=np.array([r.last_seq for r in recs], dtype=np.int64),
+            offsets=offsets.astype(np.int32),
+            visible=row_of[ent].astype(np.int32),
+        )
+        return arrays.to_frame(w.instance_id, w.map.id, w.tick)
+
+    # --- outputs -----------------------------------------------------------
+
+    def frames_to_send(self) -> list[SpaceFrame]:
+        frames, self._frames = self._frames, []
+        return frames
+
+    def events_to_emit(self) -> list[Event]:
+        events, self.world.events = self.world.events, []
+        return events
+
+    def saves_to_write(self) -> list[PlayerState]:
+        """States of players changed since the last drain, in join order."""
+        out = []
+        for rec in self.world.players.values():
+            if rec.dirty:
+                rec.dirty = False
+                out.append(self._state_of(rec))
+        return out
+
+    def player_state(self, character_id: int) -> PlayerState:
+        rec = self.world.players.get(character_id)
+        if rec is None:
+            raise NotFound("player", character_id)
+        return self._state_of(rec)
+
+    def _state_of(self, rec: PlayerRecord) -> PlayerState:
+        c = self.world.store.cols
+        s = rec.slot
+        return PlayerState(
+            character_id=rec.character_id,
+            name=rec.name,
+            level=rec.level,
+            hp=int(c["hp"][s]),
+            map_id=self.world.map.id,
+            x=float(c["x"][s]),
+            y=float(c["y"][s]),
+            z=float(c["z"][s]),
+            orientation=float(c["o"][s]),
+            granted_items=list(rec.granted_items),
+        )
+
+    # --- moving between processes -----------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole space (undrained outputs included) as bytes."""
+        return snap.dump(self.world, self._frames)
+
+    @classmethod
+    def restore(cls, pack: ContentPack, blob: bytes) -> Space:
+        """A space that continues exactly where the snapshotted one stopped."""
+        space = cls.__new__(cls)
+        space.world, space._frames = snap.load(pack, blob)
+        return space
