@@ -32,9 +32,19 @@ _NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 _Origin = tuple[str, str]
 
 
+_PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+def pack_folder(name: str) -> Path:
+    """The folder of a pack shipped inside the package, by name."""
+    if not _PACK_NAME.match(name):
+        raise ContentError(name, "(pack)", "not a pack name")
+    return Path(str(resources.files("realmkit.content").joinpath("packs", name)))
+
+
 def classic_pack_path() -> Path:
     """The folder of the ``classic`` pack shipped inside the package."""
-    return Path(str(resources.files("realmkit.content").joinpath("packs", "classic")))
+    return pack_folder("classic")
 
 
 def load_pack(folder: str | Path) -> ContentPack:

@@ -23,6 +23,13 @@ class ClusterRepo:
                 )
         return row(Game, record)
 
+    async def game(self, game_id: str) -> Game:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow("SELECT * FROM cluster.games WHERE game_id = $1", game_id)
+        if record is None:
+            raise NotFound("game", game_id)
+        return row(Game, record)
+
     async def add_pool(self, name: str) -> RealmPool:
         async with self.db.connection() as conn:
             with translated({"realm_pools_name_key": lambda: AlreadyExists("pool", name)}):

@@ -12,17 +12,16 @@ import pytest
 from realmkit.auth.tickets import Audience, load_public_key, unverified_key_id, verify
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.engines import Endpoints
-from realmkit.nodes.login.api import CharacterStart
 from realmkit.nodes.login.node import LoginNode
+from realmkit.nodes.login.starts import start_in
 from realmkit.protocol.cluster import GatewayLoad
 from realmkit.settings import NodeSpec, Role
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import RealmStatus
-
-START = CharacterStart(map_id=0, x=100.0, y=200.0, z=0.0, orientation=0.0, hp=120)
 
 
 class Api:
@@ -60,7 +59,7 @@ async def realm_id(db: Database) -> int:
 @pytest.fixture
 async def api(database_url: str, endpoints: Endpoints, realm_id: int) -> AsyncIterator[Api]:
     spec = NodeSpec(name="login", role=Role.LOGIN, host="127.0.0.1", port=0)
-    node = LoginNode(spec, Endpoints(endpoints.nats_url, database_url), lambda game: START)
+    node = LoginNode(spec, Endpoints(endpoints.nats_url, database_url))
     await node.start()
     try:
         async with aiohttp.ClientSession() as session:
@@ -127,7 +126,8 @@ async def test_characters_belong_to_their_account(api: Api, realm_id: int) -> No
         "POST", f"/api/realms/{realm_id}/characters", {"name": "arthas"}, token
     )
     assert status == 201
-    assert (created["name"], created["map_id"]) == ("Arthas", 0)
+    start = start_in(load_pack(classic_pack_path()))
+    assert (created["name"], created["map_id"]) == ("Arthas", start.map_id)
     status, body = await api.call(
         "POST", f"/api/realms/{realm_id}/characters", {"name": "ARTHAS"}, other
     )

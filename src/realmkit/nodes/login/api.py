@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 from aiohttp import web
@@ -66,7 +66,7 @@ class CharacterStart(msgspec.Struct, frozen=True):
     hp: int
 
 
-StartOf = Callable[[str], CharacterStart]
+StartOf = Callable[[str], Awaitable[CharacterStart]]
 
 
 class LoginApi:
@@ -186,7 +186,7 @@ class LoginApi:
         existing = await self.characters.of_account(account_id, realm.realm_id)
         if len(existing) >= MAX_CHARACTERS_PER_REALM:
             raise Conflict(f"at most {MAX_CHARACTERS_PER_REALM} characters per realm")
-        start = self.start_of(realm.game_id)
+        start = await self.start_of(realm.game_id)
         created = await self.characters.create(
             account_id,
             realm.realm_id,

@@ -14,8 +14,10 @@ from realmkit.engines import Endpoints
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.api import LoginApi, StartOf
 from realmkit.nodes.login.directory import GatewayDirectory
+from realmkit.nodes.login.starts import Starts
 from realmkit.protocol.cluster import GatewayLoad
 from realmkit.settings import NodeSpec
+from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
 
@@ -26,7 +28,9 @@ KEY_LIFETIME = SESSION_SECONDS + 600
 
 
 class LoginNode:
-    def __init__(self, spec: NodeSpec, endpoints: Endpoints, start_of: StartOf) -> None:
+    def __init__(
+        self, spec: NodeSpec, endpoints: Endpoints, start_of: StartOf | None = None
+    ) -> None:
         self.name = spec.name
         self.spec = spec
         self.endpoints = endpoints
@@ -53,7 +57,8 @@ class LoginNode:
             self.gateways.report(load, time.monotonic())
 
         await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_load)
-        api = LoginApi(db, signer, keyring, self.gateways, self.start_of)
+        start_of = self.start_of or Starts(ClusterRepo(db)).of
+        api = LoginApi(db, signer, keyring, self.gateways, start_of)
         self._runner = web.AppRunner(api.app(), access_log=None)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
