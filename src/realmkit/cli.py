@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -17,11 +18,14 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 import typer
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
 from realmkit import engines
 from realmkit.errors import RealmkitError, UsageError
+from realmkit.nodes.base import run_until_signalled
+from realmkit.nodes.factory import build_node, find_spec
 from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Settings, load_settings
 from realmkit.store import migrate as migrations
 from realmkit.store.postgres import Database
@@ -240,6 +244,35 @@ def db_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             table.add_row(str(r.version), r.name, applied)
         out.print(table)
     raise typer.Exit(1 if pending else 0)
+
+
+# --- nodes ----------------------------------------------------------------------
+
+
+@app.command()
+def node(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A node name from the node file, or a role.")],
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Run one node of the node file in the foreground (what a host or a pod runs).
+
+    It connects to the engines the node file or REALMKIT_*_URL name (the
+    embedded ones of --data-dir otherwise), serves until SIGTERM or Ctrl-C,
+    then drains and stops.
+    """
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+    def run(settings: Settings) -> None:
+        spec = find_spec(settings, name)
+        built = build_node(settings, spec, engines.endpoints(settings))
+        uvloop.run(run_until_signalled(built))
+
+    _run(ctx, False, run)
 
 
 def main() -> None:

@@ -1,0 +1,26 @@
+"""Build the node object for one entry of the node file. The CLI's only entry to nodes."""
+
+from __future__ import annotations
+
+from realmkit.engines import Endpoints
+from realmkit.errors import UsageError
+from realmkit.nodes.base import Node
+from realmkit.nodes.login.node import LoginNode
+from realmkit.settings import NodeSpec, Role, Settings
+
+
+def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node:
+    if spec.role is Role.LOGIN:
+        return LoginNode(spec, endpoints)
+    raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)
+
+
+def find_spec(settings: Settings, name_or_role: str) -> NodeSpec:
+    """A node by name, or the first node of that role."""
+    for spec in settings.nodes:
+        if spec.name == name_or_role:
+            return spec
+    for spec in settings.nodes:
+        if spec.role.value == name_or_role:
+            return spec
+    return settings.node(name_or_role)  # raises ConfigError listing the names
