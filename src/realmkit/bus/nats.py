@@ -91,7 +91,8 @@ class NatsBus:
         async def disconnected() -> None:
             online.clear()
             offline.set()
-            log.warning("lost NATS at %s; reconnecting", shown)
+            if not client.is_closed and not client.is_draining:
+                log.warning("lost NATS at %s; reconnecting", shown)
 
         async def reconnected() -> None:
             offline.clear()
@@ -184,12 +185,15 @@ class NatsBus:
     async def serve(
         self,
         subject: str,
-        kind: type[T],
-        handler: Callable[[T], Awaitable[Any]],
+        kind: Any,
+        handler: Callable[[Any], Awaitable[Any]],
         *,
         queue: str = "",
     ) -> Subscription:
-        """Answer requests on ``subject`` with ``handler``'s result (a Struct)."""
+        """Answer requests on ``subject`` with ``handler``'s result (a Struct).
+
+        ``kind`` is a Struct type or a union of tagged Structs.
+        """
 
         async def on_request(msg: Msg) -> None:
             try:
@@ -208,6 +212,11 @@ class NatsBus:
 
         with self._translated(subject):
             return await self.client.subscribe(subject, queue=queue, cb=on_request)
+
+    async def drain_subscription(self, subscription: Subscription) -> None:
+        """Stop receiving on ``subscription``; messages already received are handled."""
+        with self._translated(subscription.subject):
+            await subscription.drain()  # type: ignore[no-untyped-call]
 
     async def request(
         self, subject: str, message: Any, reply_kind: type[R], *, timeout: float = 2.0

@@ -35,6 +35,10 @@ def space_inputs(instance_id: int) -> str:
     return f"space.{_token(instance_id)}.in"
 
 
+def space_control(instance_id: int) -> str:
+    return f"space.{_token(instance_id)}.control"
+
+
 def gateway_frames(gateway_id: str) -> str:
     return f"gateway.{_token(gateway_id)}.frames"
 

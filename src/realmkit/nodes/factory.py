@@ -6,12 +6,18 @@ from realmkit.engines import Endpoints
 from realmkit.errors import UsageError
 from realmkit.nodes.base import Node
 from realmkit.nodes.login.node import LoginNode
+from realmkit.nodes.orchestrator.node import OrchestratorNode
+from realmkit.nodes.world.node import WorldNode
 from realmkit.settings import NodeSpec, Role, Settings
 
 
 def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node:
     if spec.role is Role.LOGIN:
         return LoginNode(spec, endpoints)
+    if spec.role is Role.WORLD:
+        return WorldNode(spec, endpoints)
+    if spec.role is Role.ORCHESTRATOR:
+        return OrchestratorNode(spec, endpoints)
     raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)
 
 

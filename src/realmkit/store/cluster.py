@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from realmkit.errors import AlreadyExists, NotFound
 from realmkit.store.postgres import Database, translated
-from realmkit.store.records import Game, Node, NodeState, Realm, RealmPool, RealmStatus, row
+from realmkit.store.records import (
+    Game,
+    Node,
+    NodeState,
+    Realm,
+    RealmPool,
+    RealmStatus,
+    WorldCandidate,
+    row,
+)
 
 
 class ClusterRepo:
@@ -115,6 +124,32 @@ class ClusterRepo:
                 capacity,
             )
         return row(Node, record)
+
+    async def heartbeat(self, node_id: str, state: NodeState, capacity: int) -> None:
+        async with self.db.connection() as conn:
+            await conn.execute(
+                "UPDATE cluster.nodes SET state = $2, capacity = $3, last_heartbeat_at = now() "
+                "WHERE node_id = $1",
+                node_id,
+                state.value,
+                capacity,
+            )
+
+    async def world_candidates(self, fresh_seconds: float) -> list[WorldCandidate]:
+        """Ready world nodes that reported lately, with the players placed on them."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT n.node_id, n.capacity, count(a.character_id) AS players "
+                "FROM cluster.nodes n "
+                "LEFT JOIN characters.instances i ON i.node_id = n.node_id AND i.state <> 'gone' "
+                "LEFT JOIN characters.player_assignments a "
+                "  ON a.instance_id = i.instance_id AND a.state <> 'offline' "
+                "WHERE n.role = 'world' AND n.state = 'ready' "
+                "  AND n.last_heartbeat_at > now() - make_interval(secs => $1) "
+                "GROUP BY n.node_id, n.capacity ORDER BY n.node_id",
+                fresh_seconds,
+            )
+        return [row(WorldCandidate, r) for r in records]
 
     async def set_node_state(self, node_id: str, state: NodeState) -> Node:
         async with self.db.connection() as conn:

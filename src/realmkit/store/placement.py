@@ -66,6 +66,20 @@ class InstanceRepo:
                 )
         return row(Instance, record)
 
+    async def live_continent(
+        self, realm_id: int, map_id: int, zone_group: int = 0
+    ) -> Instance | None:
+        """The continent instance of a realm and map that is not gone, if any."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM characters.instances WHERE realm_id = $1 AND map_id = $2 "
+                "AND zone_group = $3 AND kind = 'continent' AND state <> 'gone'",
+                realm_id,
+                map_id,
+                zone_group,
+            )
+        return None if record is None else row(Instance, record)
+
     async def get(self, instance_id: int) -> Instance:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
@@ -145,6 +159,20 @@ class AssignmentRepo:
                     )
             return row(Assignment, record)
         return await self._advance(character_id, expected_epoch, instance_id, gateway_id, state)
+
+    async def set_state(self, character_id: int, epoch: int, state: AssignmentState) -> Assignment:
+        """Change the state within ``epoch`` (same instance); ``StaleEpoch`` if it moved on."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "UPDATE characters.player_assignments SET state = $3, updated_at = now() "
+                "WHERE character_id = $1 AND epoch = $2 RETURNING *",
+                character_id,
+                epoch,
+                state.value,
+            )
+        if record is None:
+            raise StaleEpoch(character_id, epoch)
+        return row(Assignment, record)
 
     async def release(self, character_id: int, *, expected_epoch: int) -> Assignment:
         """The character left the world: ``offline``, no instance, next epoch."""

@@ -94,6 +94,21 @@ class Database:
             async with self.pool.acquire() as conn, conn.transaction():
                 yield conn
 
+    @contextlib.asynccontextmanager
+    async def advisory_lock(self, name: str) -> AsyncIterator[ConnectionLike]:
+        """Hold a cluster-wide lock named ``name`` (a session advisory lock) for the block.
+
+        The lock lives on one pooled connection, which the block may use; if
+        this process dies PostgreSQL releases it with the connection.
+        """
+        with translated():
+            async with self.pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
+                try:
+                    yield conn
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+
     async def fetchval(self, query: str, *args: Any) -> Any:
         with translated():
             return await self.pool.fetchval(query, *args)

@@ -92,6 +92,12 @@ class Node(msgspec.Struct, frozen=True):
     last_heartbeat_at: datetime
 
 
+class WorldCandidate(msgspec.Struct, frozen=True):
+    node_id: str
+    capacity: int
+    players: int
+
+
 class Character(msgspec.Struct, frozen=True):
     character_id: int
     account_id: int

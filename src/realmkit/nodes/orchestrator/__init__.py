@@ -1,0 +1,1 @@
+"""The orchestrator: instance registry, player placement (state lives in PostgreSQL)."""

@@ -1,0 +1,1 @@
+"""The world node: hosts spaces, one tick loop per space, saves characters."""

@@ -1,0 +1,233 @@
+"""The world node: hosts the spaces the orchestrator assigns to it.
+
+Subjects it serves:
+- ``node.<id>.control``: ``LoadSpace`` (idempotent), answered once the space
+  ticks and takes players;
+- ``space.<instance>.control``: ``JoinSpace`` / ``LeaveSpace``;
+- ``space.<instance>.in``: the gateways' input batches.
+It heartbeats into ``cluster.nodes`` and publishes ``WorldLoad`` every second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from functools import partial
+
+from nats.aio.subscription import Subscription
+
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.engines import Endpoints
+from realmkit.errors import NotFound, RealmkitError, StaleEpoch
+from realmkit.nodes.packs import PackCache
+from realmkit.nodes.world.runner import Occupant, SpaceRunner
+from realmkit.protocol.cluster import (
+    InputBatch,
+    Joined,
+    JoinSpace,
+    LeaveSpace,
+    Left,
+    LoadSpace,
+    SpaceControl,
+    SpaceReady,
+    WorldControl,
+    WorldLoad,
+)
+from realmkit.settings import NodeSpec
+from realmkit.sim.space import Space
+from realmkit.sim.state import PlayerState
+from realmkit.store.characters import CharacterRepo, ItemRepo
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import AssignmentRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import AssignmentState, NodeState
+
+log = logging.getLogger("realmkit.world")
+
+HEARTBEAT_SECONDS = 1.0
+
+
+class WorldNode:
+    def __init__(self, spec: NodeSpec, endpoints: Endpoints) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.endpoints = endpoints
+        self.packs = PackCache()
+        self.runners: dict[int, SpaceRunner] = {}
+        self._subs: dict[int, list[Subscription]] = {}
+        self._loading = asyncio.Lock()
+        self._db: Database | None = None
+        self._bus: NatsBus | None = None
+        self._control: Subscription | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    @property
+    def db(self) -> Database:
+        assert self._db is not None, "start() first"
+        return self._db
+
+    @property
+    def bus(self) -> NatsBus:
+        assert self._bus is not None, "start() first"
+        return self._bus
+
+    async def start(self) -> None:
+        self._db = await Database.connect(self.endpoints.database_url, max_size=10)
+        self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
+        cluster = ClusterRepo(self.db)
+        await cluster.register_node(
+            self.name, "world", self.spec.host, self.spec.port, self.spec.capacity
+        )
+        self._control = await self.bus.serve(
+            subjects.node_control(self.name),
+            WorldControl,
+            self._load,
+        )
+        await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
+        self._heartbeat = asyncio.create_task(self._beating(cluster))
+
+    async def drain(self) -> None:
+        """Stop taking spaces; save every player and stop every space."""
+        if self._control is not None:
+            await self.bus.drain_subscription(self._control)
+        with contextlib.suppress(RealmkitError):
+            await ClusterRepo(self.db).heartbeat(self.name, NodeState.DRAINING, self.spec.capacity)
+        for instance_id in list(self.runners):
+            await self._unload(instance_id)
+
+    async def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        for instance_id in list(self.runners):
+            await self._unload(instance_id)
+        if self._db is not None:
+            with contextlib.suppress(RealmkitError):
+                await ClusterRepo(self._db).heartbeat(
+                    self.name, NodeState.STOPPED, self.spec.capacity
+                )
+        if self._bus is not None:
+            await self._bus.close()
+        if self._db is not None:
+            await self._db.close()
+
+    # --- spaces -----------------------------------------------------------------
+
+    async def _load(self, request: LoadSpace) -> SpaceReady:
+        async with self._loading:
+            if request.instance_id not in self.runners:
+                pack = await self.packs.get(request.content_pack)
+                space = Space(
+                    pack, request.map_id, instance_id=request.instance_id, seed=request.seed
+                )
+                runner = SpaceRunner(
+                    space,
+                    request.instance_id,
+                    pack.maps[request.map_id].tick_rate,
+                    self.bus,
+                    CharacterRepo(self.db),
+                    ItemRepo(self.db),
+                )
+                self.runners[request.instance_id] = runner
+                runner.start()
+                self._subs[request.instance_id] = [
+                    await self.bus.serve(
+                        subjects.space_control(request.instance_id),
+                        SpaceControl,
+                        partial(self._space_control, runner),
+                    ),
+                    await self.bus.subscribe(
+                        subjects.space_inputs(request.instance_id),
+                        InputBatch,
+                        partial(_receive, runner),
+                    ),
+                ]
+                log.info("space %d (map %d) loaded", request.instance_id, request.map_id)
+        return SpaceReady(request.instance_id, self.name)
+
+    async def _unload(self, instance_id: int) -> None:
+        runner = self.runners.pop(instance_id, None)
+        for sub in self._subs.pop(instance_id, []):
+            with contextlib.suppress(RealmkitError):
+                await self.bus.drain_subscription(sub)
+        if runner is not None:
+            await runner.stop()
+
+    async def _space_control(self, runner: SpaceRunner, request: SpaceControl) -> Joined | Left:
+        if isinstance(request, JoinSpace):
+            return await self._join(runner, request)
+        return await self._leave(runner, request)
+
+    async def _join(self, runner: SpaceRunner, request: JoinSpace) -> Joined:
+        assignments = AssignmentRepo(self.db)
+        assignment = await assignments.get(request.character_id)
+        if (
+            assignment is None
+            or assignment.instance_id != runner.instance_id
+            or assignment.epoch != request.epoch
+        ):
+            raise StaleEpoch(request.character_id, request.epoch)
+        if request.character_id in runner.occupants:
+            await runner.leave(request.character_id)  # a reconnect replaces the old session
+        c = await CharacterRepo(self.db).get(request.character_id)
+        state = PlayerState(
+            character_id=c.character_id,
+            name=c.name,
+            level=c.level,
+            hp=c.hp,
+            map_id=c.map_id,
+            x=c.pos_x,
+            y=c.pos_y,
+            z=c.pos_z,
+            orientation=c.orientation,
+        )
+        runner.join(state, Occupant(c.character_id, request.epoch, request.gateway_id))
+        await assignments.set_state(c.character_id, request.epoch, AssignmentState.IN_WORLD)
+        return Joined(
+            c.character_id,
+            runner.instance_id,
+            runner.space.map_id,
+            runner.space.tick,
+            runner.tick_rate,
+        )
+
+    async def _leave(self, runner: SpaceRunner, request: LeaveSpace) -> Left:
+        occupant = runner.occupants.get(request.character_id)
+        if occupant is None or occupant.epoch != request.epoch:
+            raise NotFound("player in space", request.character_id)
+        _, saved = await runner.leave(request.character_id)
+        if saved:
+            with contextlib.suppress(StaleEpoch):
+                await AssignmentRepo(self.db).release(
+                    request.character_id, expected_epoch=request.epoch
+                )
+        return Left(request.character_id, saved)
+
+    # --- heartbeat ----------------------------------------------------------------
+
+    async def _beating(self, cluster: ClusterRepo) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
+                await self.bus.publish(subjects.node_heartbeat(self.name), self.load())
+            except RealmkitError as exc:
+                log.warning("heartbeat failed: %s", exc.message)
+
+    def load(self) -> WorldLoad:
+        runners = list(self.runners.values())
+        return WorldLoad(
+            node_id=self.name,
+            spaces=len(runners),
+            players=sum(len(r.occupants) for r in runners),
+            capacity=self.spec.capacity,
+            tick_p99_ms=max((r.tick_p99_ms() for r in runners), default=0.0),
+            late_ticks=sum(r.late_ticks for r in runners),
+        )
+
+
+async def _receive(runner: SpaceRunner, batch: InputBatch) -> None:
+    runner.receive(batch)

@@ -1,0 +1,261 @@
+"""Drives one ``Space`` at its map's tick rate and flushes what it produces.
+
+The space is only touched from this event loop's thread, between ticks or
+inside one, so it needs no lock. Per tick: step, publish one frame per
+gateway that has players here (only that gateway's observers), publish the
+events that concern each gateway's players, and queue database work.
+
+Database work (granting looted items, reserving item-id blocks, saving
+characters) runs in order on one writer task, so the tick never waits for
+PostgreSQL and a save is never written before the grants that preceded it.
+Saves are fenced by the epoch each player joined with.
+
+Timing: ticks are scheduled on a fixed grid (drift-corrected). A tick that
+starts late is still run once; the ticks it should have overlapped are
+counted in ``late_ticks``, never queued (back-pressure, not a pile-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import msgspec
+
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.errors import RealmkitError, StaleEpoch
+from realmkit.protocol.cluster import GatewayEvents, InputBatch
+from realmkit.protocol.frames import select_observers
+from realmkit.sim.events import (
+    ActionRejected,
+    Chat,
+    Corrected,
+    Died,
+    Event,
+    ItemIdsNeeded,
+    LootGranted,
+    PortalReached,
+)
+from realmkit.sim.space import Space
+from realmkit.sim.state import PlayerState
+from realmkit.store.characters import CharacterRepo, ItemRepo
+from realmkit.store.records import CharacterSave
+
+log = logging.getLogger("realmkit.world")
+
+SAVE_EVERY_SECONDS = 5.0
+TICK_SAMPLES = 400
+
+
+class Occupant(msgspec.Struct, frozen=True):
+    character_id: int
+    epoch: int
+    gateway_id: str
+
+
+def concerned(event: Event) -> set[int]:
+    """The characters an event is for."""
+    if isinstance(event, Chat):
+        return set(event.recipients)
+    if isinstance(event, Died):
+        return {event.entity_id, event.killer_id}
+    if isinstance(event, Corrected | ActionRejected | LootGranted | PortalReached):
+        return {event.character_id}
+    return set()
+
+
+def to_save(state: PlayerState) -> CharacterSave:
+    return CharacterSave(
+        character_id=state.character_id,
+        level=state.level,
+        hp=state.hp,
+        map_id=state.map_id,
+        pos_x=state.x,
+        pos_y=state.y,
+        pos_z=state.z,
+        orientation=state.orientation,
+    )
+
+
+class SpaceRunner:
+    def __init__(
+        self,
+        space: Space,
+        instance_id: int,
+        tick_rate: int,
+        bus: NatsBus,
+        characters: CharacterRepo,
+        items: ItemRepo,
+    ) -> None:
+        self.space = space
+        self.instance_id = instance_id
+        self.tick_rate = tick_rate
+        self.bus = bus
+        self.characters = characters
+        self.items = items
+        self.occupants: dict[int, Occupant] = {}
+        self.tick_seconds: deque[float] = deque(maxlen=TICK_SAMPLES)
+        self.late_ticks = 0
+        self.failed_ticks = 0
+        self.stale_saves = 0
+        self.saves = 0
+        self._jobs: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._save_every = max(1, round(SAVE_EVERY_SECONDS * tick_rate))
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._ticking(), name=f"space-{self.instance_id}"),
+            asyncio.create_task(self._writing(), name=f"space-{self.instance_id}-writer"),
+        ]
+
+    async def stop(self) -> None:
+        """Save everyone still here, finish queued writes, stop the tasks."""
+        ticking = self._tasks[0] if self._tasks else None
+        if ticking is not None:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+        for state in self.space.saves_to_write():
+            self._queue_save(state)
+        await self._jobs.join()
+        for task in self._tasks[1:]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- players --------------------------------------------------------------
+
+    def join(self, state: PlayerState, occupant: Occupant) -> None:
+        self.space.add_player(state)
+        self.occupants[occupant.character_id] = occupant
+
+    async def leave(self, character_id: int) -> tuple[Occupant, bool]:
+        """Take the player out and write its final save; (occupant, saved)."""
+        occupant = self.occupants.pop(character_id)
+        final = self.space.remove_player(character_id)
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        async def save_last() -> None:
+            done.set_result(await self._save(final, occupant.epoch))
+
+        await self._jobs.put(save_last)
+        return occupant, await done
+
+    def receive(self, batch: InputBatch) -> None:
+        for item in batch.inputs:
+            occupant = self.occupants.get(item.character_id)
+            # A gateway may only speak for its own players.
+            if occupant is not None and occupant.gateway_id == batch.gateway_id:
+                self.space.receive_input(item.character_id, item.input)
+
+    def tick_p99_ms(self) -> float:
+        if not self.tick_seconds:
+            return 0.0
+        ordered = sorted(self.tick_seconds)
+        return 1000.0 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+    # --- the tick ---------------------------------------------------------------
+
+    async def _ticking(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.tick_rate
+        deadline = loop.time()
+        tick = self.space.tick
+        while True:
+            tick += 1
+            started = time.perf_counter()
+            try:
+                await self._tick(tick)
+            except Exception:
+                # One bad tick must not stop the space: log it and keep the beat.
+                self.failed_ticks += 1
+                log.exception("space %d tick %d failed", self.instance_id, tick)
+            self.tick_seconds.append(time.perf_counter() - started)
+            deadline += period
+            behind = loop.time() - deadline
+            if behind > 0:
+                missed = int(behind / period)
+                self.late_ticks += missed
+                deadline += missed * period
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+    async def _tick(self, tick: int) -> None:
+        self.space.step(tick)
+        by_gateway: dict[str, set[int]] = {}
+        for occupant in self.occupants.values():
+            by_gateway.setdefault(occupant.gateway_id, set()).add(occupant.character_id)
+        for frame in self.space.frames_to_send():
+            for gateway_id, players in by_gateway.items():
+                part = select_observers(frame, players)
+                await self.bus.publish(subjects.gateway_frames(gateway_id), part)
+        events = self.space.events_to_emit()
+        if events:
+            await self._route(tick, events, by_gateway)
+        if tick % self._save_every == 0:
+            for state in self.space.saves_to_write():
+                self._queue_save(state)
+
+    async def _route(self, tick: int, events: list[Event], by_gateway: dict[str, set[int]]) -> None:
+        for event in events:
+            if isinstance(event, ItemIdsNeeded):
+                self._jobs.put_nowait(self._reserve_ids)
+            elif isinstance(event, LootGranted):
+                self._jobs.put_nowait(partial(self._grant, event))
+        for gateway_id, players in by_gateway.items():
+            mine = [e for e in events if concerned(e) & players]
+            if mine:
+                message = GatewayEvents(self.instance_id, tick, mine)
+                await self.bus.publish(subjects.gateway_frames(gateway_id), message)
+
+    # --- database work, in order ------------------------------------------------
+
+    def _queue_save(self, state: PlayerState) -> None:
+        occupant = self.occupants.get(state.character_id)
+        if occupant is not None:
+            self._jobs.put_nowait(partial(self._save, state, occupant.epoch))
+
+    async def _save(self, state: PlayerState, epoch: int) -> bool:
+        try:
+            await self.characters.save(to_save(state), epoch)
+        except StaleEpoch:
+            self.stale_saves += 1
+            log.warning("stale save refused: character %d epoch %d", state.character_id, epoch)
+            return False
+        self.saves += 1
+        return True
+
+    async def _grant(self, event: LootGranted) -> None:
+        await self.items.grant(
+            event.item_id, event.template_id, event.character_id, stack_count=event.count
+        )
+
+    async def _reserve_ids(self) -> None:
+        block = await self.items.reserve_ids()
+        self.space.add_item_ids(block.start, block.stop)
+
+    async def _writing(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            try:
+                for attempt in range(5):
+                    try:
+                        await job()
+                        break
+                    except RealmkitError as exc:
+                        if attempt == 4:
+                            raise
+                        log.warning("database work failed (%s); retrying", exc.code)
+                        await asyncio.sleep(0.2 * 2**attempt)  # back off while PostgreSQL recovers
+            except Exception:
+                log.exception("database work for space %d dropped", self.instance_id)
+            finally:
+                self._jobs.task_done()
