@@ -47,7 +47,7 @@ def correct(world: World, rec: PlayerRecord, reason: str) -> None:
     c = world.store.cols
     s = rec.slot
     x, y, z, o = (float(c[k][s]) for k in ("x", "y", "z", "o"))
-    rec.track = start_track(x, y, z)
+    rec.track = start_track(x, y, z, world.time_ms(world.tick))
     world.events.append(Corrected(rec.character_id, x, y, z, o, rec.last_seq, reason))
 
 

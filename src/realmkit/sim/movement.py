@@ -54,20 +54,23 @@ class MoveTrack(msgspec.Struct, frozen=True):
     ``clock_offset`` is the smallest (client time - server time) seen so far;
     a client clock that keeps gaining on the server clock drifts away from it.
     ``credit`` / ``climb_credit`` are the travel budgets left, in units.
+    ``placed_ms`` is the server time the server put the mover here: until the
+    first report anchors the clocks, it may have run for that long.
     """
 
     x: float
     y: float
     z: float
+    placed_ms: int = 0
     client_time_ms: int | None = None
     clock_offset: int | None = None
     credit: float = 0.0
     climb_credit: float = 0.0
 
 
-def start_track(x: float, y: float, z: float) -> MoveTrack:
+def start_track(x: float, y: float, z: float, server_time_ms: int) -> MoveTrack:
     """A track for a mover placed by the server (login, teleport, correction)."""
-    return MoveTrack(x, y, z)
+    return MoveTrack(x, y, z, server_time_ms)
 
 
 def check_move(
@@ -96,10 +99,15 @@ def check_move(
     horizontal = math.hypot(x - track.x, y - track.y)
     climb = abs(z - track.z)
     if track.client_time_ms is None or track.clock_offset is None:
-        # First report after a server placement: only the position matters.
-        if horizontal > rules.slack or climb > rules.slack:
+        # First report after a server placement: the clocks are not anchored
+        # yet, so the server's own elapsed time bounds the distance.
+        since = max(0, server_time_ms - track.placed_ms)
+        if (
+            horizontal > _budget(rules.run_speed, rules, since) + rules.slack
+            or climb > _budget(rules.vertical_speed, rules, since) + rules.slack
+        ):
             return "teleport", track
-        return "ok", MoveTrack(x, y, z, client_time_ms, offset)
+        return "ok", MoveTrack(x, y, z, track.placed_ms, client_time_ms, offset)
     elapsed = client_time_ms - track.client_time_ms
     if elapsed < 0:
         return "time_backwards", track
@@ -116,7 +124,9 @@ def check_move(
     )
     if horizontal > credit or climb > climb_credit:
         return "too_fast", track
-    return "ok", MoveTrack(x, y, z, client_time_ms, base, credit - horizontal, climb_credit - climb)
+    return "ok", MoveTrack(
+        x, y, z, track.placed_ms, client_time_ms, base, credit - horizontal, climb_credit - climb
+    )
 
 
 def _budget(speed: float, rules: MoveRules, dt_ms: int) -> float:

@@ -102,7 +102,7 @@ class Space:
             name=state.name,
             level=level,
             slot=slot,
-            track=start_track(x, y, z),
+            track=start_track(x, y, z, w.time_ms(w.tick)),
             granted_items=list(state.granted_items),
         )
 

@@ -20,7 +20,7 @@ RULES = MoveRules(
 
 
 def _anchored(x: float = 1000.0, y: float = 1000.0, z: float = 10.0) -> MoveTrack:
-    verdict, track = check_move(RULES, MoveTrack(x, y, z), x, y, z, 0.0, 10_000, 9_900)
+    verdict, track = check_move(RULES, MoveTrack(x, y, z, 9_900), x, y, z, 0.0, 10_000, 9_900)
     assert verdict == "ok"
     return track
 
@@ -139,10 +139,14 @@ def test_time_backwards_is_rejected() -> None:
     assert verdict == "time_backwards"
 
 
-def test_first_report_after_placement_may_not_move_far() -> None:
-    """Right after a server placement, the client may only report (about) that spot."""
-    verdict, _ = check_move(RULES, MoveTrack(100.0, 100.0, 0.0), 110.0, 100.0, 0.0, 0.0, 5, 5)
-    assert verdict == "teleport"
+def test_first_report_after_placement_is_bounded_by_server_time() -> None:
+    """The first report after a placement may cover only what the server's elapsed time allows."""
+    placed = MoveTrack(100.0, 100.0, 0.0, 1_000)
+    run = PACK.player.run_speed
+    ok, _ = check_move(RULES, placed, 100.0 + run * 0.2, 100.0, 0.0, 0.0, 5, 1_200)
+    assert ok == "ok"
+    far, _ = check_move(RULES, placed, 100.0 + run * 0.5, 100.0, 0.0, 0.0, 5, 1_200)
+    assert far == "teleport"
 
 
 def test_orientation_is_folded() -> None:
