@@ -22,7 +22,7 @@ import uvloop
 from rich.console import Console
 from rich.table import Table
 
-from realmkit import engines
+from realmkit import engines, launch
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.base import run_until_signalled
 from realmkit.nodes.factory import build_node, find_spec
@@ -273,6 +273,60 @@ def node(
         uvloop.run(run_until_signalled(built))
 
     _run(ctx, False, run)
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    live: Annotated[
+        bool, typer.Option(help="A live table (default when the output is a terminal).")
+    ] = sys.stdout.isatty(),
+) -> None:
+    """Start the whole cluster: engines, schema, a default realm, then every node.
+
+    Nodes run as child processes (logs in <data-dir>/logs) and are restarted
+    with backoff when they crash. Ctrl-C or `realmkit down` stops them all.
+    """
+
+    def run(settings: Settings) -> None:
+        config = ctx.obj.config or (
+            Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).is_file() else None
+        )
+        uvloop.run(launch.run_cluster(settings, config, out, live=live))
+
+    _run(ctx, False, run)
+
+
+@app.command()
+def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Stop the cluster that `realmkit up` runs, then the embedded engines."""
+
+    def stop(settings: Settings) -> tuple[int | None, list[engines.EngineInfo]]:
+        return launch.stop_cluster(settings), engines.EmbeddedEngines(settings.data_path).down()
+
+    pid, infos = _run(ctx, as_json, stop)
+    stopped = [i.name for i in infos if i.running]
+    if as_json:
+        _print_json({"ok": True, "cluster_pid": pid, "engines_stopped": stopped})
+    else:
+        out.print("cluster stopped" if pid else "no cluster was running")
+        out.print(
+            f"engines stopped: {', '.join(stopped)}" if stopped else "no engines were running"
+        )
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Realms, nodes, instances and players, as PostgreSQL knows them."""
+    found = _run(
+        ctx,
+        as_json,
+        lambda s: _await(lambda: _with_db(s, launch.cluster_status)),
+    )
+    if as_json:
+        _print_json(found)
+    else:
+        out.print(launch.status_tables(found))
 
 
 def main() -> None:

@@ -49,6 +49,9 @@ class NodeSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     host: str = "127.0.0.1"
     port: Port = 0
     metrics_port: Port = 0
+    # Where players reach a gateway, when it differs from ws://host:port/ws
+    # (a load balancer, TLS termination).
+    public_url: str = ""
     # Players this node takes (world: in its spaces; gateway: connections).
     capacity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2000
 

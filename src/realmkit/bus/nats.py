@@ -161,12 +161,15 @@ class NatsBus:
     async def subscribe(
         self,
         subject: str,
-        kind: type[T],
-        handler: Callable[[T], Awaitable[None]],
+        kind: Any,
+        handler: Callable[[Any], Awaitable[None]],
         *,
         queue: str = "",
     ) -> Subscription:
-        """Call ``handler`` with each decoded message; bad bytes are logged and dropped."""
+        """Call ``handler`` with each decoded message; bad bytes are logged and dropped.
+
+        ``kind`` is a Struct type or a union of tagged Structs.
+        """
 
         async def on_message(msg: Msg) -> None:
             try:
@@ -267,13 +270,17 @@ class NatsBus:
                 raise NotFound("stream message", (stream, seq)) from exc
         return decode(raw.data or b"", kind, f"stream {stream}")
 
-    async def key_value(self, bucket: str, kind: type[T], *, history: int = 1) -> KeyValue[T]:
-        """A typed KV bucket, created if missing."""
+    async def key_value(
+        self, bucket: str, kind: type[T], *, history: int = 1, ttl: float | None = None
+    ) -> KeyValue[T]:
+        """A typed KV bucket, created if missing; ``ttl`` expires keys after that many seconds."""
         with self._translated(f"kv {bucket}"):
             try:
                 kv = await self.js.key_value(bucket)
             except nats.js.errors.BucketNotFoundError:
-                kv = await self.js.create_key_value(KeyValueConfig(bucket=bucket, history=history))
+                kv = await self.js.create_key_value(
+                    KeyValueConfig(bucket=bucket, history=history, ttl=ttl)
+                )
         return KeyValue(self, kv, bucket, kind)
 
     @contextlib.contextmanager

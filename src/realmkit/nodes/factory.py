@@ -5,6 +5,7 @@ from __future__ import annotations
 from realmkit.engines import Endpoints
 from realmkit.errors import UsageError
 from realmkit.nodes.base import Node
+from realmkit.nodes.gateway.node import GatewayNode
 from realmkit.nodes.login.node import LoginNode
 from realmkit.nodes.orchestrator.node import OrchestratorNode
 from realmkit.nodes.world.node import WorldNode
@@ -18,6 +19,8 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
         return WorldNode(spec, endpoints)
     if spec.role is Role.ORCHESTRATOR:
         return OrchestratorNode(spec, endpoints)
+    if spec.role is Role.GATEWAY:
+        return GatewayNode(spec, endpoints)
     raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)
 
 

@@ -1,0 +1,1 @@
+"""The Python client library (login API + game socket) and the bot swarm."""

@@ -1,0 +1,151 @@
+"""Client of a gateway's WebSocket: enter the world, keep an EntityTable, send inputs.
+
+Positions and time: the client reports where it is with its own clock
+(``client_time_ms``, milliseconds since connect), as the movement validator
+expects; ``walk_towards`` moves at a chosen speed, paced by real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+
+import aiohttp
+import msgspec
+
+from realmkit.errors import RemoteError
+from realmkit.protocol.client import ErrorFrame, Hello, KeyframeRequest, NewWorld, TransferPending
+from realmkit.protocol.frames import ClientFrameIn
+from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
+from realmkit.replication.client import EntityRow, EntityTable
+from realmkit.replication.quantize import POS_SCALE
+from realmkit.sim.events import Event
+
+ServerMessage = NewWorld | TransferPending | ErrorFrame | ClientFrameIn | Event
+_decoder = msgspec.msgpack.Decoder(ServerMessage)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def world_position(row: EntityRow) -> tuple[float, float, float]:
+    """A row's quantized position back in world units (to 1/8 unit)."""
+    return row.x / POS_SCALE, row.y / POS_SCALE, row.z / POS_SCALE
+
+
+class GameClient:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.table = EntityTable()
+        self.world: NewWorld | None = None
+        self.events: asyncio.Queue[Event | ErrorFrame] = asyncio.Queue()
+        self.frames = 0
+        self.bytes = 0
+        self.seq = 0
+        self.started = time.monotonic()
+        self.position: tuple[float, float, float, float] | None = None
+        self.frame_arrived = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+
+    @classmethod
+    async def connect(
+        cls, session: aiohttp.ClientSession, url: str, ticket: str, timeout: float = 10.0
+    ) -> GameClient:
+        """Open the socket, say hello and wait for ``new_world`` (``RemoteError`` if refused)."""
+        ws = await session.ws_connect(url, max_msg_size=0)
+        client = cls(ws)
+        await ws.send_bytes(_encoder.encode(Hello(ticket)))
+        async with asyncio.timeout(timeout):
+            while client.world is None:
+                msg = await ws.receive()
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    raise RemoteError(url, "CLOSED", f"closed before new_world: {msg.extra}")
+                message = _decoder.decode(msg.data)
+                if isinstance(message, ErrorFrame):
+                    await ws.close()
+                    raise RemoteError(url, message.code, message.message)
+                if isinstance(message, NewWorld):
+                    client.world = message
+        client._reader = asyncio.create_task(client._read())
+        return client
+
+    @property
+    def character_id(self) -> int:
+        assert self.world is not None
+        return self.world.character_id
+
+    def me(self) -> EntityRow | None:
+        return self.table.rows.get(self.character_id)
+
+    def visible(self) -> dict[int, EntityRow]:
+        return dict(self.table.rows)
+
+    async def _read(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    continue
+                self.bytes += len(msg.data)
+                message = _decoder.decode(msg.data)
+                if isinstance(message, ClientFrameIn):
+                    if not self.table.apply(msg.data):
+                        await self.send(KeyframeRequest())
+                        continue
+                    self.frames += 1
+                    me = self.me()
+                    if me is not None and self.position is None:
+                        self.position = (*world_position(me), 0.0)
+                    self.frame_arrived.set()
+                elif isinstance(message, NewWorld):
+                    self.world = message
+                elif not isinstance(message, TransferPending):
+                    await self.events.put(message)
+        finally:
+            self.closed.set()
+
+    async def wait_frame(self) -> None:
+        self.frame_arrived.clear()
+        await self.frame_arrived.wait()
+
+    async def send(self, message: ClientInput | KeyframeRequest) -> None:
+        if not self.ws.closed:
+            await self.ws.send_bytes(_encoder.encode(message))
+
+    async def move(self, x: float, y: float, z: float, o: float) -> None:
+        self.seq += 1
+        now_ms = int((time.monotonic() - self.started) * 1000)
+        self.position = (x, y, z, o)
+        await self.send(Move(x, y, z, o, client_time_ms=now_ms, seq=self.seq))
+
+    async def walk_towards(self, x: float, y: float, speed: float, step_seconds: float) -> bool:
+        """One step of at most ``speed * step_seconds`` towards (x, y); True when there."""
+        assert self.position is not None, "wait for the first frame"
+        px, py, pz, _ = self.position
+        dx, dy = x - px, y - py
+        dist = math.hypot(dx, dy)
+        reach = speed * step_seconds
+        if dist <= reach:
+            await self.move(x, y, pz, math.atan2(dy, dx) % math.tau if dist else 0.0)
+            return True
+        f = reach / dist
+        await self.move(px + dx * f, py + dy * f, pz, math.atan2(dy, dx) % math.tau)
+        return False
+
+    async def attack(self, target: int) -> None:
+        await self.send(Attack(target))
+
+    async def cast(self, spell: int, target: int = 0) -> None:
+        await self.send(Cast(spell, target))
+
+    async def release(self) -> None:
+        await self.send(Release())
+
+    async def say(self, text: str, yell: bool = False) -> None:
+        await self.send(Say(text, yell))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader

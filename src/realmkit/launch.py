@@ -1,0 +1,233 @@
+"""``realmkit up`` / ``down`` / ``status``: a whole cluster from one command.
+
+``up`` starts (or finds) the engines, migrates, seeds a default realm into an
+empty database, then runs every node of the node file under the reviver and
+shows the cluster live until Ctrl-C or ``realmkit down`` (SIGTERM to the pid
+in ``<data_dir>/up.pid``), which drains and stops every node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+import psutil
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from realmkit import engines
+from realmkit.errors import RealmkitError, UsageError
+from realmkit.nodes.reviver import Reviver
+from realmkit.procs import is_alive, write_private
+from realmkit.seed import seed_if_empty
+from realmkit.settings import Role, Settings
+from realmkit.store.migrate import migrate
+from realmkit.store.postgres import Database
+
+REFRESH_SECONDS = 1.0
+DOWN_TIMEOUT = 60.0
+
+
+class RealmRow(msgspec.Struct, frozen=True):
+    realm_id: int
+    name: str
+    game_id: str
+    status: str
+    population: int
+
+
+class NodeRow(msgspec.Struct, frozen=True):
+    node_id: str
+    role: str
+    state: str
+    heartbeat_age_s: float
+
+
+class InstanceRow(msgspec.Struct, frozen=True):
+    instance_id: int
+    realm_id: int | None
+    map_id: int
+    kind: str
+    state: str
+    node_id: str | None
+    players: int
+
+
+class ClusterStatus(msgspec.Struct, frozen=True):
+    realms: list[RealmRow]
+    nodes: list[NodeRow]
+    instances: list[InstanceRow]
+
+    @property
+    def players(self) -> int:
+        return sum(r.population for r in self.realms)
+
+
+async def cluster_status(db: Database) -> ClusterStatus:
+    """The cluster as PostgreSQL knows it: realms, nodes, live instances."""
+    async with db.connection() as conn:
+        realms = await conn.fetch(
+            "SELECT r.realm_id, r.name, r.game_id, r.status, count(a.character_id) AS population "
+            "FROM auth.realmlist r "
+            "LEFT JOIN characters.characters c ON c.realm_id = r.realm_id "
+            "LEFT JOIN characters.player_assignments a "
+            "  ON a.character_id = c.character_id AND a.state <> 'offline' "
+            "GROUP BY r.realm_id ORDER BY r.realm_id"
+        )
+        nodes = await conn.fetch(
+            "SELECT node_id, role, state, "
+            "extract(epoch FROM now() - last_heartbeat_at)::float8 AS heartbeat_age_s "
+            "FROM cluster.nodes ORDER BY node_id"
+        )
+        instances = await conn.fetch(
+            "SELECT i.instance_id, i.realm_id, i.map_id, i.kind, i.state, i.node_id, "
+            "count(a.character_id) AS players FROM characters.instances i "
+            "LEFT JOIN characters.player_assignments a "
+            "  ON a.instance_id = i.instance_id AND a.state <> 'offline' "
+            "WHERE i.state <> 'gone' GROUP BY i.instance_id ORDER BY i.instance_id"
+        )
+    return ClusterStatus(
+        realms=[msgspec.convert(dict(r), RealmRow) for r in realms],
+        nodes=[msgspec.convert(dict(r), NodeRow) for r in nodes],
+        instances=[msgspec.convert(dict(r), InstanceRow) for r in instances],
+    )
+
+
+def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Group:
+    realms = Table("realm", "game", "status", "players", title="realms")
+    for r in status.realms:
+        realms.add_row(r.name, r.game_id, r.status, str(r.population))
+    nodes = Table("node", "role", "state", "heartbeat", title="nodes")
+    if reviver is not None:
+        nodes.add_column("pid")
+        nodes.add_column("restarts")
+    children = {c.name: c for c in reviver.children} if reviver else {}
+    for n in status.nodes:
+        row = [n.node_id, n.role, n.state, f"{n.heartbeat_age_s:.1f}s ago"]
+        if reviver is not None:
+            child = children.get(n.node_id)
+            row += [str(child.pid or "-"), str(child.restarts)] if child else ["-", "-"]
+        nodes.add_row(*row)
+    instances = Table(
+        "instance", "realm", "map", "kind", "state", "node", "players", title="instances"
+    )
+    for i in status.instances:
+        instances.add_row(
+            str(i.instance_id),
+            str(i.realm_id or "pool"),
+            str(i.map_id),
+            i.kind,
+            i.state,
+            i.node_id or "-",
+            str(i.players),
+        )
+    return Group(realms, nodes, instances)
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.data_path / "up.pid"
+
+
+def login_url(settings: Settings) -> str:
+    logins = settings.nodes_with_role(Role.LOGIN)
+    if not logins:
+        return "(no login node in the node file)"
+    return f"http://{logins[0].host}:{logins[0].port}/"
+
+
+async def run_cluster(
+    settings: Settings, config: Path | None, console: Console, *, live: bool
+) -> None:
+    """Everything ``realmkit up`` does, until SIGINT or SIGTERM."""
+    pid_file = _pid_file(settings)
+    with contextlib.suppress(OSError, ValueError):
+        running = int(pid_file.read_text())
+        if is_alive(running, "realmkit"):
+            raise UsageError(f"realmkit up is already running (pid {running})", pid=running)
+    endpoints, _ = await asyncio.to_thread(engines.engines_up, settings)
+    db = await Database.connect(endpoints.database_url, max_size=3)
+    try:
+        applied = await migrate(db)
+        if applied:
+            console.print(f"applied migrations {applied}")
+        if await seed_if_empty(db):
+            console.print("seeded realm Azure (game classic)")
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        write_private(pid_file, str(os.getpid()))
+        reviver = Reviver(
+            [n.name for n in settings.nodes], endpoints, settings.data_path / "logs", config=config
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await reviver.start()
+        console.print(
+            f"cluster starting: {len(settings.nodes)} nodes, logs in {settings.data_path / 'logs'}"
+        )
+        console.print(f"login API: {login_url(settings)}")
+        try:
+            await _show(db, reviver, console, stop, live=live)
+        finally:
+            console.print("stopping the cluster...")
+            await reviver.drain()
+            await reviver.stop()
+            pid_file.unlink(missing_ok=True)
+            console.print("cluster stopped")
+    finally:
+        await db.close()
+
+
+async def _show(
+    db: Database, reviver: Reviver, console: Console, stop: asyncio.Event, *, live: bool
+) -> None:
+    async def wait_or_refresh() -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REFRESH_SECONDS):
+                await stop.wait()
+        return stop.is_set()
+
+    if not live:
+        last = ""
+        while not await wait_or_refresh():
+            with contextlib.suppress(RealmkitError):
+                status = await cluster_status(db)
+                running = sum(c.pid is not None for c in reviver.children)
+                restarts = sum(c.restarts for c in reviver.children)
+                line = (
+                    f"{datetime.now():%H:%M:%S} nodes running {running}/{len(reviver.children)} "
+                    f"(restarts {restarts}), instances {len(status.instances)}, "
+                    f"players {status.players}"
+                )
+                if line[9:] != last:
+                    console.print(line)
+                    last = line[9:]
+        return
+    with Live(console=console, refresh_per_second=2) as view:
+        while not await wait_or_refresh():
+            with contextlib.suppress(RealmkitError):
+                view.update(status_tables(await cluster_status(db), reviver))
+
+
+def stop_cluster(settings: Settings) -> int | None:
+    """SIGTERM the running ``realmkit up`` and wait for it; its pid, or None."""
+    try:
+        pid = int(_pid_file(settings).read_text())
+    except (OSError, ValueError):
+        return None
+    if not is_alive(pid, "realmkit"):
+        _pid_file(settings).unlink(missing_ok=True)
+        return None
+    proc = psutil.Process(pid)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(DOWN_TIMEOUT)
+    except psutil.TimeoutExpired:
+        proc.kill()
+    return pid

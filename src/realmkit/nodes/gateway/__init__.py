@@ -1,0 +1,1 @@
+"""The gateway: players' WebSockets, per-player replication, input batching."""

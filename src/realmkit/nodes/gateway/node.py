@@ -1,0 +1,316 @@
+"""The gateway node: players' WebSockets in, replicated frames out.
+
+Per connection it only carries out what ``connection.Connection`` answers.
+Entering the world: the ticket is verified with the login replica's public
+key, its nonce claimed once cluster-wide (NATS KV ``create``), the
+orchestrator places the character, the space accepts it under the placement
+epoch, and only then the client gets ``new_world`` and frames.
+
+Per space it keeps one ``Replicator`` for its players there: each space frame
+becomes per-player bytes, sent as they are. Inputs are batched per space and
+flushed every tick (50 ms). Every second it publishes its load for the login
+nodes' choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from realmkit.auth.tickets import Audience
+from realmkit.bus import subjects
+from realmkit.bus.nats import KeyValue, NatsBus
+from realmkit.engines import Endpoints
+from realmkit.errors import Conflict, RealmkitError, TicketReplayed
+from realmkit.nodes.gateway.connection import (
+    Action,
+    Authenticate,
+    Close,
+    Connection,
+    ConnState,
+    Forward,
+    Reply,
+    WantKeyframe,
+)
+from realmkit.nodes.keyring import Keyring
+from realmkit.nodes.world.runner import concerned
+from realmkit.protocol.client import (
+    CLOSE_GOING_AWAY,
+    CLOSE_REPLACED,
+    CLOSE_UNAUTHENTICATED,
+    ErrorFrame,
+    NewWorld,
+)
+from realmkit.protocol.cluster import (
+    EnterWorld,
+    GatewayEvents,
+    GatewayLoad,
+    GatewayTraffic,
+    InputBatch,
+    Joined,
+    JoinSpace,
+    LeaveSpace,
+    Left,
+    Placement,
+    PlayerInput,
+)
+from realmkit.protocol.frames import SpaceFrame
+from realmkit.replication.replicator import ReplicationConfig, Replicator
+from realmkit.settings import NodeSpec
+from realmkit.store.keys import SigningKeyRepo
+from realmkit.store.postgres import Database
+
+log = logging.getLogger("realmkit.gateway")
+
+MAX_MESSAGE = 4096
+FLUSH_SECONDS = 0.05
+LOAD_SECONDS = 1.0
+REQUEST_TIMEOUT = 10.0
+TICKETS_BUCKET = "tickets_used"
+
+
+class Player:
+    """A connected player once it is in the world."""
+
+    def __init__(self, ws: web.WebSocketResponse, placement: Placement) -> None:
+        self.ws = ws
+        self.character_id = placement.character_id
+        self.instance_id = placement.instance_id
+        self.epoch = placement.epoch
+
+
+class GatewayNode:
+    def __init__(self, spec: NodeSpec, endpoints: Endpoints) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.endpoints = endpoints
+        self.port = spec.port
+        self.players: dict[int, Player] = {}
+        self.replicators: dict[int, Replicator] = {}
+        self.pending: dict[int, list[PlayerInput]] = {}
+        self.config = ReplicationConfig()
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._db: Database | None = None
+        self._bus: NatsBus | None = None
+        self._keyring: Keyring | None = None
+        self._tickets: KeyValue[int] | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    @property
+    def bus(self) -> NatsBus:
+        assert self._bus is not None, "start() first"
+        return self._bus
+
+    @property
+    def url(self) -> str:
+        return self.spec.public_url or f"ws://{self.spec.host}:{self.port}/ws"
+
+    # --- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._db = await Database.connect(self.endpoints.database_url, max_size=4)
+        self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
+        self._keyring = Keyring(SigningKeyRepo(self._db))
+        self._tickets = await self.bus.key_value(TICKETS_BUCKET, int, ttl=300.0)
+        await self.bus.subscribe(
+            subjects.gateway_frames(self.name), GatewayTraffic, self._on_traffic
+        )
+        app = web.Application()
+        app.add_routes([web.get("/ws", self._websocket), web.get("/healthz", self._health)])
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
+        await self._site.start()
+        self.port = int(self._runner.addresses[0][1])
+        self._tasks = [
+            asyncio.create_task(self._flushing()),
+            asyncio.create_task(self._reporting()),
+        ]
+        log.info("gateway on %s", self.url)
+
+    async def drain(self) -> None:
+        """Stop accepting; players leave their spaces (saved) and are closed."""
+        if self._site is not None:
+            await self._site.stop()
+        for ws in list(self._sockets):
+            await ws.close(code=CLOSE_GOING_AWAY, message=b"gateway stopping")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._bus is not None:
+            await self._bus.close()
+        if self._db is not None:
+            await self._db.close()
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "players": len(self.players)})
+
+    # --- one connection -------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, heartbeat=20.0)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        conn = Connection(time.monotonic())
+        entering: asyncio.Task[None] | None = None
+        player: list[Player] = []  # set once in the world
+        watchdog = asyncio.create_task(self._hello_watchdog(ws, conn))
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    data: bytes | str = msg.data
+                elif msg.type == WSMsgType.TEXT:
+                    data = msg.data
+                else:
+                    break
+                for action in conn.receive(data, time.monotonic()):
+                    if isinstance(action, Authenticate):
+                        entering = asyncio.create_task(self._enter(ws, conn, action, player))
+                    else:
+                        await self._carry_out(ws, action, player)
+        finally:
+            watchdog.cancel()
+            if entering is not None and not entering.done():
+                entering.cancel()
+            self._sockets.discard(ws)
+            if player:
+                await self._leave(player[0])
+        return ws
+
+    async def _hello_watchdog(self, ws: web.WebSocketResponse, conn: Connection) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(max(0.0, conn.opened_at + 5.0 - time.monotonic()))
+            for action in conn.timed_out(time.monotonic()):
+                await self._carry_out(ws, action, [])
+
+    async def _carry_out(
+        self, ws: web.WebSocketResponse, action: Action, player: list[Player]
+    ) -> None:
+        if isinstance(action, Forward) and player:
+            p = player[0]
+            self.pending.setdefault(p.instance_id, []).append(
+                PlayerInput(p.character_id, action.input)
+            )
+        elif isinstance(action, WantKeyframe) and player:
+            replicator = self.replicators.get(player[0].instance_id)
+            if replicator is not None:
+                replicator.request_keyframe(player[0].character_id)
+        elif isinstance(action, Reply):
+            await _send(ws, msgspec.msgpack.encode(action.message))
+        elif isinstance(action, Close):
+            await ws.close(code=action.code, message=action.reason.encode()[:120])
+
+    async def _enter(
+        self, ws: web.WebSocketResponse, conn: Connection, auth: Authenticate, player: list[Player]
+    ) -> None:
+        assert self._keyring is not None
+        assert self._tickets is not None
+        try:
+            claims = await self._keyring.verify(auth.ticket, Audience.WORLD, time.time())
+            try:
+                await self._tickets.create(claims.nonce, claims.character_id)
+            except Conflict as exc:
+                raise TicketReplayed() from exc
+            placement = await self.bus.request(
+                subjects.ORCHESTRATOR_REQUESTS,
+                EnterWorld(claims.character_id, self.name),
+                Placement,
+                timeout=REQUEST_TIMEOUT,
+            )
+            old = self.players.get(claims.character_id)
+            if old is not None:  # the same character from a second socket
+                await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
+            joined = await self.bus.request(
+                subjects.space_control(placement.instance_id),
+                JoinSpace(claims.character_id, placement.epoch, self.name),
+                Joined,
+                timeout=REQUEST_TIMEOUT,
+            )
+        except RealmkitError as exc:
+            code = getattr(exc, "remote_code", exc.code)
+            await _send(ws, msgspec.msgpack.encode(ErrorFrame(code, exc.message)))
+            for action in conn.close(CLOSE_UNAUTHENTICATED, code):
+                await self._carry_out(ws, action, player)
+            return
+        if ws.closed:
+            await self._leave(Player(ws, placement))
+            return
+        p = Player(ws, placement)
+        player.append(p)
+        self.players[p.character_id] = p
+        conn.move(ConnState.IN_WORLD)
+        # new_world is sent before any frame of the space (frames need the player registered).
+        await _send(
+            ws,
+            msgspec.msgpack.encode(
+                NewWorld(p.character_id, joined.instance_id, joined.map_id, joined.tick_rate)
+            ),
+        )
+
+    async def _leave(self, p: Player) -> None:
+        if self.players.get(p.character_id) is p:
+            del self.players[p.character_id]
+            replicator = self.replicators.get(p.instance_id)
+            if replicator is not None:
+                replicator.remove_observer(p.character_id)
+        with contextlib.suppress(RealmkitError):
+            await self.bus.request(
+                subjects.space_control(p.instance_id),
+                LeaveSpace(p.character_id, p.epoch),
+                Left,
+                timeout=REQUEST_TIMEOUT,
+            )
+
+    # --- traffic from the spaces ------------------------------------------------
+
+    async def _on_traffic(self, message: SpaceFrame | GatewayEvents) -> None:
+        if isinstance(message, SpaceFrame):
+            replicator = self.replicators.get(message.instance_id)
+            if replicator is None:
+                replicator = self.replicators[message.instance_id] = Replicator(self.config)
+            for character_id, data in replicator.step(message):
+                p = self.players.get(character_id)
+                if p is not None and p.instance_id == message.instance_id:
+                    await _send(p.ws, data)
+            return
+        for event in message.events:
+            data = msgspec.msgpack.encode(event)
+            for character_id in concerned(event):
+                p = self.players.get(character_id)
+                if p is not None and p.instance_id == message.instance_id:
+                    await _send(p.ws, data)
+
+    async def _flushing(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            batches, self.pending = self.pending, {}
+            for instance_id, inputs in batches.items():
+                with contextlib.suppress(RealmkitError):
+                    await self.bus.publish(
+                        subjects.space_inputs(instance_id), InputBatch(self.name, inputs)
+                    )
+
+    async def _reporting(self) -> None:
+        while True:
+            load = GatewayLoad(self.name, self.url, len(self.players), self.spec.capacity)
+            with contextlib.suppress(RealmkitError):
+                await self.bus.publish(subjects.gateway_load(self.name), load)
+            await asyncio.sleep(LOAD_SECONDS)
+
+
+async def _send(ws: web.WebSocketResponse, data: bytes) -> None:
+    if not ws.closed:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_bytes(data)

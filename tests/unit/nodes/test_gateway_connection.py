@@ -1,0 +1,95 @@
+"""A player's connection protocol: hello first, validation, rate limits, strikes."""
+
+from __future__ import annotations
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from realmkit.nodes.gateway.connection import (
+    BURST,
+    HELLO_TIMEOUT,
+    MAX_STRIKES,
+    Authenticate,
+    Close,
+    Connection,
+    ConnState,
+    Forward,
+    Reply,
+)
+from realmkit.protocol.client import CLOSE_POLICY, CLOSE_UNAUTHENTICATED, Hello
+from realmkit.protocol.inputs import Move, Say
+
+enc = msgspec.msgpack.encode
+
+
+def _in_world() -> Connection:
+    conn = Connection(opened_at=0.0)
+    assert conn.receive(enc(Hello("tkt")), now=0.1) == [Authenticate("tkt")]
+    conn.move(ConnState.IN_WORLD)
+    return conn
+
+
+def test_hello_then_inputs_are_forwarded() -> None:
+    """After hello and placement, a legal move is forwarded as is."""
+    conn = _in_world()
+    move = Move(1.0, 2.0, 3.0, 0.5, client_time_ms=10, seq=1)
+    assert conn.receive(enc(move), now=0.2) == [Forward(move)]
+
+
+def test_json_text_frames_are_accepted() -> None:
+    """The same messages work as JSON text (for debugging)."""
+    conn = Connection(opened_at=0.0)
+    assert conn.receive('{"t": "hello", "ticket": "abc"}', now=0.1) == [Authenticate("abc")]
+
+
+def test_no_hello_in_time_closes() -> None:
+    """A silent client is closed with 4001 after the hello timeout."""
+    conn = Connection(opened_at=0.0)
+    assert conn.timed_out(now=HELLO_TIMEOUT - 0.1) == []
+    assert conn.timed_out(now=HELLO_TIMEOUT) == [Close(CLOSE_UNAUTHENTICATED, "no hello in time")]
+
+
+def test_input_before_hello_closes() -> None:
+    """Anything but hello first is refused with a close."""
+    conn = Connection(opened_at=0.0)
+    actions = conn.receive(enc(Say("hi")), now=0.1)
+    assert actions == [Close(CLOSE_UNAUTHENTICATED, "the first message must be hello")]
+
+
+def test_inputs_while_entering_are_dropped() -> None:
+    """Inputs sent before the player is in the world are dropped, not queued."""
+    conn = Connection(opened_at=0.0)
+    conn.receive(enc(Hello("tkt")), now=0.1)
+    assert conn.receive(enc(Say("early")), now=0.2) == []
+    assert conn.dropped == 1
+
+
+def test_non_finite_position_is_refused() -> None:
+    """A move with NaN or infinity gets an error frame and is not forwarded."""
+    conn = _in_world()
+    actions = conn.receive(enc(Move(float("nan"), 0, 0, 0, client_time_ms=1, seq=1)), now=0.2)
+    assert len(actions) == 1
+    assert isinstance(actions[0], Reply)
+    assert actions[0].message.code == "BAD_MESSAGE"
+
+
+def test_flood_is_limited_then_closed() -> None:
+    """A burst beyond the bucket earns strikes; enough strikes close with 1008."""
+    conn = _in_world()
+    say = enc(Say("spam"))
+    results = [conn.receive(say, now=1.0) for _ in range(int(BURST) + MAX_STRIKES)]
+    forwarded = sum(1 for r in results if r and isinstance(r[0], Forward))
+    assert forwarded <= BURST
+    assert results[-1] == [Close(CLOSE_POLICY, "too many bad messages")]
+    assert conn.state is ConnState.CLOSED
+    assert conn.receive(say, now=100.0) == []
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=200))
+def test_random_bytes_never_forward(garbage: bytes) -> None:
+    """Random bytes are answered with an error or a close, never forwarded."""
+    conn = _in_world()
+    for action in conn.receive(garbage, now=0.5):
+        assert not isinstance(action, Forward | Authenticate)
