@@ -117,6 +117,25 @@ async def _fresh_database(endpoints: Endpoints, template: str) -> AsyncIterator[
         await _admin(endpoints.database_url, f"DROP DATABASE {name} WITH (FORCE)")
 
 
+class Databases:
+    """Create and drop migrated databases from synchronous (module-scoped) fixtures."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+
+    def create(self, name: str) -> str:
+        asyncio.run(_admin(self.server_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+        return with_database(self.server_url, name)
+
+    def drop(self, name: str) -> None:
+        asyncio.run(_admin(self.server_url, f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def databases(endpoints: Endpoints, template_url: str) -> Databases:
+    return Databases(endpoints.database_url)
+
+
 @pytest.fixture
 async def database_url(endpoints: Endpoints, template_url: str) -> AsyncIterator[str]:
     """A fresh, migrated database for this test only."""

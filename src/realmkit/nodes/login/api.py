@@ -224,7 +224,8 @@ class LoginApi:
         return json_response(WorldTicket(ticket, gateway.url, WORLD_TICKET_SECONDS))
 
     async def health(self, request: web.Request) -> web.Response:
-        return json_response({"ok": True})
+        """Ready to hand out tickets: how many gateways reported lately."""
+        return json_response({"ok": True, "gateways": self.gateways.fresh(time.monotonic())})
 
 
 def _info(c: Character) -> CharacterInfo:

@@ -14,6 +14,10 @@ class GatewayDirectory:
     def report(self, load: GatewayLoad, now: float) -> None:
         self._loads[load.gateway_id] = (load, now)
 
+    def fresh(self, now: float) -> int:
+        """How many gateways reported within ``STALE_AFTER``."""
+        return sum(1 for _, seen in self._loads.values() if now - seen <= STALE_AFTER)
+
     def best(self, now: float) -> GatewayLoad | None:
         """The fresh gateway with the most room (fewest players, then most free capacity)."""
         fresh = [

@@ -1,0 +1,130 @@
+"""A real cluster for cluster tests: `realmkit up` as a child process on free ports.
+
+One cluster per test module (starting six nodes costs seconds), on the
+session's engines with a database of its own. The fixture stops it by pid
+with SIGTERM and checks every node process is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import psutil
+import pytest
+
+from realmkit.engines import Endpoints
+from realmkit.procs import free_port, is_alive
+
+START_TIMEOUT = 60.0
+
+
+class Cluster(msgspec.Struct):
+    login_url: str
+    gateways: list[str]
+    node_file: Path
+    data_dir: Path
+    pid: int
+    database_url: str
+    endpoints: Endpoints
+
+
+def _node_file(path: Path) -> dict[str, int]:
+    ports = {
+        "login": free_port(),
+        "gateway-1": free_port(),
+        "gateway-2": free_port(),
+    }
+    text = ""
+    for name, role in [
+        ("login", "login"),
+        ("gateway-1", "gateway"),
+        ("gateway-2", "gateway"),
+        ("orchestrator-1", "orchestrator"),
+        ("world-1", "world"),
+        ("world-2", "world"),
+    ]:
+        text += f'[[nodes]]\nname = "{name}"\nrole = "{role}"\nport = {ports.get(name, 0)}\n'
+    path.write_text(text)
+    return ports
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - http on loopback
+            if resp.status != 200:
+                return False
+            body = msgspec.json.decode(resp.read())
+    except OSError:
+        return False
+    # The login node is ready once it heard from both gateways.
+    return "gateways" not in body or body["gateways"] >= 2
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints, databases
+) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("cluster")
+    name = f"c_{uuid.uuid4().hex[:10]}"
+    database_url = databases.create(name)
+    ports = _node_file(root / "realmkit.toml")
+    env = {
+        **os.environ,
+        "REALMKIT_CONFIG": str(root / "realmkit.toml"),
+        "REALMKIT_DATA_DIR": str(root / "data"),
+        "REALMKIT_NATS_URL": endpoints.nats_url,
+        "REALMKIT_DATABASE_URL": database_url,
+    }
+    log = (root / "up.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realmkit", "up", "--no-live"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    health = [f"http://127.0.0.1:{port}/healthz" for port in ports.values()]
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while not all(_answers(url) for url in health):
+            assert proc.poll() is None, (root / "up.log").read_text()
+            assert time.monotonic() < deadline, "cluster did not come up"
+            time.sleep(0.2)  # another process is starting: probe again
+        yield Cluster(
+            login_url=f"http://127.0.0.1:{ports['login']}",
+            gateways=[f"ws://127.0.0.1:{ports[g]}/ws" for g in ("gateway-1", "gateway-2")],
+            node_file=root / "realmkit.toml",
+            data_dir=root / "data",
+            pid=proc.pid,
+            database_url=database_url,
+            endpoints=endpoints,
+        )
+    finally:
+        children = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        stray = [pid for pid in children if is_alive(pid)]
+        for pid in stray:
+            os.kill(pid, signal.SIGKILL)
+        databases.drop(name)
+        assert not stray, f"node processes outlived the cluster: {stray}"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
