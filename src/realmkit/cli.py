@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,9 +21,11 @@ import msgspec
 import typer
 import uvloop
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from realmkit import engines, launch
+from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.base import run_until_signalled
 from realmkit.nodes.factory import build_node, find_spec
@@ -281,6 +284,9 @@ def up(
     live: Annotated[
         bool, typer.Option(help="A live table (default when the output is a terminal).")
     ] = sys.stdout.isatty(),
+    bots: Annotated[
+        int, typer.Option(min=0, max=20000, help="Also run this many bots in the cluster.")
+    ] = 0,
 ) -> None:
     """Start the whole cluster: engines, schema, a default realm, then every node.
 
@@ -292,7 +298,7 @@ def up(
         config = ctx.obj.config or (
             Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).is_file() else None
         )
-        uvloop.run(launch.run_cluster(settings, config, out, live=live))
+        uvloop.run(launch.run_cluster(settings, config, out, live=live, bots=bots))
 
     _run(ctx, False, run)
 
@@ -327,6 +333,57 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         _print_json(found)
     else:
         out.print(launch.status_tables(found))
+
+
+@app.command()
+def bots(
+    ctx: typer.Context,
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, max=20000, help="How many bots.")
+    ] = 10,
+    realm: Annotated[int | None, typer.Option(help="Realm id (default: the first realm).")] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="Seconds to run (default: until Ctrl-C).")
+    ] = None,
+    login: Annotated[
+        str | None, typer.Option(help="Login API URL (default: the node file's login node).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
+
+    def run(settings: Settings) -> swarm.SwarmSummary:
+        url = login or launch.login_url(settings)
+        return uvloop.run(_bots(count, url, realm, duration, live=not as_json))
+
+    result = _run(ctx, as_json, run)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(launch.bots_table(result, live=False))
+    raise typer.Exit(0 if result.entered else 1)
+
+
+async def _bots(
+    count: int, url: str, realm: int | None, duration: float | None, *, live: bool
+) -> swarm.SwarmSummary:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stats = swarm.SwarmStats()
+    work = asyncio.create_task(
+        swarm.run_swarm(count, url, realm_id=realm, duration=duration, stop=stop, stats=stats)
+    )
+    if live:
+        with Live(console=out, refresh_per_second=2) as view:
+            while not work.done():
+                view.update(launch.bots_table(swarm.summary(stats, count), live=True))
+                await asyncio.wait([work], timeout=0.5)
+    result = await work
+    if stats.last_error:
+        err.print(f"last error: {stats.last_error}", highlight=False)
+    return result
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import signal
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import msgspec
 import psutil
 from rich.console import Console, Group
@@ -22,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from realmkit import engines
+from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.reviver import Reviver
 from realmkit.procs import is_alive, write_private
@@ -130,6 +132,23 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
     return Group(realms, nodes, instances)
 
 
+def bots_table(s: swarm.SwarmSummary, *, live: bool) -> Table:
+    title = "bots (live)" if live else "bots: summary"
+    table = Table(
+        "bots", "in world", "frames/s", "B/s per bot", "p50 ms", "p99 ms", "errors", title=title
+    )
+    table.add_row(
+        str(s.bots),
+        str(s.connected if live else s.entered),
+        f"{s.frames_per_second:.0f}",
+        f"{s.bytes_per_second_per_bot:.0f}",
+        f"{s.latency_p50_ms:.1f}",
+        f"{s.latency_p99_ms:.1f}",
+        str(s.errors),
+    )
+    return table
+
+
 def _pid_file(settings: Settings) -> Path:
     return settings.data_path / "up.pid"
 
@@ -141,8 +160,29 @@ def login_url(settings: Settings) -> str:
     return f"http://{logins[0].host}:{logins[0].port}/"
 
 
+async def _login_ready(settings: Settings, timeout: float = 60.0) -> None:
+    """Wait until the login node heard from every gateway of the node file."""
+    gateways = len(settings.nodes_with_role(Role.GATEWAY))
+    url = login_url(settings) + "healthz"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        async with asyncio.timeout(timeout):
+            while True:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                    async with http.get(url) as resp:
+                        if (await resp.json()).get("gateways", 0) >= gateways:
+                            return
+                await asyncio.sleep(0.2)  # nodes are starting in other processes
+
+
+async def _run_bots(
+    settings: Settings, count: int, stop: asyncio.Event, stats: swarm.SwarmStats
+) -> None:
+    await _login_ready(settings)
+    await swarm.run_swarm(count, login_url(settings), stop=stop, stats=stats)
+
+
 async def run_cluster(
-    settings: Settings, config: Path | None, console: Console, *, live: bool
+    settings: Settings, config: Path | None, console: Console, *, live: bool, bots: int = 0
 ) -> None:
     """Everything ``realmkit up`` does, until SIGINT or SIGTERM."""
     pid_file = _pid_file(settings)
@@ -172,10 +212,16 @@ async def run_cluster(
             f"cluster starting: {len(settings.nodes)} nodes, logs in {settings.data_path / 'logs'}"
         )
         console.print(f"login API: {login_url(settings)}")
+        stats = swarm.SwarmStats()
+        swarm_task = asyncio.create_task(_run_bots(settings, bots, stop, stats)) if bots else None
         try:
-            await _show(db, reviver, console, stop, live=live)
+            await _show(db, reviver, console, stop, live=live, bots=(bots, stats))
         finally:
             console.print("stopping the cluster...")
+            if swarm_task is not None:
+                stop.set()
+                with contextlib.suppress(Exception):
+                    await swarm_task
             await reviver.drain()
             await reviver.stop()
             pid_file.unlink(missing_ok=True)
@@ -185,8 +231,16 @@ async def run_cluster(
 
 
 async def _show(
-    db: Database, reviver: Reviver, console: Console, stop: asyncio.Event, *, live: bool
+    db: Database,
+    reviver: Reviver,
+    console: Console,
+    stop: asyncio.Event,
+    *,
+    live: bool,
+    bots: tuple[int, swarm.SwarmStats],
 ) -> None:
+    count, stats = bots
+
     async def wait_or_refresh() -> bool:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(REFRESH_SECONDS):
@@ -205,6 +259,9 @@ async def _show(
                     f"(restarts {restarts}), instances {len(status.instances)}, "
                     f"players {status.players}"
                 )
+                if count:
+                    b = swarm.summary(stats, count)
+                    line += f", bots {b.connected}/{count} p99 {b.latency_p99_ms:.0f} ms"
                 if line[9:] != last:
                     console.print(line)
                     last = line[9:]
@@ -212,7 +269,10 @@ async def _show(
     with Live(console=console, refresh_per_second=2) as view:
         while not await wait_or_refresh():
             with contextlib.suppress(RealmkitError):
-                view.update(status_tables(await cluster_status(db), reviver))
+                tables = status_tables(await cluster_status(db), reviver)
+                if count:
+                    tables.renderables.append(bots_table(swarm.summary(stats, count), live=True))
+                view.update(tables)
 
 
 def stop_cluster(settings: Settings) -> int | None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections import deque
 
 import aiohttp
 import msgspec
@@ -45,6 +46,8 @@ class GameClient:
         self.started = time.monotonic()
         self.position: tuple[float, float, float, float] | None = None
         self.frame_arrived = asyncio.Event()
+        # (ack, arrival time) of frames whose ack moved forward: input-to-visible latency.
+        self.acks: deque[tuple[int, float]] = deque(maxlen=256)
         self._reader: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
 
@@ -93,6 +96,8 @@ class GameClient:
                         await self.send(KeyframeRequest())
                         continue
                     self.frames += 1
+                    if not self.acks or self.table.ack > self.acks[-1][0]:
+                        self.acks.append((self.table.ack, time.monotonic()))
                     me = self.me()
                     if me is not None and self.position is None:
                         self.position = (*world_position(me), 0.0)

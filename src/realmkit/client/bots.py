@@ -1,0 +1,187 @@
+"""The bot swarm: many real clients that log in, walk and fight.
+
+Each bot registers (or logs into) ``bot_<n>``, takes a character on the
+realm, enters the world through the gateway the login node names, then walks
+between random waypoints near where it started, attacking a creature it
+sees now and then. Input-to-visible latency is measured with the frames'
+prediction ack: from sending move ``seq`` to the first frame whose ``ack``
+reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import string
+import time
+from collections import deque
+
+import aiohttp
+import msgspec
+
+from realmkit.client.game import GameClient
+from realmkit.client.login import LoginClient
+from realmkit.errors import RealmkitError
+
+STEP_SECONDS = 0.1
+WANDER = 40.0
+SPEED = 6.0
+LATENCY_SAMPLES = 20_000
+KIND_CREATURE = 2
+
+
+def bot_name(index: int) -> str:
+    """Bot character names: letters only, as the realm requires (Botaa, Botab, ...)."""
+    letters = ""
+    n = index
+    for _ in range(4):
+        n, r = divmod(n, 26)
+        letters = string.ascii_lowercase[r] + letters
+    return "Bot" + letters
+
+
+class SwarmStats:
+    def __init__(self) -> None:
+        self.connected = 0
+        self.entered = 0
+        self.frames = 0
+        self.bytes = 0
+        self.errors = 0
+        self.last_error = ""
+        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.started = time.monotonic()
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+    def fail(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+
+
+class SwarmSummary(msgspec.Struct, frozen=True):
+    bots: int
+    entered: int
+    connected: int
+    seconds: float
+    frames: int
+    frames_per_second: float
+    bytes_per_second_per_bot: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    errors: int
+    last_error: str
+
+
+def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
+    elapsed = max(1e-9, time.monotonic() - stats.started)
+    return SwarmSummary(
+        bots=bots,
+        entered=stats.entered,
+        connected=stats.connected,
+        seconds=round(elapsed, 1),
+        frames=stats.frames,
+        frames_per_second=round(stats.frames / elapsed, 1),
+        bytes_per_second_per_bot=round(stats.bytes / elapsed / max(1, stats.entered), 1),
+        latency_p50_ms=round(1000 * stats.percentile(0.50), 1),
+        latency_p99_ms=round(1000 * stats.percentile(0.99), 1),
+        errors=stats.errors,
+        last_error=stats.last_error,
+    )
+
+
+async def run_bot(
+    index: int,
+    login_url: str,
+    realm_id: int | None,
+    http: aiohttp.ClientSession,
+    stats: SwarmStats,
+    stop: asyncio.Event,
+) -> None:
+    rng = random.Random(index)  # noqa: S311 - wandering, not secrets
+    api = LoginClient(login_url, http)
+    await api.register_or_login(f"bot_{index}", f"bot-password-{index}")
+    if realm_id is None:
+        realm_id = (await api.realms())[0].realm_id
+    character = await api.character(realm_id, bot_name(index))
+    ticket = await api.ticket(character.character_id)
+    client = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+    stats.connected += 1
+    stats.entered += 1
+    sent: dict[int, float] = {}
+    frames_seen = 0
+    bytes_seen = 0
+    try:
+        async with asyncio.timeout(10):
+            while client.position is None:
+                await client.wait_frame()
+        home = client.position
+        target = home[:2]
+        while not stop.is_set() and not client.closed.is_set():
+            if await client.walk_towards(*target, speed=SPEED, step_seconds=STEP_SECONDS):
+                angle = rng.uniform(0, math.tau)
+                radius = rng.uniform(0, WANDER)
+                target = (home[0] + radius * math.cos(angle), home[1] + radius * math.sin(angle))
+            sent[client.seq] = time.monotonic()
+            if rng.random() < 0.02:
+                creatures = [i for i, r in client.visible().items() if r.kind == KIND_CREATURE]
+                if creatures:
+                    await client.attack(rng.choice(creatures))
+            while client.acks:
+                ack, arrived = client.acks.popleft()
+                for seq in [s for s in sent if s <= ack]:
+                    stats.latencies.append(arrived - sent.pop(seq))
+            now = time.monotonic()
+            for seq in [s for s in sent if now - sent[s] > 5.0]:
+                del sent[seq]  # never acknowledged (rejected or dropped)
+            stats.frames += client.frames - frames_seen
+            stats.bytes += client.bytes - bytes_seen
+            frames_seen, bytes_seen = client.frames, client.bytes
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STEP_SECONDS):
+                    await stop.wait()
+    finally:
+        stats.connected -= 1
+        await client.close()
+
+
+async def run_swarm(
+    count: int,
+    login_url: str,
+    *,
+    realm_id: int | None = None,
+    duration: float | None = None,
+    stop: asyncio.Event | None = None,
+    ramp_per_second: float = 50.0,
+    stats: SwarmStats | None = None,
+) -> SwarmSummary:
+    """Run ``count`` bots until ``duration`` passes or ``stop`` is set."""
+    stop = stop or asyncio.Event()
+    stats = stats or SwarmStats()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
+
+        async def one(index: int) -> None:
+            await asyncio.sleep(index / ramp_per_second)  # ramp up: not all at once
+            try:
+                await run_bot(index, login_url, realm_id, http, stats, stop)
+            except (RealmkitError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                stats.fail(exc)
+
+        tasks = [asyncio.create_task(one(i)) for i in range(count)]
+        if duration is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(duration):
+                    await stop.wait()
+            stop.set()
+        else:
+            await stop.wait()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return summary(stats, count)
