@@ -6,12 +6,16 @@
 (b) 300 players clumped in one spot (+ 2,000 creatures spread);
 (c) 5,000 entities (1,500 players + 3,500 creatures spread).
 Players report a move every other tick (10 Hz, as clients do) at 90% run
-speed; creatures wander, aggro and chase. Prints figures only.
+speed; creatures wander, aggro and chase. After setup the long-lived objects
+(content, space) are moved out of the garbage collector's sight with
+``gc.freeze()``, as a world node does after loading (``--no-freeze`` to
+compare). Prints figures only.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import random
 import statistics
@@ -108,10 +112,15 @@ class Crowd:
             self.space.receive_input(cid, move)
 
 
-def run(scenario: Scenario, ticks: int, warmup: int = 20) -> tuple[list[float], list[SpaceFrame]]:
+def run(
+    scenario: Scenario, ticks: int, warmup: int = 20, freeze: bool = True
+) -> tuple[list[float], list[SpaceFrame]]:
     """Tick times (ms) after ``warmup``, and the frames produced."""
     space = Space(scaled_pack(scenario.creatures), CONTINENT, seed=3, item_ids=(1, 1_000_000))
     crowd = Crowd(space, scenario)
+    if freeze:
+        gc.collect()
+        gc.freeze()
     times: list[float] = []
     frames: list[SpaceFrame] = []
     for tick in range(warmup + ticks):
@@ -140,11 +149,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=200)
     parser.add_argument("--scenario", choices=["a", "b", "c", "all"], default="all")
+    parser.add_argument("--no-freeze", action="store_true", help="leave gc.freeze() out")
     args = parser.parse_args()
     chosen = SCENARIOS.values() if args.scenario == "all" else [SCENARIOS[args.scenario]]
     print(f"{'scenario':55} {'p50 ms':>8} {'p99 ms':>8} {'frame KB':>9} {'visible/obs':>12}")
     for sc in chosen:
-        times, frames = run(sc, args.ticks)
+        times, frames = run(sc, args.ticks, freeze=not args.no_freeze)
+        gc.unfreeze()
         frame_kb = statistics.mean(len(msgspec.msgpack.encode(f)) for f in frames) / 1024
         # Column bytes / item size: visible rows are int32, observer ids int64.
         visible = statistics.mean(len(f.visible) / 4 / max(1, len(f.observers) / 8) for f in frames)

@@ -59,7 +59,7 @@ class InterestGrid:
         was = _member(keys, self.keys)
         keep = (obs != ent) & ((d2 <= enter * enter) | (was & (d2 <= stay * stay)))
         obs, ent, d2, keys = obs[keep], ent[keep], d2[keep], keys[keep]
-        order = np.lexsort((ent, d2, obs))
+        order = _order_by_observer_distance_entity(obs, d2, ent)
         obs, ent, keys = obs[order], ent[order], keys[order]
         within = group_rank(obs) < self.cap
         obs, ent, keys = obs[within], ent[within], keys[within]
@@ -79,6 +79,21 @@ class InterestGrid:
 
     def load(self, data: dict[str, Any]) -> None:
         self.keys = np.frombuffer(data["keys"], dtype=np.int64).copy()
+
+
+def _order_by_observer_distance_entity(obs: IntArray, d2: FloatArray, ent: IntArray) -> IntArray:
+    """``np.lexsort((ent, d2, obs))``, faster: three stable passes, two of them radix sorts.
+
+    numpy radix-sorts 16-bit integers in linear time, while a three-key lexsort
+    costs several times one float sort (18 ms against 11 ms for 90k pairs).
+    """
+    if obs.size == 0 or max(int(obs.max()), int(ent.max())) >= 1 << 16:
+        order: IntArray = np.lexsort((ent, d2, obs))
+        return order
+    by_ent = np.argsort(ent.astype(np.uint16), kind="stable")
+    by_d2 = by_ent[np.argsort(d2[by_ent], kind="stable")]
+    by_obs = np.argsort(obs[by_d2].astype(np.uint16), kind="stable")
+    return by_d2[by_obs].astype(np.int64)
 
 
 def _member(keys: IntArray, sorted_keys: IntArray) -> NDArray[np.bool_]:

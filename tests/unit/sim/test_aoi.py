@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realmkit.sim.aoi import InterestGrid
+from realmkit.sim.aoi import InterestGrid, _order_by_observer_distance_entity
 from realmkit.sim.grid import candidate_pairs
 
 
@@ -138,3 +138,22 @@ def test_candidate_pairs_cover_every_close_pair(
         for j in range(len(pts)):
             if (xs[i] - xs[j]) ** 2 + (ys[i] - ys[j]) ** 2 < cell * cell:
                 assert (i, j) in got
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 70_000), st.sampled_from([0.0, 1.5, 2.0, 9.25]), st.integers(0, 70_000)
+        ),
+        max_size=50,
+    ),
+    small=st.booleans(),
+)
+def test_fast_ordering_equals_lexsort(rows: list[tuple[int, float, int]], small: bool) -> None:
+    """The radix-based ordering of pairs equals lexsort by (observer, distance, entity)."""
+    obs = np.array([r[0] % 300 if small else r[0] for r in rows], dtype=np.int64)
+    d2 = np.array([r[1] for r in rows], dtype=np.float64)
+    ent = np.array([r[2] % 2000 if small else r[2] for r in rows], dtype=np.int64)
+    got = _order_by_observer_distance_entity(obs, d2, ent)
+    assert got.tolist() == np.lexsort((ent, d2, obs)).tolist()
