@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -43,13 +45,20 @@ def _leftovers(marker: str) -> list[psutil.Process]:
     return found
 
 
+# Engines' data lives outside pytest's own temp folder: pytest makes that folder
+# owner-only (0700) whenever another pytest session starts, and under root the
+# embedded PostgreSQL runs as another user who must reach its data folder.
+ENGINES_ROOT = Path(tempfile.mkdtemp(prefix="realmkit-tests-"))
+ENGINES_ROOT.chmod(0o755)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if a process started under the test folder outlived it."""
+    """Fail the run if a process started under the test folders outlived it."""
+    stray = _leftovers(str(ENGINES_ROOT))
     factory = getattr(session.config, "_tmp_path_factory", None)
-    if factory is None:
-        return
-    marker = str(factory.getbasetemp())
-    stray = _leftovers(marker)
+    if factory is not None:
+        stray += _leftovers(str(factory.getbasetemp()))
+    shutil.rmtree(ENGINES_ROOT, ignore_errors=True)
     if not stray:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -74,10 +83,16 @@ async def _admin(url: str, *statements: str) -> None:
         await conn.close()
 
 
+@pytest.fixture
+def engine_folder() -> Path:
+    """An empty folder for embedded engines, reachable by the PostgreSQL user."""
+    return Path(tempfile.mkdtemp(dir=ENGINES_ROOT))
+
+
 @pytest.fixture(scope="session")
-def engines_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def engines_dir() -> Iterator[Path]:
     """A data folder with a running embedded pair, stopped (by pid) at session end."""
-    data_dir = tmp_path_factory.mktemp("engines")
+    data_dir = Path(tempfile.mkdtemp(dir=ENGINES_ROOT))
     pair = EmbeddedEngines(data_dir, durable=False)
     try:
         pair.up()

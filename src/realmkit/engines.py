@@ -42,6 +42,8 @@ from realmkit.procs import LOOPBACK, free_port, is_alive, wait_until, write_priv
 from realmkit.settings import Settings
 
 START_TIMEOUT = 30.0
+# Another program may take a port between our check and the engine's bind.
+START_ATTEMPTS = 3
 STOP_TIMEOUT = 15.0
 PROBE_TIMEOUT = 3.0
 
@@ -144,6 +146,16 @@ class EmbeddedNats:
         return ports[key]
 
     def start(self) -> None:
+        """Start on the previous ports when free; on a lost port race, on fresh ones."""
+        for attempt in range(START_ATTEMPTS):
+            try:
+                self._start(fresh_ports=attempt > 0)
+                return
+            except EngineStartFailed:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+
+    def _start(self, *, fresh_ports: bool) -> None:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.token_file.exists():
             write_private(self.token_file, secrets.token_urlsafe(24))
@@ -151,6 +163,8 @@ class EmbeddedNats:
         old: dict[str, int] = {}
         with contextlib.suppress(OSError, msgspec.DecodeError):
             old = msgspec.json.decode((self.root / "ports.json").read_bytes(), type=dict[str, int])
+        if fresh_ports:
+            old = {}
         port = free_port(old.get("port", 0))
         monitor = free_port(old.get("monitor", 0))
         write_private(

@@ -30,6 +30,7 @@ DATABASE = "realmkit"
 SUPERUSER = "postgres"
 ROOT_RUNS_AS = "pgserver"
 PG_CTL_TIMEOUT = 30
+START_ATTEMPTS = 3
 
 
 def pg_bin(name: str) -> Path:
@@ -99,12 +100,19 @@ class EmbeddedPostgres:
             self._prepare_for_system_user()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
-        self._write_settings()
-        self._run(
-            "pg_ctl",
-            ["-D", str(self.pgdata), "-l", str(self.log), "-w", "-t", str(PG_CTL_TIMEOUT)],
-            "start",
-        )
+        for attempt in range(START_ATTEMPTS):
+            # The previous port when free; after a lost port race, a fresh one.
+            self._write_settings(fresh_port=attempt > 0)
+            try:
+                self._run(
+                    "pg_ctl",
+                    ["-D", str(self.pgdata), "-l", str(self.log), "-w", "-t", str(PG_CTL_TIMEOUT)],
+                    "start",
+                )
+                break
+            except EngineStartFailed:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
         self._createdb()
 
     def stop(self) -> None:
@@ -161,11 +169,13 @@ class EmbeddedPostgres:
         finally:
             Path(pw.name).unlink(missing_ok=True)
 
-    def _write_settings(self) -> None:
+    def _write_settings(self, *, fresh_port: bool) -> None:
         """Loopback only, no unix socket; a free port, the previous one if still free."""
         conf = self.pgdata / "realmkit.conf"
         previous = 0
         with contextlib.suppress(OSError, ValueError):
+            if fresh_port:
+                raise ValueError
             for line in conf.read_text().splitlines():
                 if line.startswith("port"):
                     previous = int(line.split("=")[1])

@@ -116,7 +116,8 @@ def cluster(
             proc.kill()
             proc.wait()
         log.close()
-        stray = [pid for pid in children if is_alive(pid)]
+        # Only our node processes: a pid may have been reused since it was listed.
+        stray = [pid for pid in children if is_alive(pid, "realmkit")]
         for pid in stray:
             os.kill(pid, signal.SIGKILL)
         databases.drop(name)

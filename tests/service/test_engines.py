@@ -20,9 +20,9 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     return proc.returncode, stdout, stderr
 
 
-async def test_engines_start_answer_and_stop(tmp_path: Path) -> None:
+async def test_engines_start_answer_and_stop(engine_folder: Path) -> None:
     """A fresh pair starts, answers NATS and SQL, and is gone after down()."""
-    pair = EmbeddedEngines(tmp_path / "data", durable=False)
+    pair = EmbeddedEngines(engine_folder / "data", durable=False)
     try:
         infos = {i.name: i for i in pair.up()}
         assert all(i.started_now and i.answering for i in infos.values())
@@ -53,9 +53,9 @@ def test_second_up_finds_the_running_pair(engines_dir: Path, run_realmkit) -> No
     assert not any(e["started_now"] for e in report["engines"])
 
 
-def test_concurrent_ups_start_one_pair(tmp_path: Path, run_realmkit) -> None:
+def test_concurrent_ups_start_one_pair(engine_folder: Path, run_realmkit) -> None:
     """Two `engines up` racing on one folder report the same single pair."""
-    data = tmp_path / "data"
+    data = engine_folder / "data"
     try:
         procs = [run_realmkit("--data-dir", str(data), "engines", "up", "--json") for _ in range(2)]
         reports = []
