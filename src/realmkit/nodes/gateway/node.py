@@ -7,9 +7,9 @@ orchestrator places the character, the space accepts it under the placement
 epoch, and only then the client gets ``new_world`` and frames.
 
 Per space it keeps one ``Replicator`` for its players there: each space frame
-becomes per-player bytes, sent as they are. Inputs are batched per space and
-flushed every tick (50 ms). Every second it publishes its load for the login
-nodes' choice.
+becomes per-player bytes, sent as they are. Inputs are batched per space:
+those that arrive in one pass of the event loop go out in one message at its
+end. Every second it publishes its load for the login nodes' choice.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ from realmkit.store.postgres import Database
 log = logging.getLogger("realmkit.gateway")
 
 MAX_MESSAGE = 4096
-FLUSH_SECONDS = 0.05
 LOAD_SECONDS = 1.0
 REQUEST_TIMEOUT = 10.0
 TICKETS_BUCKET = "tickets_used"
@@ -96,6 +95,7 @@ class GatewayNode:
         self.config = ReplicationConfig()
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
         self._db: Database | None = None
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
@@ -129,10 +129,7 @@ class GatewayNode:
         self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
         await self._site.start()
         self.port = int(self._runner.addresses[0][1])
-        self._tasks = [
-            asyncio.create_task(self._flushing()),
-            asyncio.create_task(self._reporting()),
-        ]
+        self._tasks = [asyncio.create_task(self._reporting())]
         log.info("gateway on %s", self.url)
 
     async def drain(self) -> None:
@@ -200,6 +197,10 @@ class GatewayNode:
     ) -> None:
         if isinstance(action, Forward) and player:
             p = player[0]
+            if not self.pending:
+                # Flush once this pass of the event loop is done: inputs that arrive
+                # together travel together, and none waits for a timer.
+                asyncio.get_running_loop().call_soon(self._schedule_flush)
             self.pending.setdefault(p.instance_id, []).append(
                 PlayerInput(p.character_id, action.input)
             )
@@ -292,15 +293,18 @@ class GatewayNode:
                 if p is not None and p.instance_id == message.instance_id:
                     await _send(p.ws, data)
 
-    async def _flushing(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            batches, self.pending = self.pending, {}
-            for instance_id, inputs in batches.items():
-                with contextlib.suppress(RealmkitError):
-                    await self.bus.publish(
-                        subjects.space_inputs(instance_id), InputBatch(self.name, inputs)
-                    )
+    def _schedule_flush(self) -> None:
+        task = asyncio.create_task(self._flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush(self) -> None:
+        batches, self.pending = self.pending, {}
+        for instance_id, inputs in batches.items():
+            with contextlib.suppress(RealmkitError):
+                await self.bus.publish(
+                    subjects.space_inputs(instance_id), InputBatch(self.name, inputs)
+                )
 
     async def _reporting(self) -> None:
         while True:
