@@ -348,13 +348,16 @@ def bots(
     login: Annotated[
         str | None, typer.Option(help="Login API URL (default: the node file's login node).")
     ] = None,
+    first: Annotated[
+        int, typer.Option(min=0, help="Index of the first bot (bot_<index> accounts).")
+    ] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
 
     def run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
-        return uvloop.run(_bots(count, url, realm, duration, live=not as_json))
+        return uvloop.run(_bots(count, url, realm, duration, first, live=not as_json))
 
     result = _run(ctx, as_json, run)
     if as_json:
@@ -365,7 +368,7 @@ def bots(
 
 
 async def _bots(
-    count: int, url: str, realm: int | None, duration: float | None, *, live: bool
+    count: int, url: str, realm: int | None, duration: float | None, first: int, *, live: bool
 ) -> swarm.SwarmSummary:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -373,7 +376,9 @@ async def _bots(
         loop.add_signal_handler(sig, stop.set)
     stats = swarm.SwarmStats()
     work = asyncio.create_task(
-        swarm.run_swarm(count, url, realm_id=realm, duration=duration, stop=stop, stats=stats)
+        swarm.run_swarm(
+            count, url, realm_id=realm, duration=duration, stop=stop, stats=stats, first=first
+        )
     )
     if live:
         with Live(console=out, refresh_per_second=2) as view:

@@ -17,13 +17,14 @@ import random
 import string
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import msgspec
 
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
-from realmkit.errors import RealmkitError
+from realmkit.errors import RealmkitError, RemoteError
 
 STEP_SECONDS = 0.1
 WANDER = 40.0
@@ -105,12 +106,15 @@ async def run_bot(
 ) -> None:
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
     api = LoginClient(login_url, http)
-    await api.register_or_login(f"bot_{index}", f"bot-password-{index}")
-    if realm_id is None:
-        realm_id = (await api.realms())[0].realm_id
-    character = await api.character(realm_id, bot_name(index))
-    ticket = await api.ticket(character.character_id)
-    client = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+
+    async def enter() -> GameClient:
+        await api.register_or_login(f"bot_{index}", f"bot-password-{index}")
+        realm = realm_id if realm_id is not None else (await api.realms())[0].realm_id
+        character = await api.character(realm, bot_name(index))
+        ticket = await api.ticket(character.character_id)
+        return await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+
+    client = await _retrying(enter, stop)
     stats.connected += 1
     stats.entered += 1
     sent: dict[int, float] = {}
@@ -150,6 +154,22 @@ async def run_bot(
         await client.close()
 
 
+TRANSIENT = {"UNAVAILABLE", "RATE_LIMITED", "HTTP_502", "HTTP_503", "NO_RESPONDERS", "BUS_TIMEOUT"}
+
+
+async def _retrying(enter: Callable[[], Awaitable[GameClient]], stop: asyncio.Event) -> GameClient:
+    """Enter the world, retrying what a busy cluster answers (as a real client would)."""
+    for attempt in range(6):
+        try:
+            return await enter()
+        except (TimeoutError, aiohttp.ClientConnectionError, RemoteError) as exc:
+            transient = not isinstance(exc, RemoteError) or exc.remote_code in TRANSIENT
+            if not transient or attempt == 5 or stop.is_set():
+                raise
+            await asyncio.sleep(min(10.0, 0.5 * 2**attempt))  # back off, then try again
+    raise AssertionError("unreachable")
+
+
 async def run_swarm(
     count: int,
     login_url: str,
@@ -159,8 +179,9 @@ async def run_swarm(
     stop: asyncio.Event | None = None,
     ramp_per_second: float = 50.0,
     stats: SwarmStats | None = None,
+    first: int = 0,
 ) -> SwarmSummary:
-    """Run ``count`` bots until ``duration`` passes or ``stop`` is set."""
+    """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set."""
     stop = stop or asyncio.Event()
     stats = stats or SwarmStats()
     connector = aiohttp.TCPConnector(limit=0)
@@ -171,7 +192,7 @@ async def run_swarm(
         async def one(index: int) -> None:
             await asyncio.sleep(index / ramp_per_second)  # ramp up: not all at once
             try:
-                await run_bot(index, login_url, realm_id, http, stats, stop)
+                await run_bot(first + index, login_url, realm_id, http, stats, stop)
             except (RealmkitError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 stats.fail(exc)
 

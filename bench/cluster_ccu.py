@@ -1,0 +1,203 @@
+"""How many bots a local cluster holds on this machine (issue 4's CCU benchmark).
+
+For each bot count: a fresh cluster (`realmkit up`, the default roles: login,
+2 gateways, orchestrator, 2 world nodes) in a temporary data folder on free
+loopback ports, then `--bot-procs` bot processes sharing the count. Printed
+per count: bots in the world, input-to-visible latency p50/p99 (the worst bot
+process), world tick p99 (the worst world node, from its load reports),
+bytes per second per player, and CPU per process (% of one core) over the
+measuring window. Everything shares the machine's cores.
+
+    .venv/bin/python bench/cluster_ccu.py --counts 100,250,500,1000 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from realmkit.bus.nats import NatsBus
+from realmkit.engines import EmbeddedEngines
+from realmkit.procs import free_port
+from realmkit.protocol.cluster import WorldLoad
+
+ROLES = [
+    ("login", "login"),
+    ("gateway-1", "gateway"),
+    ("gateway-2", "gateway"),
+    ("orchestrator-1", "orchestrator"),
+    ("world-1", "world"),
+    ("world-2", "world"),
+]
+
+
+def realmkit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "realmkit", *args]
+
+
+def wait_ready(login: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(login + "healthz", timeout=1) as resp:  # noqa: S310
+                if json.loads(resp.read()).get("gateways", 0) >= 2:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("cluster did not become ready")
+
+
+def cpu_of(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    out = {}
+    for name, proc in procs.items():
+        try:
+            t = proc.cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            out[name] = 0.0
+    return out
+
+
+def population(login: str) -> int:
+    try:
+        with urllib.request.urlopen(login + "api/realms", timeout=2) as resp:  # noqa: S310
+            return sum(r["population"] for r in json.loads(resp.read()))
+    except OSError:
+        return -1
+
+
+def wait_in_world(login: str, count: int, timeout: float) -> int:
+    """Wait until ``count`` characters are in the world (or ``timeout``); how many are."""
+    deadline = time.monotonic() + timeout
+    while (found := population(login)) < count and time.monotonic() < deadline:
+        time.sleep(1.0)
+    return found
+
+
+async def world_tick_p99(nats_url: str, seconds: float, tail: float = 5.0) -> float:
+    """The worst tick p99 the world nodes report in the last ``tail`` of ``seconds``.
+
+    Each report covers the node's last 400 ticks (20 s at 20 Hz), so with a
+    window of 25 s or more the reports in its tail cover only steady play.
+    """
+    bus = await NatsBus.connect(nats_url, name="bench")
+    worst = 0.0
+    started = time.monotonic()
+
+    async def on_load(load: WorldLoad) -> None:
+        nonlocal worst
+        if time.monotonic() - started >= seconds - tail:
+            worst = max(worst, load.tick_p99_ms)
+
+    await bus.subscribe("node.*.heartbeat", WorldLoad, on_load)
+    await asyncio.sleep(seconds)
+    await bus.close()
+    return worst
+
+
+def run_level(count: int, duration: float, bot_procs: int) -> dict[str, object]:
+    root = Path(tempfile.mkdtemp(prefix="realmkit-ccu-"))
+    root.chmod(0o755)
+    ports = {name: free_port() for name, _ in ROLES[:3]}
+    node_file = root / "realmkit.toml"
+    node_file.write_text(
+        "".join(
+            f'[[nodes]]\nname = "{n}"\nrole = "{r}"\nport = {ports.get(n, 0)}\ncapacity = 5000\n'
+            for n, r in ROLES
+        )
+    )
+    env = {**os.environ, "REALMKIT_CONFIG": str(node_file), "REALMKIT_DATA_DIR": str(root / "d")}
+    up = subprocess.Popen(
+        realmkit("up", "--no-live"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    login = f"http://127.0.0.1:{ports['login']}/"
+    try:
+        wait_ready(login)
+        nodes = {}
+        for child in psutil.Process(up.pid).children():
+            cmd = child.cmdline()
+            nodes["nats" if "nats-server" in cmd[0] else cmd[-1]] = child
+        share = [count // bot_procs + (1 if i < count % bot_procs else 0) for i in range(bot_procs)]
+        firsts = [sum(share[:i]) for i in range(bot_procs)]
+        bots = [
+            subprocess.Popen(
+                realmkit("bots", "-n", str(n), "--first", str(first), "--login", login, "--json"),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for n, first in zip(share, firsts, strict=True)
+            if n
+        ]
+        # Registration hashes passwords (argon2id, slow on purpose): measure only
+        # once every bot is in the world.
+        in_world = wait_in_world(login, count, timeout=60 + count * 0.5)
+        procs = {**nodes, **{f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}}
+        before = cpu_of(procs)
+        started = time.monotonic()
+        nats_url = EmbeddedEngines(root / "d").urls()[0]
+        tick_p99 = asyncio.run(world_tick_p99(nats_url, duration))
+        after = cpu_of(procs)
+        wall = time.monotonic() - started
+        for b in bots:
+            b.send_signal(signal.SIGINT)  # bots stop and print their summary
+        results = [json.loads(b.communicate(timeout=120)[0]) for b in bots]
+        return {
+            "bots": count,
+            "entered": in_world,
+            "latency_p50_ms": max(r["latency_p50_ms"] for r in results),
+            "latency_p99_ms": max(r["latency_p99_ms"] for r in results),
+            "world_tick_p99_ms": round(tick_p99, 1),
+            "bytes_per_s_per_player": round(
+                sum(r["bytes_per_second_per_bot"] * r["entered"] for r in results)
+                / max(1, sum(r["entered"] for r in results))
+            ),
+            "errors": sum(r["errors"] for r in results),
+            "cpu_percent": {k: round(100 * (after[k] - before[k]) / wall) for k in sorted(procs)},
+        }
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(120)
+        EmbeddedEngines(root / "d").down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--counts", default="100,250,500,1000")
+    parser.add_argument(
+        "--duration", type=float, default=30.0, help="measured seconds per level (>= 25)"
+    )
+    parser.add_argument("--bot-procs", type=int, default=2)
+    args = parser.parse_args()
+    header = f"{'bots':>6} {'in':>6} {'p50 ms':>7} {'p99 ms':>7} {'tick p99':>9} {'B/s/pl':>7}"
+    print(header + " errors  cpu % of one core per process")
+    for count in [int(c) for c in args.counts.split(",")]:
+        r = run_level(count, args.duration, args.bot_procs)
+        cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[union-attr]
+        print(
+            f"{r['bots']:>6} {r['entered']:>6} {r['latency_p50_ms']:>7} {r['latency_p99_ms']:>7} "
+            f"{r['world_tick_p99_ms']:>9} {r['bytes_per_s_per_player']:>7} {r['errors']:>6}  {cpu}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
