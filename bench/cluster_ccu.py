@@ -2,7 +2,9 @@
 
 For each bot count: a fresh cluster (`realmkit up`, the default roles: login,
 2 gateways, orchestrator, 2 world nodes) in a temporary data folder on free
-loopback ports, then `--bot-procs` bot processes sharing the count. Printed
+loopback ports, then `--bot-procs` bot processes sharing the count. Once all
+bots are in the world they get `--settle` seconds to walk to their homes
+(spread within 300 units of the start), then the window is measured. Printed
 per count: bots in the world, input-to-visible latency p50/p99 (the worst bot
 process), world tick p99 (the worst world node, from its load reports),
 bytes per second per player, and CPU per process (% of one core) over the
@@ -108,7 +110,7 @@ async def world_tick_p99(nats_url: str, seconds: float, tail: float = 5.0) -> fl
     return worst
 
 
-def run_level(count: int, duration: float, bot_procs: int) -> dict[str, object]:
+def run_level(count: int, duration: float, bot_procs: int, settle: float) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="realmkit-ccu-"))
     root.chmod(0o755)
     ports = {name: free_port() for name, _ in ROLES[:3]}
@@ -149,6 +151,7 @@ def run_level(count: int, duration: float, bot_procs: int) -> dict[str, object]:
         # Registration hashes passwords (argon2id, slow on purpose): measure only
         # once every bot is in the world.
         in_world = wait_in_world(login, count, timeout=60 + count * 0.5)
+        time.sleep(settle)  # bots walk to homes spread over the zone; then measure
         procs = {**nodes, **{f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}}
         before = cpu_of(procs)
         started = time.monotonic()
@@ -186,11 +189,14 @@ def main() -> None:
         "--duration", type=float, default=30.0, help="measured seconds per level (>= 25)"
     )
     parser.add_argument("--bot-procs", type=int, default=2)
+    parser.add_argument(
+        "--settle", type=float, default=50.0, help="seconds for bots to reach their homes"
+    )
     args = parser.parse_args()
     header = f"{'bots':>6} {'in':>6} {'p50 ms':>7} {'p99 ms':>7} {'tick p99':>9} {'B/s/pl':>7}"
     print(header + " errors  cpu % of one core per process")
     for count in [int(c) for c in args.counts.split(",")]:
-        r = run_level(count, args.duration, args.bot_procs)
+        r = run_level(count, args.duration, args.bot_procs, args.settle)
         cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[union-attr]
         print(
             f"{r['bots']:>6} {r['entered']:>6} {r['latency_p50_ms']:>7} {r['latency_p99_ms']:>7} "

@@ -351,13 +351,16 @@ def bots(
     first: Annotated[
         int, typer.Option(min=0, help="Index of the first bot (bot_<index> accounts).")
     ] = 0,
+    spread: Annotated[
+        float, typer.Option(min=0, help="Bots make their home within this many units of the start.")
+    ] = 300.0,
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
 
     def run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
-        return uvloop.run(_bots(count, url, realm, duration, first, live=not as_json))
+        return uvloop.run(_bots(count, url, realm, duration, first, spread, live=not as_json))
 
     result = _run(ctx, as_json, run)
     if as_json:
@@ -368,7 +371,14 @@ def bots(
 
 
 async def _bots(
-    count: int, url: str, realm: int | None, duration: float | None, first: int, *, live: bool
+    count: int,
+    url: str,
+    realm: int | None,
+    duration: float | None,
+    first: int,
+    spread: float,
+    *,
+    live: bool,
 ) -> swarm.SwarmSummary:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -377,7 +387,14 @@ async def _bots(
     stats = swarm.SwarmStats()
     work = asyncio.create_task(
         swarm.run_swarm(
-            count, url, realm_id=realm, duration=duration, stop=stop, stats=stats, first=first
+            count,
+            url,
+            realm_id=realm,
+            duration=duration,
+            stop=stop,
+            stats=stats,
+            first=first,
+            spread=spread,
         )
     )
     if live:

@@ -320,3 +320,26 @@ async def test_patch_chain_stays_in_one_game(database_url: str, db: Database) ->
             )
     finally:
         await conn.close()
+
+
+async def test_advisory_lock_waiters_do_not_starve_the_holder(database_url: str) -> None:
+    """Ten tasks on a pool of three, each needing a second connection under the lock, all finish."""
+    small = await Database.connect(database_url, min_size=1, max_size=3)
+    inside = 0
+    most = 0
+
+    async def critical() -> None:
+        nonlocal inside, most
+        async with small.advisory_lock("continent:1:1"):
+            inside += 1
+            most = max(most, inside)
+            assert await small.fetchval("SELECT 1") == 1  # another pooled connection
+            await asyncio.sleep(0.01)  # hold it a little, so others really wait
+            inside -= 1
+
+    try:
+        async with asyncio.timeout(30):
+            await asyncio.gather(*(critical() for _ in range(10)))
+    finally:
+        await small.close()
+    assert most == 1

@@ -1,11 +1,12 @@
 """The bot swarm: many real clients that log in, walk and fight.
 
 Each bot registers (or logs into) ``bot_<n>``, takes a character on the
-realm, enters the world through the gateway the login node names, then walks
-between random waypoints near where it started, attacking a creature it
-sees now and then. Input-to-visible latency is measured with the frames'
-prediction ack: from sending move ``seq`` to the first frame whose ``ack``
-reaches it.
+realm, enters the world through the gateway the login node names, walks to a
+home of its own within ``spread`` units of where it entered (players spread
+over a realm; they do not all stand on the start point), then walks between
+random waypoints near that home, attacking a creature it sees now and then.
+Input-to-visible latency is measured with the frames' prediction ack: from
+sending move ``seq`` to the first frame whose ``ack`` reaches it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from realmkit.client.login import LoginClient
 from realmkit.errors import RealmkitError, RemoteError
 
 STEP_SECONDS = 0.1
+MARGIN = 20.0  # keep homes off the map's low edges
 WANDER = 40.0
 SPEED = 6.0
 LATENCY_SAMPLES = 20_000
@@ -103,6 +105,7 @@ async def run_bot(
     http: aiohttp.ClientSession,
     stats: SwarmStats,
     stop: asyncio.Event,
+    spread: float = 0.0,
 ) -> None:
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
     api = LoginClient(login_url, http)
@@ -124,8 +127,13 @@ async def run_bot(
         async with asyncio.timeout(10):
             while client.position is None:
                 await client.wait_frame()
-        home = client.position
-        target = home[:2]
+        start = client.position
+        angle, radius = rng.uniform(0, math.tau), spread * math.sqrt(rng.random())
+        home = (
+            max(MARGIN, start[0] + radius * math.cos(angle)),
+            max(MARGIN, start[1] + radius * math.sin(angle)),
+        )
+        target = home
         while not stop.is_set() and not client.closed.is_set():
             if await client.walk_towards(*target, speed=SPEED, step_seconds=STEP_SECONDS):
                 angle = rng.uniform(0, math.tau)
@@ -180,6 +188,7 @@ async def run_swarm(
     ramp_per_second: float = 50.0,
     stats: SwarmStats | None = None,
     first: int = 0,
+    spread: float = 300.0,
 ) -> SwarmSummary:
     """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set."""
     stop = stop or asyncio.Event()
@@ -192,7 +201,7 @@ async def run_swarm(
         async def one(index: int) -> None:
             await asyncio.sleep(index / ramp_per_second)  # ramp up: not all at once
             try:
-                await run_bot(first + index, login_url, realm_id, http, stats, stop)
+                await run_bot(first + index, login_url, realm_id, http, stats, stop, spread)
             except (RealmkitError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 stats.fail(exc)
 

@@ -8,6 +8,7 @@ matching ``Conflict`` (``ItemAlreadyOwned``, ``AlreadyAssigned``,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
@@ -98,16 +99,35 @@ class Database:
     async def advisory_lock(self, name: str) -> AsyncIterator[ConnectionLike]:
         """Hold a cluster-wide lock named ``name`` (a session advisory lock) for the block.
 
-        The lock lives on one pooled connection, which the block may use; if
-        this process dies PostgreSQL releases it with the connection.
+        Waiting never pins a pooled connection: the lock is tried, and on
+        failure the connection goes back to the pool before the next try, so
+        many waiters cannot starve the holder of the connections it needs.
+        The holder keeps one connection, which the block may use; if this
+        process dies PostgreSQL releases the lock with that connection.
         """
-        with translated():
-            async with self.pool.acquire() as conn:
-                await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
+        delay = 0.002
+        while True:
+            with translated():
+                conn = await self.pool.acquire()
                 try:
-                    yield conn
-                finally:
+                    if await conn.fetchval(
+                        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", name
+                    ):
+                        break
+                except BaseException:
+                    await self.pool.release(conn)
+                    raise
+                await self.pool.release(conn)
+            await asyncio.sleep(delay)  # someone holds it: back off, then try again
+            delay = min(delay * 2, 0.05)
+        try:
+            yield conn
+        finally:
+            with translated():
+                try:
                     await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+                finally:
+                    await self.pool.release(conn)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         with translated():

@@ -79,6 +79,9 @@ class Placer:
         )
 
     async def _continent(self, realm: Realm, game: Game, map_id: int, capacity: int) -> Instance:
+        ready = await self.instances.live_continent(realm.realm_id, map_id)
+        if ready is not None and ready.state is InstanceState.READY:
+            return ready  # the common case needs no lock
         async with self.db.advisory_lock(f"continent:{realm.realm_id}:{map_id}"):
             instance = await self.instances.live_continent(realm.realm_id, map_id)
             if instance is not None and instance.state is InstanceState.READY:
