@@ -2,9 +2,15 @@
 
 For each bot count: a fresh cluster (`realmkit up`, the default roles: login,
 2 gateways, orchestrator, 2 world nodes) in a temporary data folder on free
-loopback ports, then `--bot-procs` bot processes sharing the count. Once all
-bots are in the world they get `--settle` seconds to walk to their homes
-(spread within 300 units of the start), then the window is measured. Printed
+loopback ports, then `--bot-procs` bot processes sharing the count.
+
+By default the realm is an established one: a first pass registers every
+bot and enters the world once, then their characters are moved to random
+places on the continent (as if they had logged out all over it, like the
+sim bench's scenario (a)); the bots log in again and roam near where they
+stand. With `--crowd` every bot starts on the start point and roams within
+300 units of it (the dense worst case). After `--settle` seconds the window
+is measured. Printed
 per count: bots in the world, input-to-visible latency p50/p99 (the worst bot
 process), world tick p99 (the worst world node, from its load reports),
 bytes per second per player, and CPU per process (% of one core) over the
@@ -28,6 +34,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import asyncpg
 import psutil
 
 from realmkit.bus.nats import NatsBus
@@ -81,12 +88,27 @@ def population(login: str) -> int:
         return -1
 
 
-def wait_in_world(login: str, count: int, timeout: float) -> int:
-    """Wait until ``count`` characters are in the world (or ``timeout``); how many are."""
+def wait_in_world(login: str, count: int, timeout: float, *, fewer: bool = False) -> int:
+    """Wait until ``count`` characters (or, with ``fewer``, at most) are in the world."""
     deadline = time.monotonic() + timeout
-    while (found := population(login)) < count and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        found = population(login)
+        if (found <= count) if fewer else (found >= count):
+            break
         time.sleep(1.0)
     return found
+
+
+async def scatter_characters(database_url: str) -> None:
+    """Move every saved character to a random place on its continent (map 1)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "UPDATE characters.characters SET pos_x = 40 + random() * 1960, "
+            "pos_y = 40 + random() * 1960 WHERE map_id = 1"
+        )
+    finally:
+        await conn.close()
 
 
 async def world_tick_p99(nats_url: str, seconds: float, tail: float = 5.0) -> float:
@@ -110,7 +132,9 @@ async def world_tick_p99(nats_url: str, seconds: float, tail: float = 5.0) -> fl
     return worst
 
 
-def run_level(count: int, duration: float, bot_procs: int, settle: float) -> dict[str, object]:
+def run_level(
+    count: int, duration: float, bot_procs: int, settle: float, *, scatter: bool, ramp: float
+) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="realmkit-ccu-"))
     root.chmod(0o755)
     ports = {name: free_port() for name, _ in ROLES[:3]}
@@ -134,23 +158,56 @@ def run_level(count: int, duration: float, bot_procs: int, settle: float) -> dic
         nodes = {}
         for child in psutil.Process(up.pid).children():
             cmd = child.cmdline()
-            nodes["nats" if "nats-server" in cmd[0] else cmd[-1]] = child
+            if "node" in cmd:  # python -m realmkit node NAME
+                nodes[cmd[cmd.index("node") + 1]] = child
+            elif any("nats-server" in part for part in cmd):
+                nodes["nats"] = child
         share = [count // bot_procs + (1 if i < count % bot_procs else 0) for i in range(bot_procs)]
         firsts = [sum(share[:i]) for i in range(bot_procs)]
-        bots = [
-            subprocess.Popen(
-                realmkit("bots", "-n", str(n), "--first", str(first), "--login", login, "--json"),
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            for n, first in zip(share, firsts, strict=True)
-            if n
-        ]
+
+        per_proc_ramp = str(ramp / bot_procs)
+
+        def start_bots(spread: float) -> list[subprocess.Popen[str]]:
+            return [
+                subprocess.Popen(
+                    realmkit(
+                        "bots",
+                        "-n",
+                        str(n),
+                        "--first",
+                        str(first),
+                        "--login",
+                        login,
+                        "--spread",
+                        str(spread),
+                        "--ramp",
+                        per_proc_ramp,
+                        "--json",
+                    ),
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+                for n, first in zip(share, firsts, strict=True)
+                if n
+            ]
+
+        if scatter:
+            # An established realm: every bot registers and enters once (real
+            # accounts and characters), logs out, and its character is moved to
+            # a random place on the continent, as if it had logged out there.
+            first_pass = start_bots(0.0)
+            wait_in_world(login, count, timeout=60 + 3 * count / ramp)
+            for b in first_pass:
+                b.send_signal(signal.SIGINT)
+                b.communicate(timeout=120)
+            wait_in_world(login, 0, timeout=60, fewer=True)
+            asyncio.run(scatter_characters(EmbeddedEngines(root / "d").urls()[1]))
+        bots = start_bots(40.0 if scatter else 300.0)
         # Registration hashes passwords (argon2id, slow on purpose): measure only
         # once every bot is in the world.
-        in_world = wait_in_world(login, count, timeout=60 + count * 0.5)
+        in_world = wait_in_world(login, count, timeout=60 + 3 * count / ramp)
         time.sleep(settle)  # bots walk to homes spread over the zone; then measure
         procs = {**nodes, **{f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}}
         before = cpu_of(procs)
@@ -190,13 +247,29 @@ def main() -> None:
     )
     parser.add_argument("--bot-procs", type=int, default=2)
     parser.add_argument(
+        "--ramp", type=float, default=20.0, help="bot logins per second, over all bot processes"
+    )
+    parser.add_argument(
+        "--crowd",
+        action="store_true",
+        help="all bots start on the start point and stay within 300 units (the worst case); "
+        "default: an established realm, characters scattered over the continent",
+    )
+    parser.add_argument(
         "--settle", type=float, default=50.0, help="seconds for bots to reach their homes"
     )
     args = parser.parse_args()
     header = f"{'bots':>6} {'in':>6} {'p50 ms':>7} {'p99 ms':>7} {'tick p99':>9} {'B/s/pl':>7}"
     print(header + " errors  cpu % of one core per process")
     for count in [int(c) for c in args.counts.split(",")]:
-        r = run_level(count, args.duration, args.bot_procs, args.settle)
+        r = run_level(
+            count,
+            args.duration,
+            args.bot_procs,
+            args.settle,
+            scatter=not args.crowd,
+            ramp=args.ramp,
+        )
         cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[union-attr]
         print(
             f"{r['bots']:>6} {r['entered']:>6} {r['latency_p50_ms']:>7} {r['latency_p99_ms']:>7} "

@@ -354,13 +354,16 @@ def bots(
     spread: Annotated[
         float, typer.Option(min=0, help="Bots make their home within this many units of the start.")
     ] = 300.0,
+    ramp: Annotated[
+        float, typer.Option(min=0.1, help="Bots that start per second (logins hash passwords).")
+    ] = 50.0,
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
 
     def run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
-        return uvloop.run(_bots(count, url, realm, duration, first, spread, live=not as_json))
+        return uvloop.run(_bots(count, url, realm, duration, first, spread, ramp, live=not as_json))
 
     result = _run(ctx, as_json, run)
     if as_json:
@@ -377,6 +380,7 @@ async def _bots(
     duration: float | None,
     first: int,
     spread: float,
+    ramp: float,
     *,
     live: bool,
 ) -> swarm.SwarmSummary:
@@ -395,6 +399,7 @@ async def _bots(
             stats=stats,
             first=first,
             spread=spread,
+            ramp_per_second=ramp,
         )
     )
     if live:

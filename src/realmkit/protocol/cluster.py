@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
+from realmkit.content.schema import Bounds
 from realmkit.protocol.frames import SpaceFrame
 from realmkit.protocol.inputs import ClientInput
 from realmkit.sim.events import Event
@@ -101,6 +102,8 @@ class Joined(msgspec.Struct, frozen=True):
     map_id: int
     tick: int
     tick_rate: int
+    # The map's bounds, for the gateway's movement pre-check.
+    bounds: Bounds
 
 
 class Left(msgspec.Struct, frozen=True):

@@ -73,6 +73,20 @@ def start_track(x: float, y: float, z: float, server_time_ms: int) -> MoveTrack:
     return MoveTrack(x, y, z, server_time_ms)
 
 
+def check_position(bounds: Bounds, x: float, y: float, z: float, o: float) -> Reason:
+    """The stateless half of the validator: finite values inside the map.
+
+    Needs no track and no clock, so a gateway runs it on every reported move
+    before forwarding it; the space then runs the whole of ``check_move``.
+    """
+    if not all(math.isfinite(v) and abs(v) < MAX_ABS_COORD for v in (x, y, z, o)):
+        return "not_finite"
+    b = bounds
+    if not (b.min_x <= x <= b.max_x and b.min_y <= y <= b.max_y and b.min_z <= z <= b.max_z):
+        return "out_of_bounds"
+    return "ok"
+
+
 def check_move(
     rules: MoveRules,
     track: MoveTrack,
@@ -90,11 +104,9 @@ def check_move(
     report may only move ``slack`` units until the clocks are anchored again.
     Clients that keep moving should report at least every ``max_interval_ms``.
     """
-    if not all(math.isfinite(v) and abs(v) < MAX_ABS_COORD for v in (x, y, z, o)):
-        return "not_finite", track
-    b = rules.bounds
-    if not (b.min_x <= x <= b.max_x and b.min_y <= y <= b.max_y and b.min_z <= z <= b.max_z):
-        return "out_of_bounds", track
+    where = check_position(rules.bounds, x, y, z, o)
+    if where != "ok":
+        return where, track
     offset = client_time_ms - server_time_ms
     horizontal = math.hypot(x - track.x, y - track.y)
     climb = abs(z - track.z)

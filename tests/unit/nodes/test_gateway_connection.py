@@ -6,6 +6,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from realmkit.content.schema import Bounds
 from realmkit.nodes.gateway.connection import (
     BURST,
     HELLO_TIMEOUT,
@@ -23,10 +24,13 @@ from realmkit.protocol.inputs import Move, Say
 enc = msgspec.msgpack.encode
 
 
+BOUNDS = Bounds(min_x=0, min_y=0, max_x=100, max_y=100)
+
+
 def _in_world() -> Connection:
     conn = Connection(opened_at=0.0)
     assert conn.receive(enc(Hello("tkt")), now=0.1) == [Authenticate("tkt")]
-    conn.move(ConnState.IN_WORLD)
+    conn.entered(BOUNDS)
     return conn
 
 
@@ -72,6 +76,15 @@ def test_non_finite_position_is_refused() -> None:
     assert len(actions) == 1
     assert isinstance(actions[0], Reply)
     assert actions[0].message.code == "BAD_MESSAGE"
+
+
+def test_move_outside_the_map_is_not_forwarded() -> None:
+    """The gateway's pre-check refuses a position outside the map's bounds."""
+    conn = _in_world()
+    actions = conn.receive(enc(Move(500.0, 5.0, 0.0, 0.0, client_time_ms=1, seq=1)), now=0.2)
+    assert len(actions) == 1
+    assert isinstance(actions[0], Reply)
+    assert (actions[0].message.code, actions[0].message.message) == ("BAD_MOVE", "out_of_bounds")
 
 
 def test_flood_is_limited_then_closed() -> None:

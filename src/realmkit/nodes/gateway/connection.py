@@ -11,7 +11,9 @@ IN_WORLD -> CLOSED. Rules:
   client gets an ``error`` frame and a strike; ``MAX_STRIKES`` strikes close
   the connection (1008);
 - messages beyond the rate limit are dropped with a strike;
-- inputs are forwarded only IN_WORLD; during ENTERING they are dropped.
+- inputs are forwarded only IN_WORLD; during ENTERING they are dropped;
+- a move must pass the shared validator's stateless check (finite, inside
+  the map's bounds) before it is forwarded; the space runs the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Final
 import msgspec
 
 from realmkit.auth.limits import TokenBucket
+from realmkit.content.schema import Bounds
 from realmkit.errors import IllegalTransition
 from realmkit.protocol.client import (
     CLOSE_POLICY,
@@ -33,6 +36,7 @@ from realmkit.protocol.client import (
     KeyframeRequest,
 )
 from realmkit.protocol.inputs import ClientInput, Move, Say
+from realmkit.sim.movement import check_position
 
 HELLO_TIMEOUT: Final = 5.0
 MAX_STRIKES: Final = 10
@@ -101,6 +105,7 @@ def _valid(message: ClientMessage) -> str | None:
 
 class Connection:
     def __init__(self, opened_at: float) -> None:
+        self.bounds: Bounds | None = None
         self.state = ConnState.AWAITING_HELLO
         self.opened_at = opened_at
         self.strikes = 0
@@ -111,6 +116,11 @@ class Connection:
         if target not in _ALLOWED[self.state]:
             raise IllegalTransition("connection", self.state.value, target.value)
         self.state = target
+
+    def entered(self, bounds: Bounds) -> None:
+        """The player is in a space of a map with these bounds."""
+        self.move(ConnState.IN_WORLD)
+        self.bounds = bounds
 
     def timed_out(self, now: float) -> list[Action]:
         if self.state is ConnState.AWAITING_HELLO and now - self.opened_at >= HELLO_TIMEOUT:
@@ -148,6 +158,10 @@ class Connection:
             return []
         if isinstance(message, KeyframeRequest):
             return [WantKeyframe()]
+        if isinstance(message, Move) and self.bounds is not None:
+            where = check_position(self.bounds, message.x, message.y, message.z, message.o)
+            if where != "ok":
+                return self._strike("BAD_MOVE", where)
         return [Forward(message)]
 
     def _strike(self, code: str, detail: str) -> list[Action]:

@@ -32,7 +32,6 @@ from realmkit.nodes.gateway.connection import (
     Authenticate,
     Close,
     Connection,
-    ConnState,
     Forward,
     Reply,
     WantKeyframe,
@@ -251,7 +250,7 @@ class GatewayNode:
         p = Player(ws, placement)
         player.append(p)
         self.players[p.character_id] = p
-        conn.move(ConnState.IN_WORLD)
+        conn.entered(joined.bounds)
         # new_world is sent before any frame of the space (frames need the player registered).
         await _send(
             ws,

@@ -197,6 +197,7 @@ class WorldNode:
             runner.space.map_id,
             runner.space.tick,
             runner.tick_rate,
+            runner.space.world.map.bounds,
         )
 
     async def _leave(self, runner: SpaceRunner, request: LeaveSpace) -> Left:
