@@ -37,6 +37,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 
+from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines import EmbeddedEngines
 from realmkit.procs import free_port
@@ -126,7 +127,7 @@ async def world_tick_p99(nats_url: str, seconds: float, tail: float = 5.0) -> fl
         if time.monotonic() - started >= seconds - tail:
             worst = max(worst, load.tick_p99_ms)
 
-    await bus.subscribe("node.*.heartbeat", WorldLoad, on_load)
+    await bus.subscribe(subjects.WORLD_LOADS, WorldLoad, on_load)
     await asyncio.sleep(seconds)
     await bus.close()
     return worst

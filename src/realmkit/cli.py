@@ -323,12 +323,8 @@ def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Realms, nodes, instances and players, as PostgreSQL knows them."""
-    found = _run(
-        ctx,
-        as_json,
-        lambda s: _await(lambda: _with_db(s, launch.cluster_status)),
-    )
+    """Realms, nodes, instances and players from PostgreSQL, and live node loads from NATS."""
+    found = _run(ctx, as_json, lambda s: _await(lambda: launch.live_status(s)))
     if as_json:
         _print_json(found)
     else:

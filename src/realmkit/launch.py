@@ -23,10 +23,13 @@ from rich.live import Live
 from rich.table import Table
 
 from realmkit import engines
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
 from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.reviver import Reviver
 from realmkit.procs import is_alive, write_private
+from realmkit.protocol.cluster import GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings
 from realmkit.store.migrate import migrate
@@ -65,6 +68,9 @@ class ClusterStatus(msgspec.Struct, frozen=True):
     realms: list[RealmRow]
     nodes: list[NodeRow]
     instances: list[InstanceRow]
+    # Live reports heard on NATS (empty when only PostgreSQL was asked).
+    worlds: list[WorldLoad] = []
+    gateways: list[GatewayLoad] = []
 
     @property
     def players(self) -> int:
@@ -101,6 +107,40 @@ async def cluster_status(db: Database) -> ClusterStatus:
     )
 
 
+LISTEN_SECONDS = 1.5  # nodes report every second
+
+
+async def live_status(settings: Settings) -> ClusterStatus:
+    """The cluster from PostgreSQL, plus what the nodes report on NATS right now."""
+    urls = engines.endpoints(settings)
+    db = await Database.connect(urls.database_url, max_size=2)
+    try:
+        stored = await cluster_status(db)
+    finally:
+        await db.close()
+    bus = await NatsBus.connect(urls.nats_url, name="status")
+    worlds: dict[str, WorldLoad] = {}
+    gateways: dict[str, GatewayLoad] = {}
+
+    async def on_world(load: WorldLoad) -> None:
+        worlds[load.node_id] = load
+
+    async def on_gateway(load: GatewayLoad) -> None:
+        gateways[load.gateway_id] = load
+
+    try:
+        await bus.subscribe(subjects.WORLD_LOADS, WorldLoad, on_world)
+        await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_gateway)
+        await asyncio.sleep(LISTEN_SECONDS)  # listen to one round of reports
+    finally:
+        await bus.close()
+    return msgspec.structs.replace(
+        stored,
+        worlds=sorted(worlds.values(), key=lambda w: w.node_id),
+        gateways=sorted(gateways.values(), key=lambda g: g.gateway_id),
+    )
+
+
 def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Group:
     realms = Table("realm", "game", "status", "players", title="realms")
     for r in status.realms:
@@ -129,7 +169,35 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
             i.node_id or "-",
             str(i.players),
         )
-    return Group(realms, nodes, instances)
+    group = Group(realms, nodes, instances)
+    if status.worlds:
+        worlds = Table(
+            "world node",
+            "spaces",
+            "players",
+            "capacity",
+            "tick p99 ms",
+            "late ticks",
+            title="world nodes (live, from NATS)",
+        )
+        for w in status.worlds:
+            worlds.add_row(
+                w.node_id,
+                str(w.spaces),
+                str(w.players),
+                str(w.capacity),
+                f"{w.tick_p99_ms:.1f}",
+                str(w.late_ticks),
+            )
+        group.renderables.append(worlds)
+    if status.gateways:
+        gateways = Table(
+            "gateway", "players", "capacity", "url", title="gateways (live, from NATS)"
+        )
+        for g in status.gateways:
+            gateways.add_row(g.gateway_id, str(g.players), str(g.capacity), g.url)
+        group.renderables.append(gateways)
+    return group
 
 
 def bots_table(s: swarm.SwarmSummary, *, live: bool) -> Table:

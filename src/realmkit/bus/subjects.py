@@ -51,6 +51,10 @@ def gateway_load(gateway_id: str) -> str:
     return f"gateway.{_token(gateway_id)}.load"
 
 
+# Every world node's load report (node_heartbeat below).
+WORLD_LOADS = "node.*.heartbeat"
+
+
 def node_heartbeat(node_id: str) -> str:
     return f"node.{_token(node_id)}.heartbeat"
 

@@ -17,6 +17,7 @@ Failed logins are limited per account and per address (5 a minute each).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -27,6 +28,7 @@ from realmkit.auth.limits import FailureLimiter
 from realmkit.auth.passwords import check_new_credentials, hash_password, verify_password
 from realmkit.auth.tickets import SESSION_SECONDS, WORLD_TICKET_SECONDS, Audience, TicketSigner
 from realmkit.errors import (
+    AlreadyExists,
     BadCredentials,
     Conflict,
     NotFound,
@@ -111,6 +113,10 @@ class LoginApi:
     async def register(self, request: web.Request) -> web.Response:
         creds = await body_as(request, Credentials)
         check_new_credentials(creds.username, creds.password)
+        # A taken name costs no hashing (the unique index still settles races).
+        with contextlib.suppress(NotFound):
+            await self.accounts.by_name(creds.username)
+            raise AlreadyExists("account", creds.username)
         hashed = await asyncio.to_thread(hash_password, creds.password)
         account = await self.accounts.create(creds.username, hashed)
         return json_response(self._session(account.account_id), status=201)
