@@ -28,7 +28,7 @@ from realmkit.bus.nats import NatsBus
 from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.reviver import Reviver
-from realmkit.procs import is_alive, write_private
+from realmkit.procs import free_port, is_alive, write_private
 from realmkit.protocol.cluster import GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings
@@ -258,6 +258,16 @@ async def run_cluster(
         running = int(pid_file.read_text())
         if is_alive(running, "realmkit"):
             raise UsageError(f"realmkit up is already running (pid {running})", pid=running)
+    taken = [
+        f"{spec.name} ({spec.host}:{spec.port})"
+        for spec in settings.nodes
+        if spec.port and free_port(spec.port, spec.host) != spec.port
+    ]
+    if taken:
+        raise UsageError(
+            f"ports in use: {', '.join(taken)}; stop what holds them or change realmkit.toml",
+            nodes=taken,
+        )
     endpoints, _ = await asyncio.to_thread(engines.engines_up, settings)
     db = await Database.connect(endpoints.database_url, max_size=3)
     try:
