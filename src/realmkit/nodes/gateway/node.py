@@ -284,6 +284,10 @@ class GatewayNode:
                 p = self.players.get(character_id)
                 if p is not None and p.instance_id == message.instance_id:
                     await _send(p.ws, data)
+                else:
+                    # Not delivered (the player is joining, before new_world, or
+                    # gone): the replicator must not believe the client holds it.
+                    replicator.request_keyframe(character_id)
             return
         for event in message.events:
             data = msgspec.msgpack.encode(event)
