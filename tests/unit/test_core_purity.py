@@ -13,7 +13,11 @@ import realmkit
 
 CORES = ("realmkit.sim", "realmkit.replication", "realmkit.content", "realmkit.auth")
 # Single-module cores: lifecycle state machines and protocol cores.
-CORE_MODULES = ("realmkit.supervision", "realmkit.nodes.gateway.connection")
+CORE_MODULES = (
+    "realmkit.supervision",
+    "realmkit.nodes.gateway.connection",
+    "realmkit.nodes.gateway.fanout",
+)
 IO_MODULES = ("asyncio", "nats", "asyncpg", "socket")
 CLOCK_MODULES = {"time", "datetime", "asyncio", "socket", "nats", "asyncpg", "threading"}
 CLOCK_CALLS = {"now", "utcnow", "today", "perf_counter", "monotonic", "time_ns", "process_time"}

@@ -6,8 +6,8 @@ key, its nonce claimed once cluster-wide (NATS KV ``create``), the
 orchestrator places the character, the space accepts it under the placement
 epoch, and only then the client gets ``new_world`` and frames.
 
-Per space it keeps one ``Replicator`` for its players there: each space frame
-becomes per-player bytes, sent as they are. Inputs are batched per space:
+Per space it keeps one ``Replicator`` for its players there (``fanout``):
+each space frame becomes per-player bytes, sent as they are. Inputs are batched per space:
 those that arrive in one pass of the event loop go out in one message at its
 end. Every second it publishes its load for the login nodes' choice.
 """
@@ -36,6 +36,7 @@ from realmkit.nodes.gateway.connection import (
     Reply,
     WantKeyframe,
 )
+from realmkit.nodes.gateway.fanout import Fanout
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.world.runner import concerned
 from realmkit.protocol.client import (
@@ -59,7 +60,6 @@ from realmkit.protocol.cluster import (
     PlayerInput,
 )
 from realmkit.protocol.frames import SpaceFrame
-from realmkit.replication.replicator import ReplicationConfig, Replicator
 from realmkit.settings import NodeSpec
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
@@ -89,9 +89,8 @@ class GatewayNode:
         self.endpoints = endpoints
         self.port = spec.port
         self.players: dict[int, Player] = {}
-        self.replicators: dict[int, Replicator] = {}
+        self.fanout = Fanout()
         self.pending: dict[int, list[PlayerInput]] = {}
-        self.config = ReplicationConfig()
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._flushes: set[asyncio.Task[None]] = set()
@@ -204,9 +203,7 @@ class GatewayNode:
                 PlayerInput(p.character_id, action.input)
             )
         elif isinstance(action, WantKeyframe) and player:
-            replicator = self.replicators.get(player[0].instance_id)
-            if replicator is not None:
-                replicator.request_keyframe(player[0].character_id)
+            self.fanout.keyframe(player[0].instance_id, player[0].character_id)
         elif isinstance(action, Reply):
             await _send(ws, msgspec.msgpack.encode(action.message))
         elif isinstance(action, Close):
@@ -262,9 +259,7 @@ class GatewayNode:
     async def _leave(self, p: Player) -> None:
         if self.players.get(p.character_id) is p:
             del self.players[p.character_id]
-            replicator = self.replicators.get(p.instance_id)
-            if replicator is not None:
-                replicator.remove_observer(p.character_id)
+            self.fanout.left(p.instance_id, p.character_id)
         with contextlib.suppress(RealmkitError):
             await self.bus.request(
                 subjects.space_control(p.instance_id),
@@ -277,17 +272,13 @@ class GatewayNode:
 
     async def _on_traffic(self, message: SpaceFrame | GatewayEvents) -> None:
         if isinstance(message, SpaceFrame):
-            replicator = self.replicators.get(message.instance_id)
-            if replicator is None:
-                replicator = self.replicators[message.instance_id] = Replicator(self.config)
-            for character_id, data in replicator.step(message):
+
+            def deliverable(character_id: int) -> bool:
                 p = self.players.get(character_id)
-                if p is not None and p.instance_id == message.instance_id:
-                    await _send(p.ws, data)
-                else:
-                    # Not delivered (the player is joining, before new_world, or
-                    # gone): the replicator must not believe the client holds it.
-                    replicator.request_keyframe(character_id)
+                return p is not None and p.instance_id == message.instance_id
+
+            for character_id, data in self.fanout.frame(message, deliverable):
+                await _send(self.players[character_id].ws, data)
             return
         for event in message.events:
             data = msgspec.msgpack.encode(event)

@@ -1,0 +1,46 @@
+"""A gateway's replication per space, and the rule for frames it cannot deliver. No I/O.
+
+A frame for a player the gateway cannot reach right now (joining, before
+``new_world``; or already gone) is not sent, and the replicator must not
+believe the client holds it: that player restarts with a keyframe. Without
+this, a player who stands where nothing moves would never see its world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from realmkit.protocol.frames import SpaceFrame
+from realmkit.replication.replicator import ReplicationConfig, Replicator
+
+
+class Fanout:
+    def __init__(self, config: ReplicationConfig | None = None) -> None:
+        self.config = config or ReplicationConfig()
+        self.replicators: dict[int, Replicator] = {}
+
+    def frame(
+        self, frame: SpaceFrame, deliverable: Callable[[int], bool]
+    ) -> list[tuple[int, bytes]]:
+        """(character id, bytes) to send for one space frame, to deliverable players only."""
+        replicator = self.replicators.get(frame.instance_id)
+        if replicator is None:
+            replicator = self.replicators[frame.instance_id] = Replicator(self.config)
+        out = []
+        for character_id, data in replicator.step(frame):
+            if deliverable(character_id):
+                out.append((character_id, data))
+            else:
+                replicator.request_keyframe(character_id)
+        return out
+
+    def keyframe(self, instance_id: int, character_id: int) -> None:
+        """The client saw a gap: its next frame is a keyframe."""
+        replicator = self.replicators.get(instance_id)
+        if replicator is not None:
+            replicator.request_keyframe(character_id)
+
+    def left(self, instance_id: int, character_id: int) -> None:
+        replicator = self.replicators.get(instance_id)
+        if replicator is not None:
+            replicator.remove_observer(character_id)
