@@ -10,11 +10,13 @@ import pytest
 from realmkit.errors import (
     AlreadyAssigned,
     AlreadyExists,
+    IllegalTransition,
     ItemAlreadyOwned,
     NotFound,
     OwnershipChanged,
     StaleEpoch,
 )
+from realmkit.lifecycle import INSTANCE_MOVES
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo, ItemMove, ItemRepo
 from realmkit.store.cluster import ClusterRepo
@@ -269,7 +271,8 @@ async def test_running_instance_needs_a_node(db: Database) -> None:
     with pytest.raises(NotFound):
         await instances.set_state(home.instance_id, InstanceState.LOADING, node_id="world-9")
     await ClusterRepo(db).register_node("world-1", "world", "127.0.0.1", 0, capacity=1000)
-    ready = await instances.set_state(home.instance_id, InstanceState.READY, node_id="world-1")
+    await instances.set_state(home.instance_id, InstanceState.LOADING, node_id="world-1")
+    ready = await instances.set_state(home.instance_id, InstanceState.READY)
     assert (ready.state, ready.node_id) == (InstanceState.READY, "world-1")
 
 
@@ -343,3 +346,29 @@ async def test_advisory_lock_waiters_do_not_starve_the_holder(database_url: str)
     finally:
         await small.close()
     assert most == 1
+
+
+async def test_instance_lifecycle_is_enforced_by_the_database(
+    db: Database, database_url: str
+) -> None:
+    """An illegal move is refused through the repository and in raw SQL alike."""
+    realm = await _realm(db)
+    home = await _continent(db, realm)
+    instances = InstanceRepo(db)
+    with pytest.raises(IllegalTransition):
+        await instances.set_state(home.instance_id, InstanceState.READY)  # skips LOADING
+    await instances.set_state(home.instance_id, InstanceState.GONE)
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(asyncpg.PostgresError) as caught:
+            await conn.execute(
+                "UPDATE characters.instances SET state = 'loading' WHERE instance_id = $1",
+                home.instance_id,
+            )
+        assert caught.value.sqlstate == "RK002"
+        rows = await conn.fetch("SELECT from_state, to_state FROM characters.instance_moves")
+    finally:
+        await conn.close()
+    in_sql = {(r["from_state"], r["to_state"]) for r in rows}
+    in_python = {(a.value, b.value) for a, targets in INSTANCE_MOVES.items() for b in targets}
+    assert in_sql == in_python

@@ -17,6 +17,7 @@ CORE_MODULES = (
     "realmkit.supervision",
     "realmkit.nodes.gateway.connection",
     "realmkit.nodes.gateway.fanout",
+    "realmkit.lifecycle",
 )
 IO_MODULES = ("asyncio", "nats", "asyncpg", "socket")
 CLOCK_MODULES = {"time", "datetime", "asyncio", "socket", "nats", "asyncpg", "threading"}

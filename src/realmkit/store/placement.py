@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from functools import partial
 
-from realmkit.errors import AlreadyAssigned, AlreadyExists, NotFound, StaleEpoch
+from realmkit.errors import (
+    AlreadyAssigned,
+    AlreadyExists,
+    IllegalTransition,
+    NotFound,
+    StaleEpoch,
+)
 from realmkit.store.postgres import Database, ErrorFactory, translated
 from realmkit.store.records import (
     Assignment,
@@ -92,9 +98,16 @@ class InstanceRepo:
     async def set_state(
         self, instance_id: int, state: InstanceState, node_id: str | None = None
     ) -> Instance:
-        """Record a new state (and node, when given). Legality is the lifecycle's concern."""
+        """Move to ``state`` (and node, when given); ``IllegalTransition`` if forbidden.
+
+        The schema's trigger checks the move against the stored state, so two
+        racing writers cannot slip an illegal move past a stale read.
+        """
         async with self.db.connection() as conn:
-            with translated({"instances_node_id_fkey": partial(NotFound, "node", node_id)}):
+            with translated(
+                {"instances_node_id_fkey": partial(NotFound, "node", node_id)},
+                illegal=partial(IllegalTransition, "instance", "(stored state)", state.value),
+            ):
                 record = await conn.fetchrow(
                     "UPDATE characters.instances SET state = $2, "
                     "node_id = COALESCE($3, node_id), updated_at = now() "

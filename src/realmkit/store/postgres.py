@@ -18,8 +18,10 @@ import asyncpg
 from realmkit.engines import redact
 from realmkit.errors import RealmkitError, StoreError, StoreUnavailable
 
-# The epoch triggers of the schema raise this SQLSTATE.
+# The epoch triggers of the schema raise this SQLSTATE...
 STALE_EPOCH_SQLSTATE = "RK001"
+# ...and the lifecycle triggers this one.
+ILLEGAL_MOVE_SQLSTATE = "RK002"
 
 ConnectionLike = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 ErrorFactory = Callable[[], RealmkitError]
@@ -38,11 +40,13 @@ UNAVAILABLE = (
 def translated(
     conflicts: Mapping[str, ErrorFactory] | None = None,
     stale: ErrorFactory | None = None,
+    illegal: ErrorFactory | None = None,
 ) -> Iterator[None]:
     """Map asyncpg errors raised inside the block to ``realmkit.errors``.
 
     ``conflicts`` maps a constraint name to the error to raise when that
-    constraint refuses a row; ``stale`` builds the error for a refused epoch.
+    constraint refuses a row; ``stale`` builds the error for a refused epoch,
+    ``illegal`` the one for a lifecycle move the schema refuses.
     """
     try:
         yield
@@ -54,6 +58,8 @@ def translated(
     except asyncpg.PostgresError as exc:
         if exc.sqlstate == STALE_EPOCH_SQLSTATE and stale is not None:
             raise stale() from exc
+        if exc.sqlstate == ILLEGAL_MOVE_SQLSTATE and illegal is not None:
+            raise illegal() from exc
         if isinstance(exc, UNAVAILABLE):
             raise StoreUnavailable(str(exc)) from exc
         raise StoreError(str(exc), exc.sqlstate) from exc
