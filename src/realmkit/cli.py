@@ -186,22 +186,7 @@ def engines_down(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @engines_app.command("status")
 def engines_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the engines; exit 1 unless both answer."""
-
-    def status(settings: Settings) -> list[engines.EngineInfo]:
-        cfg = settings.engines
-        local = engines.EmbeddedEngines(settings.data_path).status()
-        infos = []
-        for name, url in (("NATS", cfg.nats_url), ("PostgreSQL", cfg.database_url)):
-            if not url:
-                infos += [i for i in local if i.name == name]
-                continue
-            try:
-                infos.append(engines.external(name, url))
-            except RealmkitError:
-                infos.append(engines.EngineInfo(name, False, False, False, engines.redact(url)))
-        return infos
-
-    infos = _run(ctx, as_json, status)
+    infos = _run(ctx, as_json, engines.engines_status)
     healthy = all(i.answering for i in infos)
     if as_json:
         _print_json({"ok": healthy, "engines": infos})

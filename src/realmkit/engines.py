@@ -317,6 +317,24 @@ def engines_up(settings: Settings) -> tuple[Endpoints, list[EngineInfo]]:
     return endpoints(settings), infos
 
 
+def engines_status(settings: Settings) -> list[EngineInfo]:
+    """Both engines as they are now: configured ones probed, embedded ones looked up."""
+    cfg = settings.engines
+    local = EmbeddedEngines(settings.data_path).status()
+    infos = []
+    for name, url in (("NATS", cfg.nats_url), ("PostgreSQL", cfg.database_url)):
+        if not url:
+            infos += [i for i in local if i.name == name]
+            continue
+        try:
+            infos.append(external(name, url))
+        except EngineUnreachable:
+            infos.append(
+                EngineInfo(name, embedded=False, running=False, answering=False, url=redact(url))
+            )
+    return infos
+
+
 def endpoints(settings: Settings) -> Endpoints:
     """Where the engines answer, without starting anything."""
     cfg = settings.engines

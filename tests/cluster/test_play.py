@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import msgspec
+import psutil
 import pytest
 
 from realmkit.auth.tickets import Audience, TicketSigner
@@ -133,6 +134,8 @@ async def test_bad_password_is_refused_then_limited(http, cluster) -> None:
 
 async def test_abusive_client_is_cut_off_and_others_play_on(http, cluster) -> None:
     """Garbage, wrong types, oversized frames and a flood hit one client only."""
+    nodes_before = _node_pids(cluster.pid)
+    assert len(nodes_before) == 6
     good = await _enter(http, cluster, "Fynn", gateway=0)
     try:
         bad = await _enter(http, cluster, "Gwen", gateway=0)
@@ -163,30 +166,27 @@ async def test_abusive_client_is_cut_off_and_others_play_on(http, cluster) -> No
         assert math.dist(world_position(good.me())[:2], (x + 3, y)) < 0.5
     finally:
         await good.close()
-    assert all(_alive_children(cluster.pid))
+    assert _node_pids(cluster.pid) == nodes_before  # no node crashed or was restarted
 
 
-def _alive_children(pid: int) -> list[bool]:
-    import psutil
-
-    children = psutil.Process(pid).children()
-    return [c.is_running() for c in children] if len(children) == 6 else [False]
+def _node_pids(pid: int) -> dict[str, int]:
+    """Node name -> pid of the cluster's running node processes."""
+    found = {}
+    for child in psutil.Process(pid).children():
+        try:
+            cmd = child.cmdline()
+        except psutil.Error:  # just exited, not yet reaped
+            continue
+        if "node" in cmd:
+            found[cmd[cmd.index("node") + 1]] = child.pid
+    return found
 
 
 async def test_killed_world_node_is_restarted(http, cluster, eventually) -> None:
     """SIGKILL a world node: the reviver starts it again and it reports ready."""
-    import psutil
 
     def world_pids() -> dict[str, int]:
-        found = {}
-        for child in psutil.Process(cluster.pid).children():
-            try:
-                cmd = child.cmdline()
-            except psutil.Error:  # the killed one, not yet reaped
-                continue
-            if "node" in cmd and cmd[-1].startswith("world-"):
-                found[cmd[-1]] = child.pid
-        return found
+        return {n: p for n, p in _node_pids(cluster.pid).items() if n.startswith("world-")}
 
     before = world_pids()
     os.kill(before["world-2"], signal.SIGKILL)

@@ -108,3 +108,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = [block.split("\n```")[0].strip() for block in blocks]
     assert len(commands) >= 2
     assert commands[1] in (root / ".ci" / "run").read_text().splitlines()
+
+
+def test_content_and_store_agree_on_map_kinds() -> None:
+    """The pack schema's map kinds are the store's (which a service test ties to SQL)."""
+    from typing import get_args
+
+    from realmkit.content.schema import MapKind as PackKind
+    from realmkit.store.records import MapKind
+
+    assert set(get_args(PackKind)) == {kind.value for kind in MapKind}

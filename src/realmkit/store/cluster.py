@@ -95,17 +95,6 @@ class ClusterRepo:
             )
         return {r["realm_id"]: r["n"] for r in records}
 
-    async def set_realm_status(self, realm_id: int, status: RealmStatus) -> Realm:
-        async with self.db.connection() as conn:
-            record = await conn.fetchrow(
-                "UPDATE auth.realmlist SET status = $2 WHERE realm_id = $1 RETURNING *",
-                realm_id,
-                status.value,
-            )
-        if record is None:
-            raise NotFound("realm", realm_id)
-        return row(Realm, record)
-
     async def register_node(
         self, node_id: str, role: str, host: str, port: int, capacity: int = 0
     ) -> Node:
@@ -150,15 +139,3 @@ class ClusterRepo:
                 fresh_seconds,
             )
         return [row(WorldCandidate, r) for r in records]
-
-    async def set_node_state(self, node_id: str, state: NodeState) -> Node:
-        async with self.db.connection() as conn:
-            record = await conn.fetchrow(
-                "UPDATE cluster.nodes SET state = $2, last_heartbeat_at = now() "
-                "WHERE node_id = $1 RETURNING *",
-                node_id,
-                state.value,
-            )
-        if record is None:
-            raise NotFound("node", node_id)
-        return row(Node, record)
