@@ -4,7 +4,9 @@ Instance (``characters.instances.state``): REQUESTED -> LOADING -> READY ->
 DRAINING -> STOPPING -> GONE, and UNHEALTHY from any live state.
 - Rule 1: no player is routed to an instance that is not READY.
 - Rule 2: GONE is final; a continent that must come back gets a new row.
-- Rule 3: an UNHEALTHY instance is either restored (LOADING again, usually on
+- Rule 3: DRAINING -> LOADING is a live migration: the space was snapshotted
+  on its old node and is loaded on another under the same instance_id.
+- Rule 4: an UNHEALTHY instance is either restored (LOADING again, usually on
   another node) or given up (GONE).
 
 The same table is enforced by PostgreSQL (migration 0003's trigger), so a
@@ -21,7 +23,7 @@ INSTANCE_MOVES: dict[I, frozenset[I]] = {
     I.REQUESTED: frozenset({I.LOADING, I.GONE}),
     I.LOADING: frozenset({I.READY, I.UNHEALTHY, I.GONE}),
     I.READY: frozenset({I.DRAINING, I.UNHEALTHY}),
-    I.DRAINING: frozenset({I.STOPPING, I.UNHEALTHY}),
+    I.DRAINING: frozenset({I.STOPPING, I.LOADING, I.UNHEALTHY}),
     I.STOPPING: frozenset({I.GONE, I.UNHEALTHY}),
     I.UNHEALTHY: frozenset({I.LOADING, I.GONE}),
     I.GONE: frozenset(),

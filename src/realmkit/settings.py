@@ -65,10 +65,25 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     durable: bool = True
 
 
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=7 * 86400)]
+
+
+class InstanceSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the orchestrators run instances."""
+
+    # A dungeon, battleground or arena with nobody inside is stopped after this.
+    empty_grace: Seconds = 60.0
+    # A character stays bound to the dungeon instance it entered for this long.
+    dungeon_reset: Seconds = 3600.0
+    # A world node whose heartbeat (every second) is this old is UNHEALTHY.
+    node_timeout: Seconds = 3.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = ".realmkit"
     cluster_name: str = "realmkit"
     engines: EngineSettings = EngineSettings()
+    instances: InstanceSettings = InstanceSettings()
     nodes: tuple[NodeSpec, ...] = ()
 
     def __post_init__(self) -> None:
@@ -111,6 +126,15 @@ database_url = ""
 # false skips fsync in the embedded PostgreSQL: faster, loses data on power loss.
 durable = true
 
+[instances]
+# Seconds an empty dungeon, battleground or arena lives on before it stops.
+empty_grace = 60.0
+# Seconds a character stays bound to the dungeon instance it entered.
+dungeon_reset = 3600.0
+# Seconds without a heartbeat (sent every second) before a world node is
+# declared UNHEALTHY and its spaces are restored elsewhere.
+node_timeout = 3.0
+
 # One [[nodes]] table per process. Roles: login, gateway, world,
 # orchestrator, matchmaker, reviver. port = 0 picks a free port.
 [[nodes]]
@@ -130,6 +154,10 @@ port = 8082
 
 [[nodes]]
 name = "orchestrator-1"
+role = "orchestrator"
+
+[[nodes]]
+name = "orchestrator-2"
 role = "orchestrator"
 
 [[nodes]]

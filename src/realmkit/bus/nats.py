@@ -38,6 +38,7 @@ from realmkit.errors import (
     NotFound,
     RealmkitError,
     RemoteError,
+    Unavailable,
 )
 from realmkit.protocol.codec import decode, encode
 
@@ -47,6 +48,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 ERROR_HEADER = "Realmkit-Error"
+# Remote error codes that mean "ask again soon" (see request_patiently).
+RETRYABLE = frozenset(
+    {"UNAVAILABLE", "BUS_UNAVAILABLE", "BUS_TIMEOUT", "NO_RESPONDERS", "STORE_UNAVAILABLE"}
+)
 CONNECT_TIMEOUT = 5.0
 RECONNECT_WAIT = 0.25
 
@@ -76,6 +81,7 @@ class NatsBus:
         self.url = redact(url)
         self.js = client.jetstream()
         self._events = {True: online, False: offline}
+        self._handling: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(
@@ -192,13 +198,16 @@ class NatsBus:
         handler: Callable[[Any], Awaitable[Any]],
         *,
         queue: str = "",
+        concurrent: bool = False,
     ) -> Subscription:
         """Answer requests on ``subject`` with ``handler``'s result (a Struct).
 
-        ``kind`` is a Struct type or a union of tagged Structs.
+        ``kind`` is a Struct type or a union of tagged Structs. Requests are
+        handled one after another unless ``concurrent``: then each runs as its
+        own task, so one that waits on other nodes does not hold up the rest.
         """
 
-        async def on_request(msg: Msg) -> None:
+        async def answer(msg: Msg) -> None:
             try:
                 reply = encode(await handler(decode(msg.data, kind, msg.subject)))
                 headers = None
@@ -210,8 +219,16 @@ class NatsBus:
                 reply = encode(ErrorReply("INTERNAL", "the serving node failed"))
                 headers = {ERROR_HEADER: "INTERNAL"}
             if msg.reply:
-                with self._translated(msg.reply):
+                with contextlib.suppress(BusUnavailable), self._translated(msg.reply):
                     await self.client.publish(msg.reply, reply, headers=headers)
+
+        async def on_request(msg: Msg) -> None:
+            if not concurrent:
+                await answer(msg)
+                return
+            task = asyncio.create_task(answer(msg))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
 
         with self._translated(subject):
             return await self.client.subscribe(subject, queue=queue, cb=on_request)
@@ -220,6 +237,8 @@ class NatsBus:
         """Stop receiving on ``subscription``; messages already received are handled."""
         with self._translated(subscription.subject):
             await subscription.drain()  # type: ignore[no-untyped-call]
+        if self._handling:
+            await asyncio.wait(set(self._handling))
 
     async def request(
         self, subject: str, message: Any, reply_kind: type[R], *, timeout: float = 2.0
@@ -239,6 +258,42 @@ class NatsBus:
             failure = decode(msg.data, ErrorReply, subject)
             raise RemoteError(subject, failure.code, failure.message)
         return decode(msg.data, reply_kind, subject)
+
+    async def request_patiently(
+        self,
+        subject: str,
+        message: Any,
+        reply_kind: type[R],
+        *,
+        within: float,
+        attempt_timeout: float = 3.0,
+    ) -> R:
+        """``request``, tried again while the answer is "not now" for ``within`` seconds.
+
+        "Not now": nobody serves the subject (every orchestrator down), the
+        server is unreachable or slow, or it answered with an ``Unavailable``
+        error of its own (an instance being restored or migrated).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        delay = 0.05
+        while True:
+            left = deadline - loop.time()
+            try:
+                return await self.request(
+                    subject, message, reply_kind, timeout=max(0.1, min(attempt_timeout, left))
+                )
+            except RemoteError as exc:
+                if exc.remote_code not in RETRYABLE or loop.time() + delay >= deadline:
+                    raise
+                reason = exc.remote_code
+            except Unavailable as exc:
+                if loop.time() + delay >= deadline:
+                    raise
+                reason = exc.code
+            log.debug("%s: %s; trying again", subject, reason)
+            await asyncio.sleep(delay)  # nobody can take it yet: back off, ask again
+            delay = min(delay * 2, 0.5)
 
     # --- JetStream ----------------------------------------------------------
 

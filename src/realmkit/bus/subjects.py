@@ -43,6 +43,10 @@ def gateway_frames(gateway_id: str) -> str:
     return f"gateway.{_token(gateway_id)}.frames"
 
 
+def gateway_control(gateway_id: str) -> str:
+    return f"gateway.{_token(gateway_id)}.control"
+
+
 # Every gateway's load report (login nodes pick the least loaded gateway).
 GATEWAY_LOADS = "gateway.*.load"
 

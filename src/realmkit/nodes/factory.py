@@ -18,7 +18,7 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
     if spec.role is Role.WORLD:
         return WorldNode(spec, endpoints)
     if spec.role is Role.ORCHESTRATOR:
-        return OrchestratorNode(spec, endpoints)
+        return OrchestratorNode(spec, endpoints, settings.instances)
     if spec.role is Role.GATEWAY:
         return GatewayNode(spec, endpoints)
     raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)

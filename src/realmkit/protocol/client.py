@@ -46,7 +46,11 @@ class NewWorld(msgspec.Struct, frozen=True, tag_field="t", tag="new_world"):
 
 
 class TransferPending(msgspec.Struct, frozen=True, tag_field="t", tag="transfer_pending"):
-    """You are moving to another space; inputs are held until ``new_world``."""
+    """You are moving to another space (``reason``: portal, transfer, recovery).
+
+    Inputs sent from now until ``new_world`` are dropped; after ``new_world``
+    the client starts a new entity table and reports its position again.
+    """
 
     reason: str
 

@@ -44,30 +44,125 @@ class EnterWorld(msgspec.Struct, frozen=True, tag_field="t", tag="enter"):
     gateway_id: str
 
 
-OrchestratorRequest = EnterWorld
+class UsePortal(msgspec.Struct, frozen=True, tag_field="t", tag="portal"):
+    """A space saw the character step into one of its portals. Reply: Placement."""
+
+    character_id: int
+    instance_id: int
+    portal_id: int
+
+
+class MoveToInstance(msgspec.Struct, frozen=True, tag_field="t", tag="move"):
+    """Transfer a character in the world to a READY instance. Reply: Placement.
+
+    ``spawn`` names a spawn point of the target map ("" keeps the saved
+    position when the target is the same map). ``cross_realm`` allows a target
+    that is not of the character's realm (an instance owned by its pool).
+    """
+
+    character_id: int
+    instance_id: int
+    spawn: str = ""
+    cross_realm: bool = False
+
+
+class RequestInstance(msgspec.Struct, frozen=True, tag_field="t", tag="instance"):
+    """Create and load an instance of a map (battleground, arena, dungeon) for a realm,
+    or for a whole pool when ``realm_id`` is None. Reply: InstanceInfo."""
+
+    game_id: str
+    map_id: int
+    pool_id: int
+    realm_id: int | None = None
+
+
+class DrainNode(msgspec.Struct, frozen=True, tag_field="t", tag="drain"):
+    """Move every space off a world node (live migration) and stop sending it more.
+    Reply: Drained."""
+
+    node_id: str
+
+
+OrchestratorRequest = EnterWorld | UsePortal | MoveToInstance | RequestInstance | DrainNode
 
 
 class Placement(msgspec.Struct, frozen=True):
+    """Where the character is now; ``spawn``: the spawn point to join at ("": saved spot)."""
+
     character_id: int
     instance_id: int
     node_id: str
     map_id: int
     epoch: int
+    spawn: str = ""
+
+
+class InstanceInfo(msgspec.Struct, frozen=True):
+    instance_id: int
+    node_id: str
+    map_id: int
+    capacity: int
+
+
+class Migrated(msgspec.Struct, frozen=True):
+    instance_id: int
+    to_node: str
+    players: int
+    seconds: float
+
+
+class Drained(msgspec.Struct, frozen=True):
+    node_id: str
+    spaces: list[Migrated]
 
 
 # --- world node control (subject node.<id>.control) ---------------------------
 
 
+class Occupant(msgspec.Struct, frozen=True):
+    """A player in a space: placed under ``epoch``, connected through ``gateway_id``."""
+
+    character_id: int
+    epoch: int
+    gateway_id: str
+
+
 class LoadSpace(msgspec.Struct, frozen=True, tag_field="t", tag="load"):
-    """Host this instance; idempotent. Reply: SpaceReady once it can take players."""
+    """Host this instance; idempotent. Reply: SpaceReady once it can take players.
+
+    With ``restore`` the space continues from its latest checkpoint (a fresh
+    space if it has none). Players in the checkpoint stay only if listed in
+    ``keep`` (live migration, under their new epochs); the others are dropped
+    and join again from their last save.
+    """
 
     instance_id: int
     content_pack: str
     map_id: int
     seed: int
+    restore: bool = False
+    keep: list[Occupant] = []
 
 
-WorldControl = LoadSpace
+class FreezeSpace(msgspec.Struct, frozen=True, tag_field="t", tag="freeze"):
+    """Stop the space after its current tick, write its checkpoint and every pending
+    save, and unload it (live migration). Reply: Frozen."""
+
+    instance_id: int
+
+
+class StopSpace(msgspec.Struct, frozen=True, tag_field="t", tag="stop"):
+    """Save everyone and unload the space. Reply: Frozen."""
+
+    instance_id: int
+
+
+WorldControl = LoadSpace | FreezeSpace | StopSpace
+
+
+class Frozen(msgspec.Struct, frozen=True):
+    instance_id: int
+    tick: int
 
 
 class SpaceReady(msgspec.Struct, frozen=True):
@@ -79,11 +174,15 @@ class SpaceReady(msgspec.Struct, frozen=True):
 
 
 class JoinSpace(msgspec.Struct, frozen=True, tag_field="t", tag="join"):
-    """Add the character placed here under ``epoch``. Reply: Joined."""
+    """Add the character placed here under ``epoch``. Reply: Joined.
+
+    ``spawn`` names the spawn point to appear at ("": the saved position).
+    """
 
     character_id: int
     epoch: int
     gateway_id: str
+    spawn: str = ""
 
 
 class LeaveSpace(msgspec.Struct, frozen=True, tag_field="t", tag="leave"):
@@ -93,7 +192,15 @@ class LeaveSpace(msgspec.Struct, frozen=True, tag_field="t", tag="leave"):
     epoch: int
 
 
-SpaceControl = JoinSpace | LeaveSpace
+class HandOff(msgspec.Struct, frozen=True, tag_field="t", tag="handoff"):
+    """Take the player out for a transfer: its save under ``epoch`` is written
+    before the reply (Left); the assignment is the orchestrator's to change."""
+
+    character_id: int
+    epoch: int
+
+
+SpaceControl = JoinSpace | LeaveSpace | HandOff
 
 
 class Joined(msgspec.Struct, frozen=True):
@@ -133,3 +240,39 @@ class GatewayEvents(msgspec.Struct, frozen=True, tag_field="t", tag="events"):
 
 # What a world node publishes on gateway.<id>.frames.
 GatewayTraffic = SpaceFrame | GatewayEvents
+
+
+# --- a gateway's players (subject gateway.<id>.control) -----------------------
+
+
+class TransferStarted(msgspec.Struct, frozen=True, tag_field="t", tag="pending"):
+    """The character is leaving its space: tell the client, drop its inputs. Reply: Ack."""
+
+    character_id: int
+    reason: str
+
+
+class Repoint(msgspec.Struct, frozen=True, tag_field="t", tag="repoint"):
+    """The character now plays in ``instance_id`` under ``epoch``. Reply: Ack.
+
+    ``fresh``: the client starts over in that space (``new_world``, a
+    keyframe). Without it the space itself moved (live migration) and the
+    client sees nothing.
+    """
+
+    character_id: int
+    epoch: int
+    instance_id: int
+    map_id: int
+    tick_rate: int
+    bounds: Bounds
+    fresh: bool = True
+
+
+GatewayControl = TransferStarted | Repoint
+
+
+class Ack(msgspec.Struct, frozen=True):
+    """``ok`` False: the gateway no longer holds that player."""
+
+    ok: bool

@@ -28,6 +28,7 @@ from realmkit.sim.actions import apply_input
 from realmkit.sim.combat import auto_attacks, damage, grant_pending
 from realmkit.sim.creatures import Ai, spawn_all, step_creatures
 from realmkit.sim.events import Event, PortalReached
+from realmkit.sim.loot import ItemIdPool
 from realmkit.sim.movement import normalize_orientation, start_track
 from realmkit.sim.state import PlayerRecord, PlayerState
 from realmkit.sim.store import FLAG_DEAD, Kind
@@ -105,6 +106,13 @@ class Space:
             track=start_track(x, y, z, w.time_ms(w.tick)),
             granted_items=list(state.granted_items),
         )
+
+    def spawn_point(self, name: str) -> tuple[float, float, float, float]:
+        """Where the map's spawn point ``name`` puts a player (x, y, z, orientation)."""
+        for point in self.world.map.spawn_points:
+            if point.name == name:
+                return point.at.x, point.at.y, point.at.z, point.at.o
+        raise NotFound("spawn point", name)
 
     def remove_player(self, character_id: int) -> PlayerState:
         """Take a character out (leave, transfer); returns its final state."""
@@ -257,3 +265,18 @@ class Space:
         space = cls.__new__(cls)
         space.world, space._frames = snap.load(pack, blob)
         return space
+
+    def resume_elsewhere(self, keep: set[int]) -> list[int]:
+        """Prepare a restored checkpoint to run again on another node.
+
+        Players not in ``keep`` are dropped (they rejoin from their last save,
+        which may be newer than the checkpoint); the ids dropped are returned.
+        The checkpoint's unused item ids are forgotten, since the crashed node may
+        have granted some after it was taken; new blocks are asked for.
+        """
+        dropped = [cid for cid in self.world.players if cid not in keep]
+        for character_id in dropped:
+            self.remove_player(character_id)
+        self.world.pool = ItemIdPool()
+        self.world.ask_for_ids_if_low()
+        return dropped

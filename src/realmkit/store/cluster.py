@@ -115,14 +115,38 @@ class ClusterRepo:
         return row(Node, record)
 
     async def heartbeat(self, node_id: str, state: NodeState, capacity: int) -> None:
+        """The node is alive in ``state``; a node told to drain stays draining."""
         async with self.db.connection() as conn:
             await conn.execute(
-                "UPDATE cluster.nodes SET state = $2, capacity = $3, last_heartbeat_at = now() "
+                "UPDATE cluster.nodes SET state = CASE WHEN state = 'draining' AND $2 = 'ready' "
+                "THEN 'draining' ELSE $2 END, capacity = $3, last_heartbeat_at = now() "
                 "WHERE node_id = $1",
                 node_id,
                 state.value,
                 capacity,
             )
+
+    async def set_node_state(self, node_id: str, state: NodeState) -> None:
+        async with self.db.connection() as conn:
+            await conn.execute(
+                "UPDATE cluster.nodes SET state = $2 WHERE node_id = $1", node_id, state.value
+            )
+
+    async def overdue(self, seconds: float) -> list[str]:
+        """World nodes silent for ``seconds``: marked UNHEALTHY; their ids."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "UPDATE cluster.nodes SET state = 'unhealthy' WHERE role = 'world' "
+                "AND state IN ('starting', 'ready', 'draining') "
+                "AND last_heartbeat_at < now() - make_interval(secs => $1) RETURNING node_id",
+                seconds,
+            )
+        return [r["node_id"] for r in records]
+
+    async def nodes(self) -> list[Node]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch("SELECT * FROM cluster.nodes ORDER BY node_id")
+        return [row(Node, r) for r in records]
 
     async def world_candidates(self, fresh_seconds: float) -> list[WorldCandidate]:
         """Ready world nodes that reported lately, with the players placed on them."""

@@ -120,6 +120,54 @@ class InstanceRepo:
             raise NotFound("instance", instance_id)
         return row(Instance, record)
 
+    async def on_node(self, node_id: str) -> list[Instance]:
+        """The instances a node should be running (loading, ready or draining there)."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.instances WHERE node_id = $1 "
+                "AND state IN ('loading', 'ready', 'draining') ORDER BY instance_id",
+                node_id,
+            )
+        return [row(Instance, r) for r in records]
+
+    async def live(self) -> list[Instance]:
+        """Every instance that is not gone, oldest first."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.instances WHERE state <> 'gone' ORDER BY instance_id"
+            )
+        return [row(Instance, r) for r in records]
+
+    async def players_in(self) -> dict[int, int]:
+        """Placed characters per live instance."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT instance_id, count(*) AS n FROM characters.player_assignments "
+                "WHERE instance_id IS NOT NULL GROUP BY instance_id"
+            )
+        return {r["instance_id"]: r["n"] for r in records}
+
+    async def mark_unhealthy_on(self, node_id: str) -> list[int]:
+        """Every live instance of a node that died: UNHEALTHY; their ids."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "UPDATE characters.instances SET state = 'unhealthy', updated_at = now() "
+                "WHERE node_id = $1 AND state IN ('loading', 'ready', 'draining', 'stopping') "
+                "RETURNING instance_id",
+                node_id,
+            )
+        return [r["instance_id"] for r in records]
+
+    async def empty(self) -> list[Instance]:
+        """READY dungeons, battlegrounds and arenas with nobody placed in them."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT i.* FROM characters.instances i WHERE i.kind <> 'continent' "
+                "AND i.state = 'ready' AND NOT EXISTS (SELECT 1 FROM "
+                "characters.player_assignments a WHERE a.instance_id = i.instance_id)"
+            )
+        return [row(Instance, r) for r in records]
+
 
 class AssignmentRepo:
     def __init__(self, db: Database) -> None:
@@ -172,6 +220,16 @@ class AssignmentRepo:
                     )
             return row(Assignment, record)
         return await self._advance(character_id, expected_epoch, instance_id, gateway_id, state)
+
+    async def in_instance(self, instance_id: int) -> list[Assignment]:
+        """The characters placed in an instance."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.player_assignments WHERE instance_id = $1 "
+                "ORDER BY character_id",
+                instance_id,
+            )
+        return [row(Assignment, r) for r in records]
 
     async def set_state(self, character_id: int, epoch: int, state: AssignmentState) -> Assignment:
         """Change the state within ``epoch`` (same instance); ``StaleEpoch`` if it moved on."""

@@ -75,12 +75,25 @@ class Database:
 
     @classmethod
     async def connect(
-        cls, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        name: str = "realmkit",
     ) -> Database:
-        """Open a pool; ``StoreUnavailable`` naming the (redacted) URL if it fails."""
+        """Open a pool; ``StoreUnavailable`` naming the (redacted) URL if it fails.
+
+        ``name`` is the connections' application_name (which node holds what lock).
+        """
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, timeout=connect_timeout
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                server_settings={"application_name": name},
             )
         except (*UNAVAILABLE, asyncpg.PostgresError, TimeoutError) as exc:
             raise StoreUnavailable(f"{redact(url)}: {exc or type(exc).__name__}") from exc
@@ -138,3 +151,70 @@ class Database:
     async def fetchval(self, query: str, *args: Any) -> Any:
         with translated():
             return await self.pool.fetchval(query, *args)
+
+
+class Leadership:
+    """One process at a time leads: it holds a session advisory lock on a connection
+    kept out of the pool for as long as it leads.
+
+    If the process dies, or its connection breaks, PostgreSQL drops the lock
+    and the next ``hold`` of another process takes it.
+    """
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = name
+        self._conn: Any = None
+
+    @property
+    def leading(self) -> bool:
+        return self._conn is not None
+
+    async def hold(self) -> bool:
+        """Become or stay the leader if possible; True while leading."""
+        if self._conn is not None:
+            try:
+                with translated():
+                    await self._conn.fetchval("SELECT 1")
+                return True
+            except StoreUnavailable:
+                await self._drop()
+                return False
+        with translated():
+            conn = await self.db.pool.acquire()
+            try:
+                won = await conn.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", self.name
+                )
+            except BaseException:
+                await self.db.pool.release(conn)
+                raise
+            if not won:
+                await self.db.pool.release(conn)
+                return False
+        self._conn = conn
+        return True
+
+    async def resign(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(RealmkitError), translated():
+                await self._conn.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended($1, 0))", self.name
+                )
+            await self._drop()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        with contextlib.suppress(Exception):
+            await self.db.pool.release(conn)
+
+
+async def lock_holder(db: Database, name: str) -> str | None:
+    """The application_name of the session holding the advisory lock ``name``."""
+    async with db.connection() as conn:
+        return await conn.fetchval(  # type: ignore[no-any-return]
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted "
+            "AND (l.classid::bigint << 32) | l.objid::bigint = hashtextextended($1, 0)",
+            name,
+        )

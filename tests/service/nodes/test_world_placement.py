@@ -31,7 +31,7 @@ from realmkit.protocol.cluster import (
 )
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Move
-from realmkit.settings import NodeSpec, Role
+from realmkit.settings import InstanceSettings, NodeSpec, Role
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -49,7 +49,9 @@ async def cluster(database_url: str, endpoints: Endpoints) -> AsyncIterator[list
     nodes = [
         WorldNode(NodeSpec(name="world-1", role=Role.WORLD), here),
         WorldNode(NodeSpec(name="world-2", role=Role.WORLD, capacity=10), here),
-        OrchestratorNode(NodeSpec(name="orchestrator-1", role=Role.ORCHESTRATOR), here),
+        OrchestratorNode(
+            NodeSpec(name="orchestrator-1", role=Role.ORCHESTRATOR), here, InstanceSettings()
+        ),
     ]
     for node in nodes:
         await node.start()  # type: ignore[attr-defined]

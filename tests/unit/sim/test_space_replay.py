@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_scenarios import ACTIONS, PACK, Driver, Op, crowd_space
 
-from realmkit.errors import BadSnapshot
-from realmkit.sim.events import LootGranted
+from realmkit.errors import BadSnapshot, NotFound
+from realmkit.sim.events import ItemIdsNeeded, LootGranted
 from realmkit.sim.space import Space
 
 unit = st.floats(min_value=0.0, max_value=1.0)
@@ -106,3 +106,25 @@ def test_no_item_id_is_granted_twice_in_a_long_run() -> None:
     in_states = [i for s in driver.space.world.players.values() for i in s.granted_items]
     assert sorted(in_states) == sorted(granted)
     assert not any(isinstance(e, LootGranted) for e in driver.space.events_to_emit())
+
+
+def test_resume_elsewhere_keeps_listed_players_and_forgets_item_ids() -> None:
+    """A restored checkpoint keeps only the players it is told to, and asks for new item ids."""
+    original = crowd_space(players=4)
+    original.step(1)
+    original.events_to_emit()
+    restored = Space.restore(PACK, original.snapshot())
+    dropped = restored.resume_elsewhere(keep={1000, 1002})
+    assert sorted(dropped) == [1001, 1003]
+    assert sorted(restored.world.players) == [1000, 1002]
+    assert restored.world.pool.remaining() == 0
+    restored.step(2)
+    assert any(isinstance(e, ItemIdsNeeded) for e in restored.events_to_emit())
+
+
+def test_spawn_point_by_name() -> None:
+    """A spawn point is found by name; an unknown name is NotFound."""
+    space = crowd_space(players=0)
+    assert space.spawn_point("from_dungeon")[:2] == (1540.0, 1500.0)
+    with pytest.raises(NotFound):
+        space.spawn_point("nowhere")

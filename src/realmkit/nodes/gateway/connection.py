@@ -5,13 +5,16 @@ time (``timed_out``); the connection answers with actions to carry out. It
 never touches a socket, a bus or a clock.
 
 States: AWAITING_HELLO -> ENTERING (ticket being checked, placement) ->
-IN_WORLD -> CLOSED. Rules:
+IN_WORLD -> CLOSED, and IN_WORLD -> ENTERING while a transfer moves the
+player to another space. Rules:
 - the first message must be ``hello`` within ``HELLO_TIMEOUT`` seconds;
 - every message must decode to a known type and pass its checks, else the
   client gets an ``error`` frame and a strike; ``MAX_STRIKES`` strikes close
   the connection (1008);
 - messages beyond the rate limit are dropped with a strike;
-- inputs are forwarded only IN_WORLD; during ENTERING they are dropped;
+- inputs are forwarded only IN_WORLD; during ENTERING (also during a
+  transfer, from ``transfer_pending`` until ``new_world``) they are dropped:
+  the client reports its position again in the new space;
 - a move must pass the shared validator's stateless check (finite, inside
   the map's bounds) before it is forwarded; the space runs the rest.
 """
@@ -119,8 +122,15 @@ class Connection:
 
     def entered(self, bounds: Bounds) -> None:
         """The player is in a space of a map with these bounds."""
-        self.move(ConnState.IN_WORLD)
+        if self.state is not ConnState.IN_WORLD:
+            self.move(ConnState.IN_WORLD)
         self.bounds = bounds
+
+    def transferring(self) -> bool:
+        """A transfer began: inputs are dropped until ``entered``; False if closed."""
+        if self.state is ConnState.IN_WORLD:
+            self.move(ConnState.ENTERING)
+        return self.state is ConnState.ENTERING
 
     def timed_out(self, now: float) -> list[Action]:
         if self.state is ConnState.AWAITING_HELLO and now - self.opened_at >= HELLO_TIMEOUT:

@@ -1,6 +1,11 @@
 """The gateway node: players' WebSockets in, replicated frames out.
 
 Per connection it only carries out what ``connection.Connection`` answers.
+Transfers: the orchestrator tells the gateway (``gateway.<id>.control``) when
+a player starts moving (``transfer_pending`` to the client, inputs dropped)
+and where it landed (``new_world``, or nothing when only the space's node
+changed). The socket stays open throughout.
+
 Entering the world: the ticket is verified with the login replica's public
 key, its nonce claimed once cluster-wide (NATS KV ``create``), the
 orchestrator places the character, the space accepts it under the placement
@@ -18,6 +23,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import msgspec
 from aiohttp import WSMsgType, web
@@ -45,9 +52,12 @@ from realmkit.protocol.client import (
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
     NewWorld,
+    TransferPending,
 )
 from realmkit.protocol.cluster import (
+    Ack,
     EnterWorld,
+    GatewayControl,
     GatewayEvents,
     GatewayLoad,
     GatewayTraffic,
@@ -58,6 +68,8 @@ from realmkit.protocol.cluster import (
     Left,
     Placement,
     PlayerInput,
+    Repoint,
+    TransferStarted,
 )
 from realmkit.protocol.frames import SpaceFrame
 from realmkit.settings import NodeSpec
@@ -69,14 +81,17 @@ log = logging.getLogger("realmkit.gateway")
 MAX_MESSAGE = 4096
 LOAD_SECONDS = 1.0
 REQUEST_TIMEOUT = 10.0
+# How long entering waits for a placement while orchestrators are down or busy.
+PLACEMENT_PATIENCE = 20.0
 TICKETS_BUCKET = "tickets_used"
 
 
 class Player:
     """A connected player once it is in the world."""
 
-    def __init__(self, ws: web.WebSocketResponse, placement: Placement) -> None:
+    def __init__(self, ws: web.WebSocketResponse, conn: Connection, placement: Placement) -> None:
         self.ws = ws
+        self.conn = conn
         self.character_id = placement.character_id
         self.instance_id = placement.instance_id
         self.epoch = placement.epoch
@@ -119,6 +134,9 @@ class GatewayNode:
         self._tickets = await self.bus.key_value(TICKETS_BUCKET, int, ttl=300.0)
         await self.bus.subscribe(
             subjects.gateway_frames(self.name), GatewayTraffic, self._on_traffic
+        )
+        await self.bus.serve(
+            subjects.gateway_control(self.name), GatewayControl, self._on_control, concurrent=True
         )
         app = web.Application()
         app.add_routes([web.get("/ws", self._websocket), web.get("/healthz", self._health)])
@@ -220,18 +238,18 @@ class GatewayNode:
                 await self._tickets.create(claims.nonce, claims.character_id)
             except Conflict as exc:
                 raise TicketReplayed() from exc
-            placement = await self.bus.request(
+            placement = await self.bus.request_patiently(
                 subjects.ORCHESTRATOR_REQUESTS,
                 EnterWorld(claims.character_id, self.name),
                 Placement,
-                timeout=REQUEST_TIMEOUT,
+                within=PLACEMENT_PATIENCE,
             )
             old = self.players.get(claims.character_id)
             if old is not None:  # the same character from a second socket
                 await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
             joined = await self.bus.request(
                 subjects.space_control(placement.instance_id),
-                JoinSpace(claims.character_id, placement.epoch, self.name),
+                JoinSpace(claims.character_id, placement.epoch, self.name, placement.spawn),
                 Joined,
                 timeout=REQUEST_TIMEOUT,
             )
@@ -242,9 +260,9 @@ class GatewayNode:
                 await self._carry_out(ws, action, player)
             return
         if ws.closed:
-            await self._leave(Player(ws, placement))
+            await self._leave(Player(ws, conn, placement))
             return
-        p = Player(ws, placement)
+        p = Player(ws, conn, placement)
         player.append(p)
         self.players[p.character_id] = p
         conn.entered(joined.bounds)
@@ -260,13 +278,43 @@ class GatewayNode:
         if self.players.get(p.character_id) is p:
             del self.players[p.character_id]
             self.fanout.left(p.instance_id, p.character_id)
+        await self._leave_space(p.instance_id, p.character_id, p.epoch)
+
+    async def _leave_space(self, instance_id: int, character_id: int, epoch: int) -> None:
         with contextlib.suppress(RealmkitError):
             await self.bus.request(
-                subjects.space_control(p.instance_id),
-                LeaveSpace(p.character_id, p.epoch),
+                subjects.space_control(instance_id),
+                LeaveSpace(character_id, epoch),
                 Left,
                 timeout=REQUEST_TIMEOUT,
             )
+
+    # --- transfers (the orchestrator moves a player) ------------------------------
+
+    async def _on_control(self, message: TransferStarted | Repoint) -> Ack:
+        p = self.players.get(message.character_id)
+        if isinstance(message, TransferStarted):
+            if p is None or not p.conn.transferring():
+                return Ack(False)
+            await _send(p.ws, msgspec.msgpack.encode(TransferPending(message.reason)))
+            return Ack(True)
+        if p is None or p.ws.closed:
+            # Nobody plays it any more: take it out of the space it was just put in.
+            self._later(self._leave_space(message.instance_id, message.character_id, message.epoch))
+            return Ack(False)
+        if message.fresh or message.instance_id != p.instance_id:
+            self.fanout.left(p.instance_id, p.character_id)
+        p.instance_id, p.epoch = message.instance_id, message.epoch
+        if message.fresh:
+            p.conn.entered(message.bounds)
+            world = NewWorld(p.character_id, message.instance_id, message.map_id, message.tick_rate)
+            await _send(p.ws, msgspec.msgpack.encode(world))
+        return Ack(True)
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
 
     # --- traffic from the spaces ------------------------------------------------
 
@@ -288,9 +336,7 @@ class GatewayNode:
                     await _send(p.ws, data)
 
     def _schedule_flush(self) -> None:
-        task = asyncio.create_task(self._flush())
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        self._later(self._flush())
 
     async def _flush(self) -> None:
         batches, self.pending = self.pending, {}

@@ -1,119 +1,101 @@
 """Placing a character that enters the world.
 
-The continent instance of a realm and map is created once: the whole check,
-create, assign-to-node and load sequence runs under a cluster-wide advisory
-lock named after the realm and map, and the schema allows only one live
-continent copy besides. No player is routed to an instance before its world
-node answered that the space is loaded ("pending until loaded"). The
-assignment is then written with ``epoch + 1`` (compare-and-set on the epoch
-read), which fences any world node still holding the character.
+Where it goes: its realm's continent, or the dungeon instance it is bound to
+when it logged out inside one that still runs (else the dungeon's exit on the
+continent).
+
+The continent instance of a realm and map is created once: the check and
+create run under a cluster-wide advisory lock named after the realm and map,
+and the schema allows only one live continent copy besides. No player is
+routed to an instance before its world node answered that the space is
+loaded ("pending until loaded", see ``instances``). The assignment is then
+written with ``epoch + 1`` (compare-and-set on the epoch read), which fences
+any world node still holding the character.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 
-from realmkit.bus import subjects
-from realmkit.bus.nats import NatsBus
-from realmkit.errors import Conflict, Unavailable
-from realmkit.nodes.packs import PackCache, home_continent
-from realmkit.protocol.cluster import EnterWorld, LoadSpace, Placement, SpaceReady
+from realmkit.content.schema import ContentPack
+from realmkit.errors import Conflict
+from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.nodes.packs import home_continent
+from realmkit.protocol.cluster import EnterWorld, Placement
 from realmkit.store.characters import CharacterRepo
-from realmkit.store.cluster import ClusterRepo
-from realmkit.store.placement import AssignmentRepo, InstanceRepo
-from realmkit.store.postgres import Database
-from realmkit.store.records import (
-    Game,
-    Instance,
-    InstanceState,
-    MapKind,
-    Realm,
-    RealmStatus,
-    WorldCandidate,
-)
+from realmkit.store.records import Character, Instance, InstanceState, MapKind, Realm, RealmStatus
+from realmkit.store.spaces import BindingRepo
 
 log = logging.getLogger("realmkit.orchestrator")
 
-FRESH_HEARTBEAT = 5.0
-LOAD_TIMEOUT = 10.0
 
-
-def pick_world_node(candidates: list[WorldCandidate]) -> str:
-    """The node with the most free capacity (ties: the first by id)."""
-    free = [(c.capacity - c.players, c.node_id) for c in candidates if c.capacity > c.players]
-    if not free:
-        raise Unavailable("no world node has room for another player")
-    return min(free, key=lambda f: (-f[0], f[1]))[1]
+def dungeon_exit(pack: ContentPack, dungeon_map: int) -> tuple[int, str]:
+    """Where leaving a dungeon leads: (continent map, spawn point) of its way out."""
+    for portal in pack.maps[dungeon_map].portals:
+        target = pack.maps.get(portal.to_map)
+        if target is not None and target.kind == MapKind.CONTINENT.value:
+            return portal.to_map, portal.to_spawn
+    return home_continent(pack, dungeon_map), ""
 
 
 class Placer:
-    def __init__(self, db: Database, bus: NatsBus, packs: PackCache) -> None:
-        self.db = db
-        self.bus = bus
-        self.packs = packs
-        self.characters = CharacterRepo(db)
-        self.cluster = ClusterRepo(db)
-        self.instances = InstanceRepo(db)
-        self.assignments = AssignmentRepo(db)
+    def __init__(self, instances: Instances) -> None:
+        self.instances = instances
+        self.characters = CharacterRepo(instances.db)
+        self.bindings = BindingRepo(instances.db)
 
     async def enter_world(self, request: EnterWorld) -> Placement:
         character = await self.characters.get(request.character_id)
-        realm = await self.cluster.realm(character.realm_id)
-        if realm.status is not RealmStatus.ONLINE:
-            raise Conflict(f"realm {realm.name} is {realm.status.value}", realm_id=realm.realm_id)
-        game = await self.cluster.game(realm.game_id)
-        pack = await self.packs.get(game.content_pack)
-        map_id = home_continent(pack, character.map_id)
-        instance = await self._continent(realm, game, map_id, pack.maps[map_id].max_players)
+        realm = await self.online_realm(character.realm_id)
+        instance, spawn = await self._destination(character, realm)
         assert instance.node_id is not None
-        current = await self.assignments.get(character.character_id)
-        placed = await self.assignments.place(
+        assignments = self.instances.assignments
+        current = await assignments.get(character.character_id)
+        placed = await assignments.place(
             character.character_id,
             instance.instance_id,
             request.gateway_id,
             expected_epoch=current.epoch if current else None,
         )
         return Placement(
-            character.character_id, instance.instance_id, instance.node_id, map_id, placed.epoch
+            character.character_id,
+            instance.instance_id,
+            instance.node_id,
+            instance.map_id,
+            placed.epoch,
+            spawn,
         )
 
-    async def _continent(self, realm: Realm, game: Game, map_id: int, capacity: int) -> Instance:
-        ready = await self.instances.live_continent(realm.realm_id, map_id)
-        if ready is not None and ready.state is InstanceState.READY:
-            return ready  # the common case needs no lock
-        async with self.db.advisory_lock(f"continent:{realm.realm_id}:{map_id}"):
-            instance = await self.instances.live_continent(realm.realm_id, map_id)
-            if instance is not None and instance.state is InstanceState.READY:
-                return instance
-            if instance is None:
-                node_id = pick_world_node(await self.cluster.world_candidates(FRESH_HEARTBEAT))
-                created = await self.instances.create(
-                    game_id=game.game_id,
-                    map_id=map_id,
-                    kind=MapKind.CONTINENT,
-                    pool_id=realm.pool_id,
-                    realm_id=realm.realm_id,
-                    capacity=capacity,
-                )
-                instance = await self.instances.set_state(
-                    created.instance_id, InstanceState.LOADING, node_id
-                )
-                log.info("continent %d of realm %s -> %s", map_id, realm.name, node_id)
-            return await self._load(instance, game)
+    async def online_realm(self, realm_id: int) -> Realm:
+        realm = await self.instances.cluster.realm(realm_id)
+        if realm.status is not RealmStatus.ONLINE:
+            raise Conflict(f"realm {realm.name} is {realm.status.value}", realm_id=realm.realm_id)
+        return realm
 
-    async def _load(self, instance: Instance, game: Game) -> Instance:
-        """Ask the instance's node to load it (again: loading is idempotent); READY after."""
-        assert instance.node_id is not None
-        load = LoadSpace(
-            instance.instance_id, game.content_pack, instance.map_id, secrets.randbits(62)
-        )
-        try:
-            await self.bus.request(
-                subjects.node_control(instance.node_id), load, SpaceReady, timeout=LOAD_TIMEOUT
-            )
-        except Unavailable:
-            # That node cannot host it: retire the row; the next request places anew.
-            await self.instances.set_state(instance.instance_id, InstanceState.GONE)
-            raise
-        return await self.instances.set_state(instance.instance_id, InstanceState.READY)
+    async def _destination(self, character: Character, realm: Realm) -> tuple[Instance, str]:
+        game = await self.instances.cluster.game(realm.game_id)
+        pack = await self.instances.packs.get(game.content_pack)
+        saved = pack.maps.get(character.map_id)
+        if saved is not None and saved.kind == MapKind.DUNGEON.value:
+            bound = await self.bindings.bound(character.character_id, saved.id)
+            if bound is not None:
+                return await self.instances.running(bound), ""
+            map_id, spawn = dungeon_exit(pack, saved.id)
+            return await self.continent(realm, map_id), spawn
+        return await self.continent(realm, home_continent(pack, character.map_id)), ""
+
+    async def continent(self, realm: Realm, map_id: int) -> Instance:
+        """The realm's continent instance of ``map_id``, READY (created on first use)."""
+        rows = self.instances.rows
+        found = await rows.live_continent(realm.realm_id, map_id)
+        if found is not None and found.state is InstanceState.READY:
+            return found  # the common case needs no lock
+        if found is None:
+            async with self.instances.db.advisory_lock(f"continent:{realm.realm_id}:{map_id}"):
+                found = await rows.live_continent(realm.realm_id, map_id)
+                if found is None:
+                    found = await self.instances.create(
+                        realm.game_id, map_id, MapKind.CONTINENT, realm.pool_id, realm.realm_id
+                    )
+                    log.info("continent %d of realm %s created", map_id, realm.name)
+        return await self.instances.running(found.instance_id)

@@ -1,11 +1,19 @@
 """The world node: hosts the spaces the orchestrator assigns to it.
 
 Subjects it serves:
-- ``node.<id>.control``: ``LoadSpace`` (idempotent), answered once the space
-  ticks and takes players;
-- ``space.<instance>.control``: ``JoinSpace`` / ``LeaveSpace``;
+- ``node.<id>.control``: ``LoadSpace`` (idempotent; from a checkpoint when
+  restoring), answered once the space ticks and takes players;
+  ``FreezeSpace`` (live migration: halt, flush, checkpoint, unload) and
+  ``StopSpace``;
+- ``space.<instance>.control``: ``JoinSpace`` / ``LeaveSpace`` / ``HandOff``;
 - ``space.<instance>.in``: the gateways' input batches.
 It heartbeats into ``cluster.nodes`` and publishes ``WorldLoad`` every second.
+
+A node that starts marks the instances the registry still gives it
+UNHEALTHY: a previous process of the same name died with them, and the
+orchestrator's leader restores them. A node whose heartbeat finds that a
+space it runs was given to another node meanwhile (it was thought dead)
+abandons that space without writing anything.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import gc
 import logging
 from functools import partial
 
+import msgspec
 from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
@@ -23,14 +32,18 @@ from realmkit.bus.nats import NatsBus
 from realmkit.engines import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
 from realmkit.nodes.packs import PackCache
-from realmkit.nodes.world.runner import Occupant, SpaceRunner
+from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cluster import (
+    FreezeSpace,
+    Frozen,
+    HandOff,
     InputBatch,
     Joined,
     JoinSpace,
     LeaveSpace,
     Left,
     LoadSpace,
+    Occupant,
     SpaceControl,
     SpaceReady,
     WorldControl,
@@ -41,9 +54,10 @@ from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.placement import AssignmentRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import AssignmentState, NodeState
+from realmkit.store.spaces import CheckpointRepo
 
 log = logging.getLogger("realmkit.world")
 
@@ -81,10 +95,11 @@ class WorldNode:
         await cluster.register_node(
             self.name, "world", self.spec.host, self.spec.port, self.spec.capacity
         )
+        lost = await InstanceRepo(self.db).mark_unhealthy_on(self.name)
+        if lost:
+            log.warning("instances %s died with this node's previous process", lost)
         self._control = await self.bus.serve(
-            subjects.node_control(self.name),
-            WorldControl,
-            self._load,
+            subjects.node_control(self.name), WorldControl, self._on_control, concurrent=True
         )
         await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
         self._heartbeat = asyncio.create_task(self._beating(cluster))
@@ -117,21 +132,52 @@ class WorldNode:
 
     # --- spaces -----------------------------------------------------------------
 
+    async def _on_control(self, request: WorldControl) -> SpaceReady | Frozen:
+        if isinstance(request, LoadSpace):
+            return await self._load(request)
+        runner = self.runners.get(request.instance_id)
+        if runner is None:
+            raise NotFound("space", request.instance_id)
+        if isinstance(request, FreezeSpace):
+            tick = await runner.freeze()
+        else:
+            await runner.stop()
+            tick = runner.space.tick
+        await self._unload(request.instance_id, runner_stopped=True)
+        log.info("space %d stopped at tick %d", request.instance_id, tick)
+        return Frozen(request.instance_id, tick)
+
+    async def _space(self, request: LoadSpace) -> tuple[Space, list[Occupant]]:
+        """A fresh space, or the instance's checkpoint made ready to continue here."""
+        pack = await self.packs.get(request.content_pack)
+        checkpoint = None
+        if request.restore:
+            checkpoint = await CheckpointRepo(self.db).latest(request.instance_id)
+        if checkpoint is None:
+            return Space(
+                pack, request.map_id, instance_id=request.instance_id, seed=request.seed
+            ), []
+        space = await asyncio.to_thread(Space.restore, pack, checkpoint.snapshot)
+        keep = {o.character_id: o for o in request.keep}
+        space.resume_elsewhere(set(keep))
+        return space, [keep[cid] for cid in space.world.players]
+
     async def _load(self, request: LoadSpace) -> SpaceReady:
         async with self._loading:
             if request.instance_id not in self.runners:
-                pack = await self.packs.get(request.content_pack)
-                space = Space(
-                    pack, request.map_id, instance_id=request.instance_id, seed=request.seed
-                )
+                space, occupants = await self._space(request)
                 runner = SpaceRunner(
                     space,
                     request.instance_id,
-                    pack.maps[request.map_id].tick_rate,
+                    space.world.map.tick_rate,
                     self.bus,
                     CharacterRepo(self.db),
                     ItemRepo(self.db),
+                    CheckpointRepo(self.db),
+                    self.name,
                 )
+                for occupant in occupants:
+                    runner.occupants[occupant.character_id] = occupant
                 self.runners[request.instance_id] = runner
                 runner.start()
                 self._subs[request.instance_id] = [
@@ -139,6 +185,7 @@ class WorldNode:
                         subjects.space_control(request.instance_id),
                         SpaceControl,
                         partial(self._space_control, runner),
+                        concurrent=True,
                     ),
                     await self.bus.subscribe(
                         subjects.space_inputs(request.instance_id),
@@ -150,20 +197,33 @@ class WorldNode:
                 # collections stop landing on random ticks (bench/README.md).
                 gc.collect()
                 gc.freeze()
-                log.info("space %d (map %d) loaded", request.instance_id, request.map_id)
+                log.info(
+                    "space %d (map %d) %s at tick %d with %d players",
+                    request.instance_id,
+                    request.map_id,
+                    "restored" if request.restore else "loaded",
+                    space.tick,
+                    len(occupants),
+                )
         return SpaceReady(request.instance_id, self.name)
 
-    async def _unload(self, instance_id: int) -> None:
+    async def _unload(self, instance_id: int, *, runner_stopped: bool = False) -> None:
         runner = self.runners.pop(instance_id, None)
         for sub in self._subs.pop(instance_id, []):
             with contextlib.suppress(RealmkitError):
-                await self.bus.drain_subscription(sub)
-        if runner is not None:
+                await sub.unsubscribe()
+        if runner is not None and not runner_stopped:
             await runner.stop()
 
     async def _space_control(self, runner: SpaceRunner, request: SpaceControl) -> Joined | Left:
         if isinstance(request, JoinSpace):
             return await self._join(runner, request)
+        occupant = runner.occupants.get(request.character_id)
+        if occupant is None or occupant.epoch != request.epoch:
+            raise NotFound("player in space", request.character_id)
+        if isinstance(request, HandOff):
+            _, saved = await runner.leave(request.character_id)
+            return Left(request.character_id, saved)
         return await self._leave(runner, request)
 
     async def _join(self, runner: SpaceRunner, request: JoinSpace) -> Joined:
@@ -178,6 +238,11 @@ class WorldNode:
         if request.character_id in runner.occupants:
             await runner.leave(request.character_id)  # a reconnect replaces the old session
         c = await CharacterRepo(self.db).get(request.character_id)
+        if request.spawn:
+            x, y, z, o = runner.space.spawn_point(request.spawn)
+            c = msgspec.structs.replace(
+                c, map_id=runner.space.map_id, pos_x=x, pos_y=y, pos_z=z, orientation=o
+            )
         state = PlayerState(
             character_id=c.character_id,
             name=c.name,
@@ -190,6 +255,8 @@ class WorldNode:
             orientation=c.orientation,
         )
         runner.join(state, Occupant(c.character_id, request.epoch, request.gateway_id))
+        if request.spawn:
+            runner.save_now(c.character_id)  # a crash now must not send it back through the portal
         await assignments.set_state(c.character_id, request.epoch, AssignmentState.IN_WORLD)
         return Joined(
             c.character_id,
@@ -201,9 +268,6 @@ class WorldNode:
         )
 
     async def _leave(self, runner: SpaceRunner, request: LeaveSpace) -> Left:
-        occupant = runner.occupants.get(request.character_id)
-        if occupant is None or occupant.epoch != request.epoch:
-            raise NotFound("player in space", request.character_id)
         _, saved = await runner.leave(request.character_id)
         if saved:
             with contextlib.suppress(StaleEpoch):
@@ -215,11 +279,18 @@ class WorldNode:
     # --- heartbeat ----------------------------------------------------------------
 
     async def _beating(self, cluster: ClusterRepo) -> None:
+        instances = InstanceRepo(self.db)
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
                 await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
                 await self.bus.publish(subjects.node_heartbeat(self.name), self.load())
+                if self.runners:
+                    mine = {i.instance_id for i in await instances.on_node(self.name)}
+                    for instance_id in [i for i in self.runners if i not in mine]:
+                        log.warning("space %d was moved away meanwhile: abandoned", instance_id)
+                        self.runners[instance_id].abandon()
+                        await self._unload(instance_id, runner_stopped=True)
             except RealmkitError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
 

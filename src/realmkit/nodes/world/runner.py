@@ -8,7 +8,12 @@ events that concern each gateway's players, and queue database work.
 Database work (granting looted items, reserving item-id blocks, saving
 characters) runs in order on one writer task, so the tick never waits for
 PostgreSQL and a save is never written before the grants that preceded it.
-Saves are fenced by the epoch each player joined with.
+Saves are fenced by the epoch each player joined with. Every few seconds the
+whole space is snapshotted and written as its checkpoint (fenced by the
+instance row), so another node can restore it after a crash.
+
+A player stepping into a portal is the orchestrator's business: the runner
+asks it (``UsePortal``) off the tick and carries on.
 
 Timing: ticks are scheduled on a fixed grid (drift-corrected). A tick that
 starts late is still run once; the ticks it should have overlapped are
@@ -25,12 +30,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-import msgspec
-
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.errors import RealmkitError, StaleEpoch
-from realmkit.protocol.cluster import GatewayEvents, InputBatch
+from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
 from realmkit.protocol.frames import select_observers
 from realmkit.sim.events import (
     ActionRejected,
@@ -46,17 +49,14 @@ from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.records import CharacterSave
+from realmkit.store.spaces import CheckpointRepo
 
 log = logging.getLogger("realmkit.world")
 
 SAVE_EVERY_SECONDS = 5.0
+CHECKPOINT_EVERY_SECONDS = 3.0
+PORTAL_TIMEOUT = 10.0
 TICK_SAMPLES = 400
-
-
-class Occupant(msgspec.Struct, frozen=True):
-    character_id: int
-    epoch: int
-    gateway_id: str
 
 
 def concerned(event: Event) -> set[int]:
@@ -92,8 +92,12 @@ class SpaceRunner:
         bus: NatsBus,
         characters: CharacterRepo,
         items: ItemRepo,
+        checkpoints: CheckpointRepo,
+        node_id: str,
     ) -> None:
         self.space = space
+        self.checkpoints = checkpoints
+        self.node_id = node_id
         self.instance_id = instance_id
         self.tick_rate = tick_rate
         self.bus = bus
@@ -105,9 +109,13 @@ class SpaceRunner:
         self.failed_ticks = 0
         self.stale_saves = 0
         self.saves = 0
+        self.checkpoints_written = 0
+        self._halting = False
+        self._asks: set[asyncio.Task[None]] = set()
         self._jobs: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._save_every = max(1, round(SAVE_EVERY_SECONDS * tick_rate))
+        self._checkpoint_every = max(1, round(CHECKPOINT_EVERY_SECONDS * tick_rate))
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -117,17 +125,37 @@ class SpaceRunner:
             asyncio.create_task(self._writing(), name=f"space-{self.instance_id}-writer"),
         ]
 
+    async def halt(self) -> None:
+        """Stop ticking after the tick in progress (the space stays as it is)."""
+        self._halting = True
+        if self._tasks:
+            await asyncio.wait({self._tasks[0]})
+
     async def stop(self) -> None:
         """Save everyone still here, finish queued writes, stop the tasks."""
-        ticking = self._tasks[0] if self._tasks else None
-        if ticking is not None:
-            ticking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticking
+        await self.halt()
         for state in self.space.saves_to_write():
             self._queue_save(state)
+        await self._finish_writes()
+
+    async def freeze(self) -> int:
+        """Halt, flush every save, write the checkpoint last; the tick it stopped at."""
+        await self.halt()
+        for state in self.space.saves_to_write():
+            self._queue_save(state)
+        blob, tick = self.space.snapshot(), self.space.tick
+        self._jobs.put_nowait(partial(self._checkpoint, blob, tick))
+        await self._finish_writes()
+        return tick
+
+    def abandon(self) -> None:
+        """This node lost the space (declared dead meanwhile): stop without writing."""
+        for task in (*self._tasks, *self._asks):
+            task.cancel()
+
+    async def _finish_writes(self) -> None:
         await self._jobs.join()
-        for task in self._tasks[1:]:
+        for task in (*self._tasks[1:], *self._asks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -150,6 +178,10 @@ class SpaceRunner:
         await self._jobs.put(save_last)
         return occupant, await done
 
+    def save_now(self, character_id: int) -> None:
+        """Queue a save of the player as it stands."""
+        self._queue_save(self.space.player_state(character_id))
+
     def receive(self, batch: InputBatch) -> None:
         for item in batch.inputs:
             occupant = self.occupants.get(item.character_id)
@@ -170,7 +202,7 @@ class SpaceRunner:
         period = 1.0 / self.tick_rate
         deadline = loop.time()
         tick = self.space.tick
-        while True:
+        while not self._halting:
             tick += 1
             started = time.perf_counter()
             try:
@@ -203,6 +235,8 @@ class SpaceRunner:
         if tick % self._save_every == 0:
             for state in self.space.saves_to_write():
                 self._queue_save(state)
+        if tick % self._checkpoint_every == 0:
+            self._jobs.put_nowait(partial(self._checkpoint, self.space.snapshot(), tick))
 
     async def _route(self, tick: int, events: list[Event], by_gateway: dict[str, set[int]]) -> None:
         for event in events:
@@ -210,6 +244,10 @@ class SpaceRunner:
                 self._jobs.put_nowait(self._reserve_ids)
             elif isinstance(event, LootGranted):
                 self._jobs.put_nowait(partial(self._grant, event))
+            elif isinstance(event, PortalReached) and event.character_id in self.occupants:
+                ask = asyncio.create_task(self._use_portal(event))
+                self._asks.add(ask)
+                ask.add_done_callback(self._asks.discard)
         for gateway_id, players in by_gateway.items():
             mine = [e for e in events if concerned(e) & players]
             if mine:
@@ -237,6 +275,21 @@ class SpaceRunner:
         await self.items.grant(
             event.item_id, event.template_id, event.character_id, stack_count=event.count
         )
+
+    async def _checkpoint(self, blob: bytes, tick: int) -> None:
+        if await self.checkpoints.write(self.instance_id, self.node_id, tick, blob):
+            self.checkpoints_written += 1
+
+    async def _use_portal(self, event: PortalReached) -> None:
+        ask = UsePortal(event.character_id, self.instance_id, event.portal_id)
+        try:
+            await self.bus.request(
+                subjects.ORCHESTRATOR_REQUESTS, ask, Placement, timeout=PORTAL_TIMEOUT
+            )
+        except RealmkitError as exc:
+            log.warning(
+                "portal %d for character %d: %s", event.portal_id, event.character_id, exc.message
+            )
 
     async def _reserve_ids(self) -> None:
         block = await self.items.reserve_ids()

@@ -1,0 +1,86 @@
+"""The orchestrators' leader: background duties that must run exactly once.
+
+Every replica tries, twice a second, to hold the session advisory lock
+``LEADER_LOCK``; the one that holds it is the leader until it dies (its
+connection closes and PostgreSQL drops the lock) and runs, each round:
+
+1. failure detection: world nodes silent for ``node_timeout`` seconds
+   become UNHEALTHY, and so does every live instance on them;
+2. recovery: each UNHEALTHY instance is restored on another node from its
+   latest checkpoint, its players re-attached (``Instances.running``);
+3. reaping: a dungeon, battleground or arena nobody was in for
+   ``empty_grace`` seconds is stopped.
+
+Nothing the leader knows lives only in its memory except when it first saw an
+instance empty; a new leader starts that count again, which only delays a stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from realmkit.errors import RealmkitError
+from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.settings import InstanceSettings
+from realmkit.store.postgres import Leadership
+from realmkit.store.records import InstanceState
+
+log = logging.getLogger("realmkit.orchestrator")
+
+LEADER_LOCK = "orchestrator-leader"
+ROUND_SECONDS = 0.5
+
+
+class Leader:
+    def __init__(self, node_name: str, instances: Instances, settings: InstanceSettings) -> None:
+        self.node_name = node_name
+        self.instances = instances
+        self.settings = settings
+        self.leadership = Leadership(instances.db, LEADER_LOCK)
+        self._empty_since: dict[int, float] = {}
+
+    async def run(self) -> None:
+        """Try to lead, and do the duties while leading; forever (cancel to stop)."""
+        try:
+            while True:
+                try:
+                    was = self.leadership.leading
+                    if await self.leadership.hold():
+                        if not was:
+                            log.info("%s is the leader", self.node_name)
+                        await self.duties(time.monotonic())
+                    elif was:
+                        log.warning("%s lost the leadership", self.node_name)
+                except RealmkitError as exc:
+                    log.warning("leader round failed: %s", exc.message)
+                await asyncio.sleep(ROUND_SECONDS)
+        finally:
+            await self.leadership.resign()
+
+    async def duties(self, now: float) -> None:
+        rows = self.instances.rows
+        for node_id in await self.instances.cluster.overdue(self.settings.node_timeout):
+            lost = await rows.mark_unhealthy_on(node_id)
+            log.warning(
+                "world node %s missed its heartbeats: instances %s unhealthy", node_id, lost
+            )
+        live = await rows.live()
+        broken = [i.instance_id for i in live if i.state is InstanceState.UNHEALTHY]
+        if broken:
+            await asyncio.gather(*(self._restore(i) for i in broken))
+        await self._reap(now)
+
+    async def _restore(self, instance_id: int) -> None:
+        try:
+            await self.instances.running(instance_id)
+        except RealmkitError as exc:
+            log.warning("instance %d not restored yet: %s", instance_id, exc.message)
+
+    async def _reap(self, now: float) -> None:
+        empty = {i.instance_id: i for i in await self.instances.rows.empty()}
+        self._empty_since = {iid: self._empty_since.get(iid, now) for iid in empty}
+        for iid, since in list(self._empty_since.items()):
+            if now - since >= self.settings.empty_grace and await self.instances.stop(empty[iid]):
+                del self._empty_since[iid]

@@ -1,0 +1,112 @@
+"""Live migration: a running space moves to another world node, players and all.
+
+``migrate`` for one instance, under its instance lock:
+1. READY -> DRAINING: nobody new is routed to it;
+2. the old node freezes the space: it stops after its current tick, writes
+   every pending save, then the checkpoint, and unloads it;
+3. every player's assignment moves to a new epoch (same instance), so the
+   old node could not save them any more even if it tried;
+4. DRAINING -> LOADING on the new node, which restores the checkpoint and
+   keeps the players under their new epochs; LOADING -> READY;
+5. gateways learn the new epochs (``Repoint`` without ``fresh``: the client
+   sees no transfer; inputs sent during the move are dropped).
+The space continues from the tick after the one it stopped at. If the old
+node does not answer at 2, the instance goes UNHEALTHY and is restored
+from its last checkpoint like after a crash.
+
+``drain`` migrates every space off a node (rolling upgrades, scaling down).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from realmkit.bus import subjects
+from realmkit.errors import Conflict, RealmkitError
+from realmkit.nodes.orchestrator.instances import LOAD_TIMEOUT, Instances
+from realmkit.protocol.cluster import (
+    Drained,
+    FreezeSpace,
+    Frozen,
+    Migrated,
+    Occupant,
+    Repoint,
+)
+from realmkit.store.records import AssignmentState, InstanceState, NodeState
+
+log = logging.getLogger("realmkit.orchestrator")
+
+
+class Migrations:
+    def __init__(self, instances: Instances) -> None:
+        self.instances = instances
+
+    async def drain(self, node_id: str) -> Drained:
+        """Move every space off ``node_id``; the node takes no new ones."""
+        await self.instances.cluster.set_node_state(node_id, NodeState.DRAINING)
+        moved = []
+        for instance in await self.instances.rows.on_node(node_id):
+            if instance.state is InstanceState.READY:
+                moved.append(await self.migrate(instance.instance_id))
+        log.info("node %s drained: %d spaces moved", node_id, len(moved))
+        return Drained(node_id, moved)
+
+    async def migrate(self, instance_id: int, to_node: str | None = None) -> Migrated:
+        ins = self.instances
+        started = time.perf_counter()
+        async with ins.db.advisory_lock(f"instance:{instance_id}"):
+            instance = await ins.rows.get(instance_id)
+            if instance.state is not InstanceState.READY or instance.node_id is None:
+                raise Conflict(f"instance {instance_id} is {instance.state.value}, not ready")
+            target = to_node or await ins.node_for(avoid=instance.node_id)
+            if target == instance.node_id:
+                raise Conflict(f"no other world node can take instance {instance_id}")
+            await ins.rows.set_state(instance_id, InstanceState.DRAINING)
+            try:
+                await ins.bus.request(
+                    subjects.node_control(instance.node_id),
+                    FreezeSpace(instance_id),
+                    Frozen,
+                    timeout=LOAD_TIMEOUT,
+                )
+            except RealmkitError:
+                await ins.rows.set_state(instance_id, InstanceState.UNHEALTHY)
+                raise
+            keep = []
+            for a in await ins.assignments.in_instance(instance_id):
+                assert a.gateway_id is not None
+                moved = await ins.assignments.place(
+                    a.character_id,
+                    instance_id,
+                    a.gateway_id,
+                    expected_epoch=a.epoch,
+                    state=AssignmentState.IN_WORLD,
+                )
+                keep.append(Occupant(a.character_id, moved.epoch, a.gateway_id))
+            loading = await ins.rows.set_state(instance_id, InstanceState.LOADING, target)
+            await ins.load(loading, keep)
+            await ins.rows.set_state(instance_id, InstanceState.READY)
+        game = await ins.cluster.game(instance.game_id)
+        game_map = (await ins.packs.get(game.content_pack)).maps[instance.map_id]
+        for o in keep:
+            update = Repoint(
+                o.character_id,
+                o.epoch,
+                instance_id,
+                instance.map_id,
+                game_map.tick_rate,
+                game_map.bounds,
+                fresh=False,
+            )
+            await ins.tell_gateway(o.gateway_id, update)
+        seconds = time.perf_counter() - started
+        log.info(
+            "instance %d moved %s -> %s with %d players in %.3f s",
+            instance_id,
+            instance.node_id,
+            target,
+            len(keep),
+            seconds,
+        )
+        return Migrated(instance_id, target, len(keep), seconds)
