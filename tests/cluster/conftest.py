@@ -1,6 +1,6 @@
 """A real cluster for cluster tests: `realmkit up` as a child process on free ports.
 
-One cluster per test module (starting six nodes costs seconds), on the
+One cluster per test module (starting seven nodes costs seconds), on the
 session's engines with a database of its own. The fixture stops it by pid
 with SIGTERM and checks every node process is gone.
 """
@@ -43,12 +43,14 @@ def _node_file(path: Path) -> dict[str, int]:
         "gateway-1": free_port(),
         "gateway-2": free_port(),
     }
-    text = ""
+    # Short enough for tests to watch an empty instance stop.
+    text = "[instances]\nempty_grace = 4.0\nnode_timeout = 3.0\n\n"
     for name, role in [
         ("login", "login"),
         ("gateway-1", "gateway"),
         ("gateway-2", "gateway"),
         ("orchestrator-1", "orchestrator"),
+        ("orchestrator-2", "orchestrator"),
         ("world-1", "world"),
         ("world-2", "world"),
     ]:
@@ -122,6 +124,18 @@ def cluster(
             os.kill(pid, signal.SIGKILL)
         databases.drop(name)
         assert not stray, f"node processes outlived the cluster: {stray}"
+
+
+def node_pid(cluster: Cluster, name: str) -> int:
+    """The pid of the running ``realmkit node NAME`` process of the cluster."""
+    for pid in _children(cluster.pid):
+        try:
+            cmdline = psutil.Process(pid).cmdline()
+        except psutil.Error:
+            continue
+        if cmdline[-2:] == ["node", name]:
+            return pid
+    raise LookupError(f"no running node {name}")
 
 
 def _children(pid: int) -> list[int]:

@@ -135,6 +135,11 @@ async def run_bot(
         )
         target = home
         while not stop.is_set() and not client.closed.is_set():
+            if client.position is None:  # transferred: wander around where it landed
+                async with asyncio.timeout(10):
+                    while client.position is None:
+                        await client.wait_frame()
+                home = target = client.position[:2]
             if await client.walk_towards(*target, speed=SPEED, step_seconds=STEP_SECONDS):
                 angle = rng.uniform(0, math.tau)
                 radius = rng.uniform(0, WANDER)

@@ -50,6 +50,11 @@ class GameClient:
         self.acks: deque[tuple[int, float]] = deque(maxlen=256)
         self._reader: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
+        # Transfers: how many new_world messages followed the first, and whether
+        # one is under way (inputs are dropped by the gateway meanwhile).
+        self.transfers = 0
+        self.transferring = False
+        self.moved = asyncio.Event()
 
     @classmethod
     async def connect(
@@ -103,8 +108,16 @@ class GameClient:
                         self.position = (*world_position(me), 0.0)
                     self.frame_arrived.set()
                 elif isinstance(message, NewWorld):
+                    # A new space: a new entity table; our position comes with its frames.
                     self.world = message
-                elif not isinstance(message, TransferPending):
+                    self.table = EntityTable()
+                    self.position = None
+                    self.transfers += 1
+                    self.transferring = False
+                    self.moved.set()
+                elif isinstance(message, TransferPending):
+                    self.transferring = True
+                else:
                     await self.events.put(message)
         finally:
             self.closed.set()
