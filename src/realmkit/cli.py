@@ -317,6 +317,29 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def drain(
+    ctx: typer.Context,
+    node_name: Annotated[str, typer.Argument(metavar="NODE", help="The world node to empty.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Move every space off a world node while players play on (live migration).
+
+    Each space is frozen after a tick, checkpointed, restored on another world
+    node and continues from the next tick; players stay connected. The node
+    takes no new spaces afterwards: stop it, upgrade it, start it again.
+    """
+    with out.status(f"draining {node_name}...") if not as_json else contextlib.nullcontext():
+        found = _run(ctx, as_json, lambda s: _await(lambda: launch.drain_node(s, node_name)))
+    if as_json:
+        _print_json(found)
+        return
+    table = Table("instance", "to node", "players", "seconds", title=f"{node_name} drained")
+    for m in found.spaces:
+        table.add_row(str(m.instance_id), m.to_node, str(m.players), f"{m.seconds:.3f}")
+    out.print(table)
+
+
+@app.command()
 def bots(
     ctx: typer.Context,
     count: Annotated[

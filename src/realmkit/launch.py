@@ -27,13 +27,14 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
+from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.nodes.reviver import Reviver
 from realmkit.procs import free_port, is_alive, write_private
-from realmkit.protocol.cluster import GatewayLoad, WorldLoad
+from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings
 from realmkit.store.migrate import migrate
-from realmkit.store.postgres import Database
+from realmkit.store.postgres import Database, lock_holder
 
 REFRESH_SECONDS = 1.0
 DOWN_TIMEOUT = 60.0
@@ -68,6 +69,8 @@ class ClusterStatus(msgspec.Struct, frozen=True):
     realms: list[RealmRow]
     nodes: list[NodeRow]
     instances: list[InstanceRow]
+    # The orchestrator replica running the background duties, if any.
+    leader: str | None = None
     # Live reports heard on NATS (empty when only PostgreSQL was asked).
     worlds: list[WorldLoad] = []
     gateways: list[GatewayLoad] = []
@@ -104,7 +107,26 @@ async def cluster_status(db: Database) -> ClusterStatus:
         realms=[msgspec.convert(dict(r), RealmRow) for r in realms],
         nodes=[msgspec.convert(dict(r), NodeRow) for r in nodes],
         instances=[msgspec.convert(dict(r), InstanceRow) for r in instances],
+        leader=await lock_holder(db, LEADER_LOCK),
     )
+
+
+DRAIN_TIMEOUT = 300.0
+
+
+async def drain_node(settings: Settings, node_id: str) -> Drained:
+    """Ask the orchestrators to move every space off a world node (live migration)."""
+    bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="drain")
+    try:
+        return await bus.request_patiently(
+            subjects.ORCHESTRATOR_REQUESTS,
+            DrainNode(node_id),
+            Drained,
+            within=DRAIN_TIMEOUT,
+            attempt_timeout=DRAIN_TIMEOUT,
+        )
+    finally:
+        await bus.close()
 
 
 LISTEN_SECONDS = 1.5  # nodes report every second
@@ -145,7 +167,9 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
     realms = Table("realm", "game", "status", "players", title="realms")
     for r in status.realms:
         realms.add_row(r.name, r.game_id, r.status, str(r.population))
-    nodes = Table("node", "role", "state", "heartbeat", title="nodes")
+    nodes = Table(
+        "node", "role", "state", "heartbeat", title=f"nodes (leader: {status.leader or 'none'})"
+    )
     if reviver is not None:
         nodes.add_column("pid")
         nodes.add_column("restarts")

@@ -126,18 +126,6 @@ def cluster(
         assert not stray, f"node processes outlived the cluster: {stray}"
 
 
-def node_pid(cluster: Cluster, name: str) -> int:
-    """The pid of the running ``realmkit node NAME`` process of the cluster."""
-    for pid in _children(cluster.pid):
-        try:
-            cmdline = psutil.Process(pid).cmdline()
-        except psutil.Error:
-            continue
-        if cmdline[-2:] == ["node", name]:
-            return pid
-    raise LookupError(f"no running node {name}")
-
-
 def _children(pid: int) -> list[int]:
     try:
         return [c.pid for c in psutil.Process(pid).children(recursive=True)]

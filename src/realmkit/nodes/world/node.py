@@ -201,7 +201,7 @@ class WorldNode:
                     "space %d (map %d) %s at tick %d with %d players",
                     request.instance_id,
                     request.map_id,
-                    "restored" if request.restore else "loaded",
+                    "restored" if space.tick > 0 else "loaded",
                     space.tick,
                     len(occupants),
                 )
@@ -235,8 +235,17 @@ class WorldNode:
             or assignment.epoch != request.epoch
         ):
             raise StaleEpoch(request.character_id, request.epoch)
+        occupant = Occupant(request.character_id, request.epoch, request.gateway_id)
+        if request.character_id in runner.occupants and not request.spawn:
+            # Reconnected (or re-attached) while still here: the same body goes on
+            # under the new epoch and gateway, nothing since the last save is lost.
+            runner.occupants[request.character_id] = occupant
+            await assignments.set_state(
+                request.character_id, request.epoch, AssignmentState.IN_WORLD
+            )
+            return self._joined(runner, request.character_id)
         if request.character_id in runner.occupants:
-            await runner.leave(request.character_id)  # a reconnect replaces the old session
+            await runner.leave(request.character_id)
         c = await CharacterRepo(self.db).get(request.character_id)
         if request.spawn:
             x, y, z, o = runner.space.spawn_point(request.spawn)
@@ -254,12 +263,16 @@ class WorldNode:
             z=c.pos_z,
             orientation=c.orientation,
         )
-        runner.join(state, Occupant(c.character_id, request.epoch, request.gateway_id))
+        runner.join(state, occupant)
         if request.spawn:
             runner.save_now(c.character_id)  # a crash now must not send it back through the portal
         await assignments.set_state(c.character_id, request.epoch, AssignmentState.IN_WORLD)
+        return self._joined(runner, c.character_id)
+
+    @staticmethod
+    def _joined(runner: SpaceRunner, character_id: int) -> Joined:
         return Joined(
-            c.character_id,
+            character_id,
             runner.instance_id,
             runner.space.map_id,
             runner.space.tick,

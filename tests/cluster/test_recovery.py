@@ -1,0 +1,146 @@
+"""Crashes and moves under players: a killed world node, a drained one, a killed leader."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import pytest
+from cluster_procs import node_pid
+from invariants import check_invariants, owned_items
+from test_instances import GATE, NEAR_GATE, enter_at
+
+from realmkit.client.game import GameClient, world_position
+
+WAIT = 20.0
+START = (200.0, 200.0)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+async def _sql(cluster, query: str, *args):  # type: ignore[no-untyped-def]
+    conn = await asyncpg.connect(cluster.database_url)
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+async def _host_of(cluster, client: GameClient) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    rows = await _sql(
+        cluster,
+        "SELECT i.instance_id, i.node_id FROM characters.player_assignments a "
+        "JOIN characters.instances i USING (instance_id) WHERE a.character_id = $1",
+        client.character_id,
+    )
+    return rows[0]["instance_id"], rows[0]["node_id"]
+
+
+async def _plays(client: GameClient) -> None:
+    """The client is placed and its own moves come back in frames."""
+    async with asyncio.timeout(WAIT):
+        while client.position is None or client.transferring:
+            await client.wait_frame()
+        x, y, _, _ = client.position
+        target = (x + 2.0, y)
+        while True:
+            await client.walk_towards(*target, speed=6.0, step_seconds=0.1)
+            await asyncio.sleep(0.1)  # the client's own pace: ten reports a second
+            me = client.me()
+            if me is not None and math.dist(world_position(me)[:2], target) < 0.5:
+                return
+
+
+async def test_killed_world_node_costs_players_seconds_not_their_connection(
+    http, cluster, eventually
+) -> None:
+    """SIGKILL the node of a busy continent while a player is in a portal transfer:
+    everyone is back in play on another node, nobody was disconnected."""
+    items = await owned_items(cluster.database_url)
+    players = [
+        await enter_at(http, cluster, f"Stayer{'abc'[i]}", (START[0] + i, START[1]), gateway=i % 2)
+        for i in range(3)
+    ]
+    traveller = await enter_at(http, cluster, "Traveller", NEAR_GATE, gateway=1)
+    everyone = [*players, traveller]
+    try:
+        instance_id, node = await _host_of(cluster, players[0])
+        async with asyncio.timeout(WAIT):  # walk until the move into the gate is sent
+            while traveller.position is not None and traveller.position[1] < 1580.5:
+                await traveller.walk_towards(*GATE, speed=6.0, step_seconds=0.1)
+                await asyncio.sleep(0.1)  # the client's own pace
+        os.kill(node_pid(cluster.pid, node), signal.SIGKILL)
+
+        async def moved() -> bool:
+            rows = await _sql(
+                cluster,
+                "SELECT state, node_id FROM characters.instances WHERE instance_id = $1",
+                instance_id,
+            )
+            return rows[0]["state"] == "ready" and all(p.transfers >= 1 for p in players)
+
+        await eventually(moved, WAIT, "continent restored and its players re-attached")
+        for client in everyone:
+            await _plays(client)
+            assert not client.closed.is_set()
+    finally:
+        for client in everyone:
+            await client.close()
+    await check_invariants(cluster.database_url, items)
+
+
+async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, eventually) -> None:
+    """`realmkit drain` moves the continent to the other node: no disconnect, no
+    transfer seen by clients, positions and hp intact, the space ticks on."""
+    items = await owned_items(cluster.database_url)
+    players = [
+        await enter_at(http, cluster, f"Fighter{'abc'[i]}", (150.0 + i, 240.0), gateway=i % 2)
+        for i in range(3)
+    ]
+    try:
+        for p in players:  # pick a fight with the nearest creature
+            creatures = [i for i, r in p.visible().items() if r.kind == 2]
+            if creatures:
+                await p.attack(creatures[0])
+        instance_id, node = await _host_of(cluster, players[0])
+        before = {p.character_id: (p.me(), p.transfers) for p in players}
+        env = {**os.environ, "REALMKIT_CONFIG": str(cluster.node_file)}
+        env["REALMKIT_NATS_URL"] = cluster.endpoints.nats_url
+        env["REALMKIT_DATABASE_URL"] = cluster.database_url
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "realmkit", "drain", node],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert str(instance_id) in done.stdout
+        _, now_on = await _host_of(cluster, players[0])
+        assert now_on != node
+        for p in players:
+            row, transfers = before[p.character_id]
+            assert p.transfers == transfers, "a drain must not look like a transfer"
+            await p.wait_frame()
+            me = p.me()
+            assert me is not None
+            assert row is not None
+            assert math.dist(world_position(me), world_position(row)) < 3.0
+            await _plays(p)
+            assert not p.closed.is_set()
+    finally:
+        for p in players:
+            await p.close()
+    await check_invariants(cluster.database_url, items)
