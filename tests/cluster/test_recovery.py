@@ -17,7 +17,14 @@ from cluster_procs import node_pid
 from invariants import check_invariants, owned_items
 from test_instances import GATE, NEAR_GATE, enter_at
 
+from realmkit.bus import subjects
 from realmkit.client.game import GameClient, world_position
+from realmkit.client.login import LoginClient
+from realmkit.nodes.orchestrator.leader import LEADER_LOCK
+from realmkit.protocol.cluster import EnterWorld, Placement
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.postgres import Database, lock_holder
+from realmkit.store.records import RealmStatus
 
 WAIT = 20.0
 START = (200.0, 200.0)
@@ -143,4 +150,76 @@ async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, event
     finally:
         for p in players:
             await p.close()
+    await check_invariants(cluster.database_url, items)
+
+
+async def test_killed_leader_while_spawning_leaves_one_instance(
+    http, cluster, bus, eventually
+) -> None:
+    """SIGKILL the orchestrator leader while it spawns a continent: exactly one instance
+    results, the placement completes, and the other replica takes over the lead."""
+    items = await owned_items(cluster.database_url)
+    db = await Database.connect(cluster.database_url, max_size=2)
+    try:
+        first = (await ClusterRepo(db).realms())[0]
+        realm = await ClusterRepo(db).add_realm(
+            "Newdawn", first.game_id, first.pool_id, RealmStatus.ONLINE
+        )
+        api = LoginClient(cluster.login_url, http)
+        await api.register_or_login("acct_pioneer", "correct-horse-battery")
+        character = await api.character(realm.realm_id, "Pioneer")
+        leader = await lock_holder(db, LEADER_LOCK)
+        assert leader in ("orchestrator-1", "orchestrator-2")
+        other = "orchestrator-2" if leader == "orchestrator-1" else "orchestrator-1"
+        leader_pid, other_pid = node_pid(cluster.pid, leader), node_pid(cluster.pid, other)
+        spawn_lock = f"continent:{realm.realm_id}:1"
+        # The other replica is frozen, so whatever it takes waits: the leader spawns.
+        # The world nodes are frozen too, so the spawn waits for its load: the
+        # leader dies with the spawn lock held and the instance row half made.
+        frozen = [other_pid, node_pid(cluster.pid, "world-1"), node_pid(cluster.pid, "world-2")]
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            asks = [
+                asyncio.create_task(
+                    bus.request_patiently(
+                        subjects.ORCHESTRATOR_REQUESTS,
+                        EnterWorld(character.character_id, "gateway-1"),
+                        Placement,
+                        within=WAIT,
+                    )
+                )
+                for _ in range(8)
+            ]
+
+            async def spawning() -> bool:
+                return await lock_holder(db, spawn_lock) == leader
+
+            await eventually(spawning, WAIT, "the leader spawning the continent")
+            os.kill(leader_pid, signal.SIGKILL)
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        placed = await asyncio.gather(*asks, return_exceptions=True)
+        assert any(isinstance(p, Placement) for p in placed), placed
+
+        async def took_over() -> bool:
+            return await lock_holder(db, LEADER_LOCK) == other
+
+        await eventually(took_over, WAIT, f"{other} leading")
+        # A player of that realm enters through a gateway as usual.
+        ticket = await api.ticket(character.character_id)
+        client = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+        try:
+            await _plays(client)
+        finally:
+            await client.close()
+        rows = await _sql(
+            cluster,
+            "SELECT instance_id, state FROM characters.instances WHERE realm_id = $1",
+            realm.realm_id,
+        )
+        assert [r["state"] for r in rows] == ["ready"], rows
+    finally:
+        await db.close()
     await check_invariants(cluster.database_url, items)
