@@ -372,3 +372,26 @@ async def test_instance_lifecycle_is_enforced_by_the_database(
     in_sql = {(r["from_state"], r["to_state"]) for r in rows}
     in_python = {(a.value, b.value) for a, targets in INSTANCE_MOVES.items() for b in targets}
     assert in_sql == in_python
+
+
+async def test_batched_saves_refuse_only_the_stale_ones(db: Database) -> None:
+    """One statement saves many characters; a stale epoch is refused for that one only."""
+    alice, bob = await _characters(db, 2)
+    (realm,) = await ClusterRepo(db).realms()
+    home = await _continent(db, realm)
+    assignments = AssignmentRepo(db)
+    characters = CharacterRepo(db)
+    for c in (alice, bob):
+        await assignments.place(c.character_id, home.instance_id, "gw-1", expected_epoch=None)
+    await assignments.place(bob.character_id, home.instance_id, "gw-2", expected_epoch=1)
+    saved = await characters.save_many(
+        [
+            (CharacterSave(alice.character_id, 3, 70, 0, 11.0, 21.0, 0.0, 0.5), 1),
+            (CharacterSave(bob.character_id, 3, 70, 0, 11.0, 21.0, 0.0, 0.5), 1),
+        ]
+    )
+    assert saved == {alice.character_id}
+    a, b = await characters.get(alice.character_id), await characters.get(bob.character_id)
+    assert (a.hp, a.pos_x, a.save_epoch) == (70, 11.0, 1)
+    assert b.save_epoch == 0
+    assert b.pos_x != 11.0
