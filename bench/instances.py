@@ -5,9 +5,11 @@ nodes) in a temporary folder on free loopback ports, and `--players` clients
 in this process, scattered over a 600 x 600 area of the continent. Then, in
 order:
 
-1. transfer latency: groups of 5 players go back and forth between the
-   continent and dungeon instances (`MoveToInstance`); the time from the
-   request to the client's `new_world`, and to its first frame showing itself;
+1. transfer latency: `--movers` players in groups of 5 go back and forth
+   between the continent and a dungeon instance per group (`MoveToInstance`),
+   one player of each group at a time (so as many transfers at once as there
+   are groups); the time from the request to the client's `new_world`, and to
+   its first frame showing itself;
 2. recovery: SIGKILL the continent's world node; per player, the time from
    the kill until it has `new_world` and a frame showing itself again, and
    how many sockets closed;
@@ -136,7 +138,7 @@ async def transfers(bus: NatsBus, clients: list[GameClient], rounds: int) -> Non
     to_new_world: list[float] = []
 
     async def move(client: GameClient, target: int, spawn: str) -> None:
-        before = client.transfers
+        client.moved.clear()
         started = time.perf_counter()
         await bus.request(
             subjects.ORCHESTRATOR_REQUESTS,
@@ -144,8 +146,7 @@ async def transfers(bus: NatsBus, clients: list[GameClient], rounds: int) -> Non
             Placement,
             timeout=10,
         )
-        while client.transfers == before:
-            await client.wait_frame()
+        await client.moved.wait()  # set by new_world
         to_new_world.append(time.perf_counter() - started)
         await sees_itself(client)
         to_frame.append(time.perf_counter() - started)
@@ -159,8 +160,10 @@ async def transfers(bus: NatsBus, clients: list[GameClient], rounds: int) -> Non
             timeout=20,
         )
         for _ in range(rounds):
-            await asyncio.gather(*(move(c, dungeon.instance_id, "entrance") for c in group))
-            await asyncio.gather(*(move(c, continent, "start") for c in group))
+            for c in group:  # one at a time per group; groups move at once
+                await move(c, dungeon.instance_id, "entrance")
+            for c in group:
+                await move(c, continent, "start")
 
     await asyncio.gather(*(group_trips(g) for g in groups))
     print(figures("transfer, request to new_world", to_new_world))
@@ -280,6 +283,7 @@ def main() -> None:
     parser.add_argument("--movers", type=int, default=20, help="players doing transfers")
     parser.add_argument("--rounds", type=int, default=5, help="round trips per mover")
     parser.add_argument("--failovers", type=int, default=3)
+    parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs here")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="realmkit-instances-"))
     root.chmod(0o755)
@@ -306,6 +310,8 @@ def main() -> None:
         up.send_signal(signal.SIGTERM)
         up.wait(120)
         EmbeddedEngines(root / "d").down()
+        if args.keep_logs:
+            shutil.copytree(root / "d" / "logs", args.keep_logs, dirs_exist_ok=True)
         shutil.rmtree(root, ignore_errors=True)
 
 

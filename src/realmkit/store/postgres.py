@@ -115,8 +115,13 @@ class Database:
                 yield conn
 
     @contextlib.asynccontextmanager
-    async def advisory_lock(self, name: str) -> AsyncIterator[ConnectionLike]:
+    async def advisory_lock(
+        self, name: str, *, shared: bool = False
+    ) -> AsyncIterator[ConnectionLike]:
         """Hold a cluster-wide lock named ``name`` (a session advisory lock) for the block.
+
+        ``shared`` holders exclude only exclusive ones (many transfers may land in
+        an instance at once; stopping it excludes them all).
 
         Waiting never pins a pooled connection: the lock is tried, and on
         failure the connection goes back to the pool before the next try, so
@@ -124,13 +129,14 @@ class Database:
         The holder keeps one connection, which the block may use; if this
         process dies PostgreSQL releases the lock with that connection.
         """
+        suffix = "_shared" if shared else ""
         delay = 0.002
         while True:
             with translated():
                 conn = await self.pool.acquire()
                 try:
                     if await conn.fetchval(
-                        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", name
+                        f"SELECT pg_try_advisory_lock{suffix}(hashtextextended($1, 0))", name
                     ):
                         break
                 except BaseException:
@@ -144,7 +150,9 @@ class Database:
         finally:
             with translated():
                 try:
-                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+                    await conn.execute(
+                        f"SELECT pg_advisory_unlock{suffix}(hashtextextended($1, 0))", name
+                    )
                 finally:
                     await self.pool.release(conn)
 

@@ -21,6 +21,7 @@ it until the dungeon resets).
 from __future__ import annotations
 
 import logging
+import time
 
 from realmkit.bus import subjects
 from realmkit.errors import (
@@ -91,13 +92,28 @@ class Transfers:
                 instance_id=target_id,
             )
         source = a.instance_id
+        started = time.perf_counter()
         if not await self.instances.tell_gateway(
             a.gateway_id, TransferStarted(character_id, reason)
         ):
             raise Conflict(f"character {character_id} is not connected")
+        told = time.perf_counter()
         await self._hand_off(source, character_id, a.epoch)
+        handed = time.perf_counter()
         try:
-            return await self._land(character_id, target, a.epoch, a.gateway_id, spawn)
+            placed = await self._land(character_id, target, a.epoch, a.gateway_id, spawn)
+            log.info(
+                "transfer of %d (%s) %d -> %d: %.1f ms (gateway %.1f, hand-off %.1f, land %.1f)",
+                character_id,
+                reason,
+                source,
+                target.instance_id,
+                1000 * (time.perf_counter() - started),
+                1000 * (told - started),
+                1000 * (handed - told),
+                1000 * (time.perf_counter() - handed),
+            )
+            return placed
         except RealmkitError as exc:
             if isinstance(exc, Conflict | RemoteError) and source != target.instance_id:
                 log.warning("transfer of %d to %d failed: %s", character_id, target_id, exc.message)
@@ -130,7 +146,9 @@ class Transfers:
     ) -> Placement:
         """Steps 4-6: assign under ``epoch + 1``, join, re-point."""
         instances = self.instances
-        async with instances.db.advisory_lock(f"instance:{target.instance_id}"):
+        # Shared: transfers into one instance do not wait for each other, only
+        # for a stop or a move of the instance (exclusive holders).
+        async with instances.db.advisory_lock(f"instance:{target.instance_id}", shared=True):
             current = await instances.rows.get(target.instance_id)
             if current.state is not InstanceState.READY:
                 raise Conflict(f"instance {target.instance_id} is {current.state.value}")
