@@ -135,6 +135,16 @@ async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, event
         )
         assert done.returncode == 0, done.stderr
         assert str(instance_id) in done.stdout
+        unknown = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "realmkit", "drain", "gateway-1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert unknown.returncode == 1
+        assert "world node" in unknown.stderr
         _, now_on = await _host_of(cluster, players[0])
         assert now_on != node
         for p in players:

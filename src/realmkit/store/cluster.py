@@ -126,11 +126,17 @@ class ClusterRepo:
                 capacity,
             )
 
-    async def set_node_state(self, node_id: str, state: NodeState) -> None:
+    async def set_world_node_state(self, node_id: str, state: NodeState) -> None:
+        """``NotFound`` unless ``node_id`` is a world node."""
         async with self.db.connection() as conn:
-            await conn.execute(
-                "UPDATE cluster.nodes SET state = $2 WHERE node_id = $1", node_id, state.value
+            found = await conn.fetchval(
+                "UPDATE cluster.nodes SET state = $2 WHERE node_id = $1 AND role = 'world' "
+                "RETURNING node_id",
+                node_id,
+                state.value,
             )
+        if found is None:
+            raise NotFound("world node", node_id)
 
     async def overdue(self, seconds: float) -> list[str]:
         """World nodes silent for ``seconds``: marked UNHEALTHY; their ids."""

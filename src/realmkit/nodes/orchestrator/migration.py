@@ -44,7 +44,7 @@ class Migrations:
 
     async def drain(self, node_id: str) -> Drained:
         """Move every space off ``node_id``; the node takes no new ones."""
-        await self.instances.cluster.set_node_state(node_id, NodeState.DRAINING)
+        await self.instances.cluster.set_world_node_state(node_id, NodeState.DRAINING)
         moved = []
         for instance in await self.instances.rows.on_node(node_id):
             if instance.state is InstanceState.READY:
