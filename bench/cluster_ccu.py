@@ -24,23 +24,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import asyncpg
 import psutil
 
+from local_cluster import LocalCluster, realmkit
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import EmbeddedEngines
-from realmkit.procs import free_port
 from realmkit.protocol.cluster import WorldLoad
 
 ROLES = [
@@ -51,23 +45,6 @@ ROLES = [
     ("world-1", "world"),
     ("world-2", "world"),
 ]
-
-
-def realmkit(*args: str) -> list[str]:
-    return [sys.executable, "-m", "realmkit", *args]
-
-
-def wait_ready(login: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(login + "healthz", timeout=1) as resp:  # noqa: S310
-                if json.loads(resp.read()).get("gateways", 0) >= 2:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("cluster did not become ready")
 
 
 def cpu_of(procs: dict[str, psutil.Process]) -> dict[str, float]:
@@ -136,28 +113,14 @@ async def world_tick_p99(nats_url: str, seconds: float, tail: float = 5.0) -> fl
 def run_level(
     count: int, duration: float, bot_procs: int, settle: float, *, scatter: bool, ramp: float
 ) -> dict[str, object]:
-    root = Path(tempfile.mkdtemp(prefix="realmkit-ccu-"))
-    root.chmod(0o755)
-    ports = {name: free_port() for name, _ in ROLES[:3]}
-    node_file = root / "realmkit.toml"
-    node_file.write_text(
-        "".join(
-            f'[[nodes]]\nname = "{n}"\nrole = "{r}"\nport = {ports.get(n, 0)}\ncapacity = 5000\n'
-            for n, r in ROLES
-        )
-    )
-    env = {**os.environ, "REALMKIT_CONFIG": str(node_file), "REALMKIT_DATA_DIR": str(root / "d")}
-    up = subprocess.Popen(
-        realmkit("up", "--no-live"),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    login = f"http://127.0.0.1:{ports['login']}/"
+    cluster = LocalCluster(ROLES, "realmkit-ccu-")
+    login = cluster.login
+    env = cluster.env
     try:
-        wait_ready(login)
+        cluster.start()
+        assert cluster.up is not None
         nodes = {}
-        for child in psutil.Process(up.pid).children():
+        for child in psutil.Process(cluster.up.pid).children():
             cmd = child.cmdline()
             if "node" in cmd:  # python -m realmkit node NAME
                 nodes[cmd[cmd.index("node") + 1]] = child
@@ -204,7 +167,7 @@ def run_level(
                 b.send_signal(signal.SIGINT)
                 b.communicate(timeout=120)
             wait_in_world(login, 0, timeout=60, fewer=True)
-            asyncio.run(scatter_characters(EmbeddedEngines(root / "d").urls()[1]))
+            asyncio.run(scatter_characters(cluster.urls()[1]))
         bots = start_bots(40.0 if scatter else 300.0)
         # Registration hashes passwords (argon2id, slow on purpose): measure only
         # once every bot is in the world.
@@ -213,7 +176,7 @@ def run_level(
         procs = {**nodes, **{f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}}
         before = cpu_of(procs)
         started = time.monotonic()
-        nats_url = EmbeddedEngines(root / "d").urls()[0]
+        nats_url = cluster.urls()[0]
         tick_p99 = asyncio.run(world_tick_p99(nats_url, duration))
         after = cpu_of(procs)
         wall = time.monotonic() - started
@@ -234,10 +197,7 @@ def run_level(
             "cpu_percent": {k: round(100 * (after[k] - before[k]) / wall) for k in sorted(procs)},
         }
     finally:
-        up.send_signal(signal.SIGTERM)
-        up.wait(120)
-        EmbeddedEngines(root / "d").down()
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.stop()
 
 
 def main() -> None:

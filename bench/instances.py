@@ -25,28 +25,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
 import asyncpg
-import psutil
 
+from local_cluster import LocalCluster
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
-from realmkit.engines import EmbeddedEngines
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
-from realmkit.procs import free_port
 from realmkit.protocol.cluster import (
     Drained,
     DrainNode,
@@ -81,13 +73,6 @@ def figures(name: str, seconds: list[float]) -> str:
         f"{name}: n={len(ms)} p50={pct(ms, 0.5):.1f} ms p99={pct(ms, 0.99):.1f} ms "
         f"max={max(ms, default=float('nan')):.1f} ms"
     )
-
-
-def node_pid(up_pid: int, name: str) -> int:
-    for child in psutil.Process(up_pid).children(recursive=True):
-        if child.cmdline()[-2:] == ["node", name]:
-            return child.pid
-    raise LookupError(name)
 
 
 async def wait_until(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +155,7 @@ async def transfers(bus: NatsBus, clients: list[GameClient], rounds: int) -> Non
     print(figures("transfer, request to first frame in the new space", to_frame))
 
 
-async def recovery(up_pid: int, database_url: str, clients: list[GameClient]) -> None:
+async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameClient]) -> None:
     db = await Database.connect(database_url, max_size=2)
     try:
         async with db.connection() as conn:
@@ -190,7 +175,7 @@ async def recovery(up_pid: int, database_url: str, clients: list[GameClient]) ->
         back.append(time.perf_counter() - killed)
 
     killed = time.perf_counter()
-    os.kill(node_pid(up_pid, node), signal.SIGKILL)
+    os.kill(cluster.node_pid(node), signal.SIGKILL)
     try:
         async with asyncio.timeout(60):
             await asyncio.gather(*(one(c) for c in clients))
@@ -222,7 +207,7 @@ async def drain(bus: NatsBus, database_url: str) -> None:
         print(f"  instance {m.instance_id} -> {m.to_node}: {m.players} players, {m.seconds:.3f} s")
 
 
-async def failover(up_pid: int, database_url: str, times: int) -> None:
+async def failover(cluster: LocalCluster, database_url: str, times: int) -> None:
     db = await Database.connect(database_url, max_size=2)
     took = []
     try:
@@ -235,7 +220,7 @@ async def failover(up_pid: int, database_url: str, times: int) -> None:
             leader = await lock_holder(db, LEADER_LOCK)
             assert leader is not None
             killed = time.perf_counter()
-            os.kill(node_pid(up_pid, leader), signal.SIGKILL)
+            os.kill(cluster.node_pid(leader), signal.SIGKILL)
 
             async def other(old: str = leader) -> bool:
                 holder = await lock_holder(db, LEADER_LOCK)
@@ -249,32 +234,20 @@ async def failover(up_pid: int, database_url: str, times: int) -> None:
     print(figures("leader failover (SIGKILL to the new leader holding the lock)", took))
 
 
-async def measure(args: argparse.Namespace, up_pid: int, login: str, data: Path) -> None:
-    nats_url, database_url = EmbeddedEngines(data).urls()
+async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
+    nats_url, database_url = cluster.urls()
+    login = cluster.login.rstrip("/")
     bus = await NatsBus.connect(nats_url, name="bench")
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         print(f"{args.players} players entering...")
         clients = await enter_all(http, login, database_url, args.players)
         await transfers(bus, clients[: args.movers], args.rounds)
-        await recovery(up_pid, database_url, clients)
+        await recovery(cluster, database_url, clients)
         await drain(bus, database_url)
-        await failover(up_pid, database_url, args.failovers)
+        await failover(cluster, database_url, args.failovers)
         for c in clients:
             await c.close()
     await bus.close()
-
-
-def wait_ready(login: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(login + "/healthz", timeout=1) as resp:  # noqa: S310
-                if json.loads(resp.read()).get("gateways", 0) >= 2:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)  # the cluster is starting
-    raise SystemExit("cluster did not become ready")
 
 
 def main() -> None:
@@ -285,34 +258,12 @@ def main() -> None:
     parser.add_argument("--failovers", type=int, default=3)
     parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs here")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="realmkit-instances-"))
-    root.chmod(0o755)
-    ports = {name: free_port() for name, _ in ROLES[:3]}
-    node_file = root / "realmkit.toml"
-    node_file.write_text(
-        "".join(
-            f'[[nodes]]\nname = "{n}"\nrole = "{r}"\nport = {ports.get(n, 0)}\ncapacity = 5000\n'
-            for n, r in ROLES
-        )
-    )
-    env = {**os.environ, "REALMKIT_CONFIG": str(node_file), "REALMKIT_DATA_DIR": str(root / "d")}
-    up = subprocess.Popen(
-        [sys.executable, "-m", "realmkit", "up", "--no-live"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    login = f"http://127.0.0.1:{ports['login']}"
+    cluster = LocalCluster(ROLES, "realmkit-instances-")
     try:
-        wait_ready(login)
-        asyncio.run(measure(args, up.pid, login, root / "d"))
+        cluster.start()
+        asyncio.run(measure(args, cluster))
     finally:
-        up.send_signal(signal.SIGTERM)
-        up.wait(120)
-        EmbeddedEngines(root / "d").down()
-        if args.keep_logs:
-            shutil.copytree(root / "d" / "logs", args.keep_logs, dirs_exist_ok=True)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.stop(args.keep_logs)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import msgspec
 import psutil
 import pytest
@@ -124,6 +125,12 @@ def cluster(
             os.kill(pid, signal.SIGKILL)
         databases.drop(name)
         assert not stray, f"node processes outlived the cluster: {stray}"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
 
 
 def _children(pid: int) -> list[int]:

@@ -1,8 +1,17 @@
-"""The invariants every cluster test ends by checking, in SQL."""
+"""The invariants every cluster test ends by checking, in SQL, and a query helper."""
 
 from __future__ import annotations
 
 import asyncpg
+
+
+async def fetch(database_url: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """Rows of one query on the cluster's database."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
 
 
 async def owned_items(database_url: str) -> set[tuple[int, int]]:

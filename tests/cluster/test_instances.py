@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
 
-import aiohttp
-import asyncpg
-import pytest
-from invariants import check_invariants, owned_items
+from invariants import check_invariants, fetch, owned_items
 
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
@@ -24,28 +20,14 @@ WAY_OUT = (2.0, 100.0)
 FROM_DUNGEON = (1540.0, 1500.0)
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
-
-
-async def _sql(cluster, query: str, *args):  # type: ignore[no-untyped-def]
-    conn = await asyncpg.connect(cluster.database_url)
-    try:
-        return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
-
-
 async def enter_at(http, cluster, name: str, at: tuple[float, float], gateway: int = 0):  # type: ignore[no-untyped-def]
     """A client whose character starts at ``at`` on the continent (set in its save)."""
     api = LoginClient(cluster.login_url, http)
     await api.register_or_login(f"acct_{name.lower()}", "correct-horse-battery")
     realm = (await api.realms())[0]
     character = await api.character(realm.realm_id, name)
-    await _sql(
-        cluster,
+    await fetch(
+        cluster.database_url,
         "UPDATE characters.characters SET map_id = $2, pos_x = $3, pos_y = $4, pos_z = 30 "
         "WHERE character_id = $1",
         character.character_id,
@@ -88,8 +70,8 @@ async def walk_through(client: GameClient, x: float, y: float) -> None:
 
 
 async def _instance(cluster, client: GameClient) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    rows = await _sql(
-        cluster,
+    rows = await fetch(
+        cluster.database_url,
         "SELECT i.instance_id, i.kind FROM characters.player_assignments a "
         "JOIN characters.instances i USING (instance_id) WHERE a.character_id = $1",
         client.character_id,
@@ -138,16 +120,18 @@ async def test_portal_into_a_dungeon_and_back(http, cluster, eventually) -> None
         assert (await _instance(cluster, b))[0] == b_dungeon
 
         async def stopped() -> bool:
-            rows = await _sql(
-                cluster,
+            rows = await fetch(
+                cluster.database_url,
                 "SELECT state FROM characters.instances WHERE instance_id = $1",
                 a_dungeon,
             )
             return rows[0]["state"] == "gone"
 
         await eventually(stopped, WAIT, "the empty dungeon instance stopped")
-        rows = await _sql(
-            cluster, "SELECT state FROM characters.instances WHERE instance_id = $1", b_dungeon
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT state FROM characters.instances WHERE instance_id = $1",
+            b_dungeon,
         )
         assert rows[0]["state"] == "ready", "an occupied instance was stopped"
         assert not a.closed.is_set()

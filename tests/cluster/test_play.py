@@ -7,7 +7,6 @@ import math
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import msgspec
@@ -23,12 +22,6 @@ from realmkit.protocol.inputs import Say
 
 WAIT = 20.0
 KIND_CREATURE = 2
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
 
 
 async def _player(http: aiohttp.ClientSession, cluster, name: str) -> tuple[LoginClient, int]:

@@ -8,13 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
-import aiohttp
-import asyncpg
-import pytest
 from cluster_procs import node_pid
-from invariants import check_invariants, owned_items
+from invariants import check_invariants, fetch, owned_items
 from test_instances import GATE, NEAR_GATE, enter_at
 
 from realmkit.bus import subjects
@@ -30,23 +26,9 @@ WAIT = 20.0
 START = (200.0, 200.0)
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
-
-
-async def _sql(cluster, query: str, *args):  # type: ignore[no-untyped-def]
-    conn = await asyncpg.connect(cluster.database_url)
-    try:
-        return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
-
-
 async def _host_of(cluster, client: GameClient) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    rows = await _sql(
-        cluster,
+    rows = await fetch(
+        cluster.database_url,
         "SELECT i.instance_id, i.node_id FROM characters.player_assignments a "
         "JOIN characters.instances i USING (instance_id) WHERE a.character_id = $1",
         client.character_id,
@@ -90,8 +72,8 @@ async def test_killed_world_node_costs_players_seconds_not_their_connection(
         os.kill(node_pid(cluster.pid, node), signal.SIGKILL)
 
         async def moved() -> bool:
-            rows = await _sql(
-                cluster,
+            rows = await fetch(
+                cluster.database_url,
                 "SELECT state, node_id FROM characters.instances WHERE instance_id = $1",
                 instance_id,
             )
@@ -224,8 +206,8 @@ async def test_killed_leader_while_spawning_leaves_one_instance(
             await _plays(client)
         finally:
             await client.close()
-        rows = await _sql(
-            cluster,
+        rows = await fetch(
+            cluster.database_url,
             "SELECT instance_id, state FROM characters.instances WHERE realm_id = $1",
             realm.realm_id,
         )

@@ -113,29 +113,9 @@ class CharacterRepo:
 
     async def save(self, state: CharacterSave, epoch: int) -> None:
         """Write ``state`` under assignment ``epoch``; ``StaleEpoch`` if a newer one exists."""
-        stale = partial(StaleEpoch, state.character_id, epoch)
-        async with self.db.connection() as conn:
-            with translated(stale=stale):
-                saved = await conn.fetchval(
-                    "UPDATE characters.characters SET level = $2, hp = $3, map_id = $4, "
-                    "pos_x = $5, pos_y = $6, pos_z = $7, orientation = $8, save_epoch = $9, "
-                    "saved_at = now() WHERE character_id = $1 AND NOT EXISTS ("
-                    "  SELECT 1 FROM characters.player_assignments a"
-                    "  WHERE a.character_id = $1 AND a.epoch > $9) "
-                    "RETURNING character_id",
-                    state.character_id,
-                    state.level,
-                    state.hp,
-                    state.map_id,
-                    state.pos_x,
-                    state.pos_y,
-                    state.pos_z,
-                    state.orientation,
-                    epoch,
-                )
-        if saved is None:
+        if state.character_id not in await self.save_many([(state, epoch)]):
             await self.get(state.character_id)  # NotFound when it does not exist
-            raise stale()
+            raise StaleEpoch(state.character_id, epoch)
 
     async def save_many(self, saves: list[tuple[CharacterSave, int]]) -> set[int]:
         """``save`` for many characters in one statement; the ids actually saved.

@@ -138,15 +138,6 @@ class InstanceRepo:
             )
         return [row(Instance, r) for r in records]
 
-    async def players_in(self) -> dict[int, int]:
-        """Placed characters per live instance."""
-        async with self.db.connection() as conn:
-            records = await conn.fetch(
-                "SELECT instance_id, count(*) AS n FROM characters.player_assignments "
-                "WHERE instance_id IS NOT NULL GROUP BY instance_id"
-            )
-        return {r["instance_id"]: r["n"] for r in records}
-
     async def mark_unhealthy_on(self, node_id: str) -> list[int]:
         """Every live instance of a node that died: UNHEALTHY; their ids."""
         async with self.db.connection() as conn:

@@ -109,7 +109,6 @@ class SpaceRunner:
         self.failed_ticks = 0
         self.stale_saves = 0
         self.saves = 0
-        self.checkpoints_written = 0
         self._halting = False
         self._checkpointing: asyncio.Task[None] | None = None
         self._asks: set[asyncio.Task[None]] = set()
@@ -291,8 +290,7 @@ class SpaceRunner:
 
     async def _checkpoint(self, blob: bytes, tick: int) -> None:
         try:
-            if await self.checkpoints.write(self.instance_id, self.node_id, tick, blob):
-                self.checkpoints_written += 1
+            await self.checkpoints.write(self.instance_id, self.node_id, tick, blob)
         except RealmkitError as exc:
             log.warning("checkpoint of space %d skipped: %s", self.instance_id, exc.message)
 
