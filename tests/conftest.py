@@ -83,6 +83,12 @@ async def _admin(url: str, *statements: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(scope="session")
+def engines_root() -> Path:
+    """Where engines started by tests keep their data (checked for leftovers)."""
+    return ENGINES_ROOT
+
+
 @pytest.fixture
 def engine_folder() -> Path:
     """An empty folder for embedded engines, reachable by the PostgreSQL user."""

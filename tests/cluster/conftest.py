@@ -7,6 +7,7 @@ with SIGTERM and checks every node process is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,13 +73,9 @@ def _answers(url: str) -> bool:
     return "gateways" not in body or body["gateways"] >= 2
 
 
-@pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints, databases
-) -> Iterator[Cluster]:
-    root = tmp_path_factory.mktemp("cluster")
-    name = f"c_{uuid.uuid4().hex[:10]}"
-    database_url = databases.create(name)
+@contextlib.contextmanager
+def running_cluster(root: Path, endpoints: Endpoints, database_url: str) -> Iterator[Cluster]:
+    """`realmkit up` on ``endpoints`` and ``database_url``; stopped by pid on exit."""
     ports = _node_file(root / "realmkit.toml")
     env = {
         **os.environ,
@@ -112,6 +109,8 @@ def cluster(
         )
     finally:
         children = _children(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)  # a test may have paused it
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(60)
@@ -123,8 +122,21 @@ def cluster(
         stray = [pid for pid in children if is_alive(pid, "realmkit")]
         for pid in stray:
             os.kill(pid, signal.SIGKILL)
-        databases.drop(name)
         assert not stray, f"node processes outlived the cluster: {stray}"
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints, databases
+) -> Iterator[Cluster]:
+    """A cluster on the session's engines, with a database of its own."""
+    name = f"c_{uuid.uuid4().hex[:10]}"
+    database_url = databases.create(name)
+    try:
+        with running_cluster(tmp_path_factory.mktemp("cluster"), endpoints, database_url) as c:
+            yield c
+    finally:
+        databases.drop(name)
 
 
 @pytest.fixture

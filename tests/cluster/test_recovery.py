@@ -36,7 +36,7 @@ async def _host_of(cluster, client: GameClient) -> tuple[int, str]:  # type: ign
     return rows[0]["instance_id"], rows[0]["node_id"]
 
 
-async def _plays(client: GameClient) -> None:
+async def plays(client: GameClient) -> None:
     """The client is placed and its own moves come back in frames."""
     async with asyncio.timeout(WAIT):
         while client.position is None or client.transferring:
@@ -81,7 +81,7 @@ async def test_killed_world_node_costs_players_seconds_not_their_connection(
 
         await eventually(moved, WAIT, "continent restored and its players re-attached")
         for client in everyone:
-            await _plays(client)
+            await plays(client)
             assert not client.closed.is_set()
     finally:
         for client in everyone:
@@ -137,7 +137,7 @@ async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, event
             assert me is not None
             assert row is not None
             assert math.dist(world_position(me), world_position(row)) < 3.0
-            await _plays(p)
+            await plays(p)
             assert not p.closed.is_set()
     finally:
         for p in players:
@@ -203,7 +203,7 @@ async def test_killed_leader_while_spawning_leaves_one_instance(
         ticket = await api.ticket(character.character_id)
         client = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
         try:
-            await _plays(client)
+            await plays(client)
         finally:
             await client.close()
         rows = await fetch(

@@ -43,6 +43,7 @@ from realmkit.errors import (
 from realmkit.protocol.codec import decode, encode
 
 log = logging.getLogger("realmkit.bus")
+FIRST_RETRY_DELAY = 0.05
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -276,7 +277,7 @@ class NatsBus:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        delay = 0.05
+        delay = FIRST_RETRY_DELAY
         while True:
             left = deadline - loop.time()
             try:
@@ -291,7 +292,10 @@ class NatsBus:
                 if loop.time() + delay >= deadline:
                     raise
                 reason = exc.code
-            log.debug("%s: %s; trying again", subject, reason)
+            if delay == FIRST_RETRY_DELAY:
+                log.info("%s: %s; asking again for up to %.0fs", subject, reason, left)
+            else:
+                log.debug("%s: %s; trying again", subject, reason)
             await asyncio.sleep(delay)  # nobody can take it yet: back off, ask again
             delay = min(delay * 2, 0.5)
 

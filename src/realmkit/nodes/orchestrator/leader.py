@@ -5,7 +5,9 @@ Every replica tries, twice a second, to hold the session advisory lock
 connection closes and PostgreSQL drops the lock) and runs, each round:
 
 1. failure detection: world nodes silent for ``node_timeout`` seconds
-   become UNHEALTHY, and so does every live instance on them;
+   become UNHEALTHY, and so does every live instance on them (a leader
+   judges only after leading for ``node_timeout`` itself, so neither a
+   failover nor a PostgreSQL outage makes healthy nodes look dead);
 2. recovery: each UNHEALTHY instance is restored on another node from its
    latest checkpoint, its players re-attached (``Instances.running``);
 3. reaping: a dungeon, battleground or arena nobody was in for
@@ -40,9 +42,11 @@ class Leader:
         self.settings = settings
         self.leadership = Leadership(instances.db, LEADER_LOCK)
         self._empty_since: dict[int, float] = {}
+        self._leading_since = 0.0
 
     async def run(self) -> None:
         """Try to lead, and do the duties while leading; forever (cancel to stop)."""
+        failing = ""
         try:
             while True:
                 try:
@@ -50,27 +54,38 @@ class Leader:
                     if await self.leadership.hold():
                         if not was:
                             log.info("%s is the leader", self.node_name)
+                            self._leading_since = time.monotonic()
                         await self.duties(time.monotonic())
                     elif was:
                         log.warning("%s lost the leadership", self.node_name)
+                    failing = ""
                 except RealmkitError as exc:
-                    log.warning("leader round failed: %s", exc.message)
+                    if exc.message != failing:  # once per outage, not twice a second
+                        log.warning("leader round failed: %s", exc.message)
+                    failing = exc.message
                 await asyncio.sleep(ROUND_SECONDS)
         finally:
             await self.leadership.resign()
 
     async def duties(self, now: float) -> None:
         rows = self.instances.rows
-        for node_id in await self.instances.cluster.overdue(self.settings.node_timeout):
-            lost = await rows.mark_unhealthy_on(node_id)
-            log.warning(
-                "world node %s missed its heartbeats: instances %s unhealthy", node_id, lost
-            )
+        # A heartbeat is only judged by a leader that could have seen it: after
+        # a failover or a PostgreSQL outage (which also ends the leadership),
+        # every node first gets one full timeout to report again.
+        if now - self._leading_since >= self.settings.node_timeout:
+            await self._detect_failures()
         live = await rows.live()
         broken = [i.instance_id for i in live if i.state is InstanceState.UNHEALTHY]
         if broken:
             await asyncio.gather(*(self._restore(i) for i in broken))
         await self._reap(now)
+
+    async def _detect_failures(self) -> None:
+        for node_id in await self.instances.cluster.overdue(self.settings.node_timeout):
+            lost = await self.instances.rows.mark_unhealthy_on(node_id)
+            log.warning(
+                "world node %s missed its heartbeats: instances %s unhealthy", node_id, lost
+            )
 
     async def _restore(self, instance_id: int) -> None:
         try:

@@ -32,7 +32,7 @@ from functools import partial
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.errors import RealmkitError
+from realmkit.errors import RealmkitError, Unavailable
 from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
 from realmkit.protocol.frames import select_observers
 from realmkit.sim.events import (
@@ -57,6 +57,9 @@ SAVE_EVERY_SECONDS = 5.0
 CHECKPOINT_EVERY_SECONDS = 3.0
 PORTAL_TIMEOUT = 10.0
 TICK_SAMPLES = 400
+# How long database work waits for an unreachable PostgreSQL before it is dropped.
+STORE_PATIENCE = 120.0
+JOB_ATTEMPTS = 5
 
 
 def concerned(event: Event) -> set[int]:
@@ -313,16 +316,31 @@ class SpaceRunner:
         while True:
             job = await self._jobs.get()
             try:
-                for attempt in range(5):
-                    try:
-                        await job()
-                        break
-                    except RealmkitError as exc:
-                        if attempt == 4:
-                            raise
-                        log.warning("database work failed (%s); retrying", exc.code)
-                        await asyncio.sleep(0.2 * 2**attempt)  # back off while PostgreSQL recovers
+                await _patiently(job)
             except Exception:
                 log.exception("database work for space %d dropped", self.instance_id)
             finally:
                 self._jobs.task_done()
+
+
+async def _patiently(job: Callable[[], Awaitable[object]]) -> None:
+    """Run ``job``; while PostgreSQL is unreachable, retry it for up to
+    ``STORE_PATIENCE`` seconds (the jobs behind it wait: order is kept); other
+    database errors get ``JOB_ATTEMPTS`` tries."""
+    deadline = time.monotonic() + STORE_PATIENCE
+    failures = 0
+    while True:
+        try:
+            await job()
+            return
+        except Unavailable as exc:
+            if time.monotonic() > deadline:
+                raise
+            if failures == 0:
+                log.warning("database unreachable (%s); holding writes and retrying", exc.code)
+        except RealmkitError as exc:
+            if failures + 1 >= JOB_ATTEMPTS:
+                raise
+            log.warning("database work failed (%s); retrying", exc.code)
+        failures += 1
+        await asyncio.sleep(min(0.1 * 2**failures, 1.0))  # back off while PostgreSQL recovers
