@@ -77,6 +77,9 @@ class InstanceSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     dungeon_reset: Seconds = 3600.0
     # A world node whose heartbeat (every second) is this old is UNHEALTHY.
     node_timeout: Seconds = 3.0
+    # A player whose gateway died has this long to resume through another one;
+    # then its character leaves the world (saved), as on logout.
+    resume_grace: Seconds = 60.0
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -134,6 +137,9 @@ dungeon_reset = 3600.0
 # Seconds without a heartbeat (sent every second) before a world node is
 # declared UNHEALTHY and its spaces are restored elsewhere.
 node_timeout = 3.0
+# Seconds a player whose gateway died has to resume through another gateway
+# (with the resume token of its last new_world) before its character logs out.
+resume_grace = 60.0
 
 # One [[nodes]] table per process. Roles: login, gateway, world,
 # orchestrator, matchmaker, reviver. port = 0 picks a free port.

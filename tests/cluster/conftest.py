@@ -45,8 +45,8 @@ def _node_file(path: Path) -> dict[str, int]:
         "gateway-1": free_port(),
         "gateway-2": free_port(),
     }
-    # Short enough for tests to watch an empty instance stop.
-    text = "[instances]\nempty_grace = 4.0\nnode_timeout = 3.0\n\n"
+    # Short enough for tests to watch an empty instance stop, a player released.
+    text = "[instances]\nempty_grace = 4.0\nnode_timeout = 3.0\nresume_grace = 4.0\n\n"
     for name, role in [
         ("login", "login"),
         ("gateway-1", "gateway"),

@@ -1,4 +1,5 @@
-"""Crashes and moves under players: a killed world node, a drained one, a killed leader."""
+"""Crashes and moves under players: a killed world node, a drained one, a killed leader,
+a killed gateway."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from cluster_procs import node_pid
 from invariants import check_invariants, fetch, owned_items
 from test_instances import GATE, NEAR_GATE, enter_at
@@ -16,6 +18,7 @@ from test_instances import GATE, NEAR_GATE, enter_at
 from realmkit.bus import subjects
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
+from realmkit.errors import RemoteError
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.protocol.cluster import EnterWorld, Placement
 from realmkit.store.cluster import ClusterRepo
@@ -214,4 +217,59 @@ async def test_killed_leader_while_spawning_leaves_one_instance(
         assert [r["state"] for r in rows] == ["ready"], rows
     finally:
         await db.close()
+    await check_invariants(cluster.database_url, items)
+
+
+async def test_killed_gateway_players_resume_through_another(http, cluster, eventually) -> None:
+    """SIGKILL a gateway: its players resume through the other one with their resume
+    token and find their character where it was; a token resumes once; a player who
+    never comes back is logged out (saved) after the resume grace period."""
+    items = await owned_items(cluster.database_url)
+    back = await enter_at(http, cluster, "Comeback", (250.0, 250.0), gateway=0)
+    gone = await enter_at(http, cluster, "Vanished", (252.0, 250.0), gateway=0)
+    other = await enter_at(http, cluster, "Bystander", (254.0, 250.0), gateway=1)
+    try:
+        await plays(back)
+        instance_before, _ = await _host_of(cluster, back)
+        me = back.me()
+        assert me is not None
+        where = world_position(me)
+        token = back.resume_token
+        assert token
+        assert token != gone.resume_token
+        os.kill(node_pid(cluster.pid, "gateway-1"), signal.SIGKILL)
+        async with asyncio.timeout(WAIT):
+            await back.closed.wait()
+            await gone.closed.wait()
+
+        await back.resume(http, cluster.gateways[1])
+        assert back.resumes == 1
+        assert back.resume_token != token
+        assert (await _host_of(cluster, back))[0] == instance_before
+        async with asyncio.timeout(WAIT):
+            while (row := back.me()) is None:
+                await back.wait_frame()
+        assert math.dist(world_position(row), where) < 1.0, "resumed somewhere else"
+        await plays(back)
+        await plays(other)
+        assert not other.closed.is_set()
+        with pytest.raises(RemoteError) as twice:  # a token resumes once
+            await GameClient.resumed(http, cluster.gateways[1], token)
+        assert twice.value.remote_code == "NOT_FOUND"
+
+        async def logged_out() -> bool:
+            rows = await fetch(
+                cluster.database_url,
+                "SELECT state FROM characters.player_assignments WHERE character_id = $1",
+                gone.character_id,
+            )
+            return rows[0]["state"] == "offline"
+
+        await eventually(logged_out, WAIT, "the player who never resumed logged out")
+        with pytest.raises(RemoteError) as late:
+            await GameClient.resumed(http, cluster.gateways[1], gone.resume_token)
+        assert late.value.remote_code == "NOT_FOUND"
+    finally:
+        for client in (back, gone, other):
+            await client.close()
     await check_invariants(cluster.database_url, items)

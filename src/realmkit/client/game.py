@@ -17,7 +17,14 @@ import aiohttp
 import msgspec
 
 from realmkit.errors import RemoteError
-from realmkit.protocol.client import ErrorFrame, Hello, KeyframeRequest, NewWorld, TransferPending
+from realmkit.protocol.client import (
+    ErrorFrame,
+    Hello,
+    KeyframeRequest,
+    NewWorld,
+    Resume,
+    TransferPending,
+)
 from realmkit.protocol.frames import ClientFrameIn
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
 from realmkit.replication.client import EntityRow, EntityTable
@@ -55,6 +62,10 @@ class GameClient:
         self.transfers = 0
         self.transferring = False
         self.moved = asyncio.Event()
+        # The token that resumes this character through another gateway, and how
+        # many times it did.
+        self.resume_token = ""
+        self.resumes = 0
 
     @classmethod
     async def connect(
@@ -63,20 +74,39 @@ class GameClient:
         """Open the socket, say hello and wait for ``new_world`` (``RemoteError`` if refused)."""
         ws = await session.ws_connect(url, max_msg_size=0)
         client = cls(ws)
-        await ws.send_bytes(_encoder.encode(Hello(ticket)))
-        async with asyncio.timeout(timeout):
-            while client.world is None:
-                msg = await ws.receive()
-                if msg.type != aiohttp.WSMsgType.BINARY:
-                    raise RemoteError(url, "CLOSED", f"closed before new_world: {msg.extra}")
-                message = _decoder.decode(msg.data)
-                if isinstance(message, ErrorFrame):
-                    await ws.close()
-                    raise RemoteError(url, message.code, message.message)
-                if isinstance(message, NewWorld):
-                    client.world = message
-        client._reader = asyncio.create_task(client._read())
+        client._entered(await _greet(ws, url, Hello(ticket), timeout))
         return client
+
+    @classmethod
+    async def resumed(
+        cls, session: aiohttp.ClientSession, url: str, token: str, timeout: float = 10.0
+    ) -> GameClient:
+        """A new client for the character a resume token stands for (``RemoteError``
+        if refused)."""
+        ws = await session.ws_connect(url, max_msg_size=0)
+        client = cls(ws)
+        client._entered(await _greet(ws, url, Resume(token), timeout))
+        return client
+
+    async def resume(self, session: aiohttp.ClientSession, url: str, timeout: float = 10.0) -> None:
+        """After the gateway died (``closed`` is set): come back through the gateway at
+        ``url`` with the resume token; the character is where it was. ``RemoteError``
+        if refused (the token was used, or the resume grace period is over)."""
+        if self._reader is not None and not self._reader.done():
+            await self.close()
+        ws = await session.ws_connect(url, max_msg_size=0)
+        world = await _greet(ws, url, Resume(self.resume_token), timeout)
+        self.ws = ws
+        self.table = EntityTable()
+        self.position = None
+        self.closed = asyncio.Event()
+        self.resumes += 1
+        self._entered(world)
+
+    def _entered(self, world: NewWorld) -> None:
+        self.world = world
+        self.resume_token = world.resume or self.resume_token
+        self._reader = asyncio.create_task(self._read())
 
     @property
     def character_id(self) -> int:
@@ -110,6 +140,7 @@ class GameClient:
                 elif isinstance(message, NewWorld):
                     # A new space: a new entity table; our position comes with its frames.
                     self.world = message
+                    self.resume_token = message.resume or self.resume_token
                     self.table = EntityTable()
                     self.position = None
                     self.transfers += 1
@@ -167,3 +198,21 @@ class GameClient:
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+
+
+async def _greet(
+    ws: aiohttp.ClientWebSocketResponse, url: str, first: Hello | Resume, timeout: float
+) -> NewWorld:
+    """Send the first message and wait for ``new_world`` (``RemoteError`` if refused)."""
+    await ws.send_bytes(_encoder.encode(first))
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                raise RemoteError(url, "CLOSED", f"closed before new_world: {msg.extra}")
+            message = _decoder.decode(msg.data)
+            if isinstance(message, ErrorFrame):
+                await ws.close()
+                raise RemoteError(url, message.code, message.message)
+            if isinstance(message, NewWorld):
+                return message

@@ -2,9 +2,10 @@
 
 Binary frames are msgpack, text frames JSON (for debugging); both carry the
 same tagged messages, ``t`` naming the type. A client's first message must be
-``hello`` with its world ticket, within 5 seconds.
+``hello`` with its world ticket (or ``resume`` with a resume token, after its
+gateway died), within 5 seconds.
 
-Client -> gateway: ``hello``, the inputs of ``realmkit.protocol.inputs``
+Client -> gateway: ``hello`` or ``resume``, the inputs of ``realmkit.protocol.inputs``
 (``move``, ``attack``, ``cast``, ``release``, ``say``), ``keyframe``.
 Gateway -> client: ``new_world``, ``frame`` (see ``protocol.frames``),
 ``transfer_pending``, the sim's player events (``chat``, ``correct``,
@@ -29,11 +30,22 @@ class Hello(msgspec.Struct, frozen=True, tag_field="t", tag="hello", forbid_unkn
     version: int = PROTOCOL_VERSION
 
 
+ResumeToken = Annotated[str, msgspec.Meta(min_length=16, max_length=128)]
+
+
+class Resume(msgspec.Struct, frozen=True, tag_field="t", tag="resume", forbid_unknown_fields=True):
+    """Instead of ``hello``, after losing a gateway: come back with the token of the
+    last ``new_world``, through any gateway, within the resume grace period."""
+
+    token: ResumeToken
+    version: int = PROTOCOL_VERSION
+
+
 class KeyframeRequest(msgspec.Struct, frozen=True, tag_field="t", tag="keyframe"):
     """The client saw a gap in frame sequence numbers."""
 
 
-ClientMessage = Hello | KeyframeRequest | Move | Attack | Cast | Release | Say
+ClientMessage = Hello | Resume | KeyframeRequest | Move | Attack | Cast | Release | Say
 
 
 class NewWorld(msgspec.Struct, frozen=True, tag_field="t", tag="new_world"):
@@ -43,6 +55,9 @@ class NewWorld(msgspec.Struct, frozen=True, tag_field="t", tag="new_world"):
     instance_id: int
     map_id: int
     tick_rate: int
+    # A fresh resume token on entering (keep it secret; each token resumes once);
+    # empty after a transfer: the one held stays valid.
+    resume: str = ""
 
 
 class TransferPending(msgspec.Struct, frozen=True, tag_field="t", tag="transfer_pending"):

@@ -42,6 +42,17 @@ class EnterWorld(msgspec.Struct, frozen=True, tag_field="t", tag="enter"):
 
     character_id: int
     gateway_id: str
+    # SHA-256 of the resume token the gateway gives the client (empty: none).
+    resume_hash: bytes = b""
+
+
+class ResumeWorld(msgspec.Struct, frozen=True, tag_field="t", tag="resume"):
+    """A client came back through ``gateway_id`` with a resume token hashing to
+    ``proof``: place its character as it stands, under a new token. Reply: Placement."""
+
+    proof: bytes
+    gateway_id: str
+    resume_hash: bytes
 
 
 class UsePortal(msgspec.Struct, frozen=True, tag_field="t", tag="portal"):
@@ -83,7 +94,9 @@ class DrainNode(msgspec.Struct, frozen=True, tag_field="t", tag="drain"):
     node_id: str
 
 
-OrchestratorRequest = EnterWorld | UsePortal | MoveToInstance | RequestInstance | DrainNode
+OrchestratorRequest = (
+    EnterWorld | ResumeWorld | UsePortal | MoveToInstance | RequestInstance | DrainNode
+)
 
 
 class Placement(msgspec.Struct, frozen=True):

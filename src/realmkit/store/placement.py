@@ -180,12 +180,14 @@ class AssignmentRepo:
         *,
         expected_epoch: int | None,
         state: AssignmentState = AssignmentState.PLACING,
+        resume_hash: bytes | None = None,
     ) -> Assignment:
         """Put the character in ``instance_id``.
 
         ``expected_epoch`` is the epoch the caller read (None: the character
         was never placed). Raises ``AlreadyAssigned`` or ``StaleEpoch`` when
-        someone else moved the character first.
+        someone else moved the character first. ``resume_hash`` replaces the
+        hash of the resume token (None keeps it: a transfer).
         """
         if expected_epoch is None:
             async with self.db.connection() as conn:
@@ -202,15 +204,43 @@ class AssignmentRepo:
                 ):
                     record = await conn.fetchrow(
                         "INSERT INTO characters.player_assignments "
-                        "(character_id, instance_id, gateway_id, epoch, state) "
-                        "VALUES ($1, $2, $3, 1, $4) RETURNING *",
+                        "(character_id, instance_id, gateway_id, epoch, state, resume_hash) "
+                        "VALUES ($1, $2, $3, 1, $4, $5) RETURNING *",
                         character_id,
                         instance_id,
                         gateway_id,
                         state.value,
+                        resume_hash,
                     )
             return row(Assignment, record)
-        return await self._advance(character_id, expected_epoch, instance_id, gateway_id, state)
+        return await self._advance(
+            character_id, expected_epoch, instance_id, gateway_id, state, resume_hash
+        )
+
+    async def resumable(self, resume_hash: bytes) -> Assignment | None:
+        """The character in the world whose resume token hashes to ``resume_hash``."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM characters.player_assignments "
+                "WHERE resume_hash = $1 AND state <> 'offline'",
+                resume_hash,
+            )
+        return None if record is None else row(Assignment, record)
+
+    async def orphans(self, grace: float) -> list[Assignment]:
+        """Characters in the world whose gateway was lost ``grace`` seconds ago or more:
+        it stopped heartbeating, or it restarted after they were placed through it."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT a.* FROM characters.player_assignments a "
+                "JOIN cluster.nodes g ON g.node_id = a.gateway_id AND g.role = 'gateway' "
+                "WHERE a.state = 'in_world' AND ("
+                "  g.last_heartbeat_at < now() - make_interval(secs => $1) "
+                "  OR (g.started_at > a.updated_at "
+                "      AND g.started_at < now() - make_interval(secs => $1)))",
+                grace,
+            )
+        return [row(Assignment, r) for r in records]
 
     async def in_instance(self, instance_id: int) -> list[Assignment]:
         """The characters placed in an instance."""
@@ -249,6 +279,7 @@ class AssignmentRepo:
         instance_id: int | None,
         gateway_id: str | None,
         state: AssignmentState,
+        resume_hash: bytes | None = None,
     ) -> Assignment:
         stale = partial(StaleEpoch, character_id, expected_epoch)
         async with self.db.connection() as conn:
@@ -258,13 +289,16 @@ class AssignmentRepo:
             ):
                 record = await conn.fetchrow(
                     "UPDATE characters.player_assignments SET instance_id = $3, "
-                    "gateway_id = $4, state = $5, epoch = epoch + 1, updated_at = now() "
+                    "gateway_id = $4, state = $5, epoch = epoch + 1, updated_at = now(), "
+                    "resume_hash = CASE WHEN $5 = 'offline' THEN NULL "
+                    "  ELSE COALESCE($6, resume_hash) END "
                     "WHERE character_id = $1 AND epoch = $2 RETURNING *",
                     character_id,
                     expected_epoch,
                     instance_id,
                     gateway_id,
                     state.value,
+                    resume_hash,
                 )
         if record is None:
             raise stale()

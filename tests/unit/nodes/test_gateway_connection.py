@@ -18,7 +18,13 @@ from realmkit.nodes.gateway.connection import (
     Forward,
     Reply,
 )
-from realmkit.protocol.client import CLOSE_POLICY, CLOSE_UNAUTHENTICATED, Hello
+from realmkit.protocol.client import (
+    CLOSE_POLICY,
+    CLOSE_UNAUTHENTICATED,
+    ErrorFrame,
+    Hello,
+    Resume,
+)
 from realmkit.protocol.inputs import Move, Say
 
 enc = msgspec.msgpack.encode
@@ -45,6 +51,23 @@ def test_json_text_frames_are_accepted() -> None:
     """The same messages work as JSON text (for debugging)."""
     conn = Connection(opened_at=0.0)
     assert conn.receive('{"t": "hello", "ticket": "abc"}', now=0.1) == [Authenticate("abc")]
+
+
+def test_resume_instead_of_hello() -> None:
+    """``resume`` with a token may open a connection instead of hello, once; a token
+    too short to be one is refused before anything is asked."""
+    conn = Connection(opened_at=0.0)
+    token = "t" * 43
+    assert conn.receive(enc(Resume(token)), now=0.1) == [Authenticate(resume=token)]
+    assert conn.state is ConnState.ENTERING
+    again = conn.receive(enc(Resume(token)), now=0.2)
+    assert again == [Reply(ErrorFrame("BAD_MESSAGE", "hello was already sent"))]
+    short = Connection(opened_at=0.0)
+    refused = short.receive('{"t": "resume", "token": "abc"}', now=0.1)
+    assert len(refused) == 1
+    assert isinstance(refused[0], Reply)
+    assert refused[0].message.code == "BAD_MESSAGE"
+    assert short.state is ConnState.AWAITING_HELLO
 
 
 def test_no_hello_in_time_closes() -> None:

@@ -7,7 +7,8 @@ never touches a socket, a bus or a clock.
 States: AWAITING_HELLO -> ENTERING (ticket being checked, placement) ->
 IN_WORLD -> CLOSED, and IN_WORLD -> ENTERING while a transfer moves the
 player to another space. Rules:
-- the first message must be ``hello`` within ``HELLO_TIMEOUT`` seconds;
+- the first message must be ``hello`` (or ``resume``) within ``HELLO_TIMEOUT``
+  seconds;
 - every message must decode to a known type and pass its checks, else the
   client gets an ``error`` frame and a strike; ``MAX_STRIKES`` strikes close
   the connection (1008);
@@ -37,6 +38,7 @@ from realmkit.protocol.client import (
     ErrorFrame,
     Hello,
     KeyframeRequest,
+    Resume,
 )
 from realmkit.protocol.inputs import ClientInput, Move, Say
 from realmkit.sim.movement import check_position
@@ -65,7 +67,10 @@ _ALLOWED = {
 
 
 class Authenticate(msgspec.Struct, frozen=True):
-    ticket: str
+    """Check the world ticket, or (when ``resume`` is set) the resume token."""
+
+    ticket: str = ""
+    resume: str = ""
 
 
 class Forward(msgspec.Struct, frozen=True):
@@ -156,11 +161,13 @@ class Connection:
         problem = _valid(message)
         if problem is not None:
             return self._strike("BAD_MESSAGE", problem)
-        if isinstance(message, Hello):
+        if isinstance(message, Hello | Resume):
             if self.state is not ConnState.AWAITING_HELLO:
                 return self._strike("BAD_MESSAGE", "hello was already sent")
             self.move(ConnState.ENTERING)
-            return [Authenticate(message.ticket)]
+            if isinstance(message, Resume):
+                return [Authenticate(resume=message.token)]
+            return [Authenticate(ticket=message.ticket)]
         if self.state is ConnState.AWAITING_HELLO:
             return self.close(CLOSE_UNAUTHENTICATED, "the first message must be hello")
         if self.state is not ConnState.IN_WORLD:

@@ -9,7 +9,11 @@ changed). The socket stays open throughout.
 Entering the world: the ticket is verified with the login replica's public
 key, its nonce claimed once cluster-wide (NATS KV ``create``), the
 orchestrator places the character, the space accepts it under the placement
-epoch, and only then the client gets ``new_world`` and frames.
+epoch, and only then the client gets ``new_world`` and frames. ``new_world``
+carries a fresh resume token: if this gateway dies, the client says
+``resume`` with it to any gateway and finds its character where it was (the
+space kept it; the orchestrator finds it by the token's hash, the only form
+that leaves the gateway). Each token resumes once.
 
 Per space it keeps one ``Replicator`` for its players there (``fanout``):
 each space frame becomes per-player bytes, sent as they are. Inputs are batched per space:
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -69,12 +75,15 @@ from realmkit.protocol.cluster import (
     Placement,
     PlayerInput,
     Repoint,
+    ResumeWorld,
     TransferStarted,
 )
 from realmkit.protocol.frames import SpaceFrame
 from realmkit.settings import NodeSpec
+from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
+from realmkit.store.records import NodeState
 
 log = logging.getLogger("realmkit.gateway")
 
@@ -84,6 +93,7 @@ REQUEST_TIMEOUT = 10.0
 # How long entering waits for a placement while orchestrators are down or busy.
 PLACEMENT_PATIENCE = 20.0
 TICKETS_BUCKET = "tickets_used"
+RESUME_TOKEN_BYTES = 32
 
 
 class Player:
@@ -122,6 +132,11 @@ class GatewayNode:
         return self._bus
 
     @property
+    def db(self) -> Database:
+        assert self._db is not None, "start() first"
+        return self._db
+
+    @property
     def url(self) -> str:
         return self.spec.public_url or f"ws://{self.spec.host}:{self.port}/ws"
 
@@ -131,6 +146,9 @@ class GatewayNode:
         self._db = await Database.connect(self.endpoints.database_url, max_size=4)
         self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         self._keyring = Keyring(SigningKeyRepo(self._db))
+        await ClusterRepo(self._db).register_node(
+            self.name, "gateway", self.spec.host, self.spec.port, self.spec.capacity
+        )
         self._tickets = await self.bus.key_value(TICKETS_BUCKET, int, ttl=300.0)
         await self.bus.subscribe(
             subjects.gateway_frames(self.name), GatewayTraffic, self._on_traffic
@@ -232,24 +250,29 @@ class GatewayNode:
     ) -> None:
         assert self._keyring is not None
         assert self._tickets is not None
+        # A fresh resume token for this entry; only its hash leaves the gateway.
+        token = secrets.token_urlsafe(RESUME_TOKEN_BYTES)
         try:
-            claims = await self._keyring.verify(auth.ticket, Audience.WORLD, time.time())
-            try:
-                await self._tickets.create(claims.nonce, claims.character_id)
-            except Conflict as exc:
-                raise TicketReplayed() from exc
+            if auth.resume:
+                request: EnterWorld | ResumeWorld = ResumeWorld(
+                    _digest(auth.resume), self.name, _digest(token)
+                )
+            else:
+                claims = await self._keyring.verify(auth.ticket, Audience.WORLD, time.time())
+                try:
+                    await self._tickets.create(claims.nonce, claims.character_id)
+                except Conflict as exc:
+                    raise TicketReplayed() from exc
+                request = EnterWorld(claims.character_id, self.name, _digest(token))
             placement = await self.bus.request_patiently(
-                subjects.ORCHESTRATOR_REQUESTS,
-                EnterWorld(claims.character_id, self.name),
-                Placement,
-                within=PLACEMENT_PATIENCE,
+                subjects.ORCHESTRATOR_REQUESTS, request, Placement, within=PLACEMENT_PATIENCE
             )
-            old = self.players.get(claims.character_id)
+            old = self.players.get(placement.character_id)
             if old is not None:  # the same character from a second socket
                 await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
             joined = await self.bus.request(
                 subjects.space_control(placement.instance_id),
-                JoinSpace(claims.character_id, placement.epoch, self.name, placement.spawn),
+                JoinSpace(placement.character_id, placement.epoch, self.name, placement.spawn),
                 Joined,
                 timeout=REQUEST_TIMEOUT,
             )
@@ -270,7 +293,7 @@ class GatewayNode:
         await _send(
             ws,
             msgspec.msgpack.encode(
-                NewWorld(p.character_id, joined.instance_id, joined.map_id, joined.tick_rate)
+                NewWorld(p.character_id, joined.instance_id, joined.map_id, joined.tick_rate, token)
             ),
         )
 
@@ -347,11 +370,23 @@ class GatewayNode:
                 )
 
     async def _reporting(self) -> None:
+        """Every second: the load on NATS (for the login nodes) and a heartbeat in
+        ``cluster.nodes`` (for the leader: players of a gateway gone silent are
+        released once the resume grace has passed)."""
+        cluster = ClusterRepo(self.db)
         while True:
             load = GatewayLoad(self.name, self.url, len(self.players), self.spec.capacity)
             with contextlib.suppress(RealmkitError):
                 await self.bus.publish(subjects.gateway_load(self.name), load)
+            try:
+                await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
+            except RealmkitError as exc:
+                log.warning("heartbeat failed: %s", exc.message)
             await asyncio.sleep(LOAD_SECONDS)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 async def _send(ws: web.WebSocketResponse, data: bytes) -> None:

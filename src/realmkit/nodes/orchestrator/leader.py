@@ -10,7 +10,9 @@ connection closes and PostgreSQL drops the lock) and runs, each round:
    failover nor a PostgreSQL outage makes healthy nodes look dead);
 2. recovery: each UNHEALTHY instance is restored on another node from its
    latest checkpoint, its players re-attached (``Instances.running``);
-3. reaping: a dungeon, battleground or arena nobody was in for
+3. orphans: players whose gateway died and who did not resume through
+   another within ``resume_grace`` leave their spaces, saved;
+4. reaping: a dungeon, battleground or arena nobody was in for
    ``empty_grace`` seconds is stopped.
 
 Nothing the leader knows lives only in its memory except when it first saw an
@@ -20,11 +22,14 @@ instance empty; a new leader starts that count again, which only delays a stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
-from realmkit.errors import RealmkitError
+from realmkit.bus import subjects
+from realmkit.errors import NotFound, RealmkitError, RemoteError, StaleEpoch
 from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.protocol.cluster import LeaveSpace, Left
 from realmkit.settings import InstanceSettings
 from realmkit.store.postgres import Leadership
 from realmkit.store.records import InstanceState
@@ -33,6 +38,7 @@ log = logging.getLogger("realmkit.orchestrator")
 
 LEADER_LOCK = "orchestrator-leader"
 ROUND_SECONDS = 0.5
+RELEASE_TIMEOUT = 10.0
 
 
 class Leader:
@@ -78,7 +84,29 @@ class Leader:
         broken = [i.instance_id for i in live if i.state is InstanceState.UNHEALTHY]
         if broken:
             await asyncio.gather(*(self._restore(i) for i in broken))
+        if now - self._leading_since >= self.settings.resume_grace:
+            await self._release_orphans()
         await self._reap(now)
+
+    async def _release_orphans(self) -> None:
+        """Players whose gateway died and who did not resume within the grace period
+        leave their spaces (saved, then offline), as if they had logged out."""
+        for a in await self.instances.assignments.orphans(self.settings.resume_grace):
+            assert a.instance_id is not None
+            try:
+                await self.instances.bus.request(
+                    subjects.space_control(a.instance_id),
+                    LeaveSpace(a.character_id, a.epoch),
+                    Left,
+                    timeout=RELEASE_TIMEOUT,
+                )
+            except RemoteError as exc:
+                if exc.remote_code != NotFound.code:
+                    raise
+                # Its space does not hold it (any more): the assignment alone is left.
+                with contextlib.suppress(StaleEpoch):
+                    await self.instances.assignments.release(a.character_id, expected_epoch=a.epoch)
+            log.info("character %d released: its gateway %s is gone", a.character_id, a.gateway_id)
 
     async def _detect_failures(self) -> None:
         for node_id in await self.instances.cluster.overdue(self.settings.node_timeout):

@@ -31,6 +31,7 @@ from realmkit.protocol.cluster import (
     OrchestratorRequest,
     Placement,
     RequestInstance,
+    ResumeWorld,
 )
 from realmkit.settings import InstanceSettings, NodeSpec
 from realmkit.store.postgres import Database
@@ -61,6 +62,8 @@ class OrchestratorNode:
         ) -> Placement | InstanceInfo | Drained:
             if isinstance(request, EnterWorld):
                 return await placer.enter_world(request)
+            if isinstance(request, ResumeWorld):
+                return await placer.resume(request)
             if isinstance(request, MoveToInstance):
                 return await transfers.move_request(request)
             if isinstance(request, RequestInstance):

@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 
 from realmkit.content.schema import ContentPack
-from realmkit.errors import Conflict
+from realmkit.errors import Conflict, NotFound
 from realmkit.nodes.orchestrator.instances import Instances
 from realmkit.nodes.packs import home_continent
-from realmkit.protocol.cluster import EnterWorld, Placement
+from realmkit.protocol.cluster import EnterWorld, Placement, ResumeWorld
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.records import Character, Instance, InstanceState, MapKind, Realm, RealmStatus
 from realmkit.store.spaces import BindingRepo
@@ -56,6 +56,7 @@ class Placer:
             instance.instance_id,
             request.gateway_id,
             expected_epoch=current.epoch if current else None,
+            resume_hash=request.resume_hash or None,
         )
         return Placement(
             character.character_id,
@@ -64,6 +65,16 @@ class Placer:
             instance.map_id,
             placed.epoch,
             spawn,
+        )
+
+    async def resume(self, request: ResumeWorld) -> Placement:
+        """Place a character whose client came back with its resume token: where it
+        stands (its space still holds it), under a new token and epoch."""
+        assignment = await self.instances.assignments.resumable(request.proof)
+        if assignment is None:
+            raise NotFound("resume token", "(expired or used)")
+        return await self.enter_world(
+            EnterWorld(assignment.character_id, request.gateway_id, request.resume_hash)
         )
 
     async def online_realm(self, realm_id: int) -> Realm:
