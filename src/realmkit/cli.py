@@ -29,7 +29,8 @@ from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.base import run_until_signalled
 from realmkit.nodes.factory import build_node, find_spec
-from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Settings, load_settings
+from realmkit.seed import seed_if_empty
+from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Role, Settings, load_settings
 from realmkit.store import migrate as migrations
 from realmkit.store.postgres import Database
 
@@ -207,15 +208,33 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]])
 
 
 @db_app.command("migrate")
-def db_migrate(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def db_migrate(
+    ctx: typer.Context,
+    seed: Annotated[
+        bool,
+        typer.Option(
+            help="Then add the default game, pool and an online realm if the database "
+            "has no game yet (what `realmkit up` does)."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Apply pending schema migrations (safe to run from many nodes at once)."""
-    applied = _run(ctx, as_json, lambda s: _await(lambda: _with_db(s, migrations.migrate)))
+
+    async def work(db: Database) -> tuple[list[int], bool]:
+        applied = await migrations.migrate(db)
+        return applied, seed and await seed_if_empty(db)
+
+    applied, seeded = _run(ctx, as_json, lambda s: _await(lambda: _with_db(s, work)))
     if as_json:
-        _print_json({"ok": True, "applied": applied})
-    elif applied:
+        _print_json({"ok": True, "applied": applied, "seeded": seeded})
+        return
+    if applied:
         out.print(f"applied migrations: {', '.join(map(str, applied))}")
     else:
         out.print("schema is up to date")
+    if seeded:
+        out.print("seeded the default game, pool and realm")
 
 
 @db_app.command("status")
@@ -241,6 +260,13 @@ def db_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def node(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A node name from the node file, or a role.")],
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            help="Run NAME as a node of this role even if the node file does not list it "
+            "(launched world nodes, Kubernetes pods)."
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Run one node of the node file in the foreground (what a host or a pod runs).
@@ -256,7 +282,7 @@ def node(
     )
 
     def run(settings: Settings) -> None:
-        spec = find_spec(settings, name)
+        spec = find_spec(settings, name, role)
         built = build_node(settings, spec, engines.endpoints(settings))
         uvloop.run(run_until_signalled(built))
 

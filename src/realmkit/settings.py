@@ -82,11 +82,54 @@ class InstanceSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     resume_grace: Seconds = 60.0
 
 
+class Launcher(StrEnum):
+    LOCAL = "local"  # world nodes as processes on this machine
+    COMMAND = "command"  # run launch_command / retire_command (e.g. kubectl scale)
+    NONE = "none"  # no scaling: the world nodes of the node file only
+
+
+Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Argv = tuple[str, ...]
+
+
+class ScalingSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the orchestrators' leader adds and removes world nodes with player load."""
+
+    launcher: Launcher = Launcher.LOCAL
+    min_world_nodes: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 2
+    max_world_nodes: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 8
+    # Launch a world node when the free share of the world nodes' capacity is under this.
+    scale_up_below: Fraction = 0.25
+    # Retire an idle world node only if the free share stays above this without it.
+    scale_down_above: Fraction = 0.5
+    # A world node with no players for this long is idle.
+    idle_after: Seconds = 120.0
+    # A launch not seen as a ready world node after this long is given up.
+    launch_timeout: Seconds = 60.0
+    # Players a world node started by the local launcher takes.
+    world_capacity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2000
+    # For launcher = "command": argv lists; {name} and {wanted} (the number of world
+    # nodes wanted after the change) are substituted in each argument.
+    launch_command: Argv = ()
+    retire_command: Argv = ()
+
+    def __post_init__(self) -> None:
+        if self.min_world_nodes > self.max_world_nodes:
+            raise msgspec.ValidationError("min_world_nodes must not exceed max_world_nodes")
+        if self.scale_down_above < self.scale_up_below:
+            raise msgspec.ValidationError("scale_down_above must not be under scale_up_below")
+        if self.launcher is Launcher.COMMAND and not (self.launch_command and self.retire_command):
+            raise msgspec.ValidationError(
+                'launcher = "command" needs launch_command and retire_command'
+            )
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = ".realmkit"
     cluster_name: str = "realmkit"
     engines: EngineSettings = EngineSettings()
     instances: InstanceSettings = InstanceSettings()
+    scaling: ScalingSettings = ScalingSettings()
     nodes: tuple[NodeSpec, ...] = ()
 
     def __post_init__(self) -> None:
@@ -140,6 +183,29 @@ node_timeout = 3.0
 # Seconds a player whose gateway died has to resume through another gateway
 # (with the resume token of its last new_world) before its character logs out.
 resume_grace = 60.0
+
+[scaling]
+# Who starts and stops world nodes as player load changes:
+#   "local"   processes on this machine (logs in <data_dir>/logs),
+#   "command" launch_command / retire_command below (Kubernetes: see deploy/),
+#   "none"    only the world nodes listed in this file.
+launcher = "local"
+min_world_nodes = 2
+max_world_nodes = 8
+# A world node is launched when under this share of the capacity is free...
+scale_up_below = 0.25
+# ...and an idle one (no players for idle_after seconds) is drained and stopped
+# when over this share stays free without it.
+scale_down_above = 0.5
+idle_after = 120.0
+# Seconds a launched node has to report ready before the launch is given up.
+launch_timeout = 60.0
+# Players a world node started by the local launcher takes.
+world_capacity = 2000
+# launcher = "command": {name} and {wanted} are substituted in each argument, e.g.
+#   launch_command = ["kubectl", "scale", "deployment/realmkit-world", "--replicas={wanted}"]
+launch_command = []
+retire_command = []
 
 # One [[nodes]] table per process. Roles: login, gateway, world,
 # orchestrator, matchmaker, reviver. port = 0 picks a free port.

@@ -46,6 +46,27 @@ async def test_four_processes_migrate_at_once(
     assert [r["version"] for r in rows] == [m.version for m in available()]
 
 
+async def test_migrate_with_seed_adds_one_realm_once(
+    empty_database_url: str, endpoints: Endpoints, run_realmkit
+) -> None:
+    """`realmkit db migrate --seed` (a deployment's setup job) seeds an empty database
+    once; run again it changes nothing."""
+    env = {"REALMKIT_DATABASE_URL": empty_database_url, "REALMKIT_NATS_URL": endpoints.nats_url}
+    seeded = []
+    for _ in range(2):
+        proc = run_realmkit("db", "migrate", "--seed", "--json", env=env)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        seeded.append(json.loads(stdout)["seeded"])
+    assert seeded == [True, False]
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        realms = await conn.fetch("SELECT status FROM auth.realmlist")
+    finally:
+        await conn.close()
+    assert [r["status"] for r in realms] == ["online"]
+
+
 async def test_edited_applied_migration_is_refused(database_url: str) -> None:
     """A migration whose file no longer matches what was applied stops the run."""
     conn = await asyncpg.connect(database_url)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from realmkit.engines import Endpoints
-from realmkit.errors import UsageError
+from realmkit.errors import ConfigError, UsageError
 from realmkit.nodes.base import Node
 from realmkit.nodes.gateway.node import GatewayNode
 from realmkit.nodes.login.node import LoginNode
@@ -24,11 +26,26 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
     raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)
 
 
-def find_spec(settings: Settings, name_or_role: str) -> NodeSpec:
-    """A node by name, or the first node of that role."""
+def find_spec(settings: Settings, name_or_role: str, role: Role | None = None) -> NodeSpec:
+    """A node by name, or the first node of that role; with ``role``, a name the
+    node file does not list is a node of that role with default settings (how
+    launched world nodes and Kubernetes pods run). World nodes made so take
+    ``[scaling] world_capacity`` players."""
     for spec in settings.nodes:
         if spec.name == name_or_role:
+            if role is not None and spec.role is not role:
+                raise ConfigError(
+                    "nodes", f"{spec.name} is a {spec.role.value} node, not {role.value}"
+                )
             return spec
+    if role is not None:
+        fields: dict[str, object] = {"name": name_or_role, "role": role.value}
+        if role is Role.WORLD:
+            fields["capacity"] = settings.scaling.world_capacity
+        try:
+            return msgspec.convert(fields, NodeSpec)
+        except msgspec.ValidationError as exc:
+            raise ConfigError("node name", str(exc)) from exc
     for spec in settings.nodes:
         if spec.role.value == name_or_role:
             return spec
