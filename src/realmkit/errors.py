@@ -383,3 +383,12 @@ class StoreError(InternalError):
         super().__init__(f"database error: {detail}", detail=detail, sqlstate=sqlstate)
         self.detail = detail
         self.sqlstate = sqlstate
+
+
+class LaunchFailed(Unavailable):
+    """The launcher could not start or stop a world node."""
+
+    code = "LAUNCH_FAILED"
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"launcher: {what}: {detail}", what=what, detail=detail)

@@ -27,6 +27,7 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
+from realmkit.nodes.orchestrator.launcher import stop_launched
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.nodes.reviver import Reviver
 from realmkit.procs import free_port, is_alive, write_private
@@ -324,8 +325,11 @@ async def run_cluster(
                 stop.set()
                 with contextlib.suppress(Exception):
                     await swarm_task
+            # World nodes the orchestrators launched stop alongside the node file's.
+            launched = asyncio.create_task(asyncio.to_thread(stop_launched, settings.data_path))
             await reviver.drain()
             await reviver.stop()
+            await launched
             pid_file.unlink(missing_ok=True)
             console.print("cluster stopped")
     finally:

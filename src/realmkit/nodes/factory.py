@@ -9,6 +9,7 @@ from realmkit.errors import ConfigError, UsageError
 from realmkit.nodes.base import Node
 from realmkit.nodes.gateway.node import GatewayNode
 from realmkit.nodes.login.node import LoginNode
+from realmkit.nodes.orchestrator.launcher import make_launcher
 from realmkit.nodes.orchestrator.node import OrchestratorNode
 from realmkit.nodes.world.node import WorldNode
 from realmkit.settings import NodeSpec, Role, Settings
@@ -20,7 +21,9 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
     if spec.role is Role.WORLD:
         return WorldNode(spec, endpoints)
     if spec.role is Role.ORCHESTRATOR:
-        return OrchestratorNode(spec, endpoints, settings.instances)
+        return OrchestratorNode(
+            spec, endpoints, settings.instances, make_launcher(settings), settings.scaling
+        )
     if spec.role is Role.GATEWAY:
         return GatewayNode(spec, endpoints)
     raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)

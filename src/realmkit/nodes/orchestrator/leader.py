@@ -13,7 +13,8 @@ connection closes and PostgreSQL drops the lock) and runs, each round:
 3. orphans: players whose gateway died and who did not resume through
    another within ``resume_grace`` leave their spaces, saved;
 4. reaping: a dungeon, battleground or arena nobody was in for
-   ``empty_grace`` seconds is stopped.
+   ``empty_grace`` seconds is stopped;
+5. scaling (``scaler``): a world node launched or an idle one retired.
 
 Nothing the leader knows lives only in its memory except when it first saw an
 instance empty; a new leader starts that count again, which only delays a stop.
@@ -29,6 +30,7 @@ import time
 from realmkit.bus import subjects
 from realmkit.errors import NotFound, RealmkitError, RemoteError, StaleEpoch
 from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.protocol.cluster import LeaveSpace, Left
 from realmkit.settings import InstanceSettings
 from realmkit.store.postgres import Leadership
@@ -39,13 +41,22 @@ log = logging.getLogger("realmkit.orchestrator")
 LEADER_LOCK = "orchestrator-leader"
 ROUND_SECONDS = 0.5
 RELEASE_TIMEOUT = 10.0
+# A new leader lets the world nodes report for this long before it scales.
+SCALING_SETTLE = 10.0
 
 
 class Leader:
-    def __init__(self, node_name: str, instances: Instances, settings: InstanceSettings) -> None:
+    def __init__(
+        self,
+        node_name: str,
+        instances: Instances,
+        settings: InstanceSettings,
+        scaler: Scaler | None = None,
+    ) -> None:
         self.node_name = node_name
         self.instances = instances
         self.settings = settings
+        self.scaler = scaler
         self.leadership = Leadership(instances.db, LEADER_LOCK)
         self._empty_since: dict[int, float] = {}
         self._leading_since = 0.0
@@ -87,6 +98,8 @@ class Leader:
         if now - self._leading_since >= self.settings.resume_grace:
             await self._release_orphans()
         await self._reap(now)
+        if self.scaler is not None and now - self._leading_since >= SCALING_SETTLE:
+            await self.scaler.round(now)
 
     async def _release_orphans(self) -> None:
         """Players whose gateway died and who did not resume within the grace period

@@ -17,9 +17,11 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines import Endpoints
 from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.nodes.orchestrator.launcher import Launcher
 from realmkit.nodes.orchestrator.leader import Leader
 from realmkit.nodes.orchestrator.migration import Migrations
 from realmkit.nodes.orchestrator.placement import Placer
+from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.nodes.orchestrator.transfer import Transfers
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cluster import (
@@ -33,15 +35,24 @@ from realmkit.protocol.cluster import (
     RequestInstance,
     ResumeWorld,
 )
-from realmkit.settings import InstanceSettings, NodeSpec
+from realmkit.settings import InstanceSettings, NodeSpec, ScalingSettings
 from realmkit.store.postgres import Database
 
 
 class OrchestratorNode:
-    def __init__(self, spec: NodeSpec, endpoints: Endpoints, settings: InstanceSettings) -> None:
+    def __init__(
+        self,
+        spec: NodeSpec,
+        endpoints: Endpoints,
+        settings: InstanceSettings,
+        launcher: Launcher | None = None,
+        scaling: ScalingSettings | None = None,
+    ) -> None:
         self.name = spec.name
         self.endpoints = endpoints
         self.settings = settings
+        self.launcher = launcher
+        self.scaling = scaling or ScalingSettings()
         self._db: Database | None = None
         self._bus: NatsBus | None = None
         self._sub: Subscription | None = None
@@ -79,7 +90,11 @@ class OrchestratorNode:
             queue=subjects.ORCHESTRATOR_QUEUE,
             concurrent=True,
         )
-        self._leading = asyncio.create_task(Leader(self.name, instances, self.settings).run())
+        scaler = None
+        if self.launcher is not None:
+            scaler = Scaler(instances, migrations, self.launcher, self.scaling)
+        leader = Leader(self.name, instances, self.settings, scaler)
+        self._leading = asyncio.create_task(leader.run())
 
     async def drain(self) -> None:
         if self._sub is not None and self._bus is not None:

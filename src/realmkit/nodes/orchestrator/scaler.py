@@ -1,0 +1,86 @@
+"""The leader's scaling duty: feed ``realmkit.scaling`` and carry out its plan.
+
+Each round it reads the ready world nodes with their players, keeps when
+each last had a player and which launches are still under way (a launch is
+done when the count of ready nodes grew, or given up after
+``launch_timeout``), and makes the one change the rules ask for: launch a
+node, or drain an idle one (live migration) and then retire it. What it keeps
+in memory only delays a change after a failover, never causes one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from realmkit.nodes.orchestrator.instances import FRESH_HEARTBEAT, Instances
+from realmkit.nodes.orchestrator.launcher import Launcher
+from realmkit.nodes.orchestrator.migration import Migrations
+from realmkit.scaling import NodeLoad, plan
+from realmkit.settings import ScalingSettings
+
+log = logging.getLogger("realmkit.orchestrator")
+
+
+class Scaler:
+    def __init__(
+        self,
+        instances: Instances,
+        migrations: Migrations,
+        launcher: Launcher,
+        rules: ScalingSettings,
+    ) -> None:
+        self.instances = instances
+        self.migrations = migrations
+        self.launcher = launcher
+        self.rules = rules
+        self._busy_at: dict[str, float] = {}
+        # (when, ready nodes then, name) of launches not yet seen ready.
+        self._launches: list[tuple[float, int, str]] = []
+
+    async def round(self, now: float) -> None:
+        ready = await self.instances.cluster.world_candidates(FRESH_HEARTBEAT)
+        for c in ready:
+            if c.players or c.node_id not in self._busy_at:
+                self._busy_at[c.node_id] = now
+        names = {c.node_id for c in ready}
+        self._busy_at = {n: t for n, t in self._busy_at.items() if n in names}
+        for launch in list(self._launches):
+            when, before, name = launch
+            if len(ready) > before:
+                self._launches.remove(launch)
+            elif now - when >= self.rules.launch_timeout:
+                self._launches.remove(launch)
+                log.warning(
+                    "world node %s not ready after %.0fs: launch given up", name, now - when
+                )
+        loads = [
+            NodeLoad(
+                c.node_id,
+                c.capacity,
+                c.players,
+                idle_for=now - self._busy_at[c.node_id],
+                retirable=self.launcher.retirable(c.node_id),
+            )
+            for c in ready
+        ]
+        change = plan(loads, len(self._launches), self.rules)
+        if change.launch:
+            name = self.launcher.new_name()
+            used = sum(c.players for c in ready)
+            total = sum(c.capacity for c in ready)
+            log.info(
+                "launching world node %s: %d of %d places taken on %d nodes",
+                name,
+                used,
+                total,
+                len(ready),
+            )
+            # Counted as under way even if it fails: the next try comes after
+            # launch_timeout, not every round.
+            self._launches.append((now, len(ready), name))
+            await self.launcher.launch(name, change.wanted)
+        elif change.retire is not None:
+            log.info("retiring idle world node %s", change.retire)
+            await self.migrations.drain(change.retire)
+            await self.launcher.retire(change.retire, change.wanted)
+            self._busy_at.pop(change.retire, None)

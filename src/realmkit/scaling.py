@@ -1,0 +1,59 @@
+"""When to add or remove a world node: the scaling rules, without I/O.
+
+The orchestrators' leader feeds them, each round, the ready world nodes with
+their capacity and players, the launches still under way and how long each
+node has had nobody on it; they answer with at most one change. Rules:
+
+- launch one node when the free share of all ready nodes' capacity (counting
+  the nodes being launched as free) is under ``scale_up_below``, below
+  ``max_world_nodes``, and no launch is under way;
+- otherwise retire one idle node (nobody on it for ``idle_after`` seconds,
+  one the launcher may stop) when the cluster stays at or above
+  ``min_world_nodes`` and more than ``scale_down_above`` of the capacity
+  stays free without it: the gap between the two thresholds keeps the
+  cluster from flapping. The node idle longest goes first.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from realmkit.settings import ScalingSettings
+
+
+class NodeLoad(msgspec.Struct, frozen=True):
+    node_id: str
+    capacity: int
+    players: int
+    # Seconds since the node last had a player (0 while it has some).
+    idle_for: float = 0.0
+    # Whether the launcher may stop it (the local launcher only stops its own).
+    retirable: bool = True
+
+
+class Plan(msgspec.Struct, frozen=True):
+    launch: bool = False
+    retire: str | None = None
+    # World nodes wanted once the change is made.
+    wanted: int = 0
+
+
+def plan(nodes: list[NodeLoad], launching: int, rules: ScalingSettings) -> Plan:
+    """The one change to make now (``launching``: launches not yet ready)."""
+    count = len(nodes) + launching
+    total = sum(n.capacity for n in nodes)
+    used = sum(min(n.players, n.capacity) for n in nodes)
+    if launching:
+        return Plan(wanted=count)
+    if count < rules.max_world_nodes and (
+        total == 0 or (total - used) / total < rules.scale_up_below
+    ):
+        return Plan(launch=True, wanted=count + 1)
+    if count <= rules.min_world_nodes:
+        return Plan(wanted=count)
+    idle = [n for n in nodes if n.retirable and n.players == 0 and n.idle_for >= rules.idle_after]
+    for n in sorted(idle, key=lambda n: (-n.idle_for, n.node_id)):
+        rest = total - n.capacity
+        if rest > 0 and (rest - used) / rest > rules.scale_down_above:
+            return Plan(retire=n.node_id, wanted=count - 1)
+    return Plan(wanted=count)
