@@ -39,14 +39,27 @@ class Cluster(msgspec.Struct):
     endpoints: Endpoints
 
 
-def _node_file(path: Path) -> dict[str, int]:
+# Short enough for tests to watch an empty instance stop, a player released.
+# No scaling unless a test asks for it.
+TEST_SETTINGS = """\
+[instances]
+empty_grace = 4.0
+node_timeout = 3.0
+resume_grace = 4.0
+
+[scaling]
+launcher = "none"
+
+"""
+
+
+def _node_file(path: Path, settings: str, world_capacity: int) -> dict[str, int]:
     ports = {
         "login": free_port(),
         "gateway-1": free_port(),
         "gateway-2": free_port(),
     }
-    # Short enough for tests to watch an empty instance stop, a player released.
-    text = "[instances]\nempty_grace = 4.0\nnode_timeout = 3.0\nresume_grace = 4.0\n\n"
+    text = settings
     for name, role in [
         ("login", "login"),
         ("gateway-1", "gateway"),
@@ -57,6 +70,8 @@ def _node_file(path: Path) -> dict[str, int]:
         ("world-2", "world"),
     ]:
         text += f'[[nodes]]\nname = "{name}"\nrole = "{role}"\nport = {ports.get(name, 0)}\n'
+        if role == "world":
+            text += f"capacity = {world_capacity}\n"
     path.write_text(text)
     return ports
 
@@ -74,9 +89,15 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_cluster(root: Path, endpoints: Endpoints, database_url: str) -> Iterator[Cluster]:
+def running_cluster(
+    root: Path,
+    endpoints: Endpoints,
+    database_url: str,
+    settings: str = TEST_SETTINGS,
+    world_capacity: int = 2000,
+) -> Iterator[Cluster]:
     """`realmkit up` on ``endpoints`` and ``database_url``; stopped by pid on exit."""
-    ports = _node_file(root / "realmkit.toml")
+    ports = _node_file(root / "realmkit.toml", settings, world_capacity)
     env = {
         **os.environ,
         "REALMKIT_CONFIG": str(root / "realmkit.toml"),

@@ -148,6 +148,62 @@ async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, event
     await check_invariants(cluster.database_url, items)
 
 
+async def test_stopped_world_node_hands_its_spaces_over(http, cluster, eventually) -> None:
+    """SIGTERM a world node (a rolling upgrade, a pod deleted): before it stops, its
+    spaces move to the other node; players see nothing and keep their state."""
+    items = await owned_items(cluster.database_url)
+    players = [
+        await enter_at(http, cluster, f"Upgrade{'abc'[i]}", (180.0 + i, 260.0), gateway=i % 2)
+        for i in range(3)
+    ]
+    try:
+        for p in players:
+            await plays(p)
+        instance_id, node = await _host_of(cluster, players[0])
+        other = "world-2" if node == "world-1" else "world-1"
+        # The other node must take spaces: a drained one does after its restart.
+        other_pid = node_pid(cluster.pid, other)
+        os.kill(other_pid, signal.SIGTERM)
+
+        async def other_back() -> bool:
+            rows = await fetch(
+                cluster.database_url, "SELECT state FROM cluster.nodes WHERE node_id = $1", other
+            )
+            try:
+                restarted = node_pid(cluster.pid, other) != other_pid
+            except LookupError:
+                return False
+            return restarted and rows[0]["state"] == "ready"
+
+        await eventually(other_back, WAIT, f"{other} restarted and ready")
+        before = {p.character_id: (p.me(), p.transfers) for p in players}
+        os.kill(node_pid(cluster.pid, node), signal.SIGTERM)
+
+        async def moved() -> bool:
+            rows = await fetch(
+                cluster.database_url,
+                "SELECT state, node_id FROM characters.instances WHERE instance_id = $1",
+                instance_id,
+            )
+            return rows[0]["state"] == "ready" and rows[0]["node_id"] == other
+
+        await eventually(moved, WAIT, f"instance {instance_id} handed over by {node}")
+        for p in players:
+            row, transfers = before[p.character_id]
+            assert p.transfers == transfers, "a handed-over space must not look like a transfer"
+            await p.wait_frame()
+            me = p.me()
+            assert me is not None
+            assert row is not None
+            assert math.dist(world_position(me), world_position(row)) < 3.0
+            await plays(p)
+            assert not p.closed.is_set()
+    finally:
+        for p in players:
+            await p.close()
+    await check_invariants(cluster.database_url, items)
+
+
 async def test_killed_leader_while_spawning_leaves_one_instance(
     http, cluster, bus, eventually
 ) -> None:

@@ -47,8 +47,15 @@ class Migrations:
         await self.instances.cluster.set_world_node_state(node_id, NodeState.DRAINING)
         moved = []
         for instance in await self.instances.rows.on_node(node_id):
-            if instance.state is InstanceState.READY:
+            if instance.state is not InstanceState.READY:
+                continue
+            try:
                 moved.append(await self.migrate(instance.instance_id))
+            except Conflict:
+                now = await self.instances.rows.get(instance.instance_id)
+                if now.state is InstanceState.READY and now.node_id == node_id:
+                    raise
+                # Stopped (an empty dungeon) or moved meanwhile: nothing to move.
         log.info("node %s drained: %d spaces moved", node_id, len(moved))
         return Drained(node_id, moved)
 

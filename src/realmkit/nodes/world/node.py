@@ -9,6 +9,10 @@ Subjects it serves:
 - ``space.<instance>.in``: the gateways' input batches.
 It heartbeats into ``cluster.nodes`` and publishes ``WorldLoad`` every second.
 
+On SIGTERM it asks the orchestrators to move its spaces to other nodes
+(live migration) before it stops; spaces that could not move are stopped,
+saved, and marked UNHEALTHY for the leader to restore elsewhere.
+
 A node that starts marks the instances the registry still gives it
 UNHEALTHY: a previous process of the same name died with them, and the
 orchestrator's leader restores them. A node whose heartbeat finds that a
@@ -34,6 +38,8 @@ from realmkit.errors import NotFound, RealmkitError, StaleEpoch
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cluster import (
+    Drained,
+    DrainNode,
     FreezeSpace,
     Frozen,
     HandOff,
@@ -62,6 +68,8 @@ from realmkit.store.spaces import CheckpointRepo
 log = logging.getLogger("realmkit.world")
 
 HEARTBEAT_SECONDS = 1.0
+# How long a stopping node waits for its spaces to be moved to other nodes.
+MIGRATE_ON_STOP = 8.0
 
 
 class WorldNode:
@@ -105,13 +113,30 @@ class WorldNode:
         self._heartbeat = asyncio.create_task(self._beating(cluster))
 
     async def drain(self) -> None:
-        """Stop taking spaces; save every player and stop every space."""
-        if self._control is not None:
-            await self.bus.drain_subscription(self._control)
+        """Stop taking spaces; hand the spaces to other nodes (live migration, as
+        `realmkit drain` does) so a rolling upgrade costs players nothing; stop
+        what could not move (saved; restored elsewhere from its checkpoint)."""
         with contextlib.suppress(RealmkitError):
             await ClusterRepo(self.db).heartbeat(self.name, NodeState.DRAINING, self.spec.capacity)
-        for instance_id in list(self.runners):
+        if self.runners:
+            try:
+                drained = await self.bus.request(
+                    subjects.ORCHESTRATOR_REQUESTS,
+                    DrainNode(self.name),
+                    Drained,
+                    timeout=MIGRATE_ON_STOP,
+                )
+                log.info("%d spaces moved to other nodes", len(drained.spaces))
+            except RealmkitError as exc:
+                log.warning("spaces not moved away (%s): stopping them here", exc.message)
+        if self._control is not None:
+            await self.bus.drain_subscription(self._control)
+        left = list(self.runners)
+        for instance_id in left:
             await self._unload(instance_id)
+        if left:
+            with contextlib.suppress(RealmkitError):
+                await InstanceRepo(self.db).mark_unhealthy_on(self.name)
 
     async def stop(self) -> None:
         if self._heartbeat is not None:
