@@ -40,7 +40,8 @@ dependency that is down or unreachable, which a caller may retry.
     │   ├── StoreUnavailable            PostgreSQL connection lost or refused
     │   ├── BusUnavailable              NATS connection lost or refused
     │   ├── BusTimeout                  a request got no reply in time
-    │   └── NoResponders                nobody listens on a request subject
+    │   ├── NoResponders                nobody listens on a request subject
+    │   └── LaunchFailed                the launcher could not start or stop a world node
     └── InternalError                   realmkit itself is wrong
         ├── EngineStartFailed           an embedded engine did not come up
         ├── MigrationError              a schema migration failed
@@ -344,6 +345,15 @@ class NoResponders(Unavailable):
         self.subject = subject
 
 
+class LaunchFailed(Unavailable):
+    """The launcher could not start or stop a world node."""
+
+    code = "LAUNCH_FAILED"
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"launcher: {what}: {detail}", what=what, detail=detail)
+
+
 # --- realmkit is wrong -----------------------------------------------------
 
 
@@ -383,12 +393,3 @@ class StoreError(InternalError):
         super().__init__(f"database error: {detail}", detail=detail, sqlstate=sqlstate)
         self.detail = detail
         self.sqlstate = sqlstate
-
-
-class LaunchFailed(Unavailable):
-    """The launcher could not start or stop a world node."""
-
-    code = "LAUNCH_FAILED"
-
-    def __init__(self, what: str, detail: str) -> None:
-        super().__init__(f"launcher: {what}: {detail}", what=what, detail=detail)

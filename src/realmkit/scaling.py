@@ -4,9 +4,9 @@ The orchestrators' leader feeds them, each round, the ready world nodes with
 their capacity and players, the launches still under way and how long each
 node has had nobody on it; they answer with at most one change. Rules:
 
-- launch one node when the free share of all ready nodes' capacity (counting
-  the nodes being launched as free) is under ``scale_up_below``, below
-  ``max_world_nodes``, and no launch is under way;
+- launch one node when fewer than ``min_world_nodes`` are ready, or when the
+  free share of all ready nodes' capacity is under ``scale_up_below`` and
+  fewer than ``max_world_nodes`` run; never while a launch is under way;
 - otherwise retire one idle node (nobody on it for ``idle_after`` seconds,
   one the launcher may stop) when the cluster stays at or above
   ``min_world_nodes`` and more than ``scale_down_above`` of the capacity
@@ -44,11 +44,13 @@ def plan(nodes: list[NodeLoad], launching: int, rules: ScalingSettings) -> Plan:
     total = sum(n.capacity for n in nodes)
     used = sum(min(n.players, n.capacity) for n in nodes)
     if launching:
-        return Plan(wanted=count)
-    if count < rules.max_world_nodes and (
-        total == 0 or (total - used) / total < rules.scale_up_below
-    ):
-        return Plan(launch=True, wanted=count + 1)
+        return Plan(wanted=max(count, rules.min_world_nodes))
+    short = count < rules.min_world_nodes
+    crowded = total == 0 or (total - used) / total < rules.scale_up_below
+    if short or (crowded and count < rules.max_world_nodes):
+        # ``wanted`` never under the minimum: a launcher that sets a replica
+        # count must not shrink a cluster whose nodes are still starting.
+        return Plan(launch=True, wanted=max(count + 1, rules.min_world_nodes))
     if count <= rules.min_world_nodes:
         return Plan(wanted=count)
     idle = [n for n in nodes if n.retirable and n.players == 0 and n.idle_for >= rules.idle_after]

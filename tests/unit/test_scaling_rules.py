@@ -32,8 +32,12 @@ def test_never_above_the_maximum() -> None:
     assert plan(nodes, 0, RULES) == Plan(wanted=4)
 
 
-def test_no_world_node_at_all_launches() -> None:
-    assert plan([], 0, RULES) == Plan(launch=True, wanted=1)
+def test_below_the_minimum_launches_and_never_asks_for_fewer() -> None:
+    """No ready node yet (pods still starting): a launch, asking for the minimum."""
+    assert plan([], 0, RULES) == Plan(launch=True, wanted=2)
+    assert plan([], 1, RULES) == Plan(wanted=2)
+    idle = [NodeLoad("world-1", 100, 0, idle_for=999.0)]
+    assert plan(idle, 0, RULES) == Plan(launch=True, wanted=2)
 
 
 def test_idle_node_retired_when_enough_stays_free() -> None:
@@ -93,11 +97,12 @@ def test_one_change_within_bounds_and_no_flapping(nodes: list[NodeLoad], launchi
     change = plan(nodes, launching, RULES)
     assert not (change.launch and change.retire)
     count = len(nodes) + launching
+    assert change.wanted >= RULES.min_world_nodes
     if launching:
-        assert change == Plan(wanted=count)
+        assert change == Plan(wanted=max(count, RULES.min_world_nodes))
     if change.launch:
         assert count < RULES.max_world_nodes
-        assert change.wanted == count + 1
+        assert change.wanted == max(count + 1, RULES.min_world_nodes)
     if change.retire is not None:
         assert count > RULES.min_world_nodes
         gone = next(n for n in nodes if n.node_id == change.retire)
