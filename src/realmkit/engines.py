@@ -23,7 +23,6 @@ import contextlib
 import fcntl
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sysconfig
@@ -34,11 +33,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
-import psutil
 
 from realmkit.engines_postgres import EmbeddedPostgres, pg_bin
 from realmkit.errors import EngineStartFailed, EngineUnreachable
-from realmkit.procs import LOOPBACK, free_port, is_alive, wait_until, write_private
+from realmkit.procs import LOOPBACK, free_port, is_alive, stop_process, wait_until, write_private
 from realmkit.settings import Settings
 
 START_TIMEOUT = 30.0
@@ -209,14 +207,7 @@ class EmbeddedNats:
         pid = self.pid()
         if pid is None:
             return
-        with contextlib.suppress(psutil.Error):
-            proc = psutil.Process(pid)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except psutil.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT)
+        stop_process(pid, STOP_TIMEOUT)
 
 
 class EmbeddedEngines:

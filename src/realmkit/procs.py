@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -62,3 +63,20 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str, log: Path) 
             raise EngineStartFailed(what, f"not ready after {timeout:g}s", str(log))
         time.sleep(delay)
         delay = min(delay * 2, 0.25)
+
+
+def stop_process(pid: int, timeout: float) -> bool:
+    """SIGTERM ``pid`` and wait; SIGKILL it after ``timeout`` seconds. True if it had
+    to be killed."""
+    try:
+        proc = psutil.Process(pid)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+            return True
+    except psutil.Error:
+        pass
+    return False

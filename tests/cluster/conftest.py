@@ -146,18 +146,31 @@ def running_cluster(
         assert not stray, f"node processes outlived the cluster: {stray}"
 
 
+@contextlib.contextmanager
+def cluster_on_session_engines(
+    tmp_path_factory: pytest.TempPathFactory,
+    endpoints: Endpoints,
+    databases,  # type: ignore[no-untyped-def]
+    settings: str = TEST_SETTINGS,
+    world_capacity: int = 2000,
+) -> Iterator[Cluster]:
+    """A cluster on the session's engines, with a database of its own (dropped after)."""
+    name = f"c_{uuid.uuid4().hex[:10]}"
+    database_url = databases.create(name)
+    try:
+        root = tmp_path_factory.mktemp("cluster")
+        with running_cluster(root, endpoints, database_url, settings, world_capacity) as c:
+            yield c
+    finally:
+        databases.drop(name)
+
+
 @pytest.fixture(scope="module")
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints, databases
 ) -> Iterator[Cluster]:
-    """A cluster on the session's engines, with a database of its own."""
-    name = f"c_{uuid.uuid4().hex[:10]}"
-    database_url = databases.create(name)
-    try:
-        with running_cluster(tmp_path_factory.mktemp("cluster"), endpoints, database_url) as c:
-            yield c
-    finally:
-        databases.drop(name)
+    with cluster_on_session_engines(tmp_path_factory, endpoints, databases) as c:
+        yield c
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from realmkit.client.login import LoginClient
 from realmkit.errors import RemoteError
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.protocol.cluster import EnterWorld, Placement
+from realmkit.replication.client import EntityRow
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database, lock_holder
 from realmkit.store.records import RealmStatus
@@ -52,6 +53,28 @@ async def plays(client: GameClient) -> None:
             me = client.me()
             if me is not None and math.dist(world_position(me)[:2], target) < 0.5:
                 return
+
+
+Seen = dict[int, tuple[EntityRow | None, int]]
+
+
+def _seen(players: list[GameClient]) -> Seen:
+    """Each player's own row and transfer count now."""
+    return {p.character_id: (p.me(), p.transfers) for p in players}
+
+
+async def _saw_nothing(players: list[GameClient], before: Seen, what: str) -> None:
+    """The space moved under the players: no transfer, no disconnect, positions kept."""
+    for p in players:
+        row, transfers = before[p.character_id]
+        assert p.transfers == transfers, f"{what} must not look like a transfer"
+        await p.wait_frame()
+        me = p.me()
+        assert me is not None
+        assert row is not None
+        assert math.dist(world_position(me), world_position(row)) < 3.0
+        await plays(p)
+        assert not p.closed.is_set()
 
 
 async def test_killed_world_node_costs_players_seconds_not_their_connection(
@@ -106,7 +129,7 @@ async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, event
             if creatures:
                 await p.attack(creatures[0])
         instance_id, node = await _host_of(cluster, players[0])
-        before = {p.character_id: (p.me(), p.transfers) for p in players}
+        before = _seen(players)
         env = {**os.environ, "REALMKIT_CONFIG": str(cluster.node_file)}
         env["REALMKIT_NATS_URL"] = cluster.endpoints.nats_url
         env["REALMKIT_DATABASE_URL"] = cluster.database_url
@@ -132,16 +155,7 @@ async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, event
         assert "world node" in unknown.stderr
         _, now_on = await _host_of(cluster, players[0])
         assert now_on != node
-        for p in players:
-            row, transfers = before[p.character_id]
-            assert p.transfers == transfers, "a drain must not look like a transfer"
-            await p.wait_frame()
-            me = p.me()
-            assert me is not None
-            assert row is not None
-            assert math.dist(world_position(me), world_position(row)) < 3.0
-            await plays(p)
-            assert not p.closed.is_set()
+        await _saw_nothing(players, before, "a drain")
     finally:
         for p in players:
             await p.close()
@@ -176,7 +190,7 @@ async def test_stopped_world_node_hands_its_spaces_over(http, cluster, eventuall
             return restarted and rows[0]["state"] == "ready"
 
         await eventually(other_back, WAIT, f"{other} restarted and ready")
-        before = {p.character_id: (p.me(), p.transfers) for p in players}
+        before = _seen(players)
         os.kill(node_pid(cluster.pid, node), signal.SIGTERM)
 
         async def moved() -> bool:
@@ -188,16 +202,7 @@ async def test_stopped_world_node_hands_its_spaces_over(http, cluster, eventuall
             return rows[0]["state"] == "ready" and rows[0]["node_id"] == other
 
         await eventually(moved, WAIT, f"instance {instance_id} handed over by {node}")
-        for p in players:
-            row, transfers = before[p.character_id]
-            assert p.transfers == transfers, "a handed-over space must not look like a transfer"
-            await p.wait_frame()
-            me = p.me()
-            assert me is not None
-            assert row is not None
-            assert math.dist(world_position(me), world_position(row)) < 3.0
-            await plays(p)
-            assert not p.closed.is_set()
+        await _saw_nothing(players, before, "a handed-over space")
     finally:
         for p in players:
             await p.close()

@@ -3,14 +3,13 @@ capacity runs low, and drains and stops it once it has been idle."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from invariants import check_invariants, fetch, owned_items
 from test_instances import enter_at
 
-from conftest import Cluster, running_cluster
+from conftest import Cluster, cluster_on_session_engines
 from realmkit.engines import Endpoints
 from realmkit.procs import is_alive
 
@@ -40,14 +39,10 @@ world_capacity = 4
 def small_cluster(
     tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints, databases
 ) -> Iterator[Cluster]:
-    name = f"s_{uuid.uuid4().hex[:10]}"
-    database_url = databases.create(name)
-    try:
-        root = tmp_path_factory.mktemp("scaling")
-        with running_cluster(root, endpoints, database_url, SCALING, world_capacity=4) as c:
-            yield c
-    finally:
-        databases.drop(name)
+    with cluster_on_session_engines(
+        tmp_path_factory, endpoints, databases, SCALING, world_capacity=4
+    ) as c:
+        yield c
 
 
 async def _world_nodes(cluster: Cluster) -> dict[str, str]:

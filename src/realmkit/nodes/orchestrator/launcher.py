@@ -18,15 +18,12 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
 import sys
 from pathlib import Path
 from typing import Protocol
 
-import psutil
-
 from realmkit.errors import LaunchFailed
-from realmkit.procs import is_alive, write_private
+from realmkit.procs import is_alive, stop_process, write_private
 from realmkit.settings import Launcher as LauncherKind
 from realmkit.settings import Settings
 
@@ -97,7 +94,7 @@ class LocalLauncher:
     async def retire(self, name: str, wanted: int) -> None:
         pid = self._pid(name)
         if pid is not None:
-            await asyncio.to_thread(stop_process, pid, name)
+            await asyncio.to_thread(_stop, pid, name)
         (self.pids / f"{name}.pid").unlink(missing_ok=True)
 
     def _pid(self, name: str) -> int | None:
@@ -108,17 +105,10 @@ class LocalLauncher:
         return None
 
 
-def stop_process(pid: int, name: str) -> None:
+def _stop(pid: int, name: str) -> None:
     """SIGTERM (the node drains and stops), SIGKILL after ``STOP_TIMEOUT``."""
-    with contextlib.suppress(psutil.Error):
-        proc = psutil.Process(pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except psutil.TimeoutExpired:
-            log.warning("%s (pid %d) did not stop in time; killing it", name, pid)
-            proc.kill()
-            proc.wait(STOP_TIMEOUT)
+    if stop_process(pid, STOP_TIMEOUT):
+        log.warning("%s (pid %d) did not stop in time; killed", name, pid)
 
 
 def stop_launched(data_dir: Path) -> list[str]:
@@ -129,7 +119,7 @@ def stop_launched(data_dir: Path) -> list[str]:
         with contextlib.suppress(OSError, ValueError):
             pid = int(pid_file.read_text())
             if is_alive(pid, f"node {name} --role world"):
-                stop_process(pid, name)
+                _stop(pid, name)
                 stopped.append(name)
         pid_file.unlink(missing_ok=True)
     return stopped
