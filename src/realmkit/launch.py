@@ -17,7 +17,6 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
-import psutil
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -30,7 +29,7 @@ from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.orchestrator.launcher import stop_launched
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.nodes.reviver import Reviver
-from realmkit.procs import free_port, is_alive, write_private
+from realmkit.procs import free_port, is_alive, stop_process, write_private
 from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings
@@ -390,10 +389,5 @@ def stop_cluster(settings: Settings) -> int | None:
     if not is_alive(pid, "realmkit"):
         _pid_file(settings).unlink(missing_ok=True)
         return None
-    proc = psutil.Process(pid)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(DOWN_TIMEOUT)
-    except psutil.TimeoutExpired:
-        proc.kill()
+    stop_process(pid, DOWN_TIMEOUT)
     return pid
