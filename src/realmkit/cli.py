@@ -13,31 +13,33 @@ import importlib.metadata
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import msgspec
 import typer
 import uvloop
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from realmkit import engines, launch
+from realmkit.cli_realms import patch_app, pool_app, realm_app
+from realmkit.cli_support import (
+    Context,
+    JsonOption,
+    err,
+    out,
+    print_json,
+    run,
+    run_async,
+    with_db,
+)
 from realmkit.client import bots as swarm
-from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.base import run_until_signalled
 from realmkit.nodes.factory import build_node, find_spec
 from realmkit.seed import seed_if_empty
-from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Role, Settings, load_settings
+from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Role, Settings
 from realmkit.store import migrate as migrations
 from realmkit.store.postgres import Database
-
-T = TypeVar("T")
-
-out = Console()
-err = Console(stderr=True)
 
 app = typer.Typer(
     help="realmkit: a clustered MMO realm server on NATS and PostgreSQL.",
@@ -51,19 +53,9 @@ engines_app = typer.Typer(
 db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 app.add_typer(engines_app, name="engines")
 app.add_typer(db_app, name="db")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-
-
-class Context(msgspec.Struct):
-    config: Path | None
-    data_dir: Path | None
-
-    def settings(self) -> Settings:
-        settings = load_settings(self.config)
-        if self.data_dir is not None:
-            settings = msgspec.structs.replace(settings, data_dir=str(self.data_dir))
-        return settings
+app.add_typer(realm_app, name="realm")
+app.add_typer(pool_app, name="pool")
+app.add_typer(patch_app, name="patch")
 
 
 @app.callback()
@@ -87,41 +79,12 @@ def _root(
     ctx.obj = Context(config=config, data_dir=data_dir)
 
 
-@contextlib.contextmanager
-def _reported(as_json: bool) -> Iterator[None]:
-    """Print a realmkit error cleanly (no traceback) and exit 1, or 2 for usage errors."""
-    try:
-        yield
-    except RealmkitError as exc:
-        if as_json:
-            out.print_json(data={"ok": False, "error": msgspec.to_builtins(exc.to_dict())})
-        else:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2 if isinstance(exc, UsageError) else 1) from None
-
-
-def _run(ctx: typer.Context, as_json: bool, work: Callable[[Settings], T]) -> T:
-    with _reported(as_json):
-        return work(ctx.obj.settings())
-
-
-def _await(make: Callable[[], Awaitable[T]]) -> T:
-    async def run() -> T:
-        return await make()
-
-    return asyncio.run(run())
-
-
-def _print_json(data: Any) -> None:
-    out.print_json(data=msgspec.to_builtins(data))
-
-
 @app.command()
 def version(as_json: JsonOption = False) -> None:
     """Print realmkit's version."""
     found = importlib.metadata.version("realmkit")
     if as_json:
-        _print_json({"version": found, "python": sys.version.split()[0]})
+        print_json({"version": found, "python": sys.version.split()[0]})
     else:
         out.print(f"realmkit {found}")
 
@@ -162,9 +125,9 @@ def _engine_table(infos: list[engines.EngineInfo]) -> Table:
 @engines_app.command("up")
 def engines_up(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Start the embedded engines, or find them already running; probe external ones."""
-    _, infos = _run(ctx, as_json, engines.engines_up)
+    _, infos = run(ctx, as_json, engines.engines_up)
     if as_json:
-        _print_json({"ok": True, "engines": infos})
+        print_json({"ok": True, "engines": infos})
     else:
         out.print(_engine_table(infos))
 
@@ -176,10 +139,10 @@ def engines_down(ctx: typer.Context, as_json: JsonOption = False) -> None:
     def down(settings: Settings) -> list[engines.EngineInfo]:
         return engines.EmbeddedEngines(settings.data_path).down()
 
-    infos = _run(ctx, as_json, down)
+    infos = run(ctx, as_json, down)
     stopped = [i.name for i in infos if i.running]
     if as_json:
-        _print_json({"ok": True, "stopped": stopped})
+        print_json({"ok": True, "stopped": stopped})
     else:
         out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
@@ -187,24 +150,16 @@ def engines_down(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @engines_app.command("status")
 def engines_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the engines; exit 1 unless both answer."""
-    infos = _run(ctx, as_json, engines.engines_status)
+    infos = run(ctx, as_json, engines.engines_status)
     healthy = all(i.answering for i in infos)
     if as_json:
-        _print_json({"ok": healthy, "engines": infos})
+        print_json({"ok": healthy, "engines": infos})
     else:
         out.print(_engine_table(infos))
     raise typer.Exit(0 if healthy else 1)
 
 
 # --- db -------------------------------------------------------------------------
-
-
-async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    db = await Database.connect(engines.endpoints(settings).database_url, max_size=2)
-    try:
-        return await work(db)
-    finally:
-        await db.close()
 
 
 @db_app.command("migrate")
@@ -225,9 +180,9 @@ def db_migrate(
         applied = await migrations.migrate(db)
         return applied, seed and await seed_if_empty(db)
 
-    applied, seeded = _run(ctx, as_json, lambda s: _await(lambda: _with_db(s, work)))
+    applied, seeded = run(ctx, as_json, lambda s: run_async(lambda: with_db(s, work)))
     if as_json:
-        _print_json({"ok": True, "applied": applied, "seeded": seeded})
+        print_json({"ok": True, "applied": applied, "seeded": seeded})
         return
     if applied:
         out.print(f"applied migrations: {', '.join(map(str, applied))}")
@@ -240,10 +195,10 @@ def db_migrate(
 @db_app.command("status")
 def db_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the schema migrations and when each was applied; exit 1 if any is pending."""
-    rows = _run(ctx, as_json, lambda s: _await(lambda: _with_db(s, migrations.status)))
+    rows = run(ctx, as_json, lambda s: run_async(lambda: with_db(s, migrations.status)))
     pending = [r.version for r in rows if r.applied_at is None]
     if as_json:
-        _print_json({"ok": not pending, "migrations": rows, "pending": pending})
+        print_json({"ok": not pending, "migrations": rows, "pending": pending})
     else:
         table = Table("version", "name", "applied")
         for r in rows:
@@ -281,12 +236,12 @@ def node(
         stream=sys.stderr,
     )
 
-    def run(settings: Settings) -> None:
+    def serve(settings: Settings) -> None:
         spec = find_spec(settings, name, role)
         built = build_node(settings, spec, engines.endpoints(settings))
         uvloop.run(run_until_signalled(built))
 
-    _run(ctx, False, run)
+    run(ctx, False, serve)
 
 
 @app.command()
@@ -305,13 +260,13 @@ def up(
     with backoff when they crash. Ctrl-C or `realmkit down` stops them all.
     """
 
-    def run(settings: Settings) -> None:
+    def serve(settings: Settings) -> None:
         config = ctx.obj.config or (
             Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).is_file() else None
         )
         uvloop.run(launch.run_cluster(settings, config, out, live=live, bots=bots))
 
-    _run(ctx, False, run)
+    run(ctx, False, serve)
 
 
 @app.command()
@@ -321,10 +276,10 @@ def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
     def stop(settings: Settings) -> tuple[int | None, list[engines.EngineInfo]]:
         return launch.stop_cluster(settings), engines.EmbeddedEngines(settings.data_path).down()
 
-    pid, infos = _run(ctx, as_json, stop)
+    pid, infos = run(ctx, as_json, stop)
     stopped = [i.name for i in infos if i.running]
     if as_json:
-        _print_json({"ok": True, "cluster_pid": pid, "engines_stopped": stopped})
+        print_json({"ok": True, "cluster_pid": pid, "engines_stopped": stopped})
     else:
         out.print("cluster stopped" if pid else "no cluster was running")
         out.print(
@@ -335,9 +290,9 @@ def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Realms, nodes, instances and players from PostgreSQL, and live node loads from NATS."""
-    found = _run(ctx, as_json, lambda s: _await(lambda: launch.live_status(s)))
+    found = run(ctx, as_json, lambda s: run_async(lambda: launch.live_status(s)))
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
         out.print(launch.status_tables(found))
 
@@ -355,9 +310,9 @@ def drain(
     takes no new spaces afterwards: stop it, upgrade it, start it again.
     """
     with out.status(f"draining {node_name}...") if not as_json else contextlib.nullcontext():
-        found = _run(ctx, as_json, lambda s: _await(lambda: launch.drain_node(s, node_name)))
+        found = run(ctx, as_json, lambda s: run_async(lambda: launch.drain_node(s, node_name)))
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table = Table("instance", "to node", "players", "seconds", title=f"{node_name} drained")
     for m in found.spaces:
@@ -391,13 +346,13 @@ def bots(
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
 
-    def run(settings: Settings) -> swarm.SwarmSummary:
+    def swarm_run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
         return uvloop.run(_bots(count, url, realm, duration, first, spread, ramp, live=not as_json))
 
-    result = _run(ctx, as_json, run)
+    result = run(ctx, as_json, swarm_run)
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         out.print(launch.bots_table(result, live=False))
     raise typer.Exit(0 if result.entered else 1)

@@ -20,6 +20,8 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── ItemAlreadyOwned        an item cannot have two owners
     │   │   ├── AlreadyAssigned         a character is in at most one instance
     │   │   ├── InstanceFull            a space has no room for one more player
+    │   │   ├── RealmUnavailable        the realm is not online (offline, locked, maintenance)
+    │   │   ├── AlreadyQueued           one live ticket per character and activity
     │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
     │   │   └── StaleEpoch              a save or placement fenced by an old epoch
     │   ├── IllegalTransition           a lifecycle state machine refused a move
@@ -145,6 +147,35 @@ class InstanceFull(Conflict):
         )
         self.instance_id = instance_id
         self.capacity = capacity
+
+
+class RealmUnavailable(Conflict):
+    code = "REALM_UNAVAILABLE"
+
+    def __init__(self, realm_id: int, name: str, status: str) -> None:
+        super().__init__(
+            f"realm {name} is {status}: no new players or queues",
+            realm_id=realm_id,
+            name=name,
+            status=status,
+        )
+        self.realm_id = realm_id
+        self.status = status
+
+
+class AlreadyQueued(Conflict):
+    code = "ALREADY_QUEUED"
+
+    def __init__(self, character_id: int, activity: str, ticket_id: int | None = None) -> None:
+        super().__init__(
+            f"character {character_id} is already queued for {activity}",
+            character_id=character_id,
+            activity=activity,
+            ticket_id=ticket_id,
+        )
+        self.character_id = character_id
+        self.activity = activity
+        self.ticket_id = ticket_id
 
 
 class OwnershipChanged(Conflict):

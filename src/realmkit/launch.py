@@ -33,19 +33,13 @@ from realmkit.procs import free_port, is_alive, stop_process, write_private
 from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings
+from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database, lock_holder
+from realmkit.store.records import RealmListing
 
 REFRESH_SECONDS = 1.0
 DOWN_TIMEOUT = 60.0
-
-
-class RealmRow(msgspec.Struct, frozen=True):
-    realm_id: int
-    name: str
-    game_id: str
-    status: str
-    population: int
 
 
 class NodeRow(msgspec.Struct, frozen=True):
@@ -66,7 +60,7 @@ class InstanceRow(msgspec.Struct, frozen=True):
 
 
 class ClusterStatus(msgspec.Struct, frozen=True):
-    realms: list[RealmRow]
+    realms: list[RealmListing]
     nodes: list[NodeRow]
     instances: list[InstanceRow]
     # The orchestrator replica running the background duties, if any.
@@ -83,14 +77,6 @@ class ClusterStatus(msgspec.Struct, frozen=True):
 async def cluster_status(db: Database) -> ClusterStatus:
     """The cluster as PostgreSQL knows it: realms, nodes, live instances."""
     async with db.connection() as conn:
-        realms = await conn.fetch(
-            "SELECT r.realm_id, r.name, r.game_id, r.status, count(a.character_id) AS population "
-            "FROM auth.realmlist r "
-            "LEFT JOIN characters.characters c ON c.realm_id = r.realm_id "
-            "LEFT JOIN characters.player_assignments a "
-            "  ON a.character_id = c.character_id AND a.state <> 'offline' "
-            "GROUP BY r.realm_id ORDER BY r.realm_id"
-        )
         nodes = await conn.fetch(
             "SELECT node_id, role, state, "
             "extract(epoch FROM now() - last_heartbeat_at)::float8 AS heartbeat_age_s "
@@ -104,7 +90,7 @@ async def cluster_status(db: Database) -> ClusterStatus:
             "WHERE i.state <> 'gone' GROUP BY i.instance_id ORDER BY i.instance_id"
         )
     return ClusterStatus(
-        realms=[msgspec.convert(dict(r), RealmRow) for r in realms],
+        realms=await ClusterRepo(db).listing(),
         nodes=[msgspec.convert(dict(r), NodeRow) for r in nodes],
         instances=[msgspec.convert(dict(r), InstanceRow) for r in instances],
         leader=await lock_holder(db, LEADER_LOCK),
@@ -164,9 +150,9 @@ async def live_status(settings: Settings) -> ClusterStatus:
 
 
 def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Group:
-    realms = Table("realm", "game", "status", "players", title="realms")
+    realms = Table("realm", "game", "pool", "status", "patch", "players", title="realms")
     for r in status.realms:
-        realms.add_row(r.name, r.game_id, r.status, str(r.population))
+        realms.add_row(r.name, r.game_id, r.pool, r.status, r.patch or "-", str(r.population))
     nodes = Table(
         "node", "role", "state", "heartbeat", title=f"nodes (leader: {status.leader or 'none'})"
     )

@@ -124,12 +124,29 @@ class ScalingSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             )
 
 
+class MatchmakingSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the matchmakers' leader forms groups and runs matches."""
+
+    # Seconds between two matching rounds.
+    tick: Annotated[float, msgspec.Meta(ge=0.05, le=10.0)] = 0.25
+    # Seconds every member of a proposed group has to accept.
+    accept_timeout: Annotated[float, msgspec.Meta(ge=1.0, le=600.0)] = 20.0
+    # Caps every activity's duration (0: each activity's own duration).
+    match_time_limit: Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)] = 0.0
+    # Rated queues: two sides meet within this rating difference, widened by
+    # window_widening per second the longer-waiting side has queued, up to window_max.
+    window_start: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 100
+    window_widening: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)] = 10.0
+    window_max: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 1000
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = ".realmkit"
     cluster_name: str = "realmkit"
     engines: EngineSettings = EngineSettings()
     instances: InstanceSettings = InstanceSettings()
     scaling: ScalingSettings = ScalingSettings()
+    matchmaking: MatchmakingSettings = MatchmakingSettings()
     nodes: tuple[NodeSpec, ...] = ()
 
     def __post_init__(self) -> None:
@@ -207,6 +224,19 @@ world_capacity = 2000
 launch_command = []
 retire_command = []
 
+[matchmaking]
+# Seconds between two matching rounds of the matchmakers' leader.
+tick = 0.25
+# Seconds every member of a proposed group has to accept it.
+accept_timeout = 20.0
+# Caps every activity's duration in seconds (0: each activity's own).
+match_time_limit = 0.0
+# Rated queues (arenas): the rating difference two sides may have, widened per
+# second of waiting, up to window_max.
+window_start = 100
+window_widening = 10.0
+window_max = 1000
+
 # One [[nodes]] table per process. Roles: login, gateway, world,
 # orchestrator, matchmaker, reviver. port = 0 picks a free port.
 [[nodes]]
@@ -231,6 +261,14 @@ role = "orchestrator"
 [[nodes]]
 name = "orchestrator-2"
 role = "orchestrator"
+
+[[nodes]]
+name = "matchmaker-1"
+role = "matchmaker"
+
+[[nodes]]
+name = "matchmaker-2"
+role = "matchmaker"
 
 [[nodes]]
 name = "world-1"

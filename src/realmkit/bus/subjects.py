@@ -19,6 +19,15 @@ ORCHESTRATOR_QUEUE = "orchestrators"
 # Requests to the orchestrator replicas (placement, transfers).
 ORCHESTRATOR_REQUESTS = "orchestrator.requests"
 
+# A realm's or pool's active patch changed (every world node listens).
+CONTENT_PATCHES = "content.patches"
+
+# Requests to the matchmaker replicas (queue_join, match_accept...), one queue group.
+MATCHMAKER_QUEUE = "matchmakers"
+MATCHMAKER_REQUESTS = "matchmaker.requests"
+# What the replicas tell the leader (a ticket queued, left, an answer to a proposal).
+MATCHMAKER_NEWS = "matchmaker.news"
+
 # JetStream stream of cluster events (node up/down, instance lifecycle).
 EVENTS_STREAM = "EVENTS"
 EVENTS_ALL = "events.>"
@@ -69,3 +78,13 @@ def node_control(node_id: str) -> str:
 
 def event(kind: str) -> str:
     return f"events.{_token(kind)}"
+
+
+def gateway_deliver(gateway_id: str) -> str:
+    """Client messages for some of a gateway's players (match proposals, results)."""
+    return f"gateway.{_token(gateway_id)}.deliver"
+
+
+def space_results(instance_id: int) -> str:
+    """A match space's outcome (its win rule decided, or its time ran out)."""
+    return f"space.{_token(instance_id)}.result"

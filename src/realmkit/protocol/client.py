@@ -6,15 +6,18 @@ same tagged messages, ``t`` naming the type. A client's first message must be
 gateway died), within 5 seconds.
 
 Client -> gateway: ``hello`` or ``resume``, the inputs of ``realmkit.protocol.inputs``
-(``move``, ``attack``, ``cast``, ``release``, ``say``), ``keyframe``.
+(``move``, ``attack``, ``cast``, ``release``, ``say``), ``keyframe``, and the
+queue messages (``queue_join``, ``queue_leave``, ``queue_status``,
+``match_accept``, ``match_decline``).
 Gateway -> client: ``new_world``, ``frame`` (see ``protocol.frames``),
 ``transfer_pending``, the sim's player events (``chat``, ``correct``,
-``rejected``, ``loot``, ``died``, ``portal``), ``error``.
+``rejected``, ``loot``, ``died``, ``portal``), ``queue_status``,
+``match_proposal``, ``match_result``, ``error``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -45,7 +48,61 @@ class KeyframeRequest(msgspec.Struct, frozen=True, tag_field="t", tag="keyframe"
     """The client saw a gap in frame sequence numbers."""
 
 
-ClientMessage = Hello | Resume | KeyframeRequest | Move | Attack | Cast | Release | Say
+ActivityKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+RoleName = Literal["tank", "healer", "damage"]
+MatchId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+
+
+class QueueJoin(msgspec.Struct, frozen=True, tag_field="t", tag="queue_join"):
+    """Queue for an activity of your game (``battleground``, ``arena2v2``, ``arena3v3``,
+    ``dungeon``); ``roles`` you can fill (dungeon finder; empty: any). Joining again
+    answers ``ALREADY_QUEUED``. Reply: ``queue_status``."""
+
+    activity: ActivityKey
+    roles: Annotated[list[RoleName], msgspec.Meta(max_length=3)] = []
+
+
+class QueueLeave(msgspec.Struct, frozen=True, tag_field="t", tag="queue_leave"):
+    """Leave the queue of an activity. Reply: ``queue_status`` (state ``cancelled``)."""
+
+    activity: ActivityKey
+
+
+class QueueStatusRequest(msgspec.Struct, frozen=True, tag_field="t", tag="queue_status"):
+    """Where you stand in the queue of ``activity``. Reply: ``queue_status``."""
+
+    activity: ActivityKey
+
+
+class MatchAccept(msgspec.Struct, frozen=True, tag_field="t", tag="match_accept"):
+    """Accept a ``match_proposal`` before its time runs out."""
+
+    match_id: MatchId
+
+
+class MatchDecline(msgspec.Struct, frozen=True, tag_field="t", tag="match_decline"):
+    """Decline a ``match_proposal``: you leave the queue, the others keep their place."""
+
+    match_id: MatchId
+
+
+QueueMessage = QueueJoin | QueueLeave | QueueStatusRequest | MatchAccept | MatchDecline
+
+ClientMessage = (
+    Hello
+    | Resume
+    | KeyframeRequest
+    | Move
+    | Attack
+    | Cast
+    | Release
+    | Say
+    | QueueJoin
+    | QueueLeave
+    | QueueStatusRequest
+    | MatchAccept
+    | MatchDecline
+)
 
 
 class NewWorld(msgspec.Struct, frozen=True, tag_field="t", tag="new_world"):
@@ -68,6 +125,43 @@ class TransferPending(msgspec.Struct, frozen=True, tag_field="t", tag="transfer_
     """
 
     reason: str
+
+
+class QueueStatus(msgspec.Struct, frozen=True, tag_field="t", tag="queue_status"):
+    """Your ticket for ``activity``: ``state`` queued, proposed, accepted, in_match,
+    done or cancelled (``none``: not queued); ``position`` 1-based while queued (0:
+    unknown for a moment, e.g. during a matchmaker failover); ``estimated_wait`` in
+    seconds."""
+
+    activity: str
+    state: str
+    ticket_id: int = 0
+    position: int = 0
+    estimated_wait: float = 0.0
+
+
+class MatchProposal(msgspec.Struct, frozen=True, tag_field="t", tag="match_proposal"):
+    """A group was found: ``match_accept`` or ``match_decline`` within ``accept_within``
+    seconds. ``team`` is yours (1-based), ``role`` the one you fill (dungeon finder)."""
+
+    match_id: int
+    activity: str
+    accept_within: float
+    team: int
+    role: str = ""
+
+
+class MatchResult(msgspec.Struct, frozen=True, tag_field="t", tag="match_result"):
+    """How a match ended for you: ``outcome`` win, loss, draw, or cancelled (someone
+    declined or did not answer; you are queued again unless you declined). ``rating``
+    is your new rating in a rated activity (0 otherwise)."""
+
+    match_id: int
+    activity: str
+    outcome: Literal["win", "loss", "draw", "cancelled"]
+    winner: int = 0
+    rating: int = 0
+    rating_change: int = 0
 
 
 class ErrorFrame(msgspec.Struct, frozen=True, tag_field="t", tag="error"):

@@ -87,6 +87,14 @@ class RequestInstance(msgspec.Struct, frozen=True, tag_field="t", tag="instance"
     realm_id: int | None = None
 
 
+class ReturnHome(msgspec.Struct, frozen=True, tag_field="t", tag="home"):
+    """Bring a character back from a cross-realm instance to where it left home: its
+    realm's instance of its saved (home) map, at its saved position. Reply: Placement."""
+
+    character_id: int
+    from_instance: int
+
+
 class DrainNode(msgspec.Struct, frozen=True, tag_field="t", tag="drain"):
     """Move every space off a world node (live migration) and stop sending it more.
     Reply: Drained."""
@@ -95,7 +103,7 @@ class DrainNode(msgspec.Struct, frozen=True, tag_field="t", tag="drain"):
 
 
 OrchestratorRequest = (
-    EnterWorld | ResumeWorld | UsePortal | MoveToInstance | RequestInstance | DrainNode
+    EnterWorld | ResumeWorld | UsePortal | MoveToInstance | RequestInstance | ReturnHome | DrainNode
 )
 
 
@@ -127,6 +135,19 @@ class Migrated(msgspec.Struct, frozen=True):
 class Drained(msgspec.Struct, frozen=True):
     node_id: str
     spaces: list[Migrated]
+
+
+# --- content (subject CONTENT_PATCHES) ------------------------------------------
+
+
+class PatchActivated(msgspec.Struct, frozen=True):
+    """A realm's (or, with ``pool_id``, a pool's cross-realm instances') active patch
+    changed: world nodes re-resolve the content of the spaces it concerns."""
+
+    game_id: str
+    patch_id: int | None
+    realm_id: int | None = None
+    pool_id: int | None = None
 
 
 # --- world node control (subject node.<id>.control) ---------------------------

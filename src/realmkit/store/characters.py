@@ -117,19 +117,28 @@ class CharacterRepo:
             await self.get(state.character_id)  # NotFound when it does not exist
             raise StaleEpoch(state.character_id, epoch)
 
-    async def save_many(self, saves: list[tuple[CharacterSave, int]]) -> set[int]:
+    async def save_many(
+        self, saves: list[tuple[CharacterSave, int]], *, keep_home: bool = False
+    ) -> set[int]:
         """``save`` for many characters in one statement; the ids actually saved.
 
         A character missing from the result had a newer epoch: its save was refused.
+        ``keep_home``: the characters play away from home (a cross-realm match);
+        their saved position and health stay those of home.
         """
         if not saves:
             return set()
         cols = list(zip(*((*astuple(s), epoch) for s, epoch in saves), strict=True))
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "UPDATE characters.characters c SET level = s.level, hp = s.hp, "
-                "map_id = s.map_id, pos_x = s.pos_x, pos_y = s.pos_y, pos_z = s.pos_z, "
-                "orientation = s.orientation, save_epoch = s.epoch, saved_at = now() "
+                "UPDATE characters.characters c SET level = s.level, "
+                "hp = CASE WHEN $10 THEN c.hp ELSE s.hp END, "
+                "map_id = CASE WHEN $10 THEN c.map_id ELSE s.map_id END, "
+                "pos_x = CASE WHEN $10 THEN c.pos_x ELSE s.pos_x END, "
+                "pos_y = CASE WHEN $10 THEN c.pos_y ELSE s.pos_y END, "
+                "pos_z = CASE WHEN $10 THEN c.pos_z ELSE s.pos_z END, "
+                "orientation = CASE WHEN $10 THEN c.orientation ELSE s.orientation END, "
+                "save_epoch = s.epoch, saved_at = now() "
                 "FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::float8[], "
                 "$6::float8[], $7::float8[], $8::float8[], $9::bigint[]) "
                 "AS s(character_id, level, hp, map_id, pos_x, pos_y, pos_z, orientation, epoch) "
@@ -138,6 +147,7 @@ class CharacterRepo:
                 "  WHERE a.character_id = s.character_id AND a.epoch > s.epoch) "
                 "RETURNING c.character_id",
                 *(list(col) for col in cols),
+                keep_home,
             )
         return {r["character_id"] for r in records}
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from realmkit.errors import AlreadyExists, NotFound
+from realmkit.errors import AlreadyExists, Conflict, NotFound
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import (
     Game,
     Node,
     NodeState,
     Realm,
+    RealmListing,
     RealmPool,
     RealmStatus,
     WorldCandidate,
@@ -39,13 +40,43 @@ class ClusterRepo:
             raise NotFound("game", game_id)
         return row(Game, record)
 
-    async def add_pool(self, name: str) -> RealmPool:
+    async def add_pool(self, name: str, game_id: str) -> RealmPool:
+        """A new pool for realms of ``game_id`` (a pool's realms all run one game)."""
+        conflicts = {
+            "realm_pools_name_key": lambda: AlreadyExists("pool", name),
+            "realm_pools_game_id_fkey": lambda: NotFound("game", game_id),
+        }
         async with self.db.connection() as conn:
-            with translated({"realm_pools_name_key": lambda: AlreadyExists("pool", name)}):
+            with translated(conflicts):
                 record = await conn.fetchrow(
-                    "INSERT INTO cluster.realm_pools (name) VALUES ($1) RETURNING *", name
+                    "INSERT INTO cluster.realm_pools (name, game_id) VALUES ($1, $2) RETURNING *",
+                    name,
+                    game_id,
                 )
         return row(RealmPool, record)
+
+    async def pools(self) -> list[RealmPool]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch("SELECT * FROM cluster.realm_pools ORDER BY pool_id")
+        return [row(RealmPool, r) for r in records]
+
+    async def pool(self, key: int | str) -> RealmPool:
+        """A pool by id or by name."""
+        query = (
+            "SELECT * FROM cluster.realm_pools WHERE pool_id = $1"
+            if isinstance(key, int)
+            else "SELECT * FROM cluster.realm_pools WHERE lower(name) = lower($1)"
+        )
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(query, key)
+        if record is None:
+            raise NotFound("pool", key)
+        return row(RealmPool, record)
+
+    async def games(self) -> list[Game]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch("SELECT * FROM cluster.games ORDER BY game_id")
+        return [row(Game, r) for r in records]
 
     async def add_realm(
         self,
@@ -58,6 +89,11 @@ class ClusterRepo:
             "realmlist_name_key": lambda: AlreadyExists("realm", name),
             "realmlist_game_id_fkey": lambda: NotFound("game", game_id),
             "realmlist_pool_id_fkey": lambda: NotFound("pool", pool_id),
+            "realmlist_pool_game_fkey": lambda: Conflict(
+                f"pool {pool_id} is not a pool of game {game_id}: a pool's realms share a game",
+                pool_id=pool_id,
+                game_id=game_id,
+            ),
         }
         async with self.db.connection() as conn:
             with translated(conflicts):
@@ -76,14 +112,44 @@ class ClusterRepo:
             records = await conn.fetch("SELECT * FROM auth.realmlist ORDER BY realm_id")
         return [row(Realm, r) for r in records]
 
-    async def realm(self, realm_id: int) -> Realm:
+    async def realm(self, key: int | str) -> Realm:
+        """A realm by id or by name."""
+        query = (
+            "SELECT * FROM auth.realmlist WHERE realm_id = $1"
+            if isinstance(key, int)
+            else "SELECT * FROM auth.realmlist WHERE lower(name) = lower($1)"
+        )
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(query, key)
+        if record is None:
+            raise NotFound("realm", key)
+        return row(Realm, record)
+
+    async def set_realm_status(self, realm_id: int, status: RealmStatus) -> Realm:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
-                "SELECT * FROM auth.realmlist WHERE realm_id = $1", realm_id
+                "UPDATE auth.realmlist SET status = $2 WHERE realm_id = $1 RETURNING *",
+                realm_id,
+                status.value,
             )
         if record is None:
             raise NotFound("realm", realm_id)
         return row(Realm, record)
+
+    async def listing(self) -> list[RealmListing]:
+        """Every realm with its pool, game, active patch and population (players in
+        the world), for the realm list and ``realmkit status``."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT r.*, p.name AS pool, pa.name AS patch, "
+                "  (SELECT count(*) FROM characters.player_assignments a "
+                "   JOIN characters.characters c USING (character_id) "
+                "   WHERE c.realm_id = r.realm_id AND a.state <> 'offline') AS population "
+                "FROM auth.realmlist r JOIN cluster.realm_pools p USING (pool_id) "
+                "LEFT JOIN cluster.patches pa ON pa.patch_id = r.active_patch_id "
+                "ORDER BY r.realm_id"
+            )
+        return [row(RealmListing, r) for r in records]
 
     async def populations(self) -> dict[int, int]:
         """Characters in the world per realm (everyone not offline)."""

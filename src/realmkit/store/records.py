@@ -70,6 +70,19 @@ class Game(msgspec.Struct, frozen=True):
 class RealmPool(msgspec.Struct, frozen=True):
     pool_id: int
     name: str
+    game_id: str
+    active_patch_id: int | None
+
+
+class Patch(msgspec.Struct, frozen=True):
+    """Data overrides of a game's content (``realmkit.content.patches``), in a chain."""
+
+    patch_id: int
+    game_id: str
+    parent_id: int | None
+    name: str
+    overrides: dict[str, Any]
+    created_at: datetime
 
 
 class Realm(msgspec.Struct, frozen=True):
@@ -80,6 +93,21 @@ class Realm(msgspec.Struct, frozen=True):
     status: RealmStatus
     current_phase: int
     active_patch_id: int | None
+
+
+class RealmListing(msgspec.Struct, frozen=True):
+    """A realm as the realm list shows it."""
+
+    realm_id: int
+    name: str
+    game_id: str
+    pool_id: int
+    pool: str
+    status: RealmStatus
+    current_phase: int
+    active_patch_id: int | None
+    patch: str | None
+    population: int
 
 
 class Node(msgspec.Struct, frozen=True):

@@ -13,6 +13,8 @@ player to another space. Rules:
   client gets an ``error`` frame and a strike; ``MAX_STRIKES`` strikes close
   the connection (1008);
 - messages beyond the rate limit are dropped with a strike;
+- queue messages (``queue_join``...) go to the matchmaker once the player has
+  been in the world, transfers included (a match starts with one);
 - inputs are forwarded only IN_WORLD; during ENTERING (also during a
   transfer, from ``transfer_pending`` until ``new_world``) they are dropped:
   the client reports its position again in the new space;
@@ -38,6 +40,12 @@ from realmkit.protocol.client import (
     ErrorFrame,
     Hello,
     KeyframeRequest,
+    MatchAccept,
+    MatchDecline,
+    QueueJoin,
+    QueueLeave,
+    QueueMessage,
+    QueueStatusRequest,
     Resume,
 )
 from realmkit.protocol.inputs import ClientInput, Move, Say
@@ -81,6 +89,12 @@ class WantKeyframe(msgspec.Struct, frozen=True):
     pass
 
 
+class AskMatchmaker(msgspec.Struct, frozen=True):
+    """A queue message, for the matchmaker (on behalf of this connection's character)."""
+
+    message: QueueMessage
+
+
 class Reply(msgspec.Struct, frozen=True):
     message: ErrorFrame
 
@@ -90,7 +104,7 @@ class Close(msgspec.Struct, frozen=True):
     reason: str
 
 
-Action = Authenticate | Forward | WantKeyframe | Reply | Close
+Action = Authenticate | Forward | WantKeyframe | AskMatchmaker | Reply | Close
 
 _binary = msgspec.msgpack.Decoder(ClientMessage)
 _text = msgspec.json.Decoder(ClientMessage)
@@ -170,6 +184,14 @@ class Connection:
             return [Authenticate(ticket=message.ticket)]
         if self.state is ConnState.AWAITING_HELLO:
             return self.close(CLOSE_UNAUTHENTICATED, "the first message must be hello")
+        if isinstance(
+            message, QueueJoin | QueueLeave | QueueStatusRequest | MatchAccept | MatchDecline
+        ):
+            # Queues outlive transfers: only a player never in the world yet can't use them.
+            if self.bounds is None:
+                self.dropped += 1
+                return []
+            return [AskMatchmaker(message)]
         if self.state is not ConnState.IN_WORLD:
             self.dropped += 1
             return []

@@ -33,6 +33,7 @@ from realmkit.errors import (
     Conflict,
     NotFound,
     RateLimited,
+    RealmUnavailable,
     TicketInvalid,
     Unavailable,
 )
@@ -188,7 +189,7 @@ class LoginApi:
         realm = await self.cluster.realm(int_param(request, "realm_id"))
         wanted = await body_as(request, NewCharacter)
         if realm.status is not RealmStatus.ONLINE:
-            raise Conflict(f"realm {realm.name} is {realm.status.value}", realm_id=realm.realm_id)
+            raise RealmUnavailable(realm.realm_id, realm.name, realm.status.value)
         existing = await self.characters.of_account(account_id, realm.realm_id)
         if len(existing) >= MAX_CHARACTERS_PER_REALM:
             raise Conflict(f"at most {MAX_CHARACTERS_PER_REALM} characters per realm")
@@ -216,7 +217,7 @@ class LoginApi:
             raise NotFound("character", character.character_id)  # do not reveal others'
         realm = await self.cluster.realm(character.realm_id)
         if realm.status is not RealmStatus.ONLINE:
-            raise Conflict(f"realm {realm.name} is {realm.status.value}", realm_id=realm.realm_id)
+            raise RealmUnavailable(realm.realm_id, realm.name, realm.status.value)
         gateway = self.gateways.best(time.monotonic())
         if gateway is None:
             raise Unavailable("no gateway is accepting players")

@@ -34,6 +34,7 @@ from realmkit.protocol.cluster import (
     Placement,
     RequestInstance,
     ResumeWorld,
+    ReturnHome,
 )
 from realmkit.settings import InstanceSettings, NodeSpec, ScalingSettings
 from realmkit.store.postgres import Database
@@ -79,6 +80,8 @@ class OrchestratorNode:
                 return await transfers.move_request(request)
             if isinstance(request, RequestInstance):
                 return await transfers.request_instance(request)
+            if isinstance(request, ReturnHome):
+                return await transfers.return_home(request)
             if isinstance(request, DrainNode):
                 return await migrations.drain(request.node_id)
             return await transfers.portal(request)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 
 from realmkit.content.schema import ContentPack
-from realmkit.errors import Conflict, NotFound
+from realmkit.errors import NotFound, RealmUnavailable
 from realmkit.nodes.orchestrator.instances import Instances
 from realmkit.nodes.packs import home_continent
 from realmkit.protocol.cluster import EnterWorld, Placement, ResumeWorld
@@ -47,7 +47,7 @@ class Placer:
     async def enter_world(self, request: EnterWorld) -> Placement:
         character = await self.characters.get(request.character_id)
         realm = await self.online_realm(character.realm_id)
-        instance, spawn = await self._destination(character, realm)
+        instance, spawn = await self.destination(character, realm)
         assert instance.node_id is not None
         assignments = self.instances.assignments
         current = await assignments.get(character.character_id)
@@ -80,10 +80,11 @@ class Placer:
     async def online_realm(self, realm_id: int) -> Realm:
         realm = await self.instances.cluster.realm(realm_id)
         if realm.status is not RealmStatus.ONLINE:
-            raise Conflict(f"realm {realm.name} is {realm.status.value}", realm_id=realm.realm_id)
+            raise RealmUnavailable(realm.realm_id, realm.name, realm.status.value)
         return realm
 
-    async def _destination(self, character: Character, realm: Realm) -> tuple[Instance, str]:
+    async def destination(self, character: Character, realm: Realm) -> tuple[Instance, str]:
+        """Where a character entering the world from its save goes: (instance, spawn)."""
         game = await self.instances.cluster.game(realm.game_id)
         pack = await self.instances.packs.get(game.content_pack)
         saved = pack.maps.get(character.map_id)

@@ -42,6 +42,7 @@ from realmkit.protocol.cluster import (
     MoveToInstance,
     Placement,
     RequestInstance,
+    ReturnHome,
     TransferStarted,
     UsePortal,
 )
@@ -214,6 +215,22 @@ class Transfers:
             "dungeon %d for character %d: instance %d", map_id, character_id, instance.instance_id
         )
         return instance
+
+    async def return_home(self, request: ReturnHome) -> Placement:
+        """Back from a cross-realm instance: the space kept the home position in the
+        character's saves, so home is where entering the world would place it."""
+        a = await self.instances.assignments.get(request.character_id)
+        if a is None or a.instance_id != request.from_instance:
+            raise Conflict(
+                f"character {request.character_id} is not in instance {request.from_instance}"
+            )
+        character = await self.placer.characters.get(request.character_id)
+        # Home even if the realm closed meanwhile: nobody is left in a finished match.
+        realm = await self.instances.cluster.realm(character.realm_id)
+        target, spawn = await self.placer.destination(character, realm)
+        return await self.move(
+            request.character_id, target.instance_id, spawn=spawn, reason="return"
+        )
 
     async def request_instance(self, request: RequestInstance) -> InstanceInfo:
         """A new instance for another service (matchmaking): battleground, arena, dungeon."""

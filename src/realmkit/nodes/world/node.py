@@ -33,9 +33,11 @@ from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.content.schema import ContentPack
 from realmkit.engines import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
 from realmkit.nodes.packs import PackCache
+from realmkit.nodes.world.content import Scope, SpaceContent, Version
 from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cluster import (
     Drained,
@@ -50,6 +52,7 @@ from realmkit.protocol.cluster import (
     Left,
     LoadSpace,
     Occupant,
+    PatchActivated,
     SpaceControl,
     SpaceReady,
     WorldControl,
@@ -68,6 +71,8 @@ from realmkit.store.spaces import CheckpointRepo
 log = logging.getLogger("realmkit.world")
 
 HEARTBEAT_SECONDS = 1.0
+# Every this many heartbeats the active patches are read again from PostgreSQL.
+CONTENT_CHECK_BEATS = 5
 # How long a stopping node waits for its spaces to be moved to other nodes.
 MIGRATE_ON_STOP = 8.0
 
@@ -78,6 +83,8 @@ class WorldNode:
         self.spec = spec
         self.endpoints = endpoints
         self.packs = PackCache()
+        self._content: SpaceContent | None = None
+        self._refreshing = asyncio.Lock()
         self.runners: dict[int, SpaceRunner] = {}
         self._subs: dict[int, list[Subscription]] = {}
         self._loading = asyncio.Lock()
@@ -106,9 +113,11 @@ class WorldNode:
         lost = await InstanceRepo(self.db).mark_unhealthy_on(self.name)
         if lost:
             log.warning("instances %s died with this node's previous process", lost)
+        self._content = SpaceContent(self.db, self.packs)
         self._control = await self.bus.serve(
             subjects.node_control(self.name), WorldControl, self._on_control, concurrent=True
         )
+        await self.bus.subscribe(subjects.CONTENT_PATCHES, PatchActivated, self._on_patch)
         await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
         self._heartbeat = asyncio.create_task(self._beating(cluster))
 
@@ -172,9 +181,13 @@ class WorldNode:
         log.info("space %d stopped at tick %d", request.instance_id, tick)
         return Frozen(request.instance_id, tick)
 
-    async def _space(self, request: LoadSpace) -> tuple[Space, list[Occupant]]:
+    @property
+    def content(self) -> SpaceContent:
+        assert self._content is not None, "start() first"
+        return self._content
+
+    async def _space(self, request: LoadSpace, pack: ContentPack) -> tuple[Space, list[Occupant]]:
         """A fresh space, or the instance's checkpoint made ready to continue here."""
-        pack = await self.packs.get(request.content_pack)
         checkpoint = None
         if request.restore:
             checkpoint = await CheckpointRepo(self.db).latest(request.instance_id)
@@ -187,10 +200,37 @@ class WorldNode:
         space.resume_elsewhere(set(keep))
         return space, [keep[cid] for cid in space.world.players]
 
+    async def _content_of(self, instance_id: int) -> tuple[Scope, Version, ContentPack]:
+        instance = await InstanceRepo(self.db).get(instance_id)
+        scope = Scope(instance.game_id, instance.realm_id, instance.pool_id)
+        version = await self.content.version(scope)
+        return scope, version, await self.content.pack(version)
+
+    async def _on_patch(self, message: PatchActivated) -> None:
+        log.info("patch %s activated for %s", message.patch_id, message)
+        await self._refresh_content()
+
+    async def _refresh_content(self) -> None:
+        """Give every space whose realm (or pool) changed patch its new content."""
+        async with self._refreshing:
+            versions: dict[Scope, Version] = {}
+            for runner in list(self.runners.values()):
+                if runner.scope is None:
+                    continue
+                try:
+                    if runner.scope not in versions:
+                        versions[runner.scope] = await self.content.version(runner.scope)
+                    version = versions[runner.scope]
+                    if version != runner.version:
+                        runner.use_content(await self.content.pack(version), version)
+                except RealmkitError as exc:
+                    log.warning("space %d keeps its content: %s", runner.instance_id, exc.message)
+
     async def _load(self, request: LoadSpace) -> SpaceReady:
         async with self._loading:
             if request.instance_id not in self.runners:
-                space, occupants = await self._space(request)
+                scope, version, pack = await self._content_of(request.instance_id)
+                space, occupants = await self._space(request, pack)
                 runner = SpaceRunner(
                     space,
                     request.instance_id,
@@ -200,6 +240,8 @@ class WorldNode:
                     ItemRepo(self.db),
                     CheckpointRepo(self.db),
                     self.name,
+                    version=version,
+                    scope=scope,
                 )
                 for occupant in occupants:
                     runner.occupants[occupant.character_id] = occupant
@@ -318,9 +360,13 @@ class WorldNode:
 
     async def _beating(self, cluster: ClusterRepo) -> None:
         instances = InstanceRepo(self.db)
+        beats = 0
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
+            beats += 1
             try:
+                if beats % CONTENT_CHECK_BEATS == 0:
+                    await self._refresh_content()  # in case a PatchActivated was missed
                 await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
                 await self.bus.publish(subjects.node_heartbeat(self.name), self.load())
                 if self.runners:

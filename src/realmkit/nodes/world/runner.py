@@ -32,7 +32,9 @@ from functools import partial
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.content.schema import ContentPack
 from realmkit.errors import RealmkitError, Unavailable
+from realmkit.nodes.world.content import Scope, Version
 from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
 from realmkit.protocol.frames import select_observers
 from realmkit.sim.events import (
@@ -97,8 +99,19 @@ class SpaceRunner:
         items: ItemRepo,
         checkpoints: CheckpointRepo,
         node_id: str,
+        *,
+        version: Version | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.space = space
+        # The content version the space runs, and whose patch it follows.
+        self.version = version
+        self.scope = scope
+        self._next_content: ContentPack | None = None
+        # A pool's cross-realm space (battleground, arena, dungeon finder) is not
+        # its players' home: their saves keep the home position and health, so
+        # after the match they return to where they queued from.
+        self.away_from_home = scope is not None and scope.realm_id is None
         self.checkpoints = checkpoints
         self.node_id = node_id
         self.instance_id = instance_id
@@ -187,6 +200,11 @@ class SpaceRunner:
         """Queue a save of the player as it stands."""
         self._queue_saves([self.space.player_state(character_id)])
 
+    def use_content(self, pack: ContentPack, version: Version) -> None:
+        """Switch to another content version at the next tick boundary."""
+        self._next_content = pack
+        self.version = version
+
     def receive(self, batch: InputBatch) -> None:
         for item in batch.inputs:
             occupant = self.occupants.get(item.character_id)
@@ -226,6 +244,10 @@ class SpaceRunner:
             await asyncio.sleep(max(0.0, deadline - loop.time()))
 
     async def _tick(self, tick: int) -> None:
+        if self._next_content is not None:
+            pack, self._next_content = self._next_content, None
+            self.space.apply_content(pack)
+            log.info("space %d now runs %s", self.instance_id, self.version)
         self.space.step(tick)
         by_gateway: dict[str, set[int]] = {}
         for occupant in self.occupants.values():
@@ -275,7 +297,7 @@ class SpaceRunner:
             self._jobs.put_nowait(partial(self._save_batch, batch))
 
     async def _save_batch(self, batch: list[tuple[CharacterSave, int]]) -> set[int]:
-        saved = await self.characters.save_many(batch)
+        saved = await self.characters.save_many(batch, keep_home=self.away_from_home)
         self.saves += len(saved)
         for save, epoch in batch:
             if save.character_id not in saved:

@@ -1,0 +1,79 @@
+"""Messages of the matchmakers (never seen by players as such).
+
+Gateways turn a player's queue messages into requests on
+``MATCHMAKER_REQUESTS`` (one replica of the queue group answers) carrying the
+character the gateway authenticated, never an id the client chose. Replicas
+write the tickets and tell the leader on ``MATCHMAKER_NEWS``; the leader
+reaches players through their gateway (``gateway.<id>.deliver``).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from realmkit.protocol.client import MatchProposal, MatchResult, QueueStatus
+
+# --- gateway -> any matchmaker replica (reply: QueueStatus) -------------------
+
+
+class JoinQueue(msgspec.Struct, frozen=True, tag_field="t", tag="join"):
+    character_id: int
+    activity: str
+    roles: list[str] = []
+    # Other members of the character's party (it leads); they must be in the world.
+    party: list[int] = []
+
+
+class LeaveQueue(msgspec.Struct, frozen=True, tag_field="t", tag="leave"):
+    character_id: int
+    activity: str
+
+
+class AskQueueStatus(msgspec.Struct, frozen=True, tag_field="t", tag="status"):
+    character_id: int
+    activity: str
+
+
+class AnswerProposal(msgspec.Struct, frozen=True, tag_field="t", tag="answer"):
+    character_id: int
+    match_id: int
+    accept: bool
+
+
+MatchmakerRequest = JoinQueue | LeaveQueue | AskQueueStatus | AnswerProposal
+
+
+# --- replicas -> the leader (MATCHMAKER_NEWS) ----------------------------------
+
+
+class TicketChanged(msgspec.Struct, frozen=True, tag_field="t", tag="ticket"):
+    """A ticket was queued, left, or answered: the leader reads it again."""
+
+    ticket_id: int
+
+
+class WhereInQueue(msgspec.Struct, frozen=True, tag_field="t", tag="where"):
+    """Ask the leader for a ticket's position and estimated wait. Reply: QueueStatus."""
+
+    ticket_id: int
+
+
+MatchmakerNews = TicketChanged
+
+
+# --- the leader -> a gateway's players (gateway.<id>.deliver) ------------------
+
+
+class ToPlayers(msgspec.Struct, frozen=True):
+    character_ids: list[int]
+    message: QueueStatus | MatchProposal | MatchResult
+
+
+# --- a match space -> the matchmakers (space.<id>.result) ----------------------
+
+
+class MatchDecided(msgspec.Struct, frozen=True):
+    """A match space's win rule picked ``winner`` (1-based team)."""
+
+    instance_id: int
+    winner: int

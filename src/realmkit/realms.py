@@ -1,0 +1,179 @@
+"""Operator actions on realms, pools and patches (``realmkit realm|pool|patch``).
+
+PostgreSQL is the record: a status or patch change is committed first, then
+announced on NATS (``PatchActivated``) so world nodes apply it within a tick
+or two. If NATS cannot be reached the change still holds: world nodes read
+the active patches again every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from realmkit import engines
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.content.loader import load_pack, pack_folder
+from realmkit.content.patches import check_overrides, decode_overrides
+from realmkit.errors import RealmkitError, UsageError
+from realmkit.protocol.cluster import PatchActivated
+from realmkit.settings import Settings
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.patches import PatchRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import Patch, Realm, RealmListing, RealmPool, RealmStatus
+
+log = logging.getLogger("realmkit.realms")
+
+
+class PatchTarget(msgspec.Struct, frozen=True):
+    """What a patch command acts on: one realm, or a pool's cross-realm instances."""
+
+    realm: str | None = None
+    pool: str | None = None
+
+    def check(self) -> None:
+        if (self.realm is None) == (self.pool is None):
+            raise UsageError("name exactly one of --realm and --pool")
+
+
+class PatchState(msgspec.Struct, frozen=True):
+    """Where a target stands after a patch command."""
+
+    target: str
+    game_id: str
+    patch_id: int | None
+    patch: str | None
+    announced: bool
+
+
+async def add_pool(db: Database, name: str, game_id: str) -> RealmPool:
+    return await ClusterRepo(db).add_pool(name, game_id)
+
+
+async def add_realm(db: Database, name: str, pool: str, status: RealmStatus) -> Realm:
+    """A realm in ``pool``, running the pool's game."""
+    cluster = ClusterRepo(db)
+    found = await cluster.pool(_key(pool))
+    return await cluster.add_realm(name, found.game_id, found.pool_id, status)
+
+
+async def set_status(db: Database, realm: str, status: RealmStatus) -> Realm:
+    cluster = ClusterRepo(db)
+    found = await cluster.realm(_key(realm))
+    return await cluster.set_realm_status(found.realm_id, status)
+
+
+async def listing(db: Database) -> list[RealmListing]:
+    return await ClusterRepo(db).listing()
+
+
+async def create_patch(
+    db: Database,
+    name: str,
+    overrides: bytes,
+    *,
+    game: str | None,
+    parent: str | None,
+    on: PatchTarget | None,
+) -> Patch:
+    """A new patch, checked against its game's pack.
+
+    Its parent is ``parent`` (a patch name or id), else the active patch of
+    ``on`` (a realm or pool) so the new patch builds on what runs there.
+    """
+    cluster = ClusterRepo(db)
+    patches = PatchRepo(db)
+    active: int | None = None
+    if on is not None:
+        on.check()
+        game_id, active, _ = await _target(cluster, on)
+        if game is not None and game != game_id:
+            raise UsageError(f"{_name(on)} runs {game_id}, not {game}")
+    elif game is not None:
+        game_id = game
+    else:
+        raise UsageError("name the game (--game), or a realm or pool whose game it is")
+    pack = load_pack(pack_folder((await cluster.game(game_id)).content_pack))
+    decoded = decode_overrides(overrides)
+    check_overrides(pack, decoded)
+    parent_id = (await patches.get(game_id, _key(parent))).patch_id if parent else active
+    as_dict: dict[str, Any] = msgspec.to_builtins(decoded)
+    return await patches.create(game_id, name, as_dict, parent_id)
+
+
+async def activate(settings: Settings, db: Database, target: PatchTarget, patch: str) -> PatchState:
+    """Make ``patch`` (name or id, of the target's game) the target's active patch."""
+    target.check()
+    game_id, _, _ = await _target(ClusterRepo(db), target)
+    found = await PatchRepo(db).get(game_id, _key(patch))
+    return await _switch(settings, db, target, found.patch_id)
+
+
+async def rollback(settings: Settings, db: Database, target: PatchTarget) -> PatchState:
+    """Re-activate the parent of the target's active patch (the base content after the root)."""
+    target.check()
+    _, active, where = await _target(ClusterRepo(db), target)
+    parent = await PatchRepo(db).parent_of_active(active, where)
+    return await _switch(settings, db, target, parent)
+
+
+async def patches_of(db: Database, game_id: str) -> list[Patch]:
+    return await PatchRepo(db).of_game(game_id)
+
+
+async def _switch(
+    settings: Settings, db: Database, target: PatchTarget, patch_id: int | None
+) -> PatchState:
+    cluster, patches = ClusterRepo(db), PatchRepo(db)
+    if target.realm is not None:
+        realm = await cluster.realm(_key(target.realm))
+        realm = await patches.activate(realm, patch_id)
+        game_id = realm.game_id
+        message = PatchActivated(realm.game_id, patch_id, realm_id=realm.realm_id)
+    else:
+        assert target.pool is not None
+        pool = await cluster.pool(_key(target.pool))
+        pool = await patches.activate_for_pool(pool, patch_id)
+        game_id = pool.game_id
+        message = PatchActivated(pool.game_id, patch_id, pool_id=pool.pool_id)
+    name = (await patches.get(game_id, patch_id)).name if patch_id is not None else None
+    return PatchState(_name(target), game_id, patch_id, name, await _announce(settings, message))
+
+
+async def _announce(settings: Settings, message: PatchActivated) -> bool:
+    """Tell the world nodes now; False if NATS could not be reached (they will read
+    the change from PostgreSQL within seconds)."""
+    try:
+        bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="patch")
+    except RealmkitError as exc:
+        log.warning("patch change not announced (%s): nodes pick it up shortly", exc.message)
+        return False
+    try:
+        await bus.publish(subjects.CONTENT_PATCHES, message)
+        await bus.flush()
+    finally:
+        await bus.close()
+    return True
+
+
+async def _target(cluster: ClusterRepo, target: PatchTarget) -> tuple[str, int | None, str]:
+    """(game, active patch, description) of a realm or pool."""
+    if target.realm is not None:
+        realm = await cluster.realm(_key(target.realm))
+        return realm.game_id, realm.active_patch_id, f"realm {realm.name}"
+    assert target.pool is not None
+    pool = await cluster.pool(_key(target.pool))
+    return pool.game_id, pool.active_patch_id, f"pool {pool.name}"
+
+
+def _name(target: PatchTarget) -> str:
+    return f"realm {target.realm}" if target.realm is not None else f"pool {target.pool}"
+
+
+def _key(text: str) -> int | str:
+    """Names and ids are both accepted on the command line."""
+    return int(text) if text.isdigit() else text
