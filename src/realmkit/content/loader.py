@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from realmkit.content.fields import split_validation_error
 from realmkit.content.schema import (
     ContentPack,
     MapDef,
@@ -24,9 +25,6 @@ from realmkit.content.schema import (
     PlayerRules,
 )
 from realmkit.errors import ContentError
-
-_AT = re.compile(r"^(?P<detail>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 
 # (file, field) of every record, so cross-record errors can name where it came from.
 _Origin = tuple[str, str]
@@ -65,22 +63,10 @@ def _decode_file(path: Path) -> PackFile:
             return msgspec.toml.decode(raw, type=PackFile)
         return msgspec.json.decode(raw, type=PackFile)
     except msgspec.ValidationError as exc:
-        field, detail = _split_msgspec_error(str(exc))
+        field, detail = split_validation_error(str(exc))
         raise ContentError(str(path), field, detail) from exc
     except msgspec.DecodeError as exc:
         raise ContentError(str(path), "(syntax)", str(exc)) from exc
-
-
-def _split_msgspec_error(message: str) -> tuple[str, str]:
-    """``"Expected int - at `$.maps[0].rate`"`` -> ``("maps[0].rate", "Expected int")``."""
-    match = _AT.match(message)
-    detail = match.group("detail") if match else message
-    path = (match.group("path") or "") if match else ""
-    path = path.lstrip(".")
-    named = _NAMED.search(detail)
-    if named:
-        path = f"{path}.{named.group('name')}" if path else named.group("name")
-    return (path or "(root)"), detail
 
 
 class _Builder:
@@ -161,15 +147,35 @@ class _Builder:
                     raise ContentError(
                         path, f"{field}.entries[{i}].min_count", "greater than max_count"
                     )
+        named: dict[str, str] = {}
         for (path, field), s in spawns:
+            if s.name:
+                if s.name in named:
+                    raise ContentError(
+                        path,
+                        f"{field}.name",
+                        f"duplicate spawn name {s.name!r} (first in {named[s.name]})",
+                    )
+                named[s.name] = path
             if s.map not in pack.maps:
                 raise ContentError(path, f"{field}.map", f"no map {s.map}")
             if s.template not in pack.creatures:
                 raise ContentError(path, f"{field}.template", f"no creature {s.template}")
             if not _inside(pack.maps[s.map], s.at.x, s.at.y, s.at.z):
                 raise ContentError(path, f"{field}.at", f"outside the bounds of map {s.map}")
+        self._check_activities(pack)
+
+    def _check_activities(self, pack: ContentPack) -> None:
+        keys: dict[str, str] = {}
         for a in pack.activities.values():
             path, field = self._where("activities", a.id)
+            if a.key in keys:
+                raise ContentError(
+                    path,
+                    f"{field}.key",
+                    f"duplicate activity key {a.key!r} (first in {keys[a.key]})",
+                )
+            keys[a.key] = path
             target = pack.maps.get(a.map)
             if target is None:
                 raise ContentError(path, f"{field}.map", f"no map {a.map}")
@@ -177,9 +183,18 @@ class _Builder:
                 raise ContentError(path, f"{field}.map", f"map {a.map} is a {target.kind}")
             if sum(t.size for t in a.teams) > target.max_players:
                 raise ContentError(path, f"{field}.teams", "more players than the map allows")
+            teams_here = {p.team for p in target.spawn_points}
             for ti, team in enumerate(a.teams):
                 if sum(team.roles.values()) > team.size:
                     raise ContentError(path, f"{field}.teams[{ti}].roles", "more roles than size")
+                # Team n (1-based) enters at the spawn points marked ``team = n``; a
+                # one-team activity may use the map's any-team points instead.
+                if ti + 1 not in teams_here and not (len(a.teams) == 1 and 0 in teams_here):
+                    raise ContentError(
+                        path,
+                        f"{field}.teams[{ti}]",
+                        f"map {a.map} has no spawn point for team {ti + 1}",
+                    )
             if a.win_rule == "score_limit" and a.score_limit == 0:
                 raise ContentError(path, f"{field}.score_limit", "required by win_rule")
 

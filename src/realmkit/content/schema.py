@@ -19,6 +19,20 @@ Coord = Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)]
 Positive = Annotated[float, msgspec.Meta(gt=0, le=1e6)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=1e6)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+# A realm's phase only ever grows; 1000 leaves room for years of content drops.
+MAX_PHASE = 1000
+Phase = Annotated[int, msgspec.Meta(ge=0, le=MAX_PHASE)]
+# Keys and spawn names are written by designers and patches refer to them, so
+# they are kept to one spelling: lower case, digits, ``-`` and ``_``.
+ActivityKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+SpawnName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,47}$")]
+# Creature stats are named so a patch shares the template's bounds exactly.
+Level = Annotated[int, msgspec.Meta(ge=1, le=100)]
+Hp = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+Damage = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+AttackSpeed = Annotated[float, msgspec.Meta(ge=0.1, le=60.0)]
+MoveSpeed = Annotated[float, msgspec.Meta(gt=0.0, le=100.0)]
+Respawn = Annotated[float, msgspec.Meta(ge=1.0, le=86_400.0)]
 
 MapKind = Literal["continent", "dungeon", "battleground", "arena"]
 ActivityKind = Literal["dungeon", "battleground", "arena"]
@@ -132,25 +146,31 @@ class ItemTemplate(_Record, frozen=True, forbid_unknown_fields=True):
 class CreatureTemplate(_Record, frozen=True, forbid_unknown_fields=True):
     id: Id
     name: Name
-    level: Annotated[int, msgspec.Meta(ge=1, le=100)]
-    hp: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
-    damage: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
-    attack_speed: Annotated[float, msgspec.Meta(ge=0.1, le=60.0)]
-    move_speed: Annotated[float, msgspec.Meta(gt=0.0, le=100.0)]
+    level: Level
+    hp: Hp
+    damage: Damage
+    attack_speed: AttackSpeed
+    move_speed: MoveSpeed
     aggro_radius: NonNegative
     leash: Positive
-    respawn: Annotated[float, msgspec.Meta(ge=1.0, le=86_400.0)]
+    respawn: Respawn
     loot_table: Id | None = None
 
 
 class SpawnDef(_Record, frozen=True, forbid_unknown_fields=True):
-    """``count`` creatures of ``template`` placed within ``wander_radius`` of ``at``."""
+    """``count`` creatures of ``template`` placed within ``wander_radius`` of ``at``.
+
+    ``name`` is how patches refer to the spawn (unnamed spawns cannot be
+    patched); ``phase`` is the lowest realm phase at which it appears.
+    """
 
     map: Id
     template: Id
     at: Point
     count: Count = 1
     wander_radius: NonNegative = 10.0
+    name: Annotated[str, msgspec.Meta(pattern=r"^(?:[a-z][a-z0-9_-]{0,47})?$")] = ""
+    phase: Phase = 0
 
 
 class SpellDef(_Record, frozen=True, forbid_unknown_fields=True):
@@ -187,7 +207,10 @@ class TeamShape(_Record, frozen=True, forbid_unknown_fields=True):
 
 
 class ActivityDef(_Record, frozen=True, forbid_unknown_fields=True):
+    """A queueable activity; ``key`` is its matchmaking queue name within the pack."""
+
     id: Id
+    key: ActivityKey
     name: Name
     kind: ActivityKind
     map: Id
@@ -195,6 +218,7 @@ class ActivityDef(_Record, frozen=True, forbid_unknown_fields=True):
     duration: Annotated[float, msgspec.Meta(ge=10.0, le=86_400.0)]
     win_rule: WinRule
     score_limit: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    rated: bool = False
 
 
 class PackInfo(_Record, frozen=True, forbid_unknown_fields=True):
@@ -232,3 +256,8 @@ class ContentPack(msgspec.Struct, frozen=True):
     def spawns_on(self, map_id: int) -> list[SpawnDef]:
         """The spawns placed on one map, in pack order."""
         return [s for s in self.spawns if s.map == map_id]
+
+    def activity(self, key: str) -> ActivityDef | None:
+        """The activity queued under ``key``, or None."""
+        # A pack has a handful of activities: a scan beats keeping an index in sync.
+        return next((a for a in self.activities.values() if a.key == key), None)
