@@ -342,13 +342,22 @@ def bots(
     ramp: Annotated[
         float, typer.Option(min=0.1, help="Bots that start per second (logins hash passwords).")
     ] = 50.0,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            help="Also queue for this activity (battleground, arena2v2, arena3v3, dungeon), "
+            "accept every match, play it, and queue again."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
 
     def swarm_run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
-        return uvloop.run(_bots(count, url, realm, duration, first, spread, ramp, live=not as_json))
+        return uvloop.run(
+            _bots(count, url, realm, duration, first, spread, ramp, queue, live=not as_json)
+        )
 
     result = run(ctx, as_json, swarm_run)
     if as_json:
@@ -366,6 +375,7 @@ async def _bots(
     first: int,
     spread: float,
     ramp: float,
+    queue: str | None,
     *,
     live: bool,
 ) -> swarm.SwarmSummary:
@@ -385,6 +395,7 @@ async def _bots(
             first=first,
             spread=spread,
             ramp_per_second=ramp,
+            queue=queue,
         )
     )
     if live:

@@ -215,7 +215,7 @@ def bots_table(s: swarm.SwarmSummary, *, live: bool) -> Table:
     table = Table(
         "bots", "in world", "frames/s", "B/s per bot", "p50 ms", "p99 ms", "errors", title=title
     )
-    table.add_row(
+    cells = [
         str(s.bots),
         str(s.connected if live else s.entered),
         f"{s.frames_per_second:.0f}",
@@ -223,7 +223,12 @@ def bots_table(s: swarm.SwarmSummary, *, live: bool) -> Table:
         f"{s.latency_p50_ms:.1f}",
         f"{s.latency_p99_ms:.1f}",
         str(s.errors),
-    )
+    ]
+    if s.queued:
+        for column in ("queued", "proposals", "matches", "queue wait p50 s"):
+            table.add_column(column)
+        cells += [str(s.queued), str(s.proposals), str(s.matches), f"{s.queue_wait_p50_s:.1f}"]
+    table.add_row(*cells)
     return table
 
 

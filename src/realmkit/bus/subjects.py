@@ -27,6 +27,10 @@ MATCHMAKER_QUEUE = "matchmakers"
 MATCHMAKER_REQUESTS = "matchmaker.requests"
 # What the replicas tell the leader (a ticket queued, left, an answer to a proposal).
 MATCHMAKER_NEWS = "matchmaker.news"
+# Served by the leader only: a ticket's queue position.
+MATCHMAKER_WHERE = "matchmaker.where"
+# Every match space's result (space.<id>.result).
+SPACE_RESULTS = "space.*.result"
 
 # JetStream stream of cluster events (node up/down, instance lifecycle).
 EVENTS_STREAM = "EVENTS"

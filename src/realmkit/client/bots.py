@@ -5,6 +5,8 @@ realm, enters the world through the gateway the login node names, walks to a
 home of its own within ``spread`` units of where it entered (players spread
 over a realm; they do not all stand on the start point), then walks between
 random waypoints near that home, attacking a creature it sees now and then.
+With ``queue`` set, each bot also queues for that activity, accepts every
+proposal, plays the match (it wanders wherever it lands) and queues again.
 Input-to-visible latency is measured with the frames' prediction ack: from
 sending move ``seq`` to the first frame whose ``ack`` reaches it.
 """
@@ -19,6 +21,7 @@ import string
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiohttp
 import msgspec
@@ -26,6 +29,9 @@ import msgspec
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
 from realmkit.errors import RealmkitError, RemoteError
+from realmkit.protocol.client import RoleName
+
+T = TypeVar("T")
 
 STEP_SECONDS = 0.1
 MARGIN = 20.0  # keep homes off the map's low edges
@@ -55,6 +61,11 @@ class SwarmStats:
         self.last_error = ""
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.started = time.monotonic()
+        # Queueing bots: tickets taken, proposals received, matches played to the end.
+        self.queued = 0
+        self.proposals = 0
+        self.matches = 0
+        self.queue_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
@@ -79,6 +90,10 @@ class SwarmSummary(msgspec.Struct, frozen=True):
     latency_p99_ms: float
     errors: int
     last_error: str
+    queued: int = 0
+    proposals: int = 0
+    matches: int = 0
+    queue_wait_p50_s: float = 0.0
 
 
 def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
@@ -95,7 +110,66 @@ def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
         latency_p99_ms=round(1000 * stats.percentile(0.99), 1),
         errors=stats.errors,
         last_error=stats.last_error,
+        queued=stats.queued,
+        proposals=stats.proposals,
+        matches=stats.matches,
+        queue_wait_p50_s=round(sorted(stats.queue_waits)[len(stats.queue_waits) // 2], 1)
+        if stats.queue_waits
+        else 0.0,
     )
+
+
+def bot_roles(index: int) -> tuple[RoleName, ...]:
+    """Dungeon finder roles of bot ``index``: one in five tanks, one in five heals."""
+    return (("tank",), ("healer",), ("damage",), ("damage",), ("damage",))[index % 5]
+
+
+async def queueing(
+    client: GameClient,
+    activity: str,
+    roles: tuple[RoleName, ...],
+    stats: SwarmStats,
+    stop: asyncio.Event,
+) -> None:
+    """Queue for ``activity``, accept every proposal, play the match, queue again."""
+    while not stop.is_set() and not client.closed.is_set():
+        queued_at = time.monotonic()
+        try:
+            await client.queue_join(activity, roles)
+            stats.queued += 1
+        except RemoteError as exc:
+            if exc.remote_code != "ALREADY_QUEUED":  # a requeue after a called-off match
+                stats.fail(exc)
+                await _pause(stop, 2.0)
+                continue
+        proposal = await _next(client.proposals, stop)
+        if proposal is None:
+            return
+        stats.proposals += 1
+        stats.queue_waits.append(time.monotonic() - queued_at)
+        with contextlib.suppress(RemoteError):
+            await client.accept(proposal.match_id)
+        result = await _next(client.results, stop)
+        if result is not None and result.outcome != "cancelled":
+            stats.matches += 1
+
+
+async def _next(queue: asyncio.Queue[T], stop: asyncio.Event) -> T | None:
+    """The next item of ``queue``, or None once ``stop`` is set."""
+    getting = asyncio.ensure_future(queue.get())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if getting.done():
+        return getting.result()
+    getting.cancel()
+    return None
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def run_bot(
@@ -106,6 +180,7 @@ async def run_bot(
     stats: SwarmStats,
     stop: asyncio.Event,
     spread: float = 0.0,
+    queue: str | None = None,
 ) -> None:
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
     api = LoginClient(login_url, http)
@@ -123,6 +198,9 @@ async def run_bot(
     sent: dict[int, float] = {}
     frames_seen = 0
     bytes_seen = 0
+    queueing_task = None
+    if queue is not None:
+        queueing_task = asyncio.create_task(queueing(client, queue, bot_roles(index), stats, stop))
     try:
         async with asyncio.timeout(10):
             while client.position is None:
@@ -164,6 +242,8 @@ async def run_bot(
                     await stop.wait()
     finally:
         stats.connected -= 1
+        if queueing_task is not None:
+            queueing_task.cancel()
         await client.close()
 
 
@@ -194,6 +274,7 @@ async def run_swarm(
     stats: SwarmStats | None = None,
     first: int = 0,
     spread: float = 300.0,
+    queue: str | None = None,
 ) -> SwarmSummary:
     """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set."""
     stop = stop or asyncio.Event()
@@ -206,7 +287,7 @@ async def run_swarm(
         async def one(index: int) -> None:
             await asyncio.sleep(index / ramp_per_second)  # ramp up: not all at once
             try:
-                await run_bot(first + index, login_url, realm_id, http, stats, stop, spread)
+                await run_bot(first + index, login_url, realm_id, http, stats, stop, spread, queue)
             except (RealmkitError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 stats.fail(exc)
 

@@ -21,8 +21,18 @@ from realmkit.protocol.client import (
     ErrorFrame,
     Hello,
     KeyframeRequest,
+    MatchAccept,
+    MatchDecline,
+    MatchProposal,
+    MatchResult,
     NewWorld,
+    QueueJoin,
+    QueueLeave,
+    QueueMessage,
+    QueueStatus,
+    QueueStatusRequest,
     Resume,
+    RoleName,
     TransferPending,
 )
 from realmkit.protocol.frames import ClientFrameIn
@@ -31,7 +41,17 @@ from realmkit.replication.client import EntityRow, EntityTable
 from realmkit.replication.quantize import POS_SCALE
 from realmkit.sim.events import Event
 
-ServerMessage = NewWorld | TransferPending | ErrorFrame | ClientFrameIn | Event
+ServerMessage = (
+    NewWorld
+    | TransferPending
+    | ErrorFrame
+    | ClientFrameIn
+    | QueueStatus
+    | MatchProposal
+    | MatchResult
+    | Event
+)
+QUEUE_REPLY_TIMEOUT = 10.0
 _decoder = msgspec.msgpack.Decoder(ServerMessage)
 _encoder = msgspec.msgpack.Encoder()
 
@@ -66,6 +86,13 @@ class GameClient:
         # many times it did.
         self.resume_token = ""
         self.resumes = 0
+        # Matchmaking: proposals and results as they come, the last status per
+        # activity; one queue request at a time waits for its reply.
+        self.proposals: asyncio.Queue[MatchProposal] = asyncio.Queue()
+        self.results: asyncio.Queue[MatchResult] = asyncio.Queue()
+        self.queue: dict[str, QueueStatus] = {}
+        self._asking = asyncio.Lock()
+        self._reply: asyncio.Future[QueueStatus] | None = None
 
     @classmethod
     async def connect(
@@ -148,6 +175,20 @@ class GameClient:
                     self.moved.set()
                 elif isinstance(message, TransferPending):
                     self.transferring = True
+                elif isinstance(message, QueueStatus):
+                    self.queue[message.activity] = message
+                    if self._reply is not None and not self._reply.done():
+                        self._reply.set_result(message)
+                elif isinstance(message, MatchProposal):
+                    await self.proposals.put(message)
+                elif isinstance(message, MatchResult):
+                    await self.results.put(message)
+                elif (
+                    isinstance(message, ErrorFrame)
+                    and self._reply is not None
+                    and not self._reply.done()
+                ):
+                    self._reply.set_exception(RemoteError("gateway", message.code, message.message))
                 else:
                     await self.events.put(message)
         finally:
@@ -192,6 +233,35 @@ class GameClient:
 
     async def say(self, text: str, yell: bool = False) -> None:
         await self.send(Say(text, yell))
+
+    # --- matchmaking ------------------------------------------------------------
+
+    async def queue_join(self, activity: str, roles: tuple[RoleName, ...] = ()) -> QueueStatus:
+        """Queue for ``activity`` (``RemoteError``: e.g. ``ALREADY_QUEUED``,
+        ``REALM_UNAVAILABLE``)."""
+        return await self._ask(QueueJoin(activity, list(roles)))
+
+    async def queue_leave(self, activity: str) -> QueueStatus:
+        return await self._ask(QueueLeave(activity))
+
+    async def queue_status(self, activity: str) -> QueueStatus:
+        return await self._ask(QueueStatusRequest(activity))
+
+    async def accept(self, match_id: int) -> QueueStatus:
+        return await self._ask(MatchAccept(match_id))
+
+    async def decline(self, match_id: int) -> QueueStatus:
+        return await self._ask(MatchDecline(match_id))
+
+    async def _ask(self, message: QueueMessage) -> QueueStatus:
+        async with self._asking:
+            self._reply = asyncio.get_running_loop().create_future()
+            try:
+                await self.ws.send_bytes(_encoder.encode(message))
+                async with asyncio.timeout(QUEUE_REPLY_TIMEOUT):
+                    return await self._reply
+            finally:
+                self._reply = None
 
     async def close(self) -> None:
         await self.ws.close()

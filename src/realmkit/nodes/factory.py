@@ -9,6 +9,7 @@ from realmkit.errors import ConfigError, UsageError
 from realmkit.nodes.base import Node
 from realmkit.nodes.gateway.node import GatewayNode
 from realmkit.nodes.login.node import LoginNode
+from realmkit.nodes.matchmaker.node import MatchmakerNode
 from realmkit.nodes.orchestrator.launcher import make_launcher
 from realmkit.nodes.orchestrator.node import OrchestratorNode
 from realmkit.nodes.world.node import WorldNode
@@ -26,6 +27,8 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
         )
     if spec.role is Role.GATEWAY:
         return GatewayNode(spec, endpoints)
+    if spec.role is Role.MATCHMAKER:
+        return MatchmakerNode(spec, endpoints, settings.matchmaking)
     raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)
 
 

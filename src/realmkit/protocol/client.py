@@ -151,6 +151,9 @@ class MatchProposal(msgspec.Struct, frozen=True, tag_field="t", tag="match_propo
     role: str = ""
 
 
+Outcome = Literal["win", "loss", "draw", "cancelled"]
+
+
 class MatchResult(msgspec.Struct, frozen=True, tag_field="t", tag="match_result"):
     """How a match ended for you: ``outcome`` win, loss, draw, or cancelled (someone
     declined or did not answer; you are queued again unless you declined). ``rating``
@@ -158,7 +161,7 @@ class MatchResult(msgspec.Struct, frozen=True, tag_field="t", tag="match_result"
 
     match_id: int
     activity: str
-    outcome: Literal["win", "loss", "draw", "cancelled"]
+    outcome: Outcome
     winner: int = 0
     rating: int = 0
     rating_change: int = 0

@@ -105,6 +105,15 @@ class TicketRepo:
             raise AlreadyQueued(leader, activity, found.ticket_id if found else None)
         return row(TicketRow, record)
 
+    async def get(self, ticket_id: int) -> TicketRow:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM matchmaking.tickets WHERE ticket_id = $1", ticket_id
+            )
+        if record is None:
+            raise NotFound("ticket", ticket_id)
+        return row(TicketRow, record)
+
     async def live_of(self, character_id: int, activity: str) -> TicketRow | None:
         """The character's live ticket for ``activity`` (its own or its party's)."""
         async with self.db.connection() as conn:
@@ -206,6 +215,7 @@ class MatchRepo:
                 msgspec.json.encode(roles).decode(),
                 accept_within,
             )
+            assert record is not None
             moved = await conn.fetch(
                 "UPDATE matchmaking.tickets SET state = 'proposed', match_id = $1, "
                 "accepted = '{}', updated_at = now() "
@@ -251,6 +261,17 @@ class MatchRepo:
                 match_id,
             )
         return [row(TicketRow, r) for r in records]
+
+    async def expire(self, match_id: int) -> tuple[list[TicketRow], list[TicketRow]]:
+        """Time to accept ran out: tickets that did not accept are cancelled, the
+        others queued again at their old position. (cancelled, requeued)."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "UPDATE matchmaking.tickets SET state = 'cancelled', updated_at = now() "
+                "WHERE match_id = $1 AND state = 'proposed' RETURNING *",
+                match_id,
+            )
+        return [row(TicketRow, r) for r in records], await self.cancel(match_id)
 
     async def accept(self, match_id: int) -> bool:
         """proposed -> accepted once every ticket accepted; False otherwise."""

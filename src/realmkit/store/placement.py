@@ -9,6 +9,7 @@ winner's epoch fences the loser's world node out of saving.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 from realmkit.errors import (
@@ -163,6 +164,16 @@ class InstanceRepo:
 class AssignmentRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def gateways_of(self, character_ids: Sequence[int]) -> dict[int, str]:
+        """The gateway of each of these characters that is in the world."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT character_id, gateway_id FROM characters.player_assignments "
+                "WHERE character_id = ANY($1) AND state <> 'offline' AND gateway_id IS NOT NULL",
+                list(character_ids),
+            )
+        return {r["character_id"]: r["gateway_id"] for r in records}
 
     async def get(self, character_id: int) -> Assignment | None:
         async with self.db.connection() as conn:

@@ -42,6 +42,7 @@ from realmkit.engines import Endpoints
 from realmkit.errors import Conflict, RealmkitError, TicketReplayed
 from realmkit.nodes.gateway.connection import (
     Action,
+    AskMatchmaker,
     Authenticate,
     Close,
     Connection,
@@ -57,7 +58,13 @@ from realmkit.protocol.client import (
     CLOSE_REPLACED,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
+    MatchAccept,
     NewWorld,
+    QueueJoin,
+    QueueLeave,
+    QueueMessage,
+    QueueStatus,
+    QueueStatusRequest,
     TransferPending,
 )
 from realmkit.protocol.cluster import (
@@ -79,6 +86,14 @@ from realmkit.protocol.cluster import (
     TransferStarted,
 )
 from realmkit.protocol.frames import SpaceFrame
+from realmkit.protocol.matchmaking import (
+    AnswerProposal,
+    AskQueueStatus,
+    JoinQueue,
+    LeaveQueue,
+    MatchmakerRequest,
+    ToPlayers,
+)
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
@@ -156,6 +171,7 @@ class GatewayNode:
         await self.bus.serve(
             subjects.gateway_control(self.name), GatewayControl, self._on_control, concurrent=True
         )
+        await self.bus.subscribe(subjects.gateway_deliver(self.name), ToPlayers, self._on_deliver)
         app = web.Application()
         app.add_routes([web.get("/ws", self._websocket), web.get("/healthz", self._health)])
         self._runner = web.AppRunner(app, access_log=None)
@@ -238,6 +254,8 @@ class GatewayNode:
             self.pending.setdefault(p.instance_id, []).append(
                 PlayerInput(p.character_id, action.input)
             )
+        elif isinstance(action, AskMatchmaker) and player:
+            self._later(self._ask_matchmaker(ws, player[0].character_id, action.message))
         elif isinstance(action, WantKeyframe) and player:
             self.fanout.keyframe(player[0].instance_id, player[0].character_id)
         elif isinstance(action, Reply):
@@ -311,6 +329,40 @@ class GatewayNode:
                 Left,
                 timeout=REQUEST_TIMEOUT,
             )
+
+    # --- queues (the matchmakers) ---------------------------------------------------
+
+    async def _ask_matchmaker(
+        self, ws: web.WebSocketResponse, character_id: int, message: QueueMessage
+    ) -> None:
+        """Forward a queue message for the character this socket authenticated."""
+        request: MatchmakerRequest
+        if isinstance(message, QueueJoin):
+            request = JoinQueue(character_id, message.activity, list(message.roles))
+        elif isinstance(message, QueueLeave):
+            request = LeaveQueue(character_id, message.activity)
+        elif isinstance(message, QueueStatusRequest):
+            request = AskQueueStatus(character_id, message.activity)
+        else:
+            accept = isinstance(message, MatchAccept)
+            request = AnswerProposal(character_id, message.match_id, accept)
+        try:
+            reply = await self.bus.request(
+                subjects.MATCHMAKER_REQUESTS, request, QueueStatus, timeout=REQUEST_TIMEOUT
+            )
+        except RealmkitError as exc:
+            code = getattr(exc, "remote_code", exc.code)
+            message_text = getattr(exc, "remote_message", exc.message)
+            await _send(ws, msgspec.msgpack.encode(ErrorFrame(code, message_text)))
+            return
+        await _send(ws, msgspec.msgpack.encode(reply))
+
+    async def _on_deliver(self, message: ToPlayers) -> None:
+        data = msgspec.msgpack.encode(message.message)
+        for character_id in message.character_ids:
+            p = self.players.get(character_id)
+            if p is not None:
+                await _send(p.ws, data)
 
     # --- transfers (the orchestrator moves a player) ------------------------------
 

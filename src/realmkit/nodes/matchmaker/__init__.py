@@ -1,0 +1,1 @@
+"""The matchmaker: cross-realm queues, matches, and the way into them and back."""

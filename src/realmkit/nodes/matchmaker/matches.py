@@ -1,0 +1,220 @@
+"""Into a match and back: what the matchmakers' leader does with an accepted group.
+
+Start: an instance of the activity's map owned by the pool (realm_id NULL) is
+requested from the orchestrators, the match becomes ``running`` there, and
+every member is transferred in (``cross_realm``) at its team's spawn point.
+The match space saves nobody's position or health (see the world runner): a
+player's home stays where it queued from.
+
+End (the space's win rule decided, or the time ran out): the result and, for
+rated activities, every member's new rating are written in one transaction;
+members get ``match_result`` and are brought home (``ReturnHome``). A match
+already finished by another leader is not finished twice (compare-and-set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.content.schema import ActivityDef, ContentPack
+from realmkit.errors import RealmkitError
+from realmkit.nodes.packs import PackCache
+from realmkit.protocol.client import MatchProposal, MatchResult, Outcome, QueueStatus
+from realmkit.protocol.cluster import (
+    InstanceInfo,
+    MoveToInstance,
+    Placement,
+    RequestInstance,
+    ReturnHome,
+)
+from realmkit.protocol.matchmaking import ToPlayers
+from realmkit.settings import MatchmakingSettings
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingChange, RatingRepo
+from realmkit.store.placement import AssignmentRepo
+from realmkit.store.postgres import Database
+
+log = logging.getLogger("realmkit.matchmaker")
+
+ORCHESTRATOR_PATIENCE = 15.0
+ELO_K = 32
+
+
+def team_spawn(pack: ContentPack, activity: ActivityDef, team: int) -> str:
+    """The spawn point of team ``team`` (1-based) on the activity's map."""
+    points = pack.maps[activity.map].spawn_points
+    for wanted in (team, 0):
+        for point in points:
+            if point.team == wanted:
+                return point.name
+    return points[0].name
+
+
+def new_ratings(
+    teams: Sequence[Sequence[int]], ratings: dict[int, int], winner: int | None
+) -> list[RatingChange]:
+    """Elo between team averages; a draw moves ratings toward each other."""
+    averages = [sum(ratings[c] for c in team) / len(team) for team in teams]
+    changes = []
+    for index, team in enumerate(teams, start=1):
+        others = [a for i, a in enumerate(averages, start=1) if i != index]
+        opponent = sum(others) / len(others)
+        expected = 1 / (1 + 10 ** ((opponent - averages[index - 1]) / 400))
+        score = 0.5 if winner is None else float(winner == index)
+        delta = round(ELO_K * (score - expected))
+        for c in team:
+            changes.append(
+                RatingChange(c, min(10_000, max(0, ratings[c] + delta)), winner == index)
+            )
+    return changes
+
+
+class MatchRunner:
+    def __init__(
+        self, db: Database, bus: NatsBus, packs: PackCache, settings: MatchmakingSettings
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.packs = packs
+        self.settings = settings
+        self.matches = MatchRepo(db)
+        self.cluster = ClusterRepo(db)
+        self.assignments = AssignmentRepo(db)
+        # Seconds from the last acceptance to every member in the instance.
+        self.start_seconds: list[float] = []
+
+    async def activity(self, pool_id: int, key: str) -> tuple[ContentPack, ActivityDef]:
+        pool = await self.cluster.pool(pool_id)
+        game = await self.cluster.game(pool.game_id)
+        pack = await self.packs.get(game.content_pack)
+        found = pack.activity(key)
+        if found is None:
+            raise RealmkitError(f"pool {pool_id}'s game has no activity {key}")
+        return pack, found
+
+    # --- telling players ------------------------------------------------------------
+
+    async def deliver(
+        self, character_ids: Sequence[int], message: QueueStatus | MatchProposal | MatchResult
+    ) -> None:
+        """Send a client message to characters, through whichever gateway holds each."""
+        by_gateway: dict[str, list[int]] = {}
+        for character_id, gateway_id in (await self.assignments.gateways_of(character_ids)).items():
+            by_gateway.setdefault(gateway_id, []).append(character_id)
+        for gateway_id, ids in by_gateway.items():
+            try:
+                await self.bus.publish(
+                    subjects.gateway_deliver(gateway_id), ToPlayers(ids, message)
+                )
+            except RealmkitError as exc:
+                log.warning("could not reach gateway %s: %s", gateway_id, exc.message)
+
+    async def propose_to(self, match: MatchRow, seconds_left: float) -> None:
+        for team_index, team in enumerate(match.teams, start=1):
+            for character_id in team:
+                role = match.roles.get(str(character_id), "")
+                proposal = MatchProposal(
+                    match.match_id, match.activity_id, seconds_left, team_index, role
+                )
+                await self.deliver([character_id], proposal)
+
+    # --- start ----------------------------------------------------------------------
+
+    async def start(self, match: MatchRow, accepted_at: float) -> MatchRow | None:
+        """Instance, ``running``, everyone in; None if the start failed (the match is
+        cancelled and its tickets queued again)."""
+        try:
+            pack, activity = await self.activity(match.pool_id, match.activity_id)
+            pool = await self.cluster.pool(match.pool_id)
+            info = await self.bus.request_patiently(
+                subjects.ORCHESTRATOR_REQUESTS,
+                RequestInstance(pool.game_id, activity.map, pool.pool_id, None),
+                InstanceInfo,
+                within=ORCHESTRATOR_PATIENCE,
+            )
+            limit = self.settings.match_time_limit or activity.duration
+            running = await self.matches.start(
+                match.match_id, info.instance_id, min(limit, activity.duration)
+            )
+        except RealmkitError as exc:
+            log.warning("match %d could not start: %s", match.match_id, exc.message)
+            await self.matches.cancel(match.match_id)
+            return None
+        moves = [
+            self._bring(character_id, info.instance_id, team_spawn(pack, activity, index))
+            for index, team in enumerate(running.teams, start=1)
+            for character_id in team
+        ]
+        arrived = sum(await asyncio.gather(*moves))
+        seconds = time.monotonic() - accepted_at
+        self.start_seconds.append(seconds)
+        log.info(
+            "match %d (%s) running in instance %d: %d of %d players in after %.3f s",
+            match.match_id,
+            match.activity_id,
+            info.instance_id,
+            arrived,
+            len(moves),
+            seconds,
+        )
+        return running
+
+    async def _bring(self, character_id: int, instance_id: int, spawn: str) -> bool:
+        try:
+            await self.bus.request_patiently(
+                subjects.ORCHESTRATOR_REQUESTS,
+                MoveToInstance(character_id, instance_id, spawn=spawn, cross_realm=True),
+                Placement,
+                within=ORCHESTRATOR_PATIENCE,
+            )
+            return True
+        except RealmkitError as exc:
+            log.warning("character %d not brought into match: %s", character_id, exc.message)
+            return False
+
+    # --- end ------------------------------------------------------------------------
+
+    async def end(self, match: MatchRow, winner: int | None) -> bool:
+        """Record the result, tell the members, bring them home; False if another
+        leader already did."""
+        _, activity = await self.activity(match.pool_id, match.activity_id)
+        members = [c for team in match.teams for c in team]
+        before: dict[int, int] = {}
+        changes: list[RatingChange] = []
+        if activity.rated:
+            before = await RatingRepo(self.db).of(members, activity.key)
+            changes = new_ratings(match.teams, before, winner)
+        if not await self.matches.finish(match.match_id, winner, changes, activity.key):
+            return False
+        log.info("match %d ended: winner %s", match.match_id, winner or "none (draw)")
+        new = {c.character_id: c.rating for c in changes}
+        for team_index, team in enumerate(match.teams, start=1):
+            outcome: Outcome = (
+                "draw" if winner is None else ("win" if winner == team_index else "loss")
+            )
+            for character_id in team:
+                rating = new.get(character_id, 0)
+                change = rating - before[character_id] if character_id in new else 0
+                result = MatchResult(
+                    match.match_id, match.activity_id, outcome, winner or 0, rating, change
+                )
+                await self.deliver([character_id], result)
+        if match.instance_id is not None:
+            await asyncio.gather(*(self._home(c, match.instance_id) for c in members))
+        return True
+
+    async def _home(self, character_id: int, instance_id: int) -> None:
+        try:
+            await self.bus.request_patiently(
+                subjects.ORCHESTRATOR_REQUESTS,
+                ReturnHome(character_id, instance_id),
+                Placement,
+                within=ORCHESTRATOR_PATIENCE,
+            )
+        except RealmkitError as exc:  # left the match (logged out, disconnected): home already
+            log.info("character %d not brought home: %s", character_id, exc.message)

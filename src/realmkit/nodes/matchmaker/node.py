@@ -1,0 +1,75 @@
+"""The matchmaker node: serves queue requests; one replica also leads (``leader``).
+
+Run two or more: any replica answers players' queue messages (NATS queue
+group ``matchmakers``), and the one holding the PostgreSQL lock runs the
+matching rounds and the matches. Tickets live in PostgreSQL, so a restart
+or failover loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from nats.aio.subscription import Subscription
+
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.engines import Endpoints
+from realmkit.nodes.matchmaker.leader import MatchLeader
+from realmkit.nodes.matchmaker.service import QueueService
+from realmkit.nodes.packs import PackCache
+from realmkit.protocol.matchmaking import MatchmakerRequest
+from realmkit.settings import MatchmakingSettings, NodeSpec
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import NodeState
+
+
+class MatchmakerNode:
+    def __init__(self, spec: NodeSpec, endpoints: Endpoints, settings: MatchmakingSettings) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.endpoints = endpoints
+        self.settings = settings
+        self.leader: MatchLeader | None = None
+        self._db: Database | None = None
+        self._bus: NatsBus | None = None
+        self._sub: Subscription | None = None
+        self._leading: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._db = db = await Database.connect(
+            self.endpoints.database_url, max_size=10, name=self.name
+        )
+        self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
+        await ClusterRepo(db).register_node(self.name, "matchmaker", self.spec.host, 0)
+        packs = PackCache()
+        service = QueueService(db, bus, packs)
+        self._sub = await bus.serve(
+            subjects.MATCHMAKER_REQUESTS,
+            MatchmakerRequest,
+            service.handle,
+            queue=subjects.MATCHMAKER_QUEUE,
+            concurrent=True,
+        )
+        await ClusterRepo(db).heartbeat(self.name, NodeState.READY, 0)
+        self.leader = MatchLeader(self.name, db, bus, packs, self.settings)
+        self._leading = asyncio.create_task(self.leader.run())
+
+    async def drain(self) -> None:
+        if self._sub is not None and self._bus is not None:
+            await self._bus.drain_subscription(self._sub)
+        if self._leading is not None:
+            self._leading.cancel()  # resigns: another replica leads within a round
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+
+    async def stop(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(Exception):
+                await ClusterRepo(self._db).heartbeat(self.name, NodeState.STOPPED, 0)
+        if self._bus is not None:
+            await self._bus.close()
+        if self._db is not None:
+            await self._db.close()
