@@ -74,6 +74,14 @@ class InterestGrid:
         ent = self.keys & 0xFFFFFFFF
         self.keys = self.keys[(obs != slot) & (ent != slot)]
 
+    def forget_many(self, slots: IntArray) -> None:
+        """``forget`` for many slots at once."""
+        if self.keys.size == 0 or slots.size == 0:
+            return
+        obs = self.keys >> 32
+        ent = self.keys & 0xFFFFFFFF
+        self.keys = self.keys[~(np.isin(obs, slots) | np.isin(ent, slots))]
+
     def dump(self) -> dict[str, Any]:
         return {"keys": self.keys.tobytes()}
 

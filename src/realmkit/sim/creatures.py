@@ -22,7 +22,6 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from realmkit.content.schema import SpawnDef
 from realmkit.errors import IllegalTransition
 from realmkit.sim.grid import candidate_pairs
 from realmkit.sim.store import FLAG_COMBAT, FLAG_DEAD, FLAG_EVADING, Kind
@@ -65,38 +64,6 @@ def set_state(world: World, slots: Slots, new: Ai) -> None:
     if bad.any():
         raise IllegalTransition("creature", Ai(int(old[bad][0])).name, new.name)
     ai[slots] = new
-
-
-def spawn_all(world: World, spawns: list[SpawnDef]) -> None:
-    """Place every creature of ``spawns`` at a seeded spot within its wander radius."""
-    st = world.store
-    number = int(st.live(Kind.CREATURE).size)
-    for spawn in spawns:
-        tpl = world.pack.creatures[spawn.template]
-        for _ in range(spawn.count):
-            # Negative ids can never collide with character ids (positive int64).
-            number += 1
-            slot = st.alloc(-number, Kind.CREATURE)
-            angle, dist = world.rng.random(2)
-            r = spawn.wander_radius * float(np.sqrt(dist))
-            x = spawn.at.x + r * float(np.cos(angle * 2 * np.pi))
-            y = spawn.at.y + r * float(np.sin(angle * 2 * np.pi))
-            b = world.map.bounds
-            x = min(max(x, b.min_x), b.max_x)
-            y = min(max(y, b.min_y), b.max_y)
-            c = st.cols
-            c["template"][slot] = tpl.id
-            c["x"][slot] = c["home_x"][slot] = c["dest_x"][slot] = x
-            c["y"][slot] = c["home_y"][slot] = c["dest_y"][slot] = y
-            c["z"][slot] = c["home_z"][slot] = spawn.at.z
-            c["o"][slot] = spawn.at.o
-            c["hp"][slot] = c["max_hp"][slot] = tpl.hp
-            c["speed"][slot] = tpl.move_speed
-            c["wander"][slot] = spawn.wander_radius
-            c["aggro"][slot] = tpl.aggro_radius
-            c["leash"][slot] = tpl.leash
-            c["damage"][slot] = tpl.damage
-            c["swing_ticks"][slot] = world.ticks(tpl.attack_speed)
 
 
 def step_creatures(world: World) -> list[tuple[int, int]]:

@@ -2,9 +2,14 @@
 
 Everything that can influence a later tick is in the snapshot: entity
 columns, player records (with queued inputs), interest memory (hysteresis),
-the random generator's exact state, the item-id pool, pending grants and any
-outputs not drained yet. The content pack is not: the restoring process
-loads the same pack, and the snapshot names it so a mismatch is refused.
+the random generator's exact state, the item-id pool, pending grants, the
+spawn keys and any outputs not drained yet. The content pack is not: the
+restoring process loads the same pack (patched as the space's realm runs it
+then), and the snapshot names it so another pack is refused.
+
+Format 2 added spawn identity (the ``spawn`` column, ``spawn_keys``,
+``creatures_made``). Format 1 snapshots are still read: their creatures get
+their keys from their ids (``spawns.adopt_from_ids``), or are refused.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import numpy as np
 from realmkit.content.schema import ContentPack
 from realmkit.errors import BadSnapshot
 from realmkit.protocol.frames import SpaceFrame
+from realmkit.sim import spawns
 from realmkit.sim.events import Event
 from realmkit.sim.loot import ItemIdPool, PendingGrant
 from realmkit.sim.state import PlayerRecord
 from realmkit.sim.store import EntityStore
-from realmkit.sim.world import World
+from realmkit.sim.world import SpawnKey, World
 
-FORMAT: Final = 1
+FORMAT: Final = 2
+READABLE: Final = frozenset({1, FORMAT})
 
 
 class _Rng(msgspec.Struct, frozen=True):
@@ -56,6 +63,9 @@ class _Snapshot(msgspec.Struct, frozen=True):
     events: list[Event]
     aoi_keys: bytes
     frames: list[SpaceFrame]
+    # Format 2 on; the defaults are what a format 1 snapshot means.
+    spawn_keys: list[SpawnKey] = []
+    creatures_made: int = 0
 
 
 def dump(world: World, frames: list[SpaceFrame]) -> bytes:
@@ -82,6 +92,8 @@ def dump(world: World, frames: list[SpaceFrame]) -> bytes:
         events=list(world.events),
         aoi_keys=world.grid.dump()["keys"],
         frames=list(frames),
+        spawn_keys=list(world.spawn_keys),
+        creatures_made=world.creatures_made,
     )
     return msgspec.msgpack.encode(snap)
 
@@ -92,8 +104,8 @@ def load(pack: ContentPack, blob: bytes) -> tuple[World, list[SpaceFrame]]:
         snap = msgspec.msgpack.decode(blob, type=_Snapshot)
     except msgspec.DecodeError as exc:
         raise BadSnapshot(str(exc)) from exc
-    if snap.format != FORMAT:
-        raise BadSnapshot(f"format {snap.format}, expected {FORMAT}")
+    if snap.format not in READABLE:
+        raise BadSnapshot(f"format {snap.format}, expected one of {sorted(READABLE)}")
     if (snap.pack, snap.pack_version) != (pack.info.name, pack.info.version):
         raise BadSnapshot(
             f"taken with pack {snap.pack} {snap.pack_version}, "
@@ -118,4 +130,12 @@ def load(pack: ContentPack, blob: bytes) -> tuple[World, list[SpaceFrame]]:
     world.pending = list(snap.pending)
     world.events = list(snap.events)
     world.grid.load({"keys": snap.aoi_keys})
+    if snap.format == 1:
+        unfit = spawns.adopt_from_ids(world)
+        if unfit is not None:
+            raise BadSnapshot(f"format 1 snapshot, spawns unknown: {unfit}")
+    else:
+        for key in snap.spawn_keys:
+            world.intern_spawn(key)
+        world.creatures_made = snap.creatures_made
     return world, list(snap.frames)

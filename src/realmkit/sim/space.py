@@ -5,6 +5,8 @@ The world node feeds it (``add_player``, ``receive_input``, ``add_item_ids``,
 ``events_to_emit``, ``saves_to_write``), each drain swapping the buffer out.
 ``snapshot()`` / ``Space.restore`` move a whole space to another process:
 restoring then stepping gives exactly what stepping the original would.
+``apply_content`` switches a running space to a patched version of its
+content between two ticks (see ``realmkit.sim.spawns``).
 
 Within a tick, in this order: each player's queued inputs (players in join
 order, inputs in arrival order, at most ``MAX_INPUTS_PER_TICK`` each), the
@@ -24,9 +26,10 @@ from realmkit.errors import AlreadyExists, InstanceFull, NotFound, TickOutOfOrde
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import ClientInput
 from realmkit.sim import snapshot as snap
+from realmkit.sim import spawns
 from realmkit.sim.actions import apply_input
 from realmkit.sim.combat import auto_attacks, damage, grant_pending
-from realmkit.sim.creatures import Ai, spawn_all, step_creatures
+from realmkit.sim.creatures import Ai, step_creatures
 from realmkit.sim.events import Event, PortalReached
 from realmkit.sim.loot import ItemIdPool
 from realmkit.sim.movement import normalize_orientation, start_track
@@ -55,7 +58,7 @@ class Space:
             raise NotFound("map", map_id)
         rng = np.random.Generator(np.random.PCG64(seed))
         self.world = World(pack, map_id, instance_id, rng)
-        spawn_all(self.world, pack.spawns_on(map_id))
+        spawns.populate(self.world)
         if item_ids is not None:
             self.world.pool.add_block(*item_ids)
         self.world.ask_for_ids_if_low()
@@ -142,6 +145,17 @@ class Space:
         """A block ``[start, end)`` of cluster-unique item ids reserved for this space."""
         self.world.pool.add_block(start, end)
         grant_pending(self.world)
+
+    def apply_content(self, pack: ContentPack) -> None:
+        """Run ``pack`` (this content with other patches) from the next tick on.
+
+        Call between two ``step`` calls. Creatures take the new template
+        values (living ones keep their fraction of hp), spawns the pack drops
+        or adds lose or gain their creatures, counts are met; players keep
+        their state. Raises ContentError, changing nothing, if ``pack`` lacks
+        this space's map or a creature or loot table its spawns need.
+        """
+        spawns.switch(self.world, pack)
 
     # --- the tick ----------------------------------------------------------
 
@@ -255,15 +269,32 @@ class Space:
 
     # --- moving between processes -----------------------------------------
 
+    def creature_stats(self) -> dict[int, tuple[int, int, float]]:
+        """Per creature template present: (max hp, damage, move speed) of its creatures
+        as they are now (the highest of each, should they differ)."""
+        st = self.world.store
+        stats: dict[int, tuple[int, int, float]] = {}
+        for slot in st.live(Kind.CREATURE):
+            template = int(st["template"][slot])
+            now = (int(st["max_hp"][slot]), int(st["damage"][slot]), float(st["speed"][slot]))
+            stats[template] = max(stats.get(template, now), now)
+        return stats
+
     def snapshot(self) -> bytes:
         """The whole space (undrained outputs included) as bytes."""
         return snap.dump(self.world, self._frames)
 
     @classmethod
     def restore(cls, pack: ContentPack, blob: bytes) -> Space:
-        """A space that continues exactly where the snapshotted one stopped."""
+        """A space that continues exactly where the snapshotted one stopped.
+
+        ``pack`` is the content the space runs now; if a patch changed it since
+        the snapshot, the space switches to it as ``apply_content`` would (with
+        the pack of the snapshot, that changes nothing).
+        """
         space = cls.__new__(cls)
         space.world, space._frames = snap.load(pack, blob)
+        space.apply_content(pack)
         return space
 
     def resume_elsewhere(self, keep: set[int]) -> list[int]:

@@ -12,6 +12,8 @@ Invariants:
   slots (determinism and snapshot equality depend on it).
 - Columns are private to the sim; ``target`` holds a slot (-1 for none), so a
   freed slot must be cleared from every ``target`` before reuse.
+- ``spawn`` holds a creature's index in ``World.spawn_keys`` (-1 for players):
+  which spawn of the map it belongs to, across content switches.
 """
 
 from __future__ import annotations
@@ -63,7 +65,11 @@ COLUMNS: Final[dict[str, type[np.generic]]] = {
     "next_swing": np.int64,
     "respawn_at": np.int64,
     "tagger": np.int64,
+    "spawn": np.int32,
 }
+
+# Columns whose "nothing" is -1 rather than 0 (a fresh or grown slot starts with it).
+EMPTY: Final[dict[str, int]] = {"target": -1, "spawn": -1}
 
 
 class EntityStore:
@@ -73,9 +79,9 @@ class EntityStore:
         self.capacity = max(capacity, 1)
         self.size = 0
         self.cols: dict[str, NDArray[Any]] = {
-            name: np.zeros(self.capacity, dtype=dt) for name, dt in COLUMNS.items()
+            name: np.full(self.capacity, EMPTY.get(name, 0), dtype=dt)
+            for name, dt in COLUMNS.items()
         }
-        self.cols["target"][:] = -1
         self.slot_of: dict[int, int] = {}
         self._free: list[int] = []
 
@@ -84,7 +90,7 @@ class EntityStore:
         return self.cols[name][: self.size]
 
     def alloc(self, entity_id: int, kind: Kind) -> int:
-        """Take a slot for a new entity; its columns start zeroed, target -1."""
+        """Take a slot for a new entity; its columns start zeroed (``EMPTY`` ones at -1)."""
         if self._free:
             slot = heapq.heappop(self._free)
         else:
@@ -93,11 +99,27 @@ class EntityStore:
             slot = self.size
             self.size += 1
         for name, col in self.cols.items():
-            col[slot] = -1 if name == "target" else 0
+            col[slot] = EMPTY.get(name, 0)
         self.cols["id"][slot] = entity_id
         self.cols["kind"][slot] = kind
         self.slot_of[entity_id] = slot
         return slot
+
+    def alloc_many(self, entity_ids: list[int], kind: Kind) -> NDArray[np.int64]:
+        """``alloc`` for each of ``entity_ids`` in turn (same slots), in one pass per column."""
+        n = len(entity_ids)
+        reused = [heapq.heappop(self._free) for _ in range(min(n, len(self._free)))]
+        fresh = n - len(reused)
+        while self.size + fresh > self.capacity:
+            self._grow()
+        slots = np.array(reused + list(range(self.size, self.size + fresh)), dtype=np.int64)
+        self.size += fresh
+        for name, col in self.cols.items():
+            col[slots] = EMPTY.get(name, 0)
+        self.cols["id"][slots] = entity_ids
+        self.cols["kind"][slots] = kind
+        self.slot_of.update(zip(entity_ids, slots.tolist(), strict=True))
+        return slots
 
     def release(self, slot: int) -> None:
         """Free a slot and drop every creature target that pointed at it."""
@@ -108,6 +130,16 @@ class EntityStore:
         target[target == slot] = -1
         heapq.heappush(self._free, slot)
 
+    def release_many(self, slots: NDArray[np.int64]) -> None:
+        """``release`` for many slots at once (one pass over ``target``)."""
+        for entity_id in self.cols["id"][slots].tolist():
+            del self.slot_of[entity_id]
+        self.cols["kind"][slots] = Kind.FREE
+        target = self["target"]
+        target[np.isin(target, slots)] = -1
+        for slot in slots.tolist():
+            heapq.heappush(self._free, slot)
+
     def live(self, kind: Kind | None = None) -> NDArray[np.intp]:
         """Slots in use (of one kind, if given), ascending."""
         kinds = self["kind"]
@@ -117,9 +149,7 @@ class EntityStore:
     def _grow(self) -> None:
         self.capacity *= 2
         for name, col in self.cols.items():
-            bigger = np.zeros(self.capacity, dtype=col.dtype)
-            if name == "target":
-                bigger[:] = -1
+            bigger = np.full(self.capacity, EMPTY.get(name, 0), dtype=col.dtype)
             bigger[: col.shape[0]] = col
             self.cols[name] = bigger
 
@@ -139,7 +169,9 @@ class EntityStore:
         store = cls(capacity=max(64, size))
         store.size = size
         for name, dt in COLUMNS.items():
-            store.cols[name][:size] = np.frombuffer(data["cols"][name], dtype=dt)
+            if name in data["cols"]:
+                store.cols[name][:size] = np.frombuffer(data["cols"][name], dtype=dt)
+            # else: a column older snapshots lack; it keeps its EMPTY value for the caller
         store._free = list(data["free"])
         heapq.heapify(store._free)
         kinds = store["kind"]

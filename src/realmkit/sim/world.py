@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -22,6 +22,23 @@ from realmkit.sim.store import EntityStore
 # Combat reach of creatures: they stop at STOP and hit within REACH.
 CREATURE_STOP: Final = 2.0
 CREATURE_REACH: Final = 3.0
+
+
+class SpawnKey(NamedTuple):
+    """Which spawn of a map a creature belongs to, stable across content patches.
+
+    Patches toggle a spawn or change its ``count`` and ``phase`` but never its
+    template, position or ``name`` (by which they find it), so those name it;
+    ``nth`` tells apart spawns of one map that share all of them (0 for the
+    first in pack order; only unnamed spawns can, names being unique).
+    """
+
+    template: int
+    x: float
+    y: float
+    z: float
+    name: str = ""
+    nth: int = 0
 
 
 class World:
@@ -44,12 +61,13 @@ class World:
         self.grid = InterestGrid(
             self.map.view_radius, self.map.view_hysteresis, self.map.max_visible
         )
-        self.move_rules = MoveRules(
-            bounds=self.map.bounds,
-            run_speed=pack.player.run_speed,
-            vertical_speed=pack.player.vertical_speed,
-        )
+        self.move_rules = self._move_rules()
         self.pvp = self.map.kind in ("battleground", "arena")
+        # Spawn keys ever seen, append-only: the ``spawn`` column indexes this list.
+        self.spawn_keys: list[SpawnKey] = []
+        self.spawn_index: dict[SpawnKey, int] = {}
+        # Creature ids are -1, -2, ... and never reused, even after a removal.
+        self.creatures_made = 0
 
     def ticks(self, seconds: float) -> int:
         """A duration in whole ticks (at least one)."""
@@ -62,6 +80,26 @@ class World:
     def max_hp(self, level: int) -> int:
         rules = self.pack.player
         return rules.base_hp + rules.hp_per_level * (level - 1)
+
+    def use_pack(self, pack: ContentPack) -> None:
+        """Read ``pack`` from now on (the map stays: patches never change maps)."""
+        self.pack = pack
+        self.move_rules = self._move_rules()
+
+    def _move_rules(self) -> MoveRules:
+        rules = self.pack.player
+        return MoveRules(
+            bounds=self.map.bounds, run_speed=rules.run_speed, vertical_speed=rules.vertical_speed
+        )
+
+    def intern_spawn(self, key: SpawnKey) -> int:
+        """The index of ``key`` in ``spawn_keys``, appending it if new."""
+        index = self.spawn_index.get(key)
+        if index is None:
+            index = len(self.spawn_keys)
+            self.spawn_keys.append(key)
+            self.spawn_index[key] = index
+        return index
 
     def ask_for_ids_if_low(self) -> None:
         if self.pool.wants_more():
