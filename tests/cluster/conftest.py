@@ -50,6 +50,10 @@ resume_grace = 4.0
 [scaling]
 launcher = "none"
 
+[matchmaking]
+accept_timeout = 10.0
+match_time_limit = 12.0
+
 """
 
 
@@ -66,6 +70,8 @@ def _node_file(path: Path, settings: str, world_capacity: int) -> dict[str, int]
         ("gateway-2", "gateway"),
         ("orchestrator-1", "orchestrator"),
         ("orchestrator-2", "orchestrator"),
+        ("matchmaker-1", "matchmaker"),
+        ("matchmaker-2", "matchmaker"),
         ("world-1", "world"),
         ("world-2", "world"),
     ]:

@@ -20,11 +20,14 @@ WAY_OUT = (2.0, 100.0)
 FROM_DUNGEON = (1540.0, 1500.0)
 
 
-async def enter_at(http, cluster, name: str, at: tuple[float, float], gateway: int = 0):  # type: ignore[no-untyped-def]
-    """A client whose character starts at ``at`` on the continent (set in its save)."""
+async def enter_at(  # type: ignore[no-untyped-def]
+    http, cluster, name: str, at: tuple[float, float], gateway: int = 0, realm_index: int = 0
+):
+    """A client whose character starts at ``at`` on the continent (set in its save),
+    on the ``realm_index``-th realm of the list."""
     api = LoginClient(cluster.login_url, http)
     await api.register_or_login(f"acct_{name.lower()}", "correct-horse-battery")
-    realm = (await api.realms())[0]
+    realm = (await api.realms())[realm_index]
     character = await api.character(realm.realm_id, name)
     await fetch(
         cluster.database_url,

@@ -10,6 +10,7 @@ import pytest
 
 from realmkit.engines import Endpoints
 from realmkit.errors import MigrationError
+from realmkit.matchmaking.tickets import TicketState
 from realmkit.store import records
 from realmkit.store.migrate import available, migrate, status
 from realmkit.store.postgres import Database
@@ -46,11 +47,12 @@ async def test_four_processes_migrate_at_once(
     assert [r["version"] for r in rows] == [m.version for m in available()]
 
 
-async def test_migrate_with_seed_adds_one_realm_once(
+async def test_migrate_with_seed_adds_the_default_realms_once(
     empty_database_url: str, endpoints: Endpoints, run_realmkit
 ) -> None:
     """`realmkit db migrate --seed` (a deployment's setup job) seeds an empty database
-    once; run again it changes nothing."""
+    once: two classic realms sharing a pool, one frontier realm in its own; run again it
+    changes nothing."""
     env = {"REALMKIT_DATABASE_URL": empty_database_url, "REALMKIT_NATS_URL": endpoints.nats_url}
     seeded = []
     for _ in range(2):
@@ -61,10 +63,17 @@ async def test_migrate_with_seed_adds_one_realm_once(
     assert seeded == [True, False]
     conn = await asyncpg.connect(empty_database_url)
     try:
-        realms = await conn.fetch("SELECT status FROM auth.realmlist")
+        realms = await conn.fetch(
+            "SELECT r.name, r.game_id, p.name AS pool, r.status FROM auth.realmlist r "
+            "JOIN cluster.realm_pools p USING (pool_id) ORDER BY r.realm_id"
+        )
     finally:
         await conn.close()
-    assert [r["status"] for r in realms] == ["online"]
+    assert [tuple(r) for r in realms] == [
+        ("Azure", "classic", "classic", "online"),
+        ("Crimson", "classic", "classic", "online"),
+        ("Dustfall", "frontier", "frontier", "online"),
+    ]
 
 
 async def test_edited_applied_migration_is_refused(database_url: str) -> None:
@@ -89,6 +98,7 @@ async def test_edited_applied_migration_is_refused(database_url: str) -> None:
         ("characters.instances", "state", records.InstanceState),
         ("characters.player_assignments", "state", records.AssignmentState),
         ("cluster.nodes", "state", records.NodeState),
+        ("matchmaking.tickets", "state", TicketState),
     ],
 )
 async def test_state_enums_match_schema_checks(

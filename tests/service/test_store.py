@@ -37,7 +37,7 @@ async def _realm(db: Database, name: str = "Azure") -> Realm:
     cluster = ClusterRepo(db)
     if not [g for g in await _games(db) if g == "classic"]:
         await cluster.add_game("classic", "Classic", "classic")
-        await cluster.add_pool("europe")
+        await cluster.add_pool("europe", "classic")
     return await cluster.add_realm(name, "classic", 1)
 
 

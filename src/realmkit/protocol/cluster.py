@@ -234,7 +234,23 @@ class HandOff(msgspec.Struct, frozen=True, tag_field="t", tag="handoff"):
     epoch: int
 
 
-SpaceControl = JoinSpace | LeaveSpace | HandOff
+class DescribeSpace(msgspec.Struct, frozen=True, tag_field="t", tag="describe"):
+    """Operators' view of a running space. Reply: SpaceDescription."""
+
+
+SpaceControl = JoinSpace | LeaveSpace | HandOff | DescribeSpace
+
+
+class SpaceDescription(msgspec.Struct, frozen=True):
+    """What a space runs: its tick, players, content version (``patch_id`` None: the
+    base pack) and, per creature template present, (max hp, damage, move speed)."""
+
+    instance_id: int
+    node_id: str
+    tick: int
+    players: int
+    patch_id: int | None
+    creatures: dict[int, tuple[int, int, float]]
 
 
 class Joined(msgspec.Struct, frozen=True):

@@ -51,7 +51,7 @@ class Api:
 async def realm_id(db: Database) -> int:
     cluster = ClusterRepo(db)
     await cluster.add_game("classic", "Classic", "classic")
-    pool = await cluster.add_pool("europe")
+    pool = await cluster.add_pool("europe", "classic")
     realm = await cluster.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
     return realm.realm_id
 

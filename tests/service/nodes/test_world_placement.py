@@ -66,7 +66,7 @@ async def cluster(database_url: str, endpoints: Endpoints) -> AsyncIterator[list
 async def _characters(db: Database, names: list[str]) -> list[int]:
     repo = ClusterRepo(db)
     await repo.add_game("classic", "Classic", "classic")
-    pool = await repo.add_pool("europe")
+    pool = await repo.add_pool("europe", "classic")
     realm = await repo.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
     account = await AccountRepo(db).create("tester", "h")
     ids = []

@@ -40,6 +40,7 @@ from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.content import Scope, SpaceContent, Version
 from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cluster import (
+    DescribeSpace,
     Drained,
     DrainNode,
     FreezeSpace,
@@ -54,6 +55,7 @@ from realmkit.protocol.cluster import (
     Occupant,
     PatchActivated,
     SpaceControl,
+    SpaceDescription,
     SpaceReady,
     WorldControl,
     WorldLoad,
@@ -282,9 +284,20 @@ class WorldNode:
         if runner is not None and not runner_stopped:
             await runner.stop()
 
-    async def _space_control(self, runner: SpaceRunner, request: SpaceControl) -> Joined | Left:
+    async def _space_control(
+        self, runner: SpaceRunner, request: SpaceControl
+    ) -> Joined | Left | SpaceDescription:
         if isinstance(request, JoinSpace):
             return await self._join(runner, request)
+        if isinstance(request, DescribeSpace):
+            return SpaceDescription(
+                runner.instance_id,
+                self.name,
+                runner.space.tick,
+                len(runner.occupants),
+                runner.version.patch_id if runner.version else None,
+                runner.space.creature_stats(),
+            )
         occupant = runner.occupants.get(request.character_id)
         if occupant is None or occupant.epoch != request.epoch:
             raise NotFound("player in space", request.character_id)

@@ -33,7 +33,7 @@ from functools import partial
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.schema import ContentPack
-from realmkit.errors import RealmkitError, Unavailable
+from realmkit.errors import ContentError, RealmkitError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
 from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
 from realmkit.protocol.frames import select_observers
@@ -246,8 +246,11 @@ class SpaceRunner:
     async def _tick(self, tick: int) -> None:
         if self._next_content is not None:
             pack, self._next_content = self._next_content, None
-            self.space.apply_content(pack)
-            log.info("space %d now runs %s", self.instance_id, self.version)
+            try:
+                self.space.apply_content(pack)
+                log.info("space %d now runs %s", self.instance_id, self.version)
+            except ContentError as exc:  # the space is left as it was
+                log.error("space %d keeps its content: %s", self.instance_id, exc.message)
         self.space.step(tick)
         by_gateway: dict[str, set[int]] = {}
         for occupant in self.occupants.values():

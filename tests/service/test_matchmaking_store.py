@@ -1,0 +1,139 @@
+"""Tickets, matches and ratings keep their invariants in PostgreSQL itself."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from realmkit.errors import AlreadyQueued, Conflict, IllegalTransition
+from realmkit.matchmaking.tickets import TICKET_MOVES
+from realmkit.store.accounts import AccountRepo
+from realmkit.store.characters import CharacterRepo
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.matchmaking import MatchRepo, RatingChange, RatingRepo, TicketRepo
+from realmkit.store.postgres import Database, translated
+from realmkit.store.records import Character, RealmStatus
+
+
+async def _players(db: Database, count: int) -> tuple[int, list[Character]]:
+    cluster = ClusterRepo(db)
+    await cluster.add_game("classic", "Classic", "classic")
+    pool = await cluster.add_pool("europe", "classic")
+    realm = await cluster.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
+    account = await AccountRepo(db).create("player_one", "argon2id$hash")
+    names = ["Aria", "Bran", "Cato", "Dara", "Evan", "Fynn"]
+    repo = CharacterRepo(db)
+    players = [
+        await repo.create(
+            account.account_id, realm.realm_id, names[i], map_id=1, position=(1, 2, 0), hp=100
+        )
+        for i in range(count)
+    ]
+    return pool.pool_id, players
+
+
+async def _queue(db: Database, pool_id: int, character: Character, activity: str = "arena2v2"):
+    return await TicketRepo(db).join(
+        pool_id, activity, [character.character_id], [character.level], [""], 1500
+    )
+
+
+async def test_ticket_moves_in_sql_equal_the_python_table(database_url: str, db: Database) -> None:
+    """The database's ticket transition table is TICKET_MOVES, and an illegal move fails."""
+    pool_id, (aria,) = await _players(db, 1)
+    ticket = await _queue(db, pool_id, aria)
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(IllegalTransition), translated(
+            illegal=lambda: IllegalTransition("ticket", "queued", "done")
+        ):
+            await conn.execute(
+                "UPDATE matchmaking.tickets SET state = 'done' WHERE ticket_id = $1",
+                ticket.ticket_id,
+            )
+        rows = await conn.fetch("SELECT from_state, to_state FROM matchmaking.ticket_moves")
+    finally:
+        await conn.close()
+    in_sql = {(r["from_state"], r["to_state"]) for r in rows}
+    in_python = {(a.value, b.value) for a, targets in TICKET_MOVES.items() for b in targets}
+    assert in_sql == in_python
+
+
+async def test_joining_twice_answers_already_queued(db: Database) -> None:
+    """One live ticket per character and activity; another activity is fine."""
+    pool_id, (aria,) = await _players(db, 1)
+    first = await _queue(db, pool_id, aria)
+    with pytest.raises(AlreadyQueued) as caught:
+        await _queue(db, pool_id, aria)
+    assert caught.value.ticket_id == first.ticket_id
+    other = await _queue(db, pool_id, aria, "battleground")
+    assert other.ticket_id != first.ticket_id
+
+
+async def test_a_proposal_takes_all_its_tickets_or_none(db: Database) -> None:
+    """If one ticket left the queue, the proposal is refused and the others stay queued."""
+    pool_id, players = await _players(db, 4)
+    tickets = [await _queue(db, pool_id, p) for p in players]
+    await TicketRepo(db).leave(players[3].character_id, "arena2v2")
+    ids = [t.ticket_id for t in tickets]
+    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    with pytest.raises(Conflict):
+        await MatchRepo(db).propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
+    states = [(await TicketRepo(db).get(i)).state for i in ids]
+    assert states == ["queued", "queued", "queued", "cancelled"]
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM matchmaking.matches") == 0
+
+
+async def test_a_decline_requeues_the_others_at_their_old_place(db: Database) -> None:
+    """Accepted and silent tickets go back queued with their queued_at; the decliner's
+    ticket is cancelled; the same tickets cannot be proposed twice at once."""
+    pool_id, players = await _players(db, 4)
+    tickets = [await _queue(db, pool_id, p) for p in players]
+    ids = [t.ticket_id for t in tickets]
+    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    matches, repo = MatchRepo(db), TicketRepo(db)
+    match = await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
+    with pytest.raises(Conflict):
+        await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
+    accepted = await repo.answer(match.match_id, players[0].character_id, True)
+    assert accepted.state == "accepted"
+    declined = await repo.answer(match.match_id, players[1].character_id, False)
+    assert declined.state == "cancelled"
+    assert not await matches.accept(match.match_id)
+    requeued = await matches.cancel(match.match_id)
+    assert sorted(t.ticket_id for t in requeued) == sorted([ids[0], ids[2], ids[3]])
+    for before in (tickets[0], tickets[2], tickets[3]):
+        after = await repo.get(before.ticket_id)
+        assert (after.state, after.queued_at, after.match_id) == ("queued", before.queued_at, None)
+    assert (await matches.get(match.match_id)).state == "cancelled"
+
+
+async def test_finishing_a_match_records_ratings_once(db: Database) -> None:
+    """The result, the tickets and every rating change land in one transaction; finishing
+    again (a second leader) changes nothing."""
+    pool_id, players = await _players(db, 4)
+    ids = [(await _queue(db, pool_id, p)).ticket_id for p in players]
+    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    matches, repo = MatchRepo(db), TicketRepo(db)
+    match = await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
+    for p in players:
+        await repo.answer(match.match_id, p.character_id, True)
+    assert await matches.accept(match.match_id)
+    async with db.connection() as conn:
+        instance_id = await conn.fetchval(
+            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, capacity) "
+            "VALUES ('classic', 4, 'arena', $1, 4) RETURNING instance_id",
+            pool_id,
+        )
+    await matches.start(match.match_id, instance_id, 60.0)
+    assert {(await repo.get(i)).state for i in ids} == {"in_match"}
+    changes = [RatingChange(c, 1516, True) for c in teams[0]] + [
+        RatingChange(c, 1484, False) for c in teams[1]
+    ]
+    assert await matches.finish(match.match_id, 1, changes, "arena2v2")
+    assert not await matches.finish(match.match_id, 2, changes, "arena2v2")
+    ratings = await RatingRepo(db).of([p.character_id for p in players], "arena2v2")
+    assert [ratings[p.character_id] for p in players] == [1516, 1516, 1484, 1484]
+    assert {(await repo.get(i)).state for i in ids} == {"done"}
+    assert (await matches.get(match.match_id)).winner == 1
