@@ -30,7 +30,7 @@ from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.errors import Conflict, NotFound, RealmkitError
+from realmkit.errors import Conflict, NotFound, RealmkitError, UsageError
 from realmkit.matchmaking.queue import Queue
 from realmkit.matchmaking.rules import ActivityRules, Match, Ticket, WindowSettings, roles_from_text
 from realmkit.nodes.matchmaker.matches import MatchRunner
@@ -308,7 +308,11 @@ class MatchLeader:
             queue = self.queues[key] = Queue(rules, self.window)
         if row.ticket_id in queue:
             return
-        queue.requeue([as_ticket(row)])  # at its place by queued_at, new or not
+        try:
+            queue.requeue([as_ticket(row)])  # at its place by queued_at, new or not
+        except UsageError as exc:  # can never be matched here: leave it be, say why
+            log.warning("ticket %d not queued: %s", row.ticket_id, exc.message)
+            return
         self.queue_of[row.ticket_id] = key
 
     def _dequeue(self, ticket_id: int) -> None:

@@ -1,0 +1,201 @@
+"""Cross-realm matchmaking on a real cluster: queue, match, play, come home; leader failover."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import time
+
+from cluster_procs import node_pid
+from invariants import check_invariants, fetch, owned_items
+from test_instances import enter_at
+
+from realmkit.bus import subjects
+from realmkit.client.game import GameClient
+from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
+from realmkit.protocol.matchmaking import TicketChanged
+from realmkit.store.postgres import Database, lock_holder
+
+WAIT = 30.0
+BATTLEGROUND_MAP = 3
+TEAM = 10
+KIND_PLAYER = 1
+
+
+async def _continent_of_own_realm(cluster, client: GameClient) -> bool:  # type: ignore[no-untyped-def]
+    rows = await fetch(
+        cluster.database_url,
+        "SELECT i.kind, i.realm_id = c.realm_id AS own FROM characters.player_assignments a "
+        "JOIN characters.instances i USING (instance_id) "
+        "JOIN characters.characters c USING (character_id) WHERE a.character_id = $1",
+        client.character_id,
+    )
+    return bool(rows) and rows[0]["kind"] == "continent" and rows[0]["own"]
+
+
+async def _first_frame(client: GameClient) -> None:
+    async with asyncio.timeout(WAIT):
+        while client.position is None:
+            await client.wait_frame()
+
+
+async def test_two_realms_meet_in_a_battleground_and_come_home(http, cluster) -> None:  # type: ignore[no-untyped-def]
+    """Ten players of Azure and ten of Crimson queue, are matched together, land in one
+    battleground instance and see their team; when the match ends each is back on its
+    own realm's continent where it queued, with its items, and nobody disconnected."""
+    items = await owned_items(cluster.database_url)
+    clients: list[GameClient] = []
+    realm_of: dict[int, int] = {}
+    for realm_index, prefix in ((0, "Az"), (1, "Cr")):
+        for i in range(TEAM):
+            name = f"{prefix}bg{chr(97 + i)}"
+            spot = (200.0 + 6 * i, 180.0 + 20 * realm_index)
+            client = await enter_at(
+                http, cluster, name, spot, gateway=i % 2, realm_index=realm_index
+            )
+            clients.append(client)
+            realm_of[client.character_id] = realm_index
+    before = {c.character_id: c.position for c in clients}
+    for client in clients:
+        status = await client.queue_join("battleground")
+        assert status.state == "queued"
+        assert status.ticket_id > 0
+    proposals = []
+    for client in clients:
+        async with asyncio.timeout(WAIT):
+            proposals.append(await client.proposals.get())
+    assert len({p.match_id for p in proposals}) == 1
+    assert sorted(p.team for p in proposals) == [1] * TEAM + [2] * TEAM
+    for client, proposal in zip(clients, proposals, strict=True):
+        await client.accept(proposal.match_id)
+    async with asyncio.timeout(WAIT):
+        for client in clients:
+            while client.transfers < 1:
+                await client.moved.wait()
+                client.moved.clear()
+    instances = {c.world.instance_id for c in clients if c.world is not None}
+    assert len(instances) == 1
+    assert {c.world.map_id for c in clients if c.world is not None} == {BATTLEGROUND_MAP}
+    team_of = {c.character_id: p.team for c, p in zip(clients, proposals, strict=True)}
+    for client in clients:
+        await _first_frame(client)
+        mates = {cid for cid, team in team_of.items() if team == team_of[client.character_id]}
+        async with asyncio.timeout(WAIT):
+            while not mates <= {i for i, r in client.visible().items() if r.kind == KIND_PLAYER}:
+                await client.wait_frame()
+    mixed = [
+        team for team in (1, 2) if len({realm_of[c] for c, t in team_of.items() if t == team}) == 2
+    ]
+    assert mixed, "every team is of one realm: nobody met a player of the other"
+    results = []
+    for client in clients:
+        async with asyncio.timeout(WAIT):
+            results.append(await client.results.get())
+    assert {(r.outcome, r.match_id) for r in results} == {("draw", proposals[0].match_id)}
+    async with asyncio.timeout(WAIT):
+        for client in clients:
+            while client.transfers < 2:
+                await client.moved.wait()
+                client.moved.clear()
+    for client in clients:
+        await _first_frame(client)
+        assert client.world is not None
+        assert client.world.map_id == 1
+        assert await _continent_of_own_realm(cluster, client)
+        x, y, _, _ = client.position or (0.0, 0.0, 0.0, 0.0)
+        bx, by, _, _ = before[client.character_id] or (0.0, 0.0, 0.0, 0.0)
+        assert math.hypot(x - bx, y - by) < 1.0
+        assert not client.closed.is_set()
+    assert (await clients[0].queue_status("battleground")).state == "none"
+    await check_invariants(cluster.database_url, items)
+    for client in clients:
+        await client.close()
+
+
+async def test_killed_matchmaker_leader_loses_no_ticket(cluster, bus, eventually) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL the matchmaking leader while it proposes matches out of 1,000 queued
+    tickets: the standby leads within 2 s, and every ticket ends in exactly one match
+    (none lost, none matched twice)."""
+    count = 1000
+    db = await Database.connect(cluster.database_url, max_size=2)
+    try:
+        leader = await lock_holder(db, MATCHMAKER_LOCK)
+        assert leader in ("matchmaker-1", "matchmaker-2")
+        standby = "matchmaker-2" if leader == "matchmaker-1" else "matchmaker-1"
+        async with db.transaction() as conn:
+            earlier = await conn.fetchval(
+                "SELECT coalesce(max(match_id), 0) FROM matchmaking.matches"
+            )
+            realm_id, pool_id = await conn.fetchrow(
+                "SELECT realm_id, pool_id FROM auth.realmlist WHERE name = 'Azure'"
+            )
+            account = await conn.fetchval(
+                "INSERT INTO auth.accounts (username, password_hash) "
+                "VALUES ('queue_crowd', 'x') RETURNING account_id"
+            )
+            await conn.execute(
+                "INSERT INTO characters.characters "
+                "(account_id, realm_id, name, hp, map_id, pos_x, pos_y, pos_z) "
+                "SELECT $1, $2, 'Mq' || translate(lpad(i::text, 5, '0'), '0123456789', "
+                "'abcdefghij'), 100, 1, 200, 200, 10 FROM generate_series(1, $3) AS i",
+                account,
+                realm_id,
+                count,
+            )
+            first_ticket = await conn.fetchval(
+                "INSERT INTO matchmaking.tickets "
+                "(pool_id, activity_id, character_id, members, levels, roles) "
+                "SELECT $1, 'battleground', character_id, ARRAY[character_id], ARRAY[1], "
+                "ARRAY[''] FROM characters.characters WHERE account_id = $2 "
+                "ORDER BY character_id RETURNING ticket_id",
+                pool_id,
+                account,
+            )
+        await bus.publish(subjects.MATCHMAKER_NEWS, TicketChanged(first_ticket))
+
+        async def proposing() -> bool:
+            rows = await fetch(
+                cluster.database_url,
+                "SELECT count(*) AS n FROM matchmaking.matches WHERE match_id > $1",
+                earlier,
+            )
+            return rows[0]["n"] > 0
+
+        await eventually(proposing, 15.0, "the leader to propose a match")
+        os.kill(node_pid(cluster.pid, leader), signal.SIGKILL)
+        killed_at = time.monotonic()
+
+        async def standby_leads() -> bool:
+            return await lock_holder(db, MATCHMAKER_LOCK) == standby
+
+        await eventually(standby_leads, 2.0, "the standby to lead")
+        assert time.monotonic() - killed_at < 2.5
+
+        async def all_matched() -> bool:
+            rows = await fetch(
+                cluster.database_url,
+                "SELECT count(*) AS n FROM matchmaking.tickets t JOIN characters.characters c "
+                "ON c.character_id = t.character_id WHERE c.account_id = $1 AND t.match_id IS NULL",
+                account,
+            )
+            return rows[0]["n"] == 0
+
+        await eventually(all_matched, 20.0, "every ticket proposed")
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT t.ticket_id, t.character_id, t.match_id, "
+            "  array_agg(m.match_id) FILTER (WHERE m.match_id IS NOT NULL) AS in_matches "
+            "FROM matchmaking.tickets t JOIN characters.characters c "
+            "  ON c.character_id = t.character_id "
+            "LEFT JOIN matchmaking.matches m "
+            "  ON m.teams @> jsonb_build_array(jsonb_build_array(t.character_id)) "
+            "WHERE c.account_id = $1 GROUP BY t.ticket_id",
+            account,
+        )
+        assert len(rows) == count
+        for row in rows:
+            assert row["in_matches"] == [row["match_id"]], dict(row)
+    finally:
+        await db.close()
