@@ -26,6 +26,7 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.client import bots as swarm
 from realmkit.errors import RealmkitError, UsageError
+from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.nodes.orchestrator.launcher import stop_launched
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.nodes.reviver import Reviver
@@ -65,6 +66,8 @@ class ClusterStatus(msgspec.Struct, frozen=True):
     instances: list[InstanceRow]
     # The orchestrator replica running the background duties, if any.
     leader: str | None = None
+    # The matchmaker replica running the queues and matches, if any.
+    matchmaker: str | None = None
     # Live reports heard on NATS (empty when only PostgreSQL was asked).
     worlds: list[WorldLoad] = []
     gateways: list[GatewayLoad] = []
@@ -94,6 +97,7 @@ async def cluster_status(db: Database) -> ClusterStatus:
         nodes=[msgspec.convert(dict(r), NodeRow) for r in nodes],
         instances=[msgspec.convert(dict(r), InstanceRow) for r in instances],
         leader=await lock_holder(db, LEADER_LOCK),
+        matchmaker=await lock_holder(db, MATCHMAKER_LOCK),
     )
 
 
@@ -154,7 +158,12 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
     for r in status.realms:
         realms.add_row(r.name, r.game_id, r.pool, r.status, r.patch or "-", str(r.population))
     nodes = Table(
-        "node", "role", "state", "heartbeat", title=f"nodes (leader: {status.leader or 'none'})"
+        "node",
+        "role",
+        "state",
+        "heartbeat",
+        title=f"nodes (orchestrators' leader: {status.leader or 'none'}, "
+        f"matchmakers' leader: {status.matchmaker or 'none'})",
     )
     if reviver is not None:
         nodes.add_column("pid")

@@ -1,6 +1,6 @@
 """A real cluster for cluster tests: `realmkit up` as a child process on free ports.
 
-One cluster per test module (starting seven nodes costs seconds), on the
+One cluster per test module (starting nine nodes costs seconds), on the
 session's engines with a database of its own. The fixture stops it by pid
 with SIGTERM and checks every node process is gone.
 """

@@ -44,8 +44,9 @@ async def test_ticket_moves_in_sql_equal_the_python_table(database_url: str, db:
     ticket = await _queue(db, pool_id, aria)
     conn = await asyncpg.connect(database_url)
     try:
-        with pytest.raises(IllegalTransition), translated(
-            illegal=lambda: IllegalTransition("ticket", "queued", "done")
+        with (
+            pytest.raises(IllegalTransition),
+            translated(illegal=lambda: IllegalTransition("ticket", "queued", "done")),
         ):
             await conn.execute(
                 "UPDATE matchmaking.tickets SET state = 'done' WHERE ticket_id = $1",

@@ -10,7 +10,6 @@ import pytest
 
 from realmkit import realms
 from realmkit.bus import subjects
-from realmkit.bus.nats import NatsBus
 from realmkit.engines import Endpoints
 from realmkit.errors import Conflict, ContentError, NotFound
 from realmkit.protocol.cluster import PatchActivated
@@ -127,7 +126,14 @@ def test_cli_lists_realms_and_reports_bad_input(
     overrides = tmp_path / "wolves.json"
     overrides.write_bytes(WOLF_HP)
     proc = run_realmkit(
-        "patch", "create", "wolves", "--file", str(overrides), "--realm", "Nowhere", "--json",
+        "patch",
+        "create",
+        "wolves",
+        "--file",
+        str(overrides),
+        "--realm",
+        "Nowhere",
+        "--json",
         env=env,
     )
     stdout, _ = proc.communicate(timeout=60)

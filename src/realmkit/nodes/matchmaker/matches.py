@@ -166,11 +166,12 @@ class MatchRunner:
 
     async def _bring(self, character_id: int, instance_id: int, spawn: str) -> bool:
         try:
-            await self.bus.request_patiently(
+            # One attempt with a long timeout: a transfer is not to be asked twice.
+            await self.bus.request(
                 subjects.ORCHESTRATOR_REQUESTS,
                 MoveToInstance(character_id, instance_id, spawn=spawn, cross_realm=True),
                 Placement,
-                within=ORCHESTRATOR_PATIENCE,
+                timeout=ORCHESTRATOR_PATIENCE,
             )
             return True
         except RealmkitError as exc:
@@ -210,11 +211,11 @@ class MatchRunner:
 
     async def _home(self, character_id: int, instance_id: int) -> None:
         try:
-            await self.bus.request_patiently(
+            await self.bus.request(
                 subjects.ORCHESTRATOR_REQUESTS,
                 ReturnHome(character_id, instance_id),
                 Placement,
-                within=ORCHESTRATOR_PATIENCE,
+                timeout=ORCHESTRATOR_PATIENCE,
             )
         except RealmkitError as exc:  # left the match (logged out, disconnected): home already
             log.info("character %d not brought home: %s", character_id, exc.message)

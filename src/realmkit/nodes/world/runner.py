@@ -129,6 +129,9 @@ class SpaceRunner:
         self._checkpointing: asyncio.Task[None] | None = None
         self._asks: set[asyncio.Task[None]] = set()
         self._jobs: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue()
+        self._last_job: Callable[[], Awaitable[object]] | None = None
+        self._leaving: list[tuple[CharacterSave, int, asyncio.Future[bool]]] | None = None
+        self._leaving_job: Callable[[], Awaitable[object]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._save_every = max(1, round(SAVE_EVERY_SECONDS * tick_rate))
         self._checkpoint_every = max(1, round(CHECKPOINT_EVERY_SECONDS * tick_rate))
@@ -185,16 +188,41 @@ class SpaceRunner:
         self.occupants[occupant.character_id] = occupant
 
     async def leave(self, character_id: int) -> tuple[Occupant, bool]:
-        """Take the player out and write its final save; (occupant, saved)."""
+        """Take the player out and write its final save; (occupant, saved).
+
+        Players leaving together (a match starting: dozens of hand-offs at once)
+        share one write: a leave joins the batch of the last queued job when that
+        job is such a batch, so no write overtakes work queued before it.
+        """
         occupant = self.occupants.pop(character_id)
         final = self.space.remove_player(character_id)
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        entry = (to_save(final), occupant.epoch, done)
+        if self._leaving is not None and self._last_job is self._leaving_job:
+            self._leaving.append(entry)
+        else:
+            batch = [entry]
 
-        async def save_last() -> None:
-            done.set_result(await self._save(final, occupant.epoch))
+            async def write() -> None:
+                await self._write_leaves(batch)
 
-        await self._jobs.put(save_last)
+            self._leaving, self._leaving_job = batch, write
+            self._put(write)
         return occupant, await done
+
+    async def _write_leaves(
+        self, batch: list[tuple[CharacterSave, int, asyncio.Future[bool]]]
+    ) -> None:
+        if self._leaving is batch:  # running: later leaves start a batch of their own
+            self._leaving = self._leaving_job = None
+        saved = await self._save_batch([(save, epoch) for save, epoch, _ in batch])
+        for save, _, done in batch:
+            if not done.done():
+                done.set_result(save.character_id in saved)
+
+    def _put(self, job: Callable[[], Awaitable[object]]) -> None:
+        self._last_job = job
+        self._jobs.put_nowait(job)
 
     def save_now(self, character_id: int) -> None:
         """Queue a save of the player as it stands."""
@@ -274,9 +302,9 @@ class SpaceRunner:
     async def _route(self, tick: int, events: list[Event], by_gateway: dict[str, set[int]]) -> None:
         for event in events:
             if isinstance(event, ItemIdsNeeded):
-                self._jobs.put_nowait(self._reserve_ids)
+                self._put(self._reserve_ids)
             elif isinstance(event, LootGranted):
-                self._jobs.put_nowait(partial(self._grant, event))
+                self._put(partial(self._grant, event))
             elif isinstance(event, PortalReached) and event.character_id in self.occupants:
                 ask = asyncio.create_task(self._use_portal(event))
                 self._asks.add(ask)
@@ -297,7 +325,7 @@ class SpaceRunner:
             if state.character_id in self.occupants
         ]
         if batch:
-            self._jobs.put_nowait(partial(self._save_batch, batch))
+            self._put(partial(self._save_batch, batch))
 
     async def _save_batch(self, batch: list[tuple[CharacterSave, int]]) -> set[int]:
         saved = await self.characters.save_many(batch, keep_home=self.away_from_home)
@@ -307,9 +335,6 @@ class SpaceRunner:
                 self.stale_saves += 1
                 log.warning("stale save refused: character %d epoch %d", save.character_id, epoch)
         return saved
-
-    async def _save(self, state: PlayerState, epoch: int) -> bool:
-        return state.character_id in await self._save_batch([(to_save(state), epoch)])
 
     async def _grant(self, event: LootGranted) -> None:
         await self.items.grant(

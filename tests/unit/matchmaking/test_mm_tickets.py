@@ -1,0 +1,89 @@
+"""The ticket lifecycle: legal moves only, done and cancelled final, same table as PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+import realmkit
+from realmkit.errors import IllegalTransition
+from realmkit.matchmaking.tickets import TICKET_MOVES, TicketState, check_ticket_move
+
+T = TicketState
+MIGRATIONS = Path(realmkit.__file__).parent / "store" / "migrations"
+
+
+def test_the_happy_path_is_legal() -> None:
+    """queued -> proposed -> accepted -> in_match -> done."""
+    for current, target in itertools.pairwise(
+        [T.QUEUED, T.PROPOSED, T.ACCEPTED, T.IN_MATCH, T.DONE]
+    ):
+        check_ticket_move(current, target)
+
+
+@pytest.mark.parametrize("state", [T.PROPOSED, T.ACCEPTED])
+def test_a_failed_proposal_puts_the_others_back_in_the_queue(state: T) -> None:
+    """Another ticket declining sends proposed/accepted tickets back to queued."""
+    check_ticket_move(state, T.QUEUED)
+
+
+@pytest.mark.parametrize("state", [T.QUEUED, T.PROPOSED, T.ACCEPTED, T.IN_MATCH])
+def test_every_live_state_can_be_cancelled(state: T) -> None:
+    """Leaving, declining or timing out cancels a live ticket."""
+    check_ticket_move(state, T.CANCELLED)
+
+
+@pytest.mark.parametrize("final", [T.DONE, T.CANCELLED])
+def test_done_and_cancelled_are_final(final: T) -> None:
+    """Nothing leaves done or cancelled; the error names the machine and both states."""
+    for target in T:
+        with pytest.raises(IllegalTransition) as info:
+            check_ticket_move(final, target)
+        assert (info.value.machine, info.value.state, info.value.target) == (
+            "ticket",
+            final.value,
+            target.value,
+        )
+
+
+def test_shortcuts_are_refused() -> None:
+    """A ticket cannot skip the proposal or go back from a running match."""
+    for current, target in [
+        (T.QUEUED, T.ACCEPTED),
+        (T.QUEUED, T.IN_MATCH),
+        (T.QUEUED, T.DONE),
+        (T.PROPOSED, T.IN_MATCH),
+        (T.IN_MATCH, T.QUEUED),
+        (T.ACCEPTED, T.PROPOSED),
+    ]:
+        with pytest.raises(IllegalTransition):
+            check_ticket_move(current, target)
+
+
+def test_states_are_the_database_values() -> None:
+    """The enum's values are exactly the tickets.state CHECK values; the table covers them."""
+    assert {s.value for s in T} == {
+        "queued",
+        "proposed",
+        "accepted",
+        "in_match",
+        "done",
+        "cancelled",
+    }
+    assert set(TICKET_MOVES) == set(T)
+
+
+def test_the_table_matches_the_migration() -> None:
+    """TICKET_MOVES equals the rows of matchmaking.ticket_moves in the SQL migrations."""
+    rows: set[tuple[str, str]] = set()
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        sql = path.read_text()
+        for block in re.findall(
+            r"INSERT INTO matchmaking\.ticket_moves[^;]*VALUES(.*?);", sql, flags=re.S
+        ):
+            rows |= set(re.findall(r"\('(\w+)',\s*'(\w+)'\)", block))
+    in_python = {(a.value, b.value) for a, targets in TICKET_MOVES.items() for b in targets}
+    assert rows == in_python
