@@ -11,7 +11,13 @@ import pytest
 
 import realmkit
 
-CORES = ("realmkit.sim", "realmkit.replication", "realmkit.content", "realmkit.auth")
+CORES = (
+    "realmkit.sim",
+    "realmkit.replication",
+    "realmkit.content",
+    "realmkit.auth",
+    "realmkit.matchmaking",
+)
 # Single-module cores: lifecycle state machines and protocol cores.
 CORE_MODULES = (
     "realmkit.supervision",
