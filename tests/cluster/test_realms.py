@@ -74,6 +74,8 @@ async def test_patch_changes_its_realms_spaces_live_and_rolls_back(  # type: ign
 
         await eventually(patched, PATCH_SECONDS, "Azure's wolves patched")
         assert await _wolves(bus, crimson_space) == (None, 60)
+        listed = {r.name: r.patch for r in await LoginClient(cluster.login_url, http).realms()}
+        assert (listed["Azure"], listed["Crimson"]) == ("hardy-wolves", "")
         await realms.rollback(settings, db, target)
 
         async def restored() -> bool:

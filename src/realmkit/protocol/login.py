@@ -31,12 +31,17 @@ class Session(msgspec.Struct, frozen=True):
 
 
 class RealmInfo(msgspec.Struct, frozen=True):
+    """A realm of the realm list: ``population`` players in the world now, ``patch``
+    the active patch's name ("" for the game's base content)."""
+
     realm_id: int
     name: str
     game_id: str
     pool_id: int
     status: str
     population: int
+    pool: str = ""
+    patch: str = ""
 
 
 class CharacterInfo(msgspec.Struct, frozen=True):

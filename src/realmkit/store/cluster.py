@@ -151,16 +151,6 @@ class ClusterRepo:
             )
         return [row(RealmListing, r) for r in records]
 
-    async def populations(self) -> dict[int, int]:
-        """Characters in the world per realm (everyone not offline)."""
-        async with self.db.connection() as conn:
-            records = await conn.fetch(
-                "SELECT c.realm_id, count(*) AS n FROM characters.player_assignments a "
-                "JOIN characters.characters c USING (character_id) "
-                "WHERE a.state <> 'offline' GROUP BY c.realm_id"
-            )
-        return {r["realm_id"]: r["n"] for r in records}
-
     async def register_node(
         self, node_id: str, role: str, host: str, port: int, capacity: int = 0
     ) -> Node:

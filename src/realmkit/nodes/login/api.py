@@ -163,7 +163,6 @@ class LoginApi:
     # --- realms and characters ----------------------------------------------
 
     async def realms(self, request: web.Request) -> web.Response:
-        populations = await self.cluster.populations()
         return json_response(
             [
                 RealmInfo(
@@ -172,9 +171,11 @@ class LoginApi:
                     game_id=r.game_id,
                     pool_id=r.pool_id,
                     status=r.status.value,
-                    population=populations.get(r.realm_id, 0),
+                    population=r.population,
+                    pool=r.pool,
+                    patch=r.patch or "",
                 )
-                for r in await self.cluster.realms()
+                for r in await self.cluster.listing()
             ]
         )
 
