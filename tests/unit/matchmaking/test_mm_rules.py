@@ -282,3 +282,16 @@ def test_dungeon_role_fill_is_always_valid(data: st.DataObject, count: int) -> N
 def test_an_empty_queue_matches_nothing(rules: ActivityRules) -> None:
     """match on an empty queue returns no match."""
     assert Queue(rules, WINDOW).match(0.0) == []
+
+
+def test_swapping_equal_parties_narrows_what_dealing_left() -> None:
+    """Parties force the strongest-first deal apart (88 levels); swaps bring it to 0."""
+    spec = [(1, 10), (1, 31), (1, 52), (1, 27), (1, 35), (1, 37), (1, 49), (1, 22), (1, 60)]
+    spec += [(1, 32), (1, 42), (1, 30), (2, 33), (3, 15), (2, 33), (2, 55)]
+    q, make = Queue(BATTLEGROUND, WINDOW), Maker()
+    for i, (size, level) in enumerate(spec):
+        q.add(make.ticket(size, level=level, at=float(i)))
+    (m,) = q.match(100.0)
+    check_match(BATTLEGROUND, m)
+    a, b = level_sums(m)
+    assert a == b
