@@ -88,13 +88,17 @@ async def sees_itself(client: GameClient) -> None:
         await client.wait_frame()
 
 
-async def enter_all(http, login: str, database_url: str, count: int) -> list[GameClient]:  # type: ignore[no-untyped-def]
+async def enter_all(  # type: ignore[no-untyped-def]
+    http, login: str, database_url: str, count: int, *, prefix: str = "bench", realms: int = 1
+) -> list[GameClient]:
+    """``count`` players scattered over the continent, on the first ``realms`` realms
+    in turn, each in the world and seeing itself."""
     apis, ids = [], []
     for i in range(count):
         api = LoginClient(login, http)
-        await api.register_or_login(f"bench_{i}", f"bench-password-{i}")
-        realm = (await api.realms())[0]
-        name = "Bench" + "".join(chr(97 + int(d)) for d in str(i))
+        await api.register_or_login(f"{prefix}_{i}", f"{prefix}-password-{i}")
+        realm = (await api.realms())[i % realms]
+        name = prefix.capitalize() + "".join(chr(97 + int(d)) for d in str(i))
         ids.append((await api.character(realm.realm_id, name)).character_id)
         apis.append(api)
     conn = await asyncpg.connect(database_url)

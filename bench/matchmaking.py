@@ -23,12 +23,10 @@ import time
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
-from instances import figures, sees_itself
+from instances import enter_all, figures
 from local_cluster import LocalCluster
 from realmkit.client.game import GameClient
-from realmkit.client.login import LoginClient
 from realmkit.protocol.client import RoleName
 
 ROLES = [
@@ -58,33 +56,6 @@ def plan(players: int) -> list[tuple[str, tuple[RoleName, ...]]]:
             roles = DUNGEON_ROLES[i % 5] if activity == "dungeon" else ()
             out.append((activity, roles))
     return out
-
-
-async def enter(http, login: str, database_url: str, count: int) -> list[GameClient]:  # type: ignore[no-untyped-def]
-    apis, ids = [], []
-    for i in range(count):
-        api = LoginClient(login, http)
-        await api.register_or_login(f"queue_{i}", f"queue-password-{i}")
-        realm = (await api.realms())[i % 2]  # Azure, Crimson
-        name = "Queue" + "".join(chr(97 + int(d)) for d in str(i))
-        ids.append((await api.character(realm.realm_id, name)).character_id)
-        apis.append(api)
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(
-            "UPDATE characters.characters SET map_id = 1, pos_x = 300 + random() * 600, "
-            "pos_y = 300 + random() * 600, pos_z = 10 WHERE character_id = ANY($1::bigint[])",
-            ids,
-        )
-    finally:
-        await conn.close()
-    clients = []
-    for api, character_id in zip(apis, ids, strict=True):
-        ticket = await api.ticket(character_id)
-        clients.append(await GameClient.connect(http, ticket.gateway_url, ticket.ticket))
-    async with asyncio.timeout(120):
-        await asyncio.gather(*(sees_itself(c) for c in clients))
-    return clients
 
 
 class Player:
@@ -122,7 +93,9 @@ async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
     wanted = plan(args.players)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         print(f"{len(wanted)} players entering...")
-        clients = await enter(http, cluster.login.rstrip("/"), database_url, len(wanted))
+        clients = await enter_all(
+            http, cluster.login.rstrip("/"), database_url, len(wanted), prefix="queue", realms=2
+        )
         players = [Player(c, a, r) for c, (a, r) in zip(clients, wanted, strict=True)]
         print("queueing, accepting, playing...")
         started = time.monotonic()

@@ -21,12 +21,15 @@ from realmkit.sim.world import World
 
 
 def hostile(world: World, attacker: int, target: int) -> bool:
-    """Whether ``attacker`` may hurt ``target`` (players fight players only on PvP maps)."""
-    kinds = world.store.cols["kind"]
+    """Whether ``attacker`` may hurt ``target`` (players fight players only on PvP maps,
+    and never their own team)."""
+    c = world.store.cols
+    kinds = c["kind"]
     if attacker == target or kinds[target] == Kind.FREE:
         return False
     if kinds[attacker] == Kind.PLAYER and kinds[target] == Kind.PLAYER:
-        return world.pvp
+        mine = world.players[int(c["id"][attacker])].team
+        return world.pvp and not (mine and mine == world.players[int(c["id"][target])].team)
     return bool(kinds[attacker] != kinds[target])
 
 

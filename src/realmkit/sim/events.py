@@ -79,4 +79,19 @@ class ItemIdsNeeded(_Event, frozen=True, tag="need_ids"):
     count: int
 
 
-Event = PortalReached | Died | LootGranted | Chat | Corrected | ActionRejected | ItemIdsNeeded
+class MatchWon(_Event, frozen=True, tag="match_won"):
+    """The space's win rule is decided: ``winner`` (1-based team) won. Emitted once."""
+
+    winner: int
+
+
+Event = (
+    PortalReached
+    | Died
+    | LootGranted
+    | Chat
+    | Corrected
+    | ActionRejected
+    | ItemIdsNeeded
+    | MatchWon
+)

@@ -10,6 +10,8 @@ then), and the snapshot names it so another pack is refused.
 Format 2 added spawn identity (the ``spawn`` column, ``spawn_keys``,
 ``creatures_made``). Format 1 snapshots are still read: their creatures get
 their keys from their ids (``spawns.adopt_from_ids``), or are refused.
+Format 3 added teams (on player records) and the match state; older
+snapshots are read as having neither (no teams, nothing decided).
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from realmkit.protocol.frames import SpaceFrame
 from realmkit.sim import spawns
 from realmkit.sim.events import Event
 from realmkit.sim.loot import ItemIdPool, PendingGrant
-from realmkit.sim.state import PlayerRecord
+from realmkit.sim.state import MatchState, PlayerRecord
 from realmkit.sim.store import EntityStore
 from realmkit.sim.world import SpawnKey, World
 
-FORMAT: Final = 2
-READABLE: Final = frozenset({1, FORMAT})
+FORMAT: Final = 3
+READABLE: Final = frozenset({1, 2, FORMAT})
 
 
 class _Rng(msgspec.Struct, frozen=True):
@@ -66,6 +68,8 @@ class _Snapshot(msgspec.Struct, frozen=True):
     # Format 2 on; the defaults are what a format 1 snapshot means.
     spawn_keys: list[SpawnKey] = []
     creatures_made: int = 0
+    # Format 3 on.
+    match: MatchState = msgspec.field(default_factory=MatchState)
 
 
 def dump(world: World, frames: list[SpaceFrame]) -> bytes:
@@ -94,6 +98,7 @@ def dump(world: World, frames: list[SpaceFrame]) -> bytes:
         frames=list(frames),
         spawn_keys=list(world.spawn_keys),
         creatures_made=world.creatures_made,
+        match=world.match,
     )
     return msgspec.msgpack.encode(snap)
 
@@ -126,6 +131,7 @@ def load(pack: ContentPack, blob: bytes) -> tuple[World, list[SpaceFrame]]:
         {"size": snap.store.size, "free": snap.store.free, "cols": snap.store.cols}
     )
     world.players = {rec.character_id: rec for rec in snap.players}
+    world.match = snap.match
     world.pool = snap.pool
     world.pending = list(snap.pending)
     world.events = list(snap.events)

@@ -10,8 +10,9 @@ content between two ticks (see ``realmkit.sim.spawns``).
 
 Within a tick, in this order: each player's queued inputs (players in join
 order, inputs in arrival order, at most ``MAX_INPUTS_PER_TICK`` each), the
-creatures, the hits they land, players' auto-attacks, portals, then interest
-and the frame. Everything random comes from one seeded generator.
+creatures, the hits they land, players' auto-attacks, portals, the match's
+win rule (``realmkit.sim.match``), then interest and the frame. Everything
+random comes from one seeded generator.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from realmkit.content.schema import ContentPack
 from realmkit.errors import AlreadyExists, InstanceFull, NotFound, TickOutOfOrder, UsageError
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import ClientInput
+from realmkit.sim import match, spawns
 from realmkit.sim import snapshot as snap
-from realmkit.sim import spawns
 from realmkit.sim.actions import apply_input
 from realmkit.sim.combat import auto_attacks, damage, grant_pending
 from realmkit.sim.creatures import Ai, step_creatures
@@ -74,11 +75,17 @@ class Space:
     def map_id(self) -> int:
         return self.world.map.id
 
-    def add_player(self, state: PlayerState) -> None:
-        """Place a character in the space (its saved position, or the first spawn point)."""
+    def add_player(self, state: PlayerState, team: int = 0) -> None:
+        """Place a character in the space (its saved position, or the first spawn point).
+
+        ``team`` is its side in a match (1-based; 0 for none): teammates cannot
+        hurt each other and the space's win rule counts by team.
+        """
         w = self.world
         if state.character_id <= 0:
             raise UsageError("character ids are positive", character_id=state.character_id)
+        if team < 0:
+            raise UsageError("teams are 1-based, 0 for none", team=team)
         if state.character_id in w.players:
             raise AlreadyExists("player", state.character_id)
         if len(w.players) >= w.map.max_players:
@@ -108,7 +115,16 @@ class Space:
             slot=slot,
             track=start_track(x, y, z, w.time_ms(w.tick)),
             granted_items=list(state.granted_items),
+            team=team,
         )
+        match.note_team(w, team)
+
+    def spawn_team(self, name: str) -> int:
+        """The team the map's spawn point ``name`` is for (0: any team)."""
+        for point in self.world.map.spawn_points:
+            if point.name == name:
+                return point.team
+        raise NotFound("spawn point", name)
 
     def spawn_point(self, name: str) -> tuple[float, float, float, float]:
         """Where the map's spawn point ``name`` puts a player (x, y, z, orientation)."""
@@ -165,6 +181,7 @@ class Space:
         if tick <= w.tick:
             raise TickOutOfOrder(tick, w.tick)
         w.tick = tick
+        first_event = len(w.events)
         for rec in w.players.values():
             todo, rec.inputs = rec.inputs[:MAX_INPUTS_PER_TICK], rec.inputs[MAX_INPUTS_PER_TICK:]
             for inp in todo:
@@ -174,6 +191,7 @@ class Space:
                 damage(w, target, int(w.store.cols["damage"][creature]), creature)
         auto_attacks(w)
         self._portals()
+        match.judge(w, w.events[first_event:])
         self._frames.append(self._frame())
 
     def _portals(self) -> None:

@@ -3,7 +3,8 @@
 ``PlayerState`` is the contract with the world node and PostgreSQL: what a
 space receives in ``add_player``, returns from ``remove_player`` and hands
 out as dirty saves. ``PlayerRecord`` is private to the space (the parts of a
-player that are not numpy columns) and travels only inside snapshots.
+player that are not numpy columns; ``team`` is 1-based, 0 for none) and
+travels only inside snapshots, as does ``MatchState``.
 """
 
 from __future__ import annotations
@@ -51,3 +52,12 @@ class PlayerRecord(msgspec.Struct):
     dirty: bool = False
     in_portal: int = 0
     dropped_inputs: int = 0
+    team: int = 0
+
+
+class MatchState(msgspec.Struct):
+    """What a match space remembers for its win rule (see ``realmkit.sim.match``)."""
+
+    teams_seen: list[int] = []
+    scores: dict[int, int] = {}
+    winner: int = 0

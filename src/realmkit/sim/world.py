@@ -16,7 +16,7 @@ from realmkit.sim.aoi import InterestGrid
 from realmkit.sim.events import Event, ItemIdsNeeded
 from realmkit.sim.loot import ItemIdPool, PendingGrant
 from realmkit.sim.movement import MoveRules
-from realmkit.sim.state import PlayerRecord
+from realmkit.sim.state import MatchState, PlayerRecord
 from realmkit.sim.store import EntityStore
 
 # Combat reach of creatures: they stop at STOP and hit within REACH.
@@ -68,6 +68,7 @@ class World:
         self.spawn_index: dict[SpawnKey, int] = {}
         # Creature ids are -1, -2, ... and never reused, even after a removal.
         self.creatures_made = 0
+        self.match = MatchState()
 
     def ticks(self, seconds: float) -> int:
         """A duration in whole ticks (at least one)."""

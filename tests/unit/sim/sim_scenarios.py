@@ -110,3 +110,12 @@ class Driver:
         frames = self.space.frames_to_send()
         saves = self.space.saves_to_write()
         return msgspec.msgpack.encode([events, frames, saves])
+
+
+def run_ticks(space: Space, ticks: int) -> list[object]:
+    """Step ``space`` through ``ticks`` more ticks; the events they emitted."""
+    events: list[object] = []
+    for _ in range(ticks):
+        space.step(space.tick + 1)
+        events += space.events_to_emit()
+    return events

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_scenarios import ACTIONS, CONTINENT, PACK, Driver, crowd_space
+from sim_scenarios import ACTIONS, CONTINENT, PACK, Driver, crowd_space, run_ticks
 
 from realmkit.content.schema import ContentPack, LootEntry, LootTable, Point, SpawnDef
 from realmkit.errors import BadSnapshot, ContentError
@@ -77,14 +77,6 @@ def _last_frame(space: Space) -> FrameArrays:
     return FrameArrays.of(space.frames_to_send()[-1])
 
 
-def _run(space: Space, ticks: int) -> list[object]:
-    events: list[object] = []
-    for _ in range(ticks):
-        space.step(space.tick + 1)
-        events += space.events_to_emit()
-    return events
-
-
 def _lone_wolf_space(y: float = 530.0) -> tuple[Space, int]:
     space = Space(LONE_WOLF, CONTINENT, seed=3, item_ids=(5000, 6000))
     space.add_player(PlayerState(1, "p1", 3, 140, CONTINENT, 500.0, y, 0.0, 0.0))
@@ -131,7 +123,7 @@ def test_the_next_hit_after_a_switch_does_the_new_damage() -> None:
     space, _ = _lone_wolf_space(y=505.0)
     space.apply_content(_with_creature(LONE_WOLF, WOLF, damage=33))
     for _ in range(100):
-        _run(space, 1)
+        run_ticks(space, 1)
         if space.player_state(1).hp < 140:
             break
     assert space.player_state(1).hp == 140 - 33
@@ -143,10 +135,10 @@ def test_a_creature_dead_at_the_switch_respawns_with_the_new_max() -> None:
     space.step(0)
     damage(space.world, space.world.store.slot_of[wolf], 1000, space.world.store.slot_of[1])
     space.apply_content(_with_creature(LONE_WOLF, WOLF, hp=500))
-    _run(space, 1)
+    run_ticks(space, 1)
     assert (_col(space, "hp", wolf), _col(space, "flags", wolf)) == (0, FLAG_DEAD)
     assert wolf not in _last_frame(space).ids.tolist()
-    _run(space, int(LONE_WOLF.creatures[WOLF].respawn * TICK_RATE))
+    run_ticks(space, int(LONE_WOLF.creatures[WOLF].respawn * TICK_RATE))
     assert _col(space, "ai", wolf) == Ai.HOME
     assert (_col(space, "hp", wolf), _col(space, "max_hp", wolf)) == (500, 500)
 
@@ -167,7 +159,7 @@ def test_a_death_after_the_switch_uses_the_new_respawn_and_loot() -> None:
     assert any(isinstance(e, Died) and e.entity_id == wolf for e in events)
     assert [e.template_id for e in events if isinstance(e, LootGranted)] == [7]
     assert _col(space, "respawn_at", wolf) == 0 + 2 * TICK_RATE
-    _run(space, 2 * TICK_RATE)
+    run_ticks(space, 2 * TICK_RATE)
     assert _col(space, "ai", wolf) == Ai.HOME
 
 
@@ -297,7 +289,7 @@ def test_snapshot_after_a_switch_restores_identically() -> None:
 def test_restore_with_newer_content_switches_to_it() -> None:
     """Restoring a snapshot with a since-patched pack gives what switching the original gives."""
     space = crowd_space(seed=2)
-    _run(space, 5)
+    run_ticks(space, 5)
     blob = space.snapshot()
     patched = _with_spawn(_with_creature(PACK, WOLF, hp=7), BOARS, None)
     restored = Space.restore(patched, blob)
@@ -308,7 +300,7 @@ def test_restore_with_newer_content_switches_to_it() -> None:
 def test_switching_to_the_running_pack_changes_nothing() -> None:
     """Applying the pack a space already runs leaves it byte for byte the same."""
     space = crowd_space(seed=6)
-    _run(space, 3)
+    run_ticks(space, 3)
     w = space.world
     damage(w, w.store.slot_of[-2], 7, w.store.slot_of[1000])
     blob = space.snapshot()
@@ -324,7 +316,7 @@ def test_switching_to_the_running_pack_changes_nothing() -> None:
 def test_a_pack_the_space_cannot_run_is_refused_without_change() -> None:
     """A pack without the space's map, or without a creature its spawns need, is a ContentError."""
     space = crowd_space()
-    _run(space, 2)
+    run_ticks(space, 2)
     blob = space.snapshot()
     no_map = msgspec.structs.replace(
         PACK,
@@ -354,7 +346,7 @@ def _as_format_1(blob: bytes) -> bytes:
 def test_a_format_1_snapshot_gets_spawn_keys_from_creature_ids() -> None:
     """An older snapshot restores with every creature keyed to its spawn; a misfit is refused."""
     space = crowd_space(seed=3)
-    _run(space, 20)
+    run_ticks(space, 20)
     blob = space.snapshot()
     assert Space.restore(PACK, _as_format_1(blob)).snapshot() == blob
     fewer = _with_spawn(PACK, WOLVES, None)

@@ -7,7 +7,7 @@ import math
 import msgspec
 import numpy as np
 import pytest
-from sim_scenarios import CONTINENT, PACK
+from sim_scenarios import CONTINENT, PACK, run_ticks
 
 from realmkit.content.schema import Point, SpawnDef
 from realmkit.errors import AlreadyExists, IllegalTransition, InstanceFull, NotFound, TickOutOfOrder
@@ -40,14 +40,6 @@ def _state(cid: int = 1, x: float = 500.0, y: float = 530.0, hp: int = 140) -> P
 
 def _space(**kw: int) -> Space:
     return Space(LONE_WOLF, CONTINENT, seed=3, item_ids=(5000, 6000), **kw)
-
-
-def _run(space: Space, ticks: int) -> list[object]:
-    events: list[object] = []
-    for _ in range(ticks):
-        space.step(space.tick + 1)
-        events += space.events_to_emit()
-    return events
 
 
 def _wolf(space: Space) -> int:
@@ -101,10 +93,10 @@ def test_creature_aggroes_chases_and_hits() -> None:
     """A player inside the aggro radius is chased and hit for the template's damage."""
     space = _space()
     space.add_player(_state(y=510.0))
-    _run(space, 1)
+    run_ticks(space, 1)
     wolf = _wolf(space)
     assert _col(space, "ai", wolf) == Ai.CHASE
-    _run(space, 60)
+    run_ticks(space, 60)
     assert space.player_state(1).hp < 140
 
 
@@ -113,15 +105,15 @@ def test_creature_leashes_home_and_heals() -> None:
     space = _space()
     space.add_player(_state(y=510.0))
     space.receive_input(1, Attack(_wolf(space)))
-    _run(space, 1)
+    run_ticks(space, 1)
     wolf = _wolf(space)
     st = space.world.store
     # Teleport the player away (as a server placement would), far beyond the leash.
     st.cols["y"][st.slot_of[1]] = 1500.0
     st.cols["hp"][st.slot_of[wolf]] = 10
-    events = _run(space, 2)
+    events = run_ticks(space, 2)
     assert _col(space, "ai", wolf) in (Ai.CHASE, Ai.EVADE)
-    events += _run(space, 400)
+    events += run_ticks(space, 400)
     assert _col(space, "ai", wolf) == Ai.HOME
     assert (_col(space, "x", wolf), _col(space, "y", wolf)) == (HOME.x, HOME.y)
     assert _col(space, "hp", wolf) == PACK.creatures[WOLF].hp
@@ -137,7 +129,7 @@ def test_evading_creature_is_immune() -> None:
     space.world.store.cols["ai"][slot] = Ai.EVADE
     space.world.store.cols["flags"][slot] = FLAG_EVADING
     space.receive_input(1, Cast(1, wolf))
-    _run(space, 1)
+    run_ticks(space, 1)
     assert _col(space, "hp", wolf) == PACK.creatures[WOLF].hp
 
 
@@ -153,7 +145,7 @@ def test_killing_a_creature_grants_loot_and_it_respawns() -> None:
             space.receive_input(1, Cast(2, 0))  # keep ourselves alive
         if tick % 61 == 0:
             space.receive_input(1, Cast(1, wolf))
-        events += _run(space, 1)
+        events += run_ticks(space, 1)
         if any(isinstance(e, Died) and e.entity_id == wolf for e in events):
             break
     deaths = [e for e in events if isinstance(e, Died)]
@@ -164,7 +156,7 @@ def test_killing_a_creature_grants_loot_and_it_respawns() -> None:
     assert space.player_state(1).granted_items == [e.item_id for e in loot]
     frame = FrameArrays.of(space.frames_to_send()[-1])
     assert wolf not in frame.ids.tolist()  # dead creatures are not shown
-    _run(space, int(PACK.creatures[WOLF].respawn * 20) + 1)
+    run_ticks(space, int(PACK.creatures[WOLF].respawn * 20) + 1)
     assert _col(space, "ai", wolf) == Ai.HOME
     assert _col(space, "hp", wolf) == PACK.creatures[WOLF].hp
 
@@ -173,11 +165,11 @@ def test_player_death_and_release_to_graveyard() -> None:
     """A player killed by a creature dies, refuses actions, and release revives at a graveyard."""
     space = _space()
     space.add_player(_state(y=505.0, hp=5))
-    events = _run(space, 80)
+    events = run_ticks(space, 80)
     assert any(isinstance(e, Died) and e.entity_id == 1 for e in events)
     space.receive_input(1, Cast(1, _wolf(space)))
     space.receive_input(1, Release())
-    events = _run(space, 1)
+    events = run_ticks(space, 1)
     assert any(isinstance(e, ActionRejected) and e.reason == "dead" for e in events)
     yard = next(e for e in events if isinstance(e, Corrected) and e.reason == "release")
     names = {(g.at.x, g.at.y) for g in PACK.maps[CONTINENT].graveyards}
@@ -193,7 +185,7 @@ def test_portal_is_reported_once_on_entry() -> None:
     space.add_player(_state(x=x, y=y))
     space.receive_input(1, Move(x, y, 0.0, 0.0, 0, 1))
     space.receive_input(1, Move(x + 0.6, y, 0.0, 0.0, 200, 2))
-    events = _run(space, 5)
+    events = run_ticks(space, 5)
     reached = [e for e in events if isinstance(e, PortalReached)]
     assert reached == [PortalReached(1, portal.id, portal.to_map, portal.to_spawn)]
 
@@ -207,7 +199,7 @@ def test_say_reaches_players_in_range_and_yell_further() -> None:
     space.receive_input(1, Say("hi\x00 there"))
     space.receive_input(1, Say("HELLO", yell=True))
     space.receive_input(1, Say("\x01\x02"))
-    events = _run(space, 1)
+    events = run_ticks(space, 1)
     chats = [e for e in events if isinstance(e, Chat)]
     assert [(c.text, c.recipients) for c in chats] == [("hi there", [1, 2]), ("HELLO", [1, 2, 3])]
     assert any(isinstance(e, ActionRejected) and e.reason == "empty" for e in events)
@@ -223,7 +215,7 @@ def test_bad_inputs_are_refused_without_effect() -> None:
     space.receive_input(1, Attack(123456))
     space.receive_input(1, Cast(999, 0))
     space.receive_input(1, Attack(1))  # yourself
-    events = _run(space, 1)
+    events = run_ticks(space, 1)
     reasons = sorted(getattr(e, "reason", "") for e in events)
     assert reasons == ["not_finite", "not_hostile", "unknown_spell", "unknown_target"]
     after = space.player_state(1)
@@ -237,7 +229,7 @@ def test_frame_lists_what_each_observer_sees() -> None:
     space.add_player(_state(1, y=530.0))
     space.add_player(_state(2, x=900.0, y=900.0))
     space.receive_input(1, Move(500.0, 530.0, 0.0, 0.0, 0, 9))
-    _run(space, 1)
+    run_ticks(space, 1)
     a = FrameArrays.of(space.frames_to_send()[-1])
     assert a.observers.tolist() == [1, 2]
     assert a.acks.tolist() == [9, 0]

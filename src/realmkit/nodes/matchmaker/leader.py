@@ -33,6 +33,7 @@ from realmkit.bus.nats import NatsBus
 from realmkit.errors import Conflict, NotFound, RealmkitError, UsageError
 from realmkit.matchmaking.queue import Queue
 from realmkit.matchmaking.rules import ActivityRules, Match, Ticket, WindowSettings, roles_from_text
+from realmkit.nodes.leading import lead
 from realmkit.nodes.matchmaker.matches import MatchRunner
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import MatchResult, QueueStatus
@@ -96,29 +97,20 @@ class MatchLeader:
 
     async def run(self) -> None:
         """Try to lead and do the rounds while leading; forever (cancel to stop)."""
-        failing = ""
-        try:
-            while True:
-                try:
-                    was = self.leadership.leading
-                    if await self.leadership.hold():
-                        if not was:
-                            await self._take_over()
-                        await self.round(time.time())
-                    elif was:
-                        log.warning("%s lost the matchmaking lead", self.node_name)
-                        await self._step_down()
-                    failing = ""
-                except RealmkitError as exc:
-                    if exc.message != failing:
-                        log.warning("matchmaking round failed: %s", exc.message)
-                        failing = exc.message
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.tick)
-                self._wake.clear()
-        finally:
-            await self._step_down()
-            await self.leadership.resign()
+
+        async def pause() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.tick)
+            self._wake.clear()
+
+        await lead(
+            self.leadership,
+            self.node_name,
+            gained=self._take_over,
+            round=lambda: self.round(time.time()),
+            lost=self._step_down,
+            pause=pause,
+        )
 
     async def _take_over(self) -> None:
         started = time.monotonic()

@@ -29,6 +29,7 @@ import time
 
 from realmkit.bus import subjects
 from realmkit.errors import NotFound, RealmkitError, RemoteError, StaleEpoch
+from realmkit.nodes.leading import lead
 from realmkit.nodes.orchestrator.instances import Instances
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.protocol.cluster import LeaveSpace, Left
@@ -63,26 +64,21 @@ class Leader:
 
     async def run(self) -> None:
         """Try to lead, and do the duties while leading; forever (cancel to stop)."""
-        failing = ""
-        try:
-            while True:
-                try:
-                    was = self.leadership.leading
-                    if await self.leadership.hold():
-                        if not was:
-                            log.info("%s is the leader", self.node_name)
-                            self._leading_since = time.monotonic()
-                        await self.duties(time.monotonic())
-                    elif was:
-                        log.warning("%s lost the leadership", self.node_name)
-                    failing = ""
-                except RealmkitError as exc:
-                    if exc.message != failing:  # once per outage, not twice a second
-                        log.warning("leader round failed: %s", exc.message)
-                    failing = exc.message
-                await asyncio.sleep(ROUND_SECONDS)
-        finally:
-            await self.leadership.resign()
+
+        async def gained() -> None:
+            self._leading_since = time.monotonic()
+
+        async def nothing() -> None:
+            pass
+
+        await lead(
+            self.leadership,
+            self.node_name,
+            gained=gained,
+            round=lambda: self.duties(time.monotonic()),
+            lost=nothing,
+            pause=lambda: asyncio.sleep(ROUND_SECONDS),
+        )
 
     async def duties(self, now: float) -> None:
         rows = self.instances.rows

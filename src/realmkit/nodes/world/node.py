@@ -343,7 +343,8 @@ class WorldNode:
             z=c.pos_z,
             orientation=c.orientation,
         )
-        runner.join(state, occupant)
+        team = runner.space.spawn_team(request.spawn) if request.spawn else 0
+        runner.join(state, occupant, team)
         if request.spawn:
             runner.save_now(c.character_id)  # a crash now must not send it back through the portal
         await assignments.set_state(c.character_id, request.epoch, AssignmentState.IN_WORLD)

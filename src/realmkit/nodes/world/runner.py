@@ -13,7 +13,8 @@ whole space is snapshotted and written as its checkpoint (fenced by the
 instance row), so another node can restore it after a crash.
 
 A player stepping into a portal is the orchestrator's business: the runner
-asks it (``UsePortal``) off the tick and carries on.
+asks it (``UsePortal``) off the tick and carries on. A match space's decided
+win rule (``MatchWon``) goes to the matchmaker as ``MatchDecided``.
 
 Timing: ticks are scheduled on a fixed grid (drift-corrected). A tick that
 starts late is still run once; the ticks it should have overlapped are
@@ -37,6 +38,7 @@ from realmkit.errors import ContentError, RealmkitError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
 from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
 from realmkit.protocol.frames import select_observers
+from realmkit.protocol.matchmaking import MatchDecided
 from realmkit.sim.events import (
     ActionRejected,
     Chat,
@@ -45,6 +47,7 @@ from realmkit.sim.events import (
     Event,
     ItemIdsNeeded,
     LootGranted,
+    MatchWon,
     PortalReached,
 )
 from realmkit.sim.space import Space
@@ -183,8 +186,8 @@ class SpaceRunner:
 
     # --- players --------------------------------------------------------------
 
-    def join(self, state: PlayerState, occupant: Occupant) -> None:
-        self.space.add_player(state)
+    def join(self, state: PlayerState, occupant: Occupant, team: int = 0) -> None:
+        self.space.add_player(state, team)
         self.occupants[occupant.character_id] = occupant
 
     async def leave(self, character_id: int) -> tuple[Occupant, bool]:
@@ -309,6 +312,8 @@ class SpaceRunner:
                 ask = asyncio.create_task(self._use_portal(event))
                 self._asks.add(ask)
                 ask.add_done_callback(self._asks.discard)
+            elif isinstance(event, MatchWon):
+                await self._announce(event)
         for gateway_id, players in by_gateway.items():
             mine = [e for e in events if concerned(e) & players]
             if mine:
@@ -357,6 +362,14 @@ class SpaceRunner:
             log.warning(
                 "portal %d for character %d: %s", event.portal_id, event.character_id, exc.message
             )
+
+    async def _announce(self, event: MatchWon) -> None:
+        """Tell the matchmaker the match is decided (it ends the match by time otherwise)."""
+        decided = MatchDecided(self.instance_id, event.winner)
+        try:
+            await self.bus.publish(subjects.space_results(self.instance_id), decided)
+        except RealmkitError as exc:
+            log.warning("result of space %d not published: %s", self.instance_id, exc.message)
 
     async def _reserve_ids(self) -> None:
         block = await self.items.reserve_ids()
