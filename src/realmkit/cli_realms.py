@@ -97,6 +97,19 @@ def realm_set_status(
     _show_realm(found, as_json, "is now")
 
 
+@realm_app.command("set-phase")
+def realm_set_phase(
+    ctx: typer.Context,
+    realm: RealmArg,
+    phase: Annotated[int, typer.Argument(min=0, max=1000, help="The realm's new phase.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Move a realm to another phase: spawns a patch gates by phase appear or vanish in
+    its running spaces at a tick boundary."""
+    found = on_db(ctx, as_json, lambda s, db: realms.set_phase(s, db, realm, phase))
+    _show_realm(found, as_json, f"is in phase {found.current_phase} and")
+
+
 def _show_realm(realm: Realm, as_json: bool, verb: str) -> None:
     if as_json:
         print_json({"ok": True, "realm": realm})

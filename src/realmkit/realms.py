@@ -18,7 +18,8 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.loader import load_pack, pack_folder
 from realmkit.content.patches import check_overrides, decode_overrides
-from realmkit.errors import RealmkitError, UsageError
+from realmkit.content.schema import MAX_PHASE
+from realmkit.errors import InvalidInput, RealmkitError, UsageError
 from realmkit.protocol.cluster import PatchActivated
 from realmkit.settings import Settings
 from realmkit.store.cluster import ClusterRepo
@@ -65,6 +66,19 @@ async def set_status(db: Database, realm: str, status: RealmStatus) -> Realm:
     cluster = ClusterRepo(db)
     found = await cluster.realm(_key(realm))
     return await cluster.set_realm_status(found.realm_id, status)
+
+
+async def set_phase(settings: Settings, db: Database, realm: str, phase: int) -> Realm:
+    """Move a realm to another phase: spawns gated by phase appear or vanish in its
+    running spaces (world nodes are told, as for a patch)."""
+    if not 0 <= phase <= MAX_PHASE:
+        raise InvalidInput("phase", f"0 to {MAX_PHASE}")
+    cluster = ClusterRepo(db)
+    found = await cluster.realm(_key(realm))
+    changed = await cluster.set_realm_phase(found.realm_id, phase)
+    message = PatchActivated(changed.game_id, changed.active_patch_id, realm_id=changed.realm_id)
+    await _announce(settings, message)
+    return changed
 
 
 async def listing(db: Database) -> list[RealmListing]:

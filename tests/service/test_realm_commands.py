@@ -11,7 +11,9 @@ import pytest
 from realmkit import realms
 from realmkit.bus import subjects
 from realmkit.engines import Endpoints
-from realmkit.errors import Conflict, ContentError, NotFound
+from realmkit.errors import Conflict, ContentError, InvalidInput, NotFound
+from realmkit.nodes.packs import PackCache
+from realmkit.nodes.world.content import Scope, SpaceContent
 from realmkit.protocol.cluster import PatchActivated
 from realmkit.realms import PatchTarget
 from realmkit.seed import seed_if_empty
@@ -139,3 +141,26 @@ def test_cli_lists_realms_and_reports_bad_input(
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert msgspec.json.decode(stdout)["error"]["code"] == "NOT_FOUND"
+
+
+async def test_phase_gates_spawns_in_the_content_a_realm_runs(
+    db: Database, endpoints: Endpoints
+) -> None:  # type: ignore[no-untyped-def]
+    """A realm's phase is part of the content its spaces resolve: Dustfall's phase-1
+    wyrm brood appears only once the realm is moved to phase 1; a phase out of range
+    is refused."""
+    await seed_if_empty(db)
+    content = SpaceContent(db, PackCache())
+    dustfall = await ClusterRepo(db).realm("Dustfall")
+    scope = Scope(dustfall.game_id, dustfall.realm_id, dustfall.pool_id)
+
+    async def brood() -> list[str]:
+        pack = await content.pack(await content.version(scope))
+        return [s.name for s in pack.spawns if s.name == "dunes-wyrm-brood"]
+
+    assert await brood() == []
+    moved = await realms.set_phase(_settings(endpoints), db, "Dustfall", 1)
+    assert moved.current_phase == 1
+    assert await brood() == ["dunes-wyrm-brood"]
+    with pytest.raises(InvalidInput):
+        await realms.set_phase(_settings(endpoints), db, "Dustfall", 5000)

@@ -136,6 +136,17 @@ class ClusterRepo:
             raise NotFound("realm", realm_id)
         return row(Realm, record)
 
+    async def set_realm_phase(self, realm_id: int, phase: int) -> Realm:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "UPDATE auth.realmlist SET current_phase = $2 WHERE realm_id = $1 RETURNING *",
+                realm_id,
+                phase,
+            )
+        if record is None:
+            raise NotFound("realm", realm_id)
+        return row(Realm, record)
+
     async def listing(self) -> list[RealmListing]:
         """Every realm with its pool, game, active patch and population (players in
         the world), for the realm list and ``realmkit status``."""
