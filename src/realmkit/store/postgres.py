@@ -30,6 +30,9 @@ UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    # A connection whose query the server's death interrupted can come back from
+    # the pool mid-protocol ("another operation is in progress"): it is gone too.
+    asyncpg.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
