@@ -15,6 +15,10 @@ carries a fresh resume token: if this gateway dies, the client says
 space kept it; the orchestrator finds it by the token's hash, the only form
 that leaves the gateway). Each token resumes once.
 
+Queue messages (``queue_join``, ``match_accept``...) go to the matchmakers as
+requests for the character this socket authenticated; the matchmakers' leader
+reaches players through ``gateway.<id>.deliver`` (proposals, results).
+
 Per space it keeps one ``Replicator`` for its players there (``fanout``):
 each space frame becomes per-player bytes, sent as they are. Inputs are batched per space:
 those that arrive in one pass of the event loop go out in one message at its

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.schema import ActivityDef, ContentPack
-from realmkit.errors import RealmkitError
+from realmkit.errors import NotFound, RealmkitError
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import MatchProposal, MatchResult, Outcome, QueueStatus
 from realmkit.protocol.cluster import (
@@ -94,7 +94,7 @@ class MatchRunner:
         pack = await self.packs.get(game.content_pack)
         found = pack.activity(key)
         if found is None:
-            raise RealmkitError(f"pool {pool_id}'s game has no activity {key}")
+            raise NotFound(f"activity of {pool.game_id}", key)
         return pack, found
 
     # --- telling players ------------------------------------------------------------
