@@ -159,16 +159,22 @@ async def transfers(bus: NatsBus, clients: list[GameClient], rounds: int) -> Non
     print(figures("transfer, request to first frame in the new space", to_frame))
 
 
-async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameClient]) -> None:
+async def continent_node(database_url: str) -> str:
+    """The world node running the (ready) continent."""
     db = await Database.connect(database_url, max_size=2)
     try:
         async with db.connection() as conn:
-            node = await conn.fetchval(
+            node: str = await conn.fetchval(
                 "SELECT node_id FROM characters.instances WHERE kind = 'continent' "
                 "AND state = 'ready'"
             )
     finally:
         await db.close()
+    return node
+
+
+async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameClient]) -> None:
+    node = await continent_node(database_url)
     before = {c.character_id: c.transfers for c in clients}
     back: list[float] = []
 
@@ -192,15 +198,7 @@ async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameC
 
 
 async def drain(bus: NatsBus, database_url: str) -> None:
-    db = await Database.connect(database_url, max_size=2)
-    try:
-        async with db.connection() as conn:
-            node = await conn.fetchval(
-                "SELECT node_id FROM characters.instances WHERE kind = 'continent' "
-                "AND state = 'ready'"
-            )
-    finally:
-        await db.close()
+    node = await continent_node(database_url)
     started = time.perf_counter()
     drained = await bus.request(
         subjects.ORCHESTRATOR_REQUESTS, DrainNode(node), Drained, timeout=120

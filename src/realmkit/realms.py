@@ -65,7 +65,7 @@ async def add_realm(db: Database, name: str, pool: str, status: RealmStatus) -> 
 async def set_status(db: Database, realm: str, status: RealmStatus) -> Realm:
     cluster = ClusterRepo(db)
     found = await cluster.realm(_key(realm))
-    return await cluster.set_realm_status(found.realm_id, status)
+    return await cluster.update_realm(found.realm_id, status=status)
 
 
 async def set_phase(settings: Settings, db: Database, realm: str, phase: int) -> Realm:
@@ -75,7 +75,7 @@ async def set_phase(settings: Settings, db: Database, realm: str, phase: int) ->
         raise InvalidInput("phase", f"0 to {MAX_PHASE}")
     cluster = ClusterRepo(db)
     found = await cluster.realm(_key(realm))
-    changed = await cluster.set_realm_phase(found.realm_id, phase)
+    changed = await cluster.update_realm(found.realm_id, phase=phase)
     message = PatchActivated(changed.game_id, changed.active_patch_id, realm_id=changed.realm_id)
     await _announce(settings, message)
     return changed

@@ -6,7 +6,6 @@ import asyncio
 import math
 import os
 import signal
-import time
 
 from cluster_procs import node_pid
 from invariants import check_invariants, fetch, owned_items
@@ -165,13 +164,11 @@ async def test_killed_matchmaker_leader_loses_no_ticket(cluster, bus, eventually
 
         await eventually(proposing, 15.0, "the leader to propose a match")
         os.kill(node_pid(cluster.pid, leader), signal.SIGKILL)
-        killed_at = time.monotonic()
 
         async def standby_leads() -> bool:
             return await lock_holder(db, MATCHMAKER_LOCK) == standby
 
         await eventually(standby_leads, 2.0, "the standby to lead")
-        assert time.monotonic() - killed_at < 2.5
 
         async def all_matched() -> bool:
             rows = await fetch(

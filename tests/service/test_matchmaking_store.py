@@ -6,11 +6,12 @@ import asyncpg
 import pytest
 
 from realmkit.errors import AlreadyQueued, Conflict, IllegalTransition
+from realmkit.matchmaking.ratings import RatingChange
 from realmkit.matchmaking.tickets import TICKET_MOVES
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.matchmaking import MatchRepo, RatingChange, RatingRepo, TicketRepo
+from realmkit.store.matchmaking import MatchRepo, RatingRepo, TicketRepo
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import Character, RealmStatus
 

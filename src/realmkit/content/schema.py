@@ -119,6 +119,14 @@ class MapDef(_Record, frozen=True, forbid_unknown_fields=True):
     portals: list[Portal] = []
     zones: list[Zone] = []
 
+    def team_spawn(self, team: int) -> str:
+        """The spawn point of team ``team`` (1-based), else one for any team."""
+        for wanted in (team, 0):
+            for point in self.spawn_points:
+                if point.team == wanted:
+                    return point.name
+        return self.spawn_points[0].name
+
 
 class LootEntry(_Record, frozen=True, forbid_unknown_fields=True):
     """One roll: ``chance`` in [0, 1] to drop between min and max of ``item``."""

@@ -46,9 +46,6 @@ TICKET_MOVES: dict[TicketState, frozenset[TicketState]] = {
     T.CANCELLED: frozenset(),
 }
 
-LIVE_STATES: frozenset[TicketState] = frozenset({T.QUEUED, T.PROPOSED, T.ACCEPTED, T.IN_MATCH})
-"""The states of the one live ticket a character may hold per activity."""
-
 
 def check_ticket_move(current: TicketState, target: TicketState) -> None:
     """``IllegalTransition`` unless a ticket may go from ``current`` to ``target``."""

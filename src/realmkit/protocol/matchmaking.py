@@ -58,9 +58,6 @@ class WhereInQueue(msgspec.Struct, frozen=True, tag_field="t", tag="where"):
     ticket_id: int
 
 
-MatchmakerNews = TicketChanged
-
-
 # --- the leader -> a gateway's players (gateway.<id>.deliver) ------------------
 
 

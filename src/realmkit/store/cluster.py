@@ -73,11 +73,6 @@ class ClusterRepo:
             raise NotFound("pool", key)
         return row(RealmPool, record)
 
-    async def games(self) -> list[Game]:
-        async with self.db.connection() as conn:
-            records = await conn.fetch("SELECT * FROM cluster.games ORDER BY game_id")
-        return [row(Game, r) for r in records]
-
     async def add_realm(
         self,
         name: str,
@@ -125,22 +120,16 @@ class ClusterRepo:
             raise NotFound("realm", key)
         return row(Realm, record)
 
-    async def set_realm_status(self, realm_id: int, status: RealmStatus) -> Realm:
+    async def update_realm(
+        self, realm_id: int, *, status: RealmStatus | None = None, phase: int | None = None
+    ) -> Realm:
+        """Change a realm's status and/or phase (None keeps the value)."""
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
-                "UPDATE auth.realmlist SET status = $2 WHERE realm_id = $1 RETURNING *",
+                "UPDATE auth.realmlist SET status = coalesce($2, status), "
+                "current_phase = coalesce($3, current_phase) WHERE realm_id = $1 RETURNING *",
                 realm_id,
-                status.value,
-            )
-        if record is None:
-            raise NotFound("realm", realm_id)
-        return row(Realm, record)
-
-    async def set_realm_phase(self, realm_id: int, phase: int) -> Realm:
-        async with self.db.connection() as conn:
-            record = await conn.fetchrow(
-                "UPDATE auth.realmlist SET current_phase = $2 WHERE realm_id = $1 RETURNING *",
-                realm_id,
+                status.value if status is not None else None,
                 phase,
             )
         if record is None:

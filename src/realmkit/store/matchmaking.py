@@ -15,10 +15,9 @@ from datetime import datetime
 import msgspec
 
 from realmkit.errors import AlreadyQueued, Conflict, NotFound
+from realmkit.matchmaking.ratings import RatingChange
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import row
-
-LIVE = ("queued", "proposed", "accepted", "in_match")
 
 
 class TicketRow(msgspec.Struct, frozen=True):
@@ -48,12 +47,6 @@ class MatchRow(msgspec.Struct, frozen=True):
     started_at: datetime | None
     ends_at: datetime | None
     winner: int | None
-
-
-class RatingChange(msgspec.Struct, frozen=True):
-    character_id: int
-    rating: int
-    won: bool
 
 
 def _match(record: object) -> MatchRow:

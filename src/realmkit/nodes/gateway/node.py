@@ -43,7 +43,7 @@ from realmkit.auth.tickets import Audience
 from realmkit.bus import subjects
 from realmkit.bus.nats import KeyValue, NatsBus
 from realmkit.engines import Endpoints
-from realmkit.errors import Conflict, RealmkitError, TicketReplayed
+from realmkit.errors import Conflict, RealmkitError, RemoteError, TicketReplayed
 from realmkit.nodes.gateway.connection import (
     Action,
     AskMatchmaker,
@@ -299,9 +299,9 @@ class GatewayNode:
                 timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
-            code = getattr(exc, "remote_code", exc.code)
-            await _send(ws, msgspec.msgpack.encode(ErrorFrame(code, exc.message)))
-            for action in conn.close(CLOSE_UNAUTHENTICATED, code):
+            frame = _error_frame(exc)
+            await _send(ws, msgspec.msgpack.encode(frame))
+            for action in conn.close(CLOSE_UNAUTHENTICATED, frame.code):
                 await self._carry_out(ws, action, player)
             return
         if ws.closed:
@@ -355,9 +355,7 @@ class GatewayNode:
                 subjects.MATCHMAKER_REQUESTS, request, QueueStatus, timeout=REQUEST_TIMEOUT
             )
         except RealmkitError as exc:
-            code = getattr(exc, "remote_code", exc.code)
-            message_text = getattr(exc, "remote_message", exc.message)
-            await _send(ws, msgspec.msgpack.encode(ErrorFrame(code, message_text)))
+            await _send(ws, msgspec.msgpack.encode(_error_frame(exc)))
             return
         await _send(ws, msgspec.msgpack.encode(reply))
 
@@ -439,6 +437,14 @@ class GatewayNode:
             except RealmkitError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
             await asyncio.sleep(LOAD_SECONDS)
+
+
+def _error_frame(exc: RealmkitError) -> ErrorFrame:
+    """What a client is told of a failure: a node's answer as that node gave it (no
+    internal subject names), else our own error."""
+    if isinstance(exc, RemoteError):
+        return ErrorFrame(exc.remote_code, exc.remote_message)
+    return ErrorFrame(exc.code, exc.message)
 
 
 def _digest(token: str) -> bytes:

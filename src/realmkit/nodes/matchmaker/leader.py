@@ -321,6 +321,3 @@ class MatchLeader:
         for ticket_id, row in stored.items():
             if ticket_id not in self.queue_of:
                 await self._enqueue(row)
-
-    def start_seconds(self) -> list[float]:
-        return list(self.runner.start_seconds)

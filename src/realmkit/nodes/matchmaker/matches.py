@@ -23,6 +23,7 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.schema import ActivityDef, ContentPack
 from realmkit.errors import NotFound, RealmkitError
+from realmkit.matchmaking.ratings import RatingChange, new_ratings
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import MatchProposal, MatchResult, Outcome, QueueStatus
 from realmkit.protocol.cluster import (
@@ -35,43 +36,13 @@ from realmkit.protocol.cluster import (
 from realmkit.protocol.matchmaking import ToPlayers
 from realmkit.settings import MatchmakingSettings
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingChange, RatingRepo
+from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingRepo
 from realmkit.store.placement import AssignmentRepo
 from realmkit.store.postgres import Database
 
 log = logging.getLogger("realmkit.matchmaker")
 
 ORCHESTRATOR_PATIENCE = 15.0
-ELO_K = 32
-
-
-def team_spawn(pack: ContentPack, activity: ActivityDef, team: int) -> str:
-    """The spawn point of team ``team`` (1-based) on the activity's map."""
-    points = pack.maps[activity.map].spawn_points
-    for wanted in (team, 0):
-        for point in points:
-            if point.team == wanted:
-                return point.name
-    return points[0].name
-
-
-def new_ratings(
-    teams: Sequence[Sequence[int]], ratings: dict[int, int], winner: int | None
-) -> list[RatingChange]:
-    """Elo between team averages; a draw moves ratings toward each other."""
-    averages = [sum(ratings[c] for c in team) / len(team) for team in teams]
-    changes = []
-    for index, team in enumerate(teams, start=1):
-        others = [a for i, a in enumerate(averages, start=1) if i != index]
-        opponent = sum(others) / len(others)
-        expected = 1 / (1 + 10 ** ((opponent - averages[index - 1]) / 400))
-        score = 0.5 if winner is None else float(winner == index)
-        delta = round(ELO_K * (score - expected))
-        for c in team:
-            changes.append(
-                RatingChange(c, min(10_000, max(0, ratings[c] + delta)), winner == index)
-            )
-    return changes
 
 
 class MatchRunner:
@@ -85,8 +56,6 @@ class MatchRunner:
         self.matches = MatchRepo(db)
         self.cluster = ClusterRepo(db)
         self.assignments = AssignmentRepo(db)
-        # Seconds from the last acceptance to every member in the instance.
-        self.start_seconds: list[float] = []
 
     async def activity(self, pool_id: int, key: str) -> tuple[ContentPack, ActivityDef]:
         pool = await self.cluster.pool(pool_id)
@@ -146,13 +115,12 @@ class MatchRunner:
             await self.matches.cancel(match.match_id)
             return None
         moves = [
-            self._bring(character_id, info.instance_id, team_spawn(pack, activity, index))
+            self._bring(character_id, info.instance_id, pack.maps[activity.map].team_spawn(index))
             for index, team in enumerate(running.teams, start=1)
             for character_id in team
         ]
         arrived = sum(await asyncio.gather(*moves))
         seconds = time.monotonic() - accepted_at
-        self.start_seconds.append(seconds)
         log.info(
             "match %d (%s) running in instance %d: %d of %d players in after %.3f s",
             match.match_id,
