@@ -348,6 +348,33 @@ async def test_advisory_lock_waiters_do_not_starve_the_holder(database_url: str)
     assert most == 1
 
 
+async def test_lock_holders_on_a_full_pool_use_the_connection_they_hold(database_url: str) -> None:
+    """Every connection of the pool pinned by a shared-lock holder, each holder queries:
+    it uses its own connection instead of waiting forever for another one."""
+    small = await Database.connect(database_url, min_size=1, max_size=3)
+    all_in = asyncio.Barrier(3)
+
+    async def landing() -> tuple[int, int, int]:
+        async with small.advisory_lock("instance:1", shared=True) as held:
+            await all_in.wait()  # the pool is empty from here on
+            mine = await held.fetchval("SELECT pg_backend_pid()")
+            inside = await small.fetchval("SELECT pg_backend_pid()")
+            async with small.transaction() as conn:
+                in_transaction = await conn.fetchval("SELECT pg_backend_pid()")
+            return mine, inside, in_transaction
+
+    try:
+        async with asyncio.timeout(30):
+            pids = await asyncio.gather(*(landing() for _ in range(3)))
+            async with small.connection() as outer:
+                child = asyncio.create_task(small.fetchval("SELECT pg_backend_pid()"))
+                assert await child != await outer.fetchval("SELECT pg_backend_pid()")
+    finally:
+        await small.close()
+    assert all(mine == inside == in_transaction for mine, inside, in_transaction in pids)
+    assert len({mine for mine, _, _ in pids}) == 3
+
+
 async def test_instance_lifecycle_is_enforced_by_the_database(
     db: Database, database_url: str
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
@@ -71,10 +72,21 @@ def translated(
 
 
 class Database:
-    """A pool of connections to one PostgreSQL database."""
+    """A pool of connections to one PostgreSQL database.
+
+    A task holds at most one of its connections at a time: inside a block that
+    holds one (``connection``, ``transaction``, ``advisory_lock``), the same
+    task's repository calls use that one. A task never waits for a second
+    connection while it pins a first, so a pool that many tasks hold at once
+    cannot deadlock (every holder waiting for a connection another holds).
+    Tasks started inside the block take their own.
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self._held: contextvars.ContextVar[tuple[object, ConnectionLike] | None] = (
+            contextvars.ContextVar(f"realmkit-db-{id(self)}", default=None)
+        )
 
     @classmethod
     async def connect(
@@ -107,15 +119,27 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[ConnectionLike]:
+        """A pooled connection for the block: the one this task holds already, if any."""
+        task = asyncio.current_task()
+        held = self._held.get()
+        if held is not None and held[0] is task:
+            with translated():
+                yield held[1]
+            return
         with translated():
             async with self.pool.acquire() as conn:
-                yield conn
+                self._held.set((task, conn))
+                try:
+                    yield conn
+                finally:
+                    self._held.set(held)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[ConnectionLike]:
-        with translated():
-            async with self.pool.acquire() as conn, conn.transaction():
-                yield conn
+        async with self.connection() as conn:
+            with translated():
+                async with conn.transaction():  # a savepoint inside another one
+                    yield conn
 
     @contextlib.asynccontextmanager
     async def advisory_lock(
@@ -135,33 +159,26 @@ class Database:
         suffix = "_shared" if shared else ""
         delay = 0.002
         while True:
-            with translated():
-                conn = await self.pool.acquire()
-                try:
-                    if await conn.fetchval(
+            async with self.connection() as conn:
+                with translated():
+                    won = await conn.fetchval(
                         f"SELECT pg_try_advisory_lock{suffix}(hashtextextended($1, 0))", name
-                    ):
-                        break
-                except BaseException:
-                    await self.pool.release(conn)
-                    raise
-                await self.pool.release(conn)
+                    )
+                if won:
+                    try:
+                        yield conn
+                    finally:
+                        with translated():
+                            await conn.execute(
+                                f"SELECT pg_advisory_unlock{suffix}(hashtextextended($1, 0))", name
+                            )
+                    return
             await asyncio.sleep(delay)  # someone holds it: back off, then try again
             delay = min(delay * 2, 0.05)
-        try:
-            yield conn
-        finally:
-            with translated():
-                try:
-                    await conn.execute(
-                        f"SELECT pg_advisory_unlock{suffix}(hashtextextended($1, 0))", name
-                    )
-                finally:
-                    await self.pool.release(conn)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        with translated():
-            return await self.pool.fetchval(query, *args)
+        async with self.connection() as conn:
+            return await conn.fetchval(query, *args)
 
 
 class Leadership:
