@@ -52,7 +52,7 @@ launcher = "none"
 
 [matchmaking]
 accept_timeout = 10.0
-match_time_limit = 12.0
+match_time_limit = 15.0
 
 """
 

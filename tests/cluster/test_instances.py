@@ -21,21 +21,28 @@ FROM_DUNGEON = (1540.0, 1500.0)
 
 
 async def enter_at(  # type: ignore[no-untyped-def]
-    http, cluster, name: str, at: tuple[float, float], gateway: int = 0, realm_index: int = 0
+    http,
+    cluster,
+    name: str,
+    at: tuple[float, float],
+    gateway: int = 0,
+    realm_index: int = 0,
+    hp: int | None = None,
 ):
     """A client whose character starts at ``at`` on the continent (set in its save),
-    on the ``realm_index``-th realm of the list."""
+    on the ``realm_index``-th realm of the list; with ``hp`` when given (wounded)."""
     api = LoginClient(cluster.login_url, http)
     await api.register_or_login(f"acct_{name.lower()}", "correct-horse-battery")
     realm = (await api.realms())[realm_index]
     character = await api.character(realm.realm_id, name)
     await fetch(
         cluster.database_url,
-        "UPDATE characters.characters SET map_id = $2, pos_x = $3, pos_y = $4, pos_z = 30 "
-        "WHERE character_id = $1",
+        "UPDATE characters.characters SET map_id = $2, pos_x = $3, pos_y = $4, pos_z = 30, "
+        "hp = COALESCE($5, hp) WHERE character_id = $1",
         character.character_id,
         CONTINENT,
         *at,
+        hp,
     )
     ticket = await api.ticket(character.character_id)
     client = await GameClient.connect(http, cluster.gateways[gateway], ticket.ticket)

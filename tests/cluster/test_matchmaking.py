@@ -15,12 +15,15 @@ from realmkit.bus import subjects
 from realmkit.client.game import GameClient
 from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.protocol.matchmaking import TicketChanged
+from realmkit.sim.store import FLAG_DEAD
 from realmkit.store.postgres import Database, lock_holder
 
 WAIT = 30.0
 BATTLEGROUND_MAP = 3
 TEAM = 10
 KIND_PLAYER = 1
+ARENA_MAP = 4
+ARENA_Y = 40.0
 
 
 async def _continent_of_own_realm(cluster, client: GameClient) -> bool:  # type: ignore[no-untyped-def]
@@ -109,6 +112,116 @@ async def test_two_realms_meet_in_a_battleground_and_come_home(http, cluster) ->
         assert not client.closed.is_set()
     assert (await clients[0].queue_status("battleground")).state == "none"
     await check_invariants(cluster.database_url, items)
+    for client in clients:
+        await client.close()
+
+
+async def _wait_transfers(clients: list[GameClient], count: int) -> None:
+    async with asyncio.timeout(WAIT):
+        for client in clients:
+            while client.transfers < count:
+                await client.moved.wait()
+                client.moved.clear()
+
+
+async def test_an_arena_is_won_by_the_last_team_standing_and_rated(http, cluster) -> None:  # type: ignore[no-untyped-def]
+    """Two wounded players of each realm meet in a rated 2v2 arena; team 1 kills team 2.
+    The space's win rule decides (not the time limit): team 1 wins and gains what team 2
+    loses, in the ratings table too; everyone comes home alive with the hp it queued
+    with (a match space saves no health)."""
+    wounded = 12  # one hit of a level-1 player
+    clients: list[GameClient] = []
+    for realm_index, prefix in ((0, "Az"), (1, "Cr")):
+        for i in range(2):
+            spot = (240.0 + 6 * i, 180.0 + 20 * realm_index)
+            clients.append(
+                await enter_at(
+                    http,
+                    cluster,
+                    f"{prefix}ar{chr(97 + i)}",
+                    spot,
+                    gateway=i,
+                    realm_index=realm_index,
+                    hp=wounded,
+                )
+            )
+    for client in clients:
+        assert (await client.queue_join("arena2v2")).state == "queued"
+    proposals = []
+    for client in clients:
+        async with asyncio.timeout(WAIT):
+            proposals.append(await client.proposals.get())
+    assert len({p.match_id for p in proposals}) == 1
+    for client, proposal in zip(clients, proposals, strict=True):
+        await client.accept(proposal.match_id)
+    await _wait_transfers(clients, 1)
+    team_of = {c.character_id: p.team for c, p in zip(clients, proposals, strict=True)}
+    winners = [c for c in clients if team_of[c.character_id] == 1]
+    losers = [c for c in clients if team_of[c.character_id] == 2]
+    assert len(winners) == len(losers) == 2
+    for client in clients:
+        await _first_frame(client)
+        assert client.world is not None
+        assert client.world.map_id == ARENA_MAP
+
+    # Both teams walk to the middle; each winner strikes one loser, who strikes nobody.
+    async def fight(client: GameClient, x: float, target: int) -> None:
+        for _ in range(int(WAIT / 0.1)):
+            if await client.walk_towards(x, ARENA_Y, speed=6.0, step_seconds=0.1):
+                break
+            await asyncio.sleep(0.1)  # the client's own pace: ten reports a second
+        if target:
+            await client.attack(target)
+
+    await asyncio.gather(
+        *(fight(c, 38.0, loser.character_id) for c, loser in zip(winners, losers, strict=True)),
+        *(fight(c, 42.0, 0) for c in losers),
+    )
+    results = {}
+    for client in clients:
+        async with asyncio.timeout(WAIT):
+            results[client.character_id] = await client.results.get()
+    changes = {cid: r.rating_change for cid, r in results.items()}
+    for client in winners:
+        result = results[client.character_id]
+        assert (result.outcome, result.winner) == ("win", 1)
+        assert result.rating == 1500 + result.rating_change
+        assert result.rating_change > 0
+    for client in losers:
+        result = results[client.character_id]
+        assert (result.outcome, result.winner) == ("loss", 1)
+        assert result.rating_change < 0
+    assert sum(changes.values()) == 0
+    match = await fetch(
+        cluster.database_url,
+        "SELECT state, winner FROM matchmaking.matches WHERE match_id = $1",
+        proposals[0].match_id,
+    )
+    assert (match[0]["state"], match[0]["winner"]) == ("done", 1)
+    stored = await fetch(
+        cluster.database_url,
+        "SELECT character_id, rating, wins, losses FROM matchmaking.ratings "
+        "WHERE activity_id = 'arena2v2' AND character_id = ANY($1)",
+        list(results),
+    )
+    assert {r["character_id"]: (r["rating"], r["wins"], r["losses"]) for r in stored} == {
+        cid: (r.rating, int(r.outcome == "win"), int(r.outcome == "loss"))
+        for cid, r in results.items()
+    }
+    await _wait_transfers(clients, 2)
+    for client in clients:
+        await _first_frame(client)
+        assert await _continent_of_own_realm(cluster, client)
+        me = client.me()
+        assert me is not None
+        assert me.hp > 0
+        assert not me.flags & FLAG_DEAD
+    saved = await fetch(
+        cluster.database_url,
+        "SELECT hp FROM characters.characters WHERE character_id = ANY($1)",
+        list(results),
+    )
+    assert [r["hp"] for r in saved] == [wounded] * 4
     for client in clients:
         await client.close()
 
