@@ -22,6 +22,9 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── InstanceFull            a space has no room for one more player
     │   │   ├── RealmUnavailable        the realm is not online (offline, locked, maintenance)
     │   │   ├── AlreadyQueued           one live ticket per character and activity
+    │   │   ├── AlreadyInParty          a character is in one party at most
+    │   │   ├── PartyFull               a party has no room for one more member
+    │   │   ├── NotPartyLeader          only a party's leader invites and queues it
     │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
     │   │   └── StaleEpoch              a save or placement fenced by an old epoch
     │   ├── IllegalTransition           a lifecycle state machine refused a move
@@ -176,6 +179,37 @@ class AlreadyQueued(Conflict):
         self.character_id = character_id
         self.activity = activity
         self.ticket_id = ticket_id
+
+
+class AlreadyInParty(Conflict):
+    code = "ALREADY_IN_PARTY"
+
+    def __init__(self, character_id: int, name: str = "") -> None:
+        who = name or f"character {character_id}"
+        super().__init__(f"{who} is already in a party", character_id=character_id, name=name)
+        self.character_id = character_id
+
+
+class PartyFull(Conflict):
+    code = "PARTY_FULL"
+
+    def __init__(self, party_id: int, size: int) -> None:
+        super().__init__(f"party {party_id} is full ({size} members)", party_id=party_id, size=size)
+        self.party_id = party_id
+        self.size = size
+
+
+class NotPartyLeader(Conflict):
+    code = "NOT_PARTY_LEADER"
+
+    def __init__(self, character_id: int, party_id: int) -> None:
+        super().__init__(
+            f"only the leader of party {party_id} can do that",
+            character_id=character_id,
+            party_id=party_id,
+        )
+        self.character_id = character_id
+        self.party_id = party_id
 
 
 class OwnershipChanged(Conflict):

@@ -7,12 +7,14 @@ import math
 import os
 import signal
 
+import pytest
 from cluster_procs import node_pid
 from invariants import check_invariants, fetch, owned_items
 from test_instances import enter_at
 
 from realmkit.bus import subjects
 from realmkit.client.game import GameClient
+from realmkit.errors import RemoteError
 from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.protocol.matchmaking import TicketChanged
 from realmkit.sim.store import FLAG_DEAD
@@ -222,6 +224,75 @@ async def test_an_arena_is_won_by_the_last_team_standing_and_rated(http, cluster
         list(results),
     )
     assert [r["hp"] for r in saved] == [wounded] * 4
+    for client in clients:
+        await client.close()
+
+
+async def _until(client: GameClient, party_size: int) -> None:
+    async with asyncio.timeout(WAIT):
+        while len(client.party.members) != party_size:
+            client.party_changed.clear()
+            await client.party_changed.wait()
+
+
+async def test_a_party_queues_as_one_and_leaving_it_cancels_its_ticket(http, cluster) -> None:  # type: ignore[no-untyped-def]
+    """Through the client protocol: Azure's Aleader invites Amember by name; only the
+    leader queues the party, for both; the arena proposal puts them on one team
+    against two Crimson players. A Crimson player declines, the others are queued
+    again; Amember leaves the party, and the party's ticket is cancelled for both."""
+    names = [("Apleader", 0), ("Apmember", 0), ("Crsoloa", 1), ("Crsolob", 1)]
+    leader, member, solo_a, solo_b = [
+        await enter_at(http, cluster, name, (300.0 + 6 * i, 180.0), gateway=i % 2, realm_index=r)
+        for i, (name, r) in enumerate(names)
+    ]
+    made = await leader.party_invite("apmember")  # names are found in any case
+    assert made.leader_id == leader.character_id
+    async with asyncio.timeout(WAIT):
+        invitation = await member.invitations.get()
+    assert (invitation.party_id, invitation.inviter) == (made.party_id, "Apleader")
+    with pytest.raises(RemoteError) as cross_realm:
+        await leader.party_invite("Crsoloa")  # another realm's character: no such name here
+    assert cross_realm.value.remote_code == "NOT_FOUND"
+    joined = await member.party_accept(invitation.party_id)
+    assert [m.character_id for m in joined.members] == [
+        leader.character_id,
+        member.character_id,
+    ]
+    await _until(leader, 2)
+    with pytest.raises(RemoteError) as not_leader:
+        await member.queue_join("arena2v2")
+    assert not_leader.value.remote_code == "NOT_PARTY_LEADER"
+    queued = await leader.queue_join("arena2v2")
+    assert queued.state == "queued"
+    assert (await member.queue_status("arena2v2")).ticket_id == queued.ticket_id
+    for solo in (solo_a, solo_b):
+        assert (await solo.queue_join("arena2v2")).state == "queued"
+    clients = [leader, member, solo_a, solo_b]
+    proposals = {}
+    for client in clients:
+        async with asyncio.timeout(WAIT):
+            proposals[client.character_id] = await client.proposals.get()
+    assert len({p.match_id for p in proposals.values()}) == 1
+    teams = {c.character_id: proposals[c.character_id].team for c in clients}
+    assert teams[leader.character_id] == teams[member.character_id]
+    assert teams[solo_a.character_id] == teams[solo_b.character_id] != teams[member.character_id]
+    match_id = proposals[leader.character_id].match_id
+    for client in (leader, member, solo_b):
+        await client.accept(match_id)
+    await solo_a.decline(match_id)
+    async with asyncio.timeout(WAIT):
+        for client in (leader, member, solo_b):
+            assert (await client.results.get()).outcome == "cancelled"
+            while client.queue["arena2v2"].state != "queued":  # queued again
+                await client.queue_status("arena2v2")
+    assert (await solo_a.queue_status("arena2v2")).state == "none"
+    left = await member.party_leave()
+    assert left.party_id == 0
+    await _until(leader, 0)  # a party of one is no party
+    assert (await leader.queue_status("arena2v2")).state == "none"
+    assert (await member.queue_status("arena2v2")).state == "none"
+    assert (await solo_b.queue_leave("arena2v2")).state == "cancelled"
+    assert not any(c.closed.is_set() for c in clients)
     for client in clients:
         await client.close()
 

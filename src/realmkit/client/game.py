@@ -26,6 +26,13 @@ from realmkit.protocol.client import (
     MatchProposal,
     MatchResult,
     NewWorld,
+    PartyAccept,
+    PartyDecline,
+    PartyInvitation,
+    PartyInvite,
+    PartyLeave,
+    PartyMessage,
+    PartyState,
     QueueJoin,
     QueueLeave,
     QueueMessage,
@@ -49,6 +56,8 @@ ServerMessage = (
     | QueueStatus
     | MatchProposal
     | MatchResult
+    | PartyState
+    | PartyInvitation
     | Event
 )
 QUEUE_REPLY_TIMEOUT = 10.0
@@ -91,8 +100,13 @@ class GameClient:
         self.proposals: asyncio.Queue[MatchProposal] = asyncio.Queue()
         self.results: asyncio.Queue[MatchResult] = asyncio.Queue()
         self.queue: dict[str, QueueStatus] = {}
+        # Parties: invitations as they come, and the party as it is now.
+        self.invitations: asyncio.Queue[PartyInvitation] = asyncio.Queue()
+        self.party = PartyState()
+        self.party_changed = asyncio.Event()
         self._asking = asyncio.Lock()
-        self._reply: asyncio.Future[QueueStatus] | None = None
+        self._reply: asyncio.Future[QueueStatus | PartyState] | None = None
+        self._expect: type[QueueStatus] | type[PartyState] = QueueStatus
 
     @classmethod
     async def connect(
@@ -177,8 +191,13 @@ class GameClient:
                     self.transferring = True
                 elif isinstance(message, QueueStatus):
                     self.queue[message.activity] = message
-                    if self._reply is not None and not self._reply.done():
-                        self._reply.set_result(message)
+                    self._answered(message)
+                elif isinstance(message, PartyState):
+                    self.party = message
+                    self.party_changed.set()
+                    self._answered(message)
+                elif isinstance(message, PartyInvitation):
+                    await self.invitations.put(message)
                 elif isinstance(message, MatchProposal):
                     await self.proposals.put(message)
                 elif isinstance(message, MatchResult):
@@ -193,6 +212,11 @@ class GameClient:
                     await self.events.put(message)
         finally:
             self.closed.set()
+
+    def _answered(self, message: QueueStatus | PartyState) -> None:
+        """The reply to the request waiting, if it waits for that kind of message."""
+        if self._reply is not None and not self._reply.done() and type(message) is self._expect:
+            self._reply.set_result(message)
 
     async def wait_frame(self) -> None:
         self.frame_arrived.clear()
@@ -237,25 +261,53 @@ class GameClient:
     # --- matchmaking ------------------------------------------------------------
 
     async def queue_join(self, activity: str, roles: tuple[RoleName, ...] = ()) -> QueueStatus:
-        """Queue for ``activity`` (``RemoteError``: e.g. ``ALREADY_QUEUED``,
-        ``REALM_UNAVAILABLE``)."""
-        return await self._ask(QueueJoin(activity, list(roles)))
+        """Queue for ``activity``, with your party if you lead one (``RemoteError``:
+        e.g. ``ALREADY_QUEUED``, ``REALM_UNAVAILABLE``, ``NOT_PARTY_LEADER``)."""
+        return await self._ask_queue(QueueJoin(activity, list(roles)))
 
     async def queue_leave(self, activity: str) -> QueueStatus:
-        return await self._ask(QueueLeave(activity))
+        return await self._ask_queue(QueueLeave(activity))
 
     async def queue_status(self, activity: str) -> QueueStatus:
-        return await self._ask(QueueStatusRequest(activity))
+        return await self._ask_queue(QueueStatusRequest(activity))
 
     async def accept(self, match_id: int) -> QueueStatus:
-        return await self._ask(MatchAccept(match_id))
+        return await self._ask_queue(MatchAccept(match_id))
 
     async def decline(self, match_id: int) -> QueueStatus:
-        return await self._ask(MatchDecline(match_id))
+        return await self._ask_queue(MatchDecline(match_id))
 
-    async def _ask(self, message: QueueMessage) -> QueueStatus:
+    async def party_invite(self, name: str) -> PartyState:
+        """Invite a character of your realm by name (``RemoteError``: e.g.
+        ``ALREADY_IN_PARTY``, ``PARTY_FULL``, ``NOT_PARTY_LEADER``, ``NOT_FOUND``)."""
+        return await self._ask_party(PartyInvite(name))
+
+    async def party_accept(self, party_id: int) -> PartyState:
+        return await self._ask_party(PartyAccept(party_id))
+
+    async def party_decline(self, party_id: int) -> PartyState:
+        return await self._ask_party(PartyDecline(party_id))
+
+    async def party_leave(self) -> PartyState:
+        return await self._ask_party(PartyLeave())
+
+    async def _ask_queue(self, message: QueueMessage) -> QueueStatus:
+        reply = await self._ask(message, QueueStatus)
+        assert isinstance(reply, QueueStatus)
+        return reply
+
+    async def _ask_party(self, message: PartyMessage) -> PartyState:
+        reply = await self._ask(message, PartyState)
+        assert isinstance(reply, PartyState)
+        return reply
+
+    async def _ask(
+        self, message: QueueMessage | PartyMessage, expect: type[QueueStatus] | type[PartyState]
+    ) -> QueueStatus | PartyState:
+        """Send a request and wait for its reply (an ``error`` frame raises)."""
         async with self._asking:
             self._reply = asyncio.get_running_loop().create_future()
+            self._expect = expect
             try:
                 await self.ws.send_bytes(_encoder.encode(message))
                 async with asyncio.timeout(QUEUE_REPLY_TIMEOUT):

@@ -8,11 +8,12 @@ gateway died), within 5 seconds.
 Client -> gateway: ``hello`` or ``resume``, the inputs of ``realmkit.protocol.inputs``
 (``move``, ``attack``, ``cast``, ``release``, ``say``), ``keyframe``, and the
 queue messages (``queue_join``, ``queue_leave``, ``queue_status``,
-``match_accept``, ``match_decline``).
+``match_accept``, ``match_decline``), the party messages (``party_invite``,
+``party_accept``, ``party_decline``, ``party_leave``).
 Gateway -> client: ``new_world``, ``frame`` (see ``protocol.frames``),
 ``transfer_pending``, the sim's player events (``chat``, ``correct``,
 ``rejected``, ``loot``, ``died``, ``portal``), ``queue_status``,
-``match_proposal``, ``match_result``, ``error``.
+``match_proposal``, ``match_result``, ``party``, ``party_invitation``, ``error``.
 """
 
 from __future__ import annotations
@@ -86,7 +87,36 @@ class MatchDecline(msgspec.Struct, frozen=True, tag_field="t", tag="match_declin
     match_id: MatchId
 
 
+CharacterName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2,12}$")]
+PartyId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+
+
+class PartyInvite(msgspec.Struct, frozen=True, tag_field="t", tag="party_invite"):
+    """Invite a character of your realm, in the world, into your party (you lead it;
+    a party is made if you have none). It gets ``party_invitation``. Reply: ``party``."""
+
+    name: CharacterName
+
+
+class PartyAccept(msgspec.Struct, frozen=True, tag_field="t", tag="party_accept"):
+    """Join the party of a ``party_invitation`` (within a minute). Reply: ``party``."""
+
+    party_id: PartyId
+
+
+class PartyDecline(msgspec.Struct, frozen=True, tag_field="t", tag="party_decline"):
+    """Turn a ``party_invitation`` down. Reply: ``party`` (yours)."""
+
+    party_id: PartyId
+
+
+class PartyLeave(msgspec.Struct, frozen=True, tag_field="t", tag="party_leave"):
+    """Leave your party (a leader hands over to the member who joined first). Reply:
+    ``party`` (none)."""
+
+
 QueueMessage = QueueJoin | QueueLeave | QueueStatusRequest | MatchAccept | MatchDecline
+PartyMessage = PartyInvite | PartyAccept | PartyDecline | PartyLeave
 
 ClientMessage = (
     Hello
@@ -102,6 +132,10 @@ ClientMessage = (
     | QueueStatusRequest
     | MatchAccept
     | MatchDecline
+    | PartyInvite
+    | PartyAccept
+    | PartyDecline
+    | PartyLeave
 )
 
 
@@ -149,6 +183,32 @@ class MatchProposal(msgspec.Struct, frozen=True, tag_field="t", tag="match_propo
     accept_within: float
     team: int
     role: str = ""
+
+
+class PartyMember(msgspec.Struct, frozen=True):
+    character_id: int
+    name: str
+    level: int
+
+
+class PartyState(msgspec.Struct, frozen=True, tag_field="t", tag="party"):
+    """Your party (``party_id`` 0: you are in none), sent as the reply to a party
+    message and whenever it changes. ``members`` lead with the leader. Only the
+    leader queues the party (``queue_join``): one ticket for all, proposals and
+    results to every member. A change of members cancels the party's tickets
+    that are not in a match yet."""
+
+    party_id: int = 0
+    leader_id: int = 0
+    members: list[PartyMember] = []
+
+
+class PartyInvitation(msgspec.Struct, frozen=True, tag_field="t", tag="party_invitation"):
+    """``inviter`` invites you into its party: ``party_accept`` or ``party_decline``."""
+
+    party_id: int
+    inviter: str
+    expires_in: float
 
 
 Outcome = Literal["win", "loss", "draw", "cancelled"]

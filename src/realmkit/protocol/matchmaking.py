@@ -1,6 +1,6 @@
 """Messages of the matchmakers (never seen by players as such).
 
-Gateways turn a player's queue messages into requests on
+Gateways turn a player's queue and party messages into requests on
 ``MATCHMAKER_REQUESTS`` (one replica of the queue group answers) carrying the
 character the gateway authenticated, never an id the client chose. Replicas
 write the tickets and tell the leader on ``MATCHMAKER_NEWS``; the leader
@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import msgspec
 
-from realmkit.protocol.client import MatchProposal, MatchResult, QueueStatus
+from realmkit.protocol.client import (
+    MatchProposal,
+    MatchResult,
+    PartyInvitation,
+    PartyState,
+    QueueStatus,
+)
 
 # --- gateway -> any matchmaker replica (reply: QueueStatus) -------------------
+# Who queues with the character (its party) is read from PostgreSQL, not sent.
 
 
 class JoinQueue(msgspec.Struct, frozen=True, tag_field="t", tag="join"):
     character_id: int
     activity: str
     roles: list[str] = []
-    # Other members of the character's party (it leads); they must be in the world.
-    party: list[int] = []
 
 
 class LeaveQueue(msgspec.Struct, frozen=True, tag_field="t", tag="leave"):
@@ -40,7 +45,28 @@ class AnswerProposal(msgspec.Struct, frozen=True, tag_field="t", tag="answer"):
     accept: bool
 
 
-MatchmakerRequest = JoinQueue | LeaveQueue | AskQueueStatus | AnswerProposal
+# --- parties (reply: PartyState) ---------------------------------------------------
+
+
+class InviteToParty(msgspec.Struct, frozen=True, tag_field="t", tag="invite"):
+    character_id: int
+    name: str
+
+
+class AnswerInvitation(msgspec.Struct, frozen=True, tag_field="t", tag="invitation"):
+    character_id: int
+    party_id: int
+    accept: bool
+
+
+class LeaveParty(msgspec.Struct, frozen=True, tag_field="t", tag="leave_party"):
+    character_id: int
+
+
+QueueRequest = JoinQueue | LeaveQueue | AskQueueStatus | AnswerProposal
+PartyRequest = InviteToParty | AnswerInvitation | LeaveParty
+MatchmakerRequest = QueueRequest | PartyRequest
+MatchmakerReply = QueueStatus | PartyState
 
 
 # --- replicas -> the leader (MATCHMAKER_NEWS) ----------------------------------
@@ -61,9 +87,12 @@ class WhereInQueue(msgspec.Struct, frozen=True, tag_field="t", tag="where"):
 # --- the leader -> a gateway's players (gateway.<id>.deliver) ------------------
 
 
+PlayerNews = QueueStatus | MatchProposal | MatchResult | PartyState | PartyInvitation
+
+
 class ToPlayers(msgspec.Struct, frozen=True):
     character_ids: list[int]
-    message: QueueStatus | MatchProposal | MatchResult
+    message: PlayerNews
 
 
 # --- a match space -> the matchmakers (space.<id>.result) ----------------------

@@ -83,6 +83,19 @@ class CharacterRepo:
             raise NotFound("character", character_id)
         return row(Character, record)
 
+    async def named(self, realm_id: int, name: str) -> Character:
+        """The character of that name (any case) on a realm."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM characters.characters WHERE realm_id = $1 "
+                "AND lower(name) = lower($2)",
+                realm_id,
+                name,
+            )
+        if record is None:
+            raise NotFound("character", name)
+        return row(Character, record)
+
     async def of_account(self, account_id: int, realm_id: int | None = None) -> list[Character]:
         async with self.db.connection() as conn:
             records = await conn.fetch(

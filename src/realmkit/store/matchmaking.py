@@ -134,6 +134,18 @@ class TicketRepo:
             raise NotFound(f"{activity} ticket of character", character_id)
         return row(TicketRow, record)
 
+    async def cancel_of(self, character_ids: Sequence[int]) -> list[TicketRow]:
+        """Cancel every ticket with one of these characters that is not in a match
+        yet (its party changed); the tickets cancelled."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "UPDATE matchmaking.tickets SET state = 'cancelled', updated_at = now() "
+                "WHERE members && $1::bigint[] AND state IN ('queued', 'proposed', 'accepted') "
+                "RETURNING *",
+                list(character_ids),
+            )
+        return [row(TicketRow, r) for r in records]
+
     async def of_states(self, states: Sequence[str]) -> list[TicketRow]:
         async with self.db.connection() as conn:
             records = await conn.fetch(

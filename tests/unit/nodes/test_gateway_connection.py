@@ -11,6 +11,7 @@ from realmkit.nodes.gateway.connection import (
     BURST,
     HELLO_TIMEOUT,
     MAX_STRIKES,
+    AskMatchmaker,
     Authenticate,
     Close,
     Connection,
@@ -23,6 +24,11 @@ from realmkit.protocol.client import (
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
     Hello,
+    PartyAccept,
+    PartyDecline,
+    PartyInvite,
+    PartyLeave,
+    QueueJoin,
     Resume,
 )
 from realmkit.protocol.inputs import Move, Say
@@ -90,6 +96,31 @@ def test_inputs_while_entering_are_dropped() -> None:
     conn.receive(enc(Hello("tkt")), now=0.1)
     assert conn.receive(enc(Say("early")), now=0.2) == []
     assert conn.dropped == 1
+
+
+def test_queue_and_party_messages_go_to_the_matchmakers_once_in_the_world() -> None:
+    """Queue and party messages are dropped before the player was ever in the world,
+    forwarded after (as they are: the driver adds the character), and a party invite
+    with a name no character can have is refused before it leaves the gateway."""
+    conn = Connection(opened_at=0.0)
+    conn.receive(enc(Hello("tkt")), now=0.1)
+    assert conn.receive(enc(PartyInvite("Bob")), now=0.2) == []
+    assert conn.dropped == 1
+    conn.entered(BOUNDS)
+    for message in (
+        QueueJoin("battleground", ["tank"]),
+        PartyInvite("Bob"),
+        PartyAccept(7),
+        PartyDecline(7),
+        PartyLeave(),
+    ):
+        assert conn.receive(enc(message), now=0.3) == [AskMatchmaker(message)]
+    refused = conn.receive('{"t": "party_invite", "name": "Bob; DROP"}', now=0.4)
+    assert len(refused) == 1
+    assert isinstance(refused[0], Reply)
+    assert refused[0].message.code == "BAD_MESSAGE"
+    zero = conn.receive('{"t": "party_accept", "party_id": 0}', now=0.5)
+    assert isinstance(zero[0], Reply)
 
 
 def test_non_finite_position_is_refused() -> None:

@@ -13,8 +13,9 @@ player to another space. Rules:
   client gets an ``error`` frame and a strike; ``MAX_STRIKES`` strikes close
   the connection (1008);
 - messages beyond the rate limit are dropped with a strike;
-- queue messages (``queue_join``...) go to the matchmaker once the player has
-  been in the world, transfers included (a match starts with one);
+- queue and party messages (``queue_join``, ``party_invite``...) go to the
+  matchmakers once the player has been in the world, transfers included (a
+  match starts with one);
 - inputs are forwarded only IN_WORLD; during ENTERING (also during a
   transfer, from ``transfer_pending`` until ``new_world``) they are dropped:
   the client reports its position again in the new space;
@@ -40,12 +41,8 @@ from realmkit.protocol.client import (
     ErrorFrame,
     Hello,
     KeyframeRequest,
-    MatchAccept,
-    MatchDecline,
-    QueueJoin,
-    QueueLeave,
+    PartyMessage,
     QueueMessage,
-    QueueStatusRequest,
     Resume,
 )
 from realmkit.protocol.inputs import ClientInput, Move, Say
@@ -90,9 +87,10 @@ class WantKeyframe(msgspec.Struct, frozen=True):
 
 
 class AskMatchmaker(msgspec.Struct, frozen=True):
-    """A queue message, for the matchmaker (on behalf of this connection's character)."""
+    """A queue or party message, for the matchmakers (on behalf of this connection's
+    character)."""
 
-    message: QueueMessage
+    message: QueueMessage | PartyMessage
 
 
 class Reply(msgspec.Struct, frozen=True):
@@ -184,9 +182,7 @@ class Connection:
             return [Authenticate(ticket=message.ticket)]
         if self.state is ConnState.AWAITING_HELLO:
             return self.close(CLOSE_UNAUTHENTICATED, "the first message must be hello")
-        if isinstance(
-            message, QueueJoin | QueueLeave | QueueStatusRequest | MatchAccept | MatchDecline
-        ):
+        if isinstance(message, QueueMessage | PartyMessage):
             # Queues outlive transfers: only a player never in the world yet can't use them.
             if self.bounds is None:
                 self.dropped += 1

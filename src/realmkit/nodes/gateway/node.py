@@ -15,9 +15,10 @@ carries a fresh resume token: if this gateway dies, the client says
 space kept it; the orchestrator finds it by the token's hash, the only form
 that leaves the gateway). Each token resumes once.
 
-Queue messages (``queue_join``, ``match_accept``...) go to the matchmakers as
-requests for the character this socket authenticated; the matchmakers' leader
-reaches players through ``gateway.<id>.deliver`` (proposals, results).
+Queue and party messages (``queue_join``, ``match_accept``, ``party_invite``...)
+go to the matchmakers as requests for the character this socket
+authenticated; the matchmakers reach players through
+``gateway.<id>.deliver`` (proposals, results, invitations, party changes).
 
 Per space it keeps one ``Replicator`` for its players there (``fanout``):
 each space frame becomes per-player bytes, sent as they are. Inputs are batched per space:
@@ -64,10 +65,14 @@ from realmkit.protocol.client import (
     ErrorFrame,
     MatchAccept,
     NewWorld,
+    PartyAccept,
+    PartyDecline,
+    PartyInvite,
+    PartyLeave,
+    PartyMessage,
     QueueJoin,
     QueueLeave,
     QueueMessage,
-    QueueStatus,
     QueueStatusRequest,
     TransferPending,
 )
@@ -91,10 +96,14 @@ from realmkit.protocol.cluster import (
 )
 from realmkit.protocol.frames import SpaceFrame
 from realmkit.protocol.matchmaking import (
+    AnswerInvitation,
     AnswerProposal,
     AskQueueStatus,
+    InviteToParty,
     JoinQueue,
+    LeaveParty,
     LeaveQueue,
+    MatchmakerReply,
     MatchmakerRequest,
     ToPlayers,
 )
@@ -337,11 +346,18 @@ class GatewayNode:
     # --- queues (the matchmakers) ---------------------------------------------------
 
     async def _ask_matchmaker(
-        self, ws: web.WebSocketResponse, character_id: int, message: QueueMessage
+        self, ws: web.WebSocketResponse, character_id: int, message: QueueMessage | PartyMessage
     ) -> None:
-        """Forward a queue message for the character this socket authenticated."""
+        """Forward a queue or party message for the character this socket authenticated."""
         request: MatchmakerRequest
-        if isinstance(message, QueueJoin):
+        if isinstance(message, PartyInvite):
+            request = InviteToParty(character_id, message.name)
+        elif isinstance(message, PartyAccept | PartyDecline):
+            accept = isinstance(message, PartyAccept)
+            request = AnswerInvitation(character_id, message.party_id, accept)
+        elif isinstance(message, PartyLeave):
+            request = LeaveParty(character_id)
+        elif isinstance(message, QueueJoin):
             request = JoinQueue(character_id, message.activity, list(message.roles))
         elif isinstance(message, QueueLeave):
             request = LeaveQueue(character_id, message.activity)
@@ -351,8 +367,11 @@ class GatewayNode:
             accept = isinstance(message, MatchAccept)
             request = AnswerProposal(character_id, message.match_id, accept)
         try:
-            reply = await self.bus.request(
-                subjects.MATCHMAKER_REQUESTS, request, QueueStatus, timeout=REQUEST_TIMEOUT
+            reply: MatchmakerReply = await self.bus.request(
+                subjects.MATCHMAKER_REQUESTS,
+                request,
+                MatchmakerReply,  # type: ignore[arg-type]  # a union of tagged Structs
+                timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
             await _send(ws, msgspec.msgpack.encode(_error_frame(exc)))

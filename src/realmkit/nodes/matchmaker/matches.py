@@ -24,8 +24,9 @@ from realmkit.bus.nats import NatsBus
 from realmkit.content.schema import ActivityDef, ContentPack
 from realmkit.errors import NotFound, RealmkitError
 from realmkit.matchmaking.ratings import RatingChange, new_ratings
+from realmkit.nodes.matchmaker.delivery import deliver
 from realmkit.nodes.packs import PackCache
-from realmkit.protocol.client import MatchProposal, MatchResult, Outcome, QueueStatus
+from realmkit.protocol.client import MatchProposal, MatchResult, Outcome
 from realmkit.protocol.cluster import (
     InstanceInfo,
     MoveToInstance,
@@ -33,7 +34,7 @@ from realmkit.protocol.cluster import (
     RequestInstance,
     ReturnHome,
 )
-from realmkit.protocol.matchmaking import ToPlayers
+from realmkit.protocol.matchmaking import PlayerNews
 from realmkit.settings import MatchmakingSettings
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingRepo
@@ -68,20 +69,8 @@ class MatchRunner:
 
     # --- telling players ------------------------------------------------------------
 
-    async def deliver(
-        self, character_ids: Sequence[int], message: QueueStatus | MatchProposal | MatchResult
-    ) -> None:
-        """Send a client message to characters, through whichever gateway holds each."""
-        by_gateway: dict[str, list[int]] = {}
-        for character_id, gateway_id in (await self.assignments.gateways_of(character_ids)).items():
-            by_gateway.setdefault(gateway_id, []).append(character_id)
-        for gateway_id, ids in by_gateway.items():
-            try:
-                await self.bus.publish(
-                    subjects.gateway_deliver(gateway_id), ToPlayers(ids, message)
-                )
-            except RealmkitError as exc:
-                log.warning("could not reach gateway %s: %s", gateway_id, exc.message)
+    async def deliver(self, character_ids: Sequence[int], message: PlayerNews) -> None:
+        await deliver(self.bus, self.assignments, character_ids, message)
 
     async def propose_to(self, match: MatchRow, seconds_left: float) -> None:
         for team_index, team in enumerate(match.teams, start=1):

@@ -1,7 +1,7 @@
 """The matchmaker node: serves queue requests; one replica also leads (``leader``).
 
-Run two or more: any replica answers players' queue messages (NATS queue
-group ``matchmakers``), and the one holding the PostgreSQL lock runs the
+Run two or more: any replica answers players' queue and party messages (NATS
+queue group ``matchmakers``), and the one holding the PostgreSQL lock runs the
 matching rounds and the matches. Tickets live in PostgreSQL, so a restart
 or failover loses none.
 """
@@ -17,9 +17,10 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines import Endpoints
 from realmkit.nodes.matchmaker.leader import MatchLeader
+from realmkit.nodes.matchmaker.parties import PartyService
 from realmkit.nodes.matchmaker.service import QueueService
 from realmkit.nodes.packs import PackCache
-from realmkit.protocol.matchmaking import MatchmakerRequest
+from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, PartyRequest
 from realmkit.settings import MatchmakingSettings, NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database
@@ -45,11 +46,18 @@ class MatchmakerNode:
         self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         await ClusterRepo(db).register_node(self.name, "matchmaker", self.spec.host, 0)
         packs = PackCache()
-        service = QueueService(db, bus, packs)
+        queues = QueueService(db, bus, packs)
+        parties = PartyService(db, bus, queues)
+
+        async def answer(request: MatchmakerRequest) -> MatchmakerReply:
+            if isinstance(request, PartyRequest):
+                return await parties.handle(request)
+            return await queues.handle(request)
+
         self._sub = await bus.serve(
             subjects.MATCHMAKER_REQUESTS,
             MatchmakerRequest,
-            service.handle,
+            answer,
             queue=subjects.MATCHMAKER_QUEUE,
             concurrent=True,
         )

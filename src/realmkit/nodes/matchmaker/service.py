@@ -1,5 +1,8 @@
 """What every matchmaker replica answers: joining, leaving, status, proposal answers.
 
+A party queues as one ticket, by its leader; its other members are told of
+every change of the ticket (``queue_status``), as the one asking is answered.
+
 Any replica serves any request (one NATS queue group); tickets are written to
 PostgreSQL before the reply, so a matchmaker restart or failover loses none.
 The leader is told (``TicketChanged``) and reads the ticket itself. Queue
@@ -10,11 +13,20 @@ position 0 ("unknown for a moment") if no leader answers quickly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.schema import ActivityDef
-from realmkit.errors import Conflict, InvalidInput, NotFound, RealmkitError, RealmUnavailable
+from realmkit.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotPartyLeader,
+    RealmkitError,
+    RealmUnavailable,
+)
+from realmkit.nodes.matchmaker.delivery import deliver
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import QueueStatus
 from realmkit.protocol.matchmaking import (
@@ -22,13 +34,14 @@ from realmkit.protocol.matchmaking import (
     AskQueueStatus,
     JoinQueue,
     LeaveQueue,
-    MatchmakerRequest,
+    QueueRequest,
     TicketChanged,
     WhereInQueue,
 )
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.matchmaking import RatingRepo, TicketRepo, TicketRow
+from realmkit.store.parties import PartyRepo
 from realmkit.store.placement import AssignmentRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import AssignmentState, Realm, RealmStatus
@@ -48,13 +61,15 @@ class QueueService:
         self.cluster = ClusterRepo(db)
         self.characters = CharacterRepo(db)
         self.assignments = AssignmentRepo(db)
+        self.parties = PartyRepo(db)
 
-    async def handle(self, request: MatchmakerRequest) -> QueueStatus:
+    async def handle(self, request: QueueRequest) -> QueueStatus:
         if isinstance(request, JoinQueue):
             return await self.join(request)
         if isinstance(request, LeaveQueue):
             ticket = await self.tickets.leave(request.character_id, request.activity)
             await self._tell_leader(ticket)
+            await self._tell_members(ticket, request.character_id, _status(ticket))
             return _status(ticket)
         if isinstance(request, AskQueueStatus):
             found = await self.tickets.live_of(request.character_id, request.activity)
@@ -64,7 +79,7 @@ class QueueService:
         return await self.answer(request)
 
     async def join(self, request: JoinQueue) -> QueueStatus:
-        """A ticket for the character (and its party) in its realm's pool."""
+        """A ticket for the character and its party (it must lead it) in its realm's pool."""
         if not set(request.roles) <= ROLES:
             raise InvalidInput("roles", f"roles are {sorted(ROLES)}")
         leader = await self.characters.get(request.character_id)
@@ -73,9 +88,10 @@ class QueueService:
             raise RealmUnavailable(realm.realm_id, realm.name, realm.status.value)
         activity = await self._activity(realm, request.activity)
         members = [leader]
-        for member_id in dict.fromkeys(request.party):
-            if member_id == leader.character_id:
-                continue
+        party = await self.parties.of(leader.character_id)
+        if party is not None and party.leader_id != leader.character_id:
+            raise NotPartyLeader(leader.character_id, party.party_id)
+        for member_id in party.member_ids[1:] if party is not None else []:
             member = await self.characters.get(member_id)
             if (await self.cluster.realm(member.realm_id)).pool_id != realm.pool_id:
                 raise Conflict(f"{member.name} plays on a realm of another pool")
@@ -83,7 +99,7 @@ class QueueService:
         if len(members) > max(t.size for t in activity.teams):
             raise InvalidInput("party", f"at most {max(t.size for t in activity.teams)} players")
         for member in members:
-            await self._in_world(member.character_id, member.name)
+            await self.in_world(member.character_id, member.name)
         ids = [m.character_id for m in members]
         rating = 1500
         if activity.rated:
@@ -101,7 +117,17 @@ class QueueService:
             realm.pool_id,
         )
         await self._tell_leader(ticket)
-        return await self._where(ticket)
+        status = await self._where(ticket)
+        await self._tell_members(ticket, leader.character_id, status)
+        return status
+
+    async def cancel_for(self, character_ids: Sequence[int]) -> None:
+        """A party changed: its tickets not in a match yet are cancelled, and every
+        member is told."""
+        for ticket in await self.tickets.cancel_of(character_ids):
+            log.info("ticket %d cancelled: its party changed", ticket.ticket_id)
+            await self._tell_leader(ticket)
+            await self._tell_members(ticket, 0, _status(ticket))
 
     async def answer(self, request: AnswerProposal) -> QueueStatus:
         ticket = await self.tickets.answer(request.match_id, request.character_id, request.accept)
@@ -117,10 +143,17 @@ class QueueService:
             raise NotFound(f"activity of {realm.game_id} (one of {keys})", key)
         return found
 
-    async def _in_world(self, character_id: int, name: str) -> None:
+    async def in_world(self, character_id: int, name: str) -> None:
+        """``Conflict`` unless the character is in the world (playing now)."""
         a = await self.assignments.get(character_id)
         if a is None or a.state is AssignmentState.OFFLINE:
             raise Conflict(f"{name} is not in the world", character_id=character_id)
+
+    async def _tell_members(self, ticket: TicketRow, asking: int, status: QueueStatus) -> None:
+        """The ticket's other members (the one ``asking`` gets the reply) hear of it."""
+        others = [c for c in ticket.members if c != asking]
+        if others:
+            await deliver(self.bus, self.assignments, others, status)
 
     async def _tell_leader(self, ticket: TicketRow) -> None:
         try:

@@ -1,0 +1,84 @@
+"""Parties, served by every matchmaker replica: invite, answer, leave.
+
+A leader invites a character of its own realm that is in the world, by name;
+the invitee hears ``party_invitation`` and has ``INVITATION_SECONDS`` to
+answer. Every member hears the party's new state (``party``) when it
+changes, the one asking as its reply. A change of members cancels the
+party's tickets that are not in a match yet: the group that queued is not
+the group any more.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from realmkit.bus.nats import NatsBus
+from realmkit.errors import InvalidInput
+from realmkit.nodes.matchmaker.delivery import deliver
+from realmkit.nodes.matchmaker.service import QueueService
+from realmkit.protocol.client import PartyInvitation, PartyMember, PartyState
+from realmkit.protocol.matchmaking import AnswerInvitation, InviteToParty, PartyRequest
+from realmkit.store.characters import CharacterRepo
+from realmkit.store.parties import PartyRepo, PartyRow
+from realmkit.store.placement import AssignmentRepo
+from realmkit.store.postgres import Database
+
+log = logging.getLogger("realmkit.matchmaker")
+
+INVITATION_SECONDS = 60.0
+
+
+def party_state(party: PartyRow | None) -> PartyState:
+    if party is None:
+        return PartyState()
+    members = [PartyMember(m.character_id, m.name, m.level) for m in party.members]
+    return PartyState(party.party_id, party.leader_id, members)
+
+
+class PartyService:
+    def __init__(self, db: Database, bus: NatsBus, queues: QueueService) -> None:
+        self.bus = bus
+        self.queues = queues
+        self.parties = PartyRepo(db)
+        self.characters = CharacterRepo(db)
+        self.assignments = AssignmentRepo(db)
+
+    async def handle(self, request: PartyRequest) -> PartyState:
+        if isinstance(request, InviteToParty):
+            return await self.invite(request)
+        if isinstance(request, AnswerInvitation):
+            return await self.answer(request)
+        left = await self.parties.leave(request.character_id)
+        await self.queues.cancel_for(left.before.member_ids)
+        log.info("character %d left party %d", request.character_id, left.before.party_id)
+        await self._tell(left.after, request.character_id, left.before.member_ids)
+        return PartyState()
+
+    async def invite(self, request: InviteToParty) -> PartyState:
+        inviter = await self.characters.get(request.character_id)
+        invitee = await self.characters.named(inviter.realm_id, request.name)
+        if invitee.character_id == inviter.character_id:
+            raise InvalidInput("name", "you cannot invite yourself")
+        await self.queues.in_world(invitee.character_id, invitee.name)
+        party = await self.parties.invite(
+            inviter.character_id, invitee.character_id, INVITATION_SECONDS
+        )
+        invitation = PartyInvitation(party.party_id, inviter.name, INVITATION_SECONDS)
+        await deliver(self.bus, self.assignments, [invitee.character_id], invitation)
+        return party_state(party)
+
+    async def answer(self, request: AnswerInvitation) -> PartyState:
+        if not request.accept:
+            await self.parties.decline(request.character_id, request.party_id)
+            return party_state(await self.parties.of(request.character_id))
+        party = await self.parties.accept(request.character_id, request.party_id)
+        await self.queues.cancel_for(party.member_ids)
+        log.info("character %d joined party %d", request.character_id, party.party_id)
+        await self._tell(party, request.character_id, party.member_ids)
+        return party_state(party)
+
+    async def _tell(self, party: PartyRow | None, asking: int, members: list[int]) -> None:
+        """The members but the one asking hear the party's state."""
+        others = [c for c in members if c != asking]
+        if others:
+            await deliver(self.bus, self.assignments, others, party_state(party))
