@@ -14,6 +14,9 @@ Gateway -> client: ``new_world``, ``frame`` (see ``protocol.frames``),
 ``transfer_pending``, the sim's player events (``chat``, ``correct``,
 ``rejected``, ``loot``, ``died``, ``portal``), ``queue_status``,
 ``match_proposal``, ``match_result``, ``party``, ``party_invitation``, ``error``.
+
+Every message has an example, as JSON and as its exact msgpack bytes, in
+``tests/fixtures/protocol/`` (for clients in other languages).
 """
 
 from __future__ import annotations
