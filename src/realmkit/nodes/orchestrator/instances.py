@@ -83,6 +83,10 @@ class Instances:
         self.cluster = ClusterRepo(db)
         self.rows = InstanceRepo(db)
         self.assignments = AssignmentRepo(db)
+        # A restore holds its lock's connection while it re-attaches players, each
+        # of whom needs one too: only a quarter of the pool restores at a time, so
+        # those always find a connection (however many instances broke at once).
+        self._restoring = asyncio.Semaphore(max(1, db.pool.get_max_size() // 4))
 
     async def node_for(self, avoid: str | None = None) -> str:
         return pick_world_node(await self.cluster.world_candidates(FRESH_HEARTBEAT), avoid)
@@ -109,7 +113,9 @@ class Instances:
         instance = await self.rows.get(instance_id)
         if instance.state is InstanceState.READY:
             return instance  # the common case needs no lock
-        async with self.db.advisory_lock(f"instance:{instance_id}"):
+        first_load = instance.state is InstanceState.REQUESTED  # nobody to re-attach
+        gate = contextlib.nullcontext() if first_load else self._restoring
+        async with gate, self.db.advisory_lock(f"instance:{instance_id}"):
             instance = await self.rows.get(instance_id)
             state = instance.state
             if state is InstanceState.READY:
