@@ -349,6 +349,15 @@ def bots(
             "accept every match, play it, and queue again."
         ),
     ] = None,
+    party: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=5,
+            help="Bots form parties of this many (consecutive indexes): the first of each "
+            "invites the others by name and queues the party for --queue.",
+        ),
+    ] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
@@ -356,7 +365,7 @@ def bots(
     def swarm_run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
         return uvloop.run(
-            _bots(count, url, realm, duration, first, spread, ramp, queue, live=not as_json)
+            _bots(count, url, realm, duration, first, spread, ramp, queue, party, live=not as_json)
         )
 
     result = run(ctx, as_json, swarm_run)
@@ -376,6 +385,7 @@ async def _bots(
     spread: float,
     ramp: float,
     queue: str | None,
+    party: int,
     *,
     live: bool,
 ) -> swarm.SwarmSummary:
@@ -396,6 +406,7 @@ async def _bots(
             spread=spread,
             ramp_per_second=ramp,
             queue=queue,
+            party=party,
         )
     )
     if live:

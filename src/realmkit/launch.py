@@ -237,6 +237,9 @@ def bots_table(s: swarm.SwarmSummary, *, live: bool) -> Table:
         for column in ("queued", "proposals", "matches", "queue wait p50 s"):
             table.add_column(column)
         cells += [str(s.queued), str(s.proposals), str(s.matches), f"{s.queue_wait_p50_s:.1f}"]
+    if s.in_parties:
+        table.add_column("in parties")
+        cells.append(str(s.in_parties))
     table.add_row(*cells)
     return table
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import signal
@@ -295,6 +296,55 @@ async def test_a_party_queues_as_one_and_leaving_it_cancels_its_ticket(http, clu
     assert not any(c.closed.is_set() for c in clients)
     for client in clients:
         await client.close()
+
+
+async def test_bots_form_parties_queue_and_enter_their_match(  # type: ignore[no-untyped-def]
+    cluster, run_realmkit, eventually
+) -> None:
+    """`realmkit bots -n 4 --queue arena2v2 --party 2`: each pair of bots forms a party
+    through the client protocol, each leader queues its party (two tickets of two), the
+    four accept the arena proposal and land in its instance; stopped with Ctrl-C, the
+    summary counts it all."""
+    proc = run_realmkit(
+        "bots",
+        "-n",
+        "4",
+        "--queue",
+        "arena2v2",
+        "--party",
+        "2",
+        "--duration",
+        "60",
+        "--login",
+        cluster.login_url,
+        "--json",
+        env={"REALMKIT_CONFIG": str(cluster.node_file)},
+    )
+
+    async def in_the_arena() -> bool:
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT t.members, m.state, m.instance_id, "
+            "  (SELECT count(*) FROM characters.player_assignments a "
+            "   WHERE a.instance_id = m.instance_id) AS inside "
+            "FROM matchmaking.tickets t JOIN matchmaking.matches m USING (match_id) "
+            "JOIN characters.characters c ON c.character_id = t.character_id "
+            "WHERE c.name LIKE 'Bot%' AND t.activity_id = 'arena2v2'",
+        )
+        return (
+            len(rows) == 2
+            and all(len(r["members"]) == 2 for r in rows)
+            and {(r["state"], r["inside"]) for r in rows} == {("running", 4)}
+        )
+
+    await eventually(in_the_arena, WAIT, "both bot parties in one running arena")
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 0, stderr
+    summary = json.loads(stdout)
+    assert (summary["entered"], summary["in_parties"], summary["queued"]) == (4, 4, 2), summary
+    assert summary["proposals"] == 4, summary
+    assert summary["errors"] == 0, summary
 
 
 async def test_killed_matchmaker_leader_loses_no_ticket(cluster, bus, eventually) -> None:  # type: ignore[no-untyped-def]

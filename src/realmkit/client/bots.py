@@ -7,6 +7,9 @@ over a realm; they do not all stand on the start point), then walks between
 random waypoints near that home, attacking a creature it sees now and then.
 With ``queue`` set, each bot also queues for that activity, accepts every
 proposal, plays the match (it wanders wherever it lands) and queues again.
+With ``party`` above 1, bots form parties of that many consecutive indexes:
+the first of each (index a multiple of ``party``) invites the others by name
+and queues the party; the others accept its invitation and every proposal.
 Input-to-visible latency is measured with the frames' prediction ack: from
 sending move ``seq`` to the first frame whose ``ack`` reaches it.
 """
@@ -39,6 +42,11 @@ WANDER = 40.0
 SPEED = 6.0
 LATENCY_SAMPLES = 20_000
 KIND_CREATURE = 2
+# A party's leader asks its members this often, a second apart, while they enter;
+# then waits this long for the last to accept.
+INVITE_ATTEMPTS = 30
+PARTY_PATIENCE = 10.0
+NOT_THERE_YET = {"NOT_FOUND", "CONFLICT"}
 
 
 def bot_name(index: int) -> str:
@@ -65,6 +73,8 @@ class SwarmStats:
         self.queued = 0
         self.proposals = 0
         self.matches = 0
+        # Bots in a party of more than one (leaders with their members' acceptance).
+        self.in_parties = 0
         self.queue_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
 
     def percentile(self, q: float) -> float:
@@ -94,6 +104,7 @@ class SwarmSummary(msgspec.Struct, frozen=True):
     proposals: int = 0
     matches: int = 0
     queue_wait_p50_s: float = 0.0
+    in_parties: int = 0
 
 
 def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
@@ -113,6 +124,7 @@ def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
         queued=stats.queued,
         proposals=stats.proposals,
         matches=stats.matches,
+        in_parties=stats.in_parties,
         queue_wait_p50_s=round(sorted(stats.queue_waits)[len(stats.queue_waits) // 2], 1)
         if stats.queue_waits
         else 0.0,
@@ -124,19 +136,58 @@ def bot_roles(index: int) -> tuple[RoleName, ...]:
     return (("tank",), ("healer",), ("damage",), ("damage",), ("damage",))[index % 5]
 
 
+async def form_party(
+    client: GameClient, index: int, size: int, stats: SwarmStats, stop: asyncio.Event
+) -> bool:
+    """Bot ``index``'s part in its party of ``size``: True if it leads (and queues)."""
+    leader = index - index % size
+    if index != leader:
+        invitation = await _next(client.invitations, stop)
+        if invitation is not None:
+            try:
+                await client.party_accept(invitation.party_id)
+                stats.in_parties += 1
+            except RemoteError as exc:
+                stats.fail(exc)
+        return False
+    for member in range(leader + 1, leader + size):
+        for _ in range(INVITE_ATTEMPTS):
+            if stop.is_set():
+                return True
+            try:
+                await client.party_invite(bot_name(member))
+                break
+            except RemoteError as exc:
+                if exc.remote_code not in NOT_THERE_YET:
+                    stats.fail(exc)
+                    break
+                await _pause(stop, 1.0)  # it has not entered the world yet
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(PARTY_PATIENCE):  # then it queues with who came
+            while len(client.party.members) < size and not stop.is_set():
+                client.party_changed.clear()
+                await client.party_changed.wait()
+    if len(client.party.members) > 1:
+        stats.in_parties += 1
+    return True
+
+
 async def queueing(
     client: GameClient,
     activity: str,
     roles: tuple[RoleName, ...],
     stats: SwarmStats,
     stop: asyncio.Event,
+    leads: bool = True,
 ) -> None:
-    """Queue for ``activity``, accept every proposal, play the match, queue again."""
+    """Queue for ``activity`` (if it ``leads``: a party member is queued by its
+    leader), accept every proposal, play the match, queue again."""
     while not stop.is_set() and not client.closed.is_set():
         queued_at = time.monotonic()
         try:
-            await client.queue_join(activity, roles)
-            stats.queued += 1
+            if leads:
+                await client.queue_join(activity, roles)
+                stats.queued += 1
         except RemoteError as exc:
             if exc.remote_code != "ALREADY_QUEUED":  # a requeue after a called-off match
                 stats.fail(exc)
@@ -181,6 +232,7 @@ async def run_bot(
     stop: asyncio.Event,
     spread: float = 0.0,
     queue: str | None = None,
+    party: int = 1,
 ) -> None:
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
     api = LoginClient(login_url, http)
@@ -199,8 +251,14 @@ async def run_bot(
     frames_seen = 0
     bytes_seen = 0
     queueing_task = None
-    if queue is not None:
-        queueing_task = asyncio.create_task(queueing(client, queue, bot_roles(index), stats, stop))
+    if queue is not None or party > 1:
+
+        async def play_together() -> None:
+            leads = party < 2 or await form_party(client, index, party, stats, stop)
+            if queue is not None:
+                await queueing(client, queue, bot_roles(index), stats, stop, leads)
+
+        queueing_task = asyncio.create_task(play_together())
     try:
         async with asyncio.timeout(10):
             while client.position is None:
@@ -275,6 +333,7 @@ async def run_swarm(
     first: int = 0,
     spread: float = 300.0,
     queue: str | None = None,
+    party: int = 1,
 ) -> SwarmSummary:
     """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set."""
     stop = stop or asyncio.Event()
@@ -287,7 +346,9 @@ async def run_swarm(
         async def one(index: int) -> None:
             await asyncio.sleep(index / ramp_per_second)  # ramp up: not all at once
             try:
-                await run_bot(first + index, login_url, realm_id, http, stats, stop, spread, queue)
+                await run_bot(
+                    first + index, login_url, realm_id, http, stats, stop, spread, queue, party
+                )
             except (RealmkitError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 stats.fail(exc)
 
