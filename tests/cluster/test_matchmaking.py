@@ -347,6 +347,22 @@ async def test_bots_form_parties_queue_and_enter_their_match(  # type: ignore[no
     assert summary["errors"] == 0, summary
 
 
+async def test_matchmakers_keep_heartbeating(cluster, eventually) -> None:  # type: ignore[no-untyped-def]
+    """Every matchmaker's heartbeat in cluster.nodes moves on (realmkit status shows it)."""
+    query = (
+        "SELECT node_id, last_heartbeat_at FROM cluster.nodes WHERE role = 'matchmaker' "
+        "ORDER BY node_id"
+    )
+    first = {r["node_id"]: r["last_heartbeat_at"] for r in await fetch(cluster.database_url, query)}
+    assert len(first) == 2
+
+    async def both_beat_again() -> bool:
+        now = await fetch(cluster.database_url, query)
+        return all(r["last_heartbeat_at"] > first[r["node_id"]] for r in now)
+
+    await eventually(both_beat_again, WAIT, "a new heartbeat of both matchmakers")
+
+
 async def test_killed_matchmaker_leader_loses_no_ticket(cluster, bus, eventually) -> None:  # type: ignore[no-untyped-def]
     """SIGKILL the matchmaking leader while it proposes matches out of 1,000 queued
     tickets: the standby leads within 2 s, and every ticket ends in exactly one match

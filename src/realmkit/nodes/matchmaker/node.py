@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines import Endpoints
+from realmkit.errors import RealmkitError
 from realmkit.nodes.matchmaker.leader import MatchLeader
 from realmkit.nodes.matchmaker.parties import PartyService
 from realmkit.nodes.matchmaker.service import QueueService
@@ -25,6 +27,10 @@ from realmkit.settings import MatchmakingSettings, NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import NodeState
+
+log = logging.getLogger("realmkit.matchmaker")
+
+HEARTBEAT_SECONDS = 1.0
 
 
 class MatchmakerNode:
@@ -38,6 +44,7 @@ class MatchmakerNode:
         self._bus: NatsBus | None = None
         self._sub: Subscription | None = None
         self._leading: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._db = db = await Database.connect(
@@ -62,8 +69,18 @@ class MatchmakerNode:
             concurrent=True,
         )
         await ClusterRepo(db).heartbeat(self.name, NodeState.READY, 0)
+        self._beating = asyncio.create_task(self._beat(ClusterRepo(db)))
         self.leader = MatchLeader(self.name, db, bus, packs, self.settings)
         self._leading = asyncio.create_task(self.leader.run())
+
+    async def _beat(self, cluster: ClusterRepo) -> None:
+        """Every second a heartbeat in ``cluster.nodes`` (``realmkit status``)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await cluster.heartbeat(self.name, NodeState.READY, 0)
+            except RealmkitError as exc:
+                log.warning("heartbeat failed: %s", exc.message)
 
     async def drain(self) -> None:
         if self._sub is not None and self._bus is not None:
@@ -74,6 +91,10 @@ class MatchmakerNode:
                 await self._leading
 
     async def stop(self) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
         if self._db is not None:
             with contextlib.suppress(Exception):
                 await ClusterRepo(self._db).heartbeat(self.name, NodeState.STOPPED, 0)
