@@ -5,9 +5,10 @@ matchmakers, 2 world nodes) in a temporary folder on free loopback ports, and
 `--players` clients in this process on the two classic realms of the default
 pool (Azure and Crimson, alternately), spread over the four activities:
 battleground (10 v 10), arena 2v2, arena 3v3 and dungeon finder (1 tank, 1
-healer, 3 damage). Every player queues, accepts its proposal, and is
-transferred into the pool's instance. Per match: the time from the last
-member's `match_accept` to the last member's `new_world` in the instance.
+healer, 3 damage). Every player queues, accepts its proposal (at once, or
+after 0 to `--think` seconds, as people do), and is transferred into the
+pool's instance. Per match: the time from the last member's `match_accept`
+to the last member's `new_world` in the instance.
 Matches last `--match-seconds`; everyone then comes home.
 
     .venv/bin/python bench/matchmaking.py --players 200
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import time
 from pathlib import Path
 
@@ -59,8 +61,11 @@ def plan(players: int) -> list[tuple[str, tuple[RoleName, ...]]]:
 
 
 class Player:
-    def __init__(self, client: GameClient, activity: str, roles: tuple[RoleName, ...]) -> None:
+    def __init__(
+        self, client: GameClient, activity: str, roles: tuple[RoleName, ...], think: float
+    ) -> None:
         self.client = client
+        self.think = think
         self.activity = activity
         self.roles = roles
         self.match_id = 0
@@ -75,6 +80,7 @@ class Player:
             proposal = await c.proposals.get()
             self.match_id = proposal.match_id
             transfers = c.transfers
+            await asyncio.sleep(self.think)
             self.accepted_at = time.monotonic()
             await c.accept(proposal.match_id)
             while c.transfers == transfers:
@@ -96,7 +102,11 @@ async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
         clients = await enter_all(
             http, cluster.login.rstrip("/"), database_url, len(wanted), prefix="queue", realms=2
         )
-        players = [Player(c, a, r) for c, (a, r) in zip(clients, wanted, strict=True)]
+        rng = random.Random(7)
+        players = [
+            Player(c, a, r, rng.uniform(0.0, args.think))
+            for c, (a, r) in zip(clients, wanted, strict=True)
+        ]
         print("queueing, accepting, playing...")
         started = time.monotonic()
         await asyncio.gather(*(p.play(args.match_seconds + 60) for p in players))
@@ -119,6 +129,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--players", type=int, default=200, help="about this many players")
     parser.add_argument("--match-seconds", type=float, default=15.0, help="each match's length")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="each player accepts its proposal after 0 to this many seconds (default: at once)",
+    )
     parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs here")
     args = parser.parse_args()
     settings = (

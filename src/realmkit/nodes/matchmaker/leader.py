@@ -124,6 +124,7 @@ class MatchLeader:
         for match in await self.matches.live():
             if match.state == "proposed":
                 self.proposals[match.match_id] = match
+                self.runner.prepare(match)
                 left = max(1.0, match.accept_deadline.timestamp() - time.time())
                 await self.runner.propose_to(match, left)
             elif match.state == "accepted":
@@ -152,6 +153,7 @@ class MatchLeader:
         self.queue_of.clear()
         self.proposals.clear()
         self.running.clear()
+        self.runner.forget()
 
     # --- inputs -----------------------------------------------------------------
 
@@ -237,16 +239,19 @@ class MatchLeader:
                     await self._enqueue(row)
             return
         self.proposals[match.match_id] = match
+        self.runner.prepare(match)
         await self.runner.propose_to(match, self.settings.accept_timeout)
 
     async def _expire(self, match: MatchRow) -> None:
         self.proposals.pop(match.match_id, None)
+        self.runner.forget(match.match_id)
         silent, requeued = await self.matches.expire(match.match_id)
         log.info("match %d not accepted in time: %d tickets dropped", match.match_id, len(silent))
         await self._requeue_and_tell(match, silent + requeued, requeued)
 
     async def _call_off(self, match: MatchRow, declined: list[TicketRow]) -> None:
         self.proposals.pop(match.match_id, None)
+        self.runner.forget(match.match_id)
         requeued = await self.matches.cancel(match.match_id)
         await self._requeue_and_tell(match, declined + requeued, requeued)
 

@@ -1,7 +1,12 @@
 """Into a match and back: what the matchmakers' leader does with an accepted group.
 
-Start: an instance of the activity's map owned by the pool (realm_id NULL) is
-requested from the orchestrators, the match becomes ``running`` there, and
+Prepare: as soon as a group is proposed, an instance of the activity's map
+owned by the pool (realm_id NULL) is requested from the orchestrators, so it
+is loaded by the time everyone has accepted (a proposal called off leaves it
+empty, and empty instances are stopped after ``empty_grace``).
+
+Start: the match becomes ``running`` in the prepared instance (a new one if
+it is not ready: not prepared by this leader, or stopped meanwhile), and
 every member is transferred in (``cross_realm``) at its team's spawn point.
 The match space saves nobody's position or health (see the world runner): a
 player's home stays where it queued from.
@@ -38,10 +43,18 @@ from realmkit.protocol.matchmaking import PlayerNews
 from realmkit.settings import MatchmakingSettings
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingRepo
-from realmkit.store.placement import AssignmentRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
+from realmkit.store.records import InstanceState
 
 log = logging.getLogger("realmkit.matchmaker")
+
+
+def _quietly(task: asyncio.Task[InstanceInfo]) -> None:
+    """A prepared instance nobody waits for any more: its failure is not news."""
+    if not task.cancelled():
+        task.exception()
+
 
 ORCHESTRATOR_PATIENCE = 15.0
 
@@ -57,6 +70,8 @@ class MatchRunner:
         self.matches = MatchRepo(db)
         self.cluster = ClusterRepo(db)
         self.assignments = AssignmentRepo(db)
+        self.instances = InstanceRepo(db)
+        self._prepared: dict[int, asyncio.Task[InstanceInfo]] = {}
 
     async def activity(self, pool_id: int, key: str) -> tuple[ContentPack, ActivityDef]:
         pool = await self.cluster.pool(pool_id)
@@ -81,6 +96,41 @@ class MatchRunner:
                 )
                 await self.deliver([character_id], proposal)
 
+    # --- prepare --------------------------------------------------------------------
+
+    def prepare(self, match: MatchRow) -> None:
+        """Request the match's instance now, while its members decide."""
+        task = asyncio.create_task(self._new_instance(match))
+        task.add_done_callback(_quietly)
+        self._prepared[match.match_id] = task
+
+    def forget(self, match_id: int | None = None) -> None:
+        """The proposal was called off (None: every one; this leader steps down)."""
+        for key in list(self._prepared) if match_id is None else [match_id]:
+            self._prepared.pop(key, None)
+
+    async def _new_instance(self, match: MatchRow) -> InstanceInfo:
+        _, activity = await self.activity(match.pool_id, match.activity_id)
+        pool = await self.cluster.pool(match.pool_id)
+        return await self.bus.request_patiently(
+            subjects.ORCHESTRATOR_REQUESTS,
+            RequestInstance(pool.game_id, activity.map, pool.pool_id, None),
+            InstanceInfo,
+            within=ORCHESTRATOR_PATIENCE,
+        )
+
+    async def _instance(self, match: MatchRow) -> InstanceInfo:
+        """The prepared instance if it is ready, else a new one."""
+        prepared = self._prepared.pop(match.match_id, None)
+        if prepared is not None:
+            try:
+                info = await prepared
+                if (await self.instances.get(info.instance_id)).state is InstanceState.READY:
+                    return info
+            except RealmkitError as exc:
+                log.info("match %d: prepared instance failed: %s", match.match_id, exc.message)
+        return await self._new_instance(match)
+
     # --- start ----------------------------------------------------------------------
 
     async def start(self, match: MatchRow, accepted_at: float) -> MatchRow | None:
@@ -88,13 +138,7 @@ class MatchRunner:
         cancelled and its tickets queued again)."""
         try:
             pack, activity = await self.activity(match.pool_id, match.activity_id)
-            pool = await self.cluster.pool(match.pool_id)
-            info = await self.bus.request_patiently(
-                subjects.ORCHESTRATOR_REQUESTS,
-                RequestInstance(pool.game_id, activity.map, pool.pool_id, None),
-                InstanceInfo,
-                within=ORCHESTRATOR_PATIENCE,
-            )
+            info = await self._instance(match)
             limit = self.settings.match_time_limit or activity.duration
             running = await self.matches.start(
                 match.match_id, info.instance_id, min(limit, activity.duration)
