@@ -236,11 +236,25 @@ async def _until(client: GameClient, party_size: int) -> None:
             await client.party_changed.wait()
 
 
-async def test_a_party_queues_as_one_and_leaving_it_cancels_its_ticket(http, cluster) -> None:  # type: ignore[no-untyped-def]
+async def _pool_arenas(cluster) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    rows = await fetch(
+        cluster.database_url,
+        "SELECT instance_id, state FROM characters.instances "
+        "WHERE realm_id IS NULL AND map_id = $1",
+        ARENA_MAP,
+    )
+    return {r["instance_id"]: r["state"] for r in rows}
+
+
+async def test_a_party_queues_as_one_and_leaving_it_cancels_its_ticket(  # type: ignore[no-untyped-def]
+    http, cluster, eventually
+) -> None:
     """Through the client protocol: Azure's Aleader invites Amember by name; only the
     leader queues the party, for both; the arena proposal puts them on one team
-    against two Crimson players. A Crimson player declines, the others are queued
-    again; Amember leaves the party, and the party's ticket is cancelled for both."""
+    against two Crimson players, and its instance loads before anyone answers. A
+    Crimson player declines, the others are queued again; Amember leaves the party,
+    and the party's ticket is cancelled for both."""
+    arenas_before = await _pool_arenas(cluster)
     names = [("Apleader", 0), ("Apmember", 0), ("Crsoloa", 1), ("Crsolob", 1)]
     leader, member, solo_a, solo_b = [
         await enter_at(http, cluster, name, (300.0 + 6 * i, 180.0), gateway=i % 2, realm_index=r)
@@ -278,6 +292,12 @@ async def test_a_party_queues_as_one_and_leaving_it_cancels_its_ticket(http, clu
     assert teams[leader.character_id] == teams[member.character_id]
     assert teams[solo_a.character_id] == teams[solo_b.character_id] != teams[member.character_id]
     match_id = proposals[leader.character_id].match_id
+
+    async def prepared() -> bool:  # nobody has answered yet
+        arenas = await _pool_arenas(cluster)
+        return any(s == "ready" for i, s in arenas.items() if i not in arenas_before)
+
+    await eventually(prepared, WAIT, "the proposed match's arena instance ready")
     for client in (leader, member, solo_b):
         await client.accept(match_id)
     await solo_a.decline(match_id)
