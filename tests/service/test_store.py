@@ -29,6 +29,7 @@ from realmkit.store.records import (
     Instance,
     InstanceState,
     MapKind,
+    NodeState,
     Realm,
 )
 
@@ -274,6 +275,45 @@ async def test_running_instance_needs_a_node(db: Database) -> None:
     await instances.set_state(home.instance_id, InstanceState.LOADING, node_id="world-1")
     ready = await instances.set_state(home.instance_id, InstanceState.READY)
     assert (ready.state, ready.node_id) == (InstanceState.READY, "world-1")
+
+
+async def test_a_world_node_counts_its_players_and_the_seats_its_instances_hold(
+    db: Database,
+) -> None:
+    """Placement's view of a node: players placed there (not offline), and the
+    free seats of its instanced maps (a continent holds none; gone ones count not)."""
+    alice, bran, cato = await _characters(db, 3)
+    (realm,) = await ClusterRepo(db).realms()
+    cluster = ClusterRepo(db)
+    await cluster.register_node("world-1", "world", "127.0.0.1", 0, capacity=1000)
+    await cluster.heartbeat("world-1", NodeState.READY, 1000)
+    instances = InstanceRepo(db)
+
+    async def on_world_1(kind: MapKind, capacity: int, realm_id: int | None) -> Instance:
+        made = await instances.create(
+            game_id="classic",
+            map_id=1 if kind is MapKind.CONTINENT else 7,
+            kind=kind,
+            pool_id=realm.pool_id,
+            realm_id=realm_id,
+            capacity=capacity,
+        )
+        return await instances.set_state(made.instance_id, InstanceState.LOADING, "world-1")
+
+    continent = await on_world_1(MapKind.CONTINENT, 500, realm.realm_id)
+    arena = await on_world_1(MapKind.ARENA, 4, None)
+    await on_world_1(MapKind.DUNGEON, 5, realm.realm_id)
+    gone = await on_world_1(MapKind.DUNGEON, 5, realm.realm_id)
+    await instances.set_state(gone.instance_id, InstanceState.GONE)
+    assignments = AssignmentRepo(db)
+    for c in (alice, bran):
+        await assignments.place(c.character_id, continent.instance_id, "gw-1", expected_epoch=None)
+    await assignments.place(cato.character_id, arena.instance_id, "gw-1", expected_epoch=None)
+    (node,) = await cluster.world_candidates(60.0)
+    assert (node.node_id, node.capacity, node.players, node.reserved) == ("world-1", 1000, 3, 8)
+    await assignments.release(cato.character_id, expected_epoch=1)
+    (node,) = await cluster.world_candidates(60.0)
+    assert (node.players, node.reserved) == (2, 9)
 
 
 async def test_names_are_unique_case_insensitively(db: Database) -> None:

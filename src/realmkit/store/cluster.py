@@ -211,14 +211,20 @@ class ClusterRepo:
         return [row(Node, r) for r in records]
 
     async def world_candidates(self, fresh_seconds: float) -> list[WorldCandidate]:
-        """Ready world nodes that reported lately, with the players placed on them."""
+        """Ready world nodes that reported lately, with the players placed on them
+        and the seats their instanced maps (not continents) keep for the rest of
+        the group they were made for."""
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "SELECT n.node_id, n.capacity, count(a.character_id) AS players "
+                "SELECT n.node_id, n.capacity, "
+                "  coalesce(sum(p.players), 0)::int AS players, "
+                "  coalesce(sum(greatest(i.capacity - coalesce(p.players, 0), 0)) "
+                "    FILTER (WHERE i.kind <> 'continent'), 0)::int AS reserved "
                 "FROM cluster.nodes n "
                 "LEFT JOIN characters.instances i ON i.node_id = n.node_id AND i.state <> 'gone' "
-                "LEFT JOIN characters.player_assignments a "
-                "  ON a.instance_id = i.instance_id AND a.state <> 'offline' "
+                "LEFT JOIN (SELECT instance_id, count(*) AS players "
+                "  FROM characters.player_assignments WHERE state <> 'offline' "
+                "  GROUP BY instance_id) p ON p.instance_id = i.instance_id "
                 "WHERE n.role = 'world' AND n.state = 'ready' "
                 "  AND n.last_heartbeat_at > now() - make_interval(secs => $1) "
                 "GROUP BY n.node_id, n.capacity ORDER BY n.node_id",

@@ -23,6 +23,7 @@ from realmkit.store.postgres import Database, ErrorFactory, translated
 from realmkit.store.records import (
     Assignment,
     AssignmentState,
+    Character,
     Instance,
     InstanceState,
     MapKind,
@@ -262,6 +263,25 @@ class AssignmentRepo:
                 instance_id,
             )
         return [row(Assignment, r) for r in records]
+
+    async def arrive(self, character_id: int, instance_id: int, epoch: int) -> Character:
+        """The character is in ``instance_id`` under ``epoch``: ``in_world`` now, and
+        its stored state (one round trip); ``StaleEpoch`` if it was placed elsewhere
+        or moved on meanwhile."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "WITH arrived AS (UPDATE characters.player_assignments "
+                "  SET state = 'in_world', updated_at = now() "
+                "  WHERE character_id = $1 AND instance_id = $2 AND epoch = $3 "
+                "  RETURNING character_id) "
+                "SELECT c.* FROM characters.characters c JOIN arrived USING (character_id)",
+                character_id,
+                instance_id,
+                epoch,
+            )
+        if record is None:
+            raise StaleEpoch(character_id, epoch)
+        return row(Character, record)
 
     async def set_state(self, character_id: int, epoch: int, state: AssignmentState) -> Assignment:
         """Change the state within ``epoch`` (same instance); ``StaleEpoch`` if it moved on."""

@@ -124,6 +124,8 @@ class WorldCandidate(msgspec.Struct, frozen=True):
     node_id: str
     capacity: int
     players: int
+    # Seats the node's instanced maps hold for players not there yet.
+    reserved: int = 0
 
 
 class Character(msgspec.Struct, frozen=True):

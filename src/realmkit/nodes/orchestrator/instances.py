@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
 
 from realmkit.bus import subjects
@@ -62,17 +63,27 @@ GATEWAY_TIMEOUT = 2.0
 JOIN_TIMEOUT = 5.0
 PARALLEL_REATTACH = 32
 
+_draws = random.Random()  # noqa: S311 - spreading load, not a secret
 
-def pick_world_node(candidates: list[WorldCandidate], avoid: str | None = None) -> str:
-    """The node with the most free capacity (ties: the first by id), ``avoid`` last."""
-    free = [
-        (c.node_id == avoid, -(c.capacity - c.players), c.node_id)
-        for c in candidates
-        if c.capacity > c.players
-    ]
-    if not free:
+
+def pick_world_node(
+    candidates: list[WorldCandidate], avoid: str | None = None, rng: random.Random | None = None
+) -> str:
+    """A node with room, drawn with odds in proportion to its free places.
+
+    Free places: capacity less the players placed there and the seats its
+    instanced maps hold for the groups they were made for. Drawn rather than
+    the freest always: a burst of instances (a matchmaking round's worth) is
+    placed by several orchestrators at once, each before it sees the others'
+    choices, and would otherwise land on one node. ``avoid`` (the node an
+    instance is moved off) only when no other has room.
+    """
+    room = [c for c in candidates if c.capacity > c.players]
+    if not room:
         raise Unavailable("no world node has room for another player")
-    return min(free)[2]
+    others = [c for c in room if c.node_id != avoid] or room
+    weights = [max(1, c.capacity - c.players - c.reserved) for c in others]
+    return (rng or _draws).choices([c.node_id for c in others], weights)[0]
 
 
 class Instances:

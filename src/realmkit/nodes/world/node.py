@@ -67,7 +67,7 @@ from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import AssignmentState, NodeState
+from realmkit.store.records import NodeState
 from realmkit.store.spaces import CheckpointRepo
 
 log = logging.getLogger("realmkit.world")
@@ -307,26 +307,19 @@ class WorldNode:
         return await self._leave(runner, request)
 
     async def _join(self, runner: SpaceRunner, request: JoinSpace) -> Joined:
-        assignments = AssignmentRepo(self.db)
-        assignment = await assignments.get(request.character_id)
-        if (
-            assignment is None
-            or assignment.instance_id != runner.instance_id
-            or assignment.epoch != request.epoch
-        ):
-            raise StaleEpoch(request.character_id, request.epoch)
+        # Checks the assignment (this space, this epoch), marks it in the world and
+        # reads the character: one round trip, as a whole match joins at once.
+        c = await AssignmentRepo(self.db).arrive(
+            request.character_id, runner.instance_id, request.epoch
+        )
         occupant = Occupant(request.character_id, request.epoch, request.gateway_id)
         if request.character_id in runner.occupants and not request.spawn:
             # Reconnected (or re-attached) while still here: the same body goes on
             # under the new epoch and gateway, nothing since the last save is lost.
             runner.occupants[request.character_id] = occupant
-            await assignments.set_state(
-                request.character_id, request.epoch, AssignmentState.IN_WORLD
-            )
             return self._joined(runner, request.character_id)
         if request.character_id in runner.occupants:
             await runner.leave(request.character_id)
-        c = await CharacterRepo(self.db).get(request.character_id)
         if request.spawn:
             x, y, z, o = runner.space.spawn_point(request.spawn)
             c = msgspec.structs.replace(
@@ -347,7 +340,6 @@ class WorldNode:
         runner.join(state, occupant, team)
         if request.spawn:
             runner.save_now(c.character_id)  # a crash now must not send it back through the portal
-        await assignments.set_state(c.character_id, request.epoch, AssignmentState.IN_WORLD)
         return self._joined(runner, c.character_id)
 
     @staticmethod
