@@ -31,13 +31,14 @@ import msgspec
 
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
-from realmkit.errors import RealmkitError, RemoteError
+from realmkit.content.schema import Bounds
+from realmkit.errors import RemoteError
 from realmkit.protocol.client import RoleName
 
 T = TypeVar("T")
 
 STEP_SECONDS = 0.1
-MARGIN = 20.0  # keep homes off the map's low edges
+MARGIN = 10.0  # bots keep this far inside the map's edges
 WANDER = 40.0
 SPEED = 6.0
 LATENCY_SAMPLES = 20_000
@@ -86,6 +87,11 @@ class SwarmStats:
     def fail(self, exc: BaseException) -> None:
         self.errors += 1
         self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+
+    def cut_off(self, close_code: int | None) -> None:
+        """The gateway closed a bot's connection before the swarm stopped."""
+        self.errors += 1
+        self.last_error = f"connection closed by the gateway (code {close_code})"
 
 
 class SwarmSummary(msgspec.Struct, frozen=True):
@@ -265,22 +271,32 @@ async def run_bot(
                 await client.wait_frame()
         start = client.position
         angle, radius = rng.uniform(0, math.tau), spread * math.sqrt(rng.random())
-        home = (
-            max(MARGIN, start[0] + radius * math.cos(angle)),
-            max(MARGIN, start[1] + radius * math.sin(angle)),
+        home = inside(
+            client.world_bounds,
+            start[0] + radius * math.cos(angle),
+            start[1] + radius * math.sin(angle),
         )
         target = home
+        transfers = client.transfers
         while not stop.is_set() and not client.closed.is_set():
-            if client.position is None:  # transferred: wander around where it landed
+            if client.transfers != transfers or client.position is None:
+                # Transferred: wander around where it landed, inside the new map.
                 async with asyncio.timeout(10):
                     while client.position is None:
                         await client.wait_frame()
-                home = target = client.position[:2]
-            if await client.walk_towards(*target, speed=SPEED, step_seconds=STEP_SECONDS):
-                angle = rng.uniform(0, math.tau)
-                radius = rng.uniform(0, WANDER)
-                target = (home[0] + radius * math.cos(angle), home[1] + radius * math.sin(angle))
-            sent[client.seq] = time.monotonic()
+                transfers = client.transfers
+                home = target = inside(client.world_bounds, *client.position[:2])
+            # Between transfer_pending and new_world a bot stands still.
+            if not client.transferring:
+                if await client.walk_towards(*target, speed=SPEED, step_seconds=STEP_SECONDS):
+                    angle = rng.uniform(0, math.tau)
+                    radius = rng.uniform(0, WANDER)
+                    target = inside(
+                        client.world_bounds,
+                        home[0] + radius * math.cos(angle),
+                        home[1] + radius * math.sin(angle),
+                    )
+                sent[client.seq] = time.monotonic()
             if rng.random() < 0.02:
                 creatures = [i for i, r in client.visible().items() if r.kind == KIND_CREATURE]
                 if creatures:
@@ -298,11 +314,25 @@ async def run_bot(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STEP_SECONDS):
                     await stop.wait()
+        if not stop.is_set():
+            stats.cut_off(client.ws.close_code)
     finally:
         stats.connected -= 1
         if queueing_task is not None:
             queueing_task.cancel()
         await client.close()
+
+
+def inside(bounds: Bounds, x: float, y: float) -> tuple[float, float]:
+    """The nearest point to (x, y) at least ``MARGIN`` inside the map (its middle
+    on a map narrower than that)."""
+
+    def clamp(v: float, low: float, high: float) -> float:
+        if high - low < 2 * MARGIN:
+            return (low + high) / 2
+        return min(max(v, low + MARGIN), high - MARGIN)
+
+    return clamp(x, bounds.min_x, bounds.max_x), clamp(y, bounds.min_y, bounds.max_y)
 
 
 TRANSIENT = {"UNAVAILABLE", "RATE_LIMITED", "HTTP_502", "HTTP_503", "NO_RESPONDERS", "BUS_TIMEOUT"}
@@ -349,7 +379,7 @@ async def run_swarm(
                 await run_bot(
                     first + index, login_url, realm_id, http, stats, stop, spread, queue, party
                 )
-            except (RealmkitError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # a bot's failure of any kind is counted and shown
                 stats.fail(exc)
 
         tasks = [asyncio.create_task(one(i)) for i in range(count)]

@@ -16,6 +16,7 @@ from collections import deque
 import aiohttp
 import msgspec
 
+from realmkit.content.schema import Bounds
 from realmkit.errors import RemoteError
 from realmkit.protocol.client import (
     ErrorFrame,
@@ -153,6 +154,12 @@ class GameClient:
     def character_id(self) -> int:
         assert self.world is not None
         return self.world.character_id
+
+    @property
+    def world_bounds(self) -> Bounds:
+        """The playable area of the map the character is in."""
+        assert self.world is not None
+        return self.world.bounds
 
     def me(self) -> EntityRow | None:
         return self.table.rows.get(self.character_id)

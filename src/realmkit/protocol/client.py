@@ -25,6 +25,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from realmkit.content.schema import Bounds
 from realmkit.protocol.inputs import Attack, Cast, Move, Release, Say
 
 PROTOCOL_VERSION = 1
@@ -149,6 +150,8 @@ class NewWorld(msgspec.Struct, frozen=True, tag_field="t", tag="new_world"):
     instance_id: int
     map_id: int
     tick_rate: int
+    # The map's playable area: a move outside it is refused (and repeated, cut off).
+    bounds: Bounds
     # A fresh resume token on entering (keep it secret; each token resumes once);
     # empty after a transfer: the one held stays valid.
     resume: str = ""

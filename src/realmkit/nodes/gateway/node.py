@@ -324,7 +324,14 @@ class GatewayNode:
         await _send(
             ws,
             msgspec.msgpack.encode(
-                NewWorld(p.character_id, joined.instance_id, joined.map_id, joined.tick_rate, token)
+                NewWorld(
+                    p.character_id,
+                    joined.instance_id,
+                    joined.map_id,
+                    joined.tick_rate,
+                    joined.bounds,
+                    token,
+                )
             ),
         )
 
@@ -403,7 +410,13 @@ class GatewayNode:
         p.instance_id, p.epoch = message.instance_id, message.epoch
         if message.fresh:
             p.conn.entered(message.bounds)
-            world = NewWorld(p.character_id, message.instance_id, message.map_id, message.tick_rate)
+            world = NewWorld(
+                p.character_id,
+                message.instance_id,
+                message.map_id,
+                message.tick_rate,
+                message.bounds,
+            )
             await _send(p.ws, msgspec.msgpack.encode(world))
         return Ack(True)
 
