@@ -92,7 +92,12 @@ async def test_killed_world_node_costs_players_seconds_not_their_connection(
     try:
         instance_id, node = await _host_of(cluster, players[0])
         async with asyncio.timeout(WAIT):  # walk until the move into the gate is sent
-            while traveller.position is not None and traveller.position[1] < 1580.5:
+            while (
+                traveller.transfers == 0  # a transfer may be over before the next look
+                and not traveller.transferring
+                and traveller.position is not None
+                and traveller.position[1] < 1580.5
+            ):
                 await traveller.walk_towards(*GATE, speed=6.0, step_seconds=0.1)
                 await asyncio.sleep(0.1)  # the client's own pace
         os.kill(node_pid(cluster.pid, node), signal.SIGKILL)
