@@ -318,6 +318,38 @@ async def test_a_party_queues_as_one_and_leaving_it_cancels_its_ticket(  # type:
         await client.close()
 
 
+async def test_leaving_the_world_leaves_the_queue(http, cluster, eventually) -> None:  # type: ignore[no-untyped-def]
+    """A party of two queues for the battleground; the member logs out: the party's
+    ticket is cancelled (nobody is proposed a match they cannot answer) and the
+    leader, still playing, hears it."""
+    leader = await enter_at(http, cluster, "Qleader", (320.0, 200.0), gateway=0)
+    member = await enter_at(http, cluster, "Qmember", (326.0, 200.0), gateway=1)
+    try:
+        await leader.party_invite("Qmember")
+        async with asyncio.timeout(WAIT):
+            invitation = await member.invitations.get()
+        await member.party_accept(invitation.party_id)
+        await _until(leader, 2)
+        queued = await leader.queue_join("battleground")
+        assert queued.state == "queued"
+        await member.close()
+
+        async def told() -> bool:
+            return leader.queue["battleground"].state == "cancelled"
+
+        await eventually(told, WAIT, "the leader told its party's ticket is cancelled")
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT state FROM matchmaking.tickets WHERE ticket_id = $1",
+            queued.ticket_id,
+        )
+        assert rows[0]["state"] == "cancelled"
+        assert not leader.closed.is_set()
+    finally:
+        for client in (leader, member):
+            await client.close()
+
+
 async def test_bots_form_parties_queue_and_enter_their_match(  # type: ignore[no-untyped-def]
     cluster, run_realmkit, eventually
 ) -> None:
@@ -429,6 +461,22 @@ async def test_killed_matchmaker_leader_loses_no_ticket(cluster, bus, eventually
                 realm_id,
                 count,
             )
+            # In the world (nobody queues from outside it; the leader cancels such
+            # tickets), placed through a gateway that never delivers to them.
+            continent = await conn.fetchval(
+                "SELECT instance_id FROM characters.instances "
+                "WHERE realm_id = $1 AND kind = 'continent' AND state = 'ready'",
+                realm_id,
+            )
+            assert continent is not None
+            await conn.execute(
+                "INSERT INTO characters.player_assignments "
+                "(character_id, instance_id, gateway_id, epoch, state) "
+                "SELECT character_id, $2, 'queue-crowd', 1, 'in_world' "
+                "FROM characters.characters WHERE account_id = $1",
+                account,
+                continent,
+            )
             first_ticket = await conn.fetchval(
                 "INSERT INTO matchmaking.tickets "
                 "(pool_id, activity_id, character_id, members, levels, roles) "
@@ -481,4 +529,9 @@ async def test_killed_matchmaker_leader_loses_no_ticket(cluster, bus, eventually
         for row in rows:
             assert row["in_matches"] == [row["match_id"]], dict(row)
     finally:
+        async with db.connection() as conn:  # the crowd logs out
+            await conn.execute(
+                "UPDATE characters.player_assignments SET state = 'offline', "
+                "instance_id = NULL, epoch = epoch + 1 WHERE gateway_id = 'queue-crowd'"
+            )
         await db.close()

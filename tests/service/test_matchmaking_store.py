@@ -12,8 +12,9 @@ from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.matchmaking import MatchRepo, RatingRepo, TicketRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database, translated
-from realmkit.store.records import Character, RealmStatus
+from realmkit.store.records import Character, MapKind, RealmStatus
 
 
 async def _players(db: Database, count: int) -> tuple[int, list[Character]]:
@@ -139,3 +140,33 @@ async def test_finishing_a_match_records_ratings_once(db: Database) -> None:
     assert [ratings[p.character_id] for p in players] == [1516, 1516, 1484, 1484]
     assert {(await repo.get(i)).state for i in ids} == {"done"}
     assert (await matches.get(match.match_id)).winner == 1
+
+
+async def test_tickets_of_players_out_of_the_world_are_cancelled(db: Database) -> None:
+    """Queued tickets with a member who logged out, or never entered, are cancelled;
+    those of players in the world (placing, playing, transferring) stay."""
+    pool_id, (aria, bran, cato, dara) = await _players(db, 4)
+    (realm,) = await ClusterRepo(db).realms()
+    home = await InstanceRepo(db).create(
+        game_id="classic",
+        map_id=1,
+        kind=MapKind.CONTINENT,
+        pool_id=pool_id,
+        realm_id=realm.realm_id,
+        capacity=100,
+    )
+    assignments = AssignmentRepo(db)
+    for c in (aria, bran, dara):
+        await assignments.place(c.character_id, home.instance_id, "gw-1", expected_epoch=None)
+    await assignments.release(dara.character_id, expected_epoch=1)  # logged out
+    tickets = TicketRepo(db)
+    solo = await _queue(db, pool_id, aria)
+    party = await tickets.join(
+        pool_id, "arena2v2", [bran.character_id, dara.character_id], [1, 1], ["", ""], 1500
+    )
+    never = await _queue(db, pool_id, cato)  # never entered the world
+    cancelled = await tickets.cancel_offline()
+    assert sorted(t.ticket_id for t in cancelled) == sorted([party.ticket_id, never.ticket_id])
+    assert all(t.state == "cancelled" for t in cancelled)
+    assert (await tickets.get(solo.ticket_id)).state == "queued"
+    assert await tickets.cancel_offline() == []

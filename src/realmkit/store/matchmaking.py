@@ -146,6 +146,21 @@ class TicketRepo:
             )
         return [row(TicketRow, r) for r in records]
 
+    async def cancel_offline(self) -> list[TicketRow]:
+        """Cancel the tickets, queued or proposed, of which a member left the world
+        (logged out; a player whose gateway died is not offline before its resume
+        grace is over); the tickets cancelled."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "UPDATE matchmaking.tickets t SET state = 'cancelled', updated_at = now() "
+                "WHERE t.state IN ('queued', 'proposed') AND EXISTS ("
+                "  SELECT 1 FROM unnest(t.members) AS m(character_id) "
+                "  LEFT JOIN characters.player_assignments a USING (character_id) "
+                "  WHERE a.state IS NULL OR a.state = 'offline') "
+                "RETURNING *"
+            )
+        return [row(TicketRow, r) for r in records]
+
     async def of_states(self, states: Sequence[str]) -> list[TicketRow]:
         async with self.db.connection() as conn:
             records = await conn.fetch(

@@ -16,7 +16,9 @@ Each round (every ``[matchmaking] tick`` seconds, sooner when news arrives):
 3. deadlines: a proposal not accepted in time is called off (the silent are
    cancelled); a match past its time limit ends as a draw;
 4. every few seconds the queues are checked against PostgreSQL (a missed
-   message delays a ticket, never loses it).
+   message delays a ticket, never loses it), and the tickets of players who
+   left the world are cancelled (a proposal to one is called off at once, not
+   at its deadline; the rest of a party hears it).
 """
 
 from __future__ import annotations
@@ -318,8 +320,16 @@ class MatchLeader:
             self.queues[key].remove(ticket_id)
 
     async def _reconcile(self) -> None:
-        """Queues = the tickets PostgreSQL holds queued (a missed message is healed)."""
+        """Queues = the tickets PostgreSQL holds queued (a missed message is healed);
+        nobody queues from outside the world."""
         self._reconciled = time.monotonic()
+        for row in await self.tickets.cancel_offline():
+            log.info("ticket %d cancelled: %s left the world", row.ticket_id, row.members)
+            await self._changed(row)  # out of its queue, or its proposal called off
+            if row.match_id is None:  # a called-off proposal told them already
+                await self.runner.deliver(
+                    row.members, QueueStatus(row.activity_id, "cancelled", row.ticket_id)
+                )
         stored = {row.ticket_id: row for row in await self.tickets.of_states(["queued"])}
         for ticket_id in [t for t in self.queue_of if t not in stored]:
             self._dequeue(ticket_id)
