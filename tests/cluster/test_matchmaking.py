@@ -18,6 +18,7 @@ from realmkit.client.game import GameClient
 from realmkit.errors import RemoteError
 from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.protocol.matchmaking import TicketChanged
+from realmkit.settings import load_settings
 from realmkit.sim.store import FLAG_DEAD
 from realmkit.store.postgres import Database, lock_holder
 
@@ -415,20 +416,21 @@ async def test_bots_form_parties_queue_and_enter_their_match(  # type: ignore[no
     assert summary["errors"] == 0, summary
 
 
-async def test_matchmakers_keep_heartbeating(cluster, eventually) -> None:  # type: ignore[no-untyped-def]
-    """Every matchmaker's heartbeat in cluster.nodes moves on (realmkit status shows it)."""
-    query = (
-        "SELECT node_id, last_heartbeat_at FROM cluster.nodes WHERE role = 'matchmaker' "
-        "ORDER BY node_id"
-    )
-    first = {r["node_id"]: r["last_heartbeat_at"] for r in await fetch(cluster.database_url, query)}
-    assert len(first) == 2
+async def test_every_node_is_listed_and_keeps_heartbeating(cluster, eventually) -> None:  # type: ignore[no-untyped-def]
+    """Every node of the node file has its row in cluster.nodes, with its role, and
+    its heartbeat moves on (realmkit status lists them from there)."""
+    settings = load_settings(cluster.node_file, env={})
+    wanted = {n.name: n.role.value for n in settings.nodes}
+    query = "SELECT node_id, role, state, last_heartbeat_at FROM cluster.nodes"
+    first = {r["node_id"]: r for r in await fetch(cluster.database_url, query)}
+    assert {n: first[n]["role"] for n in wanted if n in first} == wanted
+    assert all(first[n]["state"] == "ready" for n in wanted)
 
-    async def both_beat_again() -> bool:
-        now = await fetch(cluster.database_url, query)
-        return all(r["last_heartbeat_at"] > first[r["node_id"]] for r in now)
+    async def all_beat_again() -> bool:
+        now = {r["node_id"]: r for r in await fetch(cluster.database_url, query)}
+        return all(now[n]["last_heartbeat_at"] > first[n]["last_heartbeat_at"] for n in wanted)
 
-    await eventually(both_beat_again, WAIT, "a new heartbeat of both matchmakers")
+    await eventually(all_beat_again, WAIT, "a new heartbeat of every node")
 
 
 async def test_killed_matchmaker_leader_loses_no_ticket(cluster, bus, eventually) -> None:  # type: ignore[no-untyped-def]

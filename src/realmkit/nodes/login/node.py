@@ -15,6 +15,7 @@ from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.api import LoginApi, StartOf
 from realmkit.nodes.login.directory import GatewayDirectory
 from realmkit.nodes.login.starts import Starts
+from realmkit.nodes.presence import Presence
 from realmkit.protocol.cluster import GatewayLoad
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
@@ -41,6 +42,7 @@ class LoginNode:
         self._bus: NatsBus | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
+        self._presence: Presence | None = None
 
     async def start(self) -> None:
         self._db = db = await Database.connect(self.endpoints.database_url, max_size=10)
@@ -65,12 +67,16 @@ class LoginNode:
         await self._site.start()
         self.port = int(self._runner.addresses[0][1])  # the real one when spec.port is 0
         log.info("login API on http://%s:%d", self.spec.host, self.port)
+        self._presence = Presence(db, self.name, "login", self.spec.host, self.port)
+        await self._presence.start()
 
     async def drain(self) -> None:
         if self._site is not None:
             await self._site.stop()  # no new connections; requests in flight finish
 
     async def stop(self) -> None:
+        if self._presence is not None:
+            await self._presence.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._bus is not None:

@@ -17,20 +17,16 @@ from nats.aio.subscription import Subscription
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines import Endpoints
-from realmkit.errors import RealmkitError
 from realmkit.nodes.matchmaker.leader import MatchLeader
 from realmkit.nodes.matchmaker.parties import PartyService
 from realmkit.nodes.matchmaker.service import QueueService
 from realmkit.nodes.packs import PackCache
+from realmkit.nodes.presence import Presence
 from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, PartyRequest
 from realmkit.settings import MatchmakingSettings, NodeSpec
-from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import NodeState
 
 log = logging.getLogger("realmkit.matchmaker")
-
-HEARTBEAT_SECONDS = 1.0
 
 
 class MatchmakerNode:
@@ -44,14 +40,13 @@ class MatchmakerNode:
         self._bus: NatsBus | None = None
         self._sub: Subscription | None = None
         self._leading: asyncio.Task[None] | None = None
-        self._beating: asyncio.Task[None] | None = None
+        self._presence: Presence | None = None
 
     async def start(self) -> None:
         self._db = db = await Database.connect(
             self.endpoints.database_url, max_size=10, name=self.name
         )
         self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
-        await ClusterRepo(db).register_node(self.name, "matchmaker", self.spec.host, 0)
         packs = PackCache()
         queues = QueueService(db, bus, packs)
         parties = PartyService(db, bus, queues)
@@ -68,19 +63,10 @@ class MatchmakerNode:
             queue=subjects.MATCHMAKER_QUEUE,
             concurrent=True,
         )
-        await ClusterRepo(db).heartbeat(self.name, NodeState.READY, 0)
-        self._beating = asyncio.create_task(self._beat(ClusterRepo(db)))
+        self._presence = Presence(db, self.name, "matchmaker", self.spec.host)
+        await self._presence.start()
         self.leader = MatchLeader(self.name, db, bus, packs, self.settings)
         self._leading = asyncio.create_task(self.leader.run())
-
-    async def _beat(self, cluster: ClusterRepo) -> None:
-        """Every second a heartbeat in ``cluster.nodes`` (``realmkit status``)."""
-        while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            try:
-                await cluster.heartbeat(self.name, NodeState.READY, 0)
-            except RealmkitError as exc:
-                log.warning("heartbeat failed: %s", exc.message)
 
     async def drain(self) -> None:
         if self._sub is not None and self._bus is not None:
@@ -91,13 +77,8 @@ class MatchmakerNode:
                 await self._leading
 
     async def stop(self) -> None:
-        if self._beating is not None:
-            self._beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beating
-        if self._db is not None:
-            with contextlib.suppress(Exception):
-                await ClusterRepo(self._db).heartbeat(self.name, NodeState.STOPPED, 0)
+        if self._presence is not None:
+            await self._presence.stop()
         if self._bus is not None:
             await self._bus.close()
         if self._db is not None:

@@ -24,6 +24,7 @@ from realmkit.nodes.orchestrator.placement import Placer
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.nodes.orchestrator.transfer import Transfers
 from realmkit.nodes.packs import PackCache
+from realmkit.nodes.presence import Presence
 from realmkit.protocol.cluster import (
     Drained,
     DrainNode,
@@ -50,6 +51,7 @@ class OrchestratorNode:
         scaling: ScalingSettings | None = None,
     ) -> None:
         self.name = spec.name
+        self.host = spec.host
         self.endpoints = endpoints
         self.settings = settings
         self.launcher = launcher
@@ -58,12 +60,15 @@ class OrchestratorNode:
         self._bus: NatsBus | None = None
         self._sub: Subscription | None = None
         self._leading: asyncio.Task[None] | None = None
+        self._presence: Presence | None = None
 
     async def start(self) -> None:
         self._db = db = await Database.connect(
             self.endpoints.database_url, max_size=20, name=self.name
         )
         self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
+        self._presence = Presence(db, self.name, "orchestrator", self.host)
+        await self._presence.start()
         instances = Instances(db, bus, PackCache())
         placer = Placer(instances)
         transfers = Transfers(instances, placer, self.settings)
@@ -108,6 +113,8 @@ class OrchestratorNode:
                 await self._leading
 
     async def stop(self) -> None:
+        if self._presence is not None:
+            await self._presence.stop()
         if self._bus is not None:
             await self._bus.close()
         if self._db is not None:

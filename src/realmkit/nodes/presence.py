@@ -1,0 +1,54 @@
+"""A node's row in ``cluster.nodes``: registered when it starts, a heartbeat every
+second while it runs, ``stopped`` when it stops.
+
+``realmkit status`` lists every node from these rows. World nodes and gateways
+keep their own rows (their heartbeats carry capacity and load, and the
+orchestrators' leader acts on their silence); login, orchestrator and
+matchmaker replicas use this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from realmkit.errors import RealmkitError
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import NodeState
+
+log = logging.getLogger("realmkit.node")
+
+HEARTBEAT_SECONDS = 1.0
+
+
+class Presence:
+    def __init__(self, db: Database, name: str, role: str, host: str, port: int = 0) -> None:
+        self.cluster = ClusterRepo(db)
+        self.name = name
+        self.role = role
+        self.host = host
+        self.port = port
+        self._beating: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.cluster.register_node(self.name, self.role, self.host, self.port)
+        await self.cluster.heartbeat(self.name, NodeState.READY, 0)
+        self._beating = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self.cluster.heartbeat(self.name, NodeState.READY, 0)
+            except RealmkitError as exc:  # PostgreSQL away: the next beat tries again
+                log.warning("heartbeat failed: %s", exc.message)
+
+    async def stop(self) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+        with contextlib.suppress(RealmkitError):
+            await self.cluster.heartbeat(self.name, NodeState.STOPPED, 0)
