@@ -112,7 +112,7 @@ def _cast(world: World, rec: PlayerRecord, cast: Cast) -> None:
     if spell.kind == "damage" and not hostile(world, rec.slot, target):
         _reject(world, rec, "cast", "not_hostile")
         return
-    if spell.kind == "heal" and world.store.cols["kind"][target] != Kind.PLAYER:
+    if spell.kind == "heal" and world.store.cols["kind"].item(target) != Kind.PLAYER:
         _reject(world, rec, "cast", "not_friendly")
         return
     if distance2(world, rec.slot, target) > spell.range * spell.range:

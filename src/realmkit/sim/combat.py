@@ -25,17 +25,20 @@ def hostile(world: World, attacker: int, target: int) -> bool:
     and never their own team)."""
     c = world.store.cols
     kinds = c["kind"]
-    if attacker == target or kinds[target] == Kind.FREE:
+    # .item(): a numpy scalar compared with an IntEnum member takes microseconds.
+    mine_kind, their_kind = kinds.item(attacker), kinds.item(target)
+    if attacker == target or their_kind == Kind.FREE:
         return False
-    if kinds[attacker] == Kind.PLAYER and kinds[target] == Kind.PLAYER:
+    if mine_kind == Kind.PLAYER and their_kind == Kind.PLAYER:
         mine = world.players[int(c["id"][attacker])].team
         return world.pvp and not (mine and mine == world.players[int(c["id"][target])].team)
-    return bool(kinds[attacker] != kinds[target])
+    return bool(mine_kind != their_kind)
 
 
 def alive(world: World, slot: int) -> bool:
     c = world.store.cols
-    return bool(c["kind"][slot] != Kind.FREE and not (c["flags"][slot] & FLAG_DEAD))
+    # .item(): a numpy scalar compared with an IntEnum member takes microseconds.
+    return c["kind"].item(slot) != Kind.FREE and not (c["flags"].item(slot) & FLAG_DEAD)
 
 
 def distance2(world: World, a: int, b: int) -> float:
@@ -50,9 +53,9 @@ def damage(world: World, target: int, amount: int, attacker: int) -> None:
     c = world.store.cols
     if not alive(world, target) or c["flags"][target] & FLAG_EVADING:
         return
-    attacker_is_player = c["kind"][attacker] == Kind.PLAYER
-    if c["kind"][target] == Kind.CREATURE:
-        if c["ai"][target] == Ai.HOME:
+    attacker_is_player = c["kind"].item(attacker) == Kind.PLAYER
+    if c["kind"].item(target) == Kind.CREATURE:
+        if c["ai"].item(target) == Ai.HOME:
             one = np.array([target], dtype=np.int64)
             start_chase(world, one, np.array([attacker], dtype=np.int64))
         if c["tagger"][target] == 0 and attacker_is_player:
@@ -71,7 +74,7 @@ def heal(world: World, target: int, amount: int) -> None:
     if not alive(world, target):
         return
     c["hp"][target] = min(int(c["max_hp"][target]), int(c["hp"][target]) + amount)
-    if c["kind"][target] == Kind.PLAYER:
+    if c["kind"].item(target) == Kind.PLAYER:
         _touch(world, target)
 
 
@@ -82,12 +85,12 @@ def _touch(world: World, slot: int) -> None:
 def _die(world: World, slot: int, killer: int) -> None:
     c = world.store.cols
     c["flags"][slot] = (c["flags"][slot] | FLAG_DEAD) & ~np.uint8(FLAG_COMBAT)
-    killer_id = int(c["id"][killer]) if c["kind"][killer] != Kind.FREE else 0
+    killer_id = int(c["id"][killer]) if c["kind"].item(killer) != Kind.FREE else 0
     entity_id = int(c["id"][slot])
     world.events.append(
         Died(entity_id, killer_id, float(c["x"][slot]), float(c["y"][slot]), float(c["z"][slot]))
     )
-    if c["kind"][slot] == Kind.PLAYER:
+    if c["kind"].item(slot) == Kind.PLAYER:
         world.players[entity_id].attack_target = 0
         return
     set_state(world, np.array([slot], dtype=np.int64), Ai.DEAD)

@@ -96,7 +96,7 @@ def _boss(world: World, events: list[Event]) -> int:
         slot = st.slot_of.get(event.entity_id)
         if (
             slot is not None
-            and st.cols["kind"][slot] == Kind.CREATURE
+            and st.cols["kind"].item(slot) == Kind.CREATURE
             and int(st.cols["template"][slot]) in bosses
         ):
             return 1

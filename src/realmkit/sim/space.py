@@ -187,7 +187,7 @@ class Space:
             for inp in todo:
                 apply_input(w, rec, inp)
         for creature, target in step_creatures(w):
-            if w.store.cols["ai"][creature] == Ai.CHASE:
+            if w.store.cols["ai"].item(creature) == Ai.CHASE:
                 damage(w, target, int(w.store.cols["damage"][creature]), creature)
         auto_attacks(w)
         self._portals()
