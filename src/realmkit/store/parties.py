@@ -23,7 +23,6 @@ class PartyMemberRow(msgspec.Struct, frozen=True):
     character_id: int
     name: str
     level: int
-    realm_id: int
 
 
 class PartyRow(msgspec.Struct, frozen=True):
@@ -45,7 +44,7 @@ class Left(msgspec.Struct, frozen=True):
 
 
 _MEMBERS = (
-    "SELECT c.character_id, c.name, c.level, c.realm_id, p.leader_id "
+    "SELECT c.character_id, c.name, c.level, p.leader_id "
     "FROM matchmaking.party_members m JOIN matchmaking.parties p USING (party_id) "
     "JOIN characters.characters c USING (character_id) WHERE m.party_id = $1 "
     "ORDER BY c.character_id <> p.leader_id, m.joined_at, c.character_id"
@@ -56,9 +55,7 @@ async def _party(conn: ConnectionLike, party_id: int) -> PartyRow | None:
     records = await conn.fetch(_MEMBERS, party_id)
     if not records:
         return None
-    members = [
-        PartyMemberRow(r["character_id"], r["name"], r["level"], r["realm_id"]) for r in records
-    ]
+    members = [PartyMemberRow(r["character_id"], r["name"], r["level"]) for r in records]
     return PartyRow(party_id, records[0]["leader_id"], members)
 
 

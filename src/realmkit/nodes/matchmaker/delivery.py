@@ -29,3 +29,16 @@ async def deliver(
             await bus.publish(subjects.gateway_deliver(gateway_id), ToPlayers(ids, message))
         except RealmkitError as exc:
             log.warning("could not reach gateway %s: %s", gateway_id, exc.message)
+
+
+async def deliver_to_others(
+    bus: NatsBus,
+    assignments: AssignmentRepo,
+    members: Sequence[int],
+    asking: int,
+    message: PlayerNews,
+) -> None:
+    """``deliver`` to the members but the one ``asking`` (its reply tells it)."""
+    others = [c for c in members if c != asking]
+    if others:
+        await deliver(bus, assignments, others, message)

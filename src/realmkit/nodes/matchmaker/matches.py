@@ -106,8 +106,10 @@ class MatchRunner:
 
     def forget(self, match_id: int | None = None) -> None:
         """The proposal was called off (None: every one; this leader steps down)."""
-        for key in list(self._prepared) if match_id is None else [match_id]:
-            self._prepared.pop(key, None)
+        if match_id is None:
+            self._prepared.clear()
+        else:
+            self._prepared.pop(match_id, None)
 
     async def _new_instance(self, match: MatchRow) -> InstanceInfo:
         _, activity = await self.activity(match.pool_id, match.activity_id)

@@ -14,7 +14,7 @@ import logging
 
 from realmkit.bus.nats import NatsBus
 from realmkit.errors import InvalidInput
-from realmkit.nodes.matchmaker.delivery import deliver
+from realmkit.nodes.matchmaker.delivery import deliver, deliver_to_others
 from realmkit.nodes.matchmaker.service import QueueService
 from realmkit.protocol.client import PartyInvitation, PartyMember, PartyState
 from realmkit.protocol.matchmaking import AnswerInvitation, InviteToParty, PartyRequest
@@ -51,7 +51,7 @@ class PartyService:
         left = await self.parties.leave(request.character_id)
         await self.queues.cancel_for(left.before.member_ids)
         log.info("character %d left party %d", request.character_id, left.before.party_id)
-        await self._tell(left.after, request.character_id, left.before.member_ids)
+        await self._tell(left.before.member_ids, request.character_id, left.after)
         return PartyState()
 
     async def invite(self, request: InviteToParty) -> PartyState:
@@ -74,11 +74,9 @@ class PartyService:
         party = await self.parties.accept(request.character_id, request.party_id)
         await self.queues.cancel_for(party.member_ids)
         log.info("character %d joined party %d", request.character_id, party.party_id)
-        await self._tell(party, request.character_id, party.member_ids)
+        await self._tell(party.member_ids, request.character_id, party)
         return party_state(party)
 
-    async def _tell(self, party: PartyRow | None, asking: int, members: list[int]) -> None:
-        """The members but the one asking hear the party's state."""
-        others = [c for c in members if c != asking]
-        if others:
-            await deliver(self.bus, self.assignments, others, party_state(party))
+    async def _tell(self, members: list[int], asking: int, party: PartyRow | None) -> None:
+        message = party_state(party)
+        await deliver_to_others(self.bus, self.assignments, members, asking, message)

@@ -26,7 +26,7 @@ from realmkit.errors import (
     RealmkitError,
     RealmUnavailable,
 )
-from realmkit.nodes.matchmaker.delivery import deliver
+from realmkit.nodes.matchmaker.delivery import deliver_to_others
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import QueueStatus
 from realmkit.protocol.matchmaking import (
@@ -150,10 +150,7 @@ class QueueService:
             raise Conflict(f"{name} is not in the world", character_id=character_id)
 
     async def _tell_members(self, ticket: TicketRow, asking: int, status: QueueStatus) -> None:
-        """The ticket's other members (the one ``asking`` gets the reply) hear of it."""
-        others = [c for c in ticket.members if c != asking]
-        if others:
-            await deliver(self.bus, self.assignments, others, status)
+        await deliver_to_others(self.bus, self.assignments, ticket.members, asking, status)
 
     async def _tell_leader(self, ticket: TicketRow) -> None:
         try:
