@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from realmkit.engines import EmbeddedEngines
+from realmkit.engines.embedded import EmbeddedEngines
 from realmkit.procs import free_port
 
 

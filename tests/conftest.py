@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import EmbeddedEngines, Endpoints
+from realmkit.engines.embedded import EmbeddedEngines, Endpoints
 from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database
 

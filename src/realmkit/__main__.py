@@ -1,3 +1,3 @@
-from realmkit.cli import main
+from realmkit.cli.main import main
 
 main()

@@ -13,12 +13,12 @@ from typing import Any
 
 import msgspec
 
-from realmkit import engines
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.loader import load_pack, pack_folder
 from realmkit.content.patches import check_overrides, decode_overrides
 from realmkit.content.schema import MAX_PHASE
+from realmkit.engines import embedded as engines
 from realmkit.errors import InvalidInput, RealmkitError, UsageError
 from realmkit.protocol.cluster import PatchActivated
 from realmkit.settings import Settings

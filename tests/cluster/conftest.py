@@ -23,7 +23,7 @@ import msgspec
 import psutil
 import pytest
 
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.procs import free_port, is_alive
 
 START_TIMEOUT = 60.0

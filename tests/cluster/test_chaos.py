@@ -25,7 +25,7 @@ from test_recovery import plays
 from conftest import Cluster, running_cluster
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
-from realmkit.engines import EmbeddedEngines, Endpoints
+from realmkit.engines.embedded import EmbeddedEngines, Endpoints
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import aiohttp
 
-from realmkit.engines import Endpoints
-from realmkit.nodes.reviver import Reviver
+from realmkit.engines.embedded import Endpoints
 from realmkit.procs import free_port, is_alive
-from realmkit.supervision import ChildState, RestartPolicy
+from realmkit.supervision.policy import ChildState, RestartPolicy
+from realmkit.supervision.reviver import Reviver
 
 WAIT = 30.0
 

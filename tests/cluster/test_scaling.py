@@ -10,7 +10,7 @@ from invariants import check_invariants, fetch, owned_items
 from test_instances import enter_at
 
 from conftest import Cluster, cluster_on_session_engines
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.procs import is_alive
 
 pytestmark = pytest.mark.slow

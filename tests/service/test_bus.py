@@ -11,7 +11,7 @@ import pytest
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import EmbeddedNats, Endpoints
+from realmkit.engines.embedded import EmbeddedNats, Endpoints
 from realmkit.errors import (
     BusTimeout,
     BusUnavailable,

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import EmbeddedEngines, Endpoints
+from realmkit.engines.embedded import EmbeddedEngines, Endpoints
 from realmkit.procs import is_alive
 
 RUN_TIMEOUT = 60

@@ -6,8 +6,8 @@ import asyncpg
 import pytest
 
 from realmkit.errors import AlreadyQueued, Conflict, IllegalTransition
+from realmkit.lifecycle.ticket import TICKET_MOVES
 from realmkit.matchmaking.ratings import RatingChange
-from realmkit.matchmaking.tickets import TICKET_MOVES
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo

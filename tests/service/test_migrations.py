@@ -8,9 +8,9 @@ import re
 import asyncpg
 import pytest
 
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.errors import MigrationError
-from realmkit.matchmaking.tickets import TicketState
+from realmkit.lifecycle.ticket import TicketState
 from realmkit.store import records
 from realmkit.store.migrate import available, migrate, status
 from realmkit.store.postgres import Database

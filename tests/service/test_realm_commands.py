@@ -10,7 +10,7 @@ import pytest
 
 from realmkit import realms
 from realmkit.bus import subjects
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, ContentError, InvalidInput, NotFound
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.content import Scope, SpaceContent

@@ -16,7 +16,7 @@ from realmkit.errors import (
     OwnershipChanged,
     StaleEpoch,
 )
-from realmkit.lifecycle import INSTANCE_MOVES
+from realmkit.lifecycle.instance import INSTANCE_MOVES
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo, ItemMove, ItemRepo
 from realmkit.store.cluster import ClusterRepo

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from realmkit.cli import app
+from realmkit.cli.main import app
 from realmkit.settings import DEFAULT_TOML
 
 runner = CliRunner()

@@ -20,10 +20,10 @@ CORES = (
 )
 # Single-module cores: lifecycle state machines and protocol cores.
 CORE_MODULES = (
-    "realmkit.supervision",
+    "realmkit.supervision.policy",
     "realmkit.nodes.gateway.connection",
     "realmkit.nodes.gateway.fanout",
-    "realmkit.lifecycle",
+    "realmkit.lifecycle.instance",
 )
 IO_MODULES = ("asyncio", "nats", "asyncpg", "socket")
 CLOCK_MODULES = {"time", "datetime", "asyncio", "socket", "nats", "asyncpg", "threading"}

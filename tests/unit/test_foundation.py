@@ -10,7 +10,7 @@ import pytest
 
 from realmkit import errors
 from realmkit.bus import subjects
-from realmkit.engines import redact
+from realmkit.engines.embedded import redact
 from realmkit.protocol.codec import decode, encode
 from realmkit.store.migrate import available
 

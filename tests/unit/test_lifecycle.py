@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from realmkit.errors import IllegalTransition
-from realmkit.lifecycle import INSTANCE_MOVES, check_instance_move, routable
+from realmkit.lifecycle.instance import INSTANCE_MOVES, check_instance_move, routable
 from realmkit.store.records import InstanceState as I
 
 

@@ -15,7 +15,7 @@ from realmkit.client.game import ServerMessage
 from realmkit.content.schema import Bounds
 from realmkit.nodes.gateway.connection import Authenticate, Connection, Reply
 from realmkit.protocol.client import ClientMessage, Hello, Resume
-from realmkit.sim.events import ItemIdsNeeded, MatchWon
+from realmkit.protocol.events import ItemIdsNeeded, MatchWon
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "protocol"
 # Space events the gateway never forwards to a client.

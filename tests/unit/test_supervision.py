@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from realmkit.errors import IllegalTransition
-from realmkit.supervision import Child, ChildState, RestartPolicy, Supervision
+from realmkit.supervision.policy import Child, ChildState, RestartPolicy, Supervision
 
 
 def test_everything_starts_at_first() -> None:

@@ -28,7 +28,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import KeyValueConfig, StreamConfig
 
-from realmkit.engines import redact
+from realmkit.engines.embedded import redact
 from realmkit.errors import (
     BadMessage,
     BusTimeout,

@@ -43,11 +43,11 @@ from realmkit.protocol.client import (
     RoleName,
     TransferPending,
 )
+from realmkit.protocol.events import Event
 from realmkit.protocol.frames import ClientFrameIn
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
 from realmkit.replication.client import EntityRow, EntityTable
 from realmkit.replication.quantize import POS_SCALE
-from realmkit.sim.events import Event
 
 ServerMessage = (
     NewWorld

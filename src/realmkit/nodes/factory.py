@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.errors import ConfigError, UsageError
 from realmkit.nodes.base import Node
 from realmkit.nodes.gateway.node import GatewayNode

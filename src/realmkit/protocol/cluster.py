@@ -9,9 +9,9 @@ from __future__ import annotations
 import msgspec
 
 from realmkit.content.schema import Bounds
+from realmkit.protocol.events import Event
 from realmkit.protocol.frames import SpaceFrame
 from realmkit.protocol.inputs import ClientInput
-from realmkit.sim.events import Event
 
 
 class GatewayLoad(msgspec.Struct, frozen=True):

@@ -13,9 +13,9 @@ from typing import Final
 
 import numpy as np
 
+from realmkit.protocol.events import ActionRejected, Chat, Corrected
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
 from realmkit.sim.combat import alive, damage, distance2, heal, hostile
-from realmkit.sim.events import ActionRejected, Chat, Corrected
 from realmkit.sim.movement import check_move, normalize_orientation, start_track
 from realmkit.sim.state import PlayerRecord
 from realmkit.sim.store import FLAG_DEAD, Kind

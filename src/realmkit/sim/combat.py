@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from realmkit.protocol.events import Died, LootGranted
 from realmkit.sim.creatures import Ai, set_state, start_chase
-from realmkit.sim.events import Died, LootGranted
 from realmkit.sim.loot import PendingGrant, roll
 from realmkit.sim.store import FLAG_COMBAT, FLAG_DEAD, FLAG_EVADING, Kind
 from realmkit.sim.world import World

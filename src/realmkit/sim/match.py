@@ -20,8 +20,8 @@ per space, and nothing is judged after it (``MatchState.winner`` is set).
 from __future__ import annotations
 
 from realmkit.content.schema import ActivityDef
+from realmkit.protocol.events import Died, Event, MatchWon
 from realmkit.sim.combat import alive
-from realmkit.sim.events import Died, Event, MatchWon
 from realmkit.sim.store import Kind
 from realmkit.sim.world import World
 

@@ -24,9 +24,9 @@ import numpy as np
 
 from realmkit.content.schema import ContentPack
 from realmkit.errors import BadSnapshot
+from realmkit.protocol.events import Event
 from realmkit.protocol.frames import SpaceFrame
 from realmkit.sim import spawns
-from realmkit.sim.events import Event
 from realmkit.sim.loot import ItemIdPool, PendingGrant
 from realmkit.sim.state import MatchState, PlayerRecord
 from realmkit.sim.store import EntityStore

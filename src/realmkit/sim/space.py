@@ -24,6 +24,7 @@ import numpy as np
 
 from realmkit.content.schema import ContentPack
 from realmkit.errors import AlreadyExists, InstanceFull, NotFound, TickOutOfOrder, UsageError
+from realmkit.protocol.events import Event, PortalReached
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import ClientInput
 from realmkit.sim import match, spawns
@@ -31,7 +32,6 @@ from realmkit.sim import snapshot as snap
 from realmkit.sim.actions import apply_input
 from realmkit.sim.combat import auto_attacks, damage, grant_pending
 from realmkit.sim.creatures import Ai, step_creatures
-from realmkit.sim.events import Event, PortalReached
 from realmkit.sim.loot import ItemIdPool
 from realmkit.sim.movement import normalize_orientation, start_track
 from realmkit.sim.state import PlayerRecord, PlayerState

@@ -12,8 +12,8 @@ from typing import Final, NamedTuple
 import numpy as np
 
 from realmkit.content.schema import ContentPack, MapDef
+from realmkit.protocol.events import Event, ItemIdsNeeded
 from realmkit.sim.aoi import InterestGrid
-from realmkit.sim.events import Event, ItemIdsNeeded
 from realmkit.sim.loot import ItemIdPool, PendingGrant
 from realmkit.sim.movement import MoveRules
 from realmkit.sim.state import MatchState, PlayerRecord

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from realmkit.engines import redact
+from realmkit.engines.embedded import redact
 from realmkit.errors import RealmkitError, StoreError, StoreUnavailable
 
 # The epoch triggers of the schema raise this SQLSTATE...

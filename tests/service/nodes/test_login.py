@@ -13,7 +13,7 @@ from realmkit.auth.tickets import Audience, load_public_key, unverified_key_id, 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.loader import classic_pack_path, load_pack
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.login.node import LoginNode
 from realmkit.nodes.login.starts import start_in
 from realmkit.protocol.cluster import GatewayLoad

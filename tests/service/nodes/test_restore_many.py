@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.orchestrator.instances import Instances
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.node import WorldNode

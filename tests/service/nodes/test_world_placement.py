@@ -12,7 +12,7 @@ import pytest
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.loader import classic_pack_path, load_pack
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.errors import RemoteError
 from realmkit.nodes.login.starts import start_in
 from realmkit.nodes.orchestrator.node import OrchestratorNode

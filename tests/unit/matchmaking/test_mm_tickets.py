@@ -10,7 +10,7 @@ import pytest
 
 import realmkit
 from realmkit.errors import IllegalTransition
-from realmkit.matchmaking.tickets import TICKET_MOVES, TicketState, check_ticket_move
+from realmkit.lifecycle.ticket import TICKET_MOVES, TicketState, check_ticket_move
 
 T = TicketState
 MIGRATIONS = Path(realmkit.__file__).parent / "store" / "migrations"

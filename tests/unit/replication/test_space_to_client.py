@@ -6,12 +6,12 @@ import msgspec
 import numpy as np
 
 from realmkit.content.loader import classic_pack_path, load_pack
+from realmkit.protocol.events import Corrected
 from realmkit.protocol.frames import FrameArrays, select_observers
 from realmkit.protocol.inputs import Move
 from realmkit.replication.client import EntityRow, EntityTable
 from realmkit.replication.quantize import quantize
 from realmkit.replication.replicator import ReplicationConfig, Replicator
-from realmkit.sim.events import Corrected
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 

@@ -9,8 +9,8 @@ import msgspec
 
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import ContentPack
+from realmkit.protocol.events import ItemIdsNeeded
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
-from realmkit.sim.events import ItemIdsNeeded
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 

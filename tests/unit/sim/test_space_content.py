@@ -17,11 +17,11 @@ from sim_scenarios import ACTIONS, CONTINENT, PACK, Driver, crowd_space, run_tic
 
 from realmkit.content.schema import ContentPack, LootEntry, LootTable, Point, SpawnDef
 from realmkit.errors import BadSnapshot, ContentError
+from realmkit.protocol.events import Died, LootGranted
 from realmkit.protocol.frames import FrameArrays
 from realmkit.protocol.inputs import Attack, Say
 from realmkit.sim.combat import damage
 from realmkit.sim.creatures import Ai
-from realmkit.sim.events import Died, LootGranted
 from realmkit.sim.loot import PendingGrant
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState

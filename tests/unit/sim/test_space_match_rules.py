@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 from sim_scenarios import CONTINENT, PACK, run_ticks
 
+from realmkit.protocol.events import ActionRejected, Died, MatchWon
 from realmkit.protocol.inputs import Attack
-from realmkit.sim.events import ActionRejected, Died, MatchWon
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 

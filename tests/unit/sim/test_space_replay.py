@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sim_scenarios import ACTIONS, PACK, Driver, Op, crowd_space
 
 from realmkit.errors import BadSnapshot, NotFound
-from realmkit.sim.events import ItemIdsNeeded, LootGranted
+from realmkit.protocol.events import ItemIdsNeeded, LootGranted
 from realmkit.sim.space import Space
 
 unit = st.floats(min_value=0.0, max_value=1.0)

@@ -11,10 +11,7 @@ from sim_scenarios import CONTINENT, PACK, run_ticks
 
 from realmkit.content.schema import Point, SpawnDef
 from realmkit.errors import AlreadyExists, IllegalTransition, InstanceFull, NotFound, TickOutOfOrder
-from realmkit.protocol.frames import FrameArrays
-from realmkit.protocol.inputs import Attack, Cast, Move, Release, Say
-from realmkit.sim.creatures import Ai, set_state
-from realmkit.sim.events import (
+from realmkit.protocol.events import (
     ActionRejected,
     Chat,
     Corrected,
@@ -23,6 +20,9 @@ from realmkit.sim.events import (
     LootGranted,
     PortalReached,
 )
+from realmkit.protocol.frames import FrameArrays
+from realmkit.protocol.inputs import Attack, Cast, Move, Release, Say
+from realmkit.sim.creatures import Ai, set_state
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 from realmkit.sim.store import FLAG_DEAD, FLAG_EVADING

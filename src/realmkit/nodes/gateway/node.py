@@ -43,7 +43,7 @@ from aiohttp import WSMsgType, web
 from realmkit.auth.tickets import Audience
 from realmkit.bus import subjects
 from realmkit.bus.nats import KeyValue, NatsBus
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, RealmkitError, RemoteError, TicketReplayed
 from realmkit.nodes.gateway.connection import (
     Action,

@@ -10,7 +10,7 @@ from aiohttp import web
 from realmkit.auth.tickets import SESSION_SECONDS, TicketSigner, public_key_bytes
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.api import LoginApi, StartOf
 from realmkit.nodes.login.directory import GatewayDirectory

@@ -16,7 +16,7 @@ from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.matchmaker.leader import MatchLeader
 from realmkit.nodes.matchmaker.parties import PartyService
 from realmkit.nodes.matchmaker.service import QueueService

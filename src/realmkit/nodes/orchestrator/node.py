@@ -15,7 +15,7 @@ from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.orchestrator.instances import Instances
 from realmkit.nodes.orchestrator.launcher import Launcher
 from realmkit.nodes.orchestrator.leader import Leader

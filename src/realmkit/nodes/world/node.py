@@ -34,7 +34,7 @@ from nats.aio.subscription import Subscription
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.schema import ContentPack
-from realmkit.engines import Endpoints
+from realmkit.engines.embedded import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.content import Scope, SpaceContent, Version

@@ -37,9 +37,7 @@ from realmkit.content.schema import ContentPack
 from realmkit.errors import ContentError, RealmkitError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
 from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
-from realmkit.protocol.frames import select_observers
-from realmkit.protocol.matchmaking import MatchDecided
-from realmkit.sim.events import (
+from realmkit.protocol.events import (
     ActionRejected,
     Chat,
     Corrected,
@@ -50,6 +48,8 @@ from realmkit.sim.events import (
     MatchWon,
     PortalReached,
 )
+from realmkit.protocol.frames import select_observers
+from realmkit.protocol.matchmaking import MatchDecided
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 from realmkit.store.characters import CharacterRepo, ItemRepo

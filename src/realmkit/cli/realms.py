@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from realmkit import realms
-from realmkit.cli_support import JsonOption, on_db, out, print_json
+from realmkit.cli.support import JsonOption, on_db, out, print_json
 from realmkit.realms import PatchState, PatchTarget
 from realmkit.settings import Settings
 from realmkit.store.cluster import ClusterRepo

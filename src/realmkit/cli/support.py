@@ -16,7 +16,7 @@ import msgspec
 import typer
 from rich.console import Console
 
-from realmkit import engines
+from realmkit.engines import embedded as engines
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.settings import Settings, load_settings
 from realmkit.store.postgres import Database

@@ -21,15 +21,14 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from realmkit import engines
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.client import bots as swarm
+from realmkit.engines import embedded as engines
 from realmkit.errors import RealmkitError, UsageError
 from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.nodes.orchestrator.launcher import stop_launched
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
-from realmkit.nodes.reviver import Reviver
 from realmkit.procs import free_port, is_alive, stop_process, write_private
 from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
@@ -38,6 +37,7 @@ from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database, lock_holder
 from realmkit.store.records import RealmListing
+from realmkit.supervision.reviver import Reviver
 
 REFRESH_SECONDS = 1.0
 DOWN_TIMEOUT = 60.0

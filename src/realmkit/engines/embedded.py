@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from realmkit.engines_postgres import EmbeddedPostgres, pg_bin
+from realmkit.engines.postgres import EmbeddedPostgres, pg_bin
 from realmkit.errors import EngineStartFailed, EngineUnreachable
 from realmkit.procs import LOOPBACK, free_port, is_alive, stop_process, wait_until, write_private
 from realmkit.settings import Settings

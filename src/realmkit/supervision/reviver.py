@@ -1,6 +1,6 @@
 """The reviver: runs every node of the node file as a child process.
 
-It only feeds ``realmkit.supervision`` (started, exited) and carries out what
+It only feeds ``realmkit.supervision.policy`` (started, exited) and carries out what
 it answers (start now, restart later). Each child is ``realmkit node NAME``
 with the engines' URLs in its environment and its output in
 ``<data_dir>/logs/NAME.log``. On drain every child gets SIGTERM (it drains
@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from realmkit.engines import Endpoints
-from realmkit.supervision import Child, RestartPolicy, Supervision
+from realmkit.engines.embedded import Endpoints
+from realmkit.supervision.policy import Child, RestartPolicy, Supervision
 
 log = logging.getLogger("realmkit.reviver")
 

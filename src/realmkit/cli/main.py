@@ -21,9 +21,9 @@ import uvloop
 from rich.live import Live
 from rich.table import Table
 
-from realmkit import engines, launch
-from realmkit.cli_realms import patch_app, pool_app, realm_app
-from realmkit.cli_support import (
+from realmkit.cli import cluster as launch
+from realmkit.cli.realms import patch_app, pool_app, realm_app
+from realmkit.cli.support import (
     Context,
     JsonOption,
     err,
@@ -34,6 +34,7 @@ from realmkit.cli_support import (
     with_db,
 )
 from realmkit.client import bots as swarm
+from realmkit.engines import embedded as engines
 from realmkit.nodes.base import run_until_signalled
 from realmkit.nodes.factory import build_node, find_spec
 from realmkit.seed import seed_if_empty

@@ -1,0 +1,1 @@
+"""The ``realmkit`` command: ``main`` (the entry point), one module per command group."""

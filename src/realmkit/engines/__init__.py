@@ -1,0 +1,1 @@
+"""Embedded engines from pip-installed binaries: NATS (``embedded``), PostgreSQL (``postgres``)."""

@@ -1,0 +1,1 @@
+"""Lifecycle state machines as data: one module per lifecycle."""

@@ -1,0 +1,1 @@
+"""Supervising node processes: the restart policy (``policy``) and the ``reviver`` applying it."""
