@@ -26,7 +26,9 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── PartyFull               a party has no room for one more member
     │   │   ├── NotPartyLeader          only a party's leader invites and queues it
     │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
-    │   │   └── StaleEpoch              a save or placement fenced by an old epoch
+    │   │   ├── StaleEpoch              a save or placement fenced by an old epoch
+    │   │   ├── NotConnected            a player to seat is no longer held by its gateway
+    │   │   └── LeftMeanwhile           a player to hand off is no longer in its space
     │   ├── IllegalTransition           a lifecycle state machine refused a move
     │   ├── TickOutOfOrder              a space was stepped with a tick not after its last
     │   ├── InvalidInput                a field of a request breaks its rules
@@ -236,6 +238,27 @@ class StaleEpoch(Conflict):
         )
         self.character_id = character_id
         self.epoch = epoch
+
+
+class NotConnected(Conflict):
+    code = "NOT_CONNECTED"
+
+    def __init__(self, character_id: int) -> None:
+        super().__init__(f"character {character_id} is not connected", character_id=character_id)
+        self.character_id = character_id
+
+
+class LeftMeanwhile(Conflict):
+    code = "LEFT_MEANWHILE"
+
+    def __init__(self, character_id: int, instance_id: int) -> None:
+        super().__init__(
+            f"character {character_id} left instance {instance_id}",
+            character_id=character_id,
+            instance_id=instance_id,
+        )
+        self.character_id = character_id
+        self.instance_id = instance_id
 
 
 class IllegalTransition(UsageError):

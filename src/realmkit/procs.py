@@ -1,12 +1,14 @@
-"""Small OS helpers shared by the embedded engines and the node supervisor."""
+"""Small OS helpers shared by the embedded engines, the node supervisor and the launcher."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import psutil
@@ -14,6 +16,43 @@ import psutil
 from realmkit.errors import EngineStartFailed
 
 LOOPBACK = "127.0.0.1"
+
+
+def node_command(name: str, role: str | None = None) -> list[str]:
+    """The ``realmkit`` arguments that run node ``name`` (as a ``role`` node if given).
+
+    Also what ``is_alive`` looks for in the command line of a node started so.
+    """
+    return ["node", name, *(["--role", role] if role else [])]
+
+
+async def start_node(
+    name: str,
+    log_file: Path,
+    *,
+    role: str | None = None,
+    env: Mapping[str, str] | None = None,
+    own_session: bool = False,
+) -> asyncio.subprocess.Process:
+    """Start ``realmkit node NAME`` with this interpreter; its output goes to ``log_file``.
+
+    The child gets this process's environment with ``env`` set over it, no
+    stdin, and stdout and stderr appended to ``log_file``. ``own_session``
+    puts it in a session of its own, so that a signal to this process's group
+    (Ctrl-C in a terminal) spares it.
+    """
+    with log_file.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "realmkit",
+            *node_command(name, role),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=own_session,
+        )
 
 
 def free_port(preferred: int = 0, host: str = LOOPBACK) -> int:

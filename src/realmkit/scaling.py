@@ -59,3 +59,21 @@ def plan(nodes: list[NodeLoad], launching: int, rules: ScalingSettings) -> Plan:
         if rest > 0 and (rest - used) / rest > rules.scale_down_above:
             return Plan(retire=n.node_id, wanted=count - 1)
     return Plan(wanted=count)
+
+
+def launch_reason(nodes: list[NodeLoad], rules: ScalingSettings) -> str:
+    """Why ``plan`` asks for a launch, in words for the log: fewer ready nodes
+    than the minimum (a node draining or starting is not ready, however empty
+    the others are), or too little room left on them."""
+    if len(nodes) < rules.min_world_nodes:
+        return (
+            f"{len(nodes)} world node{'s' if len(nodes) != 1 else ''} ready, "
+            f"min_world_nodes is {rules.min_world_nodes}"
+        )
+    total = sum(n.capacity for n in nodes)
+    used = sum(min(n.players, n.capacity) for n in nodes)
+    free = (total - used) / total if total else 0.0
+    return (
+        f"{used} of {total} places taken on {len(nodes)} nodes: {free:.0%} free, "
+        f"under scale_up_below {rules.scale_up_below:.0%}"
+    )

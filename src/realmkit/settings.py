@@ -153,6 +153,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         dupes = [name for name, n in Counter(n.name for n in self.nodes).items() if n > 1]
         if dupes:
             raise msgspec.ValidationError(f"node names must be unique, repeated: {dupes}")
+        clashes = port_clashes(self.nodes)
+        if clashes:
+            raise msgspec.ValidationError(f"two nodes on one port: {'; '.join(clashes)}")
 
     @property
     def data_path(self) -> Path:
@@ -168,6 +171,29 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         raise ConfigError(
             "nodes", f"no node named {name!r} (known: {[n.name for n in self.nodes]})"
         )
+
+
+_ANY_HOST = {"0.0.0.0", "::", ""}  # noqa: S104 - compared with, never bound
+
+
+def port_clashes(nodes: tuple[NodeSpec, ...], *, one_machine: bool = False) -> list[str]:
+    """Nodes that would listen on one host and port (``port`` or ``metrics_port``;
+    0 picks a free one and never clashes), as "a and b on 127.0.0.1:8081".
+
+    Nodes of one file may run on many machines: two on the same named address
+    share one, but two on ``0.0.0.0`` may be pods of their own, so they clash
+    only when ``one_machine`` says every node runs here (``realmkit up``)."""
+    taken: list[tuple[str, int, str]] = []
+    clashes = []
+    for spec in nodes:
+        for port in [p for p in (spec.port, spec.metrics_port) if p]:
+            for host, used, name in taken:
+                wildcard = host in _ANY_HOST or spec.host in _ANY_HOST
+                same = (one_machine or not wildcard) if host == spec.host else one_machine
+                if used == port and same and (host == spec.host or wildcard):
+                    clashes.append(f"{name} and {spec.name} on {spec.host}:{port}")
+            taken.append((spec.host, port, spec.name))
+    return clashes
 
 
 DEFAULT_TOML = """\

@@ -124,6 +124,55 @@ async def test_bad_bytes_are_dropped_and_the_subscription_lives(bus: NatsBus) ->
     assert got.empty()
 
 
+async def test_an_ended_subscription_gets_nothing_more(bus: NatsBus) -> None:
+    """After ``unsubscribe`` (safe twice) a subscription gets no message; another
+    subscription to the same subject gets the next one."""
+    first: asyncio.Queue[Place] = asyncio.Queue()
+    second: asyncio.Queue[Place] = asyncio.Queue()
+
+    async def to_first(msg: Place) -> None:
+        await first.put(msg)
+
+    async def to_second(msg: Place) -> None:
+        await second.put(msg)
+
+    subscription = await bus.subscribe("test.ended", Place, to_first)
+    assert subscription.subject == "test.ended"
+    await bus.publish("test.ended", Place(1))
+    assert await asyncio.wait_for(first.get(), WAIT) == Place(1)
+    await subscription.unsubscribe()
+    await subscription.unsubscribe()
+    await bus.subscribe("test.ended", Place, to_second)
+    await bus.publish("test.ended", Place(2))
+    assert await asyncio.wait_for(second.get(), WAIT) == Place(2)
+    await bus.flush()
+    assert first.empty()
+
+
+async def test_draining_a_service_answers_the_requests_it_took(bus: NatsBus) -> None:
+    """``drain`` returns once a request already being answered has its answer."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: Place) -> Placed:
+        started.set()
+        await release.wait()
+        return Placed(request.character_id, "draining")
+
+    subscription = await bus.serve("test.drain", Place, slow, concurrent=True)
+    asked = asyncio.create_task(bus.request("test.drain", Place(3), Placed, timeout=WAIT))
+    await asyncio.wait_for(started.wait(), WAIT)
+    draining = asyncio.create_task(bus.drain_subscription(subscription))
+    # Nothing to wait on for "not yet": give a wrong drain a moment to return early.
+    finished, _ = await asyncio.wait({draining}, timeout=0.2)
+    assert not finished
+    release.set()
+    await asyncio.wait_for(draining, WAIT)
+    assert await asyncio.wait_for(asked, WAIT) == Placed(3, "draining")
+    await subscription.drain()  # already ended: nothing to do
+    with pytest.raises(NoResponders):
+        await bus.request("test.drain", Place(4), Placed, timeout=WAIT)
+
+
 async def test_stream_keeps_published_messages(bus: NatsBus) -> None:
     """A message published to a JetStream stream can be read back by its sequence."""
     await bus.ensure_stream(subjects.EVENTS_STREAM, [subjects.EVENTS_ALL])

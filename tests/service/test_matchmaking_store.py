@@ -6,7 +6,8 @@ import asyncpg
 import pytest
 
 from realmkit.errors import AlreadyQueued, Conflict, IllegalTransition
-from realmkit.lifecycle.ticket import TICKET_MOVES
+from realmkit.lifecycle.match import MOVES as MATCH_MOVES
+from realmkit.lifecycle.ticket import MOVES as TICKET_MOVES
 from realmkit.matchmaking.ratings import RatingChange
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
@@ -58,8 +59,32 @@ async def test_ticket_moves_in_sql_equal_the_python_table(database_url: str, db:
     finally:
         await conn.close()
     in_sql = {(r["from_state"], r["to_state"]) for r in rows}
-    in_python = {(a.value, b.value) for a, targets in TICKET_MOVES.items() for b in targets}
+    in_python = {(a.value, b.value) for a, b in TICKET_MOVES}
     assert in_sql == in_python
+
+
+async def test_match_moves_in_sql_equal_the_python_table(database_url: str, db: Database) -> None:
+    """The database's match transition table is the lifecycle's MOVES, and an illegal
+    move (a proposal straight to done) fails."""
+    pool_id, players = await _players(db, 4)
+    ids = [(await _queue(db, pool_id, p)).ticket_id for p in players]
+    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    match = await MatchRepo(db).propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
+    conn = await asyncpg.connect(database_url)
+    try:
+        with (
+            pytest.raises(IllegalTransition),
+            translated(illegal=lambda: IllegalTransition("match", "proposed", "done")),
+        ):
+            await conn.execute(
+                "UPDATE matchmaking.matches SET state = 'done' WHERE match_id = $1",
+                match.match_id,
+            )
+        rows = await conn.fetch("SELECT from_state, to_state FROM matchmaking.match_moves")
+    finally:
+        await conn.close()
+    in_sql = {(r["from_state"], r["to_state"]) for r in rows}
+    assert in_sql == {(a.value, b.value) for a, b in MATCH_MOVES}
 
 
 async def test_joining_twice_answers_already_queued(db: Database) -> None:

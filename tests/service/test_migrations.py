@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from types import ModuleType
 
 import asyncpg
 import pytest
 
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import MigrationError
+from realmkit.lifecycle import assignment, instance, node
 from realmkit.lifecycle.ticket import TicketState
 from realmkit.store import records
 from realmkit.store.migrate import available, migrate, status
@@ -95,9 +97,9 @@ async def test_edited_applied_migration_is_refused(database_url: str) -> None:
     [
         ("auth.realmlist", "status", records.RealmStatus),
         ("characters.instances", "kind", records.MapKind),
-        ("characters.instances", "state", records.InstanceState),
-        ("characters.player_assignments", "state", records.AssignmentState),
-        ("cluster.nodes", "state", records.NodeState),
+        ("characters.instances", "state", instance.InstanceState),
+        ("characters.player_assignments", "state", assignment.AssignmentState),
+        ("cluster.nodes", "state", node.NodeState),
         ("matchmaking.tickets", "state", TicketState),
     ],
 )
@@ -121,3 +123,24 @@ async def test_state_enums_match_schema_checks(
         if match and match.group(0).lstrip("(").startswith(column):
             allowed = set(re.findall(r"'([a-z_]+)'", match.group(1)))
     assert allowed == {member.value for member in enum}
+
+
+@pytest.mark.parametrize(
+    ("table", "lifecycle"),
+    [
+        ("characters.instance_moves", instance),
+        ("characters.assignment_moves", assignment),
+        ("cluster.node_moves", node),
+    ],
+)
+async def test_sql_moves_tables_are_the_lifecycle_tables(
+    database_url: str, table: str, lifecycle: ModuleType
+) -> None:
+    """Each SQL moves table holds exactly the (from, to) pairs of its Python table."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(f"SELECT from_state, to_state FROM {table}")  # noqa: S608
+    finally:
+        await conn.close()
+    in_sql = {(r["from_state"], r["to_state"]) for r in rows}
+    assert in_sql == {(a.value, b.value) for a, b in lifecycle.MOVES}

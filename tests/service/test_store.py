@@ -16,22 +16,15 @@ from realmkit.errors import (
     OwnershipChanged,
     StaleEpoch,
 )
-from realmkit.lifecycle.instance import INSTANCE_MOVES
+from realmkit.lifecycle.assignment import AssignmentEvent, AssignmentState
+from realmkit.lifecycle.instance import INSTANCE_MOVES, InstanceEvent, InstanceState
+from realmkit.lifecycle.node import NodeEvent, NodeState
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo, ItemMove, ItemRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import (
-    AssignmentState,
-    Character,
-    CharacterSave,
-    Instance,
-    InstanceState,
-    MapKind,
-    NodeState,
-    Realm,
-)
+from realmkit.store.records import Character, CharacterSave, Instance, MapKind, Realm
 
 
 async def _realm(db: Database, name: str = "Azure") -> Realm:
@@ -166,7 +159,7 @@ async def test_stale_save_is_refused(db: Database, database_url: str) -> None:
         home.instance_id,
         "gw-2",
         expected_epoch=1,
-        state=AssignmentState.IN_WORLD,
+        event=AssignmentEvent.MIGRATE,
     )
     with pytest.raises(StaleEpoch):
         await characters.save(
@@ -259,7 +252,7 @@ async def test_one_live_continent_instance_per_realm_map(db: Database) -> None:
     first = await _continent(db, realm)
     with pytest.raises(AlreadyExists):
         await _continent(db, realm)
-    await InstanceRepo(db).set_state(first.instance_id, InstanceState.GONE)
+    await InstanceRepo(db).move(first, InstanceEvent.CANCEL)
     replacement = await _continent(db, realm)
     assert replacement.instance_id != first.instance_id
 
@@ -270,10 +263,10 @@ async def test_running_instance_needs_a_node(db: Database) -> None:
     home = await _continent(db, realm)
     instances = InstanceRepo(db)
     with pytest.raises(NotFound):
-        await instances.set_state(home.instance_id, InstanceState.LOADING, node_id="world-9")
+        await instances.move(home, InstanceEvent.LOAD, node_id="world-9")
     await ClusterRepo(db).register_node("world-1", "world", "127.0.0.1", 0, capacity=1000)
-    await instances.set_state(home.instance_id, InstanceState.LOADING, node_id="world-1")
-    ready = await instances.set_state(home.instance_id, InstanceState.READY)
+    loading = await instances.move(home, InstanceEvent.LOAD, node_id="world-1")
+    ready = await instances.move(loading, InstanceEvent.LOADED)
     assert (ready.state, ready.node_id) == (InstanceState.READY, "world-1")
 
 
@@ -286,7 +279,7 @@ async def test_a_world_node_counts_its_players_and_the_seats_its_instances_hold(
     (realm,) = await ClusterRepo(db).realms()
     cluster = ClusterRepo(db)
     await cluster.register_node("world-1", "world", "127.0.0.1", 0, capacity=1000)
-    await cluster.heartbeat("world-1", NodeState.READY, 1000)
+    await cluster.heartbeat("world-1", NodeEvent.UP, 1000)
     instances = InstanceRepo(db)
 
     async def on_world_1(kind: MapKind, capacity: int, realm_id: int | None) -> Instance:
@@ -298,13 +291,13 @@ async def test_a_world_node_counts_its_players_and_the_seats_its_instances_hold(
             realm_id=realm_id,
             capacity=capacity,
         )
-        return await instances.set_state(made.instance_id, InstanceState.LOADING, "world-1")
+        return await instances.move(made, InstanceEvent.LOAD, "world-1")
 
     continent = await on_world_1(MapKind.CONTINENT, 500, realm.realm_id)
     arena = await on_world_1(MapKind.ARENA, 4, None)
     await on_world_1(MapKind.DUNGEON, 5, realm.realm_id)
     gone = await on_world_1(MapKind.DUNGEON, 5, realm.realm_id)
-    await instances.set_state(gone.instance_id, InstanceState.GONE)
+    await instances.move(gone, InstanceEvent.CANCEL)
     assignments = AssignmentRepo(db)
     for c in (alice, bran):
         await assignments.place(c.character_id, continent.instance_id, "gw-1", expected_epoch=None)
@@ -423,8 +416,8 @@ async def test_instance_lifecycle_is_enforced_by_the_database(
     home = await _continent(db, realm)
     instances = InstanceRepo(db)
     with pytest.raises(IllegalTransition):
-        await instances.set_state(home.instance_id, InstanceState.READY)  # skips LOADING
-    await instances.set_state(home.instance_id, InstanceState.GONE)
+        await instances.move(home, InstanceEvent.LOADED)  # skips LOADING
+    await instances.move(home, InstanceEvent.CANCEL)
     conn = await asyncpg.connect(database_url)
     try:
         with pytest.raises(asyncpg.PostgresError) as caught:
@@ -462,3 +455,76 @@ async def test_batched_saves_refuse_only_the_stale_ones(db: Database) -> None:
     assert (a.hp, a.pos_x, a.save_epoch) == (70, 11.0, 1)
     assert b.save_epoch == 0
     assert b.pos_x != 11.0
+
+
+async def test_node_moves_follow_the_lifecycle(db: Database, database_url: str) -> None:
+    """A draining node stays draining on UP, a stopped one refuses UP until it
+    registers again, and raw SQL cannot make a move the table does not list."""
+    cluster = ClusterRepo(db)
+
+    async def state() -> NodeState:
+        (only,) = await cluster.nodes()
+        return only.state
+
+    await cluster.register_node("world-1", "world", "127.0.0.1", 0, capacity=10)
+    await cluster.heartbeat("world-1", NodeEvent.UP, 10)
+    assert await state() is NodeState.READY
+    await cluster.move_world_node("world-1", NodeEvent.DRAIN)
+    await cluster.heartbeat("world-1", NodeEvent.UP, 10)
+    assert await state() is NodeState.DRAINING
+    await cluster.heartbeat("world-1", NodeEvent.STOP, 10)
+    with pytest.raises(IllegalTransition):
+        await cluster.heartbeat("world-1", NodeEvent.UP, 10)
+    await cluster.heartbeat("nobody", NodeEvent.UP, 10)  # an unknown node: nothing
+    with pytest.raises(NotFound):
+        await cluster.move_world_node("gateway-1", NodeEvent.DRAIN)
+    await cluster.register_node("world-1", "world", "127.0.0.1", 0, capacity=10)
+    assert await state() is NodeState.STARTING
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE cluster.nodes SET state = $1", NodeState.STOPPED.value)
+        with pytest.raises(asyncpg.PostgresError) as caught:
+            await conn.execute("UPDATE cluster.nodes SET state = $1", NodeState.READY.value)
+        assert caught.value.sqlstate == "RK002"
+    finally:
+        await conn.close()
+
+
+async def test_assignment_moves_follow_the_lifecycle(db: Database, database_url: str) -> None:
+    """An offline character cannot be released or transferred (IllegalTransition, the
+    epoch being right), and raw SQL cannot take it into the world unplaced."""
+    (alice,) = await _characters(db, 1)
+    (realm,) = await ClusterRepo(db).realms()
+    home = await _continent(db, realm)
+    assignments = AssignmentRepo(db)
+    await assignments.place(alice.character_id, home.instance_id, "gw-1", expected_epoch=None)
+    gone = await assignments.release(alice.character_id, expected_epoch=1)
+    with pytest.raises(IllegalTransition):
+        await assignments.release(alice.character_id, expected_epoch=gone.epoch)
+    with pytest.raises(IllegalTransition):
+        await assignments.place(
+            alice.character_id,
+            home.instance_id,
+            "gw-1",
+            expected_epoch=gone.epoch,
+            event=AssignmentEvent.TRANSFER,
+        )
+    with pytest.raises(StaleEpoch):
+        await assignments.release(alice.character_id, expected_epoch=1)
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(asyncpg.PostgresError) as caught:
+            await conn.execute(
+                "UPDATE characters.player_assignments SET state = $2, instance_id = $3, "
+                "epoch = epoch + 1 WHERE character_id = $1",
+                alice.character_id,
+                AssignmentState.IN_WORLD.value,
+                home.instance_id,
+            )
+        assert caught.value.sqlstate == "RK002"
+    finally:
+        await conn.close()
+    back = await assignments.place(
+        alice.character_id, home.instance_id, "gw-1", expected_epoch=gone.epoch
+    )
+    assert (back.state, back.epoch) == (AssignmentState.PLACING, gone.epoch + 1)

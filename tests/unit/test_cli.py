@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,68 @@ def test_version_json() -> None:
     result = runner.invoke(app, ["version", "--json"])
     assert result.exit_code == 0
     assert '"version"' in result.output
+
+
+def test_the_cli_imports_nothing_heavy() -> None:
+    """`import realmkit.cli.main` (what every command, `--help` included, pays for)
+    loads no aiohttp, asyncpg, nats, numpy, uvloop, node or database module."""
+    heavy = [
+        "aiohttp",
+        "asyncpg",
+        "nats",
+        "numpy",
+        "uvloop",
+        "realmkit.nodes",
+        "realmkit.store.postgres",
+        "realmkit.client.bots",
+    ]
+    probe = f"import sys, realmkit.cli.main; print(sorted({{*{heavy!r}}} & set(sys.modules)))"
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert found == "[]"
+
+
+def test_flags_read_as_flags() -> None:
+    """No `<bool>` after a flag (`--help <bool>`), no made-up `--no-force`, and
+    `up --help` does not claim a default that depends on the terminal."""
+    up = runner.invoke(app, ["up", "--help"], terminal_width=100).output
+    assert "<bool>" not in up
+    assert "--live / --no-live" in up
+    assert "no-live]" not in up
+    init = runner.invoke(app, ["init", "--help"]).output
+    assert "--force" in init
+    assert "--no-force" not in init
+    assert "<bool>" not in runner.invoke(app, ["status", "--help"]).output
+
+
+def test_status_with_nothing_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`realmkit status` on a fresh clone says to run `realmkit up` (exit 1) and
+    creates no data folder."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("REALMKIT_CONFIG", "REALMKIT_NATS_URL", "REALMKIT_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("REALMKIT_DATA_DIR", raising=False)
+    result = runner.invoke(app, ["status"], terminal_width=200)
+    assert result.exit_code == 1
+    assert "realmkit up" in result.output
+    assert "engines up" not in result.output
+    assert not (tmp_path / ".realmkit").exists()
+
+
+def test_two_nodes_on_one_port_is_a_node_file_error(tmp_path: Path) -> None:
+    """Two nodes on one host and port exit 2 (BAD_CONFIG) naming both, not 1."""
+    path = tmp_path / "realmkit.toml"
+    path.write_text(
+        '[[nodes]]\nname = "gateway-1"\nrole = "gateway"\nport = 8081\n'
+        '[[nodes]]\nname = "gateway-2"\nrole = "gateway"\nport = 8081\n'
+    )
+    result = runner.invoke(app, ["--config", str(path), "status", "--json"])
+    assert result.exit_code == 2
+    assert "BAD_CONFIG" in result.output
+    assert "gateway-1 and gateway-2 on 127.0.0.1:8081" in result.output
+
+
+def test_a_bad_bot_tag_is_a_usage_error() -> None:
+    """`realmkit bots --tag` takes letters only (they go into character names)."""
+    assert runner.invoke(app, ["bots", "--tag", "a1"]).exit_code == 2

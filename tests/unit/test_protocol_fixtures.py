@@ -13,9 +13,9 @@ import pytest
 
 from realmkit.client.game import ServerMessage
 from realmkit.content.schema import Bounds
-from realmkit.nodes.gateway.connection import Authenticate, Connection, Reply
 from realmkit.protocol.client import ClientMessage, Hello, Resume
 from realmkit.protocol.events import ItemIdsNeeded, MatchWon
+from realmkit.session.connection import Authenticate, Connection, Reply
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "protocol"
 # Space events the gateway never forwards to a client.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realmkit.scaling import NodeLoad, Plan, plan
+from realmkit.scaling import NodeLoad, Plan, launch_reason, plan
 from realmkit.settings import ScalingSettings
 
 RULES = ScalingSettings(
@@ -112,3 +112,17 @@ def test_one_change_within_bounds_and_no_flapping(nodes: list[NodeLoad], launchi
         rest = [n for n in nodes if n is not gone]
         assert not plan(rest, 0, RULES).launch
         assert change.wanted == count - 1
+
+
+def test_a_launch_says_why() -> None:
+    """A node draining leaves fewer ready nodes than the minimum: the reason says
+    so, not "0 of 2000 places taken" as if room were the question."""
+    rules = ScalingSettings(min_world_nodes=2, max_world_nodes=4, scale_up_below=0.25)
+    one_left = [NodeLoad("world-2", 2000, 0)]
+    assert plan(one_left, 0, rules).launch
+    assert launch_reason(one_left, rules) == "1 world node ready, min_world_nodes is 2"
+    full = [NodeLoad("world-1", 100, 80), NodeLoad("world-2", 100, 90)]
+    assert plan(full, 0, rules).launch
+    assert launch_reason(full, rules) == (
+        "170 of 200 places taken on 2 nodes: 15% free, under scale_up_below 25%"
+    )

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from realmkit.errors import ConfigError
-from realmkit.settings import DEFAULT_SETTINGS, DEFAULT_TOML, Role, load_settings
+from realmkit.settings import (
+    DEFAULT_SETTINGS,
+    DEFAULT_TOML,
+    NodeSpec,
+    Role,
+    load_settings,
+    port_clashes,
+)
 
 
 def test_no_file_means_the_documented_default(
@@ -77,3 +84,35 @@ def test_default_file_text_is_valid_and_commented() -> None:
     """The text `realmkit init` writes documents every engine setting."""
     for key in ("nats_url", "database_url", "durable", "REALMKIT_NATS_URL"):
         assert key in DEFAULT_TOML
+
+
+def _gateways(*hosts: str) -> tuple[NodeSpec, ...]:
+    return tuple(
+        NodeSpec(name=f"gateway-{i}", role=Role.GATEWAY, host=host, port=8081)
+        for i, host in enumerate(hosts)
+    )
+
+
+def test_two_nodes_on_one_address_are_refused(tmp_path: Path) -> None:
+    """Two nodes on one host and port are a node-file error naming both."""
+    path = tmp_path / "realmkit.toml"
+    path.write_text(
+        '[[nodes]]\nname = "login"\nrole = "login"\nport = 8080\n'
+        '[[nodes]]\nname = "gateway-1"\nrole = "gateway"\nport = 8081\nmetrics_port = 8080\n'
+    )
+    with pytest.raises(ConfigError, match=r"login and gateway-1 on 127\.0\.0\.1:8080"):
+        load_settings(path, env={})
+
+
+def test_wildcard_hosts_clash_only_on_one_machine() -> None:
+    """Pods on 0.0.0.0:8081 each (deploy/kubernetes) are fine in the file; run
+    together by `realmkit up` on one machine they clash, as 0.0.0.0 and
+    127.0.0.1 do; two loopback addresses do not."""
+    anywhere = "0.0.0.0"  # noqa: S104 - a node file's value, nothing binds it here
+    assert port_clashes(_gateways(anywhere, anywhere)) == []
+    assert port_clashes(_gateways(anywhere, anywhere), one_machine=True) != []
+    assert port_clashes(_gateways(anywhere, "127.0.0.1"), one_machine=True) != []
+    assert port_clashes(_gateways("127.0.0.1", "127.0.0.2"), one_machine=True) == []
+    assert port_clashes(_gateways("10.0.0.5", "10.0.0.5")) == [
+        "gateway-0 and gateway-1 on 10.0.0.5:8081"
+    ]

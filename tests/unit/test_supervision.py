@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
+from realmkit.engines.embedded import Endpoints
 from realmkit.errors import IllegalTransition
 from realmkit.supervision.policy import Child, ChildState, RestartPolicy, Supervision
+from realmkit.supervision.reviver import Reviver
 
 
 def test_everything_starts_at_first() -> None:
@@ -58,3 +63,43 @@ def test_illegal_moves_raise() -> None:
     """A stopped child cannot be RUNNING without starting."""
     with pytest.raises(IllegalTransition):
         Child("x").move(ChildState.RUNNING)
+
+
+class _Exited:
+    """A child process that has exited with ``code`` (what ``_watch`` awaits)."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.returncode: int | None = None
+
+    async def wait(self) -> int:
+        self.returncode = self.code
+        return self.code
+
+
+async def _exit_of(stopping: bool, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> str:
+    reviver = Reviver(["world-1"], Endpoints("nats://x", "postgresql://x"), tmp_path)
+    reviver.supervision.started("world-1", pid=100, now=0.0)
+    if stopping:
+        reviver.begin_shutdown()
+    with caplog.at_level(logging.INFO, logger="realmkit.reviver"):
+        await reviver._watch("world-1", _Exited(0))  # type: ignore[arg-type]
+    return caplog.text
+
+
+async def test_a_child_exiting_after_ctrl_c_is_not_said_to_restart(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Once the signal is in (begin_shutdown), a child's exit is final: the
+    supervisor says it stopped, never "restarting in 0.5s"."""
+    said = await _exit_of(True, caplog, tmp_path)
+    assert "restarting" not in said
+    assert "world-1 stopped (exit 0)" in said
+
+
+async def test_a_child_exiting_while_running_is_restarted(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Without a shutdown the same exit is a crash: restarted after the backoff."""
+    said = await _exit_of(False, caplog, tmp_path)
+    assert "world-1 exited with 0; restarting in 0.5s" in said

@@ -8,8 +8,7 @@ from collections import Counter
 import pytest
 
 from realmkit.errors import Unavailable
-from realmkit.nodes.orchestrator.instances import pick_world_node
-from realmkit.store.records import WorldCandidate
+from realmkit.routing.world_nodes import WorldCandidate, pick_world_node
 
 
 def _draw(

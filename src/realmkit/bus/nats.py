@@ -9,6 +9,9 @@ instead of waiting out their timeout.
 
 A request handler that raises a ``RealmkitError`` answers with that error;
 the requester gets ``RemoteError`` carrying the remote code and message.
+
+``subscribe`` and ``serve`` hand out this module's ``Subscription``, not
+nats-py's, so that the nodes never import ``nats``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
+from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js.api import KeyValueConfig, StreamConfig
 
 from realmkit.engines.embedded import redact
@@ -190,7 +193,9 @@ class NatsBus:
                 log.exception("handler for %s failed", msg.subject)
 
         with self._translated(subject):
-            return await self.client.subscribe(subject, queue=queue, cb=on_message)
+            return Subscription(
+                self, await self.client.subscribe(subject, queue=queue, cb=on_message)
+            )
 
     async def serve(
         self,
@@ -232,14 +237,13 @@ class NatsBus:
             task.add_done_callback(self._handling.discard)
 
         with self._translated(subject):
-            return await self.client.subscribe(subject, queue=queue, cb=on_request)
+            return Subscription(
+                self, await self.client.subscribe(subject, queue=queue, cb=on_request)
+            )
 
     async def drain_subscription(self, subscription: Subscription) -> None:
         """Stop receiving on ``subscription``; messages already received are handled."""
-        with self._translated(subscription.subject):
-            await subscription.drain()  # type: ignore[no-untyped-call]
-        if self._handling:
-            await asyncio.wait(set(self._handling))
+        await subscription.drain()
 
     async def request(
         self, subject: str, message: Any, reply_kind: type[R], *, timeout: float = 2.0
@@ -351,6 +355,38 @@ class NatsBus:
             raise BusTimeout(where, 0) from exc
         except (*_GONE, nats.errors.Error) as exc:
             raise BusUnavailable(f"{self.url}: {where}: {exc}") from exc
+
+
+class Subscription:
+    """Interest in one subject, as ``subscribe`` and ``serve`` hand it out.
+
+    Both ways of ending it are safe to call on a subscription already ended;
+    a lost connection is ``BusUnavailable``, like everything else on the bus.
+    """
+
+    def __init__(self, bus: NatsBus, subscription: NatsSubscription) -> None:
+        self._bus = bus
+        self._subscription = subscription
+        self.subject: str = subscription.subject
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving now; messages received but not yet handled are dropped."""
+        with (
+            self._bus._translated(self.subject),
+            contextlib.suppress(nats.errors.BadSubscriptionError),  # already ended
+        ):
+            await self._subscription.unsubscribe()
+
+    async def drain(self) -> None:
+        """Stop receiving; messages already received are handled, and requests
+        still being answered (``serve(concurrent=True)``) are answered."""
+        with (
+            self._bus._translated(self.subject),
+            contextlib.suppress(nats.errors.BadSubscriptionError),  # already ended
+        ):
+            await self._subscription.drain()  # type: ignore[no-untyped-call]
+        if self._bus._handling:
+            await asyncio.wait(set(self._bus._handling))
 
 
 class KeyValue(Generic[T]):

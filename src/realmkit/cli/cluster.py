@@ -3,13 +3,16 @@
 ``up`` starts (or finds) the engines, migrates, seeds a default realm into an
 empty database, then runs every node of the node file under the reviver and
 shows the cluster live until Ctrl-C or ``realmkit down`` (SIGTERM to the pid
-in ``<data_dir>/up.pid``), which drains and stops every node.
+in ``<data_dir>/up.pid``), which drains and stops every node, then the
+embedded engines that ``up`` itself started (not ones it found running, nor
+external ones).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 from datetime import datetime
@@ -17,85 +20,82 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.cli.tables import ClusterStatus, InstanceRow, NodeRow, live_view
 from realmkit.client import bots as swarm
+from realmkit.content.loader import load_pack, pack_folder
 from realmkit.engines import embedded as engines
-from realmkit.errors import RealmkitError, UsageError
+from realmkit.errors import ConfigError, EngineUnreachable, RealmkitError, UsageError
+from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.nodes.orchestrator.launcher import stop_launched
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.procs import free_port, is_alive, stop_process, write_private
 from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
-from realmkit.settings import Role, Settings
+from realmkit.settings import Role, Settings, port_clashes
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database, lock_holder
-from realmkit.store.records import RealmListing
 from realmkit.supervision.reviver import Reviver
 
 REFRESH_SECONDS = 1.0
 DOWN_TIMEOUT = 60.0
 
 
-class NodeRow(msgspec.Struct, frozen=True):
-    node_id: str
-    role: str
-    state: str
-    heartbeat_age_s: float
-
-
-class InstanceRow(msgspec.Struct, frozen=True):
-    instance_id: int
-    realm_id: int | None
-    map_id: int
-    kind: str
-    state: str
-    node_id: str | None
-    players: int
-
-
-class ClusterStatus(msgspec.Struct, frozen=True):
-    realms: list[RealmListing]
-    nodes: list[NodeRow]
-    instances: list[InstanceRow]
-    # The orchestrator replica running the background duties, if any.
-    leader: str | None = None
-    # The matchmaker replica running the queues and matches, if any.
-    matchmaker: str | None = None
-    # Live reports heard on NATS (empty when only PostgreSQL was asked).
-    worlds: list[WorldLoad] = []
-    gateways: list[GatewayLoad] = []
-
-    @property
-    def players(self) -> int:
-        return sum(r.population for r in self.realms)
+@functools.cache
+def map_names(content_pack: str) -> dict[int, str]:
+    """Map names of a shipped content pack (none for a pack this install lacks)."""
+    try:
+        return {m.id: m.name for m in load_pack(pack_folder(content_pack)).maps.values()}
+    except RealmkitError:
+        return {}
 
 
 async def cluster_status(db: Database) -> ClusterStatus:
     """The cluster as PostgreSQL knows it: realms, nodes, live instances."""
     async with db.connection() as conn:
         nodes = await conn.fetch(
-            "SELECT node_id, role, state, "
-            "extract(epoch FROM now() - last_heartbeat_at)::float8 AS heartbeat_age_s "
-            "FROM cluster.nodes ORDER BY node_id"
+            "SELECT n.node_id, n.role, n.state, "
+            "extract(epoch FROM now() - n.last_heartbeat_at)::float8 AS heartbeat_age_s, "
+            "(SELECT count(*) FROM characters.instances i "
+            " WHERE i.node_id = n.node_id AND i.state <> $1) AS spaces "
+            "FROM cluster.nodes n ORDER BY n.node_id",
+            InstanceState.GONE.value,
         )
         instances = await conn.fetch(
             "SELECT i.instance_id, i.realm_id, i.map_id, i.kind, i.state, i.node_id, "
-            "count(a.character_id) AS players FROM characters.instances i "
-            "LEFT JOIN characters.player_assignments a "
-            "  ON a.instance_id = i.instance_id AND a.state <> 'offline' "
-            "WHERE i.state <> 'gone' GROUP BY i.instance_id ORDER BY i.instance_id"
+            "coalesce(r.name, 'pool ' || p.name) AS realm, g.content_pack, "
+            "(SELECT count(*) FROM characters.player_assignments a "
+            " WHERE a.instance_id = i.instance_id AND a.state <> $2) AS players "
+            "FROM characters.instances i "
+            "JOIN cluster.games g ON g.game_id = i.game_id "
+            "JOIN cluster.realm_pools p ON p.pool_id = i.pool_id "
+            "LEFT JOIN auth.realmlist r ON r.realm_id = i.realm_id "
+            "WHERE i.state <> $1 ORDER BY i.instance_id",
+            InstanceState.GONE.value,
+            AssignmentState.OFFLINE.value,
         )
+    packs = {r["content_pack"] for r in instances}
+    names = {pack: await asyncio.to_thread(map_names, pack) for pack in packs}
     return ClusterStatus(
         realms=await ClusterRepo(db).listing(),
         nodes=[msgspec.convert(dict(r), NodeRow) for r in nodes],
-        instances=[msgspec.convert(dict(r), InstanceRow) for r in instances],
+        instances=[
+            msgspec.convert(
+                {
+                    **{k: v for k, v in dict(r).items() if k != "content_pack"},
+                    "map": names[r["content_pack"]].get(r["map_id"], ""),
+                },
+                InstanceRow,
+            )
+            for r in instances
+        ],
         leader=await lock_holder(db, LEADER_LOCK),
         matchmaker=await lock_holder(db, MATCHMAKER_LOCK),
     )
@@ -106,7 +106,7 @@ DRAIN_TIMEOUT = 300.0
 
 async def drain_node(settings: Settings, node_id: str) -> Drained:
     """Ask the orchestrators to move every space off a world node (live migration)."""
-    bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="drain")
+    bus = await NatsBus.connect(running_endpoints(settings).nats_url, name="drain")
     try:
         return await bus.request_patiently(
             subjects.ORCHESTRATOR_REQUESTS,
@@ -121,10 +121,24 @@ async def drain_node(settings: Settings, node_id: str) -> Drained:
 
 LISTEN_SECONDS = 1.5  # nodes report every second
 
+NOT_RUNNING = "not running: start the cluster with `realmkit up`"
+
+
+def running_endpoints(settings: Settings) -> engines.Endpoints:
+    """The engines of a running cluster; ``EngineUnreachable`` saying to run
+    ``realmkit up`` if they are down. Creates nothing (no data folder)."""
+    cfg = settings.engines
+    if not (cfg.nats_url and cfg.database_url) and not settings.data_path.is_dir():
+        raise EngineUnreachable("the cluster", str(settings.data_path), NOT_RUNNING)
+    try:
+        return engines.endpoints(settings)
+    except EngineUnreachable as exc:
+        raise EngineUnreachable(exc.engine, exc.url, NOT_RUNNING) from exc
+
 
 async def live_status(settings: Settings) -> ClusterStatus:
     """The cluster from PostgreSQL, plus what the nodes report on NATS right now."""
-    urls = engines.endpoints(settings)
+    urls = running_endpoints(settings)
     db = await Database.connect(urls.database_url, max_size=2)
     try:
         stored = await cluster_status(db)
@@ -153,97 +167,6 @@ async def live_status(settings: Settings) -> ClusterStatus:
     )
 
 
-def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Group:
-    realms = Table("realm", "game", "pool", "status", "patch", "players", title="realms")
-    for r in status.realms:
-        realms.add_row(r.name, r.game_id, r.pool, r.status, r.patch or "-", str(r.population))
-    nodes = Table(
-        "node",
-        "role",
-        "state",
-        "heartbeat",
-        title=f"nodes (orchestrators' leader: {status.leader or 'none'}, "
-        f"matchmakers' leader: {status.matchmaker or 'none'})",
-    )
-    if reviver is not None:
-        nodes.add_column("pid")
-        nodes.add_column("restarts")
-    children = {c.name: c for c in reviver.children} if reviver else {}
-    for n in status.nodes:
-        row = [n.node_id, n.role, n.state, f"{n.heartbeat_age_s:.1f}s ago"]
-        if reviver is not None:
-            child = children.get(n.node_id)
-            row += [str(child.pid or "-"), str(child.restarts)] if child else ["-", "-"]
-        nodes.add_row(*row)
-    instances = Table(
-        "instance", "realm", "map", "kind", "state", "node", "players", title="instances"
-    )
-    for i in status.instances:
-        instances.add_row(
-            str(i.instance_id),
-            str(i.realm_id or "pool"),
-            str(i.map_id),
-            i.kind,
-            i.state,
-            i.node_id or "-",
-            str(i.players),
-        )
-    group = Group(realms, nodes, instances)
-    if status.worlds:
-        worlds = Table(
-            "world node",
-            "spaces",
-            "players",
-            "capacity",
-            "tick p99 ms",
-            "late ticks",
-            title="world nodes (live, from NATS)",
-        )
-        for w in status.worlds:
-            worlds.add_row(
-                w.node_id,
-                str(w.spaces),
-                str(w.players),
-                str(w.capacity),
-                f"{w.tick_p99_ms:.1f}",
-                str(w.late_ticks),
-            )
-        group.renderables.append(worlds)
-    if status.gateways:
-        gateways = Table(
-            "gateway", "players", "capacity", "url", title="gateways (live, from NATS)"
-        )
-        for g in status.gateways:
-            gateways.add_row(g.gateway_id, str(g.players), str(g.capacity), g.url)
-        group.renderables.append(gateways)
-    return group
-
-
-def bots_table(s: swarm.SwarmSummary, *, live: bool) -> Table:
-    title = "bots (live)" if live else "bots: summary"
-    table = Table(
-        "bots", "in world", "frames/s", "B/s per bot", "p50 ms", "p99 ms", "errors", title=title
-    )
-    cells = [
-        str(s.bots),
-        str(s.connected if live else s.entered),
-        f"{s.frames_per_second:.0f}",
-        f"{s.bytes_per_second_per_bot:.0f}",
-        f"{s.latency_p50_ms:.1f}",
-        f"{s.latency_p99_ms:.1f}",
-        str(s.errors),
-    ]
-    if s.queued:
-        for column in ("queued", "proposals", "matches", "queue wait p50 s"):
-            table.add_column(column)
-        cells += [str(s.queued), str(s.proposals), str(s.matches), f"{s.queue_wait_p50_s:.1f}"]
-    if s.in_parties:
-        table.add_column("in parties")
-        cells.append(str(s.in_parties))
-    table.add_row(*cells)
-    return table
-
-
 def _pid_file(settings: Settings) -> Path:
     return settings.data_path / "up.pid"
 
@@ -270,10 +193,38 @@ async def _login_ready(settings: Settings, timeout: float = 60.0) -> None:
 
 
 async def _run_bots(
-    settings: Settings, count: int, stop: asyncio.Event, stats: swarm.SwarmStats
+    settings: Settings, count: int, stop: asyncio.Event, stats: swarm.SwarmStats, tag: str
 ) -> None:
     await _login_ready(settings)
-    await swarm.run_swarm(count, login_url(settings), stop=stop, stats=stats)
+    await swarm.run_swarm(count, login_url(settings), stop=stop, stats=stats, tag=tag)
+
+
+def stop_started_engines(settings: Settings, infos: list[engines.EngineInfo]) -> list[str]:
+    """Stop the embedded engines ``infos`` says were started now; their names."""
+    started = {i.name for i in infos if i.embedded and i.started_now}
+    pair = engines.EmbeddedEngines(settings.data_path)
+    for engine in (pair.nats, pair.postgres):
+        if engine.name in started:
+            engine.stop()
+    return [name for name in ("NATS", "PostgreSQL") if name in started]
+
+
+def _engines_left(infos: list[engines.EngineInfo]) -> str:
+    """What ``up`` leaves running, said when it stops."""
+    found = [i for i in infos if not i.started_now]
+    if not found:
+        return ""
+    embedded = [i.name for i in found if i.embedded]
+    external = [i.name for i in found if not i.embedded]
+    said = []
+    if embedded:
+        said.append(
+            f"{' and '.join(embedded)} were running before `realmkit up` and stay up "
+            "(`realmkit engines down` stops them)"
+        )
+    if external:
+        said.append(f"external {' and '.join(external)} left alone")
+    return "; ".join(said)
 
 
 async def run_cluster(
@@ -285,6 +236,9 @@ async def run_cluster(
         running = int(pid_file.read_text())
         if is_alive(running, "realmkit"):
             raise UsageError(f"realmkit up is already running (pid {running})", pid=running)
+    clashes = port_clashes(settings.nodes, one_machine=True)
+    if clashes:  # every node runs on this machine: 0.0.0.0 and 127.0.0.1 are one port here
+        raise ConfigError("nodes", f"two nodes on one port: {'; '.join(clashes)}")
     taken = [
         f"{spec.name} ({spec.host}:{spec.port})"
         for spec in settings.nodes
@@ -295,7 +249,28 @@ async def run_cluster(
             f"ports in use: {', '.join(taken)}; stop what holds them or change realmkit.toml",
             nodes=taken,
         )
-    endpoints, _ = await asyncio.to_thread(engines.engines_up, settings)
+    endpoints, infos = await asyncio.to_thread(engines.engines_up, settings)
+    try:
+        await _run_nodes(settings, config, console, endpoints, live=live, bots=bots)
+    finally:
+        stopped = await asyncio.to_thread(stop_started_engines, settings, infos)
+        if stopped:
+            console.print(f"stopped {' and '.join(stopped)} (started by `realmkit up`)")
+        left = _engines_left(infos)
+        if left:
+            console.print(left)
+
+
+async def _run_nodes(
+    settings: Settings,
+    config: Path | None,
+    console: Console,
+    endpoints: engines.Endpoints,
+    *,
+    live: bool,
+    bots: int,
+) -> None:
+    pid_file = _pid_file(settings)
     db = await Database.connect(endpoints.database_url, max_size=3)
     try:
         applied = await migrate(db)
@@ -309,16 +284,27 @@ async def run_cluster(
             [n.name for n in settings.nodes], endpoints, settings.data_path / "logs", config=config
         )
         stop = asyncio.Event()
+
+        def on_signal() -> None:
+            # Ctrl-C reaches the children too (one process group): they stop on
+            # their own now, and must not be restarted, nor said to be.
+            reviver.begin_shutdown()
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await reviver.start()
         console.print(
             f"cluster starting: {len(settings.nodes)} nodes, logs in {settings.data_path / 'logs'}"
         )
         console.print(f"login API: {login_url(settings)}")
         stats = swarm.SwarmStats()
-        swarm_task = asyncio.create_task(_run_bots(settings, bots, stop, stats)) if bots else None
+        swarm_task = None
+        if bots:
+            tag = swarm.new_tag()
+            console.print(f"bots log in as bot_{tag}_<index>")
+            swarm_task = asyncio.create_task(_run_bots(settings, bots, stop, stats, tag))
         try:
             await _show(db, reviver, console, stop, live=live, bots=(bots, stats))
         finally:
@@ -377,10 +363,17 @@ async def _show(
     with Live(console=console, refresh_per_second=2) as view:
         while not await wait_or_refresh():
             with contextlib.suppress(RealmkitError):
-                tables = status_tables(await cluster_status(db), reviver)
-                if count:
-                    tables.renderables.append(bots_table(swarm.summary(stats, count), live=True))
-                view.update(tables)
+                found = await cluster_status(db)
+                width, height = console.size  # read each time: the terminal may be resized
+                view.update(
+                    live_view(
+                        found,
+                        reviver,
+                        swarm.summary(stats, count) if count else None,
+                        width=width,
+                        height=height,
+                    )
+                )
 
 
 def stop_cluster(settings: Settings) -> int | None:

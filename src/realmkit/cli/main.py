@@ -3,25 +3,22 @@
 Exit codes: 0 success, 1 the work failed (an engine down, a database error),
 2 the command was wrong (bad option, bad realmkit.toml). ``--json`` prints
 one JSON document on stdout for machines, errors included.
+
+Module imports stay light (typer, rich's console, msgspec): each command
+imports the engines, asyncpg, aiohttp, nats or the nodes it needs in its body,
+so ``--help``, ``version`` and ``init`` do not pay for them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import importlib.metadata
 import logging
-import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvloop
-from rich.live import Live
-from rich.table import Table
 
-from realmkit.cli import cluster as launch
 from realmkit.cli.realms import patch_app, pool_app, realm_app
 from realmkit.cli.support import (
     Context,
@@ -33,25 +30,29 @@ from realmkit.cli.support import (
     run_async,
     with_db,
 )
-from realmkit.client import bots as swarm
-from realmkit.engines import embedded as engines
-from realmkit.nodes.base import run_until_signalled
-from realmkit.nodes.factory import build_node, find_spec
-from realmkit.seed import seed_if_empty
 from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Role, Settings
-from realmkit.store import migrate as migrations
-from realmkit.store.postgres import Database
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from realmkit.client import bots as swarm
+    from realmkit.engines import embedded as engines
+    from realmkit.store.postgres import Database
+
+# Plain help: typer's rich panels label every flag ``<bool>`` (``--help <bool>``)
+# and cost a tenth of a second more to start.
 app = typer.Typer(
     help="realmkit: a clustered MMO realm server on NATS and PostgreSQL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 engines_app = typer.Typer(
     help="The NATS and PostgreSQL the cluster runs on (embedded unless URLs are configured).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
+db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(engines_app, name="engines")
 app.add_typer(db_app, name="db")
 app.add_typer(realm_app, name="realm")
@@ -83,6 +84,8 @@ def _root(
 @app.command()
 def version(as_json: JsonOption = False) -> None:
     """Print realmkit's version."""
+    import importlib.metadata
+
     found = importlib.metadata.version("realmkit")
     if as_json:
         print_json({"version": found, "python": sys.version.split()[0]})
@@ -92,7 +95,7 @@ def version(as_json: JsonOption = False) -> None:
 
 @app.command()
 def init(
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write the documented default node file, realmkit.toml, to edit."""
     path = Path(DEFAULT_CONFIG_FILE)
@@ -107,6 +110,8 @@ def init(
 
 
 def _engine_table(infos: list[engines.EngineInfo]) -> Table:
+    from rich.table import Table
+
     table = Table("engine", "where", "state", "pid")
     table.add_column("url", overflow="fold")
     for info in infos:
@@ -126,6 +131,8 @@ def _engine_table(infos: list[engines.EngineInfo]) -> Table:
 @engines_app.command("up")
 def engines_up(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Start the embedded engines, or find them already running; probe external ones."""
+    from realmkit.engines import embedded as engines
+
     _, infos = run(ctx, as_json, engines.engines_up)
     if as_json:
         print_json({"ok": True, "engines": infos})
@@ -136,6 +143,7 @@ def engines_up(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @engines_app.command("down")
 def engines_down(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Stop the embedded engines of this data folder (their data is kept)."""
+    from realmkit.engines import embedded as engines
 
     def down(settings: Settings) -> list[engines.EngineInfo]:
         return engines.EmbeddedEngines(settings.data_path).down()
@@ -151,6 +159,8 @@ def engines_down(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @engines_app.command("status")
 def engines_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the engines; exit 1 unless both answer."""
+    from realmkit.engines import embedded as engines
+
     infos = run(ctx, as_json, engines.engines_status)
     healthy = all(i.answering for i in infos)
     if as_json:
@@ -169,13 +179,16 @@ def db_migrate(
     seed: Annotated[
         bool,
         typer.Option(
+            "--seed",
             help="Then add the default game, pool and an online realm if the database "
-            "has no game yet (what `realmkit up` does)."
+            "has no game yet (what `realmkit up` does).",
         ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Apply pending schema migrations (safe to run from many nodes at once)."""
+    from realmkit.seed import seed_if_empty
+    from realmkit.store import migrate as migrations
 
     async def work(db: Database) -> tuple[list[int], bool]:
         applied = await migrations.migrate(db)
@@ -196,6 +209,10 @@ def db_migrate(
 @db_app.command("status")
 def db_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the schema migrations and when each was applied; exit 1 if any is pending."""
+    from rich.table import Table
+
+    from realmkit.store import migrate as migrations
+
     rows = run(ctx, as_json, lambda s: run_async(lambda: with_db(s, migrations.status)))
     pending = [r.version for r in rows if r.applied_at is None]
     if as_json:
@@ -237,6 +254,12 @@ def node(
         stream=sys.stderr,
     )
 
+    import uvloop
+
+    from realmkit.engines import embedded as engines
+    from realmkit.nodes.base import run_until_signalled
+    from realmkit.nodes.factory import build_node, find_spec
+
     def serve(settings: Settings) -> None:
         spec = find_spec(settings, name, role)
         built = build_node(settings, spec, engines.endpoints(settings))
@@ -249,8 +272,14 @@ def node(
 def up(
     ctx: typer.Context,
     live: Annotated[
-        bool, typer.Option(help="A live table (default when the output is a terminal).")
-    ] = sys.stdout.isatty(),
+        bool | None,
+        typer.Option(
+            "--live/--no-live",
+            help="A live table, sized to the terminal (default: when the output is a "
+            "terminal), or a line when something changes.",
+            show_default=False,
+        ),
+    ] = None,
     bots: Annotated[
         int, typer.Option(min=0, max=20000, help="Also run this many bots in the cluster.")
     ] = 0,
@@ -258,14 +287,20 @@ def up(
     """Start the whole cluster: engines, schema, a default realm, then every node.
 
     Nodes run as child processes (logs in <data-dir>/logs) and are restarted
-    with backoff when they crash. Ctrl-C or `realmkit down` stops them all.
+    with backoff when they crash. Ctrl-C or `realmkit down` stops every node,
+    then the embedded NATS and PostgreSQL that this command started (engines
+    that were already running, or external URLs, are left running).
     """
+    import uvloop
+
+    from realmkit.cli import cluster as launch
 
     def serve(settings: Settings) -> None:
         config = ctx.obj.config or (
             Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).is_file() else None
         )
-        uvloop.run(launch.run_cluster(settings, config, out, live=live, bots=bots))
+        shown = sys.stdout.isatty() if live is None else live
+        uvloop.run(launch.run_cluster(settings, config, out, live=shown, bots=bots))
 
     run(ctx, False, serve)
 
@@ -273,9 +308,18 @@ def up(
 @app.command()
 def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Stop the cluster that `realmkit up` runs, then the embedded engines."""
+    from realmkit.cli import cluster as launch
+    from realmkit.engines import embedded as engines
 
     def stop(settings: Settings) -> tuple[int | None, list[engines.EngineInfo]]:
-        return launch.stop_cluster(settings), engines.EmbeddedEngines(settings.data_path).down()
+        if not settings.data_path.is_dir():  # nothing ever ran here: create nothing
+            return None, []
+        pair = engines.EmbeddedEngines(settings.data_path)
+        # Taken first: the cluster stops the engines it started itself.
+        running = pair.status()
+        pid = launch.stop_cluster(settings)
+        pair.down()
+        return pid, running
 
     pid, infos = run(ctx, as_json, stop)
     stopped = [i.name for i in infos if i.running]
@@ -291,11 +335,14 @@ def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Realms, nodes, instances and players from PostgreSQL, and live node loads from NATS."""
+    from realmkit.cli import cluster as launch
+    from realmkit.cli.tables import status_tables
+
     found = run(ctx, as_json, lambda s: run_async(lambda: launch.live_status(s)))
     if as_json:
         print_json(found)
     else:
-        out.print(launch.status_tables(found))
+        out.print(status_tables(found))
 
 
 @app.command()
@@ -310,6 +357,10 @@ def drain(
     node and continues from the next tick; players stay connected. The node
     takes no new spaces afterwards: stop it, upgrade it, start it again.
     """
+    from rich.table import Table
+
+    from realmkit.cli import cluster as launch
+
     with out.status(f"draining {node_name}...") if not as_json else contextlib.nullcontext():
         found = run(ctx, as_json, lambda s: run_async(lambda: launch.drain_node(s, node_name)))
     if as_json:
@@ -334,8 +385,16 @@ def bots(
     login: Annotated[
         str | None, typer.Option(help="Login API URL (default: the node file's login node).")
     ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            help="Accounts bot_<tag>_<index>, characters Bot<tag>... (1-5 letters). Default: "
+            "a new random tag, so two swarms (or `up --bots`) never share characters; "
+            "give a tag again to reuse its accounts.",
+        ),
+    ] = None,
     first: Annotated[
-        int, typer.Option(min=0, help="Index of the first bot (bot_<index> accounts).")
+        int, typer.Option(min=0, help="Index of the first bot (bot_<tag>_<index> accounts).")
     ] = 0,
     spread: Annotated[
         float, typer.Option(min=0, help="Bots make their home within this many units of the start.")
@@ -362,34 +421,51 @@ def bots(
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
+    import uvloop
+
+    from realmkit.cli import cluster as launch
+    from realmkit.cli.tables import bots_table
+    from realmkit.client import bots as swarm
+
+    if tag is not None and not swarm.valid_tag(tag):
+        raise typer.BadParameter("1-5 letters", param_hint="--tag")
+    swarm_tag = tag if tag is not None else swarm.new_tag()
 
     def swarm_run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
-        return uvloop.run(
-            _bots(count, url, realm, duration, first, spread, ramp, queue, party, live=not as_json)
+        options = swarm.SwarmOptions(
+            realm_id=realm,
+            duration=duration,
+            first=first,
+            spread=spread,
+            ramp_per_second=ramp,
+            queue=queue,
+            party=party,
+            tag=swarm_tag,
         )
+        return uvloop.run(_bots(count, url, options, live=not as_json))
 
+    if not as_json:
+        err.print(f"bots log in as bot_{swarm_tag}_<index>", highlight=False)
     result = run(ctx, as_json, swarm_run)
     if as_json:
         print_json(result)
     else:
-        out.print(launch.bots_table(result, live=False))
+        out.print(bots_table(result, live=False))
     raise typer.Exit(0 if result.entered else 1)
 
 
 async def _bots(
-    count: int,
-    url: str,
-    realm: int | None,
-    duration: float | None,
-    first: int,
-    spread: float,
-    ramp: float,
-    queue: str | None,
-    party: int,
-    *,
-    live: bool,
+    count: int, url: str, options: swarm.SwarmOptions, *, live: bool
 ) -> swarm.SwarmSummary:
+    import asyncio
+    import signal
+
+    from rich.live import Live
+
+    from realmkit.cli.tables import bots_table
+    from realmkit.client import bots as swarm
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -399,21 +475,22 @@ async def _bots(
         swarm.run_swarm(
             count,
             url,
-            realm_id=realm,
-            duration=duration,
+            realm_id=options.realm_id,
+            duration=options.duration,
             stop=stop,
             stats=stats,
-            first=first,
-            spread=spread,
-            ramp_per_second=ramp,
-            queue=queue,
-            party=party,
+            first=options.first,
+            spread=options.spread,
+            ramp_per_second=options.ramp_per_second,
+            queue=options.queue,
+            party=options.party,
+            tag=options.tag,
         )
     )
     if live:
         with Live(console=out, refresh_per_second=2) as view:
             while not work.done():
-                view.update(launch.bots_table(swarm.summary(stats, count), live=True))
+                view.update(bots_table(swarm.summary(stats, count), live=True))
                 await asyncio.wait([work], timeout=0.5)
     result = await work
     if stats.last_error:

@@ -1,35 +1,43 @@
-"""``realmkit realm``, ``realmkit pool`` and ``realmkit patch``: the realms of a deployment."""
+"""``realmkit realm``, ``realmkit pool`` and ``realmkit patch``: the realms of a deployment.
+
+Every ``realmkit`` command imports this module, so ``realmkit.realms`` (NATS,
+asyncpg, the content packs) is imported by the commands below, not here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
-from rich.table import Table
 
-from realmkit import realms
 from realmkit.cli.support import JsonOption, on_db, out, print_json
-from realmkit.realms import PatchState, PatchTarget
 from realmkit.settings import Settings
-from realmkit.store.cluster import ClusterRepo
-from realmkit.store.postgres import Database
 from realmkit.store.records import Realm, RealmListing, RealmPool, RealmStatus
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from realmkit.realms import PatchState, PatchTarget
+    from realmkit.store.postgres import Database
 
 realm_app = typer.Typer(
     help="Realms: each runs one game and belongs to one pool (cross-realm matches).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 pool_app = typer.Typer(
     help="Realm pools: realms of one game whose players meet in battlegrounds, arenas "
     "and dungeon finder groups.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 patch_app = typer.Typer(
     help="Patch chains: content overrides per realm (creature stats, spawns, loot rates, "
     "phase gates), applied to running spaces without a restart.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 RealmArg = Annotated[str, typer.Argument(metavar="REALM", help="Realm name or id.")]
@@ -43,6 +51,8 @@ PoolOpt = Annotated[
 
 
 def _realm_table(rows: list[RealmListing]) -> Table:
+    from rich.table import Table
+
     table = Table("id", "realm", "game", "pool", "status", "patch", "players", title="realms")
     for r in rows:
         table.add_row(
@@ -60,6 +70,8 @@ def _realm_table(rows: list[RealmListing]) -> Table:
 @realm_app.command("list")
 def realm_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every realm with its game, pool, status, active patch and players online."""
+    from realmkit import realms
+
     rows = on_db(ctx, as_json, lambda _, db: realms.listing(db))
     if as_json:
         print_json(rows)
@@ -78,6 +90,8 @@ def realm_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a realm to a pool; it runs the pool's game."""
+    from realmkit import realms
+
     if not 1 <= len(name) <= 32:
         raise typer.BadParameter("1-32 characters", param_hint="NAME")
     realm = on_db(ctx, as_json, lambda _, db: realms.add_realm(db, name, pool, status))
@@ -93,6 +107,8 @@ def realm_set_status(
 ) -> None:
     """Open or close a realm. A realm not online takes no new players and no new
     queue tickets; players already in keep playing."""
+    from realmkit import realms
+
     found = on_db(ctx, as_json, lambda _, db: realms.set_status(db, realm, status))
     _show_realm(found, as_json, "is now")
 
@@ -106,6 +122,8 @@ def realm_set_phase(
 ) -> None:
     """Move a realm to another phase: spawns a patch gates by phase appear or vanish in
     its running spaces at a tick boundary."""
+    from realmkit import realms
+
     found = on_db(ctx, as_json, lambda s, db: realms.set_phase(s, db, realm, phase))
     _show_realm(found, as_json, f"is in phase {found.current_phase} and")
 
@@ -130,6 +148,8 @@ def pool_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a realm pool for one game."""
+    from realmkit import realms
+
     pool = on_db(ctx, as_json, lambda _, db: realms.add_pool(db, name, game))
     if as_json:
         print_json({"ok": True, "pool": pool})
@@ -140,6 +160,10 @@ def pool_add(
 @pool_app.command("list")
 def pool_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every pool, its game, its realms and the patch of its cross-realm instances."""
+    from rich.table import Table
+
+    from realmkit import realms
+    from realmkit.store.cluster import ClusterRepo
 
     async def work(_: Settings, db: Database) -> tuple[list[RealmPool], list[RealmListing]]:
         return await ClusterRepo(db).pools(), await realms.listing(db)
@@ -191,8 +215,10 @@ def patch_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a patch (not active yet): checked against its game's content first."""
+    from realmkit import realms
+
     raw = file.read_bytes()
-    on = PatchTarget(realm, pool) if realm is not None or pool is not None else None
+    on = realms.PatchTarget(realm, pool) if realm is not None or pool is not None else None
     created = on_db(
         ctx,
         as_json,
@@ -218,6 +244,8 @@ def patch_activate(
 ) -> None:
     """Run ``patch`` (with its chain) on a realm's spaces, or a pool's cross-realm ones.
     Running spaces switch at a tick boundary: no restart, no disconnect."""
+    from realmkit import realms
+
     target = _target(realm, pool)
     state = on_db(ctx, as_json, lambda s, db: realms.activate(s, db, target, patch))
     _show_patch(state, as_json)
@@ -231,6 +259,8 @@ def patch_rollback(
     as_json: JsonOption = False,
 ) -> None:
     """Re-activate the parent of the active patch (the base content after the first)."""
+    from realmkit import realms
+
     target = _target(realm, pool)
     state = on_db(ctx, as_json, lambda s, db: realms.rollback(s, db, target))
     _show_patch(state, as_json)
@@ -243,10 +273,14 @@ def patch_list(
     as_json: JsonOption = False,
 ) -> None:
     """A game's patches with their parents."""
+    from realmkit import realms
+
     found = on_db(ctx, as_json, lambda _, db: realms.patches_of(db, game))
     if as_json:
         print_json(found)
         return
+    from rich.table import Table
+
     table = Table("id", "patch", "parent", "created", "overrides", title=f"patches of {game}")
     for p in found:
         table.add_row(
@@ -262,6 +296,8 @@ def patch_list(
 def _target(realm: str | None, pool: str | None) -> PatchTarget:
     if (realm is None) == (pool is None):
         raise typer.BadParameter("name exactly one of --realm and --pool")
+    from realmkit.realms import PatchTarget
+
     return PatchTarget(realm, pool)
 
 

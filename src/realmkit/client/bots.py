@@ -1,10 +1,11 @@
 """The bot swarm: many real clients that log in, walk and fight.
 
-Each bot registers (or logs into) ``bot_<n>``, takes a character on the
-realm, enters the world through the gateway the login node names, walks to a
-home of its own within ``spread`` units of where it entered (players spread
-over a realm; they do not all stand on the start point), then walks between
-random waypoints near that home, attacking a creature it sees now and then.
+Each bot registers (or logs into) ``bot_<tag>_<n>``, takes a character on the
+realm (``Bot<tag>`` and letters for ``n``), enters the world through the
+gateway the login node names, walks to a home of its own within ``spread``
+units of where it entered (players spread over a realm; they do not all stand
+on the start point), then walks between random waypoints near that home,
+attacking a creature it sees now and then.
 With ``queue`` set, each bot also queues for that activity, accepts every
 proposal, plays the match (it wanders wherever it lands) and queues again.
 With ``party`` above 1, bots form parties of that many consecutive indexes:
@@ -12,6 +13,12 @@ the first of each (index a multiple of ``party``) invites the others by name
 and queues the party; the others accept its invitation and every proposal.
 Input-to-visible latency is measured with the frames' prediction ack: from
 sending move ``seq`` to the first frame whose ``ack`` reaches it.
+
+Two swarms with one tag share accounts and characters: the second entry of a
+character takes it from the first bot (whose saves are then refused as stale)
+and the acks it sees answer the other bot's moves. So every swarm draws its own
+tag unless given one, and an ack that arrived before the move it would answer
+was sent is not a sample (it answers another client's, or an earlier, move).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import asyncio
 import contextlib
 import math
 import random
+import secrets
 import string
 import time
 from collections import deque
@@ -50,14 +58,62 @@ PARTY_PATIENCE = 10.0
 NOT_THERE_YET = {"NOT_FOUND", "CONFLICT"}
 
 
-def bot_name(index: int) -> str:
-    """Bot character names: letters only, as the realm requires (Botaa, Botab, ...)."""
+# Character names are 2-12 letters: "Bot", the tag, four letters for the index.
+TAG_LETTERS = 3
+MAX_TAG = 5
+
+
+def new_tag() -> str:
+    """A fresh swarm tag: three random letters."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(TAG_LETTERS))
+
+
+def valid_tag(tag: str) -> bool:
+    """Letters only, at most five: the tag goes into character names."""
+    return tag == "" or (len(tag) <= MAX_TAG and tag.isascii() and tag.isalpha())
+
+
+def bot_account(index: int, tag: str = "") -> str:
+    """Bot ``index``'s account (``bot_<index>`` without a tag)."""
+    return f"bot_{tag.lower()}_{index}" if tag else f"bot_{index}"
+
+
+def bot_name(index: int, tag: str = "") -> str:
+    """Bot character names: letters only, as the realm requires (Botaaaa, Botxyzaaab, ...)."""
     letters = ""
     n = index
     for _ in range(4):
         n, r = divmod(n, 26)
         letters = string.ascii_lowercase[r] + letters
-    return "Bot" + letters
+    return "Bot" + tag.lower() + letters
+
+
+def latency_samples(sent: dict[int, float], acks: deque[tuple[int, float]]) -> list[float]:
+    """Seconds from each move sent to the first frame acknowledging it, taking the
+    answered moves out of ``sent`` and draining ``acks``. An ack that arrived
+    before its move was sent answers someone else's move: no sample, never a
+    negative one."""
+    samples = []
+    while acks:
+        ack, arrived = acks.popleft()
+        for seq in [s for s in sent if s <= ack]:
+            took = arrived - sent.pop(seq)
+            if took >= 0:
+                samples.append(took)
+    return samples
+
+
+class SwarmOptions(msgspec.Struct, frozen=True):
+    """How ``realmkit bots`` runs its swarm (see ``run_swarm``)."""
+
+    realm_id: int | None = None
+    duration: float | None = None
+    first: int = 0
+    spread: float = 300.0
+    ramp_per_second: float = 50.0
+    queue: str | None = None
+    party: int = 1
+    tag: str = ""
 
 
 class SwarmStats:
@@ -123,8 +179,8 @@ def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
         frames=stats.frames,
         frames_per_second=round(stats.frames / elapsed, 1),
         bytes_per_second_per_bot=round(stats.bytes / elapsed / max(1, stats.entered), 1),
-        latency_p50_ms=round(1000 * stats.percentile(0.50), 1),
-        latency_p99_ms=round(1000 * stats.percentile(0.99), 1),
+        latency_p50_ms=round(1000 * max(0.0, stats.percentile(0.50)), 1),
+        latency_p99_ms=round(1000 * max(0.0, stats.percentile(0.99)), 1),
         errors=stats.errors,
         last_error=stats.last_error,
         queued=stats.queued,
@@ -143,7 +199,12 @@ def bot_roles(index: int) -> tuple[RoleName, ...]:
 
 
 async def form_party(
-    client: GameClient, index: int, size: int, stats: SwarmStats, stop: asyncio.Event
+    client: GameClient,
+    index: int,
+    size: int,
+    stats: SwarmStats,
+    stop: asyncio.Event,
+    tag: str = "",
 ) -> bool:
     """Bot ``index``'s part in its party of ``size``: True if it leads (and queues)."""
     leader = index - index % size
@@ -161,7 +222,7 @@ async def form_party(
             if stop.is_set():
                 return True
             try:
-                await client.party_invite(bot_name(member))
+                await client.party_invite(bot_name(member, tag))
                 break
             except RemoteError as exc:
                 if exc.remote_code not in NOT_THERE_YET:
@@ -239,14 +300,15 @@ async def run_bot(
     spread: float = 0.0,
     queue: str | None = None,
     party: int = 1,
+    tag: str = "",
 ) -> None:
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
     api = LoginClient(login_url, http)
 
     async def enter() -> GameClient:
-        await api.register_or_login(f"bot_{index}", f"bot-password-{index}")
+        await api.register_or_login(bot_account(index, tag), f"bot-password-{index}")
         realm = realm_id if realm_id is not None else (await api.realms())[0].realm_id
-        character = await api.character(realm, bot_name(index))
+        character = await api.character(realm, bot_name(index, tag))
         ticket = await api.ticket(character.character_id)
         return await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
 
@@ -260,7 +322,7 @@ async def run_bot(
     if queue is not None or party > 1:
 
         async def play_together() -> None:
-            leads = party < 2 or await form_party(client, index, party, stats, stop)
+            leads = party < 2 or await form_party(client, index, party, stats, stop, tag)
             if queue is not None:
                 await queueing(client, queue, bot_roles(index), stats, stop, leads)
 
@@ -288,6 +350,8 @@ async def run_bot(
                 home = target = inside(client.world_bounds, *client.position[:2])
             # Between transfer_pending and new_world a bot stands still.
             if not client.transferring:
+                # Taken before sending: a frame may answer while the send awaits.
+                sending_at = time.monotonic()
                 if await client.walk_towards(*target, speed=SPEED, step_seconds=STEP_SECONDS):
                     angle = rng.uniform(0, math.tau)
                     radius = rng.uniform(0, WANDER)
@@ -296,15 +360,12 @@ async def run_bot(
                         home[0] + radius * math.cos(angle),
                         home[1] + radius * math.sin(angle),
                     )
-                sent[client.seq] = time.monotonic()
+                sent[client.seq] = sending_at
             if rng.random() < 0.02:
                 creatures = [i for i, r in client.visible().items() if r.kind == KIND_CREATURE]
                 if creatures:
                     await client.attack(rng.choice(creatures))
-            while client.acks:
-                ack, arrived = client.acks.popleft()
-                for seq in [s for s in sent if s <= ack]:
-                    stats.latencies.append(arrived - sent.pop(seq))
+            stats.latencies.extend(latency_samples(sent, client.acks))
             now = time.monotonic()
             for seq in [s for s in sent if now - sent[s] > 5.0]:
                 del sent[seq]  # never acknowledged (rejected or dropped)
@@ -364,8 +425,12 @@ async def run_swarm(
     spread: float = 300.0,
     queue: str | None = None,
     party: int = 1,
+    tag: str = "",
 ) -> SwarmSummary:
-    """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set."""
+    """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set.
+
+    ``tag`` names their accounts and characters (``bot_<tag>_<n>``): swarms
+    running at once need different tags (the CLI draws one per swarm)."""
     stop = stop or asyncio.Event()
     stats = stats or SwarmStats()
     connector = aiohttp.TCPConnector(limit=0)
@@ -377,7 +442,16 @@ async def run_swarm(
             await asyncio.sleep(index / ramp_per_second)  # ramp up: not all at once
             try:
                 await run_bot(
-                    first + index, login_url, realm_id, http, stats, stop, spread, queue, party
+                    first + index,
+                    login_url,
+                    realm_id,
+                    http,
+                    stats,
+                    stop,
+                    spread,
+                    queue,
+                    party,
+                    tag,
                 )
             except Exception as exc:  # a bot's failure of any kind is counted and shown
                 stats.fail(exc)

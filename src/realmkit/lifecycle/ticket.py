@@ -3,23 +3,30 @@
 queued -> proposed -> accepted -> in_match -> done; cancelled from any live state.
 
 - Rule 1: only a QUEUED ticket is in a ``Queue``; ``Queue.match`` takes it out
-  and the node moves it to PROPOSED with the match it proposes.
-- Rule 2: PROPOSED or ACCEPTED -> QUEUED is a proposal that failed because of
-  *another* ticket of the match (it declined or its accept timed out): this
-  ticket goes back at its old position (``queued_at`` is kept, see
-  ``Queue.requeue``).
-- Rule 3: the ticket that declined or timed out goes to CANCELLED, as does one
-  whose player leaves the queue or the match.
-- Rule 4: DONE and CANCELLED are final; queueing again makes a new ticket.
+  and the leader moves it to PROPOSED (``PROPOSE``) with the match it proposes.
+- Rule 2: PROPOSED or ACCEPTED -> QUEUED (``REQUEUE``) is a proposal that failed
+  because of *another* ticket of the match (it declined or its accept timed
+  out, or the match could not start): this ticket goes back at its old
+  position (``queued_at`` is kept, see ``Queue.requeue``).
+- Rule 3: the ticket that declined (``DECLINE``) or stayed silent
+  (``TIME_OUT``) goes to CANCELLED, as does one whose player leaves the queue
+  or whose party changed (``LEAVE``) or who logged out while it waited or was
+  proposed (``LOG_OUT``). A ticket in a match is left by leaving its instance,
+  not its ticket.
+- Rule 4: a ticket becomes ACCEPTED once every one of its members accepted;
+  an accept on an ACCEPTED ticket (a second click) leaves it ACCEPTED.
+- Rule 5: DONE and CANCELLED are final; queueing again makes a new ticket.
+- Rule 6: every event leads to one state, whatever state it comes from, so a
+  repository's compare-and-set update is ``sources(event) -> target(event)``.
 
-The same table is enforced by PostgreSQL (``matchmaking.ticket_moves`` and its
-trigger, migration 0006), so a stale matchmaker cannot make an illegal move
-either; a test keeps the two identical.
+The same moves are enforced by PostgreSQL (``matchmaking.ticket_moves`` and
+its trigger, migration 0006), so a stale matchmaker cannot make an illegal
+move either; a test keeps ``MOVES`` and that table identical.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum, auto
 
 from realmkit.errors import IllegalTransition
 
@@ -35,19 +42,70 @@ class TicketState(StrEnum):
     CANCELLED = "cancelled"
 
 
-T = TicketState
+class TicketEvent(Enum):
+    PROPOSE = auto()  # the leader found it a match
+    ACCEPT = auto()  # its last member accepted the proposal
+    DECLINE = auto()  # a member declined the proposal
+    TIME_OUT = auto()  # the proposal's time to accept ran out before it accepted
+    REQUEUE = auto()  # the proposal failed because of another ticket
+    LEAVE = auto()  # a member left the queue, or the party changed
+    LOG_OUT = auto()  # a member left the world
+    START = auto()  # the match runs
+    FINISH = auto()  # the match has its result
+    ABANDON = auto()  # the match was given up without a result (no code path yet)
 
-TICKET_MOVES: dict[TicketState, frozenset[TicketState]] = {
-    T.QUEUED: frozenset({T.PROPOSED, T.CANCELLED}),
-    T.PROPOSED: frozenset({T.ACCEPTED, T.QUEUED, T.CANCELLED}),
-    T.ACCEPTED: frozenset({T.IN_MATCH, T.QUEUED, T.CANCELLED}),
-    T.IN_MATCH: frozenset({T.DONE, T.CANCELLED}),
-    T.DONE: frozenset(),
-    T.CANCELLED: frozenset(),
+
+T = TicketState
+E = TicketEvent
+
+TRANSITIONS: dict[tuple[TicketState, TicketEvent], TicketState] = {
+    (T.QUEUED, E.PROPOSE): T.PROPOSED,
+    (T.QUEUED, E.LEAVE): T.CANCELLED,
+    (T.QUEUED, E.LOG_OUT): T.CANCELLED,
+    (T.PROPOSED, E.ACCEPT): T.ACCEPTED,
+    (T.PROPOSED, E.DECLINE): T.CANCELLED,
+    (T.PROPOSED, E.TIME_OUT): T.CANCELLED,
+    (T.PROPOSED, E.REQUEUE): T.QUEUED,
+    (T.PROPOSED, E.LEAVE): T.CANCELLED,
+    (T.PROPOSED, E.LOG_OUT): T.CANCELLED,
+    (T.ACCEPTED, E.ACCEPT): T.ACCEPTED,
+    (T.ACCEPTED, E.DECLINE): T.CANCELLED,
+    (T.ACCEPTED, E.REQUEUE): T.QUEUED,
+    (T.ACCEPTED, E.LEAVE): T.CANCELLED,
+    (T.ACCEPTED, E.START): T.IN_MATCH,
+    (T.IN_MATCH, E.FINISH): T.DONE,
+    (T.IN_MATCH, E.ABANDON): T.CANCELLED,
 }
 
+# The changes of state the table allows: what the SQL trigger checks (it
+# ignores an update that keeps the state, so self-loops are not moves).
+MOVES: frozenset[tuple[TicketState, TicketState]] = frozenset(
+    (state, target) for (state, _), target in TRANSITIONS.items() if state is not target
+)
 
-def check_ticket_move(current: TicketState, target: TicketState) -> None:
-    """``IllegalTransition`` unless a ticket may go from ``current`` to ``target``."""
-    if target not in TICKET_MOVES[current]:
-        raise IllegalTransition("ticket", current.value, target.value)
+# Rule 5: a state with no way out is final; the others are live.
+LIVE: tuple[TicketState, ...] = tuple(s for s in T if any(f is s for f, _ in TRANSITIONS))
+
+
+def next_state(state: TicketState, event: TicketEvent) -> TicketState:
+    """The state ``event`` moves a ticket in ``state`` to; ``IllegalTransition`` if none."""
+    try:
+        return TRANSITIONS[state, event]
+    except KeyError:
+        raise IllegalTransition("ticket", state.value, event.name.lower()) from None
+
+
+def check_move(state: TicketState, target: TicketState) -> None:
+    """``IllegalTransition`` unless some event moves a ticket from ``state`` to ``target``."""
+    if (state, target) not in MOVES:
+        raise IllegalTransition("ticket", state.value, target.value)
+
+
+def sources(event: TicketEvent) -> tuple[TicketState, ...]:
+    """The states ``event`` may move a ticket out of, in declaration order."""
+    return tuple(s for s in T if (s, event) in TRANSITIONS)
+
+
+def target(event: TicketEvent) -> TicketState:
+    """The one state ``event`` leads to (Rule 6)."""
+    return next_state(sources(event)[0], event)

@@ -14,9 +14,9 @@ import contextlib
 import logging
 
 from realmkit.errors import RealmkitError
+from realmkit.lifecycle.node import NodeEvent
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import NodeState
 
 log = logging.getLogger("realmkit.node")
 
@@ -34,14 +34,14 @@ class Presence:
 
     async def start(self) -> None:
         await self.cluster.register_node(self.name, self.role, self.host, self.port)
-        await self.cluster.heartbeat(self.name, NodeState.READY, 0)
+        await self.cluster.heartbeat(self.name, NodeEvent.UP, 0)
         self._beating = asyncio.create_task(self._beat())
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
-                await self.cluster.heartbeat(self.name, NodeState.READY, 0)
+                await self.cluster.heartbeat(self.name, NodeEvent.UP, 0)
             except RealmkitError as exc:  # PostgreSQL away: the next beat tries again
                 log.warning("heartbeat failed: %s", exc.message)
 
@@ -51,4 +51,4 @@ class Presence:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beating
         with contextlib.suppress(RealmkitError):
-            await self.cluster.heartbeat(self.name, NodeState.STOPPED, 0)
+            await self.cluster.heartbeat(self.name, NodeEvent.STOP, 0)

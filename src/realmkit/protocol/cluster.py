@@ -108,13 +108,17 @@ OrchestratorRequest = (
 
 
 class Placement(msgspec.Struct, frozen=True):
-    """Where the character is now; ``spawn``: the spawn point to join at ("": saved spot)."""
+    """Where the character is now, seated in its space under ``epoch``; ``spawn``:
+    the spawn point it joined at ("": its saved spot)."""
 
     character_id: int
     instance_id: int
     node_id: str
     map_id: int
     epoch: int
+    tick_rate: int
+    # The map's bounds, for the gateway's movement pre-check.
+    bounds: Bounds
     spawn: str = ""
 
 

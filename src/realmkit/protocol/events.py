@@ -95,3 +95,14 @@ Event = (
     | ItemIdsNeeded
     | MatchWon
 )
+
+
+def concerned(event: Event) -> set[int]:
+    """The characters an event is for: the rule every node applies to deliver it."""
+    if isinstance(event, Chat):
+        return set(event.recipients)
+    if isinstance(event, Died):
+        return {event.entity_id, event.killer_id}
+    if isinstance(event, Corrected | ActionRejected | LootGranted | PortalReached):
+        return {event.character_id}
+    return set()

@@ -119,6 +119,11 @@ class Replicator:
         self._drop_pairs(self._keys >> 32 == obs.index)
         obs.reset = True
 
+    @property
+    def observers(self) -> int:
+        """How many observers it keeps state for."""
+        return len(self._observers)
+
     def remove_observer(self, observer_id: int) -> None:
         """The player left this space (or the gateway): drop its state."""
         obs = self._observers.pop(observer_id, None)

@@ -23,6 +23,7 @@ from realmkit.errors import (
     OwnershipChanged,
     StaleEpoch,
 )
+from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import Character, CharacterSave, Item, row
 
@@ -118,7 +119,7 @@ class CharacterRepo:
             )
             if record is None:
                 raise NotFound("character", character_id)
-            if record["state"] not in (None, "offline"):
+            if record["state"] not in (None, AssignmentState.OFFLINE):
                 raise Conflict("the character is in the world", character_id=character_id)
             await conn.execute(
                 "DELETE FROM characters.characters WHERE character_id = $1", character_id

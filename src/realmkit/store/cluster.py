@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from realmkit.errors import AlreadyExists, Conflict, NotFound
-from realmkit.store.postgres import Database, translated
+from realmkit.lifecycle import node
+from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.lifecycle.instance import InstanceState
+from realmkit.lifecycle.node import NodeEvent, NodeState
+from realmkit.routing.world_nodes import WorldCandidate
+from realmkit.store.moves import arrays
+from realmkit.store.postgres import ConnectionLike, Database, translated
 from realmkit.store.records import (
     Game,
     Node,
-    NodeState,
     Realm,
     RealmListing,
     RealmPool,
     RealmStatus,
-    WorldCandidate,
     row,
 )
 
@@ -144,64 +148,85 @@ class ClusterRepo:
                 "SELECT r.*, p.name AS pool, pa.name AS patch, "
                 "  (SELECT count(*) FROM characters.player_assignments a "
                 "   JOIN characters.characters c USING (character_id) "
-                "   WHERE c.realm_id = r.realm_id AND a.state <> 'offline') AS population "
+                "   WHERE c.realm_id = r.realm_id AND a.state <> $1) AS population "
                 "FROM auth.realmlist r JOIN cluster.realm_pools p USING (pool_id) "
                 "LEFT JOIN cluster.patches pa ON pa.patch_id = r.active_patch_id "
-                "ORDER BY r.realm_id"
+                "ORDER BY r.realm_id",
+                AssignmentState.OFFLINE.value,
             )
         return [row(RealmListing, r) for r in records]
 
     async def register_node(
         self, node_id: str, role: str, host: str, port: int, capacity: int = 0
     ) -> Node:
-        """Insert or refresh a node's row; it starts (again) in ``starting``."""
+        """Insert or refresh a node's row; it starts (again) in ``starting`` (REGISTER)."""
+        froms, tos = arrays(node.on(NodeEvent.REGISTER))
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "INSERT INTO cluster.nodes (node_id, role, host, port, capacity) "
                 "VALUES ($1, $2, $3, $4, $5) "
                 "ON CONFLICT (node_id) DO UPDATE SET role = EXCLUDED.role, host = EXCLUDED.host, "
-                "port = EXCLUDED.port, capacity = EXCLUDED.capacity, state = 'starting', "
+                "port = EXCLUDED.port, capacity = EXCLUDED.capacity, "
+                "state = (SELECT m.to_state FROM unnest($6::text[], $7::text[]) "
+                "  AS m(from_state, to_state) WHERE m.from_state = cluster.nodes.state), "
                 "started_at = now(), last_heartbeat_at = now() RETURNING *",
                 node_id,
                 role,
                 host,
                 port,
                 capacity,
+                froms,
+                tos,
             )
         return row(Node, record)
 
-    async def heartbeat(self, node_id: str, state: NodeState, capacity: int) -> None:
-        """The node is alive in ``state``; a node told to drain stays draining."""
+    async def heartbeat(self, node_id: str, event: NodeEvent, capacity: int) -> None:
+        """The node is alive and reports ``event`` (UP, DRAIN or STOP); a node told to
+        drain stays draining. ``IllegalTransition`` if its state does not allow it."""
+        froms, tos = arrays(node.on(event))
         async with self.db.connection() as conn:
-            await conn.execute(
-                "UPDATE cluster.nodes SET state = CASE WHEN state = 'draining' AND $2 = 'ready' "
-                "THEN 'draining' ELSE $2 END, capacity = $3, last_heartbeat_at = now() "
-                "WHERE node_id = $1",
+            beat = await conn.fetchval(
+                "UPDATE cluster.nodes n SET state = m.to_state, capacity = $2, "
+                "last_heartbeat_at = now() "
+                "FROM unnest($3::text[], $4::text[]) AS m(from_state, to_state) "
+                "WHERE n.node_id = $1 AND n.state = m.from_state RETURNING n.node_id",
                 node_id,
-                state.value,
                 capacity,
+                froms,
+                tos,
             )
+            if beat is None:
+                await _refuse(conn, node_id, event, "")  # an unknown node: nothing to do
 
-    async def set_world_node_state(self, node_id: str, state: NodeState) -> None:
-        """``NotFound`` unless ``node_id`` is a world node."""
+    async def move_world_node(self, node_id: str, event: NodeEvent) -> None:
+        """Apply ``event`` to a world node; ``NotFound`` unless ``node_id`` is a world
+        node, ``IllegalTransition`` if its state does not allow it."""
+        froms, tos = arrays(node.on(event))
         async with self.db.connection() as conn:
             found = await conn.fetchval(
-                "UPDATE cluster.nodes SET state = $2 WHERE node_id = $1 AND role = 'world' "
-                "RETURNING node_id",
+                "UPDATE cluster.nodes n SET state = m.to_state "
+                "FROM unnest($2::text[], $3::text[]) AS m(from_state, to_state) "
+                "WHERE n.node_id = $1 AND n.role = 'world' AND n.state = m.from_state "
+                "RETURNING n.node_id",
                 node_id,
-                state.value,
+                froms,
+                tos,
             )
-        if found is None:
-            raise NotFound("world node", node_id)
+            if found is None:
+                await _refuse(conn, node_id, event, "world")
 
     async def overdue(self, seconds: float) -> list[str]:
-        """World nodes silent for ``seconds``: marked UNHEALTHY; their ids."""
+        """World nodes silent for ``seconds``: marked UNHEALTHY (TIME_OUT); their ids."""
+        froms, tos = arrays(node.on(NodeEvent.TIME_OUT))
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "UPDATE cluster.nodes SET state = 'unhealthy' WHERE role = 'world' "
-                "AND state IN ('starting', 'ready', 'draining') "
-                "AND last_heartbeat_at < now() - make_interval(secs => $1) RETURNING node_id",
+                "UPDATE cluster.nodes n SET state = m.to_state "
+                "FROM unnest($2::text[], $3::text[]) AS m(from_state, to_state) "
+                "WHERE n.role = 'world' AND n.state = m.from_state "
+                "AND n.last_heartbeat_at < now() - make_interval(secs => $1) RETURNING n.node_id",
                 seconds,
+                froms,
+                tos,
             )
         return [r["node_id"] for r in records]
 
@@ -221,13 +246,33 @@ class ClusterRepo:
                 "  coalesce(sum(greatest(i.capacity - coalesce(p.players, 0), 0)) "
                 "    FILTER (WHERE i.kind <> 'continent'), 0)::int AS reserved "
                 "FROM cluster.nodes n "
-                "LEFT JOIN characters.instances i ON i.node_id = n.node_id AND i.state <> 'gone' "
+                "LEFT JOIN characters.instances i ON i.node_id = n.node_id AND i.state <> $2 "
                 "LEFT JOIN (SELECT instance_id, count(*) AS players "
-                "  FROM characters.player_assignments WHERE state <> 'offline' "
+                "  FROM characters.player_assignments WHERE state <> $3 "
                 "  GROUP BY instance_id) p ON p.instance_id = i.instance_id "
-                "WHERE n.role = 'world' AND n.state = 'ready' "
+                "WHERE n.role = 'world' AND n.state = $4 "
                 "  AND n.last_heartbeat_at > now() - make_interval(secs => $1) "
                 "GROUP BY n.node_id, n.capacity ORDER BY n.node_id",
                 fresh_seconds,
+                InstanceState.GONE.value,
+                AssignmentState.OFFLINE.value,
+                NodeState.READY.value,  # Rule 1 of the node lifecycle
             )
         return [row(WorldCandidate, r) for r in records]
+
+
+async def _refuse(conn: ConnectionLike, node_id: str, event: NodeEvent, role: str) -> None:
+    """A node's update matched no row: ``IllegalTransition`` if its state is not one
+    ``event`` leaves, ``NotFound`` if no node (of ``role``, when given) has that id.
+
+    Nothing is raised if its state allows ``event`` after all (it changed between
+    the two statements): the next heartbeat or command applies it."""
+    stored = await conn.fetchval(
+        "SELECT state FROM cluster.nodes WHERE node_id = $1 AND ($2 = '' OR role = $2)",
+        node_id,
+        role,
+    )
+    if stored is not None:
+        node.next_state(NodeState(stored), event)  # raises: the row was not a source
+    elif role:
+        raise NotFound(f"{role} node", node_id)

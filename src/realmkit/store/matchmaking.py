@@ -1,10 +1,13 @@
 """Matchmaking tickets, matches and ratings in PostgreSQL.
 
-Every state change is one compare-and-set statement on the state it expects
-(the schema's trigger refuses illegal moves besides), so two matchmaker
-leaders - the old one not yet aware it lost the lock - can never propose one
-ticket twice: the second proposal finds it no longer queued and is dropped
-whole.
+Every state change is one compare-and-set statement on the states it expects,
+and both the states it expects and the one it writes are asked of the
+lifecycle tables (``realmkit.lifecycle.ticket`` and ``.match``), passed as
+parameters: a move the table does not have raises ``IllegalTransition`` in
+Python before any SQL runs, and the schema's trigger refuses it besides. So
+two matchmaker leaders - the old one not yet aware it lost the lock - can
+never propose one ticket twice: the second proposal finds it no longer queued
+and is dropped whole.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from datetime import datetime
 import msgspec
 
 from realmkit.errors import AlreadyQueued, Conflict, NotFound
+from realmkit.lifecycle import match as match_lifecycle
+from realmkit.lifecycle import ticket as ticket_lifecycle
+from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.lifecycle.match import MatchEvent, MatchState
+from realmkit.lifecycle.ticket import TicketEvent, TicketState
 from realmkit.matchmaking.ratings import RatingChange
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import row
@@ -29,7 +37,7 @@ class TicketRow(msgspec.Struct, frozen=True):
     levels: list[int]
     roles: list[str]
     rating: int
-    state: str
+    state: TicketState
     match_id: int | None
     accepted: list[int]
     queued_at: datetime
@@ -39,7 +47,7 @@ class MatchRow(msgspec.Struct, frozen=True):
     match_id: int
     pool_id: int
     activity_id: str
-    state: str
+    state: MatchState
     teams: list[list[int]]
     roles: dict[str, str]
     instance_id: int | None
@@ -55,6 +63,22 @@ def _match(record: object) -> MatchRow:
     fields["teams"] = msgspec.json.decode(fields["teams"])
     fields["roles"] = msgspec.json.decode(fields["roles"])
     return row(MatchRow, fields)
+
+
+def _ticket_move(event: TicketEvent) -> tuple[list[str], str]:
+    """(states the update may find, state it writes) of a ticket compare-and-set."""
+    froms = ticket_lifecycle.sources(event)
+    return [s.value for s in froms], ticket_lifecycle.next_state(froms[0], event).value
+
+
+def _match_move(event: MatchEvent) -> tuple[list[str], str]:
+    """(states the update may find, state it writes) of a match compare-and-set."""
+    froms = match_lifecycle.sources(event)
+    return [s.value for s in froms], match_lifecycle.next_state(froms[0], event).value
+
+
+_LIVE_TICKETS = [s.value for s in ticket_lifecycle.LIVE]
+_LIVE_MATCHES = [s.value for s in match_lifecycle.LIVE]
 
 
 class TicketRepo:
@@ -83,8 +107,7 @@ class TicketRepo:
                     "(pool_id, activity_id, character_id, members, levels, roles, rating) "
                     "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS ("
                     "  SELECT 1 FROM matchmaking.tickets WHERE activity_id = $2 "
-                    "  AND state IN ('queued', 'proposed', 'accepted', 'in_match') "
-                    "  AND members && $4) RETURNING *",
+                    "  AND state = ANY($8) AND members && $4) RETURNING *",
                     pool_id,
                     activity,
                     leader,
@@ -92,6 +115,7 @@ class TicketRepo:
                     list(levels),
                     list(roles),
                     rating,
+                    _LIVE_TICKETS,
                 )
         if record is None:
             found = await self.live_of(leader, activity)
@@ -112,23 +136,26 @@ class TicketRepo:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "SELECT * FROM matchmaking.tickets WHERE activity_id = $2 AND $1 = ANY(members) "
-                "AND state IN ('queued', 'proposed', 'accepted', 'in_match') "
-                "ORDER BY ticket_id DESC LIMIT 1",
+                "AND state = ANY($3) ORDER BY ticket_id DESC LIMIT 1",
                 character_id,
                 activity,
+                _LIVE_TICKETS,
             )
         return None if record is None else row(TicketRow, record)
 
     async def leave(self, character_id: int, activity: str) -> TicketRow:
         """Cancel the character's ticket while it waits or is proposed; a ticket in a
         match stays (leaving the match is leaving its instance)."""
+        froms, to = _ticket_move(TicketEvent.LEAVE)
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
-                "UPDATE matchmaking.tickets SET state = 'cancelled', updated_at = now() "
+                "UPDATE matchmaking.tickets SET state = $4, updated_at = now() "
                 "WHERE activity_id = $2 AND $1 = ANY(members) "
-                "AND state IN ('queued', 'proposed', 'accepted') RETURNING *",
+                "AND state = ANY($3) RETURNING *",
                 character_id,
                 activity,
+                froms,
+                to,
             )
         if record is None:
             raise NotFound(f"{activity} ticket of character", character_id)
@@ -137,12 +164,14 @@ class TicketRepo:
     async def cancel_of(self, character_ids: Sequence[int]) -> list[TicketRow]:
         """Cancel every ticket with one of these characters that is not in a match
         yet (its party changed); the tickets cancelled."""
+        froms, to = _ticket_move(TicketEvent.LEAVE)
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "UPDATE matchmaking.tickets SET state = 'cancelled', updated_at = now() "
-                "WHERE members && $1::bigint[] AND state IN ('queued', 'proposed', 'accepted') "
-                "RETURNING *",
+                "UPDATE matchmaking.tickets SET state = $3, updated_at = now() "
+                "WHERE members && $1::bigint[] AND state = ANY($2) RETURNING *",
                 list(character_ids),
+                froms,
+                to,
             )
         return [row(TicketRow, r) for r in records]
 
@@ -150,23 +179,27 @@ class TicketRepo:
         """Cancel the tickets, queued or proposed, of which a member left the world
         (logged out; a player whose gateway died is not offline before its resume
         grace is over); the tickets cancelled."""
+        froms, to = _ticket_move(TicketEvent.LOG_OUT)
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "UPDATE matchmaking.tickets t SET state = 'cancelled', updated_at = now() "
-                "WHERE t.state IN ('queued', 'proposed') AND EXISTS ("
+                "UPDATE matchmaking.tickets t SET state = $2, updated_at = now() "
+                "WHERE t.state = ANY($1) AND EXISTS ("
                 "  SELECT 1 FROM unnest(t.members) AS m(character_id) "
                 "  LEFT JOIN characters.player_assignments a USING (character_id) "
-                "  WHERE a.state IS NULL OR a.state = 'offline') "
-                "RETURNING *"
+                "  WHERE a.state IS NULL OR a.state = $3) "
+                "RETURNING *",
+                froms,
+                to,
+                AssignmentState.OFFLINE.value,
             )
         return [row(TicketRow, r) for r in records]
 
-    async def of_states(self, states: Sequence[str]) -> list[TicketRow]:
+    async def of_states(self, states: Sequence[TicketState]) -> list[TicketRow]:
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "SELECT * FROM matchmaking.tickets WHERE state = ANY($1) "
                 "ORDER BY queued_at, ticket_id",
-                list(states),
+                [s.value for s in states],
             )
         return [row(TicketRow, r) for r in records]
 
@@ -183,25 +216,31 @@ class TicketRepo:
         becomes ``accepted``; a decline cancels the member's ticket."""
         async with self.db.connection() as conn:
             if accept:
+                froms, to = _ticket_move(TicketEvent.ACCEPT)
                 record = await conn.fetchrow(
                     "UPDATE matchmaking.tickets SET "
                     "accepted = CASE WHEN $2 = ANY(accepted) THEN accepted "
                     "  ELSE array_append(accepted, $2) END, "
                     "state = CASE WHEN cardinality(array(SELECT DISTINCT unnest("
                     "  array_append(accepted, $2)))) = cardinality(members) "
-                    "  THEN 'accepted' ELSE state END, updated_at = now() "
+                    "  THEN $4 ELSE state END, updated_at = now() "
                     "WHERE match_id = $1 AND $2 = ANY(members) "
-                    "AND state IN ('proposed', 'accepted') RETURNING *",
+                    "AND state = ANY($3) RETURNING *",
                     match_id,
                     character_id,
+                    froms,
+                    to,
                 )
             else:
+                froms, to = _ticket_move(TicketEvent.DECLINE)
                 record = await conn.fetchrow(
-                    "UPDATE matchmaking.tickets SET state = 'cancelled', updated_at = now() "
+                    "UPDATE matchmaking.tickets SET state = $4, updated_at = now() "
                     "WHERE match_id = $1 AND $2 = ANY(members) "
-                    "AND state IN ('proposed', 'accepted') RETURNING *",
+                    "AND state = ANY($3) RETURNING *",
                     match_id,
                     character_id,
+                    froms,
+                    to,
                 )
         if record is None:
             raise NotFound("proposal for character", (match_id, character_id))
@@ -223,6 +262,7 @@ class MatchRepo:
     ) -> MatchRow:
         """Write the match and move its tickets queued -> proposed, all or nothing:
         ``Conflict`` (nothing written) if any ticket is no longer queued."""
+        froms, to = _ticket_move(TicketEvent.PROPOSE)
         async with self.db.transaction() as conn:
             record = await conn.fetchrow(
                 "INSERT INTO matchmaking.matches "
@@ -237,11 +277,13 @@ class MatchRepo:
             )
             assert record is not None
             moved = await conn.fetch(
-                "UPDATE matchmaking.tickets SET state = 'proposed', match_id = $1, "
+                "UPDATE matchmaking.tickets SET state = $4, match_id = $1, "
                 "accepted = '{}', updated_at = now() "
-                "WHERE ticket_id = ANY($2) AND state = 'queued' RETURNING ticket_id",
+                "WHERE ticket_id = ANY($2) AND state = ANY($3) RETURNING ticket_id",
                 record["match_id"],
                 list(ticket_ids),
+                froms,
+                to,
             )
             if len(moved) != len(ticket_ids):
                 gone = set(ticket_ids) - {r["ticket_id"] for r in moved}
@@ -260,68 +302,87 @@ class MatchRepo:
     async def live(self) -> list[MatchRow]:
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "SELECT * FROM matchmaking.matches "
-                "WHERE state IN ('proposed', 'accepted', 'running') ORDER BY match_id"
+                "SELECT * FROM matchmaking.matches WHERE state = ANY($1) ORDER BY match_id",
+                _LIVE_MATCHES,
             )
         return [_match(r) for r in records]
 
     async def cancel(self, match_id: int) -> list[TicketRow]:
         """Call the proposal off: tickets still proposed or accepted are queued again
         at their old position (declined ones are already cancelled). The requeued."""
+        match_froms, match_to = _match_move(MatchEvent.CALL_OFF)
+        froms, to = _ticket_move(TicketEvent.REQUEUE)
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE matchmaking.matches SET state = 'cancelled', updated_at = now() "
-                "WHERE match_id = $1 AND state IN ('proposed', 'accepted')",
+                "UPDATE matchmaking.matches SET state = $3, updated_at = now() "
+                "WHERE match_id = $1 AND state = ANY($2)",
                 match_id,
+                match_froms,
+                match_to,
             )
             records = await conn.fetch(
-                "UPDATE matchmaking.tickets SET state = 'queued', match_id = NULL, "
+                "UPDATE matchmaking.tickets SET state = $3, match_id = NULL, "
                 "accepted = '{}', updated_at = now() "
-                "WHERE match_id = $1 AND state IN ('proposed', 'accepted') RETURNING *",
+                "WHERE match_id = $1 AND state = ANY($2) RETURNING *",
                 match_id,
+                froms,
+                to,
             )
         return [row(TicketRow, r) for r in records]
 
     async def expire(self, match_id: int) -> tuple[list[TicketRow], list[TicketRow]]:
         """Time to accept ran out: tickets that did not accept are cancelled, the
         others queued again at their old position. (cancelled, requeued)."""
+        froms, to = _ticket_move(TicketEvent.TIME_OUT)
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "UPDATE matchmaking.tickets SET state = 'cancelled', updated_at = now() "
-                "WHERE match_id = $1 AND state = 'proposed' RETURNING *",
+                "UPDATE matchmaking.tickets SET state = $3, updated_at = now() "
+                "WHERE match_id = $1 AND state = ANY($2) RETURNING *",
                 match_id,
+                froms,
+                to,
             )
         return [row(TicketRow, r) for r in records], await self.cancel(match_id)
 
     async def accept(self, match_id: int) -> bool:
         """proposed -> accepted once every ticket accepted; False otherwise."""
+        froms, to = _match_move(MatchEvent.ACCEPT)
         async with self.db.connection() as conn:
             done = await conn.fetchval(
-                "UPDATE matchmaking.matches m SET state = 'accepted', updated_at = now() "
-                "WHERE match_id = $1 AND state = 'proposed' AND NOT EXISTS ("
+                "UPDATE matchmaking.matches m SET state = $3, updated_at = now() "
+                "WHERE match_id = $1 AND state = ANY($2) AND NOT EXISTS ("
                 "  SELECT 1 FROM matchmaking.tickets t WHERE t.match_id = m.match_id "
-                "  AND t.state <> 'accepted') RETURNING match_id",
+                "  AND t.state <> $4) RETURNING match_id",
                 match_id,
+                froms,
+                to,
+                TicketState.ACCEPTED.value,
             )
         return done is not None
 
     async def start(self, match_id: int, instance_id: int, seconds: float) -> MatchRow:
         """accepted -> running in ``instance_id``, ending at the latest in ``seconds``."""
+        match_froms, match_to = _match_move(MatchEvent.START)
+        froms, to = _ticket_move(TicketEvent.START)
         async with self.db.transaction() as conn:
             record = await conn.fetchrow(
-                "UPDATE matchmaking.matches SET state = 'running', instance_id = $2, "
+                "UPDATE matchmaking.matches SET state = $5, instance_id = $2, "
                 "started_at = now(), ends_at = now() + make_interval(secs => $3), "
-                "updated_at = now() WHERE match_id = $1 AND state = 'accepted' RETURNING *",
+                "updated_at = now() WHERE match_id = $1 AND state = ANY($4) RETURNING *",
                 match_id,
                 instance_id,
                 seconds,
+                match_froms,
+                match_to,
             )
             if record is None:
                 raise Conflict(f"match {match_id} is not accepted", match_id=match_id)
             await conn.execute(
-                "UPDATE matchmaking.tickets SET state = 'in_match', updated_at = now() "
-                "WHERE match_id = $1 AND state = 'accepted'",
+                "UPDATE matchmaking.tickets SET state = $3, updated_at = now() "
+                "WHERE match_id = $1 AND state = ANY($2)",
                 match_id,
+                froms,
+                to,
             )
         return _match(record)
 
@@ -330,19 +391,25 @@ class MatchRepo:
     ) -> bool:
         """running -> done with its result, tickets done and ratings changed, in one
         transaction; False if it was already finished (by another leader)."""
+        match_froms, match_to = _match_move(MatchEvent.FINISH)
+        froms, to = _ticket_move(TicketEvent.FINISH)
         async with self.db.transaction() as conn:
             done = await conn.fetchval(
-                "UPDATE matchmaking.matches SET state = 'done', winner = $2, updated_at = now() "
-                "WHERE match_id = $1 AND state = 'running' RETURNING match_id",
+                "UPDATE matchmaking.matches SET state = $4, winner = $2, updated_at = now() "
+                "WHERE match_id = $1 AND state = ANY($3) RETURNING match_id",
                 match_id,
                 winner,
+                match_froms,
+                match_to,
             )
             if done is None:
                 return False
             await conn.execute(
-                "UPDATE matchmaking.tickets SET state = 'done', updated_at = now() "
-                "WHERE match_id = $1 AND state = 'in_match'",
+                "UPDATE matchmaking.tickets SET state = $3, updated_at = now() "
+                "WHERE match_id = $1 AND state = ANY($2)",
                 match_id,
+                froms,
+                to,
             )
             if ratings:
                 await conn.execute(

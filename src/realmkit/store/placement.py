@@ -19,16 +19,11 @@ from realmkit.errors import (
     NotFound,
     StaleEpoch,
 )
+from realmkit.lifecycle import assignment, instance
+from realmkit.lifecycle.assignment import AssignmentEvent, AssignmentState
+from realmkit.lifecycle.instance import InstanceEvent, InstanceState
 from realmkit.store.postgres import Database, ErrorFactory, translated
-from realmkit.store.records import (
-    Assignment,
-    AssignmentState,
-    Character,
-    Instance,
-    InstanceState,
-    MapKind,
-    row,
-)
+from realmkit.store.records import Assignment, Character, Instance, MapKind, row
 
 
 class InstanceRepo:
@@ -81,10 +76,11 @@ class InstanceRepo:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "SELECT * FROM characters.instances WHERE realm_id = $1 AND map_id = $2 "
-                "AND zone_group = $3 AND kind = 'continent' AND state <> 'gone'",
+                "AND zone_group = $3 AND kind = 'continent' AND state <> $4",
                 realm_id,
                 map_id,
                 zone_group,
+                InstanceState.GONE.value,
             )
         return None if record is None else row(Instance, record)
 
@@ -97,29 +93,32 @@ class InstanceRepo:
             raise NotFound("instance", instance_id)
         return row(Instance, record)
 
-    async def set_state(
-        self, instance_id: int, state: InstanceState, node_id: str | None = None
+    async def move(
+        self, current: Instance, event: InstanceEvent, node_id: str | None = None
     ) -> Instance:
-        """Move to ``state`` (and node, when given); ``IllegalTransition`` if forbidden.
+        """Apply ``event`` to the instance (and move it to ``node_id``, when given).
 
-        The schema's trigger checks the move against the stored state, so two
-        racing writers cannot slip an illegal move past a stale read.
+        The lifecycle table is asked first, from the state the caller holds
+        (``current``): ``IllegalTransition`` before anything is written. The
+        schema's trigger checks the same move against the stored state, so two
+        racing writers cannot slip an illegal move past a stale read either.
         """
+        target = instance.next_state(current.state, event)
         async with self.db.connection() as conn:
             with translated(
                 {"instances_node_id_fkey": partial(NotFound, "node", node_id)},
-                illegal=partial(IllegalTransition, "instance", "(stored state)", state.value),
+                illegal=partial(IllegalTransition, "instance", "(stored state)", target.value),
             ):
                 record = await conn.fetchrow(
                     "UPDATE characters.instances SET state = $2, "
                     "node_id = COALESCE($3, node_id), updated_at = now() "
                     "WHERE instance_id = $1 RETURNING *",
-                    instance_id,
-                    state.value,
+                    current.instance_id,
+                    target.value,
                     node_id,
                 )
         if record is None:
-            raise NotFound("instance", instance_id)
+            raise NotFound("instance", current.instance_id)
         return row(Instance, record)
 
     async def on_node(self, node_id: str) -> list[Instance]:
@@ -127,8 +126,9 @@ class InstanceRepo:
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "SELECT * FROM characters.instances WHERE node_id = $1 "
-                "AND state IN ('loading', 'ready', 'draining') ORDER BY instance_id",
+                "AND state = ANY($2) ORDER BY instance_id",
                 node_id,
+                [s.value for s in instance.HOSTED],
             )
         return [row(Instance, r) for r in records]
 
@@ -136,18 +136,21 @@ class InstanceRepo:
         """Every instance that is not gone, oldest first."""
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "SELECT * FROM characters.instances WHERE state <> 'gone' ORDER BY instance_id"
+                "SELECT * FROM characters.instances WHERE state <> $1 ORDER BY instance_id",
+                InstanceState.GONE.value,
             )
         return [row(Instance, r) for r in records]
 
     async def mark_unhealthy_on(self, node_id: str) -> list[int]:
-        """Every live instance of a node that died: UNHEALTHY; their ids."""
+        """Every live instance of a node that died: UNHEALTHY (FAIL); their ids."""
+        fail = InstanceEvent.FAIL
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "UPDATE characters.instances SET state = 'unhealthy', updated_at = now() "
-                "WHERE node_id = $1 AND state IN ('loading', 'ready', 'draining', 'stopping') "
-                "RETURNING instance_id",
+                "UPDATE characters.instances SET state = $2, updated_at = now() "
+                "WHERE node_id = $1 AND state = ANY($3) RETURNING instance_id",
                 node_id,
+                instance.target(fail).value,
+                [s.value for s in instance.sources(fail)],
             )
         return [r["instance_id"] for r in records]
 
@@ -156,8 +159,9 @@ class InstanceRepo:
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "SELECT i.* FROM characters.instances i WHERE i.kind <> 'continent' "
-                "AND i.state = 'ready' AND NOT EXISTS (SELECT 1 FROM "
-                "characters.player_assignments a WHERE a.instance_id = i.instance_id)"
+                "AND i.state = $1 AND NOT EXISTS (SELECT 1 FROM "
+                "characters.player_assignments a WHERE a.instance_id = i.instance_id)",
+                InstanceState.READY.value,
             )
         return [row(Instance, r) for r in records]
 
@@ -171,8 +175,9 @@ class AssignmentRepo:
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "SELECT character_id, gateway_id FROM characters.player_assignments "
-                "WHERE character_id = ANY($1) AND state <> 'offline' AND gateway_id IS NOT NULL",
+                "WHERE character_id = ANY($1) AND state <> $2 AND gateway_id IS NOT NULL",
                 list(character_ids),
+                AssignmentState.OFFLINE.value,
             )
         return {r["character_id"]: r["gateway_id"] for r in records}
 
@@ -191,15 +196,16 @@ class AssignmentRepo:
         gateway_id: str,
         *,
         expected_epoch: int | None,
-        state: AssignmentState = AssignmentState.PLACING,
+        event: AssignmentEvent = AssignmentEvent.PLACE,
         resume_hash: bytes | None = None,
     ) -> Assignment:
-        """Put the character in ``instance_id``.
+        """Put the character in ``instance_id``, in the state ``event`` leads to.
 
         ``expected_epoch`` is the epoch the caller read (None: the character
         was never placed). Raises ``AlreadyAssigned`` or ``StaleEpoch`` when
-        someone else moved the character first. ``resume_hash`` replaces the
-        hash of the resume token (None keeps it: a transfer).
+        someone else moved the character first, ``IllegalTransition`` when the
+        lifecycle does not let ``event`` leave its state. ``resume_hash``
+        replaces the hash of the resume token (None keeps it: a transfer).
         """
         if expected_epoch is None:
             async with self.db.connection() as conn:
@@ -221,12 +227,12 @@ class AssignmentRepo:
                         character_id,
                         instance_id,
                         gateway_id,
-                        state.value,
+                        assignment.target(event).value,  # a first row: Rule 2
                         resume_hash,
                     )
             return row(Assignment, record)
         return await self._advance(
-            character_id, expected_epoch, instance_id, gateway_id, state, resume_hash
+            character_id, expected_epoch, instance_id, gateway_id, event, resume_hash
         )
 
     async def resumable(self, resume_hash: bytes) -> Assignment | None:
@@ -234,8 +240,9 @@ class AssignmentRepo:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "SELECT * FROM characters.player_assignments "
-                "WHERE resume_hash = $1 AND state <> 'offline'",
+                "WHERE resume_hash = $1 AND state <> $2",
                 resume_hash,
+                AssignmentState.OFFLINE.value,
             )
         return None if record is None else row(Assignment, record)
 
@@ -246,11 +253,12 @@ class AssignmentRepo:
             records = await conn.fetch(
                 "SELECT a.* FROM characters.player_assignments a "
                 "JOIN cluster.nodes g ON g.node_id = a.gateway_id AND g.role = 'gateway' "
-                "WHERE a.state = 'in_world' AND ("
+                "WHERE a.state = $2 AND ("
                 "  g.last_heartbeat_at < now() - make_interval(secs => $1) "
                 "  OR (g.started_at > a.updated_at "
                 "      AND g.started_at < now() - make_interval(secs => $1)))",
                 grace,
+                AssignmentState.IN_WORLD.value,
             )
         return [row(Assignment, r) for r in records]
 
@@ -265,42 +273,49 @@ class AssignmentRepo:
         return [row(Assignment, r) for r in records]
 
     async def arrive(self, character_id: int, instance_id: int, epoch: int) -> Character:
-        """The character is in ``instance_id`` under ``epoch``: ``in_world`` now, and
-        its stored state (one round trip); ``StaleEpoch`` if it was placed elsewhere
-        or moved on meanwhile."""
+        """The character is in ``instance_id`` under ``epoch``: ARRIVE (``in_world``
+        now), and its stored state (one round trip); ``StaleEpoch`` if it was placed
+        elsewhere or moved on meanwhile."""
+        # Every state with an instance is a source of ARRIVE: a row not updated
+        # was moved on (another epoch or instance), not refused by the table.
+        arrive = AssignmentEvent.ARRIVE
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "WITH arrived AS (UPDATE characters.player_assignments "
-                "  SET state = 'in_world', updated_at = now() "
+                "  SET state = $4, updated_at = now() "
                 "  WHERE character_id = $1 AND instance_id = $2 AND epoch = $3 "
-                "  RETURNING character_id) "
+                "  AND state = ANY($5) RETURNING character_id) "
                 "SELECT c.* FROM characters.characters c JOIN arrived USING (character_id)",
                 character_id,
                 instance_id,
                 epoch,
+                assignment.target(arrive).value,
+                [s.value for s in assignment.sources(arrive)],
             )
         if record is None:
             raise StaleEpoch(character_id, epoch)
         return row(Character, record)
 
-    async def set_state(self, character_id: int, epoch: int, state: AssignmentState) -> Assignment:
-        """Change the state within ``epoch`` (same instance); ``StaleEpoch`` if it moved on."""
+    async def move(self, character_id: int, epoch: int, event: AssignmentEvent) -> Assignment:
+        """Apply ``event`` within ``epoch`` (same instance); ``StaleEpoch`` if it moved
+        on, ``IllegalTransition`` if the lifecycle does not let ``event`` leave its state."""
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "UPDATE characters.player_assignments SET state = $3, updated_at = now() "
-                "WHERE character_id = $1 AND epoch = $2 RETURNING *",
+                "WHERE character_id = $1 AND epoch = $2 AND state = ANY($4) RETURNING *",
                 character_id,
                 epoch,
-                state.value,
+                assignment.target(event).value,
+                [s.value for s in assignment.sources(event)],
             )
         if record is None:
-            raise StaleEpoch(character_id, epoch)
+            raise await self._refused(character_id, epoch, event)
         return row(Assignment, record)
 
     async def release(self, character_id: int, *, expected_epoch: int) -> Assignment:
-        """The character left the world: ``offline``, no instance, next epoch."""
+        """The character left the world (RELEASE): ``offline``, no instance, next epoch."""
         return await self._advance(
-            character_id, expected_epoch, None, None, AssignmentState.OFFLINE
+            character_id, expected_epoch, None, None, AssignmentEvent.RELEASE
         )
 
     async def _advance(
@@ -309,9 +324,12 @@ class AssignmentRepo:
         expected_epoch: int,
         instance_id: int | None,
         gateway_id: str | None,
-        state: AssignmentState,
+        event: AssignmentEvent,
         resume_hash: bytes | None = None,
     ) -> Assignment:
+        # The epoch fences the row; the table says which states ``event`` may
+        # leave (the caller need not have read the state that epoch holds).
+        target = assignment.target(event)
         stale = partial(StaleEpoch, character_id, expected_epoch)
         async with self.db.connection() as conn:
             with translated(
@@ -321,16 +339,30 @@ class AssignmentRepo:
                 record = await conn.fetchrow(
                     "UPDATE characters.player_assignments SET instance_id = $3, "
                     "gateway_id = $4, state = $5, epoch = epoch + 1, updated_at = now(), "
-                    "resume_hash = CASE WHEN $5 = 'offline' THEN NULL "
-                    "  ELSE COALESCE($6, resume_hash) END "
-                    "WHERE character_id = $1 AND epoch = $2 RETURNING *",
+                    "resume_hash = CASE WHEN $7 THEN NULL ELSE COALESCE($6, resume_hash) END "
+                    "WHERE character_id = $1 AND epoch = $2 AND state = ANY($8) RETURNING *",
                     character_id,
                     expected_epoch,
                     instance_id,
                     gateway_id,
-                    state.value,
+                    target.value,
                     resume_hash,
+                    target is AssignmentState.OFFLINE,  # nothing to resume any more
+                    [s.value for s in assignment.sources(event)],
                 )
         if record is None:
-            raise stale()
+            raise await self._refused(character_id, expected_epoch, event)
         return row(Assignment, record)
+
+    async def _refused(
+        self, character_id: int, epoch: int, event: AssignmentEvent
+    ) -> StaleEpoch | IllegalTransition:
+        """Why an update of the assignment under ``epoch`` matched no row."""
+        current = await self.get(character_id)
+        if current is None or current.epoch != epoch:
+            return StaleEpoch(character_id, epoch)
+        try:
+            assignment.next_state(current.state, event)
+        except IllegalTransition as refused:
+            return refused
+        return StaleEpoch(character_id, epoch)  # its state changed meanwhile, within the epoch

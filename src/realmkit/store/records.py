@@ -1,7 +1,8 @@
-"""Typed rows of the store, and the states those rows may hold.
+"""Typed rows of the store, and the plain values those rows may hold.
 
-The string values of every state Enum are the ones the schema's CHECK
-constraints allow; a test compares the two.
+The string values of every Enum here are the ones the schema's CHECK
+constraints allow; a test compares the two. The lifecycle states (instance,
+assignment, node) live with their transition tables in ``realmkit.lifecycle``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import msgspec
+
+from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.lifecycle.instance import InstanceState
+from realmkit.lifecycle.node import NodeState
+from realmkit.sim.state import PlayerState
 
 
 class RealmStatus(StrEnum):
@@ -25,31 +31,6 @@ class MapKind(StrEnum):
     DUNGEON = "dungeon"
     BATTLEGROUND = "battleground"
     ARENA = "arena"
-
-
-class InstanceState(StrEnum):
-    REQUESTED = "requested"
-    LOADING = "loading"
-    READY = "ready"
-    DRAINING = "draining"
-    STOPPING = "stopping"
-    GONE = "gone"
-    UNHEALTHY = "unhealthy"
-
-
-class AssignmentState(StrEnum):
-    PLACING = "placing"
-    IN_WORLD = "in_world"
-    TRANSFERRING = "transferring"
-    OFFLINE = "offline"
-
-
-class NodeState(StrEnum):
-    STARTING = "starting"
-    READY = "ready"
-    DRAINING = "draining"
-    UNHEALTHY = "unhealthy"
-    STOPPED = "stopped"
 
 
 class Account(msgspec.Struct, frozen=True):
@@ -120,14 +101,6 @@ class Node(msgspec.Struct, frozen=True):
     last_heartbeat_at: datetime
 
 
-class WorldCandidate(msgspec.Struct, frozen=True):
-    node_id: str
-    capacity: int
-    players: int
-    # Seats the node's instanced maps hold for players not there yet.
-    reserved: int = 0
-
-
 class Character(msgspec.Struct, frozen=True):
     character_id: int
     account_id: int
@@ -141,6 +114,15 @@ class Character(msgspec.Struct, frozen=True):
     pos_z: float
     orientation: float
     save_epoch: int
+
+    def saved(self) -> CharacterSave:
+        """The part of the row a world node loads and writes back."""
+        # By field name: CharacterSave's fields are a subset of the row's.
+        return msgspec.convert(self, CharacterSave, from_attributes=True)
+
+    def player_state(self) -> PlayerState:
+        """The character as a space takes it in."""
+        return self.saved().player_state(self.name)
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -181,7 +163,11 @@ def row(cls: type[RowT], record: Any) -> RowT:
 
 
 class CharacterSave(msgspec.Struct, frozen=True):
-    """What a world node writes back for a character it hosts."""
+    """A character's saved state: what a world node loads and writes back.
+
+    The two methods below are the only place where the row's fields and the
+    space's ``PlayerState`` are matched up.
+    """
 
     character_id: int
     level: int
@@ -191,3 +177,31 @@ class CharacterSave(msgspec.Struct, frozen=True):
     pos_y: float
     pos_z: float
     orientation: float
+
+    @classmethod
+    def of(cls, state: PlayerState) -> CharacterSave:
+        """What to write back for a player as the space has it now."""
+        return cls(
+            character_id=state.character_id,
+            level=state.level,
+            hp=state.hp,
+            map_id=state.map_id,
+            pos_x=state.x,
+            pos_y=state.y,
+            pos_z=state.z,
+            orientation=state.orientation,
+        )
+
+    def player_state(self, name: str) -> PlayerState:
+        """The saved character, named ``name``, as a space takes it in."""
+        return PlayerState(
+            character_id=self.character_id,
+            name=name,
+            level=self.level,
+            hp=self.hp,
+            map_id=self.map_id,
+            x=self.pos_x,
+            y=self.pos_y,
+            z=self.pos_z,
+            orientation=self.orientation,
+        )

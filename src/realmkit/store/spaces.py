@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import msgspec
 
+from realmkit.lifecycle.instance import InstanceState
 from realmkit.store.postgres import Database
 
 
@@ -34,7 +35,7 @@ class CheckpointRepo:
                 "INSERT INTO characters.space_checkpoints AS c "
                 "(instance_id, node_id, tick, snapshot) "
                 "SELECT i.instance_id, $2, $3, $4 FROM characters.instances i "
-                "WHERE i.instance_id = $1 AND i.node_id = $2 AND i.state IN ('ready', 'draining') "
+                "WHERE i.instance_id = $1 AND i.node_id = $2 AND i.state = ANY($5) "
                 "ON CONFLICT (instance_id) DO UPDATE SET node_id = EXCLUDED.node_id, "
                 "tick = EXCLUDED.tick, snapshot = EXCLUDED.snapshot, taken_at = now() "
                 "RETURNING true",
@@ -42,6 +43,7 @@ class CheckpointRepo:
                 node_id,
                 tick,
                 snapshot,
+                [InstanceState.READY.value, InstanceState.DRAINING.value],  # live there
             )
         return bool(done)
 
@@ -59,6 +61,16 @@ class CheckpointRepo:
         )
 
 
+# A bound dungeon instance the character may return to: one that runs or will
+# (again), not one on its way out.
+_BINDABLE = (
+    InstanceState.REQUESTED,
+    InstanceState.LOADING,
+    InstanceState.READY,
+    InstanceState.UNHEALTHY,
+)
+
+
 class BindingRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -70,9 +82,10 @@ class BindingRepo:
                 "SELECT b.instance_id FROM characters.instance_bindings b "
                 "JOIN characters.instances i USING (instance_id) "
                 "WHERE b.character_id = $1 AND b.map_id = $2 AND b.expires_at > now() "
-                "AND i.state IN ('requested', 'loading', 'ready', 'unhealthy')",
+                "AND i.state = ANY($3)",
                 character_id,
                 map_id,
+                [s.value for s in _BINDABLE],
             )
 
     async def bind(self, character_id: int, map_id: int, instance_id: int, seconds: float) -> None:

@@ -6,6 +6,11 @@ with the engines' URLs in its environment and its output in
 ``<data_dir>/logs/NAME.log``. On drain every child gets SIGTERM (it drains
 and stops itself); whatever is still alive after the grace period gets
 SIGKILL, by pid.
+
+Ctrl-C in a terminal signals the children as well as ``realmkit up``: they
+drain and exit on their own while ``up`` is still stopping its bots. So
+``begin_shutdown`` is called from the signal handler, before anything stops:
+from then on an exit is final, and nothing is restarted or said to be.
 """
 
 from __future__ import annotations
@@ -13,12 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import sys
 import time
 from pathlib import Path
 
 from realmkit.engines.embedded import Endpoints
+from realmkit.procs import start_node
 from realmkit.supervision.policy import Child, RestartPolicy, Supervision
 
 log = logging.getLogger("realmkit.reviver")
@@ -57,11 +61,17 @@ class Reviver:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._loop_task = asyncio.create_task(self._run(), name="reviver")
 
+    def begin_shutdown(self) -> None:
+        """Restart nothing from now on (``drain`` still stops the children)."""
+        if not self.supervision.shutting_down:
+            self.supervision.shutdown()
+        self._wake.set()
+
     async def drain(self) -> None:
         """SIGTERM every child and wait for them, up to the grace period."""
-        for name in self.supervision.shutdown():
-            proc = self._procs.get(name)
-            if proc is not None and proc.returncode is None:
+        self.begin_shutdown()
+        for proc in self._procs.values():
+            if proc.returncode is None:
                 proc.terminate()
         self._wake.set()
         waiting = [p.wait() for p in self._procs.values() if p.returncode is None]
@@ -98,24 +108,12 @@ class Reviver:
 
     async def _spawn(self, name: str) -> None:
         env = {
-            **os.environ,
             "REALMKIT_NATS_URL": self.endpoints.nats_url,
             "REALMKIT_DATABASE_URL": self.endpoints.database_url,
         }
         if self.config is not None:
             env["REALMKIT_CONFIG"] = str(self.config)
-        with (self.log_dir / f"{name}.log").open("ab") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "realmkit",
-                "node",
-                name,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-            )
+        proc = await start_node(name, self.log_dir / f"{name}.log", env=env)
         self._procs[name] = proc
         self.supervision.started(name, proc.pid, time.monotonic())
         log.info("started %s (pid %d)", name, proc.pid)
@@ -126,7 +124,9 @@ class Reviver:
     async def _watch(self, name: str, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
         delay = self.supervision.exited(name, code, time.monotonic())
-        if delay is not None:
+        if delay is None:
+            log.info("%s stopped (exit %d)", name, code)
+        else:
             log.warning(
                 "%s exited with %d; restarting in %.1fs (see %s)",
                 name,

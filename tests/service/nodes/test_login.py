@@ -184,3 +184,18 @@ async def test_world_ticket_names_the_least_loaded_gateway(
     key = load_public_key(await SigningKeyRepo(db).get(unverified_key_id(ticket)))
     claims = verify(ticket, key, Audience.WORLD, now=time.time())
     assert claims.character_id == character["character_id"]
+
+
+async def test_the_root_lists_the_routes_and_the_cluster(api: Api) -> None:
+    """`GET /` answers the login API's routes and the cluster's realms, nodes and
+    players (not 404), and gives away no host, port, key or account."""
+    status, body = await api.call("GET", "/")
+    assert status == 200
+    routes = {(r["method"], r["path"]) for r in body["routes"]}
+    assert {("POST", "/api/login"), ("GET", "/api/realms"), ("GET", "/")} <= routes
+    assert [r["name"] for r in body["realms"]] == ["Azure"]
+    assert body["players"] == 0
+    assert {"node": "login", "role": "login", "state": "ready"}.items() <= body["nodes"][0].items()
+    text = str(body)
+    assert "127.0.0.1" not in text
+    assert "host" not in text

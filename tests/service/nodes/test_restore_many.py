@@ -9,7 +9,10 @@ import pytest
 
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
-from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.lifecycle.assignment import AssignmentEvent
+from realmkit.lifecycle.instance import InstanceEvent, InstanceState
+from realmkit.nodes.orchestrator.handover import Handover
+from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.node import WorldNode
 from realmkit.settings import NodeSpec, Role
@@ -18,7 +21,7 @@ from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import AssignmentState, InstanceState, MapKind, RealmStatus
+from realmkit.store.records import MapKind, RealmStatus
 
 DUNGEON = 2
 BROKEN = 6
@@ -52,7 +55,7 @@ async def test_many_instances_restored_at_once_on_a_small_pool(
     account = await AccountRepo(db).create("tester", "h")
     small = await Database.connect(database_url, max_size=3)
     try:
-        instances = Instances(small, bus, PackCache())
+        instances = InstanceRegistry(small, bus, PackCache(), Handover(small, bus))
         assignments = AssignmentRepo(db)
         broken = []
         for i in range(BROKEN):
@@ -74,9 +77,9 @@ async def test_many_instances_restored_at_once_on_a_small_pool(
                     instance.instance_id,
                     "gateway-gone",
                     expected_epoch=None,
-                    state=AssignmentState.IN_WORLD,
+                    event=AssignmentEvent.ARRIVE,
                 )
-            await instances.rows.set_state(instance.instance_id, InstanceState.UNHEALTHY)
+            await instances.rows.move(instance, InstanceEvent.FAIL)
             broken.append(instance.instance_id)
         async with asyncio.timeout(60):
             restored = await asyncio.gather(*(instances.running(i) for i in broken))

@@ -14,6 +14,8 @@ from realmkit.bus.nats import NatsBus
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import RemoteError
+from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.login.starts import start_in
 from realmkit.nodes.orchestrator.node import OrchestratorNode
 from realmkit.nodes.world.node import WorldNode
@@ -37,7 +39,7 @@ from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import AssignmentState, InstanceState, RealmStatus
+from realmkit.store.records import RealmStatus
 
 WAIT = 10.0
 START = start_in(load_pack(classic_pack_path()))

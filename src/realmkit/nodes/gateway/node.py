@@ -1,6 +1,7 @@
 """The gateway node: players' WebSockets in, replicated frames out.
 
-Per connection it only carries out what ``connection.Connection`` answers.
+Per connection it only feeds the session core (``realmkit.session``) and
+carries out what it answers.
 Transfers: the orchestrator tells the gateway (``gateway.<id>.control``) when
 a player starts moving (``transfer_pending`` to the client, inputs dropped)
 and where it landed (``new_world``, or nothing when only the space's node
@@ -8,8 +9,9 @@ changed). The socket stays open throughout.
 
 Entering the world: the ticket is verified with the login replica's public
 key, its nonce claimed once cluster-wide (NATS KV ``create``), the
-orchestrator places the character, the space accepts it under the placement
-epoch, and only then the client gets ``new_world`` and frames. ``new_world``
+orchestrator seats the character (placed under a new epoch, joined to its
+space: the one hand-over every seat takes), and only then the client gets
+``new_world`` and frames. ``new_world``
 carries a fresh resume token: if this gateway dies, the client says
 ``resume`` with it to any gateway and finds its character where it was (the
 space kept it; the orchestrator finds it by the token's hash, the only form
@@ -45,36 +47,14 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import KeyValue, NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, RealmkitError, RemoteError, TicketReplayed
-from realmkit.nodes.gateway.connection import (
-    Action,
-    AskMatchmaker,
-    Authenticate,
-    Close,
-    Connection,
-    Forward,
-    Reply,
-    WantKeyframe,
-)
-from realmkit.nodes.gateway.fanout import Fanout
+from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.keyring import Keyring
-from realmkit.nodes.world.runner import concerned
 from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
     CLOSE_REPLACED,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
-    MatchAccept,
     NewWorld,
-    PartyAccept,
-    PartyDecline,
-    PartyInvite,
-    PartyLeave,
-    PartyMessage,
-    QueueJoin,
-    QueueLeave,
-    QueueMessage,
-    QueueStatusRequest,
-    TransferPending,
 )
 from realmkit.protocol.cluster import (
     Ack,
@@ -84,8 +64,6 @@ from realmkit.protocol.cluster import (
     GatewayLoad,
     GatewayTraffic,
     InputBatch,
-    Joined,
-    JoinSpace,
     LeaveSpace,
     Left,
     Placement,
@@ -94,24 +72,28 @@ from realmkit.protocol.cluster import (
     ResumeWorld,
     TransferStarted,
 )
+from realmkit.protocol.events import concerned
 from realmkit.protocol.frames import SpaceFrame
-from realmkit.protocol.matchmaking import (
-    AnswerInvitation,
-    AnswerProposal,
-    AskQueueStatus,
-    InviteToParty,
-    JoinQueue,
-    LeaveParty,
-    LeaveQueue,
-    MatchmakerReply,
-    MatchmakerRequest,
-    ToPlayers,
+from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, ToPlayers
+from realmkit.replication.fanout import Fanout
+from realmkit.session.connection import (
+    Action,
+    AskMatchmaker,
+    Authenticate,
+    Close,
+    Connection,
+    Forward,
+    Reply,
+    StopReplicating,
+    WantKeyframe,
+)
+from realmkit.session.connection import (
+    LeaveSpace as LeaveSpaceAction,
 )
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import NodeState
 
 log = logging.getLogger("realmkit.gateway")
 
@@ -125,14 +107,23 @@ RESUME_TOKEN_BYTES = 32
 
 
 class Player:
-    """A connected player once it is in the world."""
+    """A connected player once it is in the world: its socket and its session."""
 
-    def __init__(self, ws: web.WebSocketResponse, conn: Connection, placement: Placement) -> None:
+    def __init__(self, ws: web.WebSocketResponse, conn: Connection) -> None:
         self.ws = ws
         self.conn = conn
-        self.character_id = placement.character_id
-        self.instance_id = placement.instance_id
-        self.epoch = placement.epoch
+
+    @property
+    def character_id(self) -> int:
+        return self.conn.character_id
+
+    @property
+    def instance_id(self) -> int:
+        return self.conn.instance_id
+
+    @property
+    def epoch(self) -> int:
+        return self.conn.epoch
 
 
 class GatewayNode:
@@ -268,9 +259,13 @@ class GatewayNode:
                 PlayerInput(p.character_id, action.input)
             )
         elif isinstance(action, AskMatchmaker) and player:
-            self._later(self._ask_matchmaker(ws, player[0].character_id, action.message))
+            self._later(self._ask_matchmaker(ws, action.request))
         elif isinstance(action, WantKeyframe) and player:
             self.fanout.keyframe(player[0].instance_id, player[0].character_id)
+        elif isinstance(action, StopReplicating) and player:
+            self.fanout.left(action.instance_id, player[0].character_id)
+        elif isinstance(action, LeaveSpaceAction) and player:
+            self._later(self._leave_space(action.instance_id, player[0].character_id, action.epoch))
         elif isinstance(action, Reply):
             await _send(ws, msgspec.msgpack.encode(action.message))
         elif isinstance(action, Close):
@@ -295,17 +290,9 @@ class GatewayNode:
                 except Conflict as exc:
                     raise TicketReplayed() from exc
                 request = EnterWorld(claims.character_id, self.name, _digest(token))
+            # The orchestrator seats the character in its space before it answers.
             placement = await self.bus.request_patiently(
                 subjects.ORCHESTRATOR_REQUESTS, request, Placement, within=PLACEMENT_PATIENCE
-            )
-            old = self.players.get(placement.character_id)
-            if old is not None:  # the same character from a second socket
-                await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
-            joined = await self.bus.request(
-                subjects.space_control(placement.instance_id),
-                JoinSpace(placement.character_id, placement.epoch, self.name, placement.spawn),
-                Joined,
-                timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
             frame = _error_frame(exc)
@@ -313,23 +300,28 @@ class GatewayNode:
             for action in conn.close(CLOSE_UNAUTHENTICATED, frame.code):
                 await self._carry_out(ws, action, player)
             return
+        old = self.players.get(placement.character_id)
+        if old is not None:  # the same character from a second socket
+            await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
+        conn.seated(
+            placement.character_id, placement.instance_id, placement.epoch, placement.bounds
+        )
+        p = Player(ws, conn)
         if ws.closed:
-            await self._leave(Player(ws, conn, placement))
+            await self._leave(p)
             return
-        p = Player(ws, conn, placement)
         player.append(p)
         self.players[p.character_id] = p
-        conn.entered(joined.bounds)
         # new_world is sent before any frame of the space (frames need the player registered).
         await _send(
             ws,
             msgspec.msgpack.encode(
                 NewWorld(
                     p.character_id,
-                    joined.instance_id,
-                    joined.map_id,
-                    joined.tick_rate,
-                    joined.bounds,
+                    placement.instance_id,
+                    placement.map_id,
+                    placement.tick_rate,
+                    placement.bounds,
                     token,
                 )
             ),
@@ -352,27 +344,8 @@ class GatewayNode:
 
     # --- queues (the matchmakers) ---------------------------------------------------
 
-    async def _ask_matchmaker(
-        self, ws: web.WebSocketResponse, character_id: int, message: QueueMessage | PartyMessage
-    ) -> None:
-        """Forward a queue or party message for the character this socket authenticated."""
-        request: MatchmakerRequest
-        if isinstance(message, PartyInvite):
-            request = InviteToParty(character_id, message.name)
-        elif isinstance(message, PartyAccept | PartyDecline):
-            accept = isinstance(message, PartyAccept)
-            request = AnswerInvitation(character_id, message.party_id, accept)
-        elif isinstance(message, PartyLeave):
-            request = LeaveParty(character_id)
-        elif isinstance(message, QueueJoin):
-            request = JoinQueue(character_id, message.activity, list(message.roles))
-        elif isinstance(message, QueueLeave):
-            request = LeaveQueue(character_id, message.activity)
-        elif isinstance(message, QueueStatusRequest):
-            request = AskQueueStatus(character_id, message.activity)
-        else:
-            accept = isinstance(message, MatchAccept)
-            request = AnswerProposal(character_id, message.match_id, accept)
+    async def _ask_matchmaker(self, ws: web.WebSocketResponse, request: MatchmakerRequest) -> None:
+        """A queue or party request, for the character this socket authenticated."""
         try:
             reply: MatchmakerReply = await self.bus.request(
                 subjects.MATCHMAKER_REQUESTS,
@@ -396,29 +369,20 @@ class GatewayNode:
 
     async def _on_control(self, message: TransferStarted | Repoint) -> Ack:
         p = self.players.get(message.character_id)
-        if isinstance(message, TransferStarted):
-            if p is None or not p.conn.transferring():
-                return Ack(False)
-            await _send(p.ws, msgspec.msgpack.encode(TransferPending(message.reason)))
-            return Ack(True)
-        if p is None or p.ws.closed:
-            # Nobody plays it any more: take it out of the space it was just put in.
-            self._later(self._leave_space(message.instance_id, message.character_id, message.epoch))
+        if p is None:
+            if isinstance(message, Repoint):
+                # Nobody plays it any more: take it out of the space it was just put in.
+                self._later(
+                    self._leave_space(message.instance_id, message.character_id, message.epoch)
+                )
             return Ack(False)
-        if message.fresh or message.instance_id != p.instance_id:
-            self.fanout.left(p.instance_id, p.character_id)
-        p.instance_id, p.epoch = message.instance_id, message.epoch
-        if message.fresh:
-            p.conn.entered(message.bounds)
-            world = NewWorld(
-                p.character_id,
-                message.instance_id,
-                message.map_id,
-                message.tick_rate,
-                message.bounds,
-            )
-            await _send(p.ws, msgspec.msgpack.encode(world))
-        return Ack(True)
+        if isinstance(message, TransferStarted):
+            ok, actions = p.conn.transfer_started(message.reason)
+        else:
+            ok, actions = p.conn.repointed(message, socket_open=not p.ws.closed)
+        for action in actions:
+            await self._carry_out(p.ws, action, [p])
+        return Ack(ok)
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -465,7 +429,7 @@ class GatewayNode:
             with contextlib.suppress(RealmkitError):
                 await self.bus.publish(subjects.gateway_load(self.name), load)
             try:
-                await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
+                await cluster.heartbeat(self.name, NodeEvent.UP, self.spec.capacity)
             except RealmkitError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
             await asyncio.sleep(LOAD_SECONDS)

@@ -9,7 +9,8 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
     POST   /api/realms/{realm_id}/characters      {name} -> CharacterInfo (bearer)
     DELETE /api/characters/{character_id}         -> 204                  (bearer)
     POST   /api/characters/{character_id}/ticket  -> WorldTicket          (bearer)
-    GET    /healthz
+    GET    /healthz                               -> {ok, gateways}
+    GET    /                                      -> these routes and the cluster's state
 
 Failed logins are limited per account and per address (5 a minute each).
 """
@@ -39,7 +40,6 @@ from realmkit.errors import (
 )
 from realmkit.nodes.http import body_as, errors_as_json, int_param, json_response
 from realmkit.nodes.keyring import Keyring
-from realmkit.nodes.login.directory import GatewayDirectory
 from realmkit.protocol.login import (
     CharacterInfo,
     Credentials,
@@ -48,6 +48,7 @@ from realmkit.protocol.login import (
     Session,
     WorldTicket,
 )
+from realmkit.routing.gateways import GatewayDirectory
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -56,6 +57,19 @@ from realmkit.store.records import Character, RealmStatus
 
 MAX_CHARACTERS_PER_REALM = 10
 LOGIN_FAILURES = (5, 60.0)
+
+# What ``GET /`` lists (the README's list too): method, path, what it answers.
+ROUTES = (
+    ("POST", "/api/register", "{username, password} -> session (201)"),
+    ("POST", "/api/login", "{username, password} -> session"),
+    ("GET", "/api/realms", "the realm list"),
+    ("GET", "/api/realms/{realm_id}/characters", "your characters there (bearer)"),
+    ("POST", "/api/realms/{realm_id}/characters", "{name} -> a new character (bearer)"),
+    ("DELETE", "/api/characters/{character_id}", "delete it, 204 (bearer)"),
+    ("POST", "/api/characters/{character_id}/ticket", "a world ticket and gateway (bearer)"),
+    ("GET", "/healthz", "ready: how many gateways reported lately"),
+    ("GET", "/", "this page: the routes and the cluster's realms, nodes and players"),
+)
 
 
 class CharacterStart(msgspec.Struct, frozen=True):
@@ -105,6 +119,7 @@ class LoginApi:
                 web.delete("/api/characters/{character_id}", self.delete_character),
                 web.post("/api/characters/{character_id}/ticket", self.world_ticket),
                 web.get("/healthz", self.health),
+                web.get("/", self.index),
             ]
         )
         return app
@@ -234,6 +249,42 @@ class LoginApi:
     async def health(self, request: web.Request) -> web.Response:
         """Ready to hand out tickets: how many gateways reported lately."""
         return json_response({"ok": True, "gateways": self.gateways.fresh(time.monotonic())})
+
+    async def index(self, request: web.Request) -> web.Response:
+        """What this address serves (the browser client will land here) and the
+        cluster's state. Nothing secret: no hosts, ports, accounts or keys."""
+        realms = await self.cluster.listing()
+        nodes = await self.cluster.nodes()
+        now = self.clock()
+        return json_response(
+            {
+                "service": "realmkit login API",
+                "routes": [{"method": m, "path": p, "answers": a} for m, p, a in ROUTES],
+                "players": sum(r.population for r in realms),
+                "gateways_ready": self.gateways.fresh(time.monotonic()),
+                "realms": [
+                    {
+                        "name": r.name,
+                        "game": r.game_id,
+                        "pool": r.pool,
+                        "status": r.status,
+                        "players": r.population,
+                    }
+                    for r in realms
+                ],
+                "nodes": [
+                    {
+                        "node": n.node_id,
+                        "role": n.role,
+                        "state": n.state,
+                        "heartbeat_age_s": round(
+                            max(0.0, now - n.last_heartbeat_at.timestamp()), 1
+                        ),
+                    }
+                    for n in nodes
+                ],
+            }
+        )
 
 
 def _info(c: Character) -> CharacterInfo:

@@ -13,10 +13,10 @@ from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.api import LoginApi, StartOf
-from realmkit.nodes.login.directory import GatewayDirectory
 from realmkit.nodes.login.starts import Starts
 from realmkit.nodes.presence import Presence
 from realmkit.protocol.cluster import GatewayLoad
+from realmkit.routing.gateways import GatewayDirectory
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo

@@ -19,6 +19,11 @@ Each round (every ``[matchmaking] tick`` seconds, sooner when news arrives):
    message delays a ticket, never loses it), and the tickets of players who
    left the world are cancelled (a proposal to one is called off at once, not
    at its deadline; the rest of a party hears it).
+
+What to do is decided by the book (``realmkit.matchmaking.book.MatchBook``,
+no I/O): this driver feeds it what it reads and hears, carries out the
+commands it returns - database writes, messages, tasks - in their order, and
+feeds it back how each went.
 """
 
 from __future__ import annotations
@@ -27,18 +32,38 @@ import asyncio
 import contextlib
 import logging
 import time
-
-from nats.aio.subscription import Subscription
+from collections.abc import Coroutine
+from typing import Any
 
 from realmkit.bus import subjects
-from realmkit.bus.nats import NatsBus
-from realmkit.errors import Conflict, NotFound, RealmkitError, UsageError
-from realmkit.matchmaking.queue import Queue
-from realmkit.matchmaking.rules import ActivityRules, Match, Ticket, WindowSettings, roles_from_text
+from realmkit.bus.nats import NatsBus, Subscription
+from realmkit.errors import Conflict, RealmkitError
+from realmkit.lifecycle.ticket import TicketState
+from realmkit.matchmaking.book import MatchBook
+from realmkit.matchmaking.commands import (
+    CallOff,
+    Command,
+    Deliver,
+    End,
+    Expire,
+    Forget,
+    LoadRules,
+    MatchView,
+    NotQueued,
+    Offer,
+    Prepare,
+    Propose,
+    Reread,
+    RereadMatch,
+    Start,
+    TicketView,
+    TryAccept,
+)
+from realmkit.matchmaking.rules import ActivityRules, Ticket, WindowSettings, roles_from_text
 from realmkit.nodes.leading import lead
 from realmkit.nodes.matchmaker.matches import MatchRunner
 from realmkit.nodes.packs import PackCache
-from realmkit.protocol.client import MatchResult, QueueStatus
+from realmkit.protocol.client import QueueStatus
 from realmkit.protocol.matchmaking import MatchDecided, TicketChanged, WhereInQueue
 from realmkit.settings import MatchmakingSettings
 from realmkit.store.matchmaking import MatchRepo, MatchRow, TicketRepo, TicketRow
@@ -47,19 +72,33 @@ from realmkit.store.postgres import Database, Leadership
 log = logging.getLogger("realmkit.matchmaker")
 
 MATCHMAKER_LOCK = "matchmaker-leader"
-RECONCILE_SECONDS = 5.0
-
-QueueKey = tuple[int, str]  # (pool_id, activity)
 
 
-def as_ticket(row: TicketRow) -> Ticket:
-    return Ticket(
+def ticket_view(row: TicketRow) -> TicketView:
+    """The book's view of a ticket row."""
+    ticket = Ticket(
         ticket_id=row.ticket_id,
         members=tuple(row.members),
         levels=tuple(row.levels),
         roles=roles_from_text(row.roles) if any(row.roles) else (),
         rating=row.rating,
         queued_at=row.queued_at.timestamp(),
+    )
+    return TicketView(ticket, row.pool_id, row.activity_id, row.state, row.match_id)
+
+
+def match_view(row: MatchRow) -> MatchView:
+    """The book's view of a match row."""
+    return MatchView(
+        match_id=row.match_id,
+        pool_id=row.pool_id,
+        activity_id=row.activity_id,
+        state=row.state,
+        teams=row.teams,
+        roles=row.roles,
+        instance_id=row.instance_id,
+        accept_deadline=row.accept_deadline.timestamp(),
+        ends_at=None if row.ends_at is None else row.ends_at.timestamp(),
     )
 
 
@@ -80,20 +119,15 @@ class MatchLeader:
         self.runner = MatchRunner(db, bus, packs, settings)
         self.tickets = TicketRepo(db)
         self.matches = MatchRepo(db)
-        self.window = WindowSettings(
+        window = WindowSettings(
             settings.window_start, settings.window_widening, settings.window_max
         )
-        self.queues: dict[QueueKey, Queue] = {}
-        self.queue_of: dict[int, QueueKey] = {}  # ticket id -> its queue, while queued
-        self.proposals: dict[int, MatchRow] = {}
-        self.accepted_at: dict[int, float] = {}
-        self.running: dict[int, MatchRow] = {}
+        self.book = MatchBook(window, settings.accept_timeout)
         self._news: set[int] = set()
         self._decided: list[MatchDecided] = []
         self._wake = asyncio.Event()
         self._subs: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reconciled = 0.0
 
     # --- leadership ---------------------------------------------------------------
 
@@ -121,26 +155,18 @@ class MatchLeader:
             await self.bus.serve(subjects.MATCHMAKER_WHERE, WhereInQueue, self._where),
             await self.bus.subscribe(subjects.SPACE_RESULTS, MatchDecided, self._on_decided),
         ]
-        for row in await self.tickets.of_states(["queued"]):
-            await self._enqueue(row)
+        for row in await self.tickets.of_states([TicketState.QUEUED]):
+            await self._do(self.book.ticket_seen(ticket_view(row)))
         for match in await self.matches.live():
-            if match.state == "proposed":
-                self.proposals[match.match_id] = match
-                self.runner.prepare(match)
-                left = max(1.0, match.accept_deadline.timestamp() - time.time())
-                await self.runner.propose_to(match, left)
-            elif match.state == "accepted":
-                self._start(match)
-            else:
-                self.running[match.match_id] = match
-        self._reconciled = time.monotonic()
+            await self._do(self.book.adopt(match_view(match), time.time()))
+        self.book.took_over(time.time())
         log.info(
             "%s leads matchmaking: %d tickets queued, %d proposals, %d matches running "
             "(took over in %.3f s)",
             self.node_name,
-            len(self.queue_of),
-            len(self.proposals),
-            len(self.running),
+            len(self.book.queue_of),
+            len(self.book.proposals),
+            len(self.book.running),
             time.monotonic() - started,
         )
 
@@ -151,10 +177,7 @@ class MatchLeader:
         self._subs = []
         for task in list(self._tasks):
             task.cancel()
-        self.queues.clear()
-        self.queue_of.clear()
-        self.proposals.clear()
-        self.running.clear()
+        self.book.clear()
         self.runner.forget()
 
     # --- inputs -----------------------------------------------------------------
@@ -168,171 +191,122 @@ class MatchLeader:
         self._wake.set()
 
     async def _where(self, request: WhereInQueue) -> QueueStatus:
-        key = self.queue_of.get(request.ticket_id)
-        if key is None:
-            raise NotFound("queued ticket", request.ticket_id)
-        queue = self.queues[key]
-        return QueueStatus(
-            key[1],
-            "queued",
-            request.ticket_id,
-            queue.position(request.ticket_id) or 0,
-            round(queue.estimated_wait(request.ticket_id, time.time()), 1),
-        )
+        return self.book.where(request.ticket_id, time.time())
 
     # --- the round ----------------------------------------------------------------
 
     async def round(self, now: float) -> None:
         news, self._news = self._news, set()
         for ticket_id in sorted(news):
-            await self._changed(await self.tickets.get(ticket_id))
+            row = await self.tickets.get(ticket_id)
+            await self._do(self.book.ticket_changed(ticket_view(row)))
         decided, self._decided = self._decided, []
         for d in decided:
-            match = next((m for m in self.running.values() if m.instance_id == d.instance_id), None)
-            if match is not None:
-                await self._end(match, d.winner)
-        for key, queue in list(self.queues.items()):
-            for found in queue.match(now):
-                await self._propose(key, found)
-        for match in list(self.proposals.values()):
-            if match.accept_deadline.timestamp() <= now:
-                await self._expire(match)
-        for match in list(self.running.values()):
-            if match.ends_at is not None and match.ends_at.timestamp() <= now:
-                await self._end(match, None)
-        if time.monotonic() - self._reconciled > RECONCILE_SECONDS:
+            await self._do(self.book.decided(d.instance_id, d.winner))
+        for key in self.book.queue_keys():
+            await self._do(self.book.match_queue(key, now))
+        for match in self.book.expired(now):
+            await self._do(self.book.expire(match))
+        await self._do(self.book.time_up(now))
+        if self.book.reconcile_due(now):
             await self._reconcile()
-
-    async def _changed(self, row: TicketRow) -> None:
-        """React to a ticket a replica changed (queued, left, answered)."""
-        if row.state == "queued":
-            if row.ticket_id not in self.queue_of:
-                await self._enqueue(row)
-            return
-        self._dequeue(row.ticket_id)
-        match = self.proposals.get(row.match_id or 0)
-        if match is None:
-            return
-        if row.state == "cancelled":  # a decline, or left the queue: call it off
-            await self._call_off(match, [row])
-        elif row.state == "accepted" and await self.matches.accept(match.match_id):
-            self.accepted_at[match.match_id] = time.monotonic()
-            del self.proposals[match.match_id]
-            self._start(match)
-
-    async def _propose(self, key: QueueKey, found: Match) -> None:
-        ids = [t.ticket_id for t in found.tickets()]
-        for ticket_id in ids:
-            self.queue_of.pop(ticket_id, None)
-        try:
-            match = await self.matches.propose(
-                key[0],
-                key[1],
-                found.team_members(),
-                {str(c): role for c, role in found.roles.items()},
-                ids,
-                self.settings.accept_timeout,
-            )
-        except Conflict:
-            # One left meanwhile: the others go back where they were.
-            for ticket_id in ids:
-                row = await self.tickets.get(ticket_id)
-                if row.state == "queued":
-                    await self._enqueue(row)
-            return
-        self.proposals[match.match_id] = match
-        self.runner.prepare(match)
-        await self.runner.propose_to(match, self.settings.accept_timeout)
-
-    async def _expire(self, match: MatchRow) -> None:
-        self.proposals.pop(match.match_id, None)
-        self.runner.forget(match.match_id)
-        silent, requeued = await self.matches.expire(match.match_id)
-        log.info("match %d not accepted in time: %d tickets dropped", match.match_id, len(silent))
-        await self._requeue_and_tell(match, silent + requeued, requeued)
-
-    async def _call_off(self, match: MatchRow, declined: list[TicketRow]) -> None:
-        self.proposals.pop(match.match_id, None)
-        self.runner.forget(match.match_id)
-        requeued = await self.matches.cancel(match.match_id)
-        await self._requeue_and_tell(match, declined + requeued, requeued)
-
-    async def _requeue_and_tell(
-        self, match: MatchRow, everyone: list[TicketRow], requeued: list[TicketRow]
-    ) -> None:
-        for row in requeued:
-            await self._enqueue(row)
-        members = [c for row in everyone for c in row.members]
-        await self.runner.deliver(
-            members, MatchResult(match.match_id, match.activity_id, "cancelled")
-        )
-
-    def _start(self, match: MatchRow) -> None:
-        accepted_at = self.accepted_at.pop(match.match_id, time.monotonic())
-
-        async def start() -> None:
-            running = await self.runner.start(match, accepted_at)
-            if running is None:
-                for row in await self.tickets.of_match(match.match_id):
-                    if row.state == "queued":
-                        await self._enqueue(row)
-            else:
-                self.running[running.match_id] = running
-
-        task = asyncio.create_task(start())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _end(self, match: MatchRow, winner: int | None) -> None:
-        self.running.pop(match.match_id, None)
-        task = asyncio.create_task(self._finish(match, winner))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _finish(self, match: MatchRow, winner: int | None) -> None:
-        try:
-            await self.runner.end(match, winner)
-        except RealmkitError as exc:
-            log.warning("match %d did not end cleanly: %s", match.match_id, exc.message)
-            self.running[match.match_id] = match  # tried again next round
-
-    # --- queues -------------------------------------------------------------------
-
-    async def _enqueue(self, row: TicketRow) -> None:
-        key = (row.pool_id, row.activity_id)
-        queue = self.queues.get(key)
-        if queue is None:
-            _, activity = await self.runner.activity(row.pool_id, row.activity_id)
-            rules = ActivityRules.from_activity(activity, key=activity.key, rated=activity.rated)
-            queue = self.queues[key] = Queue(rules, self.window)
-        if row.ticket_id in queue:
-            return
-        try:
-            queue.requeue([as_ticket(row)])  # at its place by queued_at, new or not
-        except UsageError as exc:  # can never be matched here: leave it be, say why
-            log.warning("ticket %d not queued: %s", row.ticket_id, exc.message)
-            return
-        self.queue_of[row.ticket_id] = key
-
-    def _dequeue(self, ticket_id: int) -> None:
-        key = self.queue_of.pop(ticket_id, None)
-        if key is not None:
-            self.queues[key].remove(ticket_id)
 
     async def _reconcile(self) -> None:
         """Queues = the tickets PostgreSQL holds queued (a missed message is healed);
         nobody queues from outside the world."""
-        self._reconciled = time.monotonic()
         for row in await self.tickets.cancel_offline():
             log.info("ticket %d cancelled: %s left the world", row.ticket_id, row.members)
-            await self._changed(row)  # out of its queue, or its proposal called off
-            if row.match_id is None:  # a called-off proposal told them already
-                await self.runner.deliver(
-                    row.members, QueueStatus(row.activity_id, "cancelled", row.ticket_id)
+            await self._do(self.book.logged_out(ticket_view(row)))
+        stored = await self.tickets.of_states([TicketState.QUEUED])
+        await self._do(self.book.reconcile([ticket_view(row) for row in stored]))
+
+    # --- carrying out -------------------------------------------------------------
+
+    async def _do(self, commands: list[Command]) -> None:
+        """Carry the commands out in order, each one's follow-ups before the next."""
+        for command in commands:
+            await self._carry_out(command)
+
+    async def _carry_out(self, command: Command) -> None:
+        match command:
+            case LoadRules(pool_id, activity):
+                try:
+                    _, found = await self.runner.activity(pool_id, activity)
+                    rules = ActivityRules.from_activity(found, key=found.key, rated=found.rated)
+                except BaseException:
+                    self.book.rules_failed(pool_id, activity)
+                    raise
+                await self._do(self.book.rules_loaded(pool_id, activity, rules))
+            case NotQueued(ticket_id, reason):
+                log.warning("ticket %d not queued: %s", ticket_id, reason)
+            case Propose():
+                await self._propose(command)
+            case Prepare(match):
+                self.runner.prepare(match)
+            case Offer(match, seconds_left):
+                await self.runner.propose_to(match, seconds_left)
+            case Forget(match_id):
+                self.runner.forget(match_id)
+            case TryAccept(match_id):
+                if await self.matches.accept(match_id):
+                    await self._do(self.book.accepted(match_id, time.time()))
+            case CallOff(match, declined):
+                back = [ticket_view(r) for r in await self.matches.cancel(match.match_id)]
+                await self._do(self.book.called_off(match, [*declined, *back], back))
+            case Expire(match):
+                silent, requeued = await self.matches.expire(match.match_id)
+                log.info(
+                    "match %d not accepted in time: %d tickets dropped", match.match_id, len(silent)
                 )
-        stored = {row.ticket_id: row for row in await self.tickets.of_states(["queued"])}
-        for ticket_id in [t for t in self.queue_of if t not in stored]:
-            self._dequeue(ticket_id)
-        for ticket_id, row in stored.items():
-            if ticket_id not in self.queue_of:
-                await self._enqueue(row)
+                again = [ticket_view(r) for r in requeued]
+                everyone = [ticket_view(r) for r in silent] + again
+                await self._do(self.book.called_off(match, everyone, again))
+            case Start():
+                self._spawn(self._start(command))
+            case End():
+                self._spawn(self._finish(command))
+            case Deliver(members, message):
+                await self.runner.deliver(members, message)
+            case Reread(ticket_ids):
+                for ticket_id in ticket_ids:
+                    row = await self.tickets.get(ticket_id)
+                    await self._do(self.book.ticket_seen(ticket_view(row)))
+            case RereadMatch(match_id):
+                for row in await self.tickets.of_match(match_id):
+                    await self._do(self.book.ticket_seen(ticket_view(row)))
+
+    async def _propose(self, command: Propose) -> None:
+        try:
+            match = await self.matches.propose(
+                command.pool_id,
+                command.activity,
+                command.teams,
+                command.roles,
+                command.ticket_ids,
+                self.settings.accept_timeout,
+            )
+        except Conflict:
+            await self._do(self.book.proposal_refused(command))
+            return
+        await self._do(self.book.proposed(match_view(match)))
+
+    async def _start(self, command: Start) -> None:
+        running = await self.runner.start(command.match, command.accepted_at)
+        if running is None:
+            await self._do(self.book.start_failed(command.match.match_id))
+        else:
+            self.book.started(match_view(running))
+
+    async def _finish(self, command: End) -> None:
+        try:
+            await self.runner.end(command.match, command.winner)
+        except RealmkitError as exc:
+            log.warning("match %d did not end cleanly: %s", command.match.match_id, exc.message)
+            self.book.end_failed(command.match)  # tried again next round
+        else:
+            self.book.ended(command.match.match_id)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

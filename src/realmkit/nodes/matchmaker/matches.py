@@ -5,6 +5,10 @@ owned by the pool (realm_id NULL) is requested from the orchestrators, so it
 is loaded by the time everyone has accepted (a proposal called off leaves it
 empty, and empty instances are stopped after ``empty_grace``).
 
+The leader's book (``realmkit.matchmaking.book``) decides when; this module
+only does it, and the asyncio tasks of the instances being prepared are
+kept here (the book knows their match ids).
+
 Start: the match becomes ``running`` in the prepared instance (a new one if
 it is not ready: not prepared by this leader, or stopped meanwhile), and
 every member is transferred in (``cross_realm``) at its team's spawn point.
@@ -28,6 +32,8 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.schema import ActivityDef, ContentPack
 from realmkit.errors import NotFound, RealmkitError
+from realmkit.lifecycle.instance import InstanceState
+from realmkit.matchmaking.commands import MatchView
 from realmkit.matchmaking.ratings import RatingChange, new_ratings
 from realmkit.nodes.matchmaker.delivery import deliver
 from realmkit.nodes.packs import PackCache
@@ -45,7 +51,6 @@ from realmkit.store.cluster import ClusterRepo
 from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import InstanceState
 
 log = logging.getLogger("realmkit.matchmaker")
 
@@ -87,7 +92,7 @@ class MatchRunner:
     async def deliver(self, character_ids: Sequence[int], message: PlayerNews) -> None:
         await deliver(self.bus, self.assignments, character_ids, message)
 
-    async def propose_to(self, match: MatchRow, seconds_left: float) -> None:
+    async def propose_to(self, match: MatchView, seconds_left: float) -> None:
         for team_index, team in enumerate(match.teams, start=1):
             for character_id in team:
                 role = match.roles.get(str(character_id), "")
@@ -98,7 +103,7 @@ class MatchRunner:
 
     # --- prepare --------------------------------------------------------------------
 
-    def prepare(self, match: MatchRow) -> None:
+    def prepare(self, match: MatchView) -> None:
         """Request the match's instance now, while its members decide."""
         task = asyncio.create_task(self._new_instance(match))
         task.add_done_callback(_quietly)
@@ -111,7 +116,7 @@ class MatchRunner:
         else:
             self._prepared.pop(match_id, None)
 
-    async def _new_instance(self, match: MatchRow) -> InstanceInfo:
+    async def _new_instance(self, match: MatchView) -> InstanceInfo:
         _, activity = await self.activity(match.pool_id, match.activity_id)
         pool = await self.cluster.pool(match.pool_id)
         return await self.bus.request_patiently(
@@ -121,7 +126,7 @@ class MatchRunner:
             within=ORCHESTRATOR_PATIENCE,
         )
 
-    async def _instance(self, match: MatchRow) -> InstanceInfo:
+    async def _instance(self, match: MatchView) -> InstanceInfo:
         """The prepared instance if it is ready, else a new one."""
         prepared = self._prepared.pop(match.match_id, None)
         if prepared is not None:
@@ -135,9 +140,9 @@ class MatchRunner:
 
     # --- start ----------------------------------------------------------------------
 
-    async def start(self, match: MatchRow, accepted_at: float) -> MatchRow | None:
+    async def start(self, match: MatchView, accepted_at: float) -> MatchRow | None:
         """Instance, ``running``, everyone in; None if the start failed (the match is
-        cancelled and its tickets queued again)."""
+        cancelled and its tickets queued again). ``accepted_at``: epoch seconds."""
         try:
             pack, activity = await self.activity(match.pool_id, match.activity_id)
             info = await self._instance(match)
@@ -155,7 +160,7 @@ class MatchRunner:
             for character_id in team
         ]
         arrived = sum(await asyncio.gather(*moves))
-        seconds = time.monotonic() - accepted_at
+        seconds = time.time() - accepted_at
         log.info(
             "match %d (%s) running in instance %d: %d of %d players in after %.3f s",
             match.match_id,
@@ -183,7 +188,7 @@ class MatchRunner:
 
     # --- end ------------------------------------------------------------------------
 
-    async def end(self, match: MatchRow, winner: int | None) -> bool:
+    async def end(self, match: MatchView, winner: int | None) -> bool:
         """Record the result, tell the members, bring them home; False if another
         leader already did."""
         _, activity = await self.activity(match.pool_id, match.activity_id)

@@ -9,10 +9,7 @@ or failover loses none.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-
-from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
@@ -22,6 +19,7 @@ from realmkit.nodes.matchmaker.parties import PartyService
 from realmkit.nodes.matchmaker.service import QueueService
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.presence import Presence
+from realmkit.nodes.replica import Replica
 from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, PartyRequest
 from realmkit.settings import MatchmakingSettings, NodeSpec
 from realmkit.store.postgres import Database
@@ -29,18 +27,14 @@ from realmkit.store.postgres import Database
 log = logging.getLogger("realmkit.matchmaker")
 
 
-class MatchmakerNode:
+class MatchmakerNode(Replica):
     def __init__(self, spec: NodeSpec, endpoints: Endpoints, settings: MatchmakingSettings) -> None:
         self.name = spec.name
         self.spec = spec
         self.endpoints = endpoints
         self.settings = settings
         self.leader: MatchLeader | None = None
-        self._db: Database | None = None
-        self._bus: NatsBus | None = None
-        self._sub: Subscription | None = None
-        self._leading: asyncio.Task[None] | None = None
-        self._presence: Presence | None = None
+        super().__init__()
 
     async def start(self) -> None:
         self._db = db = await Database.connect(
@@ -67,19 +61,3 @@ class MatchmakerNode:
         await self._presence.start()
         self.leader = MatchLeader(self.name, db, bus, packs, self.settings)
         self._leading = asyncio.create_task(self.leader.run())
-
-    async def drain(self) -> None:
-        if self._sub is not None and self._bus is not None:
-            await self._bus.drain_subscription(self._sub)
-        if self._leading is not None:
-            self._leading.cancel()  # resigns: another replica leads within a round
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._leading
-
-    async def stop(self) -> None:
-        if self._presence is not None:
-            await self._presence.stop()
-        if self._bus is not None:
-            await self._bus.close()
-        if self._db is not None:
-            await self._db.close()

@@ -26,6 +26,8 @@ from realmkit.errors import (
     RealmkitError,
     RealmUnavailable,
 )
+from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.lifecycle.ticket import TicketState
 from realmkit.nodes.matchmaker.delivery import deliver_to_others
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import QueueStatus
@@ -44,7 +46,7 @@ from realmkit.store.matchmaking import RatingRepo, TicketRepo, TicketRow
 from realmkit.store.parties import PartyRepo
 from realmkit.store.placement import AssignmentRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import AssignmentState, Realm, RealmStatus
+from realmkit.store.records import Realm, RealmStatus
 
 log = logging.getLogger("realmkit.matchmaker")
 
@@ -159,7 +161,7 @@ class QueueService:
             log.warning("leader not told about ticket %d: %s", ticket.ticket_id, exc.message)
 
     async def _where(self, ticket: TicketRow) -> QueueStatus:
-        if ticket.state != "queued":
+        if ticket.state is not TicketState.QUEUED:
             return _status(ticket)
         try:
             return await self.bus.request(

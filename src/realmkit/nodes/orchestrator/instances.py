@@ -1,4 +1,4 @@
-"""Bringing instances up, back, and down: the registry's side of a space's life.
+"""The instance registry: bringing instances up, back, and down.
 
 Every move of an instance row runs under the advisory lock ``instance:<id>``
 (re-reading the row inside it), so replicas that race, or a replica that
@@ -7,16 +7,14 @@ takes over from one that died half-way, agree on one outcome:
 - REQUESTED or LOADING: (re)send ``LoadSpace`` to its node; loading is
   idempotent on the node, so a crashed replica's half-done load completes.
 - UNHEALTHY (its node died): load it on another node from its latest
-  checkpoint, then re-attach its players from their last fenced save, each
-  under a new epoch (``reattach``); their clients see ``transfer_pending``
-  then ``new_world``.
+  checkpoint, then seat its players again from their last fenced save
+  (``Handover.reseat_all``); their clients see ``transfer_pending`` then
+  ``new_world``.
 - READY: nothing to do. DRAINING or STOPPING: "not now" (``Unavailable``);
   callers retry.
 
-Re-attaching a player: the assignment moves to ``epoch + 1`` (so the dead
-node's saves are refused), the gateway is told, the space joins it, and the
-gateway re-points the client. A player whose gateway no longer holds it is
-released instead (it left meanwhile).
+Instances other services ask for (a match's battleground or arena) are
+created here too (``request_instance``).
 """
 
 from __future__ import annotations
@@ -24,73 +22,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import secrets
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.errors import Conflict, NotFound, RealmkitError, StaleEpoch, Unavailable
+from realmkit.errors import Conflict, NotFound, RealmkitError, Unavailable
+from realmkit.lifecycle.instance import InstanceEvent, InstanceState
+from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cluster import (
-    Ack,
     Frozen,
-    Joined,
-    JoinSpace,
+    InstanceInfo,
     LoadSpace,
     Occupant,
-    Repoint,
+    RequestInstance,
     SpaceReady,
     StopSpace,
-    TransferStarted,
 )
+from realmkit.routing.world_nodes import pick_world_node
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import (
-    Assignment,
-    AssignmentState,
-    Instance,
-    InstanceState,
-    MapKind,
-    WorldCandidate,
-)
+from realmkit.store.records import Instance, MapKind
 
 log = logging.getLogger("realmkit.orchestrator")
 
 FRESH_HEARTBEAT = 3.0
 LOAD_TIMEOUT = 10.0
-GATEWAY_TIMEOUT = 2.0
-JOIN_TIMEOUT = 5.0
 PARALLEL_REATTACH = 32
 
-_draws = random.Random()  # noqa: S311 - spreading load, not a secret
 
-
-def pick_world_node(
-    candidates: list[WorldCandidate], avoid: str | None = None, rng: random.Random | None = None
-) -> str:
-    """A node with room, drawn with odds in proportion to its free places.
-
-    Free places: capacity less the players placed there and the seats its
-    instanced maps hold for the groups they were made for. Drawn rather than
-    the freest always: a burst of instances (a matchmaking round's worth) is
-    placed by several orchestrators at once, each before it sees the others'
-    choices, and would otherwise land on one node. ``avoid`` (the node an
-    instance is moved off) only when no other has room.
-    """
-    room = [c for c in candidates if c.capacity > c.players]
-    if not room:
-        raise Unavailable("no world node has room for another player")
-    others = [c for c in room if c.node_id != avoid] or room
-    weights = [max(1, c.capacity - c.players - c.reserved) for c in others]
-    return (rng or _draws).choices([c.node_id for c in others], weights)[0]
-
-
-class Instances:
-    def __init__(self, db: Database, bus: NatsBus, packs: PackCache) -> None:
+class InstanceRegistry:
+    def __init__(self, db: Database, bus: NatsBus, packs: PackCache, handover: Handover) -> None:
         self.db = db
         self.bus = bus
         self.packs = packs
+        self.handover = handover
         self.cluster = ClusterRepo(db)
         self.rows = InstanceRepo(db)
         self.assignments = AssignmentRepo(db)
@@ -137,11 +104,13 @@ class Instances:
                 raise Conflict(f"instance {instance_id} is gone", instance_id=instance_id)
             if state is not InstanceState.LOADING or instance.node_id is None:
                 node_id = await self.node_for(avoid=instance.node_id)
-                instance = await self.rows.set_state(instance_id, InstanceState.LOADING, node_id)
+                first = state is InstanceState.REQUESTED  # else UNHEALTHY, restored
+                event = InstanceEvent.LOAD if first else InstanceEvent.RESTORE
+                instance = await self.rows.move(instance, event, node_id)
             await self.load(instance)
-            ready = await self.rows.set_state(instance_id, InstanceState.READY)
+            ready = await self.rows.move(instance, InstanceEvent.LOADED)
             if state is not InstanceState.REQUESTED:
-                await self.reattach(ready, "recovery")
+                await self.handover.reseat_all(ready, "recovery", PARALLEL_REATTACH)
             log.info(
                 "instance %d (map %d) %s on %s",
                 instance_id,
@@ -168,50 +137,8 @@ class Instances:
             )
         except Unavailable:
             # That node cannot host it now; another will be picked next time.
-            await self.rows.set_state(instance.instance_id, InstanceState.UNHEALTHY)
+            await self.rows.move(instance, InstanceEvent.FAIL)
             raise
-
-    async def reattach(self, instance: Instance, reason: str) -> int:
-        """Put every player assigned to ``instance`` into its (restored) space."""
-        placed = await self.assignments.in_instance(instance.instance_id)
-        gate = asyncio.Semaphore(PARALLEL_REATTACH)
-
-        async def one(assignment: Assignment) -> bool:
-            async with gate:
-                try:
-                    return await self._reattach_one(instance, assignment, reason)
-                except RealmkitError as exc:
-                    log.warning(
-                        "character %d not re-attached to %d: %s",
-                        assignment.character_id,
-                        instance.instance_id,
-                        exc.message,
-                    )
-                    return False
-
-        done = await asyncio.gather(*(one(a) for a in placed))
-        return sum(done)
-
-    async def _reattach_one(self, instance: Instance, a: Assignment, reason: str) -> bool:
-        if a.gateway_id is None:
-            return False
-        moved = await self.assignments.place(
-            a.character_id,
-            instance.instance_id,
-            a.gateway_id,
-            expected_epoch=a.epoch,
-            state=AssignmentState.TRANSFERRING,
-        )
-        if not await self.tell_gateway(a.gateway_id, TransferStarted(a.character_id, reason)):
-            await self.release(a.character_id, moved.epoch)
-            return False
-        joined = await self.bus.request(
-            subjects.space_control(instance.instance_id),
-            JoinSpace(a.character_id, moved.epoch, a.gateway_id),
-            Joined,
-            timeout=JOIN_TIMEOUT,
-        )
-        return await self.tell_gateway(a.gateway_id, repoint(joined, moved.epoch))
 
     async def stop(self, instance: Instance) -> bool:
         """Stop an instance that is still empty: DRAINING, saved and unloaded, GONE."""
@@ -221,7 +148,7 @@ class Instances:
                 return False
             if await self.assignments.in_instance(instance.instance_id):
                 return False  # somebody came in meanwhile
-            await self.rows.set_state(instance.instance_id, InstanceState.DRAINING)
+            drained = await self.rows.move(current, InstanceEvent.DRAIN)
         assert current.node_id is not None
         try:
             await self.bus.request(
@@ -232,38 +159,25 @@ class Instances:
             )
         except RealmkitError as exc:
             log.warning("stopping instance %d: %s", instance.instance_id, exc.message)
-            await self.rows.set_state(instance.instance_id, InstanceState.UNHEALTHY)
-            await self.rows.set_state(instance.instance_id, InstanceState.GONE)
+            failed = await self.rows.move(drained, InstanceEvent.FAIL)
+            await self.rows.move(failed, InstanceEvent.GIVE_UP)
             return True
-        await self.rows.set_state(instance.instance_id, InstanceState.STOPPING)
-        await self.rows.set_state(instance.instance_id, InstanceState.GONE)
+        stopping = await self.rows.move(drained, InstanceEvent.STOP)
+        await self.rows.move(stopping, InstanceEvent.STOPPED)
         log.info("instance %d (map %d) stopped: empty", instance.instance_id, instance.map_id)
         return True
 
-    async def tell_gateway(self, gateway_id: str, message: TransferStarted | Repoint) -> bool:
-        """True once the gateway confirmed; False if it no longer holds the player."""
-        try:
-            ack = await self.bus.request(
-                subjects.gateway_control(gateway_id), message, Ack, timeout=GATEWAY_TIMEOUT
-            )
-        except RealmkitError as exc:
-            log.warning("gateway %s did not answer: %s", gateway_id, exc.message)
-            return False
-        return ack.ok
-
-    async def release(self, character_id: int, epoch: int) -> None:
-        """Nobody plays the character any more: offline (if nobody moved it meanwhile)."""
-        with contextlib.suppress(StaleEpoch):
-            await self.assignments.release(character_id, expected_epoch=epoch)
-
-
-def repoint(joined: Joined, epoch: int, *, fresh: bool = True) -> Repoint:
-    return Repoint(
-        joined.character_id,
-        epoch,
-        joined.instance_id,
-        joined.map_id,
-        joined.tick_rate,
-        joined.bounds,
-        fresh=fresh,
-    )
+    async def request_instance(self, request: RequestInstance) -> InstanceInfo:
+        """A new instance for another service (matchmaking): battleground, arena, dungeon."""
+        game = await self.cluster.game(request.game_id)
+        pack = await self.packs.get(game.content_pack)
+        found = pack.maps.get(request.map_id)
+        if found is None or found.kind == MapKind.CONTINENT.value:
+            raise NotFound("instanced map", request.map_id)
+        instance = await self.create(
+            request.game_id, request.map_id, MapKind(found.kind), request.pool_id, request.realm_id
+        )
+        assert instance.node_id is not None
+        return InstanceInfo(
+            instance.instance_id, instance.node_id, instance.map_id, instance.capacity
+        )

@@ -18,12 +18,11 @@ import contextlib
 import logging
 import os
 import secrets
-import sys
 from pathlib import Path
 from typing import Protocol
 
 from realmkit.errors import LaunchFailed
-from realmkit.procs import is_alive, stop_process, write_private
+from realmkit.procs import is_alive, node_command, start_node, stop_process, write_private
 from realmkit.settings import Launcher as LauncherKind
 from realmkit.settings import Settings
 
@@ -51,6 +50,11 @@ def _new_name() -> str:
     return f"world-{secrets.token_hex(3)}"
 
 
+def _launched(name: str) -> str:
+    """What the command line of a world node this launcher started contains."""
+    return " ".join(node_command(name, "world"))
+
+
 class LocalLauncher:
     def __init__(self, data_dir: Path) -> None:
         self.pids = data_dir / "launched"
@@ -66,21 +70,8 @@ class LocalLauncher:
     async def launch(self, name: str, wanted: int) -> None:
         self.pids.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        with (self.logs / f"{name}.log").open("ab") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "realmkit",
-                "node",
-                name,
-                "--role",
-                "world",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-                # Its own session: a signal to this orchestrator's group spares it.
-                start_new_session=True,
-            )
+        # Its own session: a signal to this orchestrator's group spares it.
+        proc = await start_node(name, self.logs / f"{name}.log", role="world", own_session=True)
         write_private(self.pids / f"{name}.pid", str(proc.pid))
         waiter = asyncio.create_task(self._reap(name, proc))
         self._waiters.add(waiter)
@@ -100,7 +91,7 @@ class LocalLauncher:
     def _pid(self, name: str) -> int | None:
         with contextlib.suppress(OSError, ValueError):
             pid = int((self.pids / f"{name}.pid").read_text())
-            if is_alive(pid, f"node {name} --role world"):
+            if is_alive(pid, _launched(name)):
                 return pid
         return None
 
@@ -118,7 +109,7 @@ def stop_launched(data_dir: Path) -> list[str]:
         name = pid_file.stem
         with contextlib.suppress(OSError, ValueError):
             pid = int(pid_file.read_text())
-            if is_alive(pid, f"node {name} --role world"):
+            if is_alive(pid, _launched(name)):
                 _stop(pid, name)
                 stopped.append(name)
         pid_file.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ connection closes and PostgreSQL drops the lock) and runs, each round:
    judges only after leading for ``node_timeout`` itself, so neither a
    failover nor a PostgreSQL outage makes healthy nodes look dead);
 2. recovery: each UNHEALTHY instance is restored on another node from its
-   latest checkpoint, its players re-attached (``Instances.running``);
+   latest checkpoint, its players seated again (``InstanceRegistry.running``);
 3. orphans: players whose gateway died and who did not resume through
    another within ``resume_grace`` leave their spaces, saved;
 4. reaping: a dungeon, battleground or arena nobody was in for
@@ -23,25 +23,22 @@ instance empty; a new leader starts that count again, which only delays a stop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
-from realmkit.bus import subjects
-from realmkit.errors import NotFound, RealmkitError, RemoteError, StaleEpoch
+from realmkit.errors import RealmkitError
+from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.leading import lead
-from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.nodes.orchestrator.handover import Handover
+from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.scaler import Scaler
-from realmkit.protocol.cluster import LeaveSpace, Left
 from realmkit.settings import InstanceSettings
 from realmkit.store.postgres import Leadership
-from realmkit.store.records import InstanceState
 
 log = logging.getLogger("realmkit.orchestrator")
 
 LEADER_LOCK = "orchestrator-leader"
 ROUND_SECONDS = 0.5
-RELEASE_TIMEOUT = 10.0
 # A new leader lets the world nodes report for this long before it scales.
 SCALING_SETTLE = 10.0
 
@@ -50,12 +47,14 @@ class Leader:
     def __init__(
         self,
         node_name: str,
-        instances: Instances,
+        instances: InstanceRegistry,
+        handover: Handover,
         settings: InstanceSettings,
         scaler: Scaler | None = None,
     ) -> None:
         self.node_name = node_name
         self.instances = instances
+        self.handover = handover
         self.settings = settings
         self.scaler = scaler
         self.leadership = Leadership(instances.db, LEADER_LOCK)
@@ -100,21 +99,8 @@ class Leader:
     async def _release_orphans(self) -> None:
         """Players whose gateway died and who did not resume within the grace period
         leave their spaces (saved, then offline), as if they had logged out."""
-        for a in await self.instances.assignments.orphans(self.settings.resume_grace):
-            assert a.instance_id is not None
-            try:
-                await self.instances.bus.request(
-                    subjects.space_control(a.instance_id),
-                    LeaveSpace(a.character_id, a.epoch),
-                    Left,
-                    timeout=RELEASE_TIMEOUT,
-                )
-            except RemoteError as exc:
-                if exc.remote_code != NotFound.code:
-                    raise
-                # Its space does not hold it (any more): the assignment alone is left.
-                with contextlib.suppress(StaleEpoch):
-                    await self.instances.assignments.release(a.character_id, expected_epoch=a.epoch)
+        for a in await self.handover.assignments.orphans(self.settings.resume_grace):
+            await self.handover.unseat(a)
             log.info("character %d released: its gateway %s is gone", a.character_id, a.gateway_id)
 
     async def _detect_failures(self) -> None:

@@ -4,12 +4,13 @@
 1. READY -> DRAINING: nobody new is routed to it;
 2. the old node freezes the space: it stops after its current tick, writes
    every pending save, then the checkpoint, and unloads it;
-3. every player's assignment moves to a new epoch (same instance), so the
-   old node could not save them any more even if it tried;
-4. DRAINING -> LOADING on the new node, which restores the checkpoint and
-   keeps the players under their new epochs; LOADING -> READY;
-5. gateways learn the new epochs (``Repoint`` without ``fresh``: the client
-   sees no transfer; inputs sent during the move are dropped).
+3. its players are seated again through the hand-over
+   (``Handover.seat_moved_space``): every assignment moves to a new epoch
+   (same instance), so the old node could not save them any more even if it
+   tried; DRAINING -> LOADING on the new node, which restores the checkpoint
+   and keeps the players under their new epochs; LOADING -> READY; gateways
+   learn the new epochs (``Repoint`` without ``fresh``: the client sees no
+   transfer; inputs sent during the move are dropped).
 The space continues from the tick after the one it stopped at. If the old
 node does not answer at 2, the instance goes UNHEALTHY and is restored
 from its last checkpoint like after a crash.
@@ -24,27 +25,23 @@ import time
 
 from realmkit.bus import subjects
 from realmkit.errors import Conflict, RealmkitError
-from realmkit.nodes.orchestrator.instances import LOAD_TIMEOUT, Instances
-from realmkit.protocol.cluster import (
-    Drained,
-    FreezeSpace,
-    Frozen,
-    Migrated,
-    Occupant,
-    Repoint,
-)
-from realmkit.store.records import AssignmentState, InstanceState, NodeState
+from realmkit.lifecycle.instance import InstanceEvent, InstanceState
+from realmkit.lifecycle.node import NodeEvent
+from realmkit.nodes.orchestrator.handover import Handover
+from realmkit.nodes.orchestrator.instances import LOAD_TIMEOUT, InstanceRegistry
+from realmkit.protocol.cluster import Drained, FreezeSpace, Frozen, Migrated, Occupant
 
 log = logging.getLogger("realmkit.orchestrator")
 
 
 class Migrations:
-    def __init__(self, instances: Instances) -> None:
+    def __init__(self, instances: InstanceRegistry, handover: Handover) -> None:
         self.instances = instances
+        self.handover = handover
 
     async def drain(self, node_id: str) -> Drained:
         """Move every space off ``node_id``; the node takes no new ones."""
-        await self.instances.cluster.set_world_node_state(node_id, NodeState.DRAINING)
+        await self.instances.cluster.move_world_node(node_id, NodeEvent.DRAIN)
         moved = []
         for instance in await self.instances.rows.on_node(node_id):
             if instance.state is not InstanceState.READY:
@@ -69,7 +66,7 @@ class Migrations:
             target = to_node or await ins.node_for(avoid=instance.node_id)
             if target == instance.node_id:
                 raise Conflict(f"no other world node can take instance {instance_id}")
-            await ins.rows.set_state(instance_id, InstanceState.DRAINING)
+            drained = await ins.rows.move(instance, InstanceEvent.DRAIN)
             try:
                 await ins.bus.request(
                     subjects.node_control(instance.node_id),
@@ -78,35 +75,19 @@ class Migrations:
                     timeout=LOAD_TIMEOUT,
                 )
             except RealmkitError:
-                await ins.rows.set_state(instance_id, InstanceState.UNHEALTHY)
+                await ins.rows.move(drained, InstanceEvent.FAIL)
                 raise
-            keep = []
-            for a in await ins.assignments.in_instance(instance_id):
-                assert a.gateway_id is not None
-                moved = await ins.assignments.place(
-                    a.character_id,
-                    instance_id,
-                    a.gateway_id,
-                    expected_epoch=a.epoch,
-                    state=AssignmentState.IN_WORLD,
-                )
-                keep.append(Occupant(a.character_id, moved.epoch, a.gateway_id))
-            loading = await ins.rows.set_state(instance_id, InstanceState.LOADING, target)
-            await ins.load(loading, keep)
-            await ins.rows.set_state(instance_id, InstanceState.READY)
-        game = await ins.cluster.game(instance.game_id)
-        game_map = (await ins.packs.get(game.content_pack)).maps[instance.map_id]
-        for o in keep:
-            update = Repoint(
-                o.character_id,
-                o.epoch,
-                instance_id,
-                instance.map_id,
-                game_map.tick_rate,
-                game_map.bounds,
-                fresh=False,
+            game = await ins.cluster.game(instance.game_id)
+            game_map = (await ins.packs.get(game.content_pack)).maps[instance.map_id]
+
+            async def load(keep: list[Occupant]) -> None:
+                loading = await ins.rows.move(drained, InstanceEvent.MIGRATE, target)
+                await ins.load(loading, keep)
+                await ins.rows.move(loading, InstanceEvent.LOADED)
+
+            keep = await self.handover.seat_moved_space(
+                instance, load, game_map.tick_rate, game_map.bounds
             )
-            await ins.tell_gateway(o.gateway_id, update)
         seconds = time.perf_counter() - started
         log.info(
             "instance %d moved %s -> %s with %d players in %.3f s",

@@ -8,9 +8,11 @@ The continent instance of a realm and map is created once: the check and
 create run under a cluster-wide advisory lock named after the realm and map,
 and the schema allows only one live continent copy besides. No player is
 routed to an instance before its world node answered that the space is
-loaded ("pending until loaded", see ``instances``). The assignment is then
-written with ``epoch + 1`` (compare-and-set on the epoch read), which fences
-any world node still holding the character.
+loaded ("pending until loaded", see ``instances``). The character is then
+seated there through the hand-over (``handover``): its assignment written
+with ``epoch + 1`` (compare-and-set on the epoch read), which fences any world
+node still holding the character, and the space joining it; the answer tells
+the waiting gateway where it is.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import logging
 
 from realmkit.content.schema import ContentPack
 from realmkit.errors import NotFound, RealmUnavailable
-from realmkit.nodes.orchestrator.instances import Instances
+from realmkit.lifecycle.instance import InstanceState
+from realmkit.nodes.orchestrator.handover import Handover, Seat
+from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import home_continent
 from realmkit.protocol.cluster import EnterWorld, Placement, ResumeWorld
 from realmkit.store.characters import CharacterRepo
-from realmkit.store.records import Character, Instance, InstanceState, MapKind, Realm, RealmStatus
+from realmkit.store.records import Character, Instance, MapKind, Realm, RealmStatus
 from realmkit.store.spaces import BindingRepo
 
 log = logging.getLogger("realmkit.orchestrator")
@@ -39,8 +43,9 @@ def dungeon_exit(pack: ContentPack, dungeon_map: int) -> tuple[int, str]:
 
 
 class Placer:
-    def __init__(self, instances: Instances) -> None:
+    def __init__(self, instances: InstanceRegistry, handover: Handover) -> None:
         self.instances = instances
+        self.handover = handover
         self.characters = CharacterRepo(instances.db)
         self.bindings = BindingRepo(instances.db)
 
@@ -48,29 +53,22 @@ class Placer:
         character = await self.characters.get(request.character_id)
         realm = await self.online_realm(character.realm_id)
         instance, spawn = await self.destination(character, realm)
-        assert instance.node_id is not None
-        assignments = self.instances.assignments
-        current = await assignments.get(character.character_id)
-        placed = await assignments.place(
+        current = await self.handover.assignments.get(character.character_id)
+        seat = Seat(
             character.character_id,
             instance.instance_id,
             request.gateway_id,
-            expected_epoch=current.epoch if current else None,
+            current.epoch if current else None,
+            spawn,
+            entering=True,
             resume_hash=request.resume_hash or None,
         )
-        return Placement(
-            character.character_id,
-            instance.instance_id,
-            instance.node_id,
-            instance.map_id,
-            placed.epoch,
-            spawn,
-        )
+        return await self.handover.seat(seat)
 
     async def resume(self, request: ResumeWorld) -> Placement:
         """Place a character whose client came back with its resume token: where it
         stands (its space still holds it), under a new token and epoch."""
-        assignment = await self.instances.assignments.resumable(request.proof)
+        assignment = await self.handover.assignments.resumable(request.proof)
         if assignment is None:
             raise NotFound("resume token", "(expired or used)")
         return await self.enter_world(

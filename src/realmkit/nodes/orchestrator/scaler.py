@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 
-from realmkit.nodes.orchestrator.instances import FRESH_HEARTBEAT, Instances
+from realmkit.nodes.orchestrator.instances import FRESH_HEARTBEAT, InstanceRegistry
 from realmkit.nodes.orchestrator.launcher import Launcher
 from realmkit.nodes.orchestrator.migration import Migrations
-from realmkit.scaling import NodeLoad, plan
+from realmkit.scaling import NodeLoad, launch_reason, plan
 from realmkit.settings import ScalingSettings
 
 log = logging.getLogger("realmkit.orchestrator")
@@ -24,7 +24,7 @@ log = logging.getLogger("realmkit.orchestrator")
 class Scaler:
     def __init__(
         self,
-        instances: Instances,
+        instances: InstanceRegistry,
         migrations: Migrations,
         launcher: Launcher,
         rules: ScalingSettings,
@@ -66,15 +66,7 @@ class Scaler:
         change = plan(loads, len(self._launches), self.rules)
         if change.launch:
             name = self.launcher.new_name()
-            used = sum(c.players for c in ready)
-            total = sum(c.capacity for c in ready)
-            log.info(
-                "launching world node %s: %d of %d places taken on %d nodes",
-                name,
-                used,
-                total,
-                len(ready),
-            )
+            log.info("launching world node %s: %s", name, launch_reason(loads, self.rules))
             # Counted as under way even if it fails: the next try comes after
             # launch_timeout, not every round.
             self._launches.append((now, len(ready), name))

@@ -1,16 +1,10 @@
 """Moving a player between spaces without dropping its connection.
 
-``move`` (``move_player_to_instance``), in order:
-1. read the assignment: the character is in space S under epoch E;
-2. the gateway is told (``transfer_pending`` to the client, inputs dropped);
-3. S hands the player off: it leaves the space and its save under E is
-   written before S answers. A node that does not answer is dead: the
-   character continues from its last fenced save;
-4. the assignment becomes target T under E + 1 (compare-and-set on E, under
-   T's instance lock, T READY): from now on S can no longer save it;
-5. T joins it under E + 1 (at ``spawn`` when given);
-6. the gateway re-points the client to T (``new_world``, then T's frames).
-If T refuses the player at 5 (full, gone), it goes back into S the same way.
+``move`` (``move_player_to_instance``): the character in space S under epoch
+E goes to target T through the hand-over (``handover``: announce, hand off
+from S, place under E + 1, join, re-point); the client keeps its socket and
+sees ``transfer_pending``, then ``new_world``. If T refuses the player (full,
+gone), it goes back into S the same way.
 
 Portals: a space reports that a player stepped into one (``UsePortal``); the
 portal's target map decides where it leads: a continent (the realm's), or a
@@ -21,42 +15,36 @@ it until the dungeon resets).
 from __future__ import annotations
 
 import logging
-import time
 
-from realmkit.bus import subjects
 from realmkit.errors import (
     Conflict,
+    LeftMeanwhile,
+    NotConnected,
     NotFound,
     RealmkitError,
     RemoteError,
-    Unavailable,
 )
-from realmkit.nodes.orchestrator.instances import JOIN_TIMEOUT, Instances, repoint
+from realmkit.lifecycle.instance import InstanceState
+from realmkit.nodes.orchestrator.handover import Handover, Seat
+from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.placement import Placer
-from realmkit.protocol.cluster import (
-    HandOff,
-    InstanceInfo,
-    Joined,
-    JoinSpace,
-    Left,
-    MoveToInstance,
-    Placement,
-    RequestInstance,
-    ReturnHome,
-    TransferStarted,
-    UsePortal,
-)
+from realmkit.protocol.cluster import MoveToInstance, Placement, ReturnHome, UsePortal
 from realmkit.settings import InstanceSettings
-from realmkit.store.records import AssignmentState, Instance, InstanceState, MapKind
+from realmkit.store.records import Instance, MapKind
 
 log = logging.getLogger("realmkit.orchestrator")
 
-HANDOFF_TIMEOUT = 5.0
-
 
 class Transfers:
-    def __init__(self, instances: Instances, placer: Placer, settings: InstanceSettings) -> None:
+    def __init__(
+        self,
+        instances: InstanceRegistry,
+        handover: Handover,
+        placer: Placer,
+        settings: InstanceSettings,
+    ) -> None:
         self.instances = instances
+        self.handover = handover
         self.placer = placer
         self.settings = settings
 
@@ -79,8 +67,8 @@ class Transfers:
         cross_realm: bool = False,
     ) -> Placement:
         """Transfer a character in the world to instance ``target_id`` (see the module)."""
-        assignments = self.instances.assignments
-        a = await assignments.get(character_id)
+        handover = self.handover
+        a = await handover.assignments.get(character_id)
         if a is None or a.instance_id is None or a.gateway_id is None:
             raise Conflict(f"character {character_id} is not in the world")
         target = await self.instances.running(target_id)
@@ -93,90 +81,34 @@ class Transfers:
                 instance_id=target_id,
             )
         source = a.instance_id
-        started = time.perf_counter()
-        if not await self.instances.tell_gateway(
-            a.gateway_id, TransferStarted(character_id, reason)
-        ):
-            raise Conflict(f"character {character_id} is not connected")
-        told = time.perf_counter()
-        await self._hand_off(source, character_id, a.epoch)
-        handed = time.perf_counter()
+        seat = Seat(
+            character_id,
+            target.instance_id,
+            a.gateway_id,
+            a.epoch,
+            spawn,
+            announce=reason,
+            leaving=source,
+        )
         try:
-            placed = await self._land(character_id, target, a.epoch, a.gateway_id, spawn)
-            log.info(
-                "transfer of %d (%s) %d -> %d: %.1f ms (gateway %.1f, hand-off %.1f, land %.1f)",
-                character_id,
-                reason,
-                source,
-                target.instance_id,
-                1000 * (time.perf_counter() - started),
-                1000 * (told - started),
-                1000 * (handed - told),
-                1000 * (time.perf_counter() - handed),
-            )
-            return placed
+            return await handover.seat(seat)
+        except (NotConnected, LeftMeanwhile):
+            raise  # nothing was handed off, or there is nobody to bring back
         except RealmkitError as exc:
-            if isinstance(exc, Conflict | RemoteError) and source != target.instance_id:
+            if isinstance(exc, Conflict | RemoteError):
                 log.warning("transfer of %d to %d failed: %s", character_id, target_id, exc.message)
                 back = await self.instances.rows.get(source)
-                current = await assignments.get(character_id)
+                current = await handover.assignments.get(character_id)
                 if back.state is InstanceState.READY and current is not None:
-                    await self._land(character_id, back, current.epoch, a.gateway_id, "")
+                    # Back into the space it left (it was handed off already).
+                    home = Seat(character_id, source, a.gateway_id, current.epoch)
+                    await handover.seat(home)
             raise
-
-    async def _hand_off(self, source: int, character_id: int, epoch: int) -> None:
-        try:
-            await self.instances.bus.request(
-                subjects.space_control(source),
-                HandOff(character_id, epoch),
-                Left,
-                timeout=HANDOFF_TIMEOUT,
-            )
-        except RemoteError as exc:
-            if exc.remote_code == "NOT_FOUND":  # it left (disconnected) meanwhile
-                raise Conflict(f"character {character_id} left instance {source}") from exc
-            raise
-        except Unavailable:
-            # The source node is gone: its last fenced save is the character's state.
-            log.warning(
-                "instance %d did not hand off %d; using its last save", source, character_id
-            )
-
-    async def _land(
-        self, character_id: int, target: Instance, epoch: int, gateway_id: str, spawn: str
-    ) -> Placement:
-        """Steps 4-6: assign under ``epoch + 1``, join, re-point."""
-        instances = self.instances
-        # Shared: transfers into one instance do not wait for each other, only
-        # for a stop or a move of the instance (exclusive holders).
-        async with instances.db.advisory_lock(f"instance:{target.instance_id}", shared=True):
-            current = await instances.rows.get(target.instance_id)
-            if current.state is not InstanceState.READY:
-                raise Conflict(f"instance {target.instance_id} is {current.state.value}")
-            moved = await instances.assignments.place(
-                character_id,
-                target.instance_id,
-                gateway_id,
-                expected_epoch=epoch,
-                state=AssignmentState.TRANSFERRING,
-            )
-        joined = await instances.bus.request(
-            subjects.space_control(target.instance_id),
-            JoinSpace(character_id, moved.epoch, gateway_id, spawn),
-            Joined,
-            timeout=JOIN_TIMEOUT,
-        )
-        if not await instances.tell_gateway(gateway_id, repoint(joined, moved.epoch)):
-            log.info("character %d disconnected during its transfer", character_id)
-        assert current.node_id is not None
-        return Placement(
-            character_id, target.instance_id, current.node_id, target.map_id, moved.epoch, spawn
-        )
 
     # --- portals and instances on request -----------------------------------------
 
     async def portal(self, request: UsePortal) -> Placement:
-        a = await self.instances.assignments.get(request.character_id)
+        a = await self.handover.assignments.get(request.character_id)
         if a is None or a.instance_id != request.instance_id:
             raise Conflict(f"character {request.character_id} is not in {request.instance_id}")
         source = await self.instances.rows.get(request.instance_id)
@@ -219,7 +151,7 @@ class Transfers:
     async def return_home(self, request: ReturnHome) -> Placement:
         """Back from a cross-realm instance: the space kept the home position in the
         character's saves, so home is where entering the world would place it."""
-        a = await self.instances.assignments.get(request.character_id)
+        a = await self.handover.assignments.get(request.character_id)
         if a is None or a.instance_id != request.from_instance:
             raise Conflict(
                 f"character {request.character_id} is not in instance {request.from_instance}"
@@ -230,19 +162,4 @@ class Transfers:
         target, spawn = await self.placer.destination(character, realm)
         return await self.move(
             request.character_id, target.instance_id, spawn=spawn, reason="return"
-        )
-
-    async def request_instance(self, request: RequestInstance) -> InstanceInfo:
-        """A new instance for another service (matchmaking): battleground, arena, dungeon."""
-        game = await self.instances.cluster.game(request.game_id)
-        pack = await self.instances.packs.get(game.content_pack)
-        found = pack.maps.get(request.map_id)
-        if found is None or found.kind == MapKind.CONTINENT.value:
-            raise NotFound("instanced map", request.map_id)
-        instance = await self.instances.create(
-            request.game_id, request.map_id, MapKind(found.kind), request.pool_id, request.realm_id
-        )
-        assert instance.node_id is not None
-        return InstanceInfo(
-            instance.instance_id, instance.node_id, instance.map_id, instance.capacity
         )

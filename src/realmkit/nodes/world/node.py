@@ -29,13 +29,13 @@ import logging
 from functools import partial
 
 import msgspec
-from nats.aio.subscription import Subscription
 
 from realmkit.bus import subjects
-from realmkit.bus.nats import NatsBus
+from realmkit.bus.nats import NatsBus, Subscription
 from realmkit.content.schema import ContentPack
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
+from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.content import Scope, SpaceContent, Version
 from realmkit.nodes.world.runner import SpaceRunner
@@ -62,12 +62,10 @@ from realmkit.protocol.cluster import (
 )
 from realmkit.settings import NodeSpec
 from realmkit.sim.space import Space
-from realmkit.sim.state import PlayerState
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import NodeState
 from realmkit.store.spaces import CheckpointRepo
 
 log = logging.getLogger("realmkit.world")
@@ -120,7 +118,7 @@ class WorldNode:
             subjects.node_control(self.name), WorldControl, self._on_control, concurrent=True
         )
         await self.bus.subscribe(subjects.CONTENT_PATCHES, PatchActivated, self._on_patch)
-        await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
+        await cluster.heartbeat(self.name, NodeEvent.UP, self.spec.capacity)
         self._heartbeat = asyncio.create_task(self._beating(cluster))
 
     async def drain(self) -> None:
@@ -128,7 +126,7 @@ class WorldNode:
         `realmkit drain` does) so a rolling upgrade costs players nothing; stop
         what could not move (saved; restored elsewhere from its checkpoint)."""
         with contextlib.suppress(RealmkitError):
-            await ClusterRepo(self.db).heartbeat(self.name, NodeState.DRAINING, self.spec.capacity)
+            await ClusterRepo(self.db).heartbeat(self.name, NodeEvent.DRAIN, self.spec.capacity)
         if self.runners:
             try:
                 drained = await self.bus.request(
@@ -158,9 +156,7 @@ class WorldNode:
             await self._unload(instance_id)
         if self._db is not None:
             with contextlib.suppress(RealmkitError):
-                await ClusterRepo(self._db).heartbeat(
-                    self.name, NodeState.STOPPED, self.spec.capacity
-                )
+                await ClusterRepo(self._db).heartbeat(self.name, NodeEvent.STOP, self.spec.capacity)
         if self._bus is not None:
             await self._bus.close()
         if self._db is not None:
@@ -325,17 +321,7 @@ class WorldNode:
             c = msgspec.structs.replace(
                 c, map_id=runner.space.map_id, pos_x=x, pos_y=y, pos_z=z, orientation=o
             )
-        state = PlayerState(
-            character_id=c.character_id,
-            name=c.name,
-            level=c.level,
-            hp=c.hp,
-            map_id=c.map_id,
-            x=c.pos_x,
-            y=c.pos_y,
-            z=c.pos_z,
-            orientation=c.orientation,
-        )
+        state = c.player_state()
         team = runner.space.spawn_team(request.spawn) if request.spawn else 0
         runner.join(state, occupant, team)
         if request.spawn:
@@ -373,7 +359,7 @@ class WorldNode:
             try:
                 if beats % CONTENT_CHECK_BEATS == 0:
                     await self._refresh_content()  # in case a PatchActivated was missed
-                await cluster.heartbeat(self.name, NodeState.READY, self.spec.capacity)
+                await cluster.heartbeat(self.name, NodeEvent.UP, self.spec.capacity)
                 await self.bus.publish(subjects.node_heartbeat(self.name), self.load())
                 if self.runners:
                     mine = {i.instance_id for i in await instances.on_node(self.name)}

@@ -38,15 +38,12 @@ from realmkit.errors import ContentError, RealmkitError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
 from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
 from realmkit.protocol.events import (
-    ActionRejected,
-    Chat,
-    Corrected,
-    Died,
     Event,
     ItemIdsNeeded,
     LootGranted,
     MatchWon,
     PortalReached,
+    concerned,
 )
 from realmkit.protocol.frames import select_observers
 from realmkit.protocol.matchmaking import MatchDecided
@@ -65,30 +62,6 @@ TICK_SAMPLES = 400
 # How long database work waits for an unreachable PostgreSQL before it is dropped.
 STORE_PATIENCE = 120.0
 JOB_ATTEMPTS = 5
-
-
-def concerned(event: Event) -> set[int]:
-    """The characters an event is for."""
-    if isinstance(event, Chat):
-        return set(event.recipients)
-    if isinstance(event, Died):
-        return {event.entity_id, event.killer_id}
-    if isinstance(event, Corrected | ActionRejected | LootGranted | PortalReached):
-        return {event.character_id}
-    return set()
-
-
-def to_save(state: PlayerState) -> CharacterSave:
-    return CharacterSave(
-        character_id=state.character_id,
-        level=state.level,
-        hp=state.hp,
-        map_id=state.map_id,
-        pos_x=state.x,
-        pos_y=state.y,
-        pos_z=state.z,
-        orientation=state.orientation,
-    )
 
 
 class SpaceRunner:
@@ -200,7 +173,7 @@ class SpaceRunner:
         occupant = self.occupants.pop(character_id)
         final = self.space.remove_player(character_id)
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        entry = (to_save(final), occupant.epoch, done)
+        entry = (CharacterSave.of(final), occupant.epoch, done)
         if self._leaving is not None and self._last_job is self._leaving_job:
             self._leaving.append(entry)
         else:
@@ -325,7 +298,7 @@ class SpaceRunner:
     def _queue_saves(self, states: list[PlayerState]) -> None:
         """One job writes them all, in one statement."""
         batch = [
-            (to_save(state), self.occupants[state.character_id].epoch)
+            (CharacterSave.of(state), self.occupants[state.character_id].epoch)
             for state in states
             if state.character_id in self.occupants
         ]

@@ -8,7 +8,7 @@ import pytest
 
 from realmkit.errors import IllegalTransition
 from realmkit.lifecycle.instance import INSTANCE_MOVES, check_instance_move, routable
-from realmkit.store.records import InstanceState as I
+from realmkit.lifecycle.instance import InstanceState as I
 
 
 def test_the_happy_path_is_legal() -> None:

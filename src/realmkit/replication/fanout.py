@@ -4,6 +4,10 @@ A frame for a player the gateway cannot reach right now (joining, before
 ``new_world``; or already gone) is not sent, and the replicator must not
 believe the client holds it: that player restarts with a keyframe. Without
 this, a player who stands where nothing moves would never see its world.
+
+A space's replicator lives while a player of this gateway observes it: when
+the last one leaves, it goes (a long-lived gateway serves many spaces, most
+of them for a while only: dungeons, matches, the spaces of moved players).
 """
 
 from __future__ import annotations
@@ -44,3 +48,5 @@ class Fanout:
         replicator = self.replicators.get(instance_id)
         if replicator is not None:
             replicator.remove_observer(character_id)
+            if replicator.observers == 0:
+                del self.replicators[instance_id]

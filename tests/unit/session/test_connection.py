@@ -7,18 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realmkit.content.schema import Bounds
-from realmkit.nodes.gateway.connection import (
-    BURST,
-    HELLO_TIMEOUT,
-    MAX_STRIKES,
-    AskMatchmaker,
-    Authenticate,
-    Close,
-    Connection,
-    ConnState,
-    Forward,
-    Reply,
-)
 from realmkit.protocol.client import (
     CLOSE_POLICY,
     CLOSE_UNAUTHENTICATED,
@@ -32,6 +20,24 @@ from realmkit.protocol.client import (
     Resume,
 )
 from realmkit.protocol.inputs import Move, Say
+from realmkit.protocol.matchmaking import (
+    AnswerInvitation,
+    InviteToParty,
+    JoinQueue,
+    LeaveParty,
+)
+from realmkit.session.connection import (
+    BURST,
+    HELLO_TIMEOUT,
+    MAX_STRIKES,
+    AskMatchmaker,
+    Authenticate,
+    Close,
+    Connection,
+    ConnState,
+    Forward,
+    Reply,
+)
 
 enc = msgspec.msgpack.encode
 
@@ -100,21 +106,21 @@ def test_inputs_while_entering_are_dropped() -> None:
 
 def test_queue_and_party_messages_go_to_the_matchmakers_once_in_the_world() -> None:
     """Queue and party messages are dropped before the player was ever in the world,
-    forwarded after (as they are: the driver adds the character), and a party invite
+    forwarded after as requests for the character seated here, and a party invite
     with a name no character can have is refused before it leaves the gateway."""
     conn = Connection(opened_at=0.0)
     conn.receive(enc(Hello("tkt")), now=0.1)
     assert conn.receive(enc(PartyInvite("Bob")), now=0.2) == []
     assert conn.dropped == 1
-    conn.entered(BOUNDS)
-    for message in (
-        QueueJoin("battleground", ["tank"]),
-        PartyInvite("Bob"),
-        PartyAccept(7),
-        PartyDecline(7),
-        PartyLeave(),
+    conn.seated(42, 1, 1, BOUNDS)
+    for message, request in (
+        (QueueJoin("battleground", ["tank"]), JoinQueue(42, "battleground", ["tank"])),
+        (PartyInvite("Bob"), InviteToParty(42, "Bob")),
+        (PartyAccept(7), AnswerInvitation(42, 7, True)),
+        (PartyDecline(7), AnswerInvitation(42, 7, False)),
+        (PartyLeave(), LeaveParty(42)),
     ):
-        assert conn.receive(enc(message), now=0.3) == [AskMatchmaker(message)]
+        assert conn.receive(enc(message), now=0.3) == [AskMatchmaker(request)]
     refused = conn.receive('{"t": "party_invite", "name": "Bob; DROP"}', now=0.4)
     assert len(refused) == 1
     assert isinstance(refused[0], Reply)

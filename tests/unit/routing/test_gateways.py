@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from realmkit.nodes.login.directory import STALE_AFTER, GatewayDirectory
 from realmkit.protocol.cluster import GatewayLoad
+from realmkit.routing.gateways import STALE_AFTER, GatewayDirectory
 
 
 def test_a_burst_of_tickets_spreads_over_gateways() -> None:

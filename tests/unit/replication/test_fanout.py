@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from realmkit.content.loader import classic_pack_path, load_pack
-from realmkit.nodes.gateway.fanout import Fanout
 from realmkit.replication.client import EntityTable
+from realmkit.replication.fanout import Fanout
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 

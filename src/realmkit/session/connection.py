@@ -1,8 +1,9 @@
-"""One player's connection protocol, without I/O.
+"""One player's session at a gateway, without I/O.
 
-The driver feeds what the socket received (``receive``) and the passage of
-time (``timed_out``); the connection answers with actions to carry out. It
-never touches a socket, a bus or a clock.
+The driver feeds what the socket received (``receive``), the passage of time
+(``timed_out``), and what the orchestrator says of the player (``seated``,
+``transfer_started``, ``repointed``); the session answers with actions to
+carry out. It never touches a socket, a bus or a clock.
 
 States: AWAITING_HELLO -> ENTERING (ticket being checked, placement) ->
 IN_WORLD -> CLOSED, and IN_WORLD -> ENTERING while a transfer moves the
@@ -15,12 +16,18 @@ player to another space. Rules:
 - messages beyond the rate limit are dropped with a strike;
 - queue and party messages (``queue_join``, ``party_invite``...) go to the
   matchmakers once the player has been in the world, transfers included (a
-  match starts with one);
+  match starts with one), as requests for the character this session
+  authenticated (never an id from the client);
 - inputs are forwarded only IN_WORLD; during ENTERING (also during a
   transfer, from ``transfer_pending`` until ``new_world``) they are dropped:
   the client reports its position again in the new space;
 - a move must pass the shared validator's stateless check (finite, inside
-  the map's bounds) before it is forwarded; the space runs the rest.
+  the map's bounds) before it is forwarded; the space runs the rest;
+- a re-point names the space and epoch the player is in from now on: a
+  ``fresh`` one starts the client over there (``new_world``, a keyframe from
+  the new space's replication); without it only the space's node changed and
+  the client sees nothing. A session that closed meanwhile refuses it, and
+  the player is taken out of the space it was just put in.
 """
 
 from __future__ import annotations
@@ -41,11 +48,32 @@ from realmkit.protocol.client import (
     ErrorFrame,
     Hello,
     KeyframeRequest,
+    MatchAccept,
+    NewWorld,
+    PartyAccept,
+    PartyDecline,
+    PartyInvite,
+    PartyLeave,
     PartyMessage,
+    QueueJoin,
+    QueueLeave,
     QueueMessage,
+    QueueStatusRequest,
     Resume,
+    TransferPending,
 )
+from realmkit.protocol.cluster import Repoint
 from realmkit.protocol.inputs import ClientInput, Move, Say
+from realmkit.protocol.matchmaking import (
+    AnswerInvitation,
+    AnswerProposal,
+    AskQueueStatus,
+    InviteToParty,
+    JoinQueue,
+    LeaveParty,
+    LeaveQueue,
+    MatchmakerRequest,
+)
 from realmkit.sim.movement import check_position
 
 HELLO_TIMEOUT: Final = 5.0
@@ -87,14 +115,26 @@ class WantKeyframe(msgspec.Struct, frozen=True):
 
 
 class AskMatchmaker(msgspec.Struct, frozen=True):
-    """A queue or party message, for the matchmakers (on behalf of this connection's
-    character)."""
+    """A request for the matchmakers, on behalf of this session's character."""
 
-    message: QueueMessage | PartyMessage
+    request: MatchmakerRequest
 
 
 class Reply(msgspec.Struct, frozen=True):
-    message: ErrorFrame
+    message: ErrorFrame | TransferPending | NewWorld
+
+
+class StopReplicating(msgspec.Struct, frozen=True):
+    """The player no longer observes this space through this gateway."""
+
+    instance_id: int
+
+
+class LeaveSpace(msgspec.Struct, frozen=True):
+    """Take the player out of a space it was put in under ``epoch``: nobody plays it."""
+
+    instance_id: int
+    epoch: int
 
 
 class Close(msgspec.Struct, frozen=True):
@@ -102,7 +142,16 @@ class Close(msgspec.Struct, frozen=True):
     reason: str
 
 
-Action = Authenticate | Forward | WantKeyframe | AskMatchmaker | Reply | Close
+Action = (
+    Authenticate
+    | Forward
+    | WantKeyframe
+    | AskMatchmaker
+    | Reply
+    | StopReplicating
+    | LeaveSpace
+    | Close
+)
 
 _binary = msgspec.msgpack.Decoder(ClientMessage)
 _text = msgspec.json.Decoder(ClientMessage)
@@ -123,9 +172,30 @@ def _valid(message: ClientMessage) -> str | None:
     return None
 
 
+def to_matchmaker(character_id: int, message: QueueMessage | PartyMessage) -> MatchmakerRequest:
+    """A client's queue or party message as the request the matchmakers serve."""
+    if isinstance(message, PartyInvite):
+        return InviteToParty(character_id, message.name)
+    if isinstance(message, PartyAccept | PartyDecline):
+        return AnswerInvitation(character_id, message.party_id, isinstance(message, PartyAccept))
+    if isinstance(message, PartyLeave):
+        return LeaveParty(character_id)
+    if isinstance(message, QueueJoin):
+        return JoinQueue(character_id, message.activity, list(message.roles))
+    if isinstance(message, QueueLeave):
+        return LeaveQueue(character_id, message.activity)
+    if isinstance(message, QueueStatusRequest):
+        return AskQueueStatus(character_id, message.activity)
+    return AnswerProposal(character_id, message.match_id, isinstance(message, MatchAccept))
+
+
 class Connection:
     def __init__(self, opened_at: float) -> None:
         self.bounds: Bounds | None = None
+        # Where the player is, once seated: (character, space, epoch).
+        self.character_id = 0
+        self.instance_id = 0
+        self.epoch = 0
         self.state = ConnState.AWAITING_HELLO
         self.opened_at = opened_at
         self.strikes = 0
@@ -143,11 +213,43 @@ class Connection:
             self.move(ConnState.IN_WORLD)
         self.bounds = bounds
 
+    def seated(self, character_id: int, instance_id: int, epoch: int, bounds: Bounds) -> None:
+        """The orchestrator seated the player on entry (the driver sends ``new_world``)."""
+        self.character_id, self.instance_id, self.epoch = character_id, instance_id, epoch
+        self.entered(bounds)
+
     def transferring(self) -> bool:
         """A transfer began: inputs are dropped until ``entered``; False if closed."""
         if self.state is ConnState.IN_WORLD:
             self.move(ConnState.ENTERING)
         return self.state is ConnState.ENTERING
+
+    def transfer_started(self, reason: str) -> tuple[bool, list[Action]]:
+        """The player is leaving its space: (still held, what to do)."""
+        if not self.transferring():
+            return False, []
+        return True, [Reply(TransferPending(reason))]
+
+    def repointed(self, message: Repoint, socket_open: bool) -> tuple[bool, list[Action]]:
+        """The player plays in ``message``'s space under its epoch: (held, what to do)."""
+        if self.state is ConnState.CLOSED or not socket_open:
+            # Nobody plays it any more: out of the space it was just put in.
+            return False, [LeaveSpace(message.instance_id, message.epoch)]
+        actions: list[Action] = []
+        if message.fresh or message.instance_id != self.instance_id:
+            actions.append(StopReplicating(self.instance_id))
+        self.instance_id, self.epoch = message.instance_id, message.epoch
+        if message.fresh:
+            self.entered(message.bounds)
+            world = NewWorld(
+                self.character_id,
+                message.instance_id,
+                message.map_id,
+                message.tick_rate,
+                message.bounds,
+            )
+            actions.append(Reply(world))
+        return True, actions
 
     def timed_out(self, now: float) -> list[Action]:
         if self.state is ConnState.AWAITING_HELLO and now - self.opened_at >= HELLO_TIMEOUT:
@@ -187,7 +289,7 @@ class Connection:
             if self.bounds is None:
                 self.dropped += 1
                 return []
-            return [AskMatchmaker(message)]
+            return [AskMatchmaker(to_matchmaker(self.character_id, message))]
         if self.state is not ConnState.IN_WORLD:
             self.dropped += 1
             return []

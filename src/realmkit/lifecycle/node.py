@@ -1,0 +1,82 @@
+"""The node lifecycle, as data (``cluster.nodes.state``, every role).
+
+STARTING -> READY -> DRAINING -> STOPPED, UNHEALTHY when a node falls silent.
+
+- Rule 1: only READY world nodes are given new spaces.
+- Rule 2: a node told to drain stays DRAINING whatever its heartbeat reports
+  (UP leaves DRAINING as it is), until it stops or registers again.
+- Rule 3: a node process that starts registers, which makes its row STARTING
+  whatever it said before (the previous process may have crashed in any state).
+- Rule 4: UNHEALTHY is the orchestrators' verdict on a silent node (TIME_OUT);
+  a node that beats again is READY again (or stays DRAINING, Rule 2).
+- Rule 5: only REGISTER leaves STOPPED: a stopped process does not come back.
+- Rule 6: heartbeats repeat an event (UP, DRAIN, STOP) every second, so those
+  events also lead from their own result to itself.
+
+The same moves are enforced by PostgreSQL (``cluster.node_moves`` and its
+trigger, migration 0008); a test keeps ``MOVES`` and that table equal.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum, auto
+
+from realmkit.errors import IllegalTransition
+
+
+class NodeState(StrEnum):
+    """Values are the ``cluster.nodes.state`` CHECK constraint's."""
+
+    STARTING = "starting"
+    READY = "ready"
+    DRAINING = "draining"
+    UNHEALTHY = "unhealthy"
+    STOPPED = "stopped"
+
+
+class NodeEvent(Enum):
+    """What a node reports of itself, or the orchestrators decide about it."""
+
+    REGISTER = auto()  # a node process starts (Rule 3)
+    UP = auto()  # a heartbeat: it runs and takes work
+    DRAIN = auto()  # it takes no new work (its own or `realmkit drain`)
+    STOP = auto()  # it stopped cleanly
+    TIME_OUT = auto()  # silent for too long (Rule 4)
+
+
+N = NodeState
+E = NodeEvent
+
+TRANSITIONS: dict[tuple[NodeState, NodeEvent], NodeState] = {
+    **{(s, E.REGISTER): N.STARTING for s in N},
+    (N.STARTING, E.UP): N.READY,
+    (N.READY, E.UP): N.READY,
+    (N.DRAINING, E.UP): N.DRAINING,
+    (N.UNHEALTHY, E.UP): N.READY,
+    **{(s, E.DRAIN): N.DRAINING for s in (N.STARTING, N.READY, N.DRAINING, N.UNHEALTHY)},
+    **{(s, E.STOP): N.STOPPED for s in N},
+    **{(s, E.TIME_OUT): N.UNHEALTHY for s in (N.STARTING, N.READY, N.DRAINING)},
+}
+
+# The (from, to) pairs the table can make: what ``cluster.node_moves`` holds.
+MOVES: frozenset[tuple[NodeState, NodeState]] = frozenset(
+    (state, target) for (state, _), target in TRANSITIONS.items() if state is not target
+)
+
+
+def next_state(state: NodeState, event: NodeEvent) -> NodeState:
+    """Where ``event`` takes a node in ``state``; ``IllegalTransition`` if nowhere."""
+    try:
+        return TRANSITIONS[state, event]
+    except KeyError:
+        raise IllegalTransition("node", state.value, event.name.lower()) from None
+
+
+def sources(event: NodeEvent) -> tuple[NodeState, ...]:
+    """The states ``event`` may move a node out of, in declaration order."""
+    return tuple(s for s in N if (s, event) in TRANSITIONS)
+
+
+def on(event: NodeEvent) -> dict[NodeState, NodeState]:
+    """Every move ``event`` makes, by the state it leaves (UP has two targets, Rule 2)."""
+    return {s: next_state(s, event) for s in sources(event)}

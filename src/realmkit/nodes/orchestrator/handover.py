@@ -1,0 +1,311 @@
+"""Seating a player in a space: the one path every seat takes.
+
+Entering the world, a transfer (portal, matchmaking, going home), re-attaching
+players after their node died and live migration all put a character into a
+space the same way, in this order:
+
+1. announce: when the player changes space while connected, its gateway is
+   told first (``transfer_pending`` to the client, its inputs dropped); a
+   gateway that no longer holds the player ends the seat there;
+2. hand off (a transfer only): the space it leaves takes it out and writes
+   its save under the current epoch E before answering;
+3. place: the assignment becomes this instance under E + 1 (compare-and-set
+   on E, under the instance's shared lock, the instance READY), so whatever
+   still holds the character under E can no longer save it;
+4. join: the space adds it under E + 1 (at ``spawn`` when one is named); a
+   migrated space joins its players by being loaded with them kept;
+5. re-point: the gateway learns the new space and epoch (``new_world`` for
+   the client, or nothing when only the space's node changed). On entry the
+   gateway is waiting for the answer, which is the re-point.
+
+Border crossings between the cells of a continent are the next caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.content.schema import Bounds
+from realmkit.errors import (
+    Conflict,
+    LeftMeanwhile,
+    NotConnected,
+    NotFound,
+    RealmkitError,
+    RemoteError,
+    StaleEpoch,
+    Unavailable,
+)
+from realmkit.lifecycle.assignment import AssignmentEvent
+from realmkit.lifecycle.instance import InstanceState
+from realmkit.protocol.cluster import (
+    Ack,
+    HandOff,
+    Joined,
+    JoinSpace,
+    LeaveSpace,
+    Left,
+    Occupant,
+    Placement,
+    Repoint,
+    TransferStarted,
+)
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import Assignment, Instance
+
+log = logging.getLogger("realmkit.orchestrator")
+
+GATEWAY_TIMEOUT = 2.0
+HANDOFF_TIMEOUT = 5.0
+JOIN_TIMEOUT = 10.0
+LEAVE_TIMEOUT = 10.0
+
+
+class Seat(msgspec.Struct, frozen=True):
+    """Put ``character_id``, whose assignment holds ``epoch``, into ``instance_id``.
+
+    ``announce``: the reason the connected player changes space (step 1), or
+    "" when it does not. ``leaving``: the space to hand it off from first (a
+    transfer). ``entering``: the player enters the world: the gateway waits for
+    the answer (its re-point), and the assignment is PLACING until the space
+    has it (TRANSFERRING otherwise).
+    ``resume_hash``: a new resume token's hash (entry), else the old one stays.
+    ``epoch``: None when the character was never placed.
+    """
+
+    character_id: int
+    instance_id: int
+    gateway_id: str
+    epoch: int | None
+    spawn: str = ""
+    announce: str = ""
+    leaving: int | None = None
+    entering: bool = False
+    resume_hash: bytes | None = None
+    # The caller holds the instance's exclusive lock and saw it READY (a restore).
+    locked: bool = False
+
+
+class Handover:
+    def __init__(self, db: Database, bus: NatsBus) -> None:
+        self.db = db
+        self.bus = bus
+        self.rows = InstanceRepo(db)
+        self.assignments = AssignmentRepo(db)
+
+    async def seat(self, seat: Seat) -> Placement:
+        """Steps 1-5 for one player (see the module)."""
+        started = time.perf_counter()
+        if seat.announce:
+            told = TransferStarted(seat.character_id, seat.announce)
+            if not await self.tell_gateway(seat.gateway_id, told):
+                raise NotConnected(seat.character_id)
+        announced = time.perf_counter()
+        if seat.leaving is not None:
+            await self._hand_off(seat.leaving, seat.character_id, seat.epoch)
+        handed = time.perf_counter()
+        placed, instance = await self._place(seat)
+        joined = await self.bus.request(
+            subjects.space_control(seat.instance_id),
+            JoinSpace(seat.character_id, placed.epoch, seat.gateway_id, seat.spawn),
+            Joined,
+            timeout=JOIN_TIMEOUT,
+        )
+        if not seat.entering and not await self.tell_gateway(
+            seat.gateway_id, repoint(joined, placed.epoch)
+        ):
+            log.info("character %d disconnected while being seated", seat.character_id)
+        if seat.leaving is not None:
+            log.info(
+                "transfer of %d (%s) %d -> %d: %.1f ms (gateway %.1f, hand-off %.1f, land %.1f)",
+                seat.character_id,
+                seat.announce,
+                seat.leaving,
+                seat.instance_id,
+                1000 * (time.perf_counter() - started),
+                1000 * (announced - started),
+                1000 * (handed - announced),
+                1000 * (time.perf_counter() - handed),
+            )
+        assert instance.node_id is not None
+        return Placement(
+            seat.character_id,
+            seat.instance_id,
+            instance.node_id,
+            joined.map_id,
+            placed.epoch,
+            joined.tick_rate,
+            joined.bounds,
+            seat.spawn,
+        )
+
+    async def seat_moved_space(
+        self,
+        instance: Instance,
+        load: Callable[[list[Occupant]], Awaitable[None]],
+        tick_rate: int,
+        bounds: Bounds,
+    ) -> list[Occupant]:
+        """Steps 3-5 for every player of a space that moves to another node (live
+        migration), under the instance's lock, held by the caller with the space
+        frozen: nobody changes space, so nobody is announced; ``load`` joins them
+        all at once (the space restored on its new node with them kept); the
+        gateways' re-point is not ``fresh`` (their clients see nothing)."""
+        kept = []
+        for a in await self.assignments.in_instance(instance.instance_id):
+            assert a.gateway_id is not None
+            moved = await self.assignments.place(
+                a.character_id,
+                instance.instance_id,
+                a.gateway_id,
+                expected_epoch=a.epoch,
+                event=AssignmentEvent.MIGRATE,
+            )
+            kept.append(Occupant(a.character_id, moved.epoch, a.gateway_id))
+        await load(kept)
+        for o in kept:
+            update = Repoint(
+                o.character_id,
+                o.epoch,
+                instance.instance_id,
+                instance.map_id,
+                tick_rate,
+                bounds,
+                fresh=False,
+            )
+            await self.tell_gateway(o.gateway_id, update)
+        return kept
+
+    async def reseat_all(self, instance: Instance, reason: str, parallel: int) -> int:
+        """Seat again every player assigned to ``instance`` (restored after its node
+        died), from their last fenced save; how many were seated. The caller holds
+        the instance's exclusive lock. A player whose gateway no longer holds it is
+        released instead (it left meanwhile)."""
+        gate = asyncio.Semaphore(parallel)
+
+        async def one(a: Assignment) -> bool:
+            if a.gateway_id is None:
+                return False
+            async with gate:
+                try:
+                    await self.seat(
+                        Seat(
+                            a.character_id,
+                            instance.instance_id,
+                            a.gateway_id,
+                            a.epoch,
+                            announce=reason,
+                            locked=True,
+                        )
+                    )
+                    return True
+                except NotConnected:
+                    await self.release(a.character_id, a.epoch)
+                    return False
+                except RealmkitError as exc:
+                    log.warning(
+                        "character %d not re-attached to %d: %s",
+                        a.character_id,
+                        instance.instance_id,
+                        exc.message,
+                    )
+                    return False
+
+        placed = await self.assignments.in_instance(instance.instance_id)
+        return sum(await asyncio.gather(*(one(a) for a in placed)))
+
+    async def _hand_off(self, source: int, character_id: int, epoch: int | None) -> None:
+        assert epoch is not None, "a player in a space has an epoch"
+        try:
+            await self.bus.request(
+                subjects.space_control(source),
+                HandOff(character_id, epoch),
+                Left,
+                timeout=HANDOFF_TIMEOUT,
+            )
+        except RemoteError as exc:
+            if exc.remote_code == NotFound.code:  # it left (disconnected) meanwhile
+                raise LeftMeanwhile(character_id, source) from exc
+            raise
+        except Unavailable:
+            # The source node is gone: its last fenced save is the character's state.
+            log.warning(
+                "instance %d did not hand off %d; using its last save", source, character_id
+            )
+
+    async def _place(self, seat: Seat) -> tuple[Assignment, Instance]:
+        if seat.locked:
+            return await self._place_ready(seat)
+        # Shared: seats into one instance do not wait for each other, only for a
+        # stop or a move of the instance (exclusive holders).
+        async with self.db.advisory_lock(f"instance:{seat.instance_id}", shared=True):
+            return await self._place_ready(seat)
+
+    async def _place_ready(self, seat: Seat) -> tuple[Assignment, Instance]:
+        instance = await self.rows.get(seat.instance_id)
+        if instance.state is not InstanceState.READY:
+            raise Conflict(f"instance {seat.instance_id} is {instance.state.value}")
+        placed = await self.assignments.place(
+            seat.character_id,
+            seat.instance_id,
+            seat.gateway_id,
+            expected_epoch=seat.epoch,
+            event=AssignmentEvent.PLACE if seat.entering else AssignmentEvent.TRANSFER,
+            resume_hash=seat.resume_hash,
+        )
+        return placed, instance
+
+    async def tell_gateway(self, gateway_id: str, message: TransferStarted | Repoint) -> bool:
+        """True once the gateway confirmed; False if it no longer holds the player."""
+        try:
+            ack = await self.bus.request(
+                subjects.gateway_control(gateway_id), message, Ack, timeout=GATEWAY_TIMEOUT
+            )
+        except RealmkitError as exc:
+            log.warning("gateway %s did not answer: %s", gateway_id, exc.message)
+            return False
+        return ack.ok
+
+    async def unseat(self, a: Assignment) -> None:
+        """The player leaves its space (saved, then offline), as if it had logged out."""
+        assert a.instance_id is not None
+        try:
+            await self.bus.request(
+                subjects.space_control(a.instance_id),
+                LeaveSpace(a.character_id, a.epoch),
+                Left,
+                timeout=LEAVE_TIMEOUT,
+            )
+        except RemoteError as exc:
+            if exc.remote_code != NotFound.code:
+                raise
+            # Its space does not hold it (any more): the assignment alone is left.
+            await self.release(a.character_id, a.epoch)
+
+    async def release(self, character_id: int, epoch: int | None) -> None:
+        """Nobody plays the character any more: offline (if nobody moved it meanwhile)."""
+        if epoch is None:
+            return
+        with contextlib.suppress(StaleEpoch):
+            await self.assignments.release(character_id, expected_epoch=epoch)
+
+
+def repoint(joined: Joined, epoch: int, *, fresh: bool = True) -> Repoint:
+    return Repoint(
+        joined.character_id,
+        epoch,
+        joined.instance_id,
+        joined.map_id,
+        joined.tick_rate,
+        joined.bounds,
+        fresh=fresh,
+    )

@@ -1,0 +1,1 @@
+"""Routing cores: which gateway a player uses, which world node hosts a space."""
