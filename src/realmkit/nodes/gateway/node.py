@@ -292,7 +292,13 @@ class GatewayNode:
                 request = EnterWorld(claims.character_id, self.name, _digest(token))
             # The orchestrator seats the character in its space before it answers.
             placement = await self.bus.request_patiently(
-                subjects.ORCHESTRATOR_REQUESTS, request, Placement, within=PLACEMENT_PATIENCE
+                subjects.ORCHESTRATOR_REQUESTS,
+                request,
+                Placement,
+                within=PLACEMENT_PATIENCE,
+                # A seat waits for the space's join too: a busy world node is slow,
+                # not gone, and asking again would seat it twice over.
+                attempt_timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
             frame = _error_frame(exc)
