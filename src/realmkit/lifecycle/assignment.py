@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum, auto
 
-from realmkit.errors import IllegalTransition
+from realmkit.lifecycle.table import Lifecycle
 
 
 class AssignmentState(StrEnum):
@@ -58,25 +58,16 @@ TRANSITIONS: dict[tuple[AssignmentState, AssignmentEvent], AssignmentState] = {
     **{(s, E.RELEASE): A.OFFLINE for s in _PRESENT},
 }
 
-# The (from, to) pairs the table can make: what ``characters.assignment_moves`` holds.
-MOVES: frozenset[tuple[AssignmentState, AssignmentState]] = frozenset(
-    (state, target) for (state, _), target in TRANSITIONS.items() if state is not target
+LIFECYCLE: Lifecycle[AssignmentState, AssignmentEvent] = Lifecycle(
+    "assignment", AssignmentState, TRANSITIONS
 )
 
-
-def next_state(state: AssignmentState, event: AssignmentEvent) -> AssignmentState:
-    """Where ``event`` takes an assignment in ``state``; ``IllegalTransition`` if nowhere."""
-    try:
-        return TRANSITIONS[state, event]
-    except KeyError:
-        raise IllegalTransition("assignment", state.value, event.name.lower()) from None
-
-
-def sources(event: AssignmentEvent) -> tuple[AssignmentState, ...]:
-    """The states ``event`` may move an assignment out of, in declaration order."""
-    return tuple(s for s in A if (s, event) in TRANSITIONS)
-
-
-def target(event: AssignmentEvent) -> AssignmentState:
-    """The one state ``event`` leads to (Rule 2)."""
-    return next_state(sources(event)[0], event)
+# The (from, to) pairs the table can make: what the schema's moves table holds.
+MOVES = LIFECYCLE.moves
+# A state with no way out is final; the others are live.
+LIVE = LIFECYCLE.live
+next_state = LIFECYCLE.next_state
+check_move = LIFECYCLE.check_move
+sources = LIFECYCLE.sources
+target = LIFECYCLE.target
+on = LIFECYCLE.on

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum, auto
 
-from realmkit.errors import IllegalTransition
+from realmkit.lifecycle.table import Lifecycle
 
 
 class InstanceState(StrEnum):
@@ -74,10 +74,19 @@ TRANSITIONS: dict[tuple[InstanceState, InstanceEvent], InstanceState] = {
     (I.UNHEALTHY, E.GIVE_UP): I.GONE,
 }
 
-# The (from, to) pairs the table can make: what ``characters.instance_moves`` holds.
-MOVES: frozenset[tuple[InstanceState, InstanceState]] = frozenset(
-    (state, target) for (state, _), target in TRANSITIONS.items() if state is not target
+LIFECYCLE: Lifecycle[InstanceState, InstanceEvent] = Lifecycle(
+    "instance", InstanceState, TRANSITIONS
 )
+
+# The (from, to) pairs the table can make: what the schema's moves table holds.
+MOVES = LIFECYCLE.moves
+# A state with no way out is final; the others are live.
+LIVE = LIFECYCLE.live
+next_state = LIFECYCLE.next_state
+check_move = LIFECYCLE.check_move
+sources = LIFECYCLE.sources
+target = LIFECYCLE.target
+on = LIFECYCLE.on
 
 # The same moves by state, for readers who ask "where can it go from here?".
 INSTANCE_MOVES: dict[InstanceState, frozenset[InstanceState]] = {
@@ -89,28 +98,9 @@ INSTANCE_MOVES: dict[InstanceState, frozenset[InstanceState]] = {
 HOSTED: frozenset[InstanceState] = frozenset({I.LOADING, I.READY, I.DRAINING})
 
 
-def next_state(state: InstanceState, event: InstanceEvent) -> InstanceState:
-    """Where ``event`` takes an instance in ``state``; ``IllegalTransition`` if nowhere."""
-    try:
-        return TRANSITIONS[state, event]
-    except KeyError:
-        raise IllegalTransition("instance", state.value, event.name.lower()) from None
-
-
-def sources(event: InstanceEvent) -> tuple[InstanceState, ...]:
-    """The states ``event`` may move an instance out of, in declaration order."""
-    return tuple(s for s in I if (s, event) in TRANSITIONS)
-
-
-def target(event: InstanceEvent) -> InstanceState:
-    """The one state ``event`` leads to (Rule 6)."""
-    return next_state(sources(event)[0], event)
-
-
 def check_instance_move(current: InstanceState, target: InstanceState) -> None:
     """``IllegalTransition`` unless an instance may go from ``current`` to ``target``."""
-    if (current, target) not in MOVES:
-        raise IllegalTransition("instance", current.value, target.value)
+    LIFECYCLE.check_move(current, target)
 
 
 def routable(state: InstanceState) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum, auto
 
-from realmkit.errors import IllegalTransition
+from realmkit.lifecycle.table import Lifecycle
 
 
 class MatchState(StrEnum):
@@ -53,34 +53,14 @@ TRANSITIONS: dict[tuple[MatchState, MatchEvent], MatchState] = {
     (M.RUNNING, E.FINISH): M.DONE,
 }
 
-# The changes of state the table allows: what the SQL trigger checks.
-MOVES: frozenset[tuple[MatchState, MatchState]] = frozenset(
-    (state, target) for (state, _), target in TRANSITIONS.items() if state is not target
-)
+LIFECYCLE: Lifecycle[MatchState, MatchEvent] = Lifecycle("match", MatchState, TRANSITIONS)
 
-# Rule 5: a state with no way out is final; the others are live.
-LIVE: tuple[MatchState, ...] = tuple(s for s in M if any(f is s for f, _ in TRANSITIONS))
-
-
-def next_state(state: MatchState, event: MatchEvent) -> MatchState:
-    """The state ``event`` moves a match in ``state`` to; ``IllegalTransition`` if none."""
-    try:
-        return TRANSITIONS[state, event]
-    except KeyError:
-        raise IllegalTransition("match", state.value, event.name.lower()) from None
-
-
-def check_move(state: MatchState, target: MatchState) -> None:
-    """``IllegalTransition`` unless some event moves a match from ``state`` to ``target``."""
-    if (state, target) not in MOVES:
-        raise IllegalTransition("match", state.value, target.value)
-
-
-def sources(event: MatchEvent) -> tuple[MatchState, ...]:
-    """The states ``event`` may move a match out of, in declaration order."""
-    return tuple(s for s in M if (s, event) in TRANSITIONS)
-
-
-def target(event: MatchEvent) -> MatchState:
-    """The one state ``event`` leads to (Rule 6)."""
-    return next_state(sources(event)[0], event)
+# The (from, to) pairs the table can make: what the schema's moves table holds.
+MOVES = LIFECYCLE.moves
+# A state with no way out is final; the others are live.
+LIVE = LIFECYCLE.live
+next_state = LIFECYCLE.next_state
+check_move = LIFECYCLE.check_move
+sources = LIFECYCLE.sources
+target = LIFECYCLE.target
+on = LIFECYCLE.on

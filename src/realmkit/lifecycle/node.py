@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum, auto
 
-from realmkit.errors import IllegalTransition
+from realmkit.lifecycle.table import Lifecycle
 
 
 class NodeState(StrEnum):
@@ -58,25 +58,13 @@ TRANSITIONS: dict[tuple[NodeState, NodeEvent], NodeState] = {
     **{(s, E.TIME_OUT): N.UNHEALTHY for s in (N.STARTING, N.READY, N.DRAINING)},
 }
 
-# The (from, to) pairs the table can make: what ``cluster.node_moves`` holds.
-MOVES: frozenset[tuple[NodeState, NodeState]] = frozenset(
-    (state, target) for (state, _), target in TRANSITIONS.items() if state is not target
-)
+LIFECYCLE: Lifecycle[NodeState, NodeEvent] = Lifecycle("node", NodeState, TRANSITIONS)
 
-
-def next_state(state: NodeState, event: NodeEvent) -> NodeState:
-    """Where ``event`` takes a node in ``state``; ``IllegalTransition`` if nowhere."""
-    try:
-        return TRANSITIONS[state, event]
-    except KeyError:
-        raise IllegalTransition("node", state.value, event.name.lower()) from None
-
-
-def sources(event: NodeEvent) -> tuple[NodeState, ...]:
-    """The states ``event`` may move a node out of, in declaration order."""
-    return tuple(s for s in N if (s, event) in TRANSITIONS)
-
-
-def on(event: NodeEvent) -> dict[NodeState, NodeState]:
-    """Every move ``event`` makes, by the state it leaves (UP has two targets, Rule 2)."""
-    return {s: next_state(s, event) for s in sources(event)}
+# The (from, to) pairs the table can make: what the schema's moves table holds.
+MOVES = LIFECYCLE.moves
+# A state with no way out is final; the others are live.
+LIVE = LIFECYCLE.live
+next_state = LIFECYCLE.next_state
+check_move = LIFECYCLE.check_move
+sources = LIFECYCLE.sources
+on = LIFECYCLE.on

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum, auto
 
-from realmkit.errors import IllegalTransition
+from realmkit.lifecycle.table import Lifecycle
 
 
 class TicketState(StrEnum):
@@ -77,35 +77,14 @@ TRANSITIONS: dict[tuple[TicketState, TicketEvent], TicketState] = {
     (T.IN_MATCH, E.ABANDON): T.CANCELLED,
 }
 
-# The changes of state the table allows: what the SQL trigger checks (it
-# ignores an update that keeps the state, so self-loops are not moves).
-MOVES: frozenset[tuple[TicketState, TicketState]] = frozenset(
-    (state, target) for (state, _), target in TRANSITIONS.items() if state is not target
-)
+LIFECYCLE: Lifecycle[TicketState, TicketEvent] = Lifecycle("ticket", TicketState, TRANSITIONS)
 
-# Rule 5: a state with no way out is final; the others are live.
-LIVE: tuple[TicketState, ...] = tuple(s for s in T if any(f is s for f, _ in TRANSITIONS))
-
-
-def next_state(state: TicketState, event: TicketEvent) -> TicketState:
-    """The state ``event`` moves a ticket in ``state`` to; ``IllegalTransition`` if none."""
-    try:
-        return TRANSITIONS[state, event]
-    except KeyError:
-        raise IllegalTransition("ticket", state.value, event.name.lower()) from None
-
-
-def check_move(state: TicketState, target: TicketState) -> None:
-    """``IllegalTransition`` unless some event moves a ticket from ``state`` to ``target``."""
-    if (state, target) not in MOVES:
-        raise IllegalTransition("ticket", state.value, target.value)
-
-
-def sources(event: TicketEvent) -> tuple[TicketState, ...]:
-    """The states ``event`` may move a ticket out of, in declaration order."""
-    return tuple(s for s in T if (s, event) in TRANSITIONS)
-
-
-def target(event: TicketEvent) -> TicketState:
-    """The one state ``event`` leads to (Rule 6)."""
-    return next_state(sources(event)[0], event)
+# The (from, to) pairs the table can make: what the schema's moves table holds.
+MOVES = LIFECYCLE.moves
+# A state with no way out is final; the others are live.
+LIVE = LIFECYCLE.live
+next_state = LIFECYCLE.next_state
+check_move = LIFECYCLE.check_move
+sources = LIFECYCLE.sources
+target = LIFECYCLE.target
+on = LIFECYCLE.on

@@ -65,16 +65,9 @@ def _match(record: object) -> MatchRow:
     return row(MatchRow, fields)
 
 
-def _ticket_move(event: TicketEvent) -> tuple[list[str], str]:
-    """(states the update may find, state it writes) of a ticket compare-and-set."""
-    froms = ticket_lifecycle.sources(event)
-    return [s.value for s in froms], ticket_lifecycle.next_state(froms[0], event).value
-
-
-def _match_move(event: MatchEvent) -> tuple[list[str], str]:
-    """(states the update may find, state it writes) of a match compare-and-set."""
-    froms = match_lifecycle.sources(event)
-    return [s.value for s in froms], match_lifecycle.next_state(froms[0], event).value
+# (states an update may find, state it writes) of a compare-and-set.
+_ticket_move = ticket_lifecycle.LIFECYCLE.compare_and_set
+_match_move = match_lifecycle.LIFECYCLE.compare_and_set
 
 
 _LIVE_TICKETS = [s.value for s in ticket_lifecycle.LIVE]
