@@ -1,0 +1,82 @@
+"""Cells: one continent over many world nodes, without I/O.
+
+A continent instance is tiled by **cells**: the leaves of a k-d tree of
+axis-aligned rectangles over the map's bounds (``partition``). Each cell is a
+space of its own (its own ``characters.instances`` row, node, checkpoint and
+input subject), so loading, checkpoints, recovery and live migration work for
+a cell as for any space. The continent's instance id keys what a player's
+gateway keeps (its replicator), so a player's view outlives the cell it is
+in. The partition, its version and each cell's epoch live in PostgreSQL.
+
+Every entity has exactly one **owner** cell. Each tick an owner publishes, to
+every other cell whose rectangle lies within the ghost margin of it, the
+entities within that margin of that cell (``border``); the receiver holds them
+as read-only **ghosts** (``ghosts``) in its interest grid, so its players see
+across the border. Authority moves when an entity has gone far enough into
+another cell (``border.crossings``).
+
+How the design answers the hard cases (shared/CELLS.md), each pinned by a test
+in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
+
+1. Two owners, or none. A player's owner is its assignment: the cell whose
+   instance the assignment names, under the assignment's epoch. A crossing is
+   a seat through the orchestrator's hand-over (epoch + 1, compare-and-set on
+   the epoch the source held); a cell whose seat loses the compare-and-set
+   drops its copy, and a cell restored from a checkpoint keeps only the
+   players the assignments give it (``Space.resume_elsewhere``). A creature
+   carries an ownership **version**, raised by every hand-off; when two cells
+   claim one id (a restored checkpoint after a hand-off it did not see), the
+   higher version wins and the other drops it (``ghosts.Claim``), so a
+   creature is lost only if both copies are, and never doubled.
+2. Ping-pong. An entity crosses only when it is more than ``cross_margin``
+   inside the other cell (hysteresis), and not before ``min_stay`` ticks in
+   its current owner: walking along a border, or being knocked back and
+   forth over it, does not hand it over every tick.
+3. No global tick. Cells tick on their own clocks. A ghost batch carries its
+   source cell, the partition version and the source's tick; the receiver
+   keeps the newest batch per source by that tick and never compares ticks of
+   two cells. A hand-off carries the entity's state, not a tick to meet at.
+4. Deltas continue. Frames of every cell carry the continent's instance id as
+   their replication key; the gateway keeps one replicator per continent and
+   takes a player's frames from its owner cell only, so a crossing changes no
+   entity the client holds.
+5. Inputs in flight. Inputs carry the client's sequence numbers; the owner's
+   record carries the last one applied. The old owner forwards inputs for a
+   player it handed off (for ``forward_ticks``) to the new one, which applies
+   only sequence numbers above the last applied: each input once, in order,
+   and the acknowledgement keeps counting.
+6. Seeing across. Ghosts carry the real entity's id and columns, and are
+   replicated through the same frame columns as owned entities, so the
+   gateway quantizes and prioritises them alike; when a ghost becomes real on
+   this cell nothing in the frame changes but who computed it.
+7. Acting on a ghost. An action whose target is a ghost is sent to the
+   ghost's owner with a hop count; an owner that no longer has the target
+   forwards it to where it handed it, at most ``MAX_HOPS`` times, then refuses
+   it (``TARGET_MOVED``). Each action carries the actor's input sequence
+   number and is applied at most once by the owner of the target.
+8. Creatures. A creature's hand-off carries its whole row (AI state, target,
+   threat, leash point, destination) with the target as an entity id, not a
+   slot; a creature chasing across a border keeps its target. A spawn point
+   belongs to the cell that contains it; respawns happen there, and a
+   creature that left its spawn's cell is still counted for that spawn.
+9. Events with a range. Say, yell, area effects and deaths carry their
+   position; the owner delivers them to its observers and to every cell
+   within the event's range of it, which delivers them to its own observers
+   in range.
+10. Ids. Creature ids are drawn per cell from a block named by the cell's
+    instance id (``ids``), so they stay unique across splits; item ids come
+    from the cluster's blocks as for every space.
+11. Split and merge under traffic. A change of partition is a new version: the
+    cells of the old layout hand every entity of the moved area to its new
+    owner as in a crossing; ghost batches and hand-offs of an older version
+    are dropped by their receiver.
+12. Crash during a split. The new partition is written in one transaction
+    with the cells' instance rows; a node that dies before the write leaves
+    the old partition, after it the new one: never a hole or an overlap,
+    because every stored partition is a k-d tree whose leaves tile the map.
+    Entities follow case 1.
+13. Cost. The ghost margin is view radius + view hysteresis + cross margin +
+    the fastest entity's movement during the bus's delay; cells are never
+    split below ``2 * margin`` on a side, so ghosts stay a small share of a
+    tick. ``bench/cells.py`` measures it.
+"""

@@ -1,0 +1,205 @@
+"""A cell's ghosts, its claims on entities, and where it sent those it handed over. No I/O.
+
+``Ghosts`` holds, per neighbour, the newest batch of that neighbour's border
+entities. Batches are fenced by the partition version (an older layout's
+batch is dropped, CELLS.md case 11) and ordered per source by the source's
+own tick, never compared with this cell's tick or another source's (case 3).
+A neighbour that stops sending (it died, or is no longer a neighbour) loses
+its ghosts after ``stale_after`` of this cell's ticks: they vanish rather than
+freeze.
+
+``claim_wins`` settles two cells holding the same entity as real (case 1):
+the higher ownership version, raised by every hand-over, wins.
+
+``Forwards`` remembers, for a while, where this cell handed an entity, so
+inputs and actions that still arrive here follow it (cases 5 and 7), at most
+``MAX_HOPS`` times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+
+# How many times an action may be forwarded after its target before it is refused.
+MAX_HOPS: Final = 3
+# How many ticks a cell forwards what still arrives for an entity it handed over.
+FORWARD_TICKS: Final = 100
+
+# The columns of a ghost row, and their dtypes (the frame's, plus the ownership version).
+GHOST_COLUMNS: Final[dict[str, type[np.generic]]] = {
+    "id": np.int64,
+    "kind": np.uint8,
+    "template": np.int32,
+    "x": np.float64,
+    "y": np.float64,
+    "z": np.float64,
+    "o": np.float64,
+    "hp": np.int32,
+    "max_hp": np.int32,
+    "flags": np.uint8,
+    "version": np.int64,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GhostRows:
+    """Border entities as columns (see ``GHOST_COLUMNS``), one row per entity."""
+
+    cols: dict[str, NDArray[np.generic]]
+
+    @classmethod
+    def empty(cls) -> GhostRows:
+        return cls({name: np.zeros(0, dtype=dt) for name, dt in GHOST_COLUMNS.items()})
+
+    @classmethod
+    def of(cls, **cols: NDArray[np.generic]) -> GhostRows:
+        """Rows from columns of equal length, cast to ``GHOST_COLUMNS``' dtypes."""
+        if set(cols) != set(GHOST_COLUMNS):
+            raise ValueError(f"ghost rows need exactly the columns {sorted(GHOST_COLUMNS)}")
+        lengths = {len(c) for c in cols.values()}
+        if len(lengths) > 1:
+            raise ValueError("ghost columns differ in length")
+        return cls({n: np.asarray(cols[n], dtype=dt) for n, dt in GHOST_COLUMNS.items()})
+
+    def __len__(self) -> int:
+        return len(self.cols["id"])
+
+    @property
+    def ids(self) -> IntArray:
+        out: IntArray = self.cols["id"].astype(np.int64)
+        return out
+
+    def take(self, index: NDArray[np.generic]) -> GhostRows:
+        return GhostRows({n: c[index] for n, c in self.cols.items()})
+
+    @classmethod
+    def concat(cls, parts: list[GhostRows]) -> GhostRows:
+        if not parts:
+            return cls.empty()
+        return cls({n: np.concatenate([p.cols[n] for p in parts]) for n in GHOST_COLUMNS})
+
+
+@dataclass(slots=True)
+class _Batch:
+    source_tick: int
+    received_at: int  # this cell's tick when it arrived
+    rows: GhostRows
+
+
+class Ghosts:
+    """The ghosts a cell holds, by the neighbour that owns them."""
+
+    def __init__(self, version: int, stale_after: int = 40) -> None:
+        self.version = version
+        self.stale_after = stale_after
+        self._batches: dict[int, _Batch] = {}
+        self.dropped = 0  # batches refused (old layout, or older than the one held)
+
+    def relayout(self, version: int) -> None:
+        """The partition changed: batches of older layouts no longer count."""
+        if version > self.version:
+            self.version = version
+            self._batches.clear()
+
+    def receive(
+        self, source: int, version: int, source_tick: int, rows: GhostRows, now: int
+    ) -> bool:
+        """Take a neighbour's batch (it replaces that neighbour's last one); False if
+        it is fenced (another layout) or older than the batch held from that source."""
+        held = self._batches.get(source)
+        if version != self.version or (held is not None and source_tick <= held.source_tick):
+            self.dropped += 1
+            return False
+        self._batches[source] = _Batch(source_tick, now, rows)
+        return True
+
+    def expire(self, now: int) -> list[int]:
+        """Forget sources silent for ``stale_after`` ticks; returns them."""
+        gone = [s for s, b in self._batches.items() if now - b.received_at > self.stale_after]
+        for source in gone:
+            del self._batches[source]
+        return gone
+
+    def forget(self, source: int) -> None:
+        self._batches.pop(source, None)
+
+    def rows(self, real: IntArray) -> tuple[GhostRows, IntArray]:
+        """Every ghost, once, with the cell that owns it; entities in ``real`` (held
+        as real here) are left out. An id sent by two neighbours (a hand-over
+        between them is under way) is taken from the higher ownership version."""
+        parts, owners = [], []
+        for source in sorted(self._batches):
+            batch = self._batches[source].rows
+            parts.append(batch)
+            owners.append(np.full(len(batch), source, dtype=np.int64))
+        rows = GhostRows.concat(parts)
+        owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+        if len(rows) == 0:
+            return rows, owner
+        # Highest version first per id, then keep the first row of each id.
+        order = np.lexsort((-rows.cols["version"].astype(np.int64), rows.ids))
+        ids = rows.ids[order]
+        first = np.ones(ids.size, dtype=bool)
+        first[1:] = ids[1:] != ids[:-1]
+        keep = order[first & ~np.isin(ids, real)]
+        return rows.take(keep), owner[keep]
+
+    def owner(self, entity_id: int) -> int | None:
+        """The neighbour whose ghost ``entity_id`` is (the higher version's), or None."""
+        best: tuple[int, int] | None = None
+        for source, batch in self._batches.items():
+            hit = np.flatnonzero(batch.rows.ids == entity_id)
+            if hit.size:
+                version = int(batch.rows.cols["version"][hit[0]])
+                if best is None or version > best[0]:
+                    best = (version, source)
+        return None if best is None else best[1]
+
+
+def claim_wins(mine: int, theirs: int, my_cell: int, their_cell: int) -> bool:
+    """Whether this cell keeps an entity that another cell also holds as real.
+
+    The higher ownership version wins; equal versions (two restores of the
+    same state) go to the lower cell id, so both sides reach the same verdict.
+    """
+    if mine != theirs:
+        return mine > theirs
+    return my_cell < their_cell
+
+
+class Forwards:
+    """Where this cell handed each entity, for ``FORWARD_TICKS`` of its ticks."""
+
+    def __init__(self, keep_ticks: int = FORWARD_TICKS) -> None:
+        self.keep_ticks = keep_ticks
+        self._to: dict[int, tuple[int, int]] = {}
+
+    def handed(self, entity_id: int, to_cell: int, tick: int) -> None:
+        self._to[entity_id] = (to_cell, tick + self.keep_ticks)
+
+    def taken_back(self, entity_id: int) -> None:
+        """The entity is this cell's again: nothing to forward."""
+        self._to.pop(entity_id, None)
+
+    def where(self, entity_id: int, tick: int) -> int | None:
+        """The cell ``entity_id`` went to, if this cell still forwards for it."""
+        hit = self._to.get(entity_id)
+        if hit is None or tick > hit[1]:
+            return None
+        return hit[0]
+
+    def expire(self, tick: int) -> None:
+        self._to = {e: v for e, v in self._to.items() if tick <= v[1]}
+
+    def route(self, entity_id: int, hops: int, tick: int) -> int | None:
+        """Where an action for ``entity_id``, already forwarded ``hops`` times, goes
+        next; None when it must be refused (not known here, or too many hops)."""
+        if hops >= MAX_HOPS:
+            return None
+        return self.where(entity_id, tick)

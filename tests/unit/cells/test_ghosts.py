@@ -1,0 +1,112 @@
+"""A cell's ghost table, claims on one entity, and forwarding after a hand-over."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from realmkit.cells.ghosts import MAX_HOPS, Forwards, GhostRows, Ghosts, claim_wins
+
+
+def _rows(*ids: int, version: int = 1, x: float = 0.0) -> GhostRows:
+    n = len(ids)
+    return GhostRows.of(
+        id=np.array(ids),
+        kind=np.ones(n),
+        template=np.zeros(n),
+        x=np.full(n, x),
+        y=np.zeros(n),
+        z=np.zeros(n),
+        o=np.zeros(n),
+        hp=np.full(n, 100),
+        max_hp=np.full(n, 100),
+        flags=np.zeros(n),
+        version=np.full(n, version),
+    )
+
+
+def test_a_batch_replaces_its_sources_last_one() -> None:
+    """Each neighbour's newest batch is its whole border: entities gone from it vanish."""
+    g = Ghosts(version=3)
+    assert g.receive(2, 3, source_tick=10, rows=_rows(7, 8), now=0)
+    assert g.receive(2, 3, source_tick=11, rows=_rows(8), now=1)
+    rows, owner = g.rows(real=np.array([], dtype=np.int64))
+    assert list(rows.ids) == [8]
+    assert list(owner) == [2]
+
+
+def test_batches_are_ordered_per_source_by_the_sources_tick_only() -> None:
+    """A late batch from one source is dropped; another source's ticks are not compared."""
+    g = Ghosts(version=1)
+    assert g.receive(2, 1, source_tick=500, rows=_rows(7), now=0)
+    assert not g.receive(2, 1, source_tick=499, rows=_rows(9), now=1)
+    assert g.receive(3, 1, source_tick=4, rows=_rows(9), now=1)
+    rows, _ = g.rows(np.array([], dtype=np.int64))
+    assert sorted(rows.ids) == [7, 9]
+    assert g.dropped == 1
+
+
+def test_an_older_layouts_batch_is_fenced() -> None:
+    """After a partition change, batches of the old version are dropped."""
+    g = Ghosts(version=1)
+    g.receive(2, 1, 1, _rows(7), now=0)
+    g.relayout(2)
+    assert not g.receive(2, 1, 2, _rows(7), now=1)
+    assert len(g.rows(np.array([], dtype=np.int64))[0]) == 0
+    assert g.receive(2, 2, 2, _rows(7), now=1)
+
+
+def test_real_entities_hide_their_ghosts_and_the_higher_version_wins() -> None:
+    """During a hand-over an id may be real here or sent by two cells: one row, the right one."""
+    g = Ghosts(version=1)
+    g.receive(2, 1, 1, _rows(7, 8, version=1, x=1.0), now=0)
+    g.receive(3, 1, 1, _rows(8, version=2, x=2.0), now=0)
+    rows, owner = g.rows(real=np.array([7]))
+    assert list(rows.ids) == [8]
+    assert list(owner) == [3]
+    assert rows.cols["x"][0] == 2.0
+    assert g.owner(8) == 3
+    assert g.owner(7) == 2
+    assert g.owner(99) is None
+
+
+def test_a_silent_neighbours_ghosts_vanish() -> None:
+    """Ghosts of a neighbour that stopped sending go after stale_after ticks, not frozen forever."""
+    g = Ghosts(version=1, stale_after=5)
+    g.receive(2, 1, 1, _rows(7), now=10)
+    assert g.expire(now=15) == []
+    assert g.expire(now=16) == [2]
+    assert len(g.rows(np.array([], dtype=np.int64))[0]) == 0
+
+
+def test_ghost_rows_need_every_column() -> None:
+    """Rows missing a column, or of unequal length, are refused."""
+    with pytest.raises(ValueError, match="exactly the columns"):
+        GhostRows.of(id=np.array([1]))
+
+
+@given(st.integers(0, 5), st.integers(0, 5), st.integers(1, 4), st.integers(1, 4))
+def test_two_claims_on_one_entity_have_one_winner(mine: int, theirs: int, a: int, b: int) -> None:
+    """Two cells holding one entity as real reach opposite verdicts: exactly one keeps it."""
+    if a == b:
+        return
+    assert claim_wins(mine, theirs, a, b) != claim_wins(theirs, mine, b, a)
+    if mine != theirs:
+        assert claim_wins(mine, theirs, a, b) == (mine > theirs)
+
+
+def test_inputs_and_actions_follow_a_handed_entity_for_a_while() -> None:
+    """After a hand-over the old owner forwards for FORWARD_TICKS, at most MAX_HOPS hops."""
+    f = Forwards(keep_ticks=10)
+    f.handed(5, to_cell=2, tick=100)
+    assert f.where(5, 110) == 2
+    assert f.where(5, 111) is None
+    assert f.route(5, hops=MAX_HOPS - 1, tick=105) == 2
+    assert f.route(5, hops=MAX_HOPS, tick=105) is None
+    f.taken_back(5)
+    assert f.where(5, 101) is None
+    f.handed(6, 3, 0)
+    f.expire(11)
+    assert f.where(6, 5) is None
