@@ -126,6 +126,11 @@ class Ghosts:
             del self._batches[source]
         return gone
 
+    def heard_at(self, source: int) -> int | None:
+        """This cell's tick when ``source``'s held batch arrived (None: none held)."""
+        batch = self._batches.get(source)
+        return None if batch is None else batch.received_at
+
     def forget(self, source: int) -> None:
         self._batches.pop(source, None)
 

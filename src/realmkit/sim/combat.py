@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from realmkit.protocol.events import Died, LootGranted
+from realmkit.sim.cell import hit_ghost
 from realmkit.sim.creatures import Ai, set_state, start_chase
 from realmkit.sim.loot import PendingGrant, roll
-from realmkit.sim.store import FLAG_COMBAT, FLAG_DEAD, FLAG_EVADING, Kind
+from realmkit.sim.store import FLAG_COMBAT, FLAG_DEAD, FLAG_EVADING, GHOST_OFFSET, Kind
 from realmkit.sim.world import World
 
 
@@ -29,6 +30,10 @@ def hostile(world: World, attacker: int, target: int) -> bool:
     mine_kind, their_kind = kinds.item(attacker), kinds.item(target)
     if attacker == target or their_kind == Kind.FREE:
         return False
+    if their_kind > Kind.CREATURE:  # a ghost: players of cells are never PvP (continents)
+        their_kind -= GHOST_OFFSET
+        if their_kind == Kind.PLAYER:
+            return False
     if mine_kind == Kind.PLAYER and their_kind == Kind.PLAYER:
         mine = world.players[int(c["id"][attacker])].team
         return world.pvp and not (mine and mine == world.players[int(c["id"][target])].team)
@@ -52,6 +57,11 @@ def damage(world: World, target: int, amount: int, attacker: int) -> None:
     """Apply ``amount`` damage from ``attacker`` to ``target`` (slots)."""
     c = world.store.cols
     if not alive(world, target) or c["flags"][target] & FLAG_EVADING:
+        return
+    if c["kind"].item(target) > Kind.CREATURE:
+        # A ghost: its owner cell applies the hit, this copy only shows it.
+        if world.cell is not None:
+            hit_ghost(world, world.cell, target, amount, attacker)
         return
     attacker_is_player = c["kind"].item(attacker) == Kind.PLAYER
     if c["kind"].item(target) == Kind.CREATURE:

@@ -110,7 +110,10 @@ def _drop_lost_targets(world: World, creatures: Slots) -> None:
         return
     target = st["target"][chase].astype(np.int64)
     safe = np.where(target >= 0, target, 0)
-    ok = (target >= 0) & (st["kind"][safe] == Kind.PLAYER) & ((st["flags"][safe] & FLAG_DEAD) == 0)
+    # A player that crossed into a neighbouring cell is a ghost here: still a target.
+    kind = st["kind"][safe]
+    player = (kind == Kind.PLAYER) | (kind == Kind.GHOST_PLAYER)
+    ok = (target >= 0) & player & ((st["flags"][safe] & FLAG_DEAD) == 0)
     dx = st["x"][chase] - st["home_x"][chase]
     dy = st["y"][chase] - st["home_y"][chase]
     ok &= dx * dx + dy * dy <= st["leash"][chase] ** 2

@@ -22,11 +22,15 @@ from typing import Final
 
 import numpy as np
 
+from realmkit.cells.border import Margins
+from realmkit.cells.ghosts import GhostRows
+from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import AlreadyExists, InstanceFull, NotFound, TickOutOfOrder, UsageError
 from realmkit.protocol.events import Event, PortalReached
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import ClientInput
+from realmkit.sim import cell as cells
 from realmkit.sim import match, spawns
 from realmkit.sim import snapshot as snap
 from realmkit.sim.actions import apply_input
@@ -35,12 +39,14 @@ from realmkit.sim.creatures import Ai, step_creatures
 from realmkit.sim.loot import ItemIdPool
 from realmkit.sim.movement import normalize_orientation, start_track
 from realmkit.sim.state import PlayerRecord, PlayerState
-from realmkit.sim.store import FLAG_DEAD, Kind
+from realmkit.sim.store import FLAG_DEAD, GHOST_OFFSET, Kind
 from realmkit.sim.world import World
 
 MAX_INPUTS_PER_TICK: Final = 8
 MAX_QUEUED_INPUTS: Final = 64
 MAX_LEVEL: Final = 100
+# Creature ids of a cell are -(instance_id * CELL_CREATURE_BLOCK + n).
+CELL_CREATURE_BLOCK: Final = 1 << 24
 
 
 class Space:
@@ -54,16 +60,20 @@ class Space:
         instance_id: int = 0,
         seed: int = 0,
         item_ids: tuple[int, int] | None = None,
+        cell: tuple[Partition, int, Margins] | None = None,
     ) -> None:
         if map_id not in pack.maps:
             raise NotFound("map", map_id)
         rng = np.random.Generator(np.random.PCG64(seed))
         self.world = World(pack, map_id, instance_id, rng)
+        if cell is not None:
+            self._place(*cell)
         spawns.populate(self.world)
         if item_ids is not None:
             self.world.pool.add_block(*item_ids)
         self.world.ask_for_ids_if_low()
         self._frames: list[SpaceFrame] = []
+        self._borders: dict[int, GhostRows] = {}
 
     # --- inputs ------------------------------------------------------------
 
@@ -192,7 +202,16 @@ class Space:
         auto_attacks(w)
         self._portals()
         match.judge(w, w.events[first_event:])
+        if w.cell is not None:
+            cells.take_ghosts(w, w.cell)
         self._frames.append(self._frame())
+        if w.cell is not None:
+            # After the frame: a player handed over this tick had its frame from
+            # here, and has its next from the new owner (no gap, no double).
+            cells.hand_out(w, w.cell)
+            self._borders = cells.border_rows(w, w.cell)
+            w.cell.ghosts.expire(w.tick)
+            w.cell.forwards.expire(w.tick)
 
     def _portals(self) -> None:
         w = self.world
@@ -230,7 +249,9 @@ class Space:
         recs = [w.players[int(i)] for i in st["id"][sorted_players]]
         arrays = FrameArrays(
             ids=st["id"][rows],
-            kinds=st["kind"][rows].astype(np.uint8),
+            kinds=np.where(
+                st["kind"][rows] > Kind.CREATURE, st["kind"][rows] - GHOST_OFFSET, st["kind"][rows]
+            ).astype(np.uint8),
             templates=st["template"][rows],
             pos=np.stack([st[k][rows] for k in ("x", "y", "z", "o")], axis=1).astype(np.float32),
             hp=st["hp"][rows],
@@ -243,6 +264,58 @@ class Space:
             visible=row_of[ent].astype(np.int32),
         )
         return arrays.to_frame(w.instance_id, w.map.id, w.tick)
+
+    # --- a cell of a continent (realmkit.sim.cell) -------------------------
+
+    def _place(self, partition: Partition, cell: int, margins: Margins) -> None:
+        """Run as cell ``cell`` of ``partition`` (from construction: it populates only the
+        spawns in the cell, with creature ids from the block of its instance id)."""
+        partition.rect(cell)
+        if self.world.instance_id <= 0:
+            raise UsageError("a cell needs its instance id", instance_id=self.world.instance_id)
+        self.world.cell = cells.CellRole(partition, cell, margins)
+        self.world.creature_ids_from = self.world.instance_id * CELL_CREATURE_BLOCK
+
+    @property
+    def cell(self) -> cells.CellRole | None:
+        return self.world.cell
+
+    def receive_ghosts(self, source: int, version: int, source_tick: int, rows: GhostRows) -> bool:
+        """A neighbour's border entities; False if fenced or out of order."""
+        role = self._role()
+        return role.ghosts.receive(source, version, source_tick, rows, self.world.tick)
+
+    def take_handoff(self, handoff: cells.EntityHandoff) -> bool:
+        """An entity a neighbour handed here becomes real (call between ticks)."""
+        return cells.take_in(self.world, self._role(), handoff)
+
+    def receive_hit(self, hit: cells.RemoteHit) -> bool:
+        """A neighbour's hit on an entity it sees as a ghost; applied if owned here."""
+        landing = cells.hit_here(self.world, self._role(), hit)
+        if landing is None:
+            return False
+        damage(self.world, landing[0], hit.amount, landing[1])
+        return True
+
+    def ghosts_to_send(self) -> dict[int, GhostRows]:
+        """Per neighbour cell, the border rows of the last tick (drained)."""
+        out, self._borders = self._borders, {}
+        return out
+
+    def handoffs_to_send(self) -> list[cells.EntityHandoff]:
+        role = self._role()
+        out, role.handoffs = role.handoffs, []
+        return out
+
+    def hits_to_send(self) -> list[cells.RemoteHit]:
+        role = self._role()
+        out, role.hits = role.hits, []
+        return out
+
+    def _role(self) -> cells.CellRole:
+        if self.world.cell is None:
+            raise UsageError("this space is not a cell", instance_id=self.world.instance_id)
+        return self.world.cell
 
     # --- outputs -----------------------------------------------------------
 

@@ -54,9 +54,19 @@ def keyed_spawns(pack: ContentPack, map_id: int) -> list[tuple[SpawnKey, SpawnDe
     return out
 
 
+def own_spawns(world: World, pack: ContentPack) -> list[tuple[SpawnKey, SpawnDef]]:
+    """The spawns this world populates: all of its map's, or in a cell of a continent
+    the ones whose point lies in the cell (CELLS.md case 8)."""
+    spawns = keyed_spawns(pack, world.map.id)
+    if world.cell is None:
+        return spawns
+    place = world.cell
+    return [(k, s) for k, s in spawns if place.partition.cell_at(s.at.x, s.at.y) == place.cell]
+
+
 def populate(world: World) -> None:
-    """Place every creature of the world's map, as a fresh space does."""
-    for key, spawn in keyed_spawns(world.pack, world.map.id):
+    """Place every creature of the world's spawns, as a fresh space does."""
+    for key, spawn in own_spawns(world, world.pack):
         spawn_creatures(world, spawn, world.intern_spawn(key), spawn.count)
 
 
@@ -67,7 +77,9 @@ def spawn_creatures(world: World, spawn: SpawnDef, index: int, n: int) -> None:
     st = world.store
     first = world.creatures_made + 1
     world.creatures_made += n
-    # Negative ids can never collide with character ids (positive int64).
+    # Negative ids can never collide with character ids (positive int64); the
+    # cells of a continent draw from blocks of their own (CELLS.md case 10).
+    first += world.creature_ids_from
     slots = st.alloc_many(list(range(-first, -first - n, -1)), Kind.CREATURE)
     # Row i is (angle, distance) of creature i, drawn in the order a loop would.
     angle, dist = world.rng.random((n, 2)).T
@@ -135,7 +147,7 @@ def switch(world: World, pack: ContentPack) -> None:
     check(world, pack)
     world.use_pack(pack)
     _players_take_rules(world)
-    wanted = [(world.intern_spawn(key), spawn) for key, spawn in keyed_spawns(pack, world.map.id)]
+    wanted = [(world.intern_spawn(key), spawn) for key, spawn in own_spawns(world, pack)]
     want = np.zeros(len(world.spawn_keys), dtype=np.int64)
     for index, spawn in wanted:
         want[index] = spawn.count

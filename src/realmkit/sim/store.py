@@ -12,6 +12,8 @@ Invariants:
   slots (determinism and snapshot equality depend on it).
 - Columns are private to the sim; ``target`` holds a slot (-1 for none), so a
   freed slot must be cleared from every ``target`` before reuse.
+- ``kind`` is GHOST_PLAYER or GHOST_CREATURE for a neighbouring cell's
+  entity held here read-only; a ghost's columns are what its owner sent.
 - ``spawn`` holds a creature's index in ``World.spawn_keys`` (-1 for players):
   which spawn of the map it belongs to, across content switches.
 """
@@ -30,6 +32,15 @@ class Kind(IntEnum):
     FREE = 0
     PLAYER = 1
     CREATURE = 2
+    # Read-only copies of a neighbouring cell's entities (``realmkit.sim.cell``):
+    # seen and targeted here, simulated by their owner. ``live(PLAYER)`` and
+    # ``live(CREATURE)`` leave them out, so the rules never move or hurt them.
+    GHOST_PLAYER = 3
+    GHOST_CREATURE = 4
+
+
+# A ghost kind's real kind is two below it (what clients are shown).
+GHOST_OFFSET: Final = 2
 
 
 # Bits of ``flags``; they are replicated to clients as they are.
@@ -66,6 +77,8 @@ COLUMNS: Final[dict[str, type[np.generic]]] = {
     "respawn_at": np.int64,
     "tagger": np.int64,
     "spawn": np.int32,
+    # ownership version (raised by every hand-over between cells; 0 outside cells)
+    "version": np.int64,
 }
 
 # Columns whose "nothing" is -1 rather than 0 (a fresh or grown slot starts with it).

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from realmkit.sim.loot import ItemIdPool, PendingGrant
 from realmkit.sim.movement import MoveRules
 from realmkit.sim.state import MatchState, PlayerRecord
 from realmkit.sim.store import EntityStore
+
+if TYPE_CHECKING:
+    from realmkit.sim.cell import CellRole
 
 # Combat reach of creatures: they stop at STOP and hit within REACH.
 CREATURE_STOP: Final = 2.0
@@ -68,7 +71,11 @@ class World:
         self.spawn_index: dict[SpawnKey, int] = {}
         # Creature ids are -1, -2, ... and never reused, even after a removal.
         self.creatures_made = 0
+        # Where this world's creature ids start (a cell's block; 0 for a whole map).
+        self.creature_ids_from = 0
         self.match = MatchState()
+        # Set when this space is one cell of a continent (``realmkit.sim.cell``).
+        self.cell: CellRole | None = None
 
     def ticks(self, seconds: float) -> int:
         """A duration in whole ticks (at least one)."""

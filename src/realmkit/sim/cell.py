@@ -1,0 +1,256 @@
+"""A space that is one cell of a continent: its ghosts, border rows and hand-overs. No I/O.
+
+``CellRole`` is what a space knows of its place in the partition. Within a
+tick (``Space.step``), after the rules ran:
+
+1. ``take_ghosts``: the ghost table's rows become ghost slots (new ids
+   allocated, gone ids released, the rest updated in place: slots are stable,
+   so the interest grid's hysteresis holds for ghosts too); then the frame;
+2. ``hand_out``: every owned entity that crossed (``realmkit.cells.border``)
+   leaves as an ``EntityHandoff`` (its whole row, a creature's target as an
+   entity id, a player's record) for the new owner. A player handed out had
+   this tick's frame from here and has its next from the new owner. The
+   entity stays here as a ghost at its last state until the new owner's
+   ghosts replace it, so observers here see no gap;
+3. ``border_rows`` lists what each neighbour must ghost.
+
+``take_in`` makes a hand-over real here: a creature keeps its AI state and
+target, a player its record (its input sequence, cooldowns, granted items);
+the ownership version must be above any this cell holds for the id, so a
+repeated or stale hand-over is refused (CELLS.md case 1).
+
+Hits on a ghost (a creature chasing across the border, a player's swing) are
+not applied here: they are queued as ``RemoteHit`` for the ghost's owner,
+which applies them once (case 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from realmkit.cells.border import Margins, crossings, ghost_targets
+from realmkit.cells.ghosts import Forwards, GhostRows, Ghosts
+from realmkit.cells.partition import Partition
+from realmkit.sim.creatures import Ai
+from realmkit.sim.movement import start_track
+from realmkit.sim.state import PlayerRecord
+from realmkit.sim.store import COLUMNS, GHOST_OFFSET, Kind
+from realmkit.sim.world import World
+
+IntArray = NDArray[np.int64]
+
+# Columns a ghost copies from its owner (the rest stay at their empty values).
+_SHOWN = ("id", "template", "x", "y", "z", "o", "hp", "max_hp", "flags", "version")
+
+
+class EntityHandoff(msgspec.Struct, frozen=True):
+    """An entity leaving its owner cell for ``to_cell``, with everything it is.
+
+    ``row`` has every store column (``target`` as an entity id, 0 for none);
+    ``player`` is a player's record (its ``slot`` and ``track`` are rebuilt
+    by the receiver)."""
+
+    entity_id: int
+    from_cell: int
+    to_cell: int
+    version: int
+    row: dict[str, float]
+    player: PlayerRecord | None = None
+
+
+class RemoteHit(msgspec.Struct, frozen=True):
+    """Damage meant for a ghost, for its owner to apply."""
+
+    owner_cell: int
+    target_id: int
+    amount: int
+    attacker_id: int
+    hops: int = 0  # times forwarded after the target (``realmkit.cells.ghosts.MAX_HOPS``)
+
+
+@dataclass
+class CellRole:
+    """A space's place in its continent's partition."""
+
+    partition: Partition
+    cell: int
+    margins: Margins
+    ghosts: Ghosts = field(init=False)
+    forwards: Forwards = field(default_factory=Forwards)
+    arrived: dict[int, int] = field(default_factory=dict)  # entity id -> tick it came
+    handoffs: list[EntityHandoff] = field(default_factory=list)
+    # Entities handed out, kept as ghosts until their new owner's ghosts come:
+    # id -> (new owner, tick handed).
+    leaving: dict[int, tuple[int, int]] = field(default_factory=dict)
+    hits: list[RemoteHit] = field(default_factory=list)
+    refused: int = 0  # hand-overs refused (stale version, already here)
+
+    def __post_init__(self) -> None:
+        self.ghosts = Ghosts(self.partition.version)
+
+
+def hand_out(world: World, role: CellRole) -> list[EntityHandoff]:
+    """Take out every owned entity that crossed this tick; returns the hand-overs."""
+    st = world.store
+    owned = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.CREATURE)]).astype(np.int64)
+    if owned.size == 0:
+        return []
+    ids = st["id"][owned]
+    arrived = np.array([role.arrived.get(int(i), -(1 << 40)) for i in ids], dtype=np.int64)
+    index, to = crossings(
+        role.partition, role.cell, role.margins, st["x"][owned], st["y"][owned], arrived, world.tick
+    )
+    out = []
+    for slot, to_cell in zip(owned[index].tolist(), to.tolist(), strict=True):
+        out.append(_take_out(world, role, slot, to_cell))
+    role.handoffs.extend(out)
+    return out
+
+
+def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> EntityHandoff:
+    st = world.store
+    c = st.cols
+    entity_id = int(c["id"][slot])
+    version = int(c["version"][slot]) + 1
+    row = {name: c[name][slot].item() for name in COLUMNS}
+    target = int(c["target"][slot])
+    row["target"] = int(c["id"][target]) if target >= 0 else 0
+    row["version"] = version
+    record = world.players.pop(entity_id, None)
+    # It stays as a ghost at its last state until the new owner's ghosts come.
+    c["kind"][slot] = int(c["kind"][slot]) + GHOST_OFFSET
+    c["version"][slot] = version
+    c["target"][slot] = -1
+    st["target"][st["target"] == slot] = -1  # creatures here lose it as a target
+    role.arrived.pop(entity_id, None)
+    role.leaving[entity_id] = (to_cell, world.tick)
+    role.forwards.handed(entity_id, to_cell, world.tick)
+    return EntityHandoff(entity_id, role.cell, to_cell, version, row, record)
+
+
+def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
+    """Make a hand-over's entity real here; False (nothing changed) if it is stale."""
+    st = world.store
+    c = st.cols
+    slot = st.slot_of.get(handoff.entity_id)
+    if slot is not None:
+        held_kind = c["kind"].item(slot)
+        if held_kind in (Kind.PLAYER, Kind.CREATURE) or int(c["version"][slot]) >= handoff.version:
+            role.refused += 1
+            return False
+        st.release(slot)
+        world.grid.forget(slot)  # hysteresis memory of a ghost slot; it is seen again at once
+    kind = Kind(int(handoff.row["kind"]))
+    slot = st.alloc(handoff.entity_id, kind)
+    for name in COLUMNS:
+        if name not in ("id", "kind", "target"):
+            c[name][slot] = handoff.row[name]
+    target = st.slot_of.get(int(handoff.row["target"]), -1) if handoff.row["target"] else -1
+    c["target"][slot] = target
+    if kind is Kind.CREATURE and target < 0 and c["ai"].item(slot) == Ai.CHASE:
+        c["ai"][slot] = Ai.EVADE  # its target is nowhere near: go home
+    if handoff.player is not None:
+        x, y, z = float(c["x"][slot]), float(c["y"][slot]), float(c["z"][slot])
+        world.players[handoff.entity_id] = msgspec.structs.replace(
+            handoff.player, slot=slot, track=start_track(x, y, z, world.time_ms(world.tick))
+        )
+    role.arrived[handoff.entity_id] = world.tick
+    role.leaving.pop(handoff.entity_id, None)
+    role.forwards.taken_back(handoff.entity_id)
+    return True
+
+
+def take_ghosts(world: World, role: CellRole) -> None:
+    """Make the ghost table the store's ghost slots (see the module docstring)."""
+    st = world.store
+    c = st.cols
+    real = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.CREATURE)])
+    rows, _owners = role.ghosts.rows(st["id"][real].astype(np.int64))
+    held = np.concatenate([st.live(Kind.GHOST_PLAYER), st.live(Kind.GHOST_CREATURE)]).astype(
+        np.int64
+    )
+    wanted = rows.ids
+    gone = held[~np.isin(st["id"][held], wanted)]
+    gone = gone[[not _still_leaving(role, int(i), world.tick) for i in st["id"][gone]]]
+    if gone.size:
+        st.release_many(gone)
+        world.grid.forget_many(gone)
+    for i, entity_id in enumerate(wanted.tolist()):
+        slot = st.slot_of.get(entity_id)
+        if slot is None:
+            slot = st.alloc(entity_id, Kind(int(rows.cols["kind"][i]) + GHOST_OFFSET))
+        for name in _SHOWN:
+            c[name][slot] = rows.cols[name][i]
+
+
+def _still_leaving(role: CellRole, entity_id: int, now: int) -> bool:
+    """Whether a handed-out entity's last state is still shown here: its new owner
+    has sent no ghosts since the hand-over (and not for too long)."""
+    leaving = role.leaving.get(entity_id)
+    if leaving is None:
+        return False
+    to_cell, handed = leaving
+    heard = role.ghosts.heard_at(to_cell)
+    if (heard is not None and heard > handed) or now - handed > role.ghosts.stale_after:
+        del role.leaving[entity_id]
+        return False
+    return True
+
+
+def border_rows(world: World, role: CellRole) -> dict[int, GhostRows]:
+    """What each neighbour must ghost: the owned entities within its margin (dead
+    creatures are unseen, so not sent)."""
+    st = world.store
+    owned = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.CREATURE)]).astype(np.int64)
+    owned = owned[~((st["kind"][owned] == Kind.CREATURE) & (st["ai"][owned] == Ai.DEAD))]
+    targets = ghost_targets(role.partition, role.cell, role.margins, st["x"][owned], st["y"][owned])
+    out = {}
+    for cell, index in targets.items():
+        slots = owned[index]
+        out[cell] = GhostRows.of(
+            id=st["id"][slots],
+            kind=st["kind"][slots],
+            template=st["template"][slots],
+            x=st["x"][slots],
+            y=st["y"][slots],
+            z=st["z"][slots],
+            o=st["o"][slots],
+            hp=st["hp"][slots],
+            max_hp=st["max_hp"][slots],
+            flags=st["flags"][slots],
+            version=st["version"][slots],
+        )
+    return out
+
+
+def hit_ghost(world: World, role: CellRole, target: int, amount: int, attacker: int) -> None:
+    """Queue damage to a ghost for its owner (never applied to the copy here)."""
+    c = world.store.cols
+    target_id = int(c["id"][target])
+    owner = role.ghosts.owner(target_id) or role.forwards.where(target_id, world.tick)
+    if owner is None:
+        return  # a ghost left at hand-over whose new owner has not sent it yet
+    role.hits.append(RemoteHit(owner, target_id, amount, int(c["id"][attacker])))
+
+
+def hit_here(world: World, role: CellRole, hit: RemoteHit) -> tuple[int, int] | None:
+    """Where a remote hit lands: (target slot, attacker slot) if the target is owned
+    here; else it is forwarded after its target (queued again) or dropped."""
+    st = world.store
+    target = st.slot_of.get(hit.target_id)
+    if target is not None and st.cols["kind"].item(target) in (Kind.PLAYER, Kind.CREATURE):
+        attacker = st.slot_of.get(hit.attacker_id)
+        return None if attacker is None else (target, attacker)
+    onward = role.forwards.route(hit.target_id, hit.hops, world.tick)
+    if onward is not None:
+        role.hits.append(msgspec.structs.replace(hit, owner_cell=onward, hops=hit.hops + 1))
+    return None
+
+
+def is_ghost(kinds: NDArray[np.int8]) -> NDArray[np.bool_]:
+    mask: NDArray[np.bool_] = kinds >= Kind.GHOST_PLAYER
+    return mask

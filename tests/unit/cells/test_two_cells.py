@@ -1,0 +1,167 @@
+"""Two cells of one continent, stepped on their own clocks and wired by hand as the
+world nodes wire them: ghosts across the border, seamless crossing, hits on ghosts."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from realmkit.cells.border import Margins
+from realmkit.cells.partition import Axis, Partition, Rect
+from realmkit.content.loader import classic_pack_path, load_pack
+from realmkit.content.schema import Point, SpawnDef
+from realmkit.protocol.frames import FrameArrays
+from realmkit.protocol.inputs import Attack, Move
+from realmkit.sim.space import Space
+from realmkit.sim.state import PlayerState
+from realmkit.sim.store import Kind
+
+PACK = load_pack(classic_pack_path())
+CONTINENT = 1
+BORDER = 1024.0
+WOLF = 1
+# Two wolves, one on each side of the border, within sight of each other.
+WOLVES = msgspec.structs.replace(
+    PACK,
+    spawns=[
+        SpawnDef(
+            map=CONTINENT,
+            template=WOLF,
+            at=Point(x=BORDER - 30.0, y=300.0, z=0.0),
+            count=1,
+            wander_radius=0.0,
+        ),
+        SpawnDef(
+            map=CONTINENT,
+            template=WOLF,
+            at=Point(x=BORDER + 30.0, y=300.0, z=0.0),
+            count=1,
+            wander_radius=0.0,
+        ),
+    ],
+)
+MARGINS = Margins.of_map(PACK.maps[CONTINENT], fastest=PACK.player.run_speed)
+
+
+@dataclass
+class Pair:
+    a: Space
+    b: Space
+    tick_a: int = 0
+    tick_b: int = 5000  # no global tick: B's clock is far from A's
+
+    def step(self, n: int = 1) -> list[tuple[FrameArrays, FrameArrays]]:
+        """Step both cells n times, delivering what each sends to the other after each tick."""
+        frames = []
+        for _ in range(n):
+            self.tick_a += 1
+            self.tick_b += 1
+            self.a.step(self.tick_a)
+            self.b.step(self.tick_b)
+            fa = FrameArrays.of(self.a.frames_to_send()[-1])
+            fb = FrameArrays.of(self.b.frames_to_send()[-1])
+            for src, dst, tick in ((self.a, self.b, self.tick_a), (self.b, self.a, self.tick_b)):
+                me = src.cell
+                assert me is not None
+                for cell, rows in src.ghosts_to_send().items():
+                    assert cell == dst.cell.cell  # type: ignore[union-attr]
+                    dst.receive_ghosts(me.cell, me.partition.version, tick, rows)
+                for handoff in src.handoffs_to_send():
+                    assert dst.take_handoff(handoff)
+                for hit in src.hits_to_send():
+                    dst.receive_hit(hit)
+            frames.append((fa, fb))
+        return frames
+
+
+def _pair(pack: object = WOLVES) -> Pair:
+    p = Partition.single(Rect(0, 0, 2048, 2048)).split(1, Axis.X, BORDER)
+    a = Space(pack, CONTINENT, instance_id=11, seed=1, item_ids=(1, 100), cell=(p, 1, MARGINS))  # type: ignore[arg-type]
+    b = Space(pack, CONTINENT, instance_id=12, seed=2, item_ids=(100, 200), cell=(p, 2, MARGINS))  # type: ignore[arg-type]
+    return Pair(a, b)
+
+
+def _player(cid: int, x: float, y: float = 300.0) -> PlayerState:
+    return PlayerState(cid, f"p{cid}", 5, 180, CONTINENT, x, y, 0.0, 0.0)
+
+
+def _seen_by(frame: FrameArrays, observer: int) -> dict[int, int]:
+    """Entity id -> kind, of what ``observer`` sees in a frame."""
+    i = int(np.flatnonzero(frame.observers == observer)[0])
+    rows = frame.visible[frame.offsets[i] : frame.offsets[i + 1]]
+    return dict(zip(frame.ids[rows].tolist(), frame.kinds[rows].tolist(), strict=True))
+
+
+def test_each_cell_spawns_its_own_creatures_with_ids_of_its_own() -> None:
+    """A spawn belongs to the cell containing it; creature ids never collide across cells."""
+    pair = _pair()
+    ids_a = {i for i in pair.a.world.store.slot_of if i < 0}
+    ids_b = {i for i in pair.b.world.store.slot_of if i < 0}
+    assert len(ids_a) == 1
+    assert len(ids_b) == 1
+    assert not ids_a & ids_b
+
+
+def test_a_player_near_the_border_sees_across_it_with_the_real_ids() -> None:
+    """The wolf owned by B appears, as a creature with its real id, in the frame A builds."""
+    pair = _pair()
+    pair.a.add_player(_player(1, BORDER - 20.0))
+    wolf_b = next(i for i in pair.b.world.store.slot_of if i < 0)
+    frames = pair.step(3)
+    seen = _seen_by(frames[-1][0], 1)
+    assert seen.get(wolf_b) == Kind.CREATURE
+    assert (
+        pair.a.world.store.cols["kind"][pair.a.world.store.slot_of[wolf_b]] == Kind.GHOST_CREATURE
+    )
+
+
+def test_walking_over_the_border_changes_owner_once_and_frames_continue() -> None:
+    """A walker crosses A -> B seamlessly: one hand-over, its input seq kept, and a
+    watcher in A sees it in every frame, before, during and after."""
+    pair = _pair(PACK)
+    pair.a.add_player(_player(1, BORDER - 10.0))
+    pair.a.add_player(_player(2, BORDER - 40.0))  # the watcher
+    pair.step(25)  # past the minimum stay
+    x, seq, client_ms = BORDER - 10.0, 0, 0
+    owners = []
+    for _ in range(60):
+        x += 0.3
+        seq += 1
+        client_ms += 50
+        mv = Move(x, 300.0, 0.0, 0.0, client_ms, seq)
+        # The gateway sends to the cell it knows; the old owner would forward (tested in
+        # the cluster suite): here the walker's current owner gets it.
+        owner = pair.a if 1 in pair.a.world.players else pair.b
+        owner.receive_input(1, mv)
+        fa, fb = pair.step()[0]
+        owners.append("a" if 1 in pair.a.world.players else "b")
+        assert 1 in _seen_by(fa, 2), "the watcher lost sight of the walker"
+        assert (1 in fa.observers.tolist()) != (1 in fb.observers.tolist())
+    assert owners[0] == "a"
+    assert owners[-1] == "b"
+    assert sum(1 for p, n in itertools.pairwise(owners) if p != n) == 1
+    assert pair.b.world.players[1].last_seq == seq
+    assert pair.b.player_state(1).x > BORDER + MARGINS.cross
+
+
+def test_a_hit_on_a_ghost_is_applied_once_by_its_owner() -> None:
+    """A player in A attacking B's wolf across the border: the ghost in A is untouched,
+    the real wolf in B loses hp, once per swing."""
+    pair = _pair()
+    wolf_b = next(i for i in pair.b.world.store.slot_of if i < 0)
+    b_store = pair.b.world.store
+    # The wolf stands just inside B, the player just inside A: within melee reach.
+    b_store.cols["x"][b_store.slot_of[wolf_b]] = BORDER + 1.0
+    b_store.cols["aggro"][b_store.slot_of[wolf_b]] = 0.0  # it does not come over
+    pair.a.add_player(_player(1, BORDER - 1.0))
+    pair.step(2)
+    hp0 = int(b_store.cols["hp"][b_store.slot_of[wolf_b]])
+    pair.a.receive_input(1, Attack(wolf_b))
+    pair.step(40)
+    hp1 = int(b_store.cols["hp"][b_store.slot_of[wolf_b]])
+    swings = -(-40 // pair.a.world.ticks(PACK.player.attack_speed))
+    assert hp1 < hp0
+    assert hp0 - hp1 <= swings * PACK.player.melee_damage
