@@ -1,3 +1,3 @@
-from realmkit.cli.main import main
+from realmkit.cli.entry import main
 
 main()

@@ -220,7 +220,7 @@ def _engines_left(infos: list[engines.EngineInfo]) -> str:
     if embedded:
         said.append(
             f"{' and '.join(embedded)} were running before `realmkit up` and stay up "
-            "(`realmkit engines down` stops them)"
+            "(`realmkit down` or `realmkit engines down` stops them)"
         )
     if external:
         said.append(f"external {' and '.join(external)} left alone")

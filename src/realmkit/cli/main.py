@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from realmkit.cli.entry import version_text, write_node_file
 from realmkit.cli.realms import patch_app, pool_app, realm_app
 from realmkit.cli.support import (
     Context,
@@ -30,7 +31,7 @@ from realmkit.cli.support import (
     run_async,
     with_db,
 )
-from realmkit.settings import DEFAULT_CONFIG_FILE, DEFAULT_TOML, Role, Settings
+from realmkit.settings import DEFAULT_CONFIG_FILE, Role, Settings
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -84,9 +85,7 @@ def _root(
 @app.command()
 def version(as_json: JsonOption = False) -> None:
     """Print realmkit's version."""
-    import importlib.metadata
-
-    found = importlib.metadata.version("realmkit")
+    found = version_text()
     if as_json:
         print_json({"version": found, "python": sys.version.split()[0]})
     else:
@@ -98,12 +97,11 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write the documented default node file, realmkit.toml, to edit."""
-    path = Path(DEFAULT_CONFIG_FILE)
-    if path.exists() and not force:
-        err.print(f"[bold red]error:[/] {path} exists (use --force to overwrite)")
+    done, said = write_node_file(force)
+    if not done:
+        err.print(f"[bold red]error:[/] {said}")
         raise typer.Exit(2)
-    path.write_text(DEFAULT_TOML)
-    out.print(f"wrote {path}")
+    out.print(said)
 
 
 # --- engines ------------------------------------------------------------------
@@ -287,9 +285,10 @@ def up(
     """Start the whole cluster: engines, schema, a default realm, then every node.
 
     Nodes run as child processes (logs in <data-dir>/logs) and are restarted
-    with backoff when they crash. Ctrl-C or `realmkit down` stops every node,
-    then the embedded NATS and PostgreSQL that this command started (engines
-    that were already running, or external URLs, are left running).
+    with backoff when they crash. Ctrl-C stops every node, then the embedded
+    NATS and PostgreSQL that this command started (engines that were already
+    running, or external URLs, are left running). `realmkit down` from another
+    terminal stops every node and every embedded engine of the data folder.
     """
     import uvloop
 

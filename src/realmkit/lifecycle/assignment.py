@@ -64,10 +64,6 @@ LIFECYCLE: Lifecycle[AssignmentState, AssignmentEvent] = Lifecycle(
 
 # The (from, to) pairs the table can make: what the schema's moves table holds.
 MOVES = LIFECYCLE.moves
-# A state with no way out is final; the others are live.
-LIVE = LIFECYCLE.live
 next_state = LIFECYCLE.next_state
-check_move = LIFECYCLE.check_move
 sources = LIFECYCLE.sources
 target = LIFECYCLE.target
-on = LIFECYCLE.on

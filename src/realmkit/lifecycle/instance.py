@@ -80,13 +80,9 @@ LIFECYCLE: Lifecycle[InstanceState, InstanceEvent] = Lifecycle(
 
 # The (from, to) pairs the table can make: what the schema's moves table holds.
 MOVES = LIFECYCLE.moves
-# A state with no way out is final; the others are live.
-LIVE = LIFECYCLE.live
 next_state = LIFECYCLE.next_state
-check_move = LIFECYCLE.check_move
 sources = LIFECYCLE.sources
 target = LIFECYCLE.target
-on = LIFECYCLE.on
 
 # The same moves by state, for readers who ask "where can it go from here?".
 INSTANCE_MOVES: dict[InstanceState, frozenset[InstanceState]] = {

@@ -63,4 +63,3 @@ next_state = LIFECYCLE.next_state
 check_move = LIFECYCLE.check_move
 sources = LIFECYCLE.sources
 target = LIFECYCLE.target
-on = LIFECYCLE.on

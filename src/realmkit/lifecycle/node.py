@@ -62,9 +62,6 @@ LIFECYCLE: Lifecycle[NodeState, NodeEvent] = Lifecycle("node", NodeState, TRANSI
 
 # The (from, to) pairs the table can make: what the schema's moves table holds.
 MOVES = LIFECYCLE.moves
-# A state with no way out is final; the others are live.
-LIVE = LIFECYCLE.live
 next_state = LIFECYCLE.next_state
-check_move = LIFECYCLE.check_move
 sources = LIFECYCLE.sources
 on = LIFECYCLE.on

@@ -6,7 +6,8 @@ believe the client holds it: that player restarts with a keyframe. Without
 this, a player who stands where nothing moves would never see its world.
 
 A space's replicator lives while a player of this gateway observes it: when
-the last one leaves, it goes (a long-lived gateway serves many spaces, most
+the last one leaves, or a frame has no observer this gateway can reach (a
+late frame of a space its players left), it goes (a long-lived gateway serves many spaces, most
 of them for a while only: dungeons, matches, the spaces of moved players).
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from realmkit.protocol.frames import SpaceFrame
+from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.replication.replicator import ReplicationConfig, Replicator
 
 
@@ -36,6 +37,10 @@ class Fanout:
                 out.append((character_id, data))
             else:
                 replicator.request_keyframe(character_id)
+        if not out and not any(deliverable(int(c)) for c in FrameArrays.of(frame).observers):
+            # Nobody here can take this space's frames: whoever comes back to it
+            # starts with a keyframe from a new replicator.
+            del self.replicators[frame.instance_id]
         return out
 
     def keyframe(self, instance_id: int, character_id: int) -> None:

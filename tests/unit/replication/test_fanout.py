@@ -44,3 +44,14 @@ def test_a_still_player_gets_no_more_frames_once_delivered() -> None:
     fanout = Fanout()
     assert [c for c, _ in fanout.frame(_frame_at(space, 1), deliverable=lambda c: True)] == [7]
     assert fanout.frame(_frame_at(space, 2), deliverable=lambda c: True) == []
+
+
+def test_a_late_frame_of_a_space_everyone_left_keeps_no_replicator() -> None:
+    """A frame arriving after its players left this gateway leaves no replicator behind."""
+    space = _alone_in_a_quiet_space()
+    fanout = Fanout()
+    fanout.frame(_frame_at(space, 1), deliverable=lambda c: True)
+    fanout.left(1, 7)
+    assert fanout.replicators == {}
+    assert fanout.frame(_frame_at(space, 2), deliverable=lambda c: False) == []
+    assert fanout.replicators == {}
