@@ -60,14 +60,6 @@ def map_names(content_pack: str) -> dict[int, str]:
 async def cluster_status(db: Database) -> ClusterStatus:
     """The cluster as PostgreSQL knows it: realms, nodes, live instances."""
     async with db.connection() as conn:
-        nodes = await conn.fetch(
-            "SELECT n.node_id, n.role, n.state, "
-            "extract(epoch FROM now() - n.last_heartbeat_at)::float8 AS heartbeat_age_s, "
-            "(SELECT count(*) FROM characters.instances i "
-            " WHERE i.node_id = n.node_id AND i.state <> $1) AS spaces "
-            "FROM cluster.nodes n ORDER BY n.node_id",
-            InstanceState.GONE.value,
-        )
         instances = await conn.fetch(
             "SELECT i.instance_id, i.realm_id, i.map_id, i.kind, i.state, i.node_id, "
             "coalesce(r.name, 'pool ' || p.name) AS realm, g.content_pack, "
@@ -85,7 +77,10 @@ async def cluster_status(db: Database) -> ClusterStatus:
     names = {pack: await asyncio.to_thread(map_names, pack) for pack in packs}
     return ClusterStatus(
         realms=await ClusterRepo(db).listing(),
-        nodes=[msgspec.convert(dict(r), NodeRow) for r in nodes],
+        nodes=[
+            NodeRow(n.node_id, n.role, n.state.value, n.heartbeat_age_s, n.spaces, n.seen)
+            for n in await ClusterRepo(db).node_rows()
+        ],
         instances=[
             msgspec.convert(
                 {

@@ -23,16 +23,13 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from realmkit.lifecycle.node import NodeState
+from realmkit.lifecycle.node import NodeState, seen
 from realmkit.protocol.cluster import GatewayLoad, WorldLoad
 from realmkit.store.records import RealmListing
 
 if TYPE_CHECKING:
     from realmkit.client.bots import SwarmSummary
     from realmkit.supervision.reviver import Reviver
-
-# A node silent this long is shown "silent" whatever its row says (nodes beat every second).
-SILENT_AFTER = 10.0
 
 
 class NodeRow(msgspec.Struct, frozen=True):
@@ -42,6 +39,8 @@ class NodeRow(msgspec.Struct, frozen=True):
     heartbeat_age_s: float
     # Live instances placed on it (world nodes).
     spaces: int = 0
+    # What the row means now (``realmkit.lifecycle.node.seen``): silent, drained...
+    seen: str = ""
 
 
 class InstanceRow(msgspec.Struct, frozen=True):
@@ -74,19 +73,9 @@ class ClusterStatus(msgspec.Struct, frozen=True):
         return sum(r.population for r in self.realms)
 
 
-# The node states in which a node should be heartbeating.
-_LIVE = (NodeState.STARTING, NodeState.READY, NodeState.DRAINING)
-
-
 def shown_state(node: NodeRow) -> str:
-    """The state to show: ``silent`` for a live state with an old heartbeat (the
-    process is gone or hung), ``drained`` for a draining world node with no space
-    left, else the stored state."""
-    if node.state in _LIVE and node.heartbeat_age_s > SILENT_AFTER:
-        return f"silent (was {node.state})"
-    if node.state == NodeState.DRAINING and node.role == "world" and node.spaces == 0:
-        return "drained"
-    return node.state
+    """The state to show (``realmkit.lifecycle.node.seen``)."""
+    return seen(NodeState(node.state), node.role, node.heartbeat_age_s, node.spaces)
 
 
 def _ago(seconds: float) -> str:

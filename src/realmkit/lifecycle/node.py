@@ -65,3 +65,19 @@ MOVES = LIFECYCLE.moves
 next_state = LIFECYCLE.next_state
 sources = LIFECYCLE.sources
 on = LIFECYCLE.on
+
+
+# A node whose row is live but has not beaten for this long is shown silent.
+SILENT_AFTER_S = 10.0
+_BEATING = (N.STARTING, N.READY, N.DRAINING)
+
+
+def seen(state: NodeState, role: str, heartbeat_age_s: float, spaces: int) -> str:
+    """What a node's row means to an operator now: ``silent (was S)`` for a live
+    state with an old heartbeat (the process is gone or hung), ``drained`` for a
+    draining world node with no space left, else the stored state."""
+    if state in _BEATING and heartbeat_age_s > SILENT_AFTER_S:
+        return f"silent (was {state})"
+    if state is N.DRAINING and role == "world" and spaces == 0:
+        return "drained"
+    return state.value

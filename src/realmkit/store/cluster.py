@@ -13,6 +13,7 @@ from realmkit.store.postgres import ConnectionLike, Database, translated
 from realmkit.store.records import (
     Game,
     Node,
+    NodeStatus,
     Realm,
     RealmListing,
     RealmPool,
@@ -229,6 +230,19 @@ class ClusterRepo:
                 tos,
             )
         return [r["node_id"] for r in records]
+
+    async def node_rows(self) -> list[NodeStatus]:
+        """Every node with its heartbeat's age and its live spaces, for operators."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT n.node_id, n.role, n.state, "
+                "extract(epoch FROM now() - n.last_heartbeat_at)::float8 AS heartbeat_age_s, "
+                "(SELECT count(*) FROM characters.instances i "
+                " WHERE i.node_id = n.node_id AND i.state <> $1)::int AS spaces "
+                "FROM cluster.nodes n ORDER BY n.node_id",
+                InstanceState.GONE.value,
+            )
+        return [row(NodeStatus, r) for r in records]
 
     async def nodes(self) -> list[Node]:
         async with self.db.connection() as conn:

@@ -16,6 +16,7 @@ import msgspec
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.lifecycle.node import NodeState
+from realmkit.lifecycle.node import seen as node_seen
 from realmkit.sim.state import PlayerState
 
 
@@ -99,6 +100,21 @@ class Node(msgspec.Struct, frozen=True):
     state: NodeState
     capacity: int
     last_heartbeat_at: datetime
+
+
+class NodeStatus(msgspec.Struct, frozen=True):
+    """A node as operators see it (``realmkit status``, the login API's root)."""
+
+    node_id: str
+    role: str
+    state: NodeState
+    heartbeat_age_s: float
+    spaces: int  # live instances placed on it
+
+    @property
+    def seen(self) -> str:
+        """The state to show (``realmkit.lifecycle.node.seen``)."""
+        return node_seen(self.state, self.role, self.heartbeat_age_s, self.spaces)
 
 
 class Character(msgspec.Struct, frozen=True):

@@ -134,3 +134,14 @@ def test_instance_moves_are_the_old_table() -> None:
     """The moves the table makes are the 14 of migrations 0003 and 0004."""
     assert len(instance.MOVES) == 14
     assert all(a is not b for a, b in itertools.chain(instance.MOVES, node.MOVES))
+
+
+def test_what_a_node_row_means_now() -> None:
+    """Silent beats every live state; a draining world node with no space is drained."""
+    from realmkit.lifecycle.node import SILENT_AFTER_S, NodeState, seen
+
+    assert seen(NodeState.READY, "world", SILENT_AFTER_S + 1, 3) == "silent (was ready)"
+    assert seen(NodeState.DRAINING, "world", 0.5, 0) == "drained"
+    assert seen(NodeState.DRAINING, "world", 0.5, 1) == "draining"
+    assert seen(NodeState.DRAINING, "gateway", 0.5, 0) == "draining"
+    assert seen(NodeState.STOPPED, "world", 999.0, 0) == "stopped"

@@ -254,8 +254,7 @@ class LoginApi:
         """What this address serves (the browser client will land here) and the
         cluster's state. Nothing secret: no hosts, ports, accounts or keys."""
         realms = await self.cluster.listing()
-        nodes = await self.cluster.nodes()
-        now = self.clock()
+        nodes = await self.cluster.node_rows()
         return json_response(
             {
                 "service": "realmkit login API",
@@ -276,10 +275,8 @@ class LoginApi:
                     {
                         "node": n.node_id,
                         "role": n.role,
-                        "state": n.state,
-                        "heartbeat_age_s": round(
-                            max(0.0, now - n.last_heartbeat_at.timestamp()), 1
-                        ),
+                        "state": n.seen,
+                        "heartbeat_age_s": round(max(0.0, n.heartbeat_age_s), 1),
                     }
                     for n in nodes
                 ],
