@@ -18,6 +18,11 @@ space the same way, in this order:
    the client, or nothing when only the space's node changed). On entry the
    gateway is waiting for the answer, which is the re-point.
 
+Live migration takes these steps in bulk (``seat_moved_space``): steps 3 to 5
+for every player of the frozen space, placed one by one, joined by one load
+of the space with its players kept, then re-pointed one by one; nobody is
+announced, since nobody changes space.
+
 Border crossings between the cells of a continent are the next caller.
 """
 
