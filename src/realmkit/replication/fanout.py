@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from realmkit.protocol.frames import FrameArrays, SpaceFrame
+import numpy as np
+
+from realmkit.protocol.frames import SpaceFrame
 from realmkit.replication.replicator import ReplicationConfig, Replicator
 
 
@@ -37,7 +39,9 @@ class Fanout:
                 out.append((character_id, data))
             else:
                 replicator.request_keyframe(character_id)
-        if not out and not any(deliverable(int(c)) for c in FrameArrays.of(frame).observers):
+        if not out and not any(
+            deliverable(c) for c in np.frombuffer(frame.observers, dtype="<i8").tolist()
+        ):
             # Nobody here can take this space's frames: whoever comes back to it
             # starts with a keyframe from a new replicator.
             del self.replicators[frame.instance_id]

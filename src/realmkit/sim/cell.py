@@ -81,7 +81,6 @@ class CellRole:
     margins: Margins
     ghosts: Ghosts = field(init=False)
     forwards: Forwards = field(default_factory=Forwards)
-    arrived: dict[int, int] = field(default_factory=dict)  # entity id -> tick it came
     handoffs: list[EntityHandoff] = field(default_factory=list)
     # Entities handed out, kept as ghosts until their new owner's ghosts come:
     # id -> (new owner, tick handed).
@@ -99,10 +98,14 @@ def hand_out(world: World, role: CellRole) -> list[EntityHandoff]:
     owned = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.CREATURE)]).astype(np.int64)
     if owned.size == 0:
         return []
-    ids = st["id"][owned]
-    arrived = np.array([role.arrived.get(int(i), -(1 << 40)) for i in ids], dtype=np.int64)
     index, to = crossings(
-        role.partition, role.cell, role.margins, st["x"][owned], st["y"][owned], arrived, world.tick
+        role.partition,
+        role.cell,
+        role.margins,
+        st["x"][owned],
+        st["y"][owned],
+        st["arrived"][owned],
+        world.tick,
     )
     out = []
     for slot, to_cell in zip(owned[index].tolist(), to.tolist(), strict=True):
@@ -126,7 +129,6 @@ def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> EntityHa
     c["version"][slot] = version
     c["target"][slot] = -1
     st["target"][st["target"] == slot] = -1  # creatures here lose it as a target
-    role.arrived.pop(entity_id, None)
     role.leaving[entity_id] = (to_cell, world.tick)
     role.forwards.handed(entity_id, to_cell, world.tick)
     return EntityHandoff(entity_id, role.cell, to_cell, version, row, record)
@@ -136,6 +138,11 @@ def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
     """Make a hand-over's entity real here; False (nothing changed) if it is stale."""
     st = world.store
     c = st.cols
+    if handoff.row.get("kind") not in (Kind.PLAYER, Kind.CREATURE) or set(handoff.row) != set(
+        COLUMNS
+    ):
+        role.refused += 1  # not a row this build can take: refused, nothing changed
+        return False
     slot = st.slot_of.get(handoff.entity_id)
     if slot is not None:
         held_kind = c["kind"].item(slot)
@@ -158,7 +165,7 @@ def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
         world.players[handoff.entity_id] = msgspec.structs.replace(
             handoff.player, slot=slot, track=start_track(x, y, z, world.time_ms(world.tick))
         )
-    role.arrived[handoff.entity_id] = world.tick
+    c["arrived"][slot] = world.tick
     role.leaving.pop(handoff.entity_id, None)
     role.forwards.taken_back(handoff.entity_id)
     return True
@@ -179,12 +186,13 @@ def take_ghosts(world: World, role: CellRole) -> None:
     if gone.size:
         st.release_many(gone)
         world.grid.forget_many(gone)
-    for i, entity_id in enumerate(wanted.tolist()):
-        slot = st.slot_of.get(entity_id)
-        if slot is None:
-            slot = st.alloc(entity_id, Kind(int(rows.cols["kind"][i]) + GHOST_OFFSET))
-        for name in _SHOWN:
-            c[name][slot] = rows.cols[name][i]
+    slots = np.array([st.slot_of.get(i, -1) for i in wanted.tolist()], dtype=np.int64)
+    for kind in (Kind.PLAYER, Kind.CREATURE):
+        new = np.flatnonzero((slots < 0) & (rows.cols["kind"] == kind))
+        if new.size:
+            slots[new] = st.alloc_many(wanted[new].tolist(), Kind(kind + GHOST_OFFSET))
+    for name in _SHOWN:
+        c[name][slots] = rows.cols[name]
 
 
 def _still_leaving(role: CellRole, entity_id: int, now: int) -> bool:

@@ -30,11 +30,12 @@ def hostile(world: World, attacker: int, target: int) -> bool:
     mine_kind, their_kind = kinds.item(attacker), kinds.item(target)
     if attacker == target or their_kind == Kind.FREE:
         return False
-    if their_kind > Kind.CREATURE:  # a ghost: players of cells are never PvP (continents)
+    ghost = their_kind > Kind.CREATURE
+    if ghost:
         their_kind -= GHOST_OFFSET
-        if their_kind == Kind.PLAYER:
-            return False
     if mine_kind == Kind.PLAYER and their_kind == Kind.PLAYER:
+        if ghost:  # in another cell: its team is not known here (match maps have no cells)
+            return world.pvp
         mine = world.players[int(c["id"][attacker])].team
         return world.pvp and not (mine and mine == world.players[int(c["id"][target])].team)
     return bool(mine_kind != their_kind)

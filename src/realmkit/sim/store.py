@@ -79,6 +79,8 @@ COLUMNS: Final[dict[str, type[np.generic]]] = {
     "spawn": np.int32,
     # ownership version (raised by every hand-over between cells; 0 outside cells)
     "version": np.int64,
+    # the tick it came to this cell (a hand-over; 0 for what started here)
+    "arrived": np.int64,
 }
 
 # Columns whose "nothing" is -1 rather than 0 (a fresh or grown slot starts with it).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from realmkit.cells.border import Margins, crossings, ghost_targets
@@ -14,7 +14,8 @@ from realmkit.content.loader import classic_pack_path, load_pack
 
 BOUNDS = Rect(0.0, 0.0, 2048.0, 2048.0)
 M = Margins(view=85.0, cross=4.0, travel=2.0, min_stay=20)
-TWO = Partition.single(BOUNDS).split(1, Axis.X, 1024.0)
+BORDER_X = 1024.0
+TWO = Partition.single(BOUNDS).split(1, Axis.X, BORDER_X)
 
 
 def _arr(*v: float) -> np.ndarray:
@@ -39,20 +40,23 @@ def test_entities_near_a_border_are_ghosted_to_the_neighbour() -> None:
     assert {c: list(i) for c, i in ghost_targets(TWO, 1, M, x, y).items()} == {2: [0]}
 
 
-@given(st.floats(0, 2048), st.floats(0, 2048), st.floats(0, 2048), st.floats(0, 2048))
+@given(
+    st.floats(BORDER_X - 120.0, BORDER_X + 4.0),
+    st.floats(0.0, 2048.0),
+    st.floats(0.0, 1.0),
+    st.floats(-1.5, 1.5),
+)
 def test_a_player_sees_everything_in_range_across_the_border(
-    ox: float, oy: float, ex: float, ey: float
+    ox: float, oy: float, reach: float, heading: float
 ) -> None:
     """Whatever a player owned by A may see (within view, standing at most `cross`
     outside A) that B owns reaches A as a ghost."""
-    p = TWO
-    owner_of_observer = 1
-    if p.rect(1).distance(ox, oy) > M.cross:
-        return  # would have crossed to B
-    if p.cell_at(ex, ey) != 2 or np.hypot(ex - ox, ey - oy) > M.view:
-        return
-    sent = ghost_targets(p, 2, M, _arr(ex), _arr(ey))
-    assert list(sent.get(owner_of_observer, [])) == [0]
+    ex = ox + reach * M.view * np.cos(heading)
+    ey = oy + reach * M.view * np.sin(heading)
+    assume(0.0 <= ey <= 2048.0 and TWO.cell_at(ex, ey) == 2)
+    assert TWO.rect(1).distance(ox, oy) <= M.cross  # the observer is still A's
+    sent = ghost_targets(TWO, 2, M, _arr(ex), _arr(ey))
+    assert list(sent.get(1, [])) == [0]
 
 
 def test_an_entity_crosses_once_it_is_past_the_margin_and_has_stayed() -> None:

@@ -165,3 +165,19 @@ def test_a_hit_on_a_ghost_is_applied_once_by_its_owner() -> None:
     swings = -(-40 // pair.a.world.ticks(PACK.player.attack_speed))
     assert hp1 < hp0
     assert hp0 - hp1 <= swings * PACK.player.melee_damage
+
+
+def test_a_hand_over_of_an_unknown_shape_or_a_second_time_is_refused() -> None:
+    """A repeated hand-over, or one whose row is not an entity row, changes nothing."""
+    pair = _pair(PACK)
+    pair.step(MARGINS.min_stay)
+    pair.a.add_player(_player(1, BORDER + 50.0))  # placed on B's side: it crosses at once
+    pair.a.step(pair.tick_a + 1)
+    (handoff,) = pair.a.handoffs_to_send()
+    assert pair.b.take_handoff(handoff)
+    assert not pair.b.take_handoff(handoff)
+    bad = msgspec.structs.replace(handoff, entity_id=99, row={**handoff.row, "kind": 7})
+    assert not pair.b.take_handoff(bad)
+    assert 99 not in pair.b.world.store.slot_of
+    assert pair.b.cell is not None
+    assert pair.b.cell.refused == 2
