@@ -41,12 +41,11 @@ class Plan(msgspec.Struct, frozen=True):
 def plan(nodes: list[NodeLoad], launching: int, rules: ScalingSettings) -> Plan:
     """The one change to make now (``launching``: launches not yet ready)."""
     count = len(nodes) + launching
-    total = sum(n.capacity for n in nodes)
-    used = sum(min(n.players, n.capacity) for n in nodes)
+    total, used = _room(nodes)
     if launching:
         return Plan(wanted=max(count, rules.min_world_nodes))
     short = count < rules.min_world_nodes
-    crowded = total == 0 or (total - used) / total < rules.scale_up_below
+    crowded = _free(total, used) < rules.scale_up_below
     if short or (crowded and count < rules.max_world_nodes):
         # ``wanted`` never under the minimum: a launcher that sets a replica
         # count must not shrink a cluster whose nodes are still starting.
@@ -70,10 +69,19 @@ def launch_reason(nodes: list[NodeLoad], rules: ScalingSettings) -> str:
             f"{len(nodes)} world node{'s' if len(nodes) != 1 else ''} ready, "
             f"min_world_nodes is {rules.min_world_nodes}"
         )
-    total = sum(n.capacity for n in nodes)
-    used = sum(min(n.players, n.capacity) for n in nodes)
-    free = (total - used) / total if total else 0.0
+    total, used = _room(nodes)
+    free = _free(total, used)
     return (
         f"{used} of {total} places taken on {len(nodes)} nodes: {free:.0%} free, "
         f"under scale_up_below {rules.scale_up_below:.0%}"
     )
+
+
+def _room(nodes: list[NodeLoad]) -> tuple[int, int]:
+    """(places, places taken) on the ready nodes."""
+    return sum(n.capacity for n in nodes), sum(min(n.players, n.capacity) for n in nodes)
+
+
+def _free(total: int, used: int) -> float:
+    """The free share of the places (none at all counts as full)."""
+    return (total - used) / total if total else 0.0

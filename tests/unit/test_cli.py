@@ -113,6 +113,32 @@ def test_status_with_nothing_running(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not (tmp_path / ".realmkit").exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "engine"),
+    [
+        (["db", "status"], "PostgreSQL"),
+        (["realm", "list"], "PostgreSQL"),
+        (["engines", "status"], ""),
+    ],
+)
+def test_other_commands_with_nothing_running_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], engine: str
+) -> None:
+    """Commands that only look (`db status`, `realm list`, `engines status`) create no
+    data folder on a fresh clone, and name the engine they need, not another."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("REALMKIT_CONFIG", "REALMKIT_NATS_URL", "REALMKIT_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("REALMKIT_DATA_DIR", raising=False)
+    result = runner.invoke(app, command, terminal_width=200)
+    assert result.exit_code == 1
+    assert engine in result.output
+    if engine:
+        assert "NATS" not in result.output
+        assert "realmkit up" in result.output
+    assert not (tmp_path / ".realmkit").exists()
+
+
 def test_two_nodes_on_one_port_is_a_node_file_error(tmp_path: Path) -> None:
     """Two nodes on one host and port exit 2 (BAD_CONFIG) naming both, not 1."""
     path = tmp_path / "realmkit.toml"

@@ -120,3 +120,14 @@ def test_drained_and_silent_nodes_are_not_draining_forever() -> None:
     assert shown_state(NodeRow("login", "login", "ready", 600.0)) == "silent (was ready)"
     assert shown_state(NodeRow("world-2", "world", "stopped", 600.0)) == "stopped"
     assert shown_state(NodeRow("world-2", "world", "ready", 0.5)) == "ready"
+
+
+def test_the_bots_line_and_the_leaders_take_one_line_each() -> None:
+    """At 80 columns the bot swarm's line is cut, not wrapped, and both leaders are
+    named in full."""
+    lines = _render(_cluster(nodes=11, instances=30), 80, 24)
+    bots = [i for i, line in enumerate(lines) if line.startswith("bots 48/50")]
+    assert len(bots) == 1
+    assert lines[bots[0]].endswith("…")
+    assert not lines[bots[0] + 1].startswith(" ")
+    assert any(line.endswith("matchmakers' leader: matchmaker-2") for line in lines)

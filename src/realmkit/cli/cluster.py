@@ -122,9 +122,6 @@ NOT_RUNNING = "not running: start the cluster with `realmkit up`"
 def running_endpoints(settings: Settings) -> engines.Endpoints:
     """The engines of a running cluster; ``EngineUnreachable`` saying to run
     ``realmkit up`` if they are down. Creates nothing (no data folder)."""
-    cfg = settings.engines
-    if not (cfg.nats_url and cfg.database_url) and not settings.data_path.is_dir():
-        raise EngineUnreachable("the cluster", str(settings.data_path), NOT_RUNNING)
     try:
         return engines.endpoints(settings)
     except EngineUnreachable as exc:

@@ -78,7 +78,7 @@ async def with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) 
     from realmkit.engines import embedded as engines
     from realmkit.store.postgres import Database
 
-    db = await Database.connect(engines.endpoints(settings).database_url, max_size=2)
+    db = await Database.connect(engines.endpoints(settings, nats=False).database_url, max_size=2)
     try:
         return await work(db)
     finally:

@@ -99,7 +99,8 @@ def _realm_rows(status: ClusterStatus) -> list[list[str]]:
 def _node_rows(status: ClusterStatus, reviver: Reviver | None) -> list[list[str]]:
     children = {c.name: c for c in reviver.children} if reviver else {}
     rows = []
-    for n in status.nodes:
+    # World nodes first: when the live view cuts the list, they are what it keeps.
+    for n in sorted(status.nodes, key=lambda n: (n.role != "world", n.node_id)):
         row = [n.node_id, n.role, shown_state(n), _ago(n.heartbeat_age_s)]
         if reviver is not None:
             child = children.get(n.node_id)
@@ -235,10 +236,11 @@ def _compact_table(title: str, columns: tuple[str, ...], rows: list[list[str]]) 
 
 
 def _bots_line(s: SwarmSummary) -> Text:
+    """One line (cut with an ellipsis when the terminal is narrower)."""
     line = (
-        f"bots {s.connected}/{s.bots} in world · {s.frames_per_second:.0f} frames/s · "
-        f"{s.bytes_per_second_per_bot:.0f} B/s per bot · latency p50 {s.latency_p50_ms:.1f} ms "
-        f"p99 {s.latency_p99_ms:.1f} ms · errors {s.errors}"
+        f"bots {s.connected}/{s.bots} in world · errors {s.errors} · "
+        f"latency p50 {s.latency_p50_ms:.0f} p99 {s.latency_p99_ms:.0f} ms · "
+        f"{s.frames_per_second:.0f} frames/s · {s.bytes_per_second_per_bot:.0f} B/s per bot"
     )
     if s.queued:
         line += (
@@ -247,7 +249,7 @@ def _bots_line(s: SwarmSummary) -> Text:
         )
     if s.in_parties:
         line += f" · in parties {s.in_parties}"
-    return Text(line)
+    return Text(line, no_wrap=True, overflow="ellipsis")
 
 
 def height_of(renderable: RenderableType, width: int) -> int:
@@ -282,11 +284,14 @@ def live_view(
     summary = Text(
         f"nodes running {running}/{len(children)} "
         f"(restarts {sum(c.restarts for c in children)}) · instances {len(status.instances)} · "
-        f"players {status.players} · {_leaders(status)}",
+        f"players {status.players}",
         no_wrap=True,
         overflow="ellipsis",
     )
-    fixed: list[RenderableType] = [summary]
+    fixed: list[RenderableType] = [
+        summary,
+        Text(_leaders(status), no_wrap=True, overflow="ellipsis"),
+    ]
     if bots is not None:
         fixed.append(_bots_line(bots))
     columns = {

@@ -251,6 +251,8 @@ class EmbeddedEngines:
         return infos
 
     def status(self) -> list[EngineInfo]:
+        if not self.data_dir.is_dir():
+            return self._infos()  # nothing ever ran here: look, create nothing
         with self._locked():
             return self._infos()
 
@@ -262,7 +264,8 @@ class EmbeddedEngines:
                 raise EngineUnreachable(
                     info.name,
                     info.url or str(self.data_dir),
-                    "not running (start it with `realmkit engines up`)",
+                    "not running (start the cluster with `realmkit up`, "
+                    "or the engines alone with `realmkit engines up`)",
                 )
         return (self.nats.url() if nats else "", self.postgres.url() if postgres else "")
 
@@ -326,12 +329,13 @@ def engines_status(settings: Settings) -> list[EngineInfo]:
     return infos
 
 
-def endpoints(settings: Settings) -> Endpoints:
-    """Where the engines answer, without starting anything."""
+def endpoints(settings: Settings, *, nats: bool = True) -> Endpoints:
+    """Where the engines answer, without starting anything (``nats=False``: only
+    PostgreSQL is wanted, and NATS is neither checked nor given)."""
     cfg = settings.engines
-    if cfg.nats_url and cfg.database_url:
-        return Endpoints(cfg.nats_url, cfg.database_url)
+    if (cfg.nats_url or not nats) and cfg.database_url:
+        return Endpoints(cfg.nats_url if nats else "", cfg.database_url)
     nats_url, database_url = EmbeddedEngines(settings.data_path).urls(
-        nats=not cfg.nats_url, postgres=not cfg.database_url
+        nats=nats and not cfg.nats_url, postgres=not cfg.database_url
     )
-    return Endpoints(cfg.nats_url or nats_url, cfg.database_url or database_url)
+    return Endpoints((cfg.nats_url or nats_url) if nats else "", cfg.database_url or database_url)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum, StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from realmkit.errors import IllegalTransition
 
@@ -66,7 +66,12 @@ class Lifecycle(Generic[S, E]):
         """Every move ``event`` makes, by the state it leaves."""
         return {s: self.next_state(s, event) for s in self.sources(event)}
 
-    def compare_and_set(self, event: E) -> tuple[list[str], str]:
-        """(states an update may find, state it writes) of a single-target event,
-        as query parameters."""
-        return [s.value for s in self.sources(event)], self.target(event).value
+    def compare_and_set(self, event: E) -> CompareAndSet:
+        """The states an update by a single-target event may find, and the state it
+        writes, as query parameters."""
+        return CompareAndSet([s.value for s in self.sources(event)], self.target(event).value)
+
+
+class CompareAndSet(NamedTuple):
+    froms: list[str]
+    to: str

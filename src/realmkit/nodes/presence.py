@@ -50,5 +50,11 @@ class Presence:
             self._beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beating
-        with contextlib.suppress(RealmkitError):
-            await self.cluster.heartbeat(self.name, NodeEvent.STOP, 0)
+        await mark_stopped(self.cluster, self.name, 0)
+
+
+async def mark_stopped(cluster: ClusterRepo, name: str, capacity: int) -> None:
+    """The node's row says ``stopped`` (a node stopping while PostgreSQL is away
+    leaves it as it was: its silence then tells)."""
+    with contextlib.suppress(RealmkitError):
+        await cluster.heartbeat(name, NodeEvent.STOP, capacity)

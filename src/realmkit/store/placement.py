@@ -143,14 +143,14 @@ class InstanceRepo:
 
     async def mark_unhealthy_on(self, node_id: str) -> list[int]:
         """Every live instance of a node that died: UNHEALTHY (FAIL); their ids."""
-        fail = InstanceEvent.FAIL
+        fail = instance.LIFECYCLE.compare_and_set(InstanceEvent.FAIL)
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "UPDATE characters.instances SET state = $2, updated_at = now() "
                 "WHERE node_id = $1 AND state = ANY($3) RETURNING instance_id",
                 node_id,
-                instance.target(fail).value,
-                [s.value for s in instance.sources(fail)],
+                fail.to,
+                fail.froms,
             )
         return [r["instance_id"] for r in records]
 
@@ -278,7 +278,7 @@ class AssignmentRepo:
         elsewhere or moved on meanwhile."""
         # Every state with an instance is a source of ARRIVE: a row not updated
         # was moved on (another epoch or instance), not refused by the table.
-        arrive = AssignmentEvent.ARRIVE
+        arrive = assignment.LIFECYCLE.compare_and_set(AssignmentEvent.ARRIVE)
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "WITH arrived AS (UPDATE characters.player_assignments "
@@ -289,8 +289,8 @@ class AssignmentRepo:
                 character_id,
                 instance_id,
                 epoch,
-                assignment.target(arrive).value,
-                [s.value for s in assignment.sources(arrive)],
+                arrive.to,
+                arrive.froms,
             )
         if record is None:
             raise StaleEpoch(character_id, epoch)
@@ -299,14 +299,15 @@ class AssignmentRepo:
     async def move(self, character_id: int, epoch: int, event: AssignmentEvent) -> Assignment:
         """Apply ``event`` within ``epoch`` (same instance); ``StaleEpoch`` if it moved
         on, ``IllegalTransition`` if the lifecycle does not let ``event`` leave its state."""
+        cas = assignment.LIFECYCLE.compare_and_set(event)
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
                 "UPDATE characters.player_assignments SET state = $3, updated_at = now() "
                 "WHERE character_id = $1 AND epoch = $2 AND state = ANY($4) RETURNING *",
                 character_id,
                 epoch,
-                assignment.target(event).value,
-                [s.value for s in assignment.sources(event)],
+                cas.to,
+                cas.froms,
             )
         if record is None:
             raise await self._refused(character_id, epoch, event)
@@ -329,7 +330,7 @@ class AssignmentRepo:
     ) -> Assignment:
         # The epoch fences the row; the table says which states ``event`` may
         # leave (the caller need not have read the state that epoch holds).
-        target = assignment.target(event)
+        cas = assignment.LIFECYCLE.compare_and_set(event)
         stale = partial(StaleEpoch, character_id, expected_epoch)
         async with self.db.connection() as conn:
             with translated(
@@ -345,10 +346,10 @@ class AssignmentRepo:
                     expected_epoch,
                     instance_id,
                     gateway_id,
-                    target.value,
+                    cas.to,
                     resume_hash,
-                    target is AssignmentState.OFFLINE,  # nothing to resume any more
-                    [s.value for s in assignment.sources(event)],
+                    cas.to == AssignmentState.OFFLINE,  # nothing to resume any more
+                    cas.froms,
                 )
         if record is None:
             raise await self._refused(character_id, expected_epoch, event)

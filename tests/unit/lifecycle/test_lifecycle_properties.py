@@ -10,12 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realmkit.errors import IllegalTransition
-from realmkit.lifecycle import assignment, instance, node
+from realmkit.lifecycle import assignment, instance, match, node, ticket
 
 LIFECYCLES = {
     "instance": (instance, instance.InstanceState, instance.InstanceEvent),
     "assignment": (assignment, assignment.AssignmentState, assignment.AssignmentEvent),
     "node": (node, node.NodeState, node.NodeEvent),
+    "ticket": (ticket, ticket.TicketState, ticket.TicketEvent),
+    "match": (match, match.MatchState, match.MatchEvent),
 }
 
 

@@ -49,6 +49,7 @@ from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, RealmkitError, RemoteError, TicketReplayed
 from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.keyring import Keyring
+from realmkit.nodes.presence import mark_stopped
 from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
     CLOSE_REPLACED,
@@ -200,6 +201,8 @@ class GatewayNode:
                 await task
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._db is not None:
+            await mark_stopped(ClusterRepo(self._db), self.name, self.spec.capacity)
         if self._bus is not None:
             await self._bus.close()
         if self._db is not None:

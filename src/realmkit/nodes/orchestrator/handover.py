@@ -304,7 +304,7 @@ class Handover:
             await self.assignments.release(character_id, expected_epoch=epoch)
 
 
-def repoint(joined: Joined, epoch: int, *, fresh: bool = True) -> Repoint:
+def repoint(joined: Joined, epoch: int) -> Repoint:
     return Repoint(
         joined.character_id,
         epoch,
@@ -312,5 +312,5 @@ def repoint(joined: Joined, epoch: int, *, fresh: bool = True) -> Repoint:
         joined.map_id,
         joined.tick_rate,
         joined.bounds,
-        fresh=fresh,
+        fresh=True,
     )

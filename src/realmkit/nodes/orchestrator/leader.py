@@ -33,7 +33,9 @@ from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.settings import InstanceSettings
-from realmkit.store.postgres import Leadership
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
+from realmkit.store.postgres import Database, Leadership
 
 log = logging.getLogger("realmkit.orchestrator")
 
@@ -47,6 +49,7 @@ class Leader:
     def __init__(
         self,
         node_name: str,
+        db: Database,
         instances: InstanceRegistry,
         handover: Handover,
         settings: InstanceSettings,
@@ -57,7 +60,10 @@ class Leader:
         self.handover = handover
         self.settings = settings
         self.scaler = scaler
-        self.leadership = Leadership(instances.db, LEADER_LOCK)
+        self.leadership = Leadership(db, LEADER_LOCK)
+        self.cluster = ClusterRepo(db)
+        self.rows = InstanceRepo(db)
+        self.assignments = AssignmentRepo(db)
         self._empty_since: dict[int, float] = {}
         self._leading_since = 0.0
 
@@ -80,7 +86,7 @@ class Leader:
         )
 
     async def duties(self, now: float) -> None:
-        rows = self.instances.rows
+        rows = self.rows
         # A heartbeat is only judged by a leader that could have seen it: after
         # a failover or a PostgreSQL outage (which also ends the leadership),
         # every node first gets one full timeout to report again.
@@ -99,13 +105,13 @@ class Leader:
     async def _release_orphans(self) -> None:
         """Players whose gateway died and who did not resume within the grace period
         leave their spaces (saved, then offline), as if they had logged out."""
-        for a in await self.handover.assignments.orphans(self.settings.resume_grace):
+        for a in await self.assignments.orphans(self.settings.resume_grace):
             await self.handover.unseat(a)
             log.info("character %d released: its gateway %s is gone", a.character_id, a.gateway_id)
 
     async def _detect_failures(self) -> None:
-        for node_id in await self.instances.cluster.overdue(self.settings.node_timeout):
-            lost = await self.instances.rows.mark_unhealthy_on(node_id)
+        for node_id in await self.cluster.overdue(self.settings.node_timeout):
+            lost = await self.rows.mark_unhealthy_on(node_id)
             log.warning(
                 "world node %s missed its heartbeats: instances %s unhealthy", node_id, lost
             )
@@ -117,7 +123,7 @@ class Leader:
             log.warning("instance %d not restored yet: %s", instance_id, exc.message)
 
     async def _reap(self, now: float) -> None:
-        empty = {i.instance_id: i for i in await self.instances.rows.empty()}
+        empty = {i.instance_id: i for i in await self.rows.empty()}
         self._empty_since = {iid: self._empty_since.get(iid, now) for iid in empty}
         for iid, since in list(self._empty_since.items()):
             if now - since >= self.settings.empty_grace and await self.instances.stop(empty[iid]):

@@ -30,26 +30,31 @@ from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import LOAD_TIMEOUT, InstanceRegistry
 from realmkit.protocol.cluster import Drained, FreezeSpace, Frozen, Migrated, Occupant
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import InstanceRepo
+from realmkit.store.postgres import Database
 
 log = logging.getLogger("realmkit.orchestrator")
 
 
 class Migrations:
-    def __init__(self, instances: InstanceRegistry, handover: Handover) -> None:
+    def __init__(self, db: Database, instances: InstanceRegistry, handover: Handover) -> None:
+        self.cluster = ClusterRepo(db)
+        self.rows = InstanceRepo(db)
         self.instances = instances
         self.handover = handover
 
     async def drain(self, node_id: str) -> Drained:
         """Move every space off ``node_id``; the node takes no new ones."""
-        await self.instances.cluster.move_world_node(node_id, NodeEvent.DRAIN)
+        await self.cluster.move_world_node(node_id, NodeEvent.DRAIN)
         moved = []
-        for instance in await self.instances.rows.on_node(node_id):
+        for instance in await self.rows.on_node(node_id):
             if instance.state is not InstanceState.READY:
                 continue
             try:
                 moved.append(await self.migrate(instance.instance_id))
             except Conflict:
-                now = await self.instances.rows.get(instance.instance_id)
+                now = await self.rows.get(instance.instance_id)
                 if now.state is InstanceState.READY and now.node_id == node_id:
                     raise
                 # Stopped (an empty dungeon) or moved meanwhile: nothing to move.

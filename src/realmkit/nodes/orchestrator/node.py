@@ -66,10 +66,11 @@ class OrchestratorNode(Replica):
         self._presence = Presence(db, self.name, "orchestrator", self.host)
         await self._presence.start()
         handover = Handover(db, bus)
-        instances = InstanceRegistry(db, bus, PackCache(), handover)
-        placer = Placer(instances, handover)
-        transfers = Transfers(instances, handover, placer, self.settings)
-        migrations = Migrations(instances, handover)
+        packs = PackCache()
+        instances = InstanceRegistry(db, bus, packs, handover)
+        placer = Placer(db, packs, instances, handover)
+        transfers = Transfers(db, packs, instances, handover, placer, self.settings)
+        migrations = Migrations(db, instances, handover)
 
         async def handle(
             request: OrchestratorRequest,
@@ -97,6 +98,6 @@ class OrchestratorNode(Replica):
         )
         scaler = None
         if self.launcher is not None:
-            scaler = Scaler(instances, migrations, self.launcher, self.scaling)
-        leader = Leader(self.name, instances, handover, self.settings, scaler)
+            scaler = Scaler(db, instances, migrations, self.launcher, self.scaling)
+        leader = Leader(self.name, db, instances, handover, self.settings, scaler)
         self._leading = asyncio.create_task(leader.run())

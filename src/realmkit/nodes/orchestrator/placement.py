@@ -24,9 +24,12 @@ from realmkit.errors import NotFound, RealmUnavailable
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.orchestrator.handover import Handover, Seat
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
-from realmkit.nodes.packs import home_continent
+from realmkit.nodes.packs import PackCache, home_continent
 from realmkit.protocol.cluster import EnterWorld, Placement, ResumeWorld
 from realmkit.store.characters import CharacterRepo
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
+from realmkit.store.postgres import Database
 from realmkit.store.records import Character, Instance, MapKind, Realm, RealmStatus
 from realmkit.store.spaces import BindingRepo
 
@@ -43,17 +46,24 @@ def dungeon_exit(pack: ContentPack, dungeon_map: int) -> tuple[int, str]:
 
 
 class Placer:
-    def __init__(self, instances: InstanceRegistry, handover: Handover) -> None:
+    def __init__(
+        self, db: Database, packs: PackCache, instances: InstanceRegistry, handover: Handover
+    ) -> None:
+        self.db = db
+        self.packs = packs
         self.instances = instances
         self.handover = handover
-        self.characters = CharacterRepo(instances.db)
-        self.bindings = BindingRepo(instances.db)
+        self.characters = CharacterRepo(db)
+        self.bindings = BindingRepo(db)
+        self.cluster = ClusterRepo(db)
+        self.rows = InstanceRepo(db)
+        self.assignments = AssignmentRepo(db)
 
     async def enter_world(self, request: EnterWorld) -> Placement:
         character = await self.characters.get(request.character_id)
         realm = await self.online_realm(character.realm_id)
         instance, spawn = await self.destination(character, realm)
-        current = await self.handover.assignments.get(character.character_id)
+        current = await self.assignments.get(character.character_id)
         seat = Seat(
             character.character_id,
             instance.instance_id,
@@ -68,7 +78,7 @@ class Placer:
     async def resume(self, request: ResumeWorld) -> Placement:
         """Place a character whose client came back with its resume token: where it
         stands (its space still holds it), under a new token and epoch."""
-        assignment = await self.handover.assignments.resumable(request.proof)
+        assignment = await self.assignments.resumable(request.proof)
         if assignment is None:
             raise NotFound("resume token", "(expired or used)")
         return await self.enter_world(
@@ -76,15 +86,15 @@ class Placer:
         )
 
     async def online_realm(self, realm_id: int) -> Realm:
-        realm = await self.instances.cluster.realm(realm_id)
+        realm = await self.cluster.realm(realm_id)
         if realm.status is not RealmStatus.ONLINE:
             raise RealmUnavailable(realm.realm_id, realm.name, realm.status.value)
         return realm
 
     async def destination(self, character: Character, realm: Realm) -> tuple[Instance, str]:
         """Where a character entering the world from its save goes: (instance, spawn)."""
-        game = await self.instances.cluster.game(realm.game_id)
-        pack = await self.instances.packs.get(game.content_pack)
+        game = await self.cluster.game(realm.game_id)
+        pack = await self.packs.get(game.content_pack)
         saved = pack.maps.get(character.map_id)
         if saved is not None and saved.kind == MapKind.DUNGEON.value:
             bound = await self.bindings.bound(character.character_id, saved.id)
@@ -96,12 +106,12 @@ class Placer:
 
     async def continent(self, realm: Realm, map_id: int) -> Instance:
         """The realm's continent instance of ``map_id``, READY (created on first use)."""
-        rows = self.instances.rows
+        rows = self.rows
         found = await rows.live_continent(realm.realm_id, map_id)
         if found is not None and found.state is InstanceState.READY:
             return found  # the common case needs no lock
         if found is None:
-            async with self.instances.db.advisory_lock(f"continent:{realm.realm_id}:{map_id}"):
+            async with self.db.advisory_lock(f"continent:{realm.realm_id}:{map_id}"):
                 found = await rows.live_continent(realm.realm_id, map_id)
                 if found is None:
                     found = await self.instances.create(

@@ -17,6 +17,8 @@ from realmkit.nodes.orchestrator.launcher import Launcher
 from realmkit.nodes.orchestrator.migration import Migrations
 from realmkit.scaling import NodeLoad, launch_reason, plan
 from realmkit.settings import ScalingSettings
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.postgres import Database
 
 log = logging.getLogger("realmkit.orchestrator")
 
@@ -24,11 +26,13 @@ log = logging.getLogger("realmkit.orchestrator")
 class Scaler:
     def __init__(
         self,
+        db: Database,
         instances: InstanceRegistry,
         migrations: Migrations,
         launcher: Launcher,
         rules: ScalingSettings,
     ) -> None:
+        self.cluster = ClusterRepo(db)
         self.instances = instances
         self.migrations = migrations
         self.launcher = launcher
@@ -38,7 +42,7 @@ class Scaler:
         self._launches: list[tuple[float, int, str]] = []
 
     async def round(self, now: float) -> None:
-        ready = await self.instances.cluster.world_candidates(FRESH_HEARTBEAT)
+        ready = await self.cluster.world_candidates(FRESH_HEARTBEAT)
         for c in ready:
             if c.players or c.node_id not in self._busy_at:
                 self._busy_at[c.node_id] = now

@@ -28,8 +28,12 @@ from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.orchestrator.handover import Handover, Seat
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.placement import Placer
+from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cluster import MoveToInstance, Placement, ReturnHome, UsePortal
 from realmkit.settings import InstanceSettings
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
+from realmkit.store.postgres import Database
 from realmkit.store.records import Instance, MapKind
 
 log = logging.getLogger("realmkit.orchestrator")
@@ -38,11 +42,17 @@ log = logging.getLogger("realmkit.orchestrator")
 class Transfers:
     def __init__(
         self,
+        db: Database,
+        packs: PackCache,
         instances: InstanceRegistry,
         handover: Handover,
         placer: Placer,
         settings: InstanceSettings,
     ) -> None:
+        self.packs = packs
+        self.cluster = ClusterRepo(db)
+        self.rows = InstanceRepo(db)
+        self.assignments = AssignmentRepo(db)
         self.instances = instances
         self.handover = handover
         self.placer = placer
@@ -68,7 +78,7 @@ class Transfers:
     ) -> Placement:
         """Transfer a character in the world to instance ``target_id`` (see the module)."""
         handover = self.handover
-        a = await handover.assignments.get(character_id)
+        a = await self.assignments.get(character_id)
         if a is None or a.instance_id is None or a.gateway_id is None:
             raise Conflict(f"character {character_id} is not in the world")
         target = await self.instances.running(target_id)
@@ -97,8 +107,8 @@ class Transfers:
         except RealmkitError as exc:
             if isinstance(exc, Conflict | RemoteError):
                 log.warning("transfer of %d to %d failed: %s", character_id, target_id, exc.message)
-                back = await self.instances.rows.get(source)
-                current = await handover.assignments.get(character_id)
+                back = await self.rows.get(source)
+                current = await self.assignments.get(character_id)
                 if back.state is InstanceState.READY and current is not None:
                     # Back into the space it left (it was handed off already).
                     home = Seat(character_id, source, a.gateway_id, current.epoch)
@@ -108,14 +118,14 @@ class Transfers:
     # --- portals and instances on request -----------------------------------------
 
     async def portal(self, request: UsePortal) -> Placement:
-        a = await self.handover.assignments.get(request.character_id)
+        a = await self.assignments.get(request.character_id)
         if a is None or a.instance_id != request.instance_id:
             raise Conflict(f"character {request.character_id} is not in {request.instance_id}")
-        source = await self.instances.rows.get(request.instance_id)
+        source = await self.rows.get(request.instance_id)
         character = await self.placer.characters.get(request.character_id)
         realm = await self.placer.online_realm(character.realm_id)
-        game = await self.instances.cluster.game(source.game_id)
-        pack = await self.instances.packs.get(game.content_pack)
+        game = await self.cluster.game(source.game_id)
+        pack = await self.packs.get(game.content_pack)
         portal = next(
             (p for p in pack.maps[source.map_id].portals if p.id == request.portal_id), None
         )
@@ -138,7 +148,7 @@ class Transfers:
         bound = await bindings.bound(character_id, map_id)
         if bound is not None:
             return await self.instances.running(bound)
-        realm = await self.instances.cluster.realm(realm_id)
+        realm = await self.cluster.realm(realm_id)
         instance = await self.instances.create(
             realm.game_id, map_id, MapKind.DUNGEON, realm.pool_id, realm.realm_id
         )
@@ -151,14 +161,14 @@ class Transfers:
     async def return_home(self, request: ReturnHome) -> Placement:
         """Back from a cross-realm instance: the space kept the home position in the
         character's saves, so home is where entering the world would place it."""
-        a = await self.handover.assignments.get(request.character_id)
+        a = await self.assignments.get(request.character_id)
         if a is None or a.instance_id != request.from_instance:
             raise Conflict(
                 f"character {request.character_id} is not in instance {request.from_instance}"
             )
         character = await self.placer.characters.get(request.character_id)
         # Home even if the realm closed meanwhile: nobody is left in a finished match.
-        realm = await self.instances.cluster.realm(character.realm_id)
+        realm = await self.cluster.realm(character.realm_id)
         target, spawn = await self.placer.destination(character, realm)
         return await self.move(
             request.character_id, target.instance_id, spawn=spawn, reason="return"

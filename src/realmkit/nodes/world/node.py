@@ -37,6 +37,7 @@ from realmkit.engines.embedded import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
 from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.packs import PackCache
+from realmkit.nodes.presence import mark_stopped
 from realmkit.nodes.world.content import Scope, SpaceContent, Version
 from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cluster import (
@@ -155,8 +156,7 @@ class WorldNode:
         for instance_id in list(self.runners):
             await self._unload(instance_id)
         if self._db is not None:
-            with contextlib.suppress(RealmkitError):
-                await ClusterRepo(self._db).heartbeat(self.name, NodeEvent.STOP, self.spec.capacity)
+            await mark_stopped(ClusterRepo(self._db), self.name, self.spec.capacity)
         if self._bus is not None:
             await self._bus.close()
         if self._db is not None:
