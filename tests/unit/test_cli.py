@@ -68,9 +68,13 @@ def test_version_json() -> None:
 
 def test_the_cli_imports_nothing_heavy() -> None:
     """`import realmkit.cli.main` (what every command, `--help` included, pays for)
-    loads no aiohttp, asyncpg, nats, numpy, uvloop, node or database module."""
+    loads no aiohttp, asyncpg, nats, numpy, uvloop, asyncio, node, database or
+    record module; `version` and `init` go through a lighter entry still."""
     heavy = [
         "aiohttp",
+        "asyncio",
+        "realmkit.store.records",
+        "realmkit.sim",
         "asyncpg",
         "nats",
         "numpy",
@@ -84,6 +88,13 @@ def test_the_cli_imports_nothing_heavy() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert found == "[]"
+    entry = (
+        "import sys, realmkit.cli.entry; print('typer' in sys.modules, 'msgspec' in sys.modules)"
+    )
+    light = subprocess.run(
+        [sys.executable, "-c", entry], capture_output=True, text=True, check=True
+    )
+    assert light.stdout.split() == ["False", "False"]
 
 
 def test_flags_read_as_flags() -> None:

@@ -14,13 +14,14 @@ import typer
 
 from realmkit.cli.support import JsonOption, on_db, out, print_json
 from realmkit.settings import Settings
-from realmkit.store.records import Realm, RealmListing, RealmPool, RealmStatus
+from realmkit.store.values import RealmStatus
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from realmkit.realms import PatchState, PatchTarget
     from realmkit.store.postgres import Database
+    from realmkit.store.records import Realm, RealmListing, RealmPool
 
 realm_app = typer.Typer(
     help="Realms: each runs one game and belongs to one pool (cross-realm matches).",

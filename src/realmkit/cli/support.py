@@ -10,7 +10,6 @@ in a tenth of a second. What talks to an engine is imported where it is used.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -66,6 +65,8 @@ def run(ctx: typer.Context, as_json: bool, work: Callable[[Settings], T]) -> T:
 def run_async(make: Callable[[], Awaitable[T]]) -> T:
     async def main() -> T:
         return await make()
+
+    import asyncio
 
     return asyncio.run(main())
 

@@ -8,7 +8,6 @@ assignment, node) live with their transition tables in ``realmkit.lifecycle``.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
 import msgspec
@@ -18,20 +17,8 @@ from realmkit.lifecycle.instance import InstanceState
 from realmkit.lifecycle.node import NodeState
 from realmkit.lifecycle.node import seen as node_seen
 from realmkit.sim.state import PlayerState
-
-
-class RealmStatus(StrEnum):
-    ONLINE = "online"
-    OFFLINE = "offline"
-    LOCKED = "locked"
-    MAINTENANCE = "maintenance"
-
-
-class MapKind(StrEnum):
-    CONTINENT = "continent"
-    DUNGEON = "dungeon"
-    BATTLEGROUND = "battleground"
-    ARENA = "arena"
+from realmkit.store.values import MapKind as MapKind  # re-exported: records name them
+from realmkit.store.values import RealmStatus as RealmStatus
 
 
 class Account(msgspec.Struct, frozen=True):
