@@ -98,6 +98,16 @@ class Seat(msgspec.Struct, frozen=True):
     resume_hash: bytes | None = None
     # The caller holds the instance's exclusive lock and saw it READY (a restore).
     locked: bool = False
+    # The space itself moves node with the player inside (live migration): the
+    # caller holds the lock, the instance is being moved, nothing is announced.
+    moving: bool = False
+
+    @property
+    def event(self) -> AssignmentEvent:
+        """What step 3 makes of the assignment."""
+        if self.moving:
+            return AssignmentEvent.MIGRATE
+        return AssignmentEvent.PLACE if self.entering else AssignmentEvent.TRANSFER
 
 
 class Handover:
@@ -125,10 +135,8 @@ class Handover:
             Joined,
             timeout=JOIN_TIMEOUT,
         )
-        if not seat.entering and not await self.tell_gateway(
-            seat.gateway_id, repoint(joined, placed.epoch)
-        ):
-            log.info("character %d disconnected while being seated", seat.character_id)
+        if not seat.entering:
+            await self._repoint(seat, placed.epoch, joined.map_id, joined.tick_rate, joined.bounds)
         if seat.leaving is not None:
             log.info(
                 "transfer of %d (%s) %d -> %d: %.1f ms (gateway %.1f, hand-off %.1f, land %.1f)",
@@ -161,33 +169,21 @@ class Handover:
         bounds: Bounds,
     ) -> list[Occupant]:
         """Steps 3-5 for every player of a space that moves to another node (live
-        migration), under the instance's lock, held by the caller with the space
-        frozen: nobody changes space, so nobody is announced; ``load`` joins them
-        all at once (the space restored on its new node with them kept); the
-        gateways' re-point is not ``fresh`` (their clients see nothing)."""
-        kept = []
+        migration), in bulk, under the instance's lock, held by the caller with
+        the space frozen: nobody changes space, so nobody is announced; step 3
+        for each, then ``load`` joins them all at once (the space restored on its
+        new node with them kept), then step 5 for each; the gateways' re-point
+        is not ``fresh`` (their clients see nothing)."""
+        seats = []
         for a in await self.assignments.in_instance(instance.instance_id):
             assert a.gateway_id is not None
-            moved = await self.assignments.place(
-                a.character_id,
-                instance.instance_id,
-                a.gateway_id,
-                expected_epoch=a.epoch,
-                event=AssignmentEvent.MIGRATE,
-            )
-            kept.append(Occupant(a.character_id, moved.epoch, a.gateway_id))
+            seat = Seat(a.character_id, instance.instance_id, a.gateway_id, a.epoch, moving=True)
+            placed, _ = await self._place(seat)
+            seats.append((seat, placed.epoch))
+        kept = [Occupant(s.character_id, epoch, s.gateway_id) for s, epoch in seats]
         await load(kept)
-        for o in kept:
-            update = Repoint(
-                o.character_id,
-                o.epoch,
-                instance.instance_id,
-                instance.map_id,
-                tick_rate,
-                bounds,
-                fresh=False,
-            )
-            await self.tell_gateway(o.gateway_id, update)
+        for seat, epoch in seats:
+            await self._repoint(seat, epoch, instance.map_id, tick_rate, bounds)
         return kept
 
     async def reseat_all(self, instance: Instance, reason: str, parallel: int) -> int:
@@ -248,7 +244,8 @@ class Handover:
             )
 
     async def _place(self, seat: Seat) -> tuple[Assignment, Instance]:
-        if seat.locked:
+        """Step 3: the assignment names this instance under the next epoch."""
+        if seat.locked or seat.moving:
             return await self._place_ready(seat)
         # Shared: seats into one instance do not wait for each other, only for a
         # stop or a move of the instance (exclusive holders).
@@ -257,17 +254,36 @@ class Handover:
 
     async def _place_ready(self, seat: Seat) -> tuple[Assignment, Instance]:
         instance = await self.rows.get(seat.instance_id)
-        if instance.state is not InstanceState.READY:
+        # A moving space is between nodes (its lock holder moves it); any other
+        # seat lands in a READY instance only.
+        if instance.state is not InstanceState.READY and not seat.moving:
             raise Conflict(f"instance {seat.instance_id} is {instance.state.value}")
         placed = await self.assignments.place(
             seat.character_id,
             seat.instance_id,
             seat.gateway_id,
             expected_epoch=seat.epoch,
-            event=AssignmentEvent.PLACE if seat.entering else AssignmentEvent.TRANSFER,
+            event=seat.event,
             resume_hash=seat.resume_hash,
         )
         return placed, instance
+
+    async def _repoint(
+        self, seat: Seat, epoch: int, map_id: int, tick_rate: int, bounds: Bounds
+    ) -> None:
+        """Step 5: the gateway learns the space and epoch (``fresh`` unless only the
+        space's node changed)."""
+        update = Repoint(
+            seat.character_id,
+            epoch,
+            seat.instance_id,
+            map_id,
+            tick_rate,
+            bounds,
+            fresh=not seat.moving,
+        )
+        if not await self.tell_gateway(seat.gateway_id, update):
+            log.info("character %d disconnected while being seated", seat.character_id)
 
     async def tell_gateway(self, gateway_id: str, message: TransferStarted | Repoint) -> bool:
         """True once the gateway confirmed; False if it no longer holds the player."""
@@ -302,15 +318,3 @@ class Handover:
             return
         with contextlib.suppress(StaleEpoch):
             await self.assignments.release(character_id, expected_epoch=epoch)
-
-
-def repoint(joined: Joined, epoch: int) -> Repoint:
-    return Repoint(
-        joined.character_id,
-        epoch,
-        joined.instance_id,
-        joined.map_id,
-        joined.tick_rate,
-        joined.bounds,
-        fresh=True,
-    )
