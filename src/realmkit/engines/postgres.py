@@ -43,6 +43,10 @@ def pg_bin(name: str) -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name
 
 
+# Line 8 of PostgreSQL's postmaster.pid once the server accepts connections.
+POSTMASTER_READY = "ready"
+
+
 class EmbeddedPostgres:
     name = "PostgreSQL"
 
@@ -63,7 +67,7 @@ class EmbeddedPostgres:
             pid, port, status = int(lines[0]), int(lines[3]), lines[7].strip()
         except (OSError, ValueError, IndexError):
             return None
-        if status != "ready" or not is_alive(pid, "postgres"):
+        if status != POSTMASTER_READY or not is_alive(pid, "postgres"):
             return None
         return pid, port
 
