@@ -2,8 +2,9 @@
 
 ``Ghosts`` holds, per neighbour, the newest batch of that neighbour's border
 entities. Batches are fenced by the partition version (an older layout's
-batch is dropped, CELLS.md case 11) and ordered per source by the source's
-own tick, never compared with this cell's tick or another source's (case 3).
+batch is dropped once this cell runs a newer one, CELLS.md case 11) and
+ordered per source by the source's own tick, never compared with this cell's
+tick or another source's (case 3).
 A neighbour that stops sending (it died, or is no longer a neighbour) loses
 its ghosts after ``stale_after`` of this cell's ticks: they vanish rather than
 freeze.
@@ -102,10 +103,10 @@ class Ghosts:
         self.dropped = 0  # batches refused (old layout, or older than the one held)
 
     def relayout(self, version: int) -> None:
-        """The partition changed: batches of older layouts no longer count."""
-        if version > self.version:
-            self.version = version
-            self._batches.clear()
+        """The partition changed: batches of older layouts are refused from now on.
+        Those held stay until their sources send again (or fall silent), so the
+        border shows no gap while the cells switch layouts one after the other."""
+        self.version = max(self.version, version)
 
     def receive(
         self, source: int, version: int, source_tick: int, rows: GhostRows, now: int
@@ -113,7 +114,9 @@ class Ghosts:
         """Take a neighbour's batch (it replaces that neighbour's last one); False if
         it is fenced (another layout) or older than the batch held from that source."""
         held = self._batches.get(source)
-        if version != self.version or (held is not None and source_tick <= held.source_tick):
+        # A newer layout's batch is taken: its sender switched first, and this
+        # cell will too (cells hear of a change one after the other).
+        if version < self.version or (held is not None and source_tick <= held.source_tick):
             self.dropped += 1
             return False
         self._batches[source] = _Batch(source_tick, now, rows)

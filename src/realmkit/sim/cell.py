@@ -39,20 +39,24 @@ from realmkit.sim.creatures import Ai
 from realmkit.sim.movement import start_track
 from realmkit.sim.state import PlayerRecord
 from realmkit.sim.store import COLUMNS, GHOST_OFFSET, Kind
-from realmkit.sim.world import World
+from realmkit.sim.world import SpawnKey, World
 
 IntArray = NDArray[np.int64]
 
 # Columns a ghost copies from its owner (the rest stay at their empty values).
 _SHOWN = ("id", "template", "x", "y", "z", "o", "hp", "max_hp", "flags", "version")
+# Columns that hold a tick of the owner's clock (CELLS.md case 3).
+_TICKS = ("next_swing", "respawn_at")
 
 
 class EntityHandoff(msgspec.Struct, frozen=True):
     """An entity leaving its owner cell for ``to_cell``, with everything it is.
 
-    ``row`` has every store column (``target`` as an entity id, 0 for none);
-    ``player`` is a player's record (its ``slot`` and ``track`` are rebuilt
-    by the receiver)."""
+    ``row`` has every store column (``target`` as an entity id, 0 for none;
+    the columns that hold a tick, ``_TICKS``, as ticks from the hand-over, since
+    the two cells' clocks differ); ``player`` is a player's record (its
+    ``slot`` and ``track`` are rebuilt by the receiver, its swing and
+    cooldowns likewise counted from the hand-over)."""
 
     entity_id: int
     from_cell: int
@@ -60,6 +64,8 @@ class EntityHandoff(msgspec.Struct, frozen=True):
     version: int
     row: dict[str, float]
     player: PlayerRecord | None = None
+    # A creature's spawn (the ``spawn`` column indexes the sender's own list).
+    spawn: SpawnKey | None = None
 
 
 class RemoteHit(msgspec.Struct, frozen=True):
@@ -87,6 +93,9 @@ class CellRole:
     leaving: dict[int, tuple[int, int]] = field(default_factory=dict)
     hits: list[RemoteHit] = field(default_factory=list)
     refused: int = 0  # hand-overs refused (stale version, already here)
+    # After a change of partition: hand out, at the next tick, whatever the new
+    # layout gives to another cell, hysteresis and minimum stay aside.
+    relayout_due: bool = False
 
     def __post_init__(self) -> None:
         self.ghosts = Ghosts(self.partition.version)
@@ -98,15 +107,16 @@ def hand_out(world: World, role: CellRole) -> list[EntityHandoff]:
     owned = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.CREATURE)]).astype(np.int64)
     if owned.size == 0:
         return []
-    index, to = crossings(
-        role.partition,
-        role.cell,
-        role.margins,
-        st["x"][owned],
-        st["y"][owned],
-        st["arrived"][owned],
-        world.tick,
-    )
+    x, y = st["x"][owned], st["y"][owned]
+    if role.relayout_due or retired(role):
+        role.relayout_due = False
+        to_all = role.partition.cells_at(x, y)
+        index = np.flatnonzero(to_all != role.cell).astype(np.int64)
+        to = to_all[index]
+    else:
+        index, to = crossings(
+            role.partition, role.cell, role.margins, x, y, st["arrived"][owned], world.tick
+        )
     out = []
     for slot, to_cell in zip(owned[index].tolist(), to.tolist(), strict=True):
         out.append(_take_out(world, role, slot, to_cell))
@@ -123,7 +133,16 @@ def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> EntityHa
     target = int(c["target"][slot])
     row["target"] = int(c["id"][target]) if target >= 0 else 0
     row["version"] = version
+    for name in _TICKS:
+        row[name] -= world.tick
+    spawn = int(c["spawn"][slot])
     record = world.players.pop(entity_id, None)
+    if record is not None:
+        record = msgspec.structs.replace(
+            record,
+            next_swing=record.next_swing - world.tick,
+            cooldowns={s: t - world.tick for s, t in record.cooldowns.items()},
+        )
     # It stays as a ghost at its last state until the new owner's ghosts come.
     c["kind"][slot] = int(c["kind"][slot]) + GHOST_OFFSET
     c["version"][slot] = version
@@ -131,7 +150,8 @@ def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> EntityHa
     st["target"][st["target"] == slot] = -1  # creatures here lose it as a target
     role.leaving[entity_id] = (to_cell, world.tick)
     role.forwards.handed(entity_id, to_cell, world.tick)
-    return EntityHandoff(entity_id, role.cell, to_cell, version, row, record)
+    key = world.spawn_keys[spawn] if spawn >= 0 else None
+    return EntityHandoff(entity_id, role.cell, to_cell, version, row, record, key)
 
 
 def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
@@ -156,14 +176,22 @@ def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
     for name in COLUMNS:
         if name not in ("id", "kind", "target"):
             c[name][slot] = handoff.row[name]
+    for name in _TICKS:
+        c[name][slot] += world.tick
+    c["spawn"][slot] = -1 if handoff.spawn is None else world.intern_spawn(SpawnKey(*handoff.spawn))
     target = st.slot_of.get(int(handoff.row["target"]), -1) if handoff.row["target"] else -1
     c["target"][slot] = target
     if kind is Kind.CREATURE and target < 0 and c["ai"].item(slot) == Ai.CHASE:
         c["ai"][slot] = Ai.EVADE  # its target is nowhere near: go home
     if handoff.player is not None:
         x, y, z = float(c["x"][slot]), float(c["y"][slot]), float(c["z"][slot])
+        p = handoff.player
         world.players[handoff.entity_id] = msgspec.structs.replace(
-            handoff.player, slot=slot, track=start_track(x, y, z, world.time_ms(world.tick))
+            p,
+            slot=slot,
+            track=start_track(x, y, z, world.time_ms(world.tick)),
+            next_swing=p.next_swing + world.tick,
+            cooldowns={s: t + world.tick for s, t in p.cooldowns.items()},
         )
     c["arrived"][slot] = world.tick
     role.leaving.pop(handoff.entity_id, None)
@@ -212,6 +240,8 @@ def _still_leaving(role: CellRole, entity_id: int, now: int) -> bool:
 def border_rows(world: World, role: CellRole) -> dict[int, GhostRows]:
     """What each neighbour must ghost: the owned entities within its margin (dead
     creatures are unseen, so not sent)."""
+    if retired(role):
+        return {}  # it hands everything out; the cells that take it publish it
     st = world.store
     owned = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.CREATURE)]).astype(np.int64)
     owned = owned[~((st["kind"][owned] == Kind.CREATURE) & (st["ai"][owned] == Ai.DEAD))]
@@ -233,6 +263,23 @@ def border_rows(world: World, role: CellRole) -> dict[int, GhostRows]:
             version=st["version"][slots],
         )
     return out
+
+
+def relayout(world: World, role: CellRole, partition: Partition) -> bool:
+    """Run under a newer partition from the next tick (False: not newer). What the
+    new layout gives to another cell is handed out then; a cell the layout no
+    longer has (merged away) hands out everything and is left empty."""
+    if partition.version <= role.partition.version:
+        return False
+    role.partition = partition
+    role.ghosts.relayout(partition.version)
+    role.relayout_due = True
+    return True
+
+
+def retired(role: CellRole) -> bool:
+    """Whether the partition has no such cell any more (it only hands out)."""
+    return role.cell not in role.partition.cells
 
 
 def hit_ghost(world: World, role: CellRole, target: int, amount: int, attacker: int) -> None:

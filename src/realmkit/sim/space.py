@@ -61,6 +61,7 @@ class Space:
         seed: int = 0,
         item_ids: tuple[int, int] | None = None,
         cell: tuple[Partition, int, Margins] | None = None,
+        populate: bool = True,
     ) -> None:
         if map_id not in pack.maps:
             raise NotFound("map", map_id)
@@ -68,7 +69,8 @@ class Space:
         self.world = World(pack, map_id, instance_id, rng)
         if cell is not None:
             self._place(*cell)
-        spawns.populate(self.world)
+        if populate:  # a cell made by a split starts empty: its creatures are handed to it
+            spawns.populate(self.world)
         if item_ids is not None:
             self.world.pool.add_block(*item_ids)
         self.world.ask_for_ids_if_low()
@@ -284,6 +286,16 @@ class Space:
         """A neighbour's border entities; False if fenced or out of order."""
         role = self._role()
         return role.ghosts.receive(source, version, source_tick, rows, self.world.tick)
+
+    def relayout(self, partition: Partition) -> bool:
+        """Run under a newer partition from the next tick: what it gives to another
+        cell is handed out then (False: not newer, nothing changes)."""
+        return cells.relayout(self.world, self._role(), partition)
+
+    def forward_target(self, entity_id: int) -> int | None:
+        """The cell an input or action for ``entity_id``, arriving here after its
+        hand-over, must be forwarded to (None: unknown here, or no longer)."""
+        return self._role().forwards.where(entity_id, self.world.tick)
 
     def take_handoff(self, handoff: cells.EntityHandoff) -> bool:
         """An entity a neighbour handed here becomes real (call between ticks)."""
