@@ -2,10 +2,11 @@
 
 ``up`` starts (or finds) the engines, migrates, seeds a default realm into an
 empty database, then runs every node of the node file under the reviver and
-shows the cluster live until Ctrl-C or ``realmkit down`` (SIGTERM to the pid
-in ``<data_dir>/up.pid``), which drains and stops every node, then the
-embedded engines that ``up`` itself started (not ones it found running, nor
-external ones).
+shows the cluster live until Ctrl-C, which drains and stops every node, then
+the embedded engines that ``up`` itself started (not ones it found running,
+nor external ones); or until ``realmkit down`` (SIGTERM to the pid in
+``<data_dir>/up.pid``), which stops the nodes the same way and leaves the
+engines to ``down``, which stops every embedded engine of the data folder.
 """
 
 from __future__ import annotations
@@ -242,15 +243,21 @@ async def run_cluster(
             nodes=taken,
         )
     endpoints, infos = await asyncio.to_thread(engines.engines_up, settings)
+    terminated: list[bool] = []
     try:
-        await _run_nodes(settings, config, console, endpoints, live=live, bots=bots)
+        await _run_nodes(settings, config, console, endpoints, live=live, bots=bots, by=terminated)
     finally:
-        stopped = await asyncio.to_thread(stop_started_engines, settings, infos)
-        if stopped:
-            console.print(f"stopped {' and '.join(stopped)} (started by `realmkit up`)")
-        left = _engines_left(infos)
-        if left:
-            console.print(left)
+        if terminated:
+            # SIGTERM: `realmkit down` (or a service manager) stops us, and the
+            # engines after us; saying anything about them here would contradict it.
+            console.print("the engines are left to `realmkit down` (stopped by SIGTERM)")
+        else:
+            stopped = await asyncio.to_thread(stop_started_engines, settings, infos)
+            if stopped:
+                console.print(f"stopped {' and '.join(stopped)} (started by `realmkit up`)")
+            left = _engines_left(infos)
+            if left:
+                console.print(left)
 
 
 async def _run_nodes(
@@ -261,7 +268,9 @@ async def _run_nodes(
     *,
     live: bool,
     bots: int,
+    by: list[bool],
 ) -> None:
+    """Run the nodes until a signal; ``by`` gets True when it was SIGTERM."""
     pid_file = _pid_file(settings)
     db = await Database.connect(endpoints.database_url, max_size=3)
     try:
@@ -277,15 +286,17 @@ async def _run_nodes(
         )
         stop = asyncio.Event()
 
-        def on_signal() -> None:
+        def on_signal(sig: signal.Signals) -> None:
             # Ctrl-C reaches the children too (one process group): they stop on
             # their own now, and must not be restarted, nor said to be.
             reviver.begin_shutdown()
+            if sig is signal.SIGTERM:
+                by.append(True)
             stop.set()
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, on_signal, sig)
         await reviver.start()
         console.print(
             f"cluster starting: {len(settings.nodes)} nodes, logs in {settings.data_path / 'logs'}"

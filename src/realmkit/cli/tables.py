@@ -282,7 +282,7 @@ def live_view(
     children = reviver.children if reviver else []
     running = sum(c.pid is not None for c in children)
     summary = Text(
-        f"nodes running {running}/{len(children)} "
+        f"node file: {running}/{len(children)} running "
         f"(restarts {sum(c.restarts for c in children)}) · instances {len(status.instances)} · "
         f"players {status.players}",
         no_wrap=True,

@@ -437,6 +437,7 @@ async def run_swarm(
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=30)
     ) as http:
+        await LoginClient(login_url, http).reachable()  # a clear error, not N failed bots
 
         async def one(index: int) -> None:
             await asyncio.sleep(index / ramp_per_second)  # ramp up: not all at once

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 
-from realmkit.errors import RemoteError
+from realmkit.errors import EngineUnreachable, RemoteError
 from realmkit.protocol.login import (
     CharacterInfo,
     ErrorResponse,
@@ -38,6 +38,18 @@ class LoginClient:
                     raise RemoteError(path, f"HTTP_{resp.status}", raw[:200].decode()) from None
                 raise RemoteError(path, error.code, error.message)
             return msgspec.json.decode(raw, type=kind) if raw else None  # type: ignore[return-value]
+
+    async def reachable(self) -> None:
+        """``EngineUnreachable`` (saying how to start one) unless a login API answers."""
+        try:
+            async with self.http.get(self.base_url + "/healthz") as resp:
+                await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise EngineUnreachable(
+                "the login API",
+                self.base_url,
+                f"{type(exc).__name__}: start the cluster with `realmkit up`, or pass --login",
+            ) from exc
 
     async def register(self, username: str, password: str) -> Session:
         session = await self._call(

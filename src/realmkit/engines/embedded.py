@@ -244,6 +244,8 @@ class EmbeddedEngines:
 
     def down(self) -> list[EngineInfo]:
         """Stop both engines (data is kept); report what was running."""
+        if not self.data_dir.is_dir():
+            return self._infos()  # nothing ever ran here: nothing to stop, nothing created
         with self._locked():
             infos = self._infos()
             self.nats.stop()

@@ -58,7 +58,7 @@ class Migrations:
                 if now.state is InstanceState.READY and now.node_id == node_id:
                     raise
                 # Stopped (an empty dungeon) or moved meanwhile: nothing to move.
-        log.info("node %s drained: %d spaces moved", node_id, len(moved))
+        log.info("node %s drained: spaces moved: %d", node_id, len(moved))
         return Drained(node_id, moved)
 
     async def migrate(self, instance_id: int, to_node: str | None = None) -> Migrated:

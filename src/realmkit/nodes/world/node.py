@@ -136,7 +136,7 @@ class WorldNode:
                     Drained,
                     timeout=MIGRATE_ON_STOP,
                 )
-                log.info("%d spaces moved to other nodes", len(drained.spaces))
+                log.info("spaces moved to other nodes: %d", len(drained.spaces))
             except RealmkitError as exc:
                 log.warning("spaces not moved away (%s): stopping them here", exc.message)
         if self._control is not None:
