@@ -27,6 +27,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── NotPartyLeader          only a party's leader invites and queues it
     │   │   ├── OwnershipChanged        compare-and-set lost: owner is not the expected one
     │   │   ├── StaleEpoch              a save or placement fenced by an old epoch
+    │   │   ├── StaleLayout             a change of a continent's cells from an old version
     │   │   ├── NotConnected            a player to seat is no longer held by its gateway
     │   │   └── LeftMeanwhile           a player to hand off is no longer in its space
     │   ├── IllegalTransition           a lifecycle state machine refused a move
@@ -238,6 +239,19 @@ class StaleEpoch(Conflict):
         )
         self.character_id = character_id
         self.epoch = epoch
+
+
+class StaleLayout(Conflict):
+    code = "STALE_LAYOUT"
+
+    def __init__(self, partition_id: int, expected: int) -> None:
+        super().__init__(
+            f"partition {partition_id} is no longer at version {expected}",
+            partition_id=partition_id,
+            expected=expected,
+        )
+        self.partition_id = partition_id
+        self.expected = expected
 
 
 class NotConnected(Conflict):

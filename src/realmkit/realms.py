@@ -22,6 +22,7 @@ from realmkit.engines import embedded as engines
 from realmkit.errors import InvalidInput, RealmkitError, UsageError
 from realmkit.protocol.cluster import PatchActivated
 from realmkit.settings import Settings
+from realmkit.store.cells import CellStatus, PartitionRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.patches import PatchRepo
 from realmkit.store.postgres import Database
@@ -79,6 +80,12 @@ async def set_phase(settings: Settings, db: Database, realm: str, phase: int) ->
     message = PatchActivated(changed.game_id, changed.active_patch_id, realm_id=changed.realm_id)
     await _announce(settings, message)
     return changed
+
+
+async def cells(db: Database, realm: str) -> tuple[Realm, list[CellStatus]]:
+    """A realm and the cells of its live continents."""
+    found = await ClusterRepo(db).realm(_key(realm))
+    return found, await PartitionRepo(db).of_realm(found.realm_id)
 
 
 async def listing(db: Database) -> list[RealmListing]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from realmkit.cells.partition import Rect
 from realmkit.errors import AlreadyQueued, Conflict, IllegalTransition
 from realmkit.lifecycle.match import MOVES as MATCH_MOVES
 from realmkit.lifecycle.ticket import MOVES as TICKET_MOVES
@@ -179,6 +180,7 @@ async def test_tickets_of_players_out_of_the_world_are_cancelled(db: Database) -
         pool_id=pool_id,
         realm_id=realm.realm_id,
         capacity=100,
+        bounds=Rect(0.0, 0.0, 2048.0, 2048.0),
     )
     assignments = AssignmentRepo(db)
     for c in (aria, bran, dara):

@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
+from realmkit.cells.partition import Rect
 from realmkit.errors import (
     AlreadyAssigned,
     AlreadyExists,
@@ -61,6 +62,7 @@ async def _continent(db: Database, realm: Realm) -> Instance:
         pool_id=realm.pool_id,
         realm_id=realm.realm_id,
         capacity=500,
+        bounds=Rect(0.0, 0.0, 2048.0, 2048.0),
     )
 
 
@@ -290,6 +292,7 @@ async def test_a_world_node_counts_its_players_and_the_seats_its_instances_hold(
             pool_id=realm.pool_id,
             realm_id=realm_id,
             capacity=capacity,
+            bounds=Rect(0.0, 0.0, 2048.0, 2048.0) if kind is MapKind.CONTINENT else None,
         )
         return await instances.move(made, InstanceEvent.LOAD, "world-1")
 

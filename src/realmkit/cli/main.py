@@ -25,6 +25,7 @@ from realmkit.cli.support import (
     Context,
     JsonOption,
     err,
+    on_db,
     out,
     print_json,
     run,
@@ -329,6 +330,27 @@ def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
         out.print(
             f"engines stopped: {', '.join(stopped)}" if stopped else "no engines were running"
         )
+
+
+@app.command()
+def cells(
+    ctx: typer.Context,
+    realm: Annotated[str, typer.Argument(metavar="REALM", help="Realm name or id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """The cells of a realm's continents: each a space on some world node, their
+    bounds tiling the map (a k-d split), the partition's version, players per cell.
+    (Splitting and merging cells by hand comes with cells spread over world nodes.)"""
+    from realmkit import realms
+    from realmkit.cli.tables import cells_table
+
+    found, rows = on_db(ctx, as_json, lambda _, db: realms.cells(db, realm))
+    if as_json:
+        print_json({"realm": found, "cells": rows})
+    elif not rows:
+        out.print(f"realm {found.name} has no continent running (it starts with its first player)")
+    else:
+        out.print(cells_table(found.name, rows))
 
 
 @app.command()

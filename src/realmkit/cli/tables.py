@@ -29,6 +29,7 @@ from realmkit.store.records import RealmListing
 
 if TYPE_CHECKING:
     from realmkit.client.bots import SwarmSummary
+    from realmkit.store.cells import CellStatus
     from realmkit.supervision.reviver import Reviver
 
 
@@ -326,3 +327,32 @@ def live_view(
             table.add_row(f"+{len(rows[s]) - len(keep)} more", style="dim")
         shown.append(table)
     return Group(*shown)
+
+
+def cells_table(realm: str, rows: list[CellStatus]) -> Table:
+    """``realmkit cells``: one row a cell."""
+    table = Table(
+        "map",
+        "version",
+        "cell",
+        "x",
+        "y",
+        "instance",
+        "node",
+        "state",
+        "players",
+        title=f"cells of {realm}",
+    )
+    for c in rows:
+        table.add_row(
+            str(c.map_id),
+            str(c.version),
+            str(c.cell_id),
+            f"{c.min_x:.0f}-{c.max_x:.0f}",
+            f"{c.min_y:.0f}-{c.max_y:.0f}",
+            str(c.instance_id),
+            c.node_id or "-",
+            c.state,
+            str(c.players),
+        )
+    return table

@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
+from realmkit.cells.partition import Rect
 from realmkit.errors import (
     AlreadyAssigned,
     AlreadyExists,
     IllegalTransition,
     NotFound,
     StaleEpoch,
+    UsageError,
 )
 from realmkit.lifecycle import assignment, instance
 from realmkit.lifecycle.assignment import AssignmentEvent, AssignmentState
 from realmkit.lifecycle.instance import InstanceEvent, InstanceState
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.postgres import Database, ErrorFactory, translated
 from realmkit.store.records import Assignment, Character, Instance, MapKind, row
 
@@ -40,20 +43,24 @@ class InstanceRepo:
         realm_id: int | None,
         capacity: int,
         zone_group: int = 0,
+        bounds: Rect | None = None,
     ) -> Instance:
         """Register a new instance in ``requested``.
 
-        ``AlreadyExists`` if a live continent instance of that realm, map and
-        zone group exists: the schema allows only one.
+        A continent (whose map's ground ``bounds`` are given) comes with its
+        partition, of one cell run by this instance, in the same transaction;
+        ``AlreadyExists`` if the realm's map has a live partition already.
         """
+        if (kind is MapKind.CONTINENT) != (bounds is not None):
+            raise UsageError("a continent, and only a continent, is created with its bounds")
         conflicts: dict[str, ErrorFactory] = {
-            "instances_one_live_continent": partial(
+            "partitions_one_live": partial(
                 AlreadyExists, "continent instance", (realm_id, map_id, zone_group)
             ),
             "instances_realm_id_pool_id_fkey": partial(NotFound, "realm", (realm_id, pool_id)),
             "instances_realm_id_game_id_fkey": partial(NotFound, "realm", (realm_id, game_id)),
         }
-        async with self.db.connection() as conn:
+        async with self.db.transaction() as conn:
             with translated(conflicts):
                 record = await conn.fetchrow(
                     "INSERT INTO characters.instances "
@@ -67,6 +74,18 @@ class InstanceRepo:
                     capacity,
                     zone_group,
                 )
+                if bounds is not None:
+                    # The schema's: an INSERT returns its row; continents have a realm.
+                    assert record is not None
+                    assert realm_id is not None
+                    await PartitionRepo(self.db).create(
+                        conn,
+                        realm_id=realm_id,
+                        map_id=map_id,
+                        zone_group=zone_group,
+                        bounds=bounds,
+                        instance_id=record["instance_id"],
+                    )
         return row(Instance, record)
 
     async def live_continent(

@@ -26,6 +26,7 @@ import secrets
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.cells.partition import Rect
 from realmkit.errors import Conflict, NotFound, RealmkitError, Unavailable
 from realmkit.lifecycle.instance import InstanceEvent, InstanceState
 from realmkit.nodes.orchestrator.handover import Handover
@@ -40,6 +41,7 @@ from realmkit.protocol.cluster import (
     StopSpace,
 )
 from realmkit.routing.world_nodes import pick_world_node
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
@@ -61,6 +63,7 @@ class InstanceRegistry:
         self.cluster = ClusterRepo(db)
         self.rows = InstanceRepo(db)
         self.assignments = AssignmentRepo(db)
+        self.partitions = PartitionRepo(db)
         # A restore holds its lock's connection while it re-attaches players, each
         # of whom needs one too: only a quarter of the pool restores at a time, so
         # those always find a connection (however many instances broke at once).
@@ -76,13 +79,16 @@ class InstanceRegistry:
         pack = await self.packs.get((await self.cluster.game(game_id)).content_pack)
         if map_id not in pack.maps or pack.maps[map_id].kind != kind.value:
             raise NotFound(f"{kind.value} map", map_id)
+        game_map = pack.maps[map_id]
+        b = game_map.bounds
         created = await self.rows.create(
             game_id=game_id,
             map_id=map_id,
             kind=kind,
             pool_id=pool_id,
             realm_id=realm_id,
-            capacity=pack.maps[map_id].max_players,
+            capacity=game_map.max_players,
+            bounds=Rect(b.min_x, b.min_y, b.max_x, b.max_y) if kind is MapKind.CONTINENT else None,
         )
         return await self.running(created.instance_id)
 
@@ -123,6 +129,16 @@ class InstanceRegistry:
     async def load(self, instance: Instance, keep: list[Occupant] | None = None) -> None:
         assert instance.node_id is not None
         game = await self.cluster.game(instance.game_id)
+        if instance.kind == MapKind.CONTINENT.value:
+            assert instance.realm_id is not None  # the schema's: continents have a realm
+            b = (await self.packs.get(game.content_pack)).maps[instance.map_id].bounds
+            await self.partitions.ensure(
+                instance_id=instance.instance_id,
+                realm_id=instance.realm_id,
+                map_id=instance.map_id,
+                zone_group=instance.zone_group,
+                bounds=Rect(b.min_x, b.min_y, b.max_x, b.max_y),
+            )
         load = LoadSpace(
             instance.instance_id,
             game.content_pack,
