@@ -144,9 +144,9 @@ def test_other_commands_with_nothing_running_create_nothing(
     result = runner.invoke(app, command, terminal_width=200)
     assert result.exit_code == 1
     assert engine in result.output
+    assert "realmkit up" in result.output
     if engine:
         assert "NATS" not in result.output
-        assert "realmkit up" in result.output
     assert not (tmp_path / ".realmkit").exists()
 
 

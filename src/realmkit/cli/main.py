@@ -166,6 +166,8 @@ def engines_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json({"ok": healthy, "engines": infos})
     else:
         out.print(_engine_table(infos))
+        if not any(i.running for i in infos):
+            out.print("nothing runs here: `realmkit up` starts the cluster and its engines")
     raise typer.Exit(0 if healthy else 1)
 
 
