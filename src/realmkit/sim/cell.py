@@ -7,7 +7,7 @@ tick (``Space.step``), after the rules ran:
    allocated, gone ids released, the rest updated in place: slots are stable,
    so the interest grid's hysteresis holds for ghosts too); then the frame;
 2. ``hand_out``: every owned entity that crossed (``realmkit.cells.border``)
-   leaves as an ``EntityHandoff`` (its whole row, a creature's target as an
+   leaves as a ``Handoff`` (its whole row, a creature's target as an
    entity id, a player's record) for the new owner. A player handed out had
    this tick's frame from here and has its next from the new owner. The
    entity stays here as a ghost at its last state until the new owner's
@@ -20,7 +20,7 @@ the ownership version must be above any this cell holds for the id, so a
 repeated or stale hand-over is refused (CELLS.md case 1).
 
 Hits on a ghost (a creature chasing across the border, a player's swing) are
-not applied here: they are queued as ``RemoteHit`` for the ghost's owner,
+not applied here: they are queued as ``GhostHit`` for the ghost's owner,
 which applies them once (case 7).
 """
 
@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from realmkit.cells.border import Margins, crossings, ghost_targets
 from realmkit.cells.ghosts import Forwards, GhostRows, Ghosts
 from realmkit.cells.partition import Partition
+from realmkit.protocol.cells import GhostHit, HandedPlayer, Handoff
 from realmkit.sim.creatures import Ai
 from realmkit.sim.movement import start_track
 from realmkit.sim.state import PlayerRecord
@@ -49,35 +50,6 @@ _SHOWN = ("id", "template", "x", "y", "z", "o", "hp", "max_hp", "flags", "versio
 _TICKS = ("next_swing", "respawn_at")
 
 
-class EntityHandoff(msgspec.Struct, frozen=True):
-    """An entity leaving its owner cell for ``to_cell``, with everything it is.
-
-    ``row`` has every store column (``target`` as an entity id, 0 for none;
-    the columns that hold a tick, ``_TICKS``, as ticks from the hand-over, since
-    the two cells' clocks differ); ``player`` is a player's record (its
-    ``slot`` and ``track`` are rebuilt by the receiver, its swing and
-    cooldowns likewise counted from the hand-over)."""
-
-    entity_id: int
-    from_cell: int
-    to_cell: int
-    version: int
-    row: dict[str, float]
-    player: PlayerRecord | None = None
-    # A creature's spawn (the ``spawn`` column indexes the sender's own list).
-    spawn: SpawnKey | None = None
-
-
-class RemoteHit(msgspec.Struct, frozen=True):
-    """Damage meant for a ghost, for its owner to apply."""
-
-    owner_cell: int
-    target_id: int
-    amount: int
-    attacker_id: int
-    hops: int = 0  # times forwarded after the target (``realmkit.cells.ghosts.MAX_HOPS``)
-
-
 @dataclass
 class CellRole:
     """A space's place in its continent's partition."""
@@ -85,13 +57,14 @@ class CellRole:
     partition: Partition
     cell: int
     margins: Margins
+    partition_id: int = 0  # the continent's partition, named on every message
     ghosts: Ghosts = field(init=False)
     forwards: Forwards = field(default_factory=Forwards)
-    handoffs: list[EntityHandoff] = field(default_factory=list)
+    handoffs: list[Handoff] = field(default_factory=list)
     # Entities handed out, kept as ghosts until their new owner's ghosts come:
     # id -> (new owner, tick handed).
     leaving: dict[int, tuple[int, int]] = field(default_factory=dict)
-    hits: list[RemoteHit] = field(default_factory=list)
+    hits: list[GhostHit] = field(default_factory=list)
     refused: int = 0  # hand-overs refused (stale version, already here)
     # After a change of partition: hand out, at the next tick, whatever the new
     # layout gives to another cell, hysteresis and minimum stay aside.
@@ -101,7 +74,7 @@ class CellRole:
         self.ghosts = Ghosts(self.partition.version)
 
 
-def hand_out(world: World, role: CellRole) -> list[EntityHandoff]:
+def hand_out(world: World, role: CellRole) -> list[Handoff]:
     """Take out every owned entity that crossed this tick; returns the hand-overs."""
     st = world.store
     owned = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.CREATURE)]).astype(np.int64)
@@ -124,7 +97,7 @@ def hand_out(world: World, role: CellRole) -> list[EntityHandoff]:
     return out
 
 
-def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> EntityHandoff:
+def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> Handoff:
     st = world.store
     c = st.cols
     entity_id = int(c["id"][slot])
@@ -137,12 +110,7 @@ def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> EntityHa
         row[name] -= world.tick
     spawn = int(c["spawn"][slot])
     record = world.players.pop(entity_id, None)
-    if record is not None:
-        record = msgspec.structs.replace(
-            record,
-            next_swing=record.next_swing - world.tick,
-            cooldowns={s: t - world.tick for s, t in record.cooldowns.items()},
-        )
+    player = None if record is None else _handed(record, world.tick)
     # It stays as a ghost at its last state until the new owner's ghosts come.
     c["kind"][slot] = int(c["kind"][slot]) + GHOST_OFFSET
     c["version"][slot] = version
@@ -150,11 +118,63 @@ def _take_out(world: World, role: CellRole, slot: int, to_cell: int) -> EntityHa
     st["target"][st["target"] == slot] = -1  # creatures here lose it as a target
     role.leaving[entity_id] = (to_cell, world.tick)
     role.forwards.handed(entity_id, to_cell, world.tick)
-    key = world.spawn_keys[spawn] if spawn >= 0 else None
-    return EntityHandoff(entity_id, role.cell, to_cell, version, row, record, key)
+    key = tuple(world.spawn_keys[spawn]) if spawn >= 0 else None
+    return Handoff(
+        role.partition_id,
+        role.partition.version,
+        entity_id,
+        role.cell,
+        to_cell,
+        version,
+        row,
+        player,
+        key,  # type: ignore[arg-type]  # a SpawnKey is that tuple
+    )
 
 
-def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
+def _handed(rec: PlayerRecord, now: int) -> HandedPlayer:
+    return HandedPlayer(
+        character_id=rec.character_id,
+        name=rec.name,
+        level=rec.level,
+        last_seq=rec.last_seq,
+        attack_target=rec.attack_target,
+        swing_in=rec.next_swing - now,
+        cooldowns_in={s: t - now for s, t in rec.cooldowns.items()},
+        inputs=list(rec.inputs),
+        granted_items=list(rec.granted_items),
+        dirty=rec.dirty,
+        in_portal=rec.in_portal,
+        dropped_inputs=rec.dropped_inputs,
+        team=rec.team,
+    )
+
+
+def _taken(p: HandedPlayer, slot: int, world: World) -> PlayerRecord:
+    c = world.store.cols
+    x, y, z = float(c["x"][slot]), float(c["y"][slot]), float(c["z"][slot])
+    now = world.tick
+    return PlayerRecord(
+        character_id=p.character_id,
+        name=p.name,
+        level=p.level,
+        slot=slot,
+        # A fresh track: the movement check's clocks are this cell's now.
+        track=start_track(x, y, z, world.time_ms(now)),
+        last_seq=p.last_seq,
+        attack_target=p.attack_target,
+        next_swing=p.swing_in + now,
+        cooldowns={s: t + now for s, t in p.cooldowns_in.items()},
+        inputs=list(p.inputs),
+        granted_items=list(p.granted_items),
+        dirty=p.dirty,
+        in_portal=p.in_portal,
+        dropped_inputs=p.dropped_inputs,
+        team=p.team,
+    )
+
+
+def take_in(world: World, role: CellRole, handoff: Handoff) -> bool:
     """Make a hand-over's entity real here; False (nothing changed) if it is stale."""
     st = world.store
     c = st.cols
@@ -166,7 +186,10 @@ def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
     slot = st.slot_of.get(handoff.entity_id)
     if slot is not None:
         held_kind = c["kind"].item(slot)
-        if held_kind in (Kind.PLAYER, Kind.CREATURE) or int(c["version"][slot]) >= handoff.version:
+        if (
+            held_kind in (Kind.PLAYER, Kind.CREATURE)
+            or int(c["version"][slot]) >= handoff.ownership
+        ):
             role.refused += 1
             return False
         st.release(slot)
@@ -184,15 +207,7 @@ def take_in(world: World, role: CellRole, handoff: EntityHandoff) -> bool:
     if kind is Kind.CREATURE and target < 0 and c["ai"].item(slot) == Ai.CHASE:
         c["ai"][slot] = Ai.EVADE  # its target is nowhere near: go home
     if handoff.player is not None:
-        x, y, z = float(c["x"][slot]), float(c["y"][slot]), float(c["z"][slot])
-        p = handoff.player
-        world.players[handoff.entity_id] = msgspec.structs.replace(
-            p,
-            slot=slot,
-            track=start_track(x, y, z, world.time_ms(world.tick)),
-            next_swing=p.next_swing + world.tick,
-            cooldowns={s: t + world.tick for s, t in p.cooldowns.items()},
-        )
+        world.players[handoff.entity_id] = _taken(handoff.player, slot, world)
     c["arrived"][slot] = world.tick
     role.leaving.pop(handoff.entity_id, None)
     role.forwards.taken_back(handoff.entity_id)
@@ -289,10 +304,10 @@ def hit_ghost(world: World, role: CellRole, target: int, amount: int, attacker: 
     owner = role.ghosts.owner(target_id) or role.forwards.where(target_id, world.tick)
     if owner is None:
         return  # a ghost left at hand-over whose new owner has not sent it yet
-    role.hits.append(RemoteHit(owner, target_id, amount, int(c["id"][attacker])))
+    role.hits.append(GhostHit(role.partition_id, owner, target_id, amount, int(c["id"][attacker])))
 
 
-def hit_here(world: World, role: CellRole, hit: RemoteHit) -> tuple[int, int] | None:
+def hit_here(world: World, role: CellRole, hit: GhostHit) -> tuple[int, int] | None:
     """Where a remote hit lands: (target slot, attacker slot) if the target is owned
     here; else it is forwarded after its target (queued again) or dropped."""
     st = world.store

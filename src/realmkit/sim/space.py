@@ -27,6 +27,7 @@ from realmkit.cells.ghosts import GhostRows
 from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import AlreadyExists, InstanceFull, NotFound, TickOutOfOrder, UsageError
+from realmkit.protocol.cells import GhostHit, Handoff
 from realmkit.protocol.events import Event, PortalReached
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import ClientInput
@@ -61,6 +62,7 @@ class Space:
         seed: int = 0,
         item_ids: tuple[int, int] | None = None,
         cell: tuple[Partition, int, Margins] | None = None,
+        partition_id: int = 0,
         populate: bool = True,
     ) -> None:
         if map_id not in pack.maps:
@@ -68,7 +70,7 @@ class Space:
         rng = np.random.Generator(np.random.PCG64(seed))
         self.world = World(pack, map_id, instance_id, rng)
         if cell is not None:
-            self._place(*cell)
+            self._place(*cell, partition_id=partition_id)
         if populate:  # a cell made by a split starts empty: its creatures are handed to it
             spawns.populate(self.world)
         if item_ids is not None:
@@ -269,13 +271,15 @@ class Space:
 
     # --- a cell of a continent (realmkit.sim.cell) -------------------------
 
-    def _place(self, partition: Partition, cell: int, margins: Margins) -> None:
+    def _place(
+        self, partition: Partition, cell: int, margins: Margins, *, partition_id: int = 0
+    ) -> None:
         """Run as cell ``cell`` of ``partition`` (from construction: it populates only the
         spawns in the cell, with creature ids from the block of its instance id)."""
         partition.rect(cell)
         if self.world.instance_id <= 0:
             raise UsageError("a cell needs its instance id", instance_id=self.world.instance_id)
-        self.world.cell = cells.CellRole(partition, cell, margins)
+        self.world.cell = cells.CellRole(partition, cell, margins, partition_id)
         self.world.creature_ids_from = self.world.instance_id * CELL_CREATURE_BLOCK
 
     @property
@@ -297,11 +301,11 @@ class Space:
         hand-over, must be forwarded to (None: unknown here, or no longer)."""
         return self._role().forwards.where(entity_id, self.world.tick)
 
-    def take_handoff(self, handoff: cells.EntityHandoff) -> bool:
+    def take_handoff(self, handoff: Handoff) -> bool:
         """An entity a neighbour handed here becomes real (call between ticks)."""
         return cells.take_in(self.world, self._role(), handoff)
 
-    def receive_hit(self, hit: cells.RemoteHit) -> bool:
+    def receive_hit(self, hit: GhostHit) -> bool:
         """A neighbour's hit on an entity it sees as a ghost; applied if owned here."""
         landing = cells.hit_here(self.world, self._role(), hit)
         if landing is None:
@@ -314,12 +318,12 @@ class Space:
         out, self._borders = self._borders, {}
         return out
 
-    def handoffs_to_send(self) -> list[cells.EntityHandoff]:
+    def handoffs_to_send(self) -> list[Handoff]:
         role = self._role()
         out, role.handoffs = role.handoffs, []
         return out
 
-    def hits_to_send(self) -> list[cells.RemoteHit]:
+    def hits_to_send(self) -> list[GhostHit]:
         role = self._role()
         out, role.hits = role.hits, []
         return out

@@ -18,8 +18,8 @@ from realmkit.cells.ghosts import MAX_HOPS, GhostRows
 from realmkit.cells.partition import Axis, Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import Point, SpawnDef
+from realmkit.protocol.cells import Handoff
 from realmkit.protocol.inputs import Move
-from realmkit.sim.cell import EntityHandoff
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 from realmkit.sim.store import Kind
@@ -54,7 +54,7 @@ class Inp:
     hops: int = 0
 
 
-Message = EntityHandoff | tuple[int, int, int, GhostRows] | Inp
+Message = Handoff | tuple[int, int, int, GhostRows] | Inp
 
 
 class CellsModel(RuleBasedStateMachine):
@@ -110,9 +110,9 @@ class CellsModel(RuleBasedStateMachine):
     def _arrive(self, src: int, dst: int, message: Message) -> None:
         space = self.cells.get(dst)
         if space is None:
-            assert not isinstance(message, EntityHandoff | Inp), "sent to a cell gone"
+            assert not isinstance(message, Handoff | Inp), "sent to a cell gone"
             return
-        if isinstance(message, EntityHandoff):
+        if isinstance(message, Handoff):
             assert space.take_handoff(message)
         elif isinstance(message, Inp):
             self._input(dst, message)
@@ -218,7 +218,7 @@ class CellsModel(RuleBasedStateMachine):
                     owners[entity].append(cell)
         for (_, dst), queue in self.bus.items():
             for _, message in queue:
-                if isinstance(message, EntityHandoff):
+                if isinstance(message, Handoff):
                     owners[message.entity_id].append(f"to {dst}")
         assert set(owners) == self.entities
         assert all(len(o) == 1 for o in owners.values()), dict(owners)

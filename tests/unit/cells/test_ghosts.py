@@ -114,3 +114,27 @@ def test_inputs_and_actions_follow_a_handed_entity_for_a_while() -> None:
     f.handed(6, 3, 0)
     f.expire(11)
     assert f.where(6, 5) is None
+
+
+def test_a_ghost_batch_crosses_the_bus_unchanged() -> None:
+    """A batch survives msgpack: same rows, same dtypes; a batch missing a column or
+    with columns of unequal length is a BadMessage, not a crash."""
+    import msgspec
+
+    from realmkit.errors import BadMessage
+    from realmkit.protocol.cells import CellMessage, GhostBatch
+
+    rows = _rows(-5, 7, version=3, x=12.5)
+    sent = GhostBatch.of(9, 2, 1, 1000, rows)
+    got = msgspec.msgpack.decode(msgspec.msgpack.encode(sent), type=CellMessage)
+    assert isinstance(got, GhostBatch)
+    back = got.rows()
+    for name, column in rows.cols.items():
+        assert back.cols[name].dtype == column.dtype
+        assert back.cols[name].tolist() == column.tolist()
+    short = msgspec.structs.replace(sent, cols={k: v for k, v in sent.cols.items() if k != "hp"})
+    with pytest.raises(BadMessage):
+        short.rows()
+    uneven = msgspec.structs.replace(sent, cols={**sent.cols, "hp": bytes(4)})
+    with pytest.raises(BadMessage):
+        uneven.rows()

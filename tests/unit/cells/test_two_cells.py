@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -13,6 +14,7 @@ from realmkit.cells.border import Margins
 from realmkit.cells.partition import Axis, Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import Point, SpawnDef
+from realmkit.protocol.cells import CellMessage, GhostBatch
 from realmkit.protocol.frames import FrameArrays
 from realmkit.protocol.inputs import Attack, Move
 from realmkit.sim.space import Space
@@ -66,15 +68,22 @@ class Pair:
             for src, dst, tick in ((self.a, self.b, self.tick_a), (self.b, self.a, self.tick_b)):
                 me = src.cell
                 assert me is not None
+                # Everything crosses as the bus carries it: msgpack bytes.
                 for cell, rows in src.ghosts_to_send().items():
                     assert cell == dst.cell.cell  # type: ignore[union-attr]
-                    dst.receive_ghosts(me.cell, me.partition.version, tick, rows)
+                    batch = _wire(GhostBatch.of(0, me.partition.version, me.cell, tick, rows))
+                    dst.receive_ghosts(me.cell, batch.version, batch.source_tick, batch.rows())
                 for handoff in src.handoffs_to_send():
-                    assert dst.take_handoff(handoff)
+                    assert dst.take_handoff(_wire(handoff))
                 for hit in src.hits_to_send():
-                    dst.receive_hit(hit)
+                    dst.receive_hit(_wire(hit))
             frames.append((fa, fb))
         return frames
+
+
+def _wire(message: CellMessage) -> Any:
+    """The message after a trip over the bus."""
+    return msgspec.msgpack.decode(msgspec.msgpack.encode(message), type=CellMessage)
 
 
 def _pair(pack: object = WOLVES) -> Pair:
