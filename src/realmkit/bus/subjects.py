@@ -52,6 +52,11 @@ def space_control(instance_id: int) -> str:
     return f"space.{_token(instance_id)}.control"
 
 
+def cell_messages(partition_id: int, cell_id: int) -> str:
+    """What a continent's cell hears from its neighbours (ghosts, hand-overs, hits)."""
+    return f"cell.{_token(partition_id)}.{_token(cell_id)}"
+
+
 def gateway_frames(gateway_id: str) -> str:
     return f"gateway.{_token(gateway_id)}.frames"
 

@@ -91,6 +91,10 @@ class Handoff(msgspec.Struct, frozen=True, tag_field="t", tag="handoff"):
     row: dict[str, int | float]
     player: HandedPlayer | None = None
     spawn: tuple[int, float, float, float, str, int] | None = None
+    # A player's place, set by the sending world node: the new owner routes its
+    # frames and saves it as the old one did until the orchestrator re-seats it.
+    epoch: int = 0
+    gateway_id: str = ""
 
 
 class GhostHit(msgspec.Struct, frozen=True, tag_field="t", tag="hit"):
@@ -105,4 +109,20 @@ class GhostHit(msgspec.Struct, frozen=True, tag_field="t", tag="hit"):
     hops: int = 0
 
 
-CellMessage = GhostBatch | Handoff | GhostHit
+class Relayout(msgspec.Struct, frozen=True, tag_field="t", tag="relayout"):
+    """The partition changed: run ``layout`` (``Partition.dump``) from the next tick."""
+
+    partition_id: int
+    layout: dict[str, Any]
+
+
+class ForwardedInput(msgspec.Struct, frozen=True, tag_field="t", tag="input"):
+    """A player's input that reached its old cell after the hand-over: it follows the
+    player on the subject the hand-over took, so it arrives after it (case 5)."""
+
+    gateway_id: str
+    character_id: int
+    input: ClientInput
+
+
+CellMessage = GhostBatch | Handoff | GhostHit | Relayout | ForwardedInput

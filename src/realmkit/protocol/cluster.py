@@ -6,6 +6,8 @@ type of each request is named in its docstring.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from realmkit.content.schema import Bounds
@@ -102,8 +104,35 @@ class DrainNode(msgspec.Struct, frozen=True, tag_field="t", tag="drain"):
     node_id: str
 
 
+class SplitCell(msgspec.Struct, frozen=True, tag_field="t", tag="split_cell"):
+    """Cut cell ``cell_id`` of a realm's continent at ``at`` along ``axis`` ("x" or
+    "y"): the high part becomes a new cell on another world node, its entities
+    handed over live. Reply: CellsChanged."""
+
+    realm_id: int
+    map_id: int
+    cell_id: int
+    axis: str
+    at: float
+
+
+class CellsChanged(msgspec.Struct, frozen=True):
+    """A continent's new layout: its version and the instance of every cell."""
+
+    partition_id: int
+    version: int
+    cells: dict[int, int]
+
+
 OrchestratorRequest = (
-    EnterWorld | ResumeWorld | UsePortal | MoveToInstance | RequestInstance | ReturnHome | DrainNode
+    EnterWorld
+    | ResumeWorld
+    | UsePortal
+    | MoveToInstance
+    | RequestInstance
+    | ReturnHome
+    | DrainNode
+    | SplitCell
 )
 
 
@@ -165,6 +194,15 @@ class Occupant(msgspec.Struct, frozen=True):
     gateway_id: str
 
 
+class CellPlace(msgspec.Struct, frozen=True):
+    """Where a continent's space sits in its partition: cell ``cell_id`` of
+    ``layout`` (``realmkit.cells.partition.Partition.dump``)."""
+
+    partition_id: int
+    cell_id: int
+    layout: dict[str, Any]
+
+
 class LoadSpace(msgspec.Struct, frozen=True, tag_field="t", tag="load"):
     """Host this instance; idempotent. Reply: SpaceReady once it can take players.
 
@@ -180,6 +218,8 @@ class LoadSpace(msgspec.Struct, frozen=True, tag_field="t", tag="load"):
     seed: int
     restore: bool = False
     keep: list[Occupant] = []
+    # A continent's cell: its neighbours share ghosts and hand entities over.
+    cell: CellPlace | None = None
 
 
 class FreezeSpace(msgspec.Struct, frozen=True, tag_field="t", tag="freeze"):

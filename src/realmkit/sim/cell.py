@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from realmkit.cells.border import Margins, crossings, ghost_targets
 from realmkit.cells.ghosts import Forwards, GhostRows, Ghosts
 from realmkit.cells.partition import Partition
+from realmkit.content.schema import ContentPack
 from realmkit.protocol.cells import GhostHit, HandedPlayer, Handoff
 from realmkit.sim.creatures import Ai
 from realmkit.sim.movement import start_track
@@ -278,6 +279,11 @@ def border_rows(world: World, role: CellRole) -> dict[int, GhostRows]:
             version=st["version"][slots],
         )
     return out
+
+
+def fastest(pack: ContentPack) -> float:
+    """Units a second of the fastest mover of a pack (for the ghost margin)."""
+    return max([pack.player.run_speed, *(t.move_speed for t in pack.creatures.values())])
 
 
 def relayout(world: World, role: CellRole, partition: Partition) -> bool:

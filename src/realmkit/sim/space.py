@@ -70,7 +70,7 @@ class Space:
         rng = np.random.Generator(np.random.PCG64(seed))
         self.world = World(pack, map_id, instance_id, rng)
         if cell is not None:
-            self._place(*cell, partition_id=partition_id)
+            self.place_in(*cell, partition_id=partition_id)
         if populate:  # a cell made by a split starts empty: its creatures are handed to it
             spawns.populate(self.world)
         if item_ids is not None:
@@ -271,11 +271,12 @@ class Space:
 
     # --- a cell of a continent (realmkit.sim.cell) -------------------------
 
-    def _place(
+    def place_in(
         self, partition: Partition, cell: int, margins: Margins, *, partition_id: int = 0
     ) -> None:
-        """Run as cell ``cell`` of ``partition`` (from construction: it populates only the
-        spawns in the cell, with creature ids from the block of its instance id)."""
+        """Run as cell ``cell`` of ``partition``: from construction it populates only the
+        spawns in the cell, with creature ids from the block of its instance id; a
+        restored checkpoint of a cell is placed again with this before its first tick."""
         partition.rect(cell)
         if self.world.instance_id <= 0:
             raise UsageError("a cell needs its instance id", instance_id=self.world.instance_id)
@@ -392,15 +393,26 @@ class Space:
         return snap.dump(self.world, self._frames)
 
     @classmethod
-    def restore(cls, pack: ContentPack, blob: bytes) -> Space:
+    def restore(
+        cls,
+        pack: ContentPack,
+        blob: bytes,
+        *,
+        cell: tuple[Partition, int, Margins] | None = None,
+        partition_id: int = 0,
+    ) -> Space:
         """A space that continues exactly where the snapshotted one stopped.
 
         ``pack`` is the content the space runs now; if a patch changed it since
         the snapshot, the space switches to it as ``apply_content`` would (with
-        the pack of the snapshot, that changes nothing).
+        the pack of the snapshot, that changes nothing). A cell's checkpoint is
+        restored as that ``cell`` of its partition.
         """
         space = cls.__new__(cls)
         space.world, space._frames = snap.load(pack, blob)
+        space._borders = {}
+        if cell is not None:  # before the content: a cell keeps only its own spawns
+            space.place_in(*cell, partition_id=partition_id)
         space.apply_content(pack)
         return space
 

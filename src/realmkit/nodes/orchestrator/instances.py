@@ -32,6 +32,7 @@ from realmkit.lifecycle.instance import InstanceEvent, InstanceState
 from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cluster import (
+    CellPlace,
     Frozen,
     InstanceInfo,
     LoadSpace,
@@ -92,8 +93,9 @@ class InstanceRegistry:
         )
         return await self.running(created.instance_id)
 
-    async def running(self, instance_id: int) -> Instance:
-        """The instance, READY (loaded or restored first when needed)."""
+    async def running(self, instance_id: int, *, avoid: str | None = None) -> Instance:
+        """The instance, READY (loaded or restored first when needed; on a node other
+        than ``avoid`` when one has room)."""
         instance = await self.rows.get(instance_id)
         if instance.state is InstanceState.READY:
             return instance  # the common case needs no lock
@@ -109,7 +111,7 @@ class InstanceRegistry:
             if state is InstanceState.GONE:
                 raise Conflict(f"instance {instance_id} is gone", instance_id=instance_id)
             if state is not InstanceState.LOADING or instance.node_id is None:
-                node_id = await self.node_for(avoid=instance.node_id)
+                node_id = await self.node_for(avoid=instance.node_id or avoid)
                 first = state is InstanceState.REQUESTED  # else UNHEALTHY, restored
                 event = InstanceEvent.LOAD if first else InstanceEvent.RESTORE
                 instance = await self.rows.move(instance, event, node_id)
@@ -129,16 +131,19 @@ class InstanceRegistry:
     async def load(self, instance: Instance, keep: list[Occupant] | None = None) -> None:
         assert instance.node_id is not None
         game = await self.cluster.game(instance.game_id)
+        place = None
         if instance.kind == MapKind.CONTINENT.value:
             assert instance.realm_id is not None  # the schema's: continents have a realm
             b = (await self.packs.get(game.content_pack)).maps[instance.map_id].bounds
-            await self.partitions.ensure(
+            cell = await self.partitions.ensure(
                 instance_id=instance.instance_id,
                 realm_id=instance.realm_id,
                 map_id=instance.map_id,
                 zone_group=instance.zone_group,
                 bounds=Rect(b.min_x, b.min_y, b.max_x, b.max_y),
             )
+            stored = await self.partitions.get(cell.partition_id)
+            place = CellPlace(cell.partition_id, cell.cell_id, stored.layout.dump())
         load = LoadSpace(
             instance.instance_id,
             game.content_pack,
@@ -146,6 +151,7 @@ class InstanceRegistry:
             secrets.randbits(62),
             restore=True,  # continue from a checkpoint when there is one
             keep=keep or [],
+            cell=place,
         )
         try:
             await self.bus.request(

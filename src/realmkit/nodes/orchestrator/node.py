@@ -14,6 +14,7 @@ import asyncio
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
+from realmkit.nodes.orchestrator.cells import Cells
 from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.launcher import Launcher
@@ -26,6 +27,7 @@ from realmkit.nodes.packs import PackCache
 from realmkit.nodes.presence import Presence
 from realmkit.nodes.replica import Replica
 from realmkit.protocol.cluster import (
+    CellsChanged,
     Drained,
     DrainNode,
     EnterWorld,
@@ -36,6 +38,7 @@ from realmkit.protocol.cluster import (
     RequestInstance,
     ResumeWorld,
     ReturnHome,
+    SplitCell,
 )
 from realmkit.settings import InstanceSettings, NodeSpec, ScalingSettings
 from realmkit.store.postgres import Database
@@ -71,10 +74,11 @@ class OrchestratorNode(Replica):
         placer = Placer(db, packs, instances, handover)
         transfers = Transfers(db, packs, instances, handover, placer, self.settings)
         migrations = Migrations(db, instances, handover)
+        cells = Cells(db, bus, packs, instances)
 
         async def handle(
             request: OrchestratorRequest,
-        ) -> Placement | InstanceInfo | Drained:
+        ) -> Placement | InstanceInfo | Drained | CellsChanged:
             if isinstance(request, EnterWorld):
                 return await placer.enter_world(request)
             if isinstance(request, ResumeWorld):
@@ -87,6 +91,8 @@ class OrchestratorNode(Replica):
                 return await transfers.return_home(request)
             if isinstance(request, DrainNode):
                 return await migrations.drain(request.node_id)
+            if isinstance(request, SplitCell):
+                return await cells.split(request)
             return await transfers.portal(request)
 
         self._sub = await bus.serve(

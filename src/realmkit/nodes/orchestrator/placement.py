@@ -26,6 +26,7 @@ from realmkit.nodes.orchestrator.handover import Handover, Seat
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache, home_continent
 from realmkit.protocol.cluster import EnterWorld, Placement, ResumeWorld
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
@@ -58,6 +59,7 @@ class Placer:
         self.cluster = ClusterRepo(db)
         self.rows = InstanceRepo(db)
         self.assignments = AssignmentRepo(db)
+        self.partitions = PartitionRepo(db)
 
     async def enter_world(self, request: EnterWorld) -> Placement:
         character = await self.characters.get(request.character_id)
@@ -102,12 +104,23 @@ class Placer:
                 return await self.instances.running(bound), ""
             map_id, spawn = dungeon_exit(pack, saved.id)
             return await self.continent(realm, map_id), spawn
-        return await self.continent(realm, home_continent(pack, character.map_id)), ""
+        home = home_continent(pack, character.map_id)
+        at = (character.pos_x, character.pos_y) if home == character.map_id else None
+        return await self.continent(realm, home, at), ""
 
-    async def continent(self, realm: Realm, map_id: int) -> Instance:
-        """The realm's continent instance of ``map_id``, READY (created on first use)."""
+    async def continent(
+        self, realm: Realm, map_id: int, at: tuple[float, float] | None = None
+    ) -> Instance:
+        """The realm's continent instance of ``map_id``, READY (created on first use):
+        the one of the cell that holds ``at`` when the continent has several cells
+        (a player seated in another cell would be handed over at its first tick)."""
         rows = self.rows
         found = await rows.live_continent(realm.realm_id, map_id)
+        if at is not None and found is not None:
+            stored = await self.partitions.live(realm.realm_id, map_id)
+            if stored is not None and len(stored.cells) > 1:
+                cell = stored.cells[stored.layout.cell_at(*at)]
+                return await self.instances.running(cell.instance_id)
         if found is not None and found.state is InstanceState.READY:
             return found  # the common case needs no lock
         if found is None:

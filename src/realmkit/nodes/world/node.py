@@ -32,6 +32,8 @@ import msgspec
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus, Subscription
+from realmkit.cells.border import Margins
+from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
@@ -40,6 +42,7 @@ from realmkit.nodes.packs import PackCache
 from realmkit.nodes.presence import mark_stopped
 from realmkit.nodes.world.content import Scope, SpaceContent, Version
 from realmkit.nodes.world.runner import SpaceRunner
+from realmkit.protocol.cells import CellMessage
 from realmkit.protocol.cluster import (
     DescribeSpace,
     Drained,
@@ -62,6 +65,7 @@ from realmkit.protocol.cluster import (
     WorldLoad,
 )
 from realmkit.settings import NodeSpec
+from realmkit.sim.cell import fastest
 from realmkit.sim.space import Space
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.cluster import ClusterRepo
@@ -189,11 +193,29 @@ class WorldNode:
         checkpoint = None
         if request.restore:
             checkpoint = await CheckpointRepo(self.db).latest(request.instance_id)
+        place = None
+        if request.cell is not None:
+            margins = Margins.of_map(pack.maps[request.map_id], fastest(pack))
+            layout = Partition.load(request.cell.layout)
+            place = (layout, request.cell.cell_id, margins)
         if checkpoint is None:
             return Space(
-                pack, request.map_id, instance_id=request.instance_id, seed=request.seed
+                pack,
+                request.map_id,
+                instance_id=request.instance_id,
+                seed=request.seed,
+                cell=place,
+                partition_id=request.cell.partition_id if request.cell else 0,
             ), []
-        space = await asyncio.to_thread(Space.restore, pack, checkpoint.snapshot)
+        space = await asyncio.to_thread(
+            partial(
+                Space.restore,
+                pack,
+                checkpoint.snapshot,
+                cell=place,
+                partition_id=request.cell.partition_id if request.cell else 0,
+            )
+        )
         keep = {o.character_id: o for o in request.keep}
         space.resume_elsewhere(set(keep))
         return space, [keep[cid] for cid in space.world.players]
@@ -258,6 +280,11 @@ class WorldNode:
                         partial(_receive, runner),
                     ),
                 ]
+                if request.cell is not None:
+                    cell = subjects.cell_messages(request.cell.partition_id, request.cell.cell_id)
+                    self._subs[request.instance_id].append(
+                        await self.bus.subscribe(cell, CellMessage, partial(_from_cell, runner))
+                    )
                 # Long-lived content and space arrays leave the GC's view, so full
                 # collections stop landing on random ticks (bench/README.md).
                 gc.collect()
@@ -380,6 +407,10 @@ class WorldNode:
             tick_p99_ms=max((r.tick_p99_ms() for r in runners), default=0.0),
             late_ticks=sum(r.late_ticks for r in runners),
         )
+
+
+async def _from_cell(runner: SpaceRunner, message: CellMessage) -> None:
+    runner.from_cell(message)
 
 
 async def _receive(runner: SpaceRunner, batch: InputBatch) -> None:

@@ -31,12 +31,30 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+import msgspec
+
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import ContentError, RealmkitError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
-from realmkit.protocol.cluster import GatewayEvents, InputBatch, Occupant, Placement, UsePortal
+from realmkit.protocol.cells import (
+    CellMessage,
+    ForwardedInput,
+    GhostBatch,
+    GhostHit,
+    Handoff,
+    Relayout,
+)
+from realmkit.protocol.cluster import (
+    GatewayEvents,
+    InputBatch,
+    Occupant,
+    Placement,
+    PlayerInput,
+    UsePortal,
+)
 from realmkit.protocol.events import (
     Event,
     ItemIdsNeeded,
@@ -96,6 +114,8 @@ class SpaceRunner:
         self.characters = characters
         self.items = items
         self.occupants: dict[int, Occupant] = {}
+        # The gateway of each player this cell handed over (its forwarded inputs).
+        self.handed_gateway: dict[int, str] = {}
         self.tick_seconds: deque[float] = deque(maxlen=TICK_SAMPLES)
         self.late_ticks = 0
         self.failed_ticks = 0
@@ -215,6 +235,45 @@ class SpaceRunner:
             # A gateway may only speak for its own players.
             if occupant is not None and occupant.gateway_id == batch.gateway_id:
                 self.space.receive_input(item.character_id, item.input)
+            elif self.space.cell is not None:
+                self._forward(batch.gateway_id, item)
+
+    def _forward(self, gateway_id: str, item: PlayerInput) -> None:
+        """An input for a player this cell handed to a neighbour follows it there, on
+        the subject the hand-over took, so it arrives after it (CELLS.md case 5)."""
+        role = self.space.cell
+        onward = self.space.forward_target(item.character_id)
+        if (
+            role is None
+            or onward is None
+            or self.handed_gateway.get(item.character_id) != gateway_id
+        ):
+            return
+        subject = subjects.cell_messages(role.partition_id, onward)
+        forwarded = ForwardedInput(gateway_id, item.character_id, item.input)
+        task = asyncio.create_task(self.bus.publish(subject, forwarded))
+        self._asks.add(task)
+        task.add_done_callback(self._asks.discard)
+
+    def from_cell(self, message: CellMessage) -> None:
+        """What a neighbouring cell sends: ghosts, a hand-over, a hit, a new layout,
+        or inputs that followed a player handed here."""
+        if isinstance(message, GhostBatch):
+            self.space.receive_ghosts(
+                message.source_cell, message.version, message.source_tick, message.rows()
+            )
+        elif isinstance(message, Handoff):
+            if self.space.take_handoff(message) and message.player is not None:
+                self.occupants[message.entity_id] = Occupant(
+                    message.entity_id, message.epoch, message.gateway_id
+                )
+        elif isinstance(message, GhostHit):
+            self.space.receive_hit(message)
+        elif isinstance(message, Relayout):
+            self.space.relayout(Partition.load(message.layout))
+        else:
+            item = PlayerInput(message.character_id, message.input)
+            self.receive(InputBatch(message.gateway_id, [item]))
 
     def tick_p99_ms(self) -> float:
         if not self.tick_seconds:
@@ -266,6 +325,8 @@ class SpaceRunner:
         events = self.space.events_to_emit()
         if events:
             await self._route(tick, events, by_gateway)
+        if self.space.cell is not None:
+            await self._to_neighbours(tick)
         if tick % self._save_every == 0:
             self._queue_saves(self.space.saves_to_write())
         if tick % self._checkpoint_every == 0 and (
@@ -274,6 +335,25 @@ class SpaceRunner:
             # Its own lane: saves never wait behind a snapshot write. A checkpoint
             # still being written when the next is due makes that one skip.
             self._checkpointing = asyncio.create_task(self._checkpoint(self.space.snapshot(), tick))
+
+    async def _to_neighbours(self, tick: int) -> None:
+        """Ghosts to every neighbour, hand-overs and hits to their cells."""
+        role = self.space.cell
+        assert role is not None
+        pid, version = role.partition_id, role.partition.version
+        for cell, rows in self.space.ghosts_to_send().items():
+            batch = GhostBatch.of(pid, version, role.cell, tick, rows)
+            await self.bus.publish(subjects.cell_messages(pid, cell), batch)
+        for handoff in self.space.handoffs_to_send():
+            occupant = self.occupants.pop(handoff.entity_id, None)
+            if occupant is not None:
+                self.handed_gateway[handoff.entity_id] = occupant.gateway_id
+                handoff = msgspec.structs.replace(
+                    handoff, epoch=occupant.epoch, gateway_id=occupant.gateway_id
+                )
+            await self.bus.publish(subjects.cell_messages(pid, handoff.to_cell), handoff)
+        for hit in self.space.hits_to_send():
+            await self.bus.publish(subjects.cell_messages(pid, hit.owner_cell), hit)
 
     async def _route(self, tick: int, events: list[Event], by_gateway: dict[str, set[int]]) -> None:
         for event in events:

@@ -1,0 +1,164 @@
+"""A continent split over two world nodes (orchestrator and world nodes on real NATS and
+PostgreSQL; the test plays the gateway): ghosts cross the border between nodes, and
+a player walking over it is handed to the other node's cell, inputs following."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.engines.embedded import Endpoints
+from realmkit.lifecycle.instance import InstanceState
+from realmkit.nodes.orchestrator.node import OrchestratorNode
+from realmkit.nodes.world.node import WorldNode
+from realmkit.protocol.cluster import (
+    CellsChanged,
+    EnterWorld,
+    GatewayEvents,
+    GatewayTraffic,
+    InputBatch,
+    Joined,
+    JoinSpace,
+    Placement,
+    PlayerInput,
+    SplitCell,
+)
+from realmkit.protocol.frames import FrameArrays, SpaceFrame
+from realmkit.protocol.inputs import Move
+from realmkit.settings import InstanceSettings, NodeSpec, Role
+from realmkit.store.accounts import AccountRepo
+from realmkit.store.characters import CharacterRepo
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import InstanceRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import RealmStatus
+
+WAIT = 20.0
+BORDER = 1024.0
+Y = 300.0
+
+
+@pytest.fixture
+async def nodes(database_url: str, endpoints: Endpoints) -> AsyncIterator[list[object]]:
+    here = Endpoints(endpoints.nats_url, database_url)
+    started = [
+        WorldNode(NodeSpec(name="world-1", role=Role.WORLD), here),
+        WorldNode(NodeSpec(name="world-2", role=Role.WORLD), here),
+        OrchestratorNode(
+            NodeSpec(name="orchestrator-1", role=Role.ORCHESTRATOR), here, InstanceSettings()
+        ),
+    ]
+    for node in started:
+        await node.start()  # type: ignore[attr-defined]
+    try:
+        yield started
+    finally:
+        for node in started:
+            await node.drain()  # type: ignore[attr-defined]
+            await node.stop()  # type: ignore[attr-defined]
+
+
+async def _characters(db: Database, at: list[float]) -> tuple[int, list[int]]:
+    repo = ClusterRepo(db)
+    await repo.add_game("classic", "Classic", "classic")
+    pool = await repo.add_pool("europe", "classic")
+    realm = await repo.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
+    account = await AccountRepo(db).create("tester", "h")
+    ids = []
+    for i, x in enumerate(at):
+        c = await CharacterRepo(db).create(
+            account.account_id,
+            realm.realm_id,
+            f"Walker{'ab'[i]}",
+            map_id=1,
+            position=(x, Y, 0.0),
+            hp=100,
+        )
+        ids.append(c.character_id)
+    return realm.realm_id, ids
+
+
+async def _seat(bus: NatsBus, cid: int) -> Placement:
+    placed = await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS, EnterWorld(cid, "gw-test"), Placement, timeout=WAIT
+    )
+    await bus.request(
+        subjects.space_control(placed.instance_id),
+        JoinSpace(cid, placed.epoch, "gw-test"),
+        Joined,
+        timeout=WAIT,
+    )
+    return placed
+
+
+def _sees(frame: FrameArrays, observer: int) -> dict[int, float]:
+    """Entity id -> x of what ``observer`` sees (itself included)."""
+    i = list(frame.observers).index(observer)
+    rows = [int(frame.selves[i]), *frame.visible[frame.offsets[i] : frame.offsets[i + 1]]]
+    return {int(frame.ids[r]): float(frame.pos[r][0]) for r in rows}
+
+
+async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
+    nodes: list[object], db: Database, bus: NatsBus
+) -> None:
+    """Split at x=1024 with the new cell on the other node; a player on each side sees
+    the other (a ghost, real id); the western one walks east and is handed to the
+    eastern cell: its frames then come from that node, its inputs followed it."""
+    realm_id, (west, east) = await _characters(db, [BORDER - 12.0, BORDER + 40.0])
+    frames: asyncio.Queue[SpaceFrame] = asyncio.Queue()
+
+    async def on_traffic(message: SpaceFrame | GatewayEvents) -> None:
+        if isinstance(message, SpaceFrame):
+            await frames.put(message)
+
+    await bus.subscribe(subjects.gateway_frames("gw-test"), GatewayTraffic, on_traffic)
+    first = await _seat(bus, west)
+    changed = await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS,
+        SplitCell(realm_id, 1, 1, "x", BORDER),
+        CellsChanged,
+        timeout=WAIT,
+    )
+    assert changed.cells[1] == first.instance_id
+    eastern = await InstanceRepo(db).get(changed.cells[2])
+    assert eastern.state is InstanceState.READY
+    assert eastern.node_id != first.node_id
+    second = await _seat(bus, east)
+    assert second.instance_id == eastern.instance_id  # seated by its position
+
+    async def frame_of(instance_id: int, observer: int) -> FrameArrays:
+        while True:
+            frame = await frames.get()
+            arrays = FrameArrays.of(frame)
+            if frame.instance_id == instance_id and observer in list(arrays.observers):
+                return arrays
+
+    async with asyncio.timeout(WAIT):
+        while east not in _sees(await frame_of(first.instance_id, west), west):
+            pass  # the eastern player arrives as a ghost from the other node
+        while west not in _sees(await frame_of(eastern.instance_id, east), east):
+            pass
+    # The western player walks east over the border, its inputs sent where it was seated.
+    started = time.monotonic()
+    seq, x = 0, BORDER - 12.0
+    async with asyncio.timeout(WAIT):
+        while True:
+            seq += 1
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            x = min(BORDER + 20.0, BORDER - 12.0 + 5.0 * elapsed_ms / 1000) if seq > 1 else x
+            move = Move(x, Y, 0.0, 0.0, client_time_ms=elapsed_ms, seq=seq)
+            await bus.publish(
+                subjects.space_inputs(first.instance_id),
+                InputBatch("gw-test", [PlayerInput(west, move)]),
+            )
+            frame = FrameArrays.of(await frames.get())
+            if west in list(frame.observers) and _sees(frame, west)[west] >= BORDER + 19.0:
+                break
+    arrays = await asyncio.wait_for(frame_of(eastern.instance_id, west), WAIT)
+    assert _sees(arrays, west)[west] >= BORDER + 19.0
+    assert east in _sees(arrays, west)
