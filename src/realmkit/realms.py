@@ -19,8 +19,8 @@ from realmkit.content.loader import load_pack, pack_folder
 from realmkit.content.patches import check_overrides, decode_overrides
 from realmkit.content.schema import MAX_PHASE
 from realmkit.engines import embedded as engines
-from realmkit.errors import InvalidInput, RealmkitError, UsageError
-from realmkit.protocol.cluster import PatchActivated
+from realmkit.errors import InvalidInput, NotFound, RealmkitError, RemoteError, UsageError
+from realmkit.protocol.cluster import CellsChanged, PatchActivated, SplitCell
 from realmkit.settings import Settings
 from realmkit.store.cells import CellStatus, PartitionRepo
 from realmkit.store.cluster import ClusterRepo
@@ -29,6 +29,9 @@ from realmkit.store.postgres import Database
 from realmkit.store.records import Patch, Realm, RealmListing, RealmPool, RealmStatus
 
 log = logging.getLogger("realmkit.realms")
+
+# A split loads a space on a world node before it answers.
+SPLIT_TIMEOUT = 30.0
 
 
 class PatchTarget(msgspec.Struct, frozen=True):
@@ -85,6 +88,29 @@ async def set_phase(settings: Settings, db: Database, realm: str, phase: int) ->
 async def cells(db: Database, realm: str) -> tuple[Realm, list[CellStatus]]:
     """A realm and the cells of its live continents."""
     found = await ClusterRepo(db).realm(_key(realm))
+    return found, await PartitionRepo(db).of_realm(found.realm_id)
+
+
+async def split_cell(
+    settings: Settings, db: Database, realm: str, map_id: int, cell: int, axis: str, at: float
+) -> tuple[Realm, list[CellStatus]]:
+    """Ask the orchestrators to split a cell of the realm's continent (the new half on
+    another world node, its entities handed over live); the realm's cells after it."""
+    found = await ClusterRepo(db).realm(_key(realm))
+    bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="cells")
+    try:
+        await bus.request(
+            subjects.ORCHESTRATOR_REQUESTS,
+            SplitCell(found.realm_id, map_id, cell, axis, at),
+            CellsChanged,
+            timeout=SPLIT_TIMEOUT,
+        )
+    except RemoteError as exc:
+        if exc.remote_code in (InvalidInput.code, NotFound.code):  # the command's mistake
+            raise UsageError(exc.remote_message, cell=cell, at=at) from exc
+        raise
+    finally:
+        await bus.close()
     return found, await PartitionRepo(db).of_realm(found.realm_id)
 
 

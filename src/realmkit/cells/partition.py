@@ -181,7 +181,11 @@ class Partition:
         ``next_cell``. Both parts must be at least ``min_size`` across ``axis``."""
         rect = self.rect(cell)
         if not rect.low(axis) + max(min_size, 0.0) < at < rect.high(axis) - max(min_size, 0.0):
-            raise InvalidInput("at", f"a split of cell {cell} leaves both parts {min_size} wide")
+            raise InvalidInput(
+                "at",
+                f"cell {cell} spans {rect.low(axis):.0f}-{rect.high(axis):.0f} along {axis.value}: "
+                f"a cut must leave both parts at least {min_size:.0f} wide",
+            )
         new = self.next_cell
 
         def change(node: Node) -> Node:

@@ -35,11 +35,15 @@ from realmkit.cli.support import (
 from realmkit.settings import DEFAULT_CONFIG_FILE, Role, Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from rich.table import Table
 
     from realmkit.client import bots as swarm
     from realmkit.engines import embedded as engines
+    from realmkit.store.cells import CellStatus
     from realmkit.store.postgres import Database
+    from realmkit.store.records import Realm
 
 # Plain help: typer's rich panels label every flag ``<bool>`` (``--help <bool>``)
 # and cost a tenth of a second more to start.
@@ -338,15 +342,40 @@ def down(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def cells(
     ctx: typer.Context,
     realm: Annotated[str, typer.Argument(metavar="REALM", help="Realm name or id.")],
+    split: Annotated[
+        int | None,
+        typer.Option("--split", metavar="CELL", help="Split this cell (with --axis and --at)."),
+    ] = None,
+    axis: Annotated[str, typer.Option(help="The split's axis: x or y.")] = "x",
+    at: Annotated[
+        float | None, typer.Option(help="Where to cut, in map units along the axis.")
+    ] = None,
+    map_id: Annotated[int, typer.Option("--map", help="The continent's map id.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """The cells of a realm's continents: each a space on some world node, their
     bounds tiling the map (a k-d split), the partition's version, players per cell.
-    (Splitting and merging cells by hand comes with cells spread over world nodes.)"""
+
+    With --split CELL --axis x|y --at N the running cluster cuts that cell in two:
+    the high part becomes a new cell on another world node and the entities there
+    are handed over live, players connected. (Merging by hand, and the leader
+    splitting and merging by load, are next.)"""
     from realmkit import realms
     from realmkit.cli.tables import cells_table
 
-    found, rows = on_db(ctx, as_json, lambda _, db: realms.cells(db, realm))
+    if split is not None and at is None:
+        raise typer.BadParameter("--split needs --at", param_hint="--at")
+    if axis not in ("x", "y"):
+        raise typer.BadParameter("x or y", param_hint="--axis")
+    if split is not None and at is not None:
+        cell, where = split, at
+
+        def cut(settings: Settings, db: Database) -> Awaitable[tuple[Realm, list[CellStatus]]]:
+            return realms.split_cell(settings, db, realm, map_id, cell, axis, where)
+
+        found, rows = on_db(ctx, as_json, cut)
+    else:
+        found, rows = on_db(ctx, as_json, lambda _, db: realms.cells(db, realm))
     if as_json:
         print_json({"realm": found, "cells": rows})
     elif not rows:

@@ -5,6 +5,7 @@ a player walking over it is handed to the other node's cell, inputs following.""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 
@@ -104,7 +105,12 @@ def _sees(frame: FrameArrays, observer: int) -> dict[int, float]:
 
 
 async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
-    nodes: list[object], db: Database, bus: NatsBus
+    nodes: list[object],
+    db: Database,
+    bus: NatsBus,
+    database_url: str,
+    endpoints: Endpoints,
+    run_realmkit,  # type: ignore[no-untyped-def]
 ) -> None:
     """Split at x=1024 with the new cell on the other node; a player on each side sees
     the other (a ghost, real id); the western one walks east and is handed to the
@@ -162,3 +168,21 @@ async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
     arrays = await asyncio.wait_for(frame_of(eastern.instance_id, west), WAIT)
     assert _sees(arrays, west)[west] >= BORDER + 19.0
     assert east in _sees(arrays, west)
+
+    # An operator splits the eastern cell again, by hand.
+    env = {"REALMKIT_DATABASE_URL": database_url, "REALMKIT_NATS_URL": endpoints.nats_url}
+    proc = run_realmkit(
+        "cells", "Azure", "--split", "2", "--axis", "y", "--at", "1000", "--json", env=env
+    )
+    # Off the event loop: the nodes answering the command run on it.
+    stdout, stderr = await asyncio.to_thread(proc.communicate, None, 60)
+    assert proc.returncode == 0, stdout + stderr
+    shown = json.loads(stdout)["cells"]
+    assert {(c["cell_id"], c["min_x"], c["min_y"], c["version"]) for c in shown} == {
+        (1, 0.0, 0.0, 3),
+        (2, BORDER, 0.0, 3),
+        (3, BORDER, 1000.0, 3),
+    }
+    bad = run_realmkit("cells", "Azure", "--split", "3", "--at", "1990", env=env)
+    _, err = await asyncio.to_thread(bad.communicate, None, 60)
+    assert bad.returncode == 2, err  # a cell that thin is refused, nothing changed
