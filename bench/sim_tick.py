@@ -24,10 +24,13 @@ from dataclasses import dataclass
 
 import msgspec
 
+from realmkit.cells.border import Margins
+from realmkit.cells.partition import Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import ContentPack, Point, SpawnDef
 from realmkit.protocol.frames import SpaceFrame
 from realmkit.protocol.inputs import Move
+from realmkit.sim.cell import fastest
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 
@@ -113,10 +116,17 @@ class Crowd:
 
 
 def run(
-    scenario: Scenario, ticks: int, warmup: int = 20, freeze: bool = True
+    scenario: Scenario, ticks: int, warmup: int = 20, freeze: bool = True, cell: bool = False
 ) -> tuple[list[float], list[SpaceFrame]]:
-    """Tick times (ms) after ``warmup``, and the frames produced."""
-    space = Space(scaled_pack(scenario.creatures), CONTINENT, seed=3, item_ids=(1, 1_000_000))
+    """Tick times (ms) after ``warmup``, and the frames produced; with ``cell`` the
+    space runs as the one cell of its continent, as world nodes run continents."""
+    pack = scaled_pack(scenario.creatures)
+    place = None
+    if cell:
+        b = pack.maps[CONTINENT].bounds
+        margins = Margins.of_map(pack.maps[CONTINENT], fastest(pack))
+        place = (Partition.single(Rect(b.min_x, b.min_y, b.max_x, b.max_y)), 1, margins)
+    space = Space(pack, CONTINENT, instance_id=1, seed=3, item_ids=(1, 1_000_000), cell=place)
     crowd = Crowd(space, scenario)
     if freeze:
         gc.collect()
@@ -150,11 +160,14 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=200)
     parser.add_argument("--scenario", choices=["a", "b", "c", "all"], default="all")
     parser.add_argument("--no-freeze", action="store_true", help="leave gc.freeze() out")
+    parser.add_argument(
+        "--cell", action="store_true", help="run the space as a one-cell continent (as nodes do)"
+    )
     args = parser.parse_args()
     chosen = SCENARIOS.values() if args.scenario == "all" else [SCENARIOS[args.scenario]]
     print(f"{'scenario':55} {'p50 ms':>8} {'p99 ms':>8} {'frame KB':>9} {'visible/obs':>12}")
     for sc in chosen:
-        times, frames = run(sc, args.ticks, freeze=not args.no_freeze)
+        times, frames = run(sc, args.ticks, freeze=not args.no_freeze, cell=args.cell)
         gc.unfreeze()
         frame_kb = statistics.mean(len(msgspec.msgpack.encode(f)) for f in frames) / 1024
         # Column bytes / item size: visible rows are int32, observer ids int64.
