@@ -358,7 +358,7 @@ def cells(
 
     With --split CELL --axis x|y --at N the running cluster cuts that cell in two:
     the high part becomes a new cell on another world node and the entities there
-    are handed over live, players connected. Not built yet: a crossing player's
+    are handed over live. Not built yet: a crossing player's
     assignment and gateway route still name its first cell (its client stops
     getting frames once it crosses), merging, and the leader splitting and
     merging by load; split a continent only to try cells out."""
