@@ -5,9 +5,10 @@ entities. Batches are fenced by the partition version (an older layout's
 batch is dropped once this cell runs a newer one, CELLS.md case 11) and
 ordered per source by the source's own tick, never compared with this cell's
 tick or another source's (case 3).
-A neighbour that stops sending (it died, or is no longer a neighbour) loses
-its ghosts after ``stale_after`` of this cell's ticks: they vanish rather than
-freeze.
+A neighbour that stops sending (its node died, or it is no longer a
+neighbour) leaves its ghosts frozen where they were for ``stale_after`` of this
+cell's ticks, long enough for a dead cell to be restored elsewhere and send
+again (they then move on); a neighbour silent for longer loses them.
 
 ``claim_wins`` settles two cells holding the same entity as real (case 1):
 the higher ownership version, raised by every hand-over, wins.
@@ -31,6 +32,9 @@ IntArray = NDArray[np.int64]
 MAX_HOPS: Final = 3
 # How many ticks a cell forwards what still arrives for an entity it handed over.
 FORWARD_TICKS: Final = 100
+# How many of its own ticks a cell keeps a silent neighbour's ghosts (10 s at 20 Hz:
+# a node declared dead after 3 s and its cells restored take less).
+STALE_AFTER_TICKS: Final = 200
 
 # The columns of a ghost row, and their dtypes (the frame's, plus the ownership version).
 GHOST_COLUMNS: Final[dict[str, type[np.generic]]] = {
@@ -96,7 +100,7 @@ class _Batch:
 class Ghosts:
     """The ghosts a cell holds, by the neighbour that owns them."""
 
-    def __init__(self, version: int, stale_after: int = 40) -> None:
+    def __init__(self, version: int, stale_after: int = STALE_AFTER_TICKS) -> None:
         self.version = version
         self.stale_after = stale_after
         self._batches: dict[int, _Batch] = {}

@@ -10,13 +10,12 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from node_fixtures import two_worlds_and_an_orchestrator
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.lifecycle.instance import InstanceState
-from realmkit.nodes.orchestrator.node import OrchestratorNode
-from realmkit.nodes.world.node import WorldNode
 from realmkit.protocol.cluster import (
     CellsChanged,
     EnterWorld,
@@ -31,7 +30,6 @@ from realmkit.protocol.cluster import (
 )
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Move
-from realmkit.settings import InstanceSettings, NodeSpec, Role
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -47,21 +45,8 @@ Y = 300.0
 @pytest.fixture
 async def nodes(database_url: str, endpoints: Endpoints) -> AsyncIterator[list[object]]:
     here = Endpoints(endpoints.nats_url, database_url)
-    started = [
-        WorldNode(NodeSpec(name="world-1", role=Role.WORLD), here),
-        WorldNode(NodeSpec(name="world-2", role=Role.WORLD), here),
-        OrchestratorNode(
-            NodeSpec(name="orchestrator-1", role=Role.ORCHESTRATOR), here, InstanceSettings()
-        ),
-    ]
-    for node in started:
-        await node.start()  # type: ignore[attr-defined]
-    try:
+    async with two_worlds_and_an_orchestrator(here) as started:
         yield started
-    finally:
-        for node in started:
-            await node.drain()  # type: ignore[attr-defined]
-            await node.stop()  # type: ignore[attr-defined]
 
 
 async def _characters(db: Database, at: list[float]) -> tuple[int, list[int]]:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from node_fixtures import two_worlds_and_an_orchestrator
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
@@ -17,8 +18,6 @@ from realmkit.errors import RemoteError
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.login.starts import start_in
-from realmkit.nodes.orchestrator.node import OrchestratorNode
-from realmkit.nodes.world.node import WorldNode
 from realmkit.protocol.cluster import (
     EnterWorld,
     GatewayEvents,
@@ -33,7 +32,6 @@ from realmkit.protocol.cluster import (
 )
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Move
-from realmkit.settings import InstanceSettings, NodeSpec, Role
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -48,21 +46,8 @@ START = start_in(load_pack(classic_pack_path()))
 @pytest.fixture
 async def cluster(database_url: str, endpoints: Endpoints) -> AsyncIterator[list[object]]:
     here = Endpoints(endpoints.nats_url, database_url)
-    nodes = [
-        WorldNode(NodeSpec(name="world-1", role=Role.WORLD), here),
-        WorldNode(NodeSpec(name="world-2", role=Role.WORLD, capacity=10), here),
-        OrchestratorNode(
-            NodeSpec(name="orchestrator-1", role=Role.ORCHESTRATOR), here, InstanceSettings()
-        ),
-    ]
-    for node in nodes:
-        await node.start()  # type: ignore[attr-defined]
-    try:
-        yield nodes
-    finally:
-        for node in nodes:
-            await node.drain()  # type: ignore[attr-defined]
-            await node.stop()  # type: ignore[attr-defined]
+    async with two_worlds_and_an_orchestrator(here, world_2_capacity=10) as started:
+        yield started
 
 
 async def _characters(db: Database, names: list[str]) -> list[int]:
