@@ -79,4 +79,14 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
     the fastest entity's movement during the bus's delay; cells are never
     split below ``2 * margin`` on a side, so ghosts stay a small share of a
     tick. ``bench/cells.py`` measures it.
+
+Where the build stands (issue 15): cases 2, 3, 6, 8, 10, 11 and 13's margins
+run, in the core (``sim/cell.py``) and between world nodes (``cell.<partition>.
+<cell>`` subjects, ``nodes/world/runner.py``); 7 runs for hits; 12 is the
+schema's (migration 0010); splits run through the orchestrator
+(``nodes/orchestrator/cells.py``). Not built yet: the crossing seat of case 1
+(the new cell saves under the old epoch meanwhile, and the gateway, still
+routed to the old cell, drops the new cell's frames), the gateway side of
+case 4, range events across a border (9), merges through the orchestrator,
+splitting by load, and ``bench/cells.py``.
 """
