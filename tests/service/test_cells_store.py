@@ -11,9 +11,11 @@ from realmkit.cells.partition import Axis, Rect
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import AlreadyExists, StaleLayout, UsageError
 from realmkit.lifecycle.instance import InstanceEvent
+from realmkit.store.accounts import AccountRepo
 from realmkit.store.cells import PartitionRepo, StoredPartition
+from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.placement import InstanceRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import Instance, MapKind, Realm
 
@@ -231,3 +233,58 @@ async def test_realmkit_cells_shows_the_partition(
     missing = run_realmkit("cells", "Nowhere", env=env)
     _, err = missing.communicate(timeout=60)
     assert missing.returncode == 2, err
+
+
+async def test_a_crossing_moves_the_assignment_only_over_older_crossings(db: Database) -> None:
+    """A crossing is placed on the hand-over's epoch, or over an older crossing (a player
+    that crossed back before the first crossing was placed), never over a crossing of a
+    newer ownership nor over a seat of another kind (a resume): then it is refused."""
+    realm = await _realm(db)
+    west = await _continent(db, realm)
+    repo = PartitionRepo(db)
+    stored = await _live(db, realm)
+    split = stored.layout.split(1, Axis.X, 1024.0, MIN)
+    east = (await repo.relayout(stored, split, {1: west.instance_id, 2: None})).cells[2]
+    account = await AccountRepo(db).create("walker", "h")
+    c = await CharacterRepo(db).create(
+        account.account_id, realm.realm_id, "Walker", map_id=1, position=(10.0, 10.0, 0.0), hp=100
+    )
+    assignments = AssignmentRepo(db)
+    seated = await assignments.place(c.character_id, west.instance_id, "gw-1", expected_epoch=None)
+    pid, e = stored.partition_id, seated.epoch
+
+    async def cross(instance_id: int, epoch: int, ownership: int) -> int | None:
+        placed = await assignments.cross(
+            c.character_id,
+            instance_id,
+            partition_id=pid,
+            expected_epoch=epoch,
+            ownership=ownership,
+        )
+        return None if placed is None else placed.epoch
+
+    # West -> east (ownership 1) and back west (2) before the first was placed: the
+    # second still asks with the epoch it was handed, and overtakes the first.
+    assert await cross(east.instance_id, e, 1) == e + 1
+    assert await cross(west.instance_id, e, 2) == e + 2
+    assert await cross(east.instance_id, e, 1) is None  # late and older: refused
+    now = await assignments.get(c.character_id)
+    assert now is not None
+    assert (now.instance_id, now.epoch, now.state) == (west.instance_id, e + 2, "in_world")
+    assert now.gateway_id == "gw-1"  # the socket stays where it was
+    # A resume seats it again: a crossing asked before that is refused from then on.
+    await assignments.place(
+        c.character_id, west.instance_id, "gw-2", expected_epoch=e + 2, resume_hash=b"r" * 32
+    )
+    assert await cross(east.instance_id, e + 2, 3) is None
+    assert await cross(east.instance_id, e + 3, 3) == e + 4
+    # A space outside the continent is never a crossing's.
+    other = await InstanceRepo(db).create(
+        game_id="classic",
+        map_id=2,
+        kind=MapKind.DUNGEON,
+        pool_id=realm.pool_id,
+        realm_id=realm.realm_id,
+        capacity=5,
+    )
+    assert await cross(other.instance_id, e + 4, 4) is None

@@ -116,6 +116,38 @@ class SplitCell(msgspec.Struct, frozen=True, tag_field="t", tag="split_cell"):
     at: float
 
 
+class CrossCell(msgspec.Struct, frozen=True, tag_field="t", tag="cross_cell"):
+    """A cell took a player over its border from a neighbour (``Handoff``): its
+    assignment moves to this cell's instance under the next epoch, the quiet way
+    (the gateway re-points without a ``new_world``). Reply: ``Crossed``.
+
+    ``epoch`` is the epoch the hand-over carried, ``ownership`` the player's
+    ownership version after it: a crossing is placed when the assignment still
+    holds that epoch, or when the assignment's last move was an earlier crossing
+    of the same continent (a player that crossed back before the first crossing
+    was placed). Anything else (a resume placed it meanwhile) refuses it.
+    """
+
+    character_id: int
+    partition_id: int
+    instance_id: int
+    epoch: int
+    ownership: int
+    map_id: int
+    tick_rate: int
+    bounds: Bounds
+
+
+class Crossed(msgspec.Struct, frozen=True):
+    """``placed``: the assignment is now this cell's under ``epoch``; otherwise
+    ``epoch`` and ``instance_id`` are the assignment as it stands (0: offline)."""
+
+    character_id: int
+    placed: bool
+    instance_id: int
+    epoch: int
+
+
 class CellsChanged(msgspec.Struct, frozen=True):
     """A continent's new layout: its version and the instance of every cell."""
 
@@ -133,6 +165,7 @@ OrchestratorRequest = (
     | ReturnHome
     | DrainNode
     | SplitCell
+    | CrossCell
 )
 
 
@@ -149,6 +182,9 @@ class Placement(msgspec.Struct, frozen=True):
     # The map's bounds, for the gateway's movement pre-check.
     bounds: Bounds
     spawn: str = ""
+    # The continent (partition) when the space is one of its cells, else 0: the
+    # gateway replicates every cell of one continent as one world.
+    continent: int = 0
 
 
 class InstanceInfo(msgspec.Struct, frozen=True):
@@ -305,6 +341,7 @@ class Joined(msgspec.Struct, frozen=True):
     tick_rate: int
     # The map's bounds, for the gateway's movement pre-check.
     bounds: Bounds
+    continent: int = 0
 
 
 class Left(msgspec.Struct, frozen=True):
@@ -330,6 +367,7 @@ class GatewayEvents(msgspec.Struct, frozen=True, tag_field="t", tag="events"):
     instance_id: int
     tick: int
     events: list[Event]
+    continent: int = 0
 
 
 # What a world node publishes on gateway.<id>.frames.
@@ -350,7 +388,8 @@ class Repoint(msgspec.Struct, frozen=True, tag_field="t", tag="repoint"):
     """The character now plays in ``instance_id`` under ``epoch``. Reply: Ack.
 
     ``fresh``: the client starts over in that space (``new_world``, a
-    keyframe). Without it the space itself moved (live migration) and the
+    keyframe). Without it the space itself moved (live migration), or the
+    player crossed into another cell of its continent (``continent``), and the
     client sees nothing.
     """
 
@@ -361,6 +400,7 @@ class Repoint(msgspec.Struct, frozen=True, tag_field="t", tag="repoint"):
     tick_rate: int
     bounds: Bounds
     fresh: bool = True
+    continent: int = 0
 
 
 GatewayControl = TransferStarted | Repoint

@@ -39,6 +39,20 @@ class SpaceFrame(msgspec.Struct, frozen=True, tag_field="t", tag="space_frame"):
     acks: bytes
     offsets: bytes
     visible: bytes
+    # The continent (partition) when the space is one of its cells, else 0.
+    continent: int = 0
+
+    @property
+    def replica(self) -> int:
+        """The world a gateway replicates this frame as part of (``replica_key``)."""
+        return replica_key(self.instance_id, self.continent)
+
+
+def replica_key(instance_id: int, continent: int) -> int:
+    """What a gateway replicates as one world: all the cells of a continent
+    together (their entity ids are the continent's, and a player crossing from
+    one to another keeps its deltas and sequence), any other space on its own."""
+    return -continent if continent else instance_id
 
 
 _DTYPES: dict[str, Any] = {
@@ -81,11 +95,13 @@ class FrameArrays:
     offsets: NDArray[np.int32]
     visible: NDArray[np.int32]
 
-    def to_frame(self, instance_id: int, map_id: int, tick: int) -> SpaceFrame:
+    def to_frame(self, instance_id: int, map_id: int, tick: int, continent: int = 0) -> SpaceFrame:
         cols = {
             k: np.ascontiguousarray(getattr(self, k), dtype=d).tobytes() for k, d in _DTYPES.items()
         }
-        return SpaceFrame(instance_id=instance_id, map_id=map_id, tick=tick, **cols)
+        return SpaceFrame(
+            instance_id=instance_id, map_id=map_id, tick=tick, continent=continent, **cols
+        )
 
     @classmethod
     def of(cls, frame: SpaceFrame) -> FrameArrays:
@@ -126,7 +142,7 @@ def select_observers(frame: SpaceFrame, character_ids: set[int]) -> SpaceFrame:
         offsets=offsets.astype(np.int32),
         visible=new_index[vis].astype(np.int32),
     )
-    return part.to_frame(frame.instance_id, frame.map_id, frame.tick)
+    return part.to_frame(frame.instance_id, frame.map_id, frame.tick, frame.continent)
 
 
 # --- gateway -> client ------------------------------------------------------

@@ -5,6 +5,10 @@ A frame for a player the gateway cannot reach right now (joining, before
 believe the client holds it: that player restarts with a keyframe. Without
 this, a player who stands where nothing moves would never see its world.
 
+Replicators are keyed by ``SpaceFrame.replica``: the cells of one continent
+share one, so a player crossing from one cell to the next keeps its frame
+sequence and what its client holds (entity ids are the continent's).
+
 A space's replicator lives while a player of this gateway observes it: when
 the last one leaves, or a frame has no observer this gateway can reach (a
 late frame of a space its players left), it goes (a long-lived gateway serves many spaces, most
@@ -30,32 +34,39 @@ class Fanout:
         self, frame: SpaceFrame, deliverable: Callable[[int], bool]
     ) -> list[tuple[int, bytes]]:
         """(character id, bytes) to send for one space frame, to deliverable players only."""
-        replicator = self.replicators.get(frame.instance_id)
+        key = frame.replica
+        replicator = self.replicators.get(key)
         if replicator is None:
-            replicator = self.replicators[frame.instance_id] = Replicator(self.config)
+            replicator = self.replicators[key] = Replicator(self.config)
         out = []
         for character_id, data in replicator.step(frame):
             if deliverable(character_id):
                 out.append((character_id, data))
             else:
                 replicator.request_keyframe(character_id)
-        if not out and not any(
-            deliverable(c) for c in np.frombuffer(frame.observers, dtype="<i8").tolist()
+        if (
+            not out
+            and not any(
+                deliverable(c) for c in np.frombuffer(frame.observers, dtype="<i8").tolist()
+            )
+            and not any(deliverable(c) for c in replicator.observer_ids())
         ):
-            # Nobody here can take this space's frames: whoever comes back to it
-            # starts with a keyframe from a new replicator.
-            del self.replicators[frame.instance_id]
+            # Nobody here can take this world's frames (a continent's replicator
+            # also serves the players of its other cells): whoever comes back to
+            # it starts with a keyframe from a new replicator.
+            del self.replicators[key]
         return out
 
-    def keyframe(self, instance_id: int, character_id: int) -> None:
+    def keyframe(self, replica: int, character_id: int) -> None:
         """The client saw a gap: its next frame is a keyframe."""
-        replicator = self.replicators.get(instance_id)
+        replicator = self.replicators.get(replica)
         if replicator is not None:
             replicator.request_keyframe(character_id)
 
-    def left(self, instance_id: int, character_id: int) -> None:
-        replicator = self.replicators.get(instance_id)
+    def left(self, replica: int, character_id: int) -> None:
+        """The player no longer observes ``replica`` (a ``SpaceFrame.replica``) here."""
+        replicator = self.replicators.get(replica)
         if replicator is not None:
             replicator.remove_observer(character_id)
             if replicator.observers == 0:
-                del self.replicators[instance_id]
+                del self.replicators[replica]

@@ -124,6 +124,10 @@ class Replicator:
         """How many observers it keeps state for."""
         return len(self._observers)
 
+    def observer_ids(self) -> list[int]:
+        """The observers it keeps state for."""
+        return list(self._observers)
+
     def remove_observer(self, observer_id: int) -> None:
         """The player left this space (or the gateway): drop its state."""
         obs = self._observers.pop(observer_id, None)
@@ -260,7 +264,10 @@ class Replicator:
     def _refill(self, observers: list[_Observer], tick: int) -> None:
         per_tick = 1.0 / self.config.tick_rate
         for o in observers:
-            ticks = 1 if o.last_tick is None else max(0, tick - o.last_tick)
+            # The cells of a continent count their own ticks: a frame whose tick is
+            # not after the last one (a player that crossed into a cell whose clock
+            # is behind) counts as one tick, not as none.
+            ticks = 1 if o.last_tick is None or tick <= o.last_tick else tick - o.last_tick
             burst = max(self.config.burst_bytes, MIN_BURST)
             o.credit = min(burst, o.credit + o.budget * per_tick * ticks)
             o.last_tick = tick

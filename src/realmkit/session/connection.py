@@ -63,6 +63,7 @@ from realmkit.protocol.client import (
     TransferPending,
 )
 from realmkit.protocol.cluster import Repoint
+from realmkit.protocol.frames import replica_key
 from realmkit.protocol.inputs import ClientInput, Move, Say
 from realmkit.protocol.matchmaking import (
     AnswerInvitation,
@@ -125,9 +126,10 @@ class Reply(msgspec.Struct, frozen=True):
 
 
 class StopReplicating(msgspec.Struct, frozen=True):
-    """The player no longer observes this space through this gateway."""
+    """The player no longer observes this world through this gateway
+    (``realmkit.protocol.frames.replica_key``: a space, or a continent's cells)."""
 
-    instance_id: int
+    replica: int
 
 
 class LeaveSpace(msgspec.Struct, frozen=True):
@@ -192,10 +194,12 @@ def to_matchmaker(character_id: int, message: QueueMessage | PartyMessage) -> Ma
 class Connection:
     def __init__(self, opened_at: float) -> None:
         self.bounds: Bounds | None = None
-        # Where the player is, once seated: (character, space, epoch).
+        # Where the player is, once seated: (character, space, epoch), and the
+        # continent when that space is one of its cells.
         self.character_id = 0
         self.instance_id = 0
         self.epoch = 0
+        self.continent = 0
         self.state = ConnState.AWAITING_HELLO
         self.opened_at = opened_at
         self.strikes = 0
@@ -213,9 +217,17 @@ class Connection:
             self.move(ConnState.IN_WORLD)
         self.bounds = bounds
 
-    def seated(self, character_id: int, instance_id: int, epoch: int, bounds: Bounds) -> None:
+    @property
+    def replica(self) -> int:
+        """The world whose frames this player takes (``SpaceFrame.replica``)."""
+        return replica_key(self.instance_id, self.continent)
+
+    def seated(
+        self, character_id: int, instance_id: int, epoch: int, bounds: Bounds, continent: int = 0
+    ) -> None:
         """The orchestrator seated the player on entry (the driver sends ``new_world``)."""
         self.character_id, self.instance_id, self.epoch = character_id, instance_id, epoch
+        self.continent = continent
         self.entered(bounds)
 
     def transferring(self) -> bool:
@@ -235,10 +247,15 @@ class Connection:
         if self.state is ConnState.CLOSED or not socket_open:
             # Nobody plays it any more: out of the space it was just put in.
             return False, [LeaveSpace(message.instance_id, message.epoch)]
+        if message.epoch < self.epoch:
+            # Re-points can overtake each other (a player crossing two borders in
+            # quick succession): epochs only grow, so an older one changes nothing.
+            return True, []
         actions: list[Action] = []
-        if message.fresh or message.instance_id != self.instance_id:
-            actions.append(StopReplicating(self.instance_id))
+        if message.fresh or replica_key(message.instance_id, message.continent) != self.replica:
+            actions.append(StopReplicating(self.replica))
         self.instance_id, self.epoch = message.instance_id, message.epoch
+        self.continent = message.continent
         if message.fresh:
             self.entered(message.bounds)
             world = NewWorld(

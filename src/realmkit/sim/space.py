@@ -267,7 +267,8 @@ class Space:
             offsets=offsets.astype(np.int32),
             visible=row_of[ent].astype(np.int32),
         )
-        return arrays.to_frame(w.instance_id, w.map.id, w.tick)
+        continent = w.cell.partition_id if w.cell is not None else 0
+        return arrays.to_frame(w.instance_id, w.map.id, w.tick, continent)
 
     # --- a cell of a continent (realmkit.sim.cell) -------------------------
 
@@ -305,6 +306,14 @@ class Space:
     def take_handoff(self, handoff: Handoff) -> bool:
         """An entity a neighbour handed here becomes real (call between ticks)."""
         return cells.take_in(self.world, self._role(), handoff)
+
+    def ownership(self, entity_id: int) -> int | None:
+        """The ownership version of an entity this space owns, else None."""
+        st = self.world.store
+        slot = st.slot_of.get(entity_id)
+        if slot is None or st.cols["kind"].item(slot) not in (Kind.PLAYER, Kind.CREATURE):
+            return None
+        return int(st.cols["version"][slot])
 
     def receive_hit(self, hit: GhostHit) -> bool:
         """A neighbour's hit on an entity it sees as a ghost; applied if owned here."""

@@ -254,6 +254,48 @@ class AssignmentRepo:
             character_id, expected_epoch, instance_id, gateway_id, event, resume_hash
         )
 
+    async def cross(
+        self,
+        character_id: int,
+        instance_id: int,
+        *,
+        partition_id: int,
+        expected_epoch: int,
+        ownership: int,
+    ) -> Assignment | None:
+        """Move a player that crossed a border to ``instance_id``, a cell of
+        ``partition_id``, under the next epoch (``MIGRATE``: its gateway and
+        socket stay); None when refused.
+
+        Placed when the assignment is in a cell of the same partition and holds
+        ``expected_epoch`` (the hand-over's), or its last move was a crossing of a
+        lower ownership version (the player crossed again before that one was
+        placed). A login, a resume or a transfer since (``crossing`` 0, another
+        epoch) refuses it: the cell no longer plays that character.
+        """
+        cas = assignment.LIFECYCLE.compare_and_set(AssignmentEvent.MIGRATE)
+        async with self.db.connection() as conn:
+            with translated():
+                record = await conn.fetchrow(
+                    "UPDATE characters.player_assignments a SET instance_id = $2, "
+                    "state = $5, epoch = a.epoch + 1, crossing = $4, updated_at = now() "
+                    "WHERE a.character_id = $1 AND a.state = ANY($6) "
+                    "AND a.crossing < $4 AND (a.epoch = $3 OR a.crossing > 0) "
+                    "AND EXISTS (SELECT 1 FROM characters.cells c "
+                    "            WHERE c.partition_id = $7 AND c.instance_id = a.instance_id) "
+                    "AND EXISTS (SELECT 1 FROM characters.cells c "
+                    "            WHERE c.partition_id = $7 AND c.instance_id = $2) "
+                    "RETURNING *",
+                    character_id,
+                    instance_id,
+                    expected_epoch,
+                    ownership,
+                    cas.to,
+                    cas.froms,
+                    partition_id,
+                )
+        return None if record is None else row(Assignment, record)
+
     async def resumable(self, resume_hash: bytes) -> Assignment | None:
         """The character in the world whose resume token hashes to ``resume_hash``."""
         async with self.db.connection() as conn:
@@ -359,6 +401,7 @@ class AssignmentRepo:
                 record = await conn.fetchrow(
                     "UPDATE characters.player_assignments SET instance_id = $3, "
                     "gateway_id = $4, state = $5, epoch = epoch + 1, updated_at = now(), "
+                    "crossing = 0, "
                     "resume_hash = CASE WHEN $7 THEN NULL ELSE COALESCE($6, resume_hash) END "
                     "WHERE character_id = $1 AND epoch = $2 AND state = ANY($8) RETURNING *",
                     character_id,

@@ -1,6 +1,7 @@
 """A continent split over two world nodes (orchestrator and world nodes on real NATS and
 PostgreSQL; the test plays the gateway): ghosts cross the border between nodes, and
-a player walking over it is handed to the other node's cell, inputs following."""
+a player walking over it is handed to the other node's cell, inputs following, and
+its assignment follows through the orchestrator (a quiet re-point of its gateway)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from node_fixtures import two_worlds_and_an_orchestrator
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
+from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.protocol.cluster import (
+    Ack,
     CellsChanged,
     EnterWorld,
+    GatewayControl,
     GatewayEvents,
     GatewayTraffic,
     InputBatch,
@@ -26,14 +30,16 @@ from realmkit.protocol.cluster import (
     JoinSpace,
     Placement,
     PlayerInput,
+    Repoint,
     SplitCell,
 )
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Move
 from realmkit.store.accounts import AccountRepo
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.placement import InstanceRepo
+from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import RealmStatus
 
@@ -99,15 +105,24 @@ async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
 ) -> None:
     """Split at x=1024 with the new cell on the other node; a player on each side sees
     the other (a ghost, real id); the western one walks east and is handed to the
-    eastern cell: its frames then come from that node, its inputs followed it."""
+    eastern cell: its frames then come from that node, of the same continent, its
+    inputs followed it, and its assignment moved to the eastern cell under the next
+    epoch, the gateway re-pointed without a ``new_world``."""
     realm_id, (west, east) = await _characters(db, [BORDER - 12.0, BORDER + 40.0])
     frames: asyncio.Queue[SpaceFrame] = asyncio.Queue()
+    repoints: asyncio.Queue[Repoint] = asyncio.Queue()
 
     async def on_traffic(message: SpaceFrame | GatewayEvents) -> None:
         if isinstance(message, SpaceFrame):
             await frames.put(message)
 
+    async def on_control(message: GatewayControl) -> Ack:
+        if isinstance(message, Repoint):
+            await repoints.put(message)
+        return Ack(True)
+
     await bus.subscribe(subjects.gateway_frames("gw-test"), GatewayTraffic, on_traffic)
+    await bus.serve(subjects.gateway_control("gw-test"), GatewayControl, on_control)
     first = await _seat(bus, west)
     changed = await bus.request(
         subjects.ORCHESTRATOR_REQUESTS,
@@ -153,6 +168,46 @@ async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
     arrays = await asyncio.wait_for(frame_of(eastern.instance_id, west), WAIT)
     assert _sees(arrays, west)[west] >= BORDER + 19.0
     assert east in _sees(arrays, west)
+    # The crossing is placed: the gateway hears of the new cell, quietly.
+    cell = await PartitionRepo(db).of_instance(eastern.instance_id)
+    assert cell is not None
+    repoint = await asyncio.wait_for(repoints.get(), WAIT)
+    assert (repoint.character_id, repoint.instance_id, repoint.epoch) == (
+        west,
+        eastern.instance_id,
+        first.epoch + 1,
+    )
+    assert not repoint.fresh
+    assert repoint.continent == cell.partition_id
+    placed = await AssignmentRepo(db).get(west)
+    assert placed is not None
+    assert (placed.instance_id, placed.epoch, placed.state) == (
+        eastern.instance_id,
+        first.epoch + 1,
+        AssignmentState.IN_WORLD,
+    )
+    async with asyncio.timeout(WAIT):
+        while True:  # frames of both cells name the continent, as the gateway keys them
+            frame = await frames.get()
+            if frame.instance_id == eastern.instance_id:
+                assert frame.continent == cell.partition_id
+                break
+    # Inputs now go to the eastern cell directly, and its saves are under the new epoch.
+    seq += 1
+    move = Move(
+        BORDER + 24.0,
+        Y,
+        0.0,
+        0.0,
+        client_time_ms=int((time.monotonic() - started) * 1000),
+        seq=seq,
+    )
+    await bus.publish(
+        subjects.space_inputs(eastern.instance_id), InputBatch("gw-test", [PlayerInput(west, move)])
+    )
+    async with asyncio.timeout(WAIT):
+        while _sees(await frame_of(eastern.instance_id, west), west)[west] < BORDER + 23.0:
+            pass
 
     # An operator splits the eastern cell again, by hand.
     env = {"REALMKIT_DATABASE_URL": database_url, "REALMKIT_NATS_URL": endpoints.nats_url}

@@ -15,8 +15,10 @@ from realmkit.cells.partition import Axis, Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import Point, SpawnDef
 from realmkit.protocol.cells import CellMessage, GhostBatch
-from realmkit.protocol.frames import FrameArrays
+from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Attack, Move
+from realmkit.replication.client import EntityTable
+from realmkit.replication.fanout import Fanout
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 from realmkit.sim.store import Kind
@@ -54,6 +56,7 @@ class Pair:
     b: Space
     tick_a: int = 0
     tick_b: int = 5000  # no global tick: B's clock is far from A's
+    last: tuple[SpaceFrame, SpaceFrame] | None = None  # the frames of the last step
 
     def step(self, n: int = 1) -> list[tuple[FrameArrays, FrameArrays]]:
         """Step both cells n times, delivering what each sends to the other after each tick."""
@@ -63,8 +66,8 @@ class Pair:
             self.tick_b += 1
             self.a.step(self.tick_a)
             self.b.step(self.tick_b)
-            fa = FrameArrays.of(self.a.frames_to_send()[-1])
-            fb = FrameArrays.of(self.b.frames_to_send()[-1])
+            self.last = (self.a.frames_to_send()[-1], self.b.frames_to_send()[-1])
+            fa, fb = (FrameArrays.of(f) for f in self.last)
             for src, dst, tick in ((self.a, self.b, self.tick_a), (self.b, self.a, self.tick_b)):
                 me = src.cell
                 assert me is not None
@@ -86,10 +89,26 @@ def _wire(message: CellMessage) -> Any:
     return msgspec.msgpack.decode(msgspec.msgpack.encode(message), type=CellMessage)
 
 
-def _pair(pack: object = WOLVES) -> Pair:
+def _pair(pack: object = WOLVES, partition_id: int = 0) -> Pair:
     p = Partition.single(Rect(0, 0, 2048, 2048)).split(1, Axis.X, BORDER)
-    a = Space(pack, CONTINENT, instance_id=11, seed=1, item_ids=(1, 100), cell=(p, 1, MARGINS))  # type: ignore[arg-type]
-    b = Space(pack, CONTINENT, instance_id=12, seed=2, item_ids=(100, 200), cell=(p, 2, MARGINS))  # type: ignore[arg-type]
+    a = Space(
+        pack,
+        CONTINENT,
+        instance_id=11,
+        seed=1,
+        item_ids=(1, 100),
+        cell=(p, 1, MARGINS),
+        partition_id=partition_id,
+    )  # type: ignore[arg-type]
+    b = Space(
+        pack,
+        CONTINENT,
+        instance_id=12,
+        seed=2,
+        item_ids=(100, 200),
+        cell=(p, 2, MARGINS),
+        partition_id=partition_id,
+    )  # type: ignore[arg-type]
     return Pair(a, b)
 
 
@@ -154,6 +173,41 @@ def test_walking_over_the_border_changes_owner_once_and_frames_continue() -> Non
     assert sum(1 for p, n in itertools.pairwise(owners) if p != n) == 1
     assert pair.b.world.players[1].last_seq == seq
     assert pair.b.player_state(1).x > BORDER + MARGINS.cross
+
+
+def test_a_gateway_replicates_both_cells_as_one_world_across_a_crossing() -> None:
+    """Frames of both cells name the continent: one gateway replicator takes them all,
+    so the walker's client and the watcher's apply every frame in sequence (no gap,
+    no keyframe needed, no reset after the first) and never lose each other."""
+    pair = _pair(PACK, partition_id=7)
+    pair.a.add_player(_player(1, BORDER - 10.0))
+    pair.b.add_player(_player(2, BORDER + 40.0))  # the watcher, on the other side
+    fanout = Fanout()
+    clients = {1: EntityTable(), 2: EntityTable()}
+    resets = {1: 0, 2: 0}
+    x, seq, client_ms = BORDER - 10.0, 0, 0
+    crossed = False
+    for i in range(90):
+        if i >= 25:  # past the minimum stay, the walker heads east
+            x += 0.3
+            seq += 1
+            client_ms += 50
+            owner = pair.a if 1 in pair.a.world.players else pair.b
+            owner.receive_input(1, Move(x, 300.0, 0.0, 0.0, client_ms, seq))
+        pair.step()
+        assert pair.last is not None
+        for frame in pair.last:
+            assert frame.continent == 7
+            for cid, data in fanout.frame(frame, deliverable=lambda c: True):
+                resets[cid] += msgspec.msgpack.decode(data)["reset"]
+                assert clients[cid].apply(data), f"client {cid} saw a gap"
+        assert len(fanout.replicators) == 1
+        crossed = crossed or 1 in pair.b.world.players
+        if i >= 2:  # ghosts arrive one tick after their owner's
+            assert 2 in clients[1].rows
+            assert 1 in clients[2].rows
+    assert crossed
+    assert resets == {1: 1, 2: 1}
 
 
 def test_a_hit_on_a_ghost_is_applied_once_by_its_owner() -> None:

@@ -12,6 +12,7 @@ from realmkit.protocol.client import (
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
     Hello,
+    NewWorld,
     PartyAccept,
     PartyDecline,
     PartyInvite,
@@ -19,6 +20,8 @@ from realmkit.protocol.client import (
     QueueJoin,
     Resume,
 )
+from realmkit.protocol.cluster import Repoint
+from realmkit.protocol.frames import replica_key
 from realmkit.protocol.inputs import Move, Say
 from realmkit.protocol.matchmaking import (
     AnswerInvitation,
@@ -37,6 +40,7 @@ from realmkit.session.connection import (
     ConnState,
     Forward,
     Reply,
+    StopReplicating,
 )
 
 enc = msgspec.msgpack.encode
@@ -166,3 +170,27 @@ def test_random_bytes_never_forward(garbage: bytes) -> None:
     conn = _in_world()
     for action in conn.receive(garbage, now=0.5):
         assert not isinstance(action, Forward | Authenticate)
+
+
+def test_a_crossing_into_another_cell_re_points_quietly() -> None:
+    """A re-point to another cell of the same continent changes where inputs go and
+    the epoch, nothing the client sees: no ``new_world``, the replication goes on.
+    An older re-point arriving late changes nothing; a transfer out of the continent
+    stops replicating it."""
+    conn = Connection(opened_at=0.0)
+    conn.receive(enc(Hello("tkt")), now=0.1)
+    conn.seated(42, 11, 3, BOUNDS, continent=5)
+    held, actions = conn.repointed(
+        Repoint(42, 4, 12, 1, 20, BOUNDS, fresh=False, continent=5), True
+    )
+    assert (held, actions) == (True, [])
+    assert (conn.instance_id, conn.epoch, conn.replica) == (12, 4, replica_key(11, 5))
+    late = Repoint(42, 3, 11, 1, 20, BOUNDS, fresh=False, continent=5)
+    assert conn.repointed(late, True) == (True, [])
+    assert (conn.instance_id, conn.epoch) == (12, 4)
+    held, actions = conn.repointed(Repoint(42, 5, 30, 2, 20, BOUNDS), True)
+    assert held
+    assert actions[0] == StopReplicating(replica_key(0, 5))
+    assert isinstance(actions[1], Reply)
+    assert isinstance(actions[1].message, NewWorld)
+    assert conn.replica == replica_key(30, 0) == 30

@@ -74,7 +74,7 @@ from realmkit.protocol.cluster import (
     TransferStarted,
 )
 from realmkit.protocol.events import concerned
-from realmkit.protocol.frames import SpaceFrame
+from realmkit.protocol.frames import SpaceFrame, replica_key
 from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, ToPlayers
 from realmkit.replication.fanout import Fanout
 from realmkit.session.connection import (
@@ -264,9 +264,9 @@ class GatewayNode:
         elif isinstance(action, AskMatchmaker) and player:
             self._later(self._ask_matchmaker(ws, action.request))
         elif isinstance(action, WantKeyframe) and player:
-            self.fanout.keyframe(player[0].instance_id, player[0].character_id)
+            self.fanout.keyframe(player[0].conn.replica, player[0].character_id)
         elif isinstance(action, StopReplicating) and player:
-            self.fanout.left(action.instance_id, player[0].character_id)
+            self.fanout.left(action.replica, player[0].character_id)
         elif isinstance(action, LeaveSpaceAction) and player:
             self._later(self._leave_space(action.instance_id, player[0].character_id, action.epoch))
         elif isinstance(action, Reply):
@@ -313,7 +313,11 @@ class GatewayNode:
         if old is not None:  # the same character from a second socket
             await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
         conn.seated(
-            placement.character_id, placement.instance_id, placement.epoch, placement.bounds
+            placement.character_id,
+            placement.instance_id,
+            placement.epoch,
+            placement.bounds,
+            placement.continent,
         )
         p = Player(ws, conn)
         if ws.closed:
@@ -339,7 +343,7 @@ class GatewayNode:
     async def _leave(self, p: Player) -> None:
         if self.players.get(p.character_id) is p:
             del self.players[p.character_id]
-            self.fanout.left(p.instance_id, p.character_id)
+            self.fanout.left(p.conn.replica, p.character_id)
         await self._leave_space(p.instance_id, p.character_id, p.epoch)
 
     async def _leave_space(self, instance_id: int, character_id: int, epoch: int) -> None:
@@ -402,19 +406,21 @@ class GatewayNode:
 
     async def _on_traffic(self, message: SpaceFrame | GatewayEvents) -> None:
         if isinstance(message, SpaceFrame):
+            replica = message.replica
 
             def deliverable(character_id: int) -> bool:
                 p = self.players.get(character_id)
-                return p is not None and p.instance_id == message.instance_id
+                return p is not None and p.conn.replica == replica
 
             for character_id, data in self.fanout.frame(message, deliverable):
                 await _send(self.players[character_id].ws, data)
             return
+        replica = replica_key(message.instance_id, message.continent)
         for event in message.events:
             data = msgspec.msgpack.encode(event)
             for character_id in concerned(event):
                 p = self.players.get(character_id)
-                if p is not None and p.instance_id == message.instance_id:
+                if p is not None and p.conn.replica == replica:
                     await _send(p.ws, data)
 
     def _schedule_flush(self) -> None:

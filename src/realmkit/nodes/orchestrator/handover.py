@@ -23,7 +23,12 @@ for every player of the frozen space, placed one by one, joined by one load
 of the space with its players kept, then re-pointed one by one; nobody is
 announced, since nobody changes space.
 
-Border crossings between the cells of a continent are the next caller.
+A border crossing between two cells of a continent (``cross``) is asked for
+by the cell the player crossed into, which already plays it: the two cells
+did steps 2 and 4 between themselves (the ``Handoff``), so the crossing is
+step 3 (``AssignmentRepo.cross``: a compare-and-set on the hand-over's epoch,
+or on an older crossing's ownership version) and step 5, quiet: the gateway
+keeps replicating the continent and the client sees nothing.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ from realmkit.lifecycle.assignment import AssignmentEvent
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.protocol.cluster import (
     Ack,
+    CrossCell,
+    Crossed,
     HandOff,
     Joined,
     JoinSpace,
@@ -63,6 +70,7 @@ from realmkit.protocol.cluster import (
     Repoint,
     TransferStarted,
 )
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import Assignment, Instance
@@ -101,11 +109,13 @@ class Seat(msgspec.Struct, frozen=True):
     # The space itself moves node with the player inside (live migration): the
     # caller holds the lock, the instance is being moved, nothing is announced.
     moving: bool = False
+    # The player crossed into another cell of its continent (which plays it).
+    crossing: bool = False
 
     @property
     def event(self) -> AssignmentEvent:
         """What step 3 makes of the assignment."""
-        if self.moving:
+        if self.moving or self.crossing:
             return AssignmentEvent.MIGRATE
         return AssignmentEvent.PLACE if self.entering else AssignmentEvent.TRANSFER
 
@@ -116,6 +126,7 @@ class Handover:
         self.bus = bus
         self.rows = InstanceRepo(db)
         self.assignments = AssignmentRepo(db)
+        self.partitions = PartitionRepo(db)
 
     async def seat(self, seat: Seat) -> Placement:
         """Steps 1-5 for one player (see the module)."""
@@ -136,7 +147,9 @@ class Handover:
             timeout=JOIN_TIMEOUT,
         )
         if not seat.entering:
-            await self._repoint(seat, placed.epoch, joined.map_id, joined.tick_rate, joined.bounds)
+            await self._repoint(
+                seat, placed.epoch, joined.map_id, joined.tick_rate, joined.bounds, joined.continent
+            )
         if seat.leaving is not None:
             log.info(
                 "transfer of %d (%s) %d -> %d: %.1f ms (gateway %.1f, hand-off %.1f, land %.1f)",
@@ -159,6 +172,7 @@ class Handover:
             joined.tick_rate,
             joined.bounds,
             seat.spawn,
+            joined.continent,
         )
 
     async def seat_moved_space(
@@ -182,9 +196,45 @@ class Handover:
             seats.append((seat, placed.epoch))
         kept = [Occupant(s.character_id, epoch, s.gateway_id) for s, epoch in seats]
         await load(kept)
+        cell = await self.partitions.of_instance(instance.instance_id)
+        continent = cell.partition_id if cell is not None else 0
         for seat, epoch in seats:
-            await self._repoint(seat, epoch, instance.map_id, tick_rate, bounds)
+            await self._repoint(seat, epoch, instance.map_id, tick_rate, bounds, continent)
         return kept
+
+    async def cross(self, request: CrossCell) -> Crossed:
+        """Steps 3 and 5 for a player that crossed into the asking cell (see the
+        module): placed under the next epoch, the gateway re-pointed quietly,
+        then the cell is answered. Refused (``placed`` False, with the
+        assignment as it stands) when the assignment moved on otherwise."""
+        seat = Seat(request.character_id, request.instance_id, "", request.epoch, crossing=True)
+        async with self.db.advisory_lock(f"instance:{request.instance_id}", shared=True):
+            instance = await self.rows.get(request.instance_id)
+            if instance.state is not InstanceState.READY:
+                raise Conflict(f"instance {request.instance_id} is {instance.state.value}")
+            placed = await self.assignments.cross(
+                request.character_id,
+                request.instance_id,
+                partition_id=request.partition_id,
+                expected_epoch=request.epoch,
+                ownership=request.ownership,
+            )
+        if placed is None:
+            current = await self.assignments.get(request.character_id)
+            if current is None:
+                return Crossed(request.character_id, False, 0, 0)
+            return Crossed(request.character_id, False, current.instance_id or 0, current.epoch)
+        assert placed.gateway_id is not None
+        seat = msgspec.structs.replace(seat, gateway_id=placed.gateway_id)
+        await self._repoint(
+            seat,
+            placed.epoch,
+            request.map_id,
+            request.tick_rate,
+            request.bounds,
+            request.partition_id,
+        )
+        return Crossed(request.character_id, True, request.instance_id, placed.epoch)
 
     async def reseat_all(self, instance: Instance, reason: str, parallel: int) -> int:
         """Seat again every player assigned to ``instance`` (restored after its node
@@ -269,10 +319,10 @@ class Handover:
         return placed, instance
 
     async def _repoint(
-        self, seat: Seat, epoch: int, map_id: int, tick_rate: int, bounds: Bounds
+        self, seat: Seat, epoch: int, map_id: int, tick_rate: int, bounds: Bounds, continent: int
     ) -> None:
         """Step 5: the gateway learns the space and epoch (``fresh`` unless only the
-        space's node changed)."""
+        space's node changed or the player crossed into another cell)."""
         update = Repoint(
             seat.character_id,
             epoch,
@@ -280,7 +330,8 @@ class Handover:
             map_id,
             tick_rate,
             bounds,
-            fresh=not seat.moving,
+            fresh=not (seat.moving or seat.crossing),
+            continent=continent,
         )
         if not await self.tell_gateway(seat.gateway_id, update):
             log.info("character %d disconnected while being seated", seat.character_id)

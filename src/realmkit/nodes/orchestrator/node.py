@@ -28,6 +28,8 @@ from realmkit.nodes.presence import Presence
 from realmkit.nodes.replica import Replica
 from realmkit.protocol.cluster import (
     CellsChanged,
+    CrossCell,
+    Crossed,
     Drained,
     DrainNode,
     EnterWorld,
@@ -78,7 +80,7 @@ class OrchestratorNode(Replica):
 
         async def handle(
             request: OrchestratorRequest,
-        ) -> Placement | InstanceInfo | Drained | CellsChanged:
+        ) -> Placement | InstanceInfo | Drained | CellsChanged | Crossed:
             if isinstance(request, EnterWorld):
                 return await placer.enter_world(request)
             if isinstance(request, ResumeWorld):
@@ -93,6 +95,8 @@ class OrchestratorNode(Replica):
                 return await migrations.drain(request.node_id)
             if isinstance(request, SplitCell):
                 return await cells.split(request)
+            if isinstance(request, CrossCell):
+                return await handover.cross(request)
             return await transfers.portal(request)
 
         self._sub = await bus.serve(

@@ -322,8 +322,16 @@ class WorldNode:
                 runner.space.creature_stats(),
             )
         occupant = runner.occupants.get(request.character_id)
-        if occupant is None or occupant.epoch != request.epoch:
+        if occupant is None or occupant.epoch > request.epoch:
             raise NotFound("player in space", request.character_id)
+        if occupant.epoch < request.epoch:
+            if not runner.continent:
+                raise NotFound("player in space", request.character_id)
+            # It crossed into this cell and the orchestrator placed it here under a
+            # newer epoch, whose answer has not reached the runner yet.
+            runner.occupants[request.character_id] = msgspec.structs.replace(
+                occupant, epoch=request.epoch
+            )
         if isinstance(request, HandOff):
             _, saved = await runner.leave(request.character_id)
             return Left(request.character_id, saved)
@@ -364,6 +372,7 @@ class WorldNode:
             runner.space.tick,
             runner.tick_rate,
             runner.space.world.map.bounds,
+            runner.continent,
         )
 
     async def _leave(self, runner: SpaceRunner, request: LeaveSpace) -> Left:

@@ -13,7 +13,11 @@ whole space is snapshotted and written as its checkpoint (fenced by the
 instance row), so another node can restore it after a crash.
 
 A player stepping into a portal is the orchestrator's business: the runner
-asks it (``UsePortal``) off the tick and carries on. A match space's decided
+asks it (``UsePortal``) off the tick and carries on. So is a player that
+crossed into this cell from a neighbour: the cell plays it at once, under the
+epoch the hand-over carried, and asks the orchestrator (``CrossCell``) to
+move its assignment here under the next epoch; until the answer, its inputs
+still reach the old cell, which forwards them. A match space's decided
 win rule (``MatchWon``) goes to the matchmaker as ``MatchDecided``.
 
 Timing: ticks are scheduled on a fixed grid (drift-corrected). A tick that
@@ -28,8 +32,9 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
+from typing import Any
 
 import msgspec
 
@@ -37,7 +42,7 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
-from realmkit.errors import ContentError, RealmkitError, Unavailable
+from realmkit.errors import Conflict, ContentError, RealmkitError, RemoteError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
 from realmkit.protocol.cells import (
     CellMessage,
@@ -48,6 +53,8 @@ from realmkit.protocol.cells import (
     Relayout,
 )
 from realmkit.protocol.cluster import (
+    CrossCell,
+    Crossed,
     GatewayEvents,
     InputBatch,
     Occupant,
@@ -76,6 +83,11 @@ log = logging.getLogger("realmkit.world")
 SAVE_EVERY_SECONDS = 5.0
 CHECKPOINT_EVERY_SECONDS = 3.0
 PORTAL_TIMEOUT = 10.0
+# How long a crossing waits for the orchestrators, and how often it is asked
+# again while this cell's instance is not READY (being moved).
+CROSS_PATIENCE = 20.0
+CROSS_ATTEMPTS = 5
+CROSS_RETRY_SECONDS = 0.5
 TICK_SAMPLES = 400
 # How long database work waits for an unreachable PostgreSQL before it is dropped.
 STORE_PATIENCE = 120.0
@@ -238,6 +250,59 @@ class SpaceRunner:
             elif self.space.cell is not None:
                 self._forward(batch.gateway_id, item)
 
+    async def _cross(self, handoff: Handoff) -> None:
+        """The assignment of a player handed here follows it (see the module).
+
+        Refused means the character was seated elsewhere meanwhile (a resume
+        after its gateway died): this body is stale and goes, unsaved."""
+        role = self.space.cell
+        assert role is not None
+        cid, game_map = handoff.entity_id, self.space.world.map
+        ask = CrossCell(
+            cid,
+            role.partition_id,
+            self.instance_id,
+            handoff.epoch,
+            handoff.ownership,
+            game_map.id,
+            self.tick_rate,
+            game_map.bounds,
+        )
+        for attempt in range(CROSS_ATTEMPTS):
+            try:
+                crossed = await self.bus.request_patiently(
+                    subjects.ORCHESTRATOR_REQUESTS, ask, Crossed, within=CROSS_PATIENCE
+                )
+                break
+            except RemoteError as exc:  # this cell's instance is being moved: again
+                if exc.remote_code != Conflict.code or attempt + 1 == CROSS_ATTEMPTS:
+                    log.warning("crossing of %d into %d: %s", cid, self.instance_id, exc.message)
+                    return
+            except RealmkitError as exc:
+                log.warning("crossing of %d into %d: %s", cid, self.instance_id, exc.message)
+                return
+            await asyncio.sleep(CROSS_RETRY_SECONDS)
+        occupant = self.occupants.get(cid)
+        if occupant is None or self.space.ownership(cid) != handoff.ownership:
+            return  # it moved on (crossed again, or left): that cell asks for itself
+        if crossed.placed:
+            if crossed.epoch > occupant.epoch:
+                self.occupants[cid] = msgspec.structs.replace(occupant, epoch=crossed.epoch)
+            return
+        log.warning(
+            "character %d was seated in %d under epoch %d meanwhile: its body here goes",
+            cid,
+            crossed.instance_id,
+            crossed.epoch,
+        )
+        del self.occupants[cid]
+        self.space.remove_player(cid)
+
+    def _ask(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._asks.add(task)
+        task.add_done_callback(self._asks.discard)
+
     def _forward(self, gateway_id: str, item: PlayerInput) -> None:
         """An input for a player this cell handed to a neighbour follows it there, on
         the subject the hand-over took, so it arrives after it (CELLS.md case 5)."""
@@ -251,9 +316,7 @@ class SpaceRunner:
             return
         subject = subjects.cell_messages(role.partition_id, onward)
         forwarded = ForwardedInput(gateway_id, item.character_id, item.input)
-        task = asyncio.create_task(self.bus.publish(subject, forwarded))
-        self._asks.add(task)
-        task.add_done_callback(self._asks.discard)
+        self._ask(self.bus.publish(subject, forwarded))
 
     def from_cell(self, message: CellMessage) -> None:
         """What a neighbouring cell sends: ghosts, a hand-over, a hit, a new layout,
@@ -267,6 +330,8 @@ class SpaceRunner:
                 self.occupants[message.entity_id] = Occupant(
                     message.entity_id, message.epoch, message.gateway_id
                 )
+                self.handed_gateway.pop(message.entity_id, None)
+                self._ask(self._cross(message))
         elif isinstance(message, GhostHit):
             self.space.receive_hit(message)
         elif isinstance(message, Relayout):
@@ -274,6 +339,12 @@ class SpaceRunner:
         else:
             item = PlayerInput(message.character_id, message.input)
             self.receive(InputBatch(message.gateway_id, [item]))
+
+    @property
+    def continent(self) -> int:
+        """The partition this space is a cell of, else 0."""
+        role = self.space.cell
+        return role.partition_id if role is not None else 0
 
     def tick_p99_ms(self) -> float:
         if not self.tick_seconds:
@@ -362,15 +433,13 @@ class SpaceRunner:
             elif isinstance(event, LootGranted):
                 self._put(partial(self._grant, event))
             elif isinstance(event, PortalReached) and event.character_id in self.occupants:
-                ask = asyncio.create_task(self._use_portal(event))
-                self._asks.add(ask)
-                ask.add_done_callback(self._asks.discard)
+                self._ask(self._use_portal(event))
             elif isinstance(event, MatchWon):
                 await self._announce(event)
         for gateway_id, players in by_gateway.items():
             mine = [e for e in events if concerned(e) & players]
             if mine:
-                message = GatewayEvents(self.instance_id, tick, mine)
+                message = GatewayEvents(self.instance_id, tick, mine, self.continent)
                 await self.bus.publish(subjects.gateway_frames(gateway_id), message)
 
     # --- database work, in order ------------------------------------------------
