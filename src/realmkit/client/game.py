@@ -12,6 +12,7 @@ import contextlib
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 
 import aiohttp
 import msgspec
@@ -91,7 +92,12 @@ class GameClient:
         # one is under way (inputs are dropped by the gateway meanwhile).
         self.transfers = 0
         self.transferring = False
+        self.pending_notices = 0  # transfer_pending messages received
         self.moved = asyncio.Event()
+        # Frames skipped because one was missing (each asked for a keyframe), and
+        # a callback run after every frame applied (tests watch every frame).
+        self.gaps = 0
+        self.on_frame: Callable[[], None] | None = None
         # The token that resumes this character through another gateway, and how
         # many times it did.
         self.resume_token = ""
@@ -176,9 +182,12 @@ class GameClient:
                 message = _decoder.decode(msg.data)
                 if isinstance(message, ClientFrameIn):
                     if not self.table.apply(msg.data):
+                        self.gaps += 1
                         await self.send(KeyframeRequest())
                         continue
                     self.frames += 1
+                    if self.on_frame is not None:
+                        self.on_frame()
                     if not self.acks or self.table.ack > self.acks[-1][0]:
                         self.acks.append((self.table.ack, time.monotonic()))
                     me = self.me()
@@ -196,6 +205,7 @@ class GameClient:
                     self.moved.set()
                 elif isinstance(message, TransferPending):
                     self.transferring = True
+                    self.pending_notices += 1
                 elif isinstance(message, QueueStatus):
                     self.queue[message.activity] = message
                     self._answered(message)
