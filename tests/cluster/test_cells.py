@@ -4,11 +4,16 @@ seamlessly, seen from both sides, through two gateways."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
+import signal
 
 import pytest
+from cluster_procs import node_pid
 from invariants import check_invariants, fetch, owned_items
 from test_instances import enter_at
+from test_recovery import plays
 
 from realmkit.bus import subjects
 from realmkit.client.game import GameClient, world_position
@@ -92,13 +97,7 @@ async def test_a_walker_crosses_a_border_fifty_times_and_is_never_lost(
     under the next epoch."""
     items = await owned_items(cluster.database_url)
     walker = await enter_at(http, cluster, "Wayfarer", (WEST, Y), gateway=0)
-    split = await bus.request(
-        subjects.ORCHESTRATOR_REQUESTS,
-        SplitCell(await _realm_of(cluster, walker), CONTINENT, 1, "x", BORDER),
-        CellsChanged,
-        timeout=WAIT,
-    )
-    west_cell, east_cell = split.cells[1], split.cells[2]
+    west_cell, east_cell = await _split(cluster, bus, walker)
     watcher = await enter_at(http, cluster, "Sentinel", (BORDER + 15.0, Y), gateway=1)
     try:
         assert (await _assignment(cluster, watcher.character_id))[0] == east_cell
@@ -133,6 +132,102 @@ async def test_a_walker_crosses_a_border_fifty_times_and_is_never_lost(
     finally:
         await walker.close()
         await watcher.close()
+    await check_invariants(cluster.database_url, items)
+
+
+async def _split(cluster, bus, client: GameClient) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """The continent split at the border (once per cluster): its (west, east) instances."""
+    cells = await _cells(cluster)
+    if len(cells) == 1:
+        split = await bus.request(
+            subjects.ORCHESTRATOR_REQUESTS,
+            SplitCell(await _realm_of(cluster, client), CONTINENT, 1, "x", BORDER),
+            CellsChanged,
+            timeout=WAIT,
+        )
+        cells = split.cells
+    return cells[1], cells[2]
+
+
+async def _pace(client: GameClient, first: float, stop: asyncio.Event) -> int:
+    """Walk back and forth over the border, starting towards ``first``, until ``stop``;
+    through anything (a transfer, a correction, a pause of frames). Legs walked."""
+    legs, target = 0, first
+    while not stop.is_set():
+        if client.position is None or client.transferring:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.wait_frame(), 1.0)
+            continue
+        if await client.walk_towards(target, Y, speed=6.5, step_seconds=0.1):
+            legs += 1
+            target = EAST if target == WEST else WEST
+        await asyncio.sleep(0.1)  # the client's own pace: ten reports a second
+    return legs
+
+
+@pytest.mark.slow
+async def test_a_cell_node_killed_while_players_cross_in_and_out(
+    http,  # type: ignore[no-untyped-def]
+    cluster,
+    bus,
+    eventually,
+) -> None:
+    """SIGKILL the world node of the eastern cell while two players pace over the
+    border in opposite phase (one crossing into it, one out of it, again and again).
+    Nobody is disconnected; once the cell is restored both play on, each owned by
+    exactly the cell its assignment names, and nothing is lost."""
+    items = await owned_items(cluster.database_url)
+    pacers = [
+        await enter_at(http, cluster, "Rover", (WEST, Y + 10.0), gateway=0),
+        await enter_at(http, cluster, "Drifter", (EAST, Y + 20.0), gateway=1),
+    ]
+    try:
+        _, east_cell = await _split(cluster, bus, pacers[0])
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT node_id FROM characters.instances WHERE instance_id = $1",
+            east_cell,
+        )
+        node = rows[0]["node_id"]
+        stop = asyncio.Event()
+        walking = [
+            asyncio.create_task(_pace(pacers[0], EAST, stop)),
+            asyncio.create_task(_pace(pacers[1], WEST, stop)),
+        ]
+        try:
+            await asyncio.sleep(2.5)  # a few crossings under way (the players' own pace)
+            os.kill(node_pid(cluster.pid, node), signal.SIGKILL)
+
+            async def restored() -> bool:
+                found = await fetch(
+                    cluster.database_url,
+                    "SELECT state, node_id FROM characters.instances WHERE instance_id = $1",
+                    east_cell,
+                )
+                return found[0]["state"] == "ready" and found[0]["node_id"] is not None
+
+            await eventually(restored, 2 * WAIT, "the eastern cell restored")
+            await asyncio.sleep(3.0)  # and a few crossings more (the players' own pace)
+        finally:
+            stop.set()
+            legs = await asyncio.gather(*walking)
+        assert min(legs) >= 1, legs
+        west_cell = (await _cells(cluster))[1]
+        for client in pacers:
+            await plays(client)
+            assert not client.closed.is_set()
+            # Crossings work again, both ways, with the restored cell.
+            for x, cell in ((EAST, east_cell), (WEST, west_cell)):
+                await _walk_to(client, x, world_position(client.me())[1])  # type: ignore[arg-type]
+
+                async def there(client: GameClient = client, cell: int = cell) -> bool:
+                    return (await _assignment(cluster, client.character_id))[0] == cell
+
+                await eventually(there, WAIT, f"{client.character_id} placed in {cell}")
+        await _owners_agree(cluster, bus)
+    finally:
+        for client in pacers:
+            await client.close()
     await check_invariants(cluster.database_url, items)
 
 

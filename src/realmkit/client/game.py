@@ -44,7 +44,7 @@ from realmkit.protocol.client import (
     RoleName,
     TransferPending,
 )
-from realmkit.protocol.events import Event
+from realmkit.protocol.events import Corrected, Event
 from realmkit.protocol.frames import ClientFrameIn
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
 from realmkit.replication.client import EntityRow, EntityTable
@@ -219,6 +219,10 @@ class GameClient:
                     await self.proposals.put(message)
                 elif isinstance(message, MatchResult):
                     await self.results.put(message)
+                elif isinstance(message, Corrected):
+                    # The server moved us (a refused move, a respawn): walk on from there.
+                    self.position = (message.x, message.y, message.z, message.o)
+                    await self.events.put(message)
                 elif (
                     isinstance(message, ErrorFrame)
                     and self._reply is not None

@@ -226,6 +226,20 @@ class PartitionRepo:
         )
         return instance_id
 
+    async def host(self, partition_id: int, cell_id: int) -> tuple[int, str, str | None] | None:
+        """(instance, its state, its node) of a cell, None when the cell is gone."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT i.instance_id, i.state, i.node_id FROM characters.cells c "
+                "JOIN characters.instances i USING (instance_id) "
+                "WHERE c.partition_id = $1 AND c.cell_id = $2",
+                partition_id,
+                cell_id,
+            )
+        if record is None:
+            return None
+        return int(record["instance_id"]), str(record["state"]), record["node_id"]
+
     async def next_epoch(self, instance_id: int) -> int:
         """A cell's space is loaded (again): its epoch goes up; the new one."""
         async with self.db.connection() as conn:

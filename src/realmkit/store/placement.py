@@ -323,6 +323,15 @@ class AssignmentRepo:
             )
         return [row(Assignment, r) for r in records]
 
+    async def of_characters(self, character_ids: Sequence[int]) -> dict[int, Assignment]:
+        """The assignments of these characters (those that have one)."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.player_assignments WHERE character_id = ANY($1)",
+                list(character_ids),
+            )
+        return {r["character_id"]: row(Assignment, r) for r in records}
+
     async def in_instance(self, instance_id: int) -> list[Assignment]:
         """The characters placed in an instance."""
         async with self.db.connection() as conn:

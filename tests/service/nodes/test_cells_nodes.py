@@ -226,3 +226,67 @@ async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
     bad = run_realmkit("cells", "Azure", "--split", "3", "--at", "1990", env=env)
     _, err = await asyncio.to_thread(bad.communicate, None, 60)
     assert bad.returncode == 2, err  # a cell that thin is refused, nothing changed
+
+
+async def test_a_hand_over_that_never_arrives_is_taken_back(
+    nodes: list[object], db: Database, bus: NatsBus
+) -> None:
+    """The eastern cell stops hearing its neighbour (as if its node died with the
+    hand-over in flight): the western cell, seeing the crossing never placed, plays
+    the walker again from what it handed, and the orchestrator places it there."""
+    realm_id, (west,) = await _characters(db, [BORDER - 6.0])
+    frames: asyncio.Queue[SpaceFrame] = asyncio.Queue()
+
+    async def on_traffic(message: SpaceFrame | GatewayEvents) -> None:
+        if isinstance(message, SpaceFrame):
+            await frames.put(message)
+
+    async def on_control(message: GatewayControl) -> Ack:
+        return Ack(True)
+
+    await bus.subscribe(subjects.gateway_frames("gw-test"), GatewayTraffic, on_traffic)
+    await bus.serve(subjects.gateway_control("gw-test"), GatewayControl, on_control)
+    first = await _seat(bus, west)
+    changed = await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS,
+        SplitCell(realm_id, 1, 1, "x", BORDER),
+        CellsChanged,
+        timeout=WAIT,
+    )
+    eastern = await InstanceRepo(db).get(changed.cells[2])
+    host = next(n for n in nodes if getattr(n, "name", "") == eastern.node_id)
+    deaf = host._subs[eastern.instance_id][-1]  # type: ignore[attr-defined]
+    await deaf.unsubscribe()  # the eastern cell no longer hears its neighbours
+    started = time.monotonic()
+    seq = 0
+    async with asyncio.timeout(WAIT):
+        while True:  # walk east until the western cell falls silent: it handed the walker
+            seq += 1
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            x = min(BORDER + 8.0, BORDER - 6.0 + 5.0 * elapsed_ms / 1000)
+            move = Move(x, Y, 0.0, 0.0, client_time_ms=elapsed_ms, seq=seq)
+            await bus.publish(
+                subjects.space_inputs(first.instance_id),
+                InputBatch("gw-test", [PlayerInput(west, move)]),
+            )
+            try:
+                await asyncio.wait_for(frames.get(), 0.5)
+            except TimeoutError:
+                break
+    handed_at = time.monotonic()
+    async with asyncio.timeout(WAIT):
+        while True:  # the western cell plays it again
+            frame = await frames.get()
+            if frame.instance_id == first.instance_id and west in list(
+                FrameArrays.of(frame).observers
+            ):
+                break
+    assert time.monotonic() - handed_at >= 1.0  # not before it looked twice
+    async with asyncio.timeout(WAIT):
+        while True:
+            placed = await AssignmentRepo(db).get(west)
+            assert placed is not None
+            if placed.epoch > first.epoch:
+                break
+            await asyncio.sleep(0.05)  # polling PostgreSQL, which another task writes
+    assert placed.instance_id == first.instance_id

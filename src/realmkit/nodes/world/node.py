@@ -41,6 +41,7 @@ from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.presence import mark_stopped
 from realmkit.nodes.world.content import Scope, SpaceContent, Version
+from realmkit.nodes.world.crossings import Crossings
 from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cells import CellMessage
 from realmkit.protocol.cluster import (
@@ -67,6 +68,7 @@ from realmkit.protocol.cluster import (
 from realmkit.settings import NodeSpec
 from realmkit.sim.cell import fastest
 from realmkit.sim.space import Space
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
@@ -262,6 +264,14 @@ class WorldNode:
                     self.name,
                     version=version,
                     scope=scope,
+                    crossings=None
+                    if request.cell is None
+                    else Crossings(
+                        AssignmentRepo(self.db),
+                        PartitionRepo(self.db),
+                        request.instance_id,
+                        request.cell.partition_id,
+                    ),
                 )
                 for occupant in occupants:
                     runner.occupants[occupant.character_id] = occupant

@@ -44,6 +44,7 @@ from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import Conflict, ContentError, RealmkitError, RemoteError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
+from realmkit.nodes.world.crossings import Crossings
 from realmkit.protocol.cells import (
     CellMessage,
     ForwardedInput,
@@ -88,6 +89,8 @@ PORTAL_TIMEOUT = 10.0
 CROSS_PATIENCE = 20.0
 CROSS_ATTEMPTS = 5
 CROSS_RETRY_SECONDS = 0.5
+# How often a cell looks at the crossings out of it that are not placed yet.
+REVIEW_SECONDS = 0.5
 TICK_SAMPLES = 400
 # How long database work waits for an unreachable PostgreSQL before it is dropped.
 STORE_PATIENCE = 120.0
@@ -108,8 +111,11 @@ class SpaceRunner:
         *,
         version: Version | None = None,
         scope: Scope | None = None,
+        crossings: Crossings | None = None,
     ) -> None:
         self.space = space
+        # A cell's players handed to a neighbour, until their crossing is placed.
+        self.crossings = crossings
         # The content version the space runs, and whose patch it follows.
         self.version = version
         self.scope = scope
@@ -126,8 +132,6 @@ class SpaceRunner:
         self.characters = characters
         self.items = items
         self.occupants: dict[int, Occupant] = {}
-        # The gateway of each player this cell handed over (its forwarded inputs).
-        self.handed_gateway: dict[int, str] = {}
         self.tick_seconds: deque[float] = deque(maxlen=TICK_SAMPLES)
         self.late_ticks = 0
         self.failed_ticks = 0
@@ -151,6 +155,9 @@ class SpaceRunner:
             asyncio.create_task(self._ticking(), name=f"space-{self.instance_id}"),
             asyncio.create_task(self._writing(), name=f"space-{self.instance_id}-writer"),
         ]
+        if self.crossings is not None:
+            name = f"space-{self.instance_id}-crossings"
+            self._tasks.append(asyncio.create_task(self._reviewing(self.crossings), name=name))
 
     async def halt(self) -> None:
         """Stop ticking after the tick in progress (the space stays as it is)."""
@@ -298,6 +305,50 @@ class SpaceRunner:
         del self.occupants[cid]
         self.space.remove_player(cid)
 
+    async def _reviewing(self, crossings: Crossings) -> None:
+        """Crossings out of this cell that were never placed are taken back."""
+        while not self._halting:
+            await asyncio.sleep(REVIEW_SECONDS)
+            try:
+                for handoff in await crossings.review():
+                    self._take_back(handoff)
+            except RealmkitError as exc:
+                log.warning("crossings of space %d not reviewed: %s", self.instance_id, exc.message)
+
+    def _take_back(self, handoff: Handoff) -> None:
+        """Play a player this cell handed over again, from what it handed (see
+        ``crossings``), as if the neighbour had handed it back."""
+        role = self.space.cell
+        assert role is not None
+        ownership = handoff.ownership + 1
+        back = msgspec.structs.replace(
+            handoff,
+            from_cell=handoff.to_cell,
+            to_cell=role.cell,
+            ownership=ownership,
+            row={**handoff.row, "version": ownership},
+        )
+        log.warning(
+            "crossing of %d into cell %d was never placed: taken back",
+            handoff.entity_id,
+            handoff.to_cell,
+        )
+        self.from_cell(back)
+
+    async def _settle(self, crossings: Crossings, refused: list[int]) -> None:
+        """Refused saves of a cell's players: a newer epoch here is adopted, a body
+        someone else plays now goes, unsaved (``Crossings.settle``)."""
+        adopt, drop = await crossings.settle(refused, self.occupants)
+        for cid, epoch in adopt.items():
+            occupant = self.occupants.get(cid)
+            if occupant is not None and occupant.epoch < epoch:
+                self.occupants[cid] = msgspec.structs.replace(occupant, epoch=epoch)
+        for cid in drop:
+            if cid in self.occupants:
+                log.warning("character %d is played elsewhere now: its body here goes", cid)
+                del self.occupants[cid]
+                self.space.remove_player(cid)
+
     def _ask(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._asks.add(task)
@@ -307,12 +358,10 @@ class SpaceRunner:
         """An input for a player this cell handed to a neighbour follows it there, on
         the subject the hand-over took, so it arrives after it (CELLS.md case 5)."""
         role = self.space.cell
-        onward = self.space.forward_target(item.character_id)
-        if (
-            role is None
-            or onward is None
-            or self.handed_gateway.get(item.character_id) != gateway_id
-        ):
+        if role is None or self.crossings is None:
+            return
+        onward = self.crossings.forward_to(item.character_id, gateway_id)
+        if onward is None:
             return
         subject = subjects.cell_messages(role.partition_id, onward)
         forwarded = ForwardedInput(gateway_id, item.character_id, item.input)
@@ -330,7 +379,8 @@ class SpaceRunner:
                 self.occupants[message.entity_id] = Occupant(
                     message.entity_id, message.epoch, message.gateway_id
                 )
-                self.handed_gateway.pop(message.entity_id, None)
+                if self.crossings is not None:
+                    self.crossings.arrived(message.entity_id)
                 self._ask(self._cross(message))
         elif isinstance(message, GhostHit):
             self.space.receive_hit(message)
@@ -418,10 +468,11 @@ class SpaceRunner:
         for handoff in self.space.handoffs_to_send():
             occupant = self.occupants.pop(handoff.entity_id, None)
             if occupant is not None:
-                self.handed_gateway[handoff.entity_id] = occupant.gateway_id
                 handoff = msgspec.structs.replace(
                     handoff, epoch=occupant.epoch, gateway_id=occupant.gateway_id
                 )
+                if self.crossings is not None:
+                    self.crossings.sent(handoff)
             await self.bus.publish(subjects.cell_messages(pid, handoff.to_cell), handoff)
         for hit in self.space.hits_to_send():
             await self.bus.publish(subjects.cell_messages(pid, hit.owner_cell), hit)
@@ -457,10 +508,14 @@ class SpaceRunner:
     async def _save_batch(self, batch: list[tuple[CharacterSave, int]]) -> set[int]:
         saved = await self.characters.save_many(batch, keep_home=self.away_from_home)
         self.saves += len(saved)
+        refused = []
         for save, epoch in batch:
             if save.character_id not in saved:
                 self.stale_saves += 1
+                refused.append(save.character_id)
                 log.warning("stale save refused: character %d epoch %d", save.character_id, epoch)
+        if refused and self.crossings is not None:
+            await self._settle(self.crossings, refused)
         return saved
 
     async def _grant(self, event: LootGranted) -> None:
