@@ -2,8 +2,9 @@
 
 A cell that hands a player to a neighbour keeps the hand-over it sent until
 the player's assignment has left this cell (the neighbour's ``CrossCell`` was
-placed). Meanwhile the player's inputs still reach this cell, which forwards
-them. If the assignment has not moved after a while, the crossing was lost:
+placed), and ``FORWARD_SECONDS`` after that. Meanwhile the player's inputs
+may still reach this cell (its gateway re-pointed a little later), which
+forwards them. If the assignment has not moved after a while, the crossing was lost:
 the neighbour's node died before it asked (the hand-over went into the
 void, or the neighbour was restored from a checkpoint without the player),
 or its hand-over was never received. Then this cell takes the player back
@@ -37,6 +38,9 @@ log = logging.getLogger("realmkit.world")
 FIRST_LOOK_SECONDS = 0.5
 # Past this, a crossing the neighbour never asked for is taken back whatever it says.
 GIVE_UP_SECONDS = 5.0
+# Inputs still reaching this cell are forwarded this long after the crossing was
+# placed (the gateway may hear of the new cell a little after the database).
+FORWARD_SECONDS = 5.0
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Handed:
     # restored elsewhere meanwhile (without this player).
     node: str | None = None
     looked: bool = False
+    placed_at: float | None = None  # when this cell saw the crossing placed
 
 
 class Crossings:
@@ -84,7 +89,17 @@ class Crossings:
     async def review(self, now: float | None = None) -> list[Handoff]:
         """Forget the crossings that were placed; the hand-overs to take back."""
         at = time.monotonic() if now is None else now
-        due = [cid for cid, h in self.handed.items() if at - h.sent_at >= FIRST_LOOK_SECONDS]
+        for cid in [
+            cid
+            for cid, h in self.handed.items()
+            if h.placed_at is not None and at - h.placed_at >= FORWARD_SECONDS
+        ]:
+            del self.handed[cid]
+        due = [
+            cid
+            for cid, h in self.handed.items()
+            if h.placed_at is None and at - h.sent_at >= FIRST_LOOK_SECONDS
+        ]
         if not due:
             return []
         placed = await self.assignments.of_characters(due)
@@ -93,7 +108,7 @@ class Crossings:
             h = self.handed[cid]
             a = placed.get(cid)
             if a is None or a.instance_id != self.instance_id or a.epoch != h.handoff.epoch:
-                del self.handed[cid]  # placed elsewhere (or gone offline): done
+                h.placed_at = at  # placed elsewhere (or gone offline): done
                 continue
             if await self._lost(h, at):
                 del self.handed[cid]
