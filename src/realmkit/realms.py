@@ -22,11 +22,11 @@ from realmkit.engines import embedded as engines
 from realmkit.errors import InvalidInput, NotFound, RealmkitError, RemoteError, UsageError
 from realmkit.protocol.cluster import CellsChanged, PatchActivated, SplitCell
 from realmkit.settings import Settings
-from realmkit.store.cells import CellStatus, PartitionRepo
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.patches import PatchRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import Patch, Realm, RealmListing, RealmPool, RealmStatus
+from realmkit.store.records import CellStatus, Patch, Realm, RealmListing, RealmPool, RealmStatus
 
 log = logging.getLogger("realmkit.realms")
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 from cluster_procs import node_pid
@@ -129,6 +132,17 @@ async def test_a_walker_crosses_a_border_fifty_times_and_is_never_lost(
         seen = world_position(watcher.visible()[walker.character_id])
         assert math.dist(seen[:2], (WEST, Y)) < 0.5
         await _owners_agree(cluster, bus)
+        # `realmkit status` shows both cells, each on its node, with what it holds.
+        shown = {c["cell_id"]: c for c in (await _status(cluster))["cells"]}
+        assert {c: shown[c]["instance_id"] for c in shown} == {1: west_cell, 2: east_cell}
+        assert shown[1]["node_id"] != shown[2]["node_id"]
+        assert (shown[1]["players"], shown[2]["players"]) == (1, 1)
+        loads = {s[0]: s for w in (await _status(cluster))["worlds"] for s in w["space_loads"]}
+        _, players, entities, ghosts, tick_p99_ms, _ = loads[east_cell]
+        assert players == 1  # the watcher
+        assert entities >= 1  # the watcher, and the creatures of its side
+        assert ghosts >= 1  # the walker, from the western cell
+        assert tick_p99_ms > 0
     finally:
         await walker.close()
         await watcher.close()
@@ -229,6 +243,23 @@ async def test_a_cell_node_killed_while_players_cross_in_and_out(
         for client in pacers:
             await client.close()
     await check_invariants(cluster.database_url, items)
+
+
+async def _status(cluster) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """``realmkit status --json`` of the cluster, as an operator runs it."""
+    env = {**os.environ, "REALMKIT_CONFIG": str(cluster.node_file)}
+    env["REALMKIT_NATS_URL"] = cluster.endpoints.nats_url
+    env["REALMKIT_DATABASE_URL"] = cluster.database_url
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "realmkit", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 async def _realm_of(cluster, client: GameClient) -> int:  # type: ignore[no-untyped-def]

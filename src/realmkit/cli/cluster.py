@@ -40,6 +40,7 @@ from realmkit.procs import free_port, is_alive, stop_process, write_private
 from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings, port_clashes
+from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database, lock_holder
@@ -94,6 +95,7 @@ async def cluster_status(db: Database) -> ClusterStatus:
         ],
         leader=await lock_holder(db, LEADER_LOCK),
         matchmaker=await lock_holder(db, MATCHMAKER_LOCK),
+        cells=await PartitionRepo(db).live_cells(),
     )
 
 

@@ -41,9 +41,8 @@ if TYPE_CHECKING:
 
     from realmkit.client import bots as swarm
     from realmkit.engines import embedded as engines
-    from realmkit.store.cells import CellStatus
     from realmkit.store.postgres import Database
-    from realmkit.store.records import Realm
+    from realmkit.store.records import CellStatus, Realm
 
 # Plain help: typer's rich panels label every flag ``<bool>`` (``--help <bool>``)
 # and cost a tenth of a second more to start.
@@ -388,7 +387,8 @@ def cells(
 
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Realms, nodes, instances and players from PostgreSQL, and live node loads from NATS."""
+    """Realms, nodes, instances, continents' cells and players from PostgreSQL, and live
+    node loads (per space: players, entities, ghosts, tick p99) from NATS."""
     from realmkit.cli import cluster as launch
     from realmkit.cli.tables import status_tables
 

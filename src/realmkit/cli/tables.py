@@ -25,11 +25,10 @@ from rich.text import Text
 
 from realmkit.lifecycle.node import NodeState, seen
 from realmkit.protocol.cluster import GatewayLoad, WorldLoad
-from realmkit.store.records import RealmListing
+from realmkit.store.records import CellStatus, RealmListing
 
 if TYPE_CHECKING:
     from realmkit.client.bots import SwarmSummary
-    from realmkit.store.cells import CellStatus
     from realmkit.supervision.reviver import Reviver
 
 
@@ -68,6 +67,8 @@ class ClusterStatus(msgspec.Struct, frozen=True):
     # Live reports heard on NATS (empty when only PostgreSQL was asked).
     worlds: list[WorldLoad] = []
     gateways: list[GatewayLoad] = []
+    # The cells of every live continent.
+    cells: list[CellStatus] = []
 
     @property
     def players(self) -> int:
@@ -179,6 +180,8 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
                 str(w.late_ticks),
             )
         group.renderables.append(worlds)
+    if status.cells:
+        group.renderables.append(_cells_of_continents(status))
     if status.gateways:
         gateways = Table(
             "gateway", "players", "capacity", "url", title="gateways (live, from NATS)"
@@ -187,6 +190,38 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
             gateways.add_row(g.gateway_id, str(g.players), str(g.capacity), g.url)
         group.renderables.append(gateways)
     return group
+
+
+def _cells_of_continents(status: ClusterStatus) -> Table:
+    """Each continent's cells, with what their world nodes report live (when heard):
+    entities the cell owns, plus the ghosts it holds of its neighbours'."""
+    loads = {s.instance_id: s for w in status.worlds for s in w.space_loads}
+    table = Table(
+        "continent",
+        "cell",
+        "x",
+        "y",
+        "node",
+        "players",
+        "entities",
+        "p99 ms",
+        title="cells (continent: realm, map, layout version)",
+        box=box.SIMPLE_HEAD,
+    )
+    table.columns[0].no_wrap = True
+    for c in status.cells:
+        load = loads.get(c.instance_id)
+        table.add_row(
+            f"{c.realm} {c.map_id} v{c.version}",
+            str(c.cell_id),
+            f"{c.min_x:.0f}-{c.max_x:.0f}",
+            f"{c.min_y:.0f}-{c.max_y:.0f}",
+            c.node_id or "-",
+            str(c.players),
+            "-" if load is None else f"{load.entities} +{load.ghosts}",
+            "-" if load is None else f"{load.tick_p99_ms:.1f}",
+        )
+    return table
 
 
 def bots_table(s: SwarmSummary, *, live: bool) -> Table:

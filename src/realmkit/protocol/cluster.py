@@ -25,6 +25,18 @@ class GatewayLoad(msgspec.Struct, frozen=True):
     capacity: int
 
 
+class SpaceLoad(msgspec.Struct, frozen=True, array_like=True):
+    """One space of a world node, in its report: players, the entities it owns and
+    the ghosts it holds (a cell's neighbours' border entities), its tick p99."""
+
+    instance_id: int
+    players: int
+    entities: int
+    ghosts: int
+    tick_p99_ms: float
+    late_ticks: int
+
+
 class WorldLoad(msgspec.Struct, frozen=True):
     """A world node's periodic report."""
 
@@ -34,6 +46,7 @@ class WorldLoad(msgspec.Struct, frozen=True):
     capacity: int
     tick_p99_ms: float
     late_ticks: int
+    space_loads: list[SpaceLoad] = []
 
 
 # --- orchestrator requests (subject ORCHESTRATOR_REQUESTS, queue group) -------

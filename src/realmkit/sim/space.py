@@ -307,6 +307,12 @@ class Space:
         """An entity a neighbour handed here becomes real (call between ticks)."""
         return cells.take_in(self.world, self._role(), handoff)
 
+    def entity_counts(self) -> tuple[int, int]:
+        """(entities this space owns, ghosts it holds of its neighbours')."""
+        kinds = self.world.store.cols["kind"]
+        ghosts = int(np.count_nonzero(kinds >= Kind.GHOST_PLAYER))
+        return len(self.world.store.slot_of) - ghosts, ghosts
+
     def ownership(self, entity_id: int) -> int | None:
         """The ownership version of an entity this space owns, else None."""
         st = self.world.store

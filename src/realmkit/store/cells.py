@@ -18,6 +18,7 @@ from realmkit.cells.partition import Partition, Rect
 from realmkit.errors import AlreadyExists, NotFound, StaleLayout, UsageError
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.store.postgres import ConnectionLike, Database, ErrorFactory, translated
+from realmkit.store.records import CellStatus
 
 
 class CellRow(msgspec.Struct, frozen=True):
@@ -49,23 +50,6 @@ class StoredPartition:
     @property
     def version(self) -> int:
         return self.layout.version
-
-
-class CellStatus(msgspec.Struct, frozen=True):
-    """One cell of a realm's live continents, as operators see it."""
-
-    map_id: int
-    version: int
-    cell_id: int
-    min_x: float
-    min_y: float
-    max_x: float
-    max_y: float
-    instance_id: int
-    node_id: str | None
-    state: str
-    epoch: int
-    players: int
 
 
 class PartitionRepo:
@@ -151,15 +135,22 @@ class PartitionRepo:
 
     async def of_realm(self, realm_id: int) -> list[CellStatus]:
         """Every cell of the realm's live partitions, by map and cell."""
+        return await self.live_cells(realm_id)
+
+    async def live_cells(self, realm_id: int | None = None) -> list[CellStatus]:
+        """Every cell of the live partitions (of one realm when named), by realm,
+        map and cell."""
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "SELECT p.map_id, p.version, c.cell_id, c.min_x, c.min_y, c.max_x, c.max_y, "
-                "c.instance_id, i.node_id, i.state, c.epoch, "
+                "SELECT r.name AS realm, p.map_id, p.version, c.cell_id, "
+                "c.min_x, c.min_y, c.max_x, c.max_y, c.instance_id, i.node_id, i.state, c.epoch, "
                 "(SELECT count(*) FROM characters.player_assignments a "
                 " WHERE a.instance_id = c.instance_id AND a.state <> $2)::int AS players "
                 "FROM characters.partitions p JOIN characters.cells c USING (partition_id) "
                 "JOIN characters.instances i ON i.instance_id = c.instance_id "
-                "WHERE p.realm_id = $1 AND p.live ORDER BY p.map_id, c.cell_id",
+                "JOIN auth.realmlist r ON r.realm_id = p.realm_id "
+                "WHERE p.live AND ($1::int IS NULL OR p.realm_id = $1) "
+                "ORDER BY r.name, p.map_id, c.cell_id",
                 realm_id,
                 AssignmentState.OFFLINE.value,
             )

@@ -208,3 +208,21 @@ class CharacterSave(msgspec.Struct, frozen=True):
             z=self.pos_z,
             orientation=self.orientation,
         )
+
+
+class CellStatus(msgspec.Struct, frozen=True):
+    """One cell of a realm's live continents, as operators see it."""
+
+    map_id: int
+    version: int
+    cell_id: int
+    min_x: float
+    min_y: float
+    max_x: float
+    max_y: float
+    instance_id: int
+    node_id: str | None
+    state: str
+    epoch: int
+    players: int
+    realm: str = ""

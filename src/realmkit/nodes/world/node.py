@@ -61,6 +61,7 @@ from realmkit.protocol.cluster import (
     PatchActivated,
     SpaceControl,
     SpaceDescription,
+    SpaceLoad,
     SpaceReady,
     WorldControl,
     WorldLoad,
@@ -425,6 +426,16 @@ class WorldNode:
             capacity=self.spec.capacity,
             tick_p99_ms=max((r.tick_p99_ms() for r in runners), default=0.0),
             late_ticks=sum(r.late_ticks for r in runners),
+            space_loads=[
+                SpaceLoad(
+                    r.instance_id,
+                    len(r.occupants),
+                    *r.space.entity_counts(),
+                    r.tick_p99_ms(),
+                    r.late_ticks,
+                )
+                for r in runners
+            ],
         )
 
 
