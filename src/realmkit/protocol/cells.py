@@ -15,6 +15,7 @@ import numpy as np
 
 from realmkit.cells.ghosts import GHOST_COLUMNS, GhostRows
 from realmkit.errors import BadMessage
+from realmkit.protocol.events import Event
 from realmkit.protocol.inputs import ClientInput
 
 
@@ -125,4 +126,27 @@ class ForwardedInput(msgspec.Struct, frozen=True, tag_field="t", tag="input"):
     input: ClientInput
 
 
-CellMessage = GhostBatch | Handoff | GhostHit | Relayout | ForwardedInput
+class CellEvents(msgspec.Struct, frozen=True, tag_field="t", tag="events"):
+    """Events of the sender's tick that concern players owned by the receiver (a
+    creature it owns died to them, loot it rolled for them): the receiver gives
+    them to those players' gateways, so each reaches its player once."""
+
+    partition_id: int
+    source_cell: int
+    events: list[Event]
+
+
+class Heard(msgspec.Struct, frozen=True, tag_field="t", tag="heard"):
+    """A player of the sender said or yelled something whose reach crosses into the
+    receiver: its players within reach of (x, y) hear it as if it were said there."""
+
+    partition_id: int
+    speaker_id: int
+    speaker_name: str
+    text: str
+    yell: bool
+    x: float
+    y: float
+
+
+CellMessage = GhostBatch | Handoff | GhostHit | Relayout | ForwardedInput | CellEvents | Heard

@@ -11,8 +11,6 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 
-import numpy as np
-
 from realmkit.protocol.events import ActionRejected, Chat, Corrected
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
 from realmkit.sim.combat import alive, damage, distance2, heal, hostile
@@ -152,12 +150,6 @@ def _say(world: World, rec: PlayerRecord, say: Say) -> None:
     if not text:
         _reject(world, rec, "say", "empty")
         return
-    rules = world.pack.player
-    reach = rules.yell_range if say.yell else rules.say_range
-    st = world.store
-    players = st.live(Kind.PLAYER)
-    dx = st["x"][players] - st.cols["x"][rec.slot]
-    dy = st["y"][players] - st.cols["y"][rec.slot]
-    near = players[dx * dx + dy * dy <= reach * reach]
-    recipients = st["id"][np.sort(near)].tolist()
+    c = world.store.cols
+    recipients = world.hearers(float(c["x"][rec.slot]), float(c["y"][rec.slot]), say.yell)
     world.events.append(Chat(rec.character_id, rec.name, text, say.yell, recipients))

@@ -21,7 +21,11 @@ repeated or stale hand-over is refused (CELLS.md case 1).
 
 Hits on a ghost (a creature chasing across the border, a player's swing) are
 not applied here: they are queued as ``GhostHit`` for the ghost's owner,
-which applies them once (case 7).
+which applies them once (case 7). What the owner's rules then produce for a
+player owned elsewhere (its kill, the loot it rolled for it) goes to that
+player's cell (``events_across``), which delivers it. Speech reaches as far
+on both sides: a cell whose area is within reach of the speaker hears it
+(``speech_across``) and tells its own players in reach (``hear``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from realmkit.cells.border import Margins, crossings, ghost_targets
 from realmkit.cells.ghosts import Forwards, GhostRows, Ghosts
 from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
-from realmkit.protocol.cells import GhostHit, HandedPlayer, Handoff
+from realmkit.protocol.cells import GhostHit, HandedPlayer, Handoff, Heard
+from realmkit.protocol.events import Chat, Event, concerned
 from realmkit.sim.creatures import Ai
 from realmkit.sim.movement import start_track
 from realmkit.sim.state import PlayerRecord
@@ -330,3 +335,57 @@ def hit_here(world: World, role: CellRole, hit: GhostHit) -> tuple[int, int] | N
 def is_ghost(kinds: NDArray[np.int8]) -> NDArray[np.bool_]:
     mask: NDArray[np.bool_] = kinds >= Kind.GHOST_PLAYER
     return mask
+
+
+def events_across(world: World, role: CellRole, events: list[Event]) -> dict[int, list[Event]]:
+    """Per neighbour, the events of this tick that concern its players (seen here as
+    ghosts, or handed out lately); speech aside (``speech_across``)."""
+    st = world.store
+    out: dict[int, list[Event]] = {}
+    for event in events:
+        if isinstance(event, Chat):
+            continue
+        cells = set()
+        for cid in concerned(event):
+            if cid in world.players:
+                continue  # this cell's own player: delivered from here
+            slot = st.slot_of.get(cid)
+            owner = None
+            if slot is not None and st.cols["kind"].item(slot) == Kind.GHOST_PLAYER:
+                owner = role.ghosts.owner(cid)
+            owner = owner or role.forwards.where(cid, world.tick)
+            if owner is not None:
+                cells.add(owner)
+        for cell in cells:
+            out.setdefault(cell, []).append(event)
+    return out
+
+
+def speech_across(world: World, role: CellRole, events: list[Event]) -> dict[int, list[Heard]]:
+    """Per neighbour within reach, what this cell's players said this tick."""
+    st = world.store
+    rules = world.pack.player
+    out: dict[int, list[Heard]] = {}
+    for event in events:
+        if not isinstance(event, Chat) or event.speaker_id not in world.players:
+            continue  # heard from a neighbour: its speaker's cell spread it already
+        slot = world.players[event.speaker_id].slot
+        x, y = float(st.cols["x"][slot]), float(st.cols["y"][slot])
+        reach = rules.yell_range if event.yell else rules.say_range
+        heard = Heard(
+            role.partition_id, event.speaker_id, event.speaker_name, event.text, event.yell, x, y
+        )
+        for cell, rect in role.partition.cells.items():
+            if cell != role.cell and rect.distance(x, y) <= reach:
+                out.setdefault(cell, []).append(heard)
+    return out
+
+
+def hear(world: World, heard: Heard) -> None:
+    """A neighbour's player spoke within reach of this cell: its players in reach
+    hear it (a ``Chat`` event like one said here)."""
+    recipients = world.hearers(heard.x, heard.y, heard.yell)
+    if recipients:
+        world.events.append(
+            Chat(heard.speaker_id, heard.speaker_name, heard.text, heard.yell, recipients)
+        )

@@ -64,7 +64,8 @@ def damage(world: World, target: int, amount: int, attacker: int) -> None:
         if world.cell is not None:
             hit_ghost(world, world.cell, target, amount, attacker)
         return
-    attacker_is_player = c["kind"].item(attacker) == Kind.PLAYER
+    # A neighbouring cell's player (a ghost here) tags what it hits like one of ours.
+    attacker_is_player = c["kind"].item(attacker) in (Kind.PLAYER, Kind.GHOST_PLAYER)
     if c["kind"].item(target) == Kind.CREATURE:
         if c["ai"].item(target) == Ai.HOME:
             one = np.array([target], dtype=np.int64)
@@ -109,11 +110,20 @@ def _die(world: World, slot: int, killer: int) -> None:
     tpl = world.pack.creatures[int(c["template"][slot])]
     c["respawn_at"][slot] = world.tick + world.ticks(tpl.respawn)
     tagger = int(c["tagger"][slot])
-    if tpl.loot_table is None or tagger not in world.players:
+    if tpl.loot_table is None or not _player_in_view(world, tagger):
         return
     for template_id, count in roll(world.pack.loot_tables[tpl.loot_table], world.rng):
         world.pending.append(PendingGrant(tagger, template_id, count, entity_id))
     grant_pending(world)
+
+
+def _player_in_view(world: World, character_id: int) -> bool:
+    """A player of this space, or of a neighbouring cell seen here (loot belongs to
+    the creature's owner, which rolls it for a tagger across the border too)."""
+    if character_id in world.players:
+        return True
+    slot = world.store.slot_of.get(character_id)
+    return slot is not None and world.store.cols["kind"].item(slot) == Kind.GHOST_PLAYER
 
 
 def grant_pending(world: World) -> None:

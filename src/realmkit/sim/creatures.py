@@ -130,7 +130,9 @@ def _aggro(world: World, creatures: Slots) -> None:
     st = world.store
     home = _in_state(world, creatures, Ai.HOME)
     home = home[st["aggro"][home] > 0]
-    players = st.live(Kind.PLAYER).astype(np.int64)
+    # Players of a neighbouring cell near the border (ghosts here) are seen too: a
+    # creature at a border turns on them as on its own side's.
+    players = np.concatenate([st.live(Kind.PLAYER), st.live(Kind.GHOST_PLAYER)]).astype(np.int64)
     players = players[(st["flags"][players] & FLAG_DEAD) == 0]
     if home.size == 0 or players.size == 0:
         return

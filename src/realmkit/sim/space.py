@@ -27,7 +27,7 @@ from realmkit.cells.ghosts import GhostRows
 from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import AlreadyExists, InstanceFull, NotFound, TickOutOfOrder, UsageError
-from realmkit.protocol.cells import GhostHit, Handoff
+from realmkit.protocol.cells import GhostHit, Handoff, Heard
 from realmkit.protocol.events import Event, PortalReached
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import ClientInput
@@ -306,6 +306,18 @@ class Space:
     def take_handoff(self, handoff: Handoff) -> bool:
         """An entity a neighbour handed here becomes real (call between ticks)."""
         return cells.take_in(self.world, self._role(), handoff)
+
+    def events_across(self, events: list[Event]) -> dict[int, list[Event]]:
+        """Per neighbour cell, the events (of ``events_to_emit``) for its players."""
+        return cells.events_across(self.world, self._role(), events)
+
+    def speech_across(self, events: list[Event]) -> dict[int, list[Heard]]:
+        """Per neighbour cell within reach, what this cell's players said."""
+        return cells.speech_across(self.world, self._role(), events)
+
+    def hear(self, heard: Heard) -> None:
+        """A neighbour's player spoke within reach: emitted at the next tick's events."""
+        cells.hear(self.world, heard)
 
     def entity_counts(self) -> tuple[int, int]:
         """(entities this space owns, ghosts it holds of its neighbours')."""

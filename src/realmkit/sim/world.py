@@ -17,7 +17,7 @@ from realmkit.sim.aoi import InterestGrid
 from realmkit.sim.loot import ItemIdPool, PendingGrant
 from realmkit.sim.movement import MoveRules
 from realmkit.sim.state import MatchState, PlayerRecord
-from realmkit.sim.store import EntityStore
+from realmkit.sim.store import EntityStore, Kind
 
 if TYPE_CHECKING:
     from realmkit.sim.cell import CellRole
@@ -108,6 +108,17 @@ class World:
             self.spawn_keys.append(key)
             self.spawn_index[key] = index
         return index
+
+    def hearers(self, x: float, y: float, yell: bool) -> list[int]:
+        """The players of this space within say (or yell) reach of (x, y), by slot."""
+        reach = self.pack.player.yell_range if yell else self.pack.player.say_range
+        st = self.store
+        players = st.live(Kind.PLAYER)
+        dx = st["x"][players] - x
+        dy = st["y"][players] - y
+        near = players[dx * dx + dy * dy <= reach * reach]
+        ids: list[int] = st["id"][np.sort(near)].tolist()
+        return ids
 
     def ask_for_ids_if_low(self) -> None:
         if self.pool.wants_more():

@@ -4,7 +4,7 @@ world nodes wire them: ghosts across the border, seamless crossing, hits on ghos
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -14,11 +14,13 @@ from realmkit.cells.border import Margins
 from realmkit.cells.partition import Axis, Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import Point, SpawnDef
-from realmkit.protocol.cells import CellMessage, GhostBatch
+from realmkit.protocol.cells import CellEvents, CellMessage, GhostBatch
+from realmkit.protocol.events import Chat, Died, Event, LootGranted
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
-from realmkit.protocol.inputs import Attack, Move
+from realmkit.protocol.inputs import Attack, Move, Say
 from realmkit.replication.client import EntityTable
 from realmkit.replication.fanout import Fanout
+from realmkit.sim.creatures import Ai
 from realmkit.sim.space import Space
 from realmkit.sim.state import PlayerState
 from realmkit.sim.store import Kind
@@ -57,6 +59,10 @@ class Pair:
     tick_a: int = 0
     tick_b: int = 5000  # no global tick: B's clock is far from A's
     last: tuple[SpaceFrame, SpaceFrame] | None = None  # the frames of the last step
+    # Events each cell emitted ([a, b]), and those each received from the other to
+    # deliver to its own players ([to a, to b]).
+    emitted: tuple[list[Event], list[Event]] = field(default_factory=lambda: ([], []))
+    across: tuple[list[Event], list[Event]] = field(default_factory=lambda: ([], []))
 
     def step(self, n: int = 1) -> list[tuple[FrameArrays, FrameArrays]]:
         """Step both cells n times, delivering what each sends to the other after each tick."""
@@ -80,6 +86,15 @@ class Pair:
                     assert dst.take_handoff(_wire(handoff))
                 for hit in src.hits_to_send():
                     dst.receive_hit(_wire(hit))
+                events = src.events_to_emit()
+                self.emitted[src is self.b].extend(events)
+                for cell, mine in src.events_across(events).items():
+                    assert cell == dst.cell.cell  # type: ignore[union-attr]
+                    self.across[src is self.a].extend(_wire(CellEvents(0, me.cell, mine)).events)
+                for cell, said in src.speech_across(events).items():
+                    assert cell == dst.cell.cell  # type: ignore[union-attr]
+                    for heard in said:
+                        dst.hear(_wire(heard))
             frames.append((fa, fb))
         return frames
 
@@ -228,6 +243,75 @@ def test_a_hit_on_a_ghost_is_applied_once_by_its_owner() -> None:
     swings = -(-40 // pair.a.world.ticks(PACK.player.attack_speed))
     assert hp1 < hp0
     assert hp0 - hp1 <= swings * PACK.player.melee_damage
+
+
+def test_a_kill_across_the_border_is_told_and_looted_where_the_killer_is() -> None:
+    """A player in A kills B's wolf through its ghost: B, the wolf's owner, rolls the
+    loot for that player and sends its death and the loot to A, which delivers them
+    (nothing about it is emitted for A's player by B itself, nor twice)."""
+    pair = _pair()
+    pair.b.add_item_ids(100, 200)
+    wolf_b = next(i for i in pair.b.world.store.slot_of if i < 0)
+    b_store = pair.b.world.store
+    b_store.cols["x"][b_store.slot_of[wolf_b]] = BORDER + 1.0
+    b_store.cols["aggro"][b_store.slot_of[wolf_b]] = 0.0
+    b_store.cols["hp"][b_store.slot_of[wolf_b]] = 1  # one swing kills it
+    pair.a.add_player(_player(1, BORDER - 1.0))
+    pair.step(2)
+    pair.a.receive_input(1, Attack(wolf_b))
+    pair.step(10)
+    died = [e for e in pair.across[0] if isinstance(e, Died)]
+    assert [(e.entity_id, e.killer_id) for e in died] == [(wolf_b, 1)]
+    loot = [e for e in pair.across[0] if isinstance(e, LootGranted)]
+    assert loot
+    assert all(e.character_id == 1 and e.source_id == wolf_b for e in loot)
+    assert len({e.item_id for e in loot}) == len(loot)
+    assert all(100 <= e.item_id < 200 for e in loot)  # ids from B's own block
+    assert not pair.across[1]  # nothing of it went the other way
+
+
+def test_a_creature_chases_its_attacker_over_the_border() -> None:
+    """B's wolf sees a player standing in A (a ghost in B, within its aggro radius) and
+    chases it over the border: it is handed to A with its chase and target, and bites
+    the player there."""
+    pair = _pair()
+    wolf_b = next(i for i in pair.b.world.store.slot_of if i < 0)
+    b_store = pair.b.world.store
+    b_store.cols["x"][b_store.slot_of[wolf_b]] = BORDER + 0.5
+    pair.step(25)  # past the wolf's minimum stay
+    pair.a.add_player(_player(1, BORDER - 9.0))  # 9.5 from the wolf: it comes
+    hp0 = pair.a.player_state(1).hp
+    for _ in range(200):
+        pair.step()
+        a_store = pair.a.world.store
+        slot = a_store.slot_of.get(wolf_b)
+        if slot is not None and a_store.cols["kind"].item(slot) == Kind.CREATURE:
+            break
+    else:
+        raise AssertionError("the wolf never crossed")
+    a_store = pair.a.world.store
+    assert a_store.cols["ai"].item(a_store.slot_of[wolf_b]) == Ai.CHASE
+    pair.step(80)
+    assert pair.a.player_state(1).hp < hp0
+
+
+def test_say_and_yell_reach_as_far_on_the_other_side() -> None:
+    """A player in A speaks near the border: B's players within say reach hear it (once),
+    those beyond do not, and a yell carries 300 units into B too."""
+    pair = _pair(PACK)
+    pair.a.add_player(_player(1, BORDER - 5.0))
+    pair.a.add_player(_player(2, BORDER - 20.0))  # in A, in reach
+    pair.b.add_player(_player(3, BORDER + 20.0))  # in B, in say reach (25 from 1)
+    pair.b.add_player(_player(4, BORDER + 100.0))  # in B, beyond say, within yell reach
+    pair.step(2)
+    pair.a.receive_input(1, Say("hello"))
+    pair.step(3)
+    heard = [e for e in pair.emitted[0] + pair.emitted[1] if isinstance(e, Chat)]
+    assert sorted(r for e in heard for r in e.recipients) == [1, 2, 3]
+    pair.a.receive_input(1, Say("HELLO", yell=True))
+    pair.step(3)
+    yelled = [e for e in pair.emitted[0] + pair.emitted[1] if isinstance(e, Chat) and e.yell]
+    assert sorted(r for e in yelled for r in e.recipients) == [1, 2, 3, 4]
 
 
 def test_a_hand_over_of_an_unknown_shape_or_a_second_time_is_refused() -> None:

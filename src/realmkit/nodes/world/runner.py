@@ -46,11 +46,13 @@ from realmkit.errors import Conflict, ContentError, RealmkitError, RemoteError, 
 from realmkit.nodes.world.content import Scope, Version
 from realmkit.nodes.world.crossings import Crossings
 from realmkit.protocol.cells import (
+    CellEvents,
     CellMessage,
     ForwardedInput,
     GhostBatch,
     GhostHit,
     Handoff,
+    Heard,
     Relayout,
 )
 from realmkit.protocol.cluster import (
@@ -386,6 +388,10 @@ class SpaceRunner:
             self.space.receive_hit(message)
         elif isinstance(message, Relayout):
             self.space.relayout(Partition.load(message.layout))
+        elif isinstance(message, CellEvents):
+            self._ask(self._deliver(message.events))
+        elif isinstance(message, Heard):
+            self.space.hear(message)
         else:
             item = PlayerInput(message.character_id, message.input)
             self.receive(InputBatch(message.gateway_id, [item]))
@@ -436,9 +442,7 @@ class SpaceRunner:
             except ContentError as exc:  # the space is left as it was
                 log.error("space %d keeps its content: %s", self.instance_id, exc.message)
         self.space.step(tick)
-        by_gateway: dict[str, set[int]] = {}
-        for occupant in self.occupants.values():
-            by_gateway.setdefault(occupant.gateway_id, set()).add(occupant.character_id)
+        by_gateway = self._by_gateway()
         for frame in self.space.frames_to_send():
             for gateway_id, players in by_gateway.items():
                 part = select_observers(frame, players)
@@ -456,6 +460,12 @@ class SpaceRunner:
             # Its own lane: saves never wait behind a snapshot write. A checkpoint
             # still being written when the next is due makes that one skip.
             self._checkpointing = asyncio.create_task(self._checkpoint(self.space.snapshot(), tick))
+
+    def _by_gateway(self) -> dict[str, set[int]]:
+        by_gateway: dict[str, set[int]] = {}
+        for occupant in self.occupants.values():
+            by_gateway.setdefault(occupant.gateway_id, set()).add(occupant.character_id)
+        return by_gateway
 
     async def _to_neighbours(self, tick: int) -> None:
         """Ghosts to every neighbour, hand-overs and hits to their cells."""
@@ -487,10 +497,31 @@ class SpaceRunner:
                 self._ask(self._use_portal(event))
             elif isinstance(event, MatchWon):
                 await self._announce(event)
+        await self._deliver(events, tick, by_gateway)
+        role = self.space.cell
+        if role is not None:
+            pid = role.partition_id
+            for cell, mine in self.space.events_across(events).items():
+                across = CellEvents(pid, role.cell, mine)
+                await self.bus.publish(subjects.cell_messages(pid, cell), across)
+            for cell, said in self.space.speech_across(events).items():
+                for heard in said:
+                    await self.bus.publish(subjects.cell_messages(pid, cell), heard)
+
+    async def _deliver(
+        self,
+        events: list[Event],
+        tick: int | None = None,
+        by_gateway: dict[str, set[int]] | None = None,
+    ) -> None:
+        """Each event to the gateways of the players here it concerns."""
+        if by_gateway is None:
+            by_gateway = self._by_gateway()
         for gateway_id, players in by_gateway.items():
             mine = [e for e in events if concerned(e) & players]
             if mine:
-                message = GatewayEvents(self.instance_id, tick, mine, self.continent)
+                at = self.space.tick if tick is None else tick
+                message = GatewayEvents(self.instance_id, at, mine, self.continent)
                 await self.bus.publish(subjects.gateway_frames(gateway_id), message)
 
     # --- database work, in order ------------------------------------------------
