@@ -26,6 +26,7 @@ from realmkit.protocol.cluster import (
     SpaceDescription,
     SplitCell,
 )
+from realmkit.protocol.events import Died, LootGranted
 
 WAIT = 20.0
 CONTINENT = 1
@@ -242,6 +243,139 @@ async def test_a_cell_node_killed_while_players_cross_in_and_out(
     finally:
         for client in pacers:
             await client.close()
+    await check_invariants(cluster.database_url, items)
+
+
+# The Greenhollow wolves (classic spawns around (360, 210) and (330, 205)): a third
+# cell north of y=245 has none of them until one chases a player into it.
+WOLF = 1
+NORTH = 245.0
+FIREBOLT, MEND = 1, 2
+
+
+async def _three_cells(cluster, bus, client: GameClient) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Cell 2 (east of the border) split at y=245: its (south, north) instances."""
+    await _split(cluster, bus, client)
+    cells = await _cells(cluster)
+    if len(cells) == 2:
+        split = await bus.request(
+            subjects.ORCHESTRATOR_REQUESTS,
+            SplitCell(await _realm_of(cluster, client), CONTINENT, 2, "y", NORTH),
+            CellsChanged,
+            timeout=WAIT,
+        )
+        cells = split.cells
+    return cells[2], cells[3]
+
+
+async def _wolves_in(bus, instance_id: int) -> bool:  # type: ignore[no-untyped-def]
+    described = await bus.request(
+        subjects.space_control(instance_id), DescribeSpace(), SpaceDescription, timeout=5.0
+    )
+    return WOLF in described.creatures
+
+
+def _wolf(client: GameClient, within: float) -> int | None:
+    """The living wolf within ``within`` of the client that stands furthest north."""
+    me = client.me()
+    assert me is not None
+    here = world_position(me)[:2]
+    wolves = [
+        (world_position(row)[1], entity_id)
+        for entity_id, row in client.visible().items()
+        if row.kind == 2
+        and row.template == WOLF
+        and row.hp > 0
+        and math.dist(world_position(row)[:2], here) <= within
+    ]
+    return max(wolves)[1] if wolves else None
+
+
+async def _a_wolf(client: GameClient, within: float) -> int:
+    async with asyncio.timeout(WAIT):
+        while (wolf := _wolf(client, within)) is None:
+            await client.wait_frame()
+    return wolf
+
+
+async def _next_event(client: GameClient, kind: type, match, timeout: float):  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await client.events.get()
+            if isinstance(event, kind) and match(event):
+                return event
+
+
+@pytest.mark.slow
+async def test_a_kill_over_a_border_is_looted_and_a_wolf_chases_over_it(
+    http,  # type: ignore[no-untyped-def]
+    cluster,
+    bus,
+    eventually,
+) -> None:
+    """A hunter in the northern cell, 7 units past its border with the wolves' cell,
+    hits a wolf once: it chases the hunter over the border (a wolf stops 2 units
+    short of its target, 3 past the crossing hysteresis) and bites it there. Then,
+    1 unit past the border (the wolves stop short of it now), two Firebolts kill a
+    wolf across the border: its owner rolls the loot for the hunter, whose client
+    hears of the kill and the loot, and the items are the hunter's in PostgreSQL."""
+    items = await owned_items(cluster.database_url)
+    hunter = await enter_at(http, cluster, "Hunter", (352.0, NORTH + 7.0), gateway=1)
+    try:
+        south, north = await _three_cells(cluster, bus, hunter)
+
+        async def placed_north() -> bool:  # handed there by the splits, if it came first
+            return (await _assignment(cluster, hunter.character_id))[0] == north
+
+        await eventually(placed_north, WAIT, "the hunter in the northern cell")
+        assert not await _wolves_in(bus, north)
+        # A wolf, hit once, comes over to bite.
+        wolf = await _a_wolf(hunter, within=28.0)
+        hp_before = hunter.me().hp  # type: ignore[union-attr]
+        await hunter.cast(FIREBOLT, wolf)
+
+        async def came_over() -> bool:
+            return await _wolves_in(bus, north)
+
+        async def bitten() -> bool:
+            return hunter.me().hp < hp_before  # type: ignore[union-attr]
+
+        await eventually(came_over, WAIT, "the wolf in the northern cell")
+        await eventually(bitten, WAIT, "a bite in the northern cell")
+        await hunter.attack(wolf)
+        await _next_event(hunter, Died, lambda e: e.entity_id == wolf, WAIT)
+        await hunter.cast(MEND)
+        # To the border's edge: a wolf that comes now stops in its own cell.
+        x, _, _, _ = hunter.position  # type: ignore[misc]
+        await _walk_to(hunter, x, NORTH + 1.0)
+        looted: list[int] = []
+        for _ in range(6):  # a wolf's loot table can roll nothing: another wolf then
+            wolf = await _a_wolf(hunter, within=28.0)
+            await hunter.cast(FIREBOLT, wolf)
+            await asyncio.sleep(3.1)  # the spell's cooldown, as a player waits it out
+            await hunter.cast(FIREBOLT, wolf)
+            await hunter.attack(wolf)  # should the bolt not reach: finish it
+            died = await _next_event(hunter, Died, lambda e, w=wolf: e.entity_id == w, WAIT)
+            assert died.killer_id == hunter.character_id
+            await asyncio.sleep(0.5)  # the loot follows the kill within a tick or two
+            while not hunter.events.empty():
+                event = hunter.events.get_nowait()
+                if isinstance(event, LootGranted) and event.source_id == wolf:
+                    looted.append(event.item_id)
+            if looted:
+                break
+            await hunter.cast(MEND)  # the bites of the wolves that came
+        assert looted, "six wolves and no loot"
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT item_id FROM characters.items WHERE owner_character_id = $1",
+            hunter.character_id,
+        )
+        assert set(looted) <= {r["item_id"] for r in rows}
+        assert (await _assignment(cluster, hunter.character_id))[0] == north  # it stayed
+        assert south != north
+    finally:
+        await hunter.close()
     await check_invariants(cluster.database_url, items)
 
 
