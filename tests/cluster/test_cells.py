@@ -268,11 +268,12 @@ async def _three_cells(cluster, bus, client: GameClient) -> tuple[int, int]:  # 
     return cells[2], cells[3]
 
 
-async def _wolves_in(bus, instance_id: int) -> bool:  # type: ignore[no-untyped-def]
+async def _wolves_in(bus, instance_id: int) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
+    """Where the living wolves a cell owns stand."""
     described = await bus.request(
         subjects.space_control(instance_id), DescribeSpace(), SpaceDescription, timeout=5.0
     )
-    return WOLF in described.creatures
+    return described.standing.get(WOLF, [])
 
 
 def _wolf(client: GameClient, within: float) -> int | None:
@@ -328,14 +329,15 @@ async def test_a_kill_over_a_border_is_looted_and_a_wolf_chases_over_it(
             return (await _assignment(cluster, hunter.character_id))[0] == north
 
         await eventually(placed_north, WAIT, "the hunter in the northern cell")
-        assert not await _wolves_in(bus, north)
+        before = len(await _wolves_in(bus, north))
+        assert before == 0, await _wolves_in(bus, north)
         # A wolf, hit once, comes over to bite.
         wolf = await _a_wolf(hunter, within=28.0)
         hp_before = hunter.me().hp  # type: ignore[union-attr]
         await hunter.cast(FIREBOLT, wolf)
 
         async def came_over() -> bool:
-            return await _wolves_in(bus, north)
+            return len(await _wolves_in(bus, north)) > before
 
         async def bitten() -> bool:
             return hunter.me().hp < hp_before  # type: ignore[union-attr]

@@ -4,7 +4,7 @@ A continent instance is tiled by **cells**: the leaves of a k-d tree of
 axis-aligned rectangles over the map's bounds (``partition``). Each cell is a
 space of its own (its own ``characters.instances`` row, node, checkpoint and
 input subject), so loading, checkpoints, recovery and live migration work for
-a cell as for any space. The continent's instance id keys what a player's
+a cell as for any space. The continent's partition id keys what a player's
 gateway keeps (its replicator), so a player's view outlives the cell it is
 in. The partition, its version and each cell's epoch live in PostgreSQL.
 
@@ -20,10 +20,15 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
 
 1. Two owners, or none. A player's owner is its assignment: the cell whose
    instance the assignment names, under the assignment's epoch. A crossing is
-   a seat through the orchestrator's hand-over (epoch + 1, compare-and-set on
-   the epoch the source held); a cell whose seat loses the compare-and-set
-   drops its copy, and a cell restored from a checkpoint keeps only the
-   players the assignments give it (``Space.resume_elsewhere``). A creature
+   a seat through the orchestrator's hand-over (``CrossCell``: epoch + 1 by a
+   compare-and-set on the epoch the hand-over carried, or over an older
+   crossing's ownership version when the player crossed back before the first
+   was placed); a cell whose crossing is refused (a resume placed the player
+   meanwhile) drops its copy, a cell whose save is refused adopts a newer
+   epoch placed here or drops its copy, a cell restored from a checkpoint
+   keeps only the players the assignments give it (``Space.resume_elsewhere``),
+   and a hand-over whose crossing is never placed (its receiver died, or never
+   heard it) is taken back by its sender (``nodes/world/crossings.py``). A creature
    carries an ownership **version**, raised by every hand-off; when two cells
    claim one id (a restored checkpoint after a hand-off it did not see), the
    higher version wins and the other drops it (``ghosts.Claim``), so a
@@ -36,15 +41,16 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
    source cell, the partition version and the source's tick; the receiver
    keeps the newest batch per source by that tick and never compares ticks of
    two cells. A hand-off carries the entity's state, not a tick to meet at.
-4. Deltas continue. Frames of every cell carry the continent's instance id as
-   their replication key; the gateway keeps one replicator per continent and
-   takes a player's frames from its owner cell only, so a crossing changes no
-   entity the client holds.
+4. Deltas continue. Frames of every cell carry the continent's partition id
+   as their replication key (``SpaceFrame.replica``); the gateway keeps one
+   replicator per continent, and only the cell that owns a player lists it as
+   an observer, so a crossing changes no entity the client holds and its
+   frame sequence runs on. The gateway's re-point is quiet (no ``new_world``).
 5. Inputs in flight. Inputs carry the client's sequence numbers; the owner's
    record carries the last one applied. The old owner forwards inputs for a
-   player it handed off (for ``forward_ticks``) to the new one, which applies
-   only sequence numbers above the last applied: each input once, in order,
-   and the acknowledgement keeps counting.
+   player it handed off to the new one (while its crossing is open, and five
+   seconds after), which applies only sequence numbers above the last
+   applied: each input once, in order, and the acknowledgement keeps counting.
 6. Seeing across. Ghosts carry the real entity's id and columns, and are
    replicated through the same frame columns as owned entities, so the
    gateway quantizes and prioritises them alike; when a ghost becomes real on
@@ -59,10 +65,12 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
    slot; a creature chasing across a border keeps its target. A spawn point
    belongs to the cell that contains it; respawns happen there, and a
    creature that left its spawn's cell is still counted for that spawn.
-9. Events with a range. Say, yell, area effects and deaths carry their
-   position; the owner delivers them to its observers and to every cell
-   within the event's range of it, which delivers them to its own observers
-   in range.
+9. Events with a range. Say and yell go from the speaker's cell to every cell
+   within reach of the speaker (``Heard``), which tells its own players in
+   reach. What a cell's rules produce for a player another cell owns (a kill
+   of a creature owned here, the loot rolled for it: loot belongs to the
+   creature's owner) goes to that player's cell (``CellEvents``), which
+   delivers it once. Creatures aggro on ghost players as on their own.
 10. Ids. Creature ids are drawn per cell from a block named by the cell's
     instance id (``ids``), so they stay unique across splits; item ids come
     from the cluster's blocks as for every space.
@@ -80,13 +88,12 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
     split below ``2 * margin`` on a side, so ghosts stay a small share of a
     tick. ``bench/cells.py`` measures it.
 
-Where the build stands (issue 15): cases 2, 3, 6, 8, 10, 11 and 13's margins
-run, in the core (``sim/cell.py``) and between world nodes (``cell.<partition>.
-<cell>`` subjects, ``nodes/world/runner.py``); 7 runs for hits; 12 is the
-schema's (migration 0010); splits run through the orchestrator
-(``nodes/orchestrator/cells.py``). Not built yet: the crossing seat of case 1
-(the new cell saves under the old epoch meanwhile, and the gateway, still
-routed to the old cell, drops the new cell's frames), the gateway side of
-case 4, range events across a border (9), merges through the orchestrator,
-splitting by load, and ``bench/cells.py``.
+Where the build stands (issue 15): cases 1 to 10 and 13's margins run, in the
+core (``sim/cell.py``), between world nodes (``cell.<partition>.<cell>``
+subjects, ``nodes/world/runner.py``), through the orchestrator (crossings,
+``nodes/orchestrator/handover.py``) and the gateway (case 4); 12 is the
+schema's (migrations 0010, 0011); splits run through the orchestrator
+(``nodes/orchestrator/cells.py``). Not built yet: merges through the
+orchestrator, splitting and merging by load, cell epochs fencing checkpoints,
+and ``bench/cells.py``.
 """

@@ -356,11 +356,10 @@ def cells(
     bounds tiling the map (a k-d split), the partition's version, players per cell.
 
     With --split CELL --axis x|y --at N the running cluster cuts that cell in two:
-    the high part becomes a new cell on another world node and the entities there
-    are handed over live. Not built yet: a crossing player's
-    assignment and gateway route still name its first cell (its client stops
-    getting frames once it crosses), merging, and the leader splitting and
-    merging by load; split a continent only to try cells out."""
+    the high part becomes a new cell on another world node and the entities and
+    players there are handed over live (players keep their sockets and see no
+    transfer). Not built yet: merging, and the leader splitting and merging by
+    load."""
     from realmkit import realms
     from realmkit.cli.tables import cells_table
 

@@ -336,7 +336,8 @@ SpaceControl = JoinSpace | LeaveSpace | HandOff | DescribeSpace
 
 class SpaceDescription(msgspec.Struct, frozen=True):
     """What a space runs: its tick, players, content version (``patch_id`` None: the
-    base pack) and, per creature template present, (max hp, damage, move speed)."""
+    base pack) and, per creature template present, (max hp, damage, move speed) and
+    where its living creatures of that template stand (x, y)."""
 
     instance_id: int
     node_id: str
@@ -344,6 +345,7 @@ class SpaceDescription(msgspec.Struct, frozen=True):
     players: int
     patch_id: int | None
     creatures: dict[int, tuple[int, int, float]]
+    standing: dict[int, list[tuple[float, float]]] = {}
 
 
 class Joined(msgspec.Struct, frozen=True):

@@ -415,6 +415,17 @@ class Space:
             stats[template] = max(stats.get(template, now), now)
         return stats
 
+    def creatures_standing(self) -> dict[int, list[tuple[float, float]]]:
+        """Per creature template, where its living creatures owned here stand."""
+        st = self.world.store
+        out: dict[int, list[tuple[float, float]]] = {}
+        for slot in st.live(Kind.CREATURE).tolist():
+            if not st["flags"][slot] & FLAG_DEAD:
+                out.setdefault(int(st["template"][slot]), []).append(
+                    (float(st["x"][slot]), float(st["y"][slot]))
+                )
+        return out
+
     def snapshot(self) -> bytes:
         """The whole space (undrained outputs included) as bytes."""
         return snap.dump(self.world, self._frames)

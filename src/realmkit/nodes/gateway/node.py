@@ -22,8 +22,10 @@ go to the matchmakers as requests for the character this socket
 authenticated; the matchmakers reach players through
 ``gateway.<id>.deliver`` (proposals, results, invitations, party changes).
 
-Per space it keeps one ``Replicator`` for its players there (``fanout``):
-each space frame becomes per-player bytes, sent as they are. Inputs are batched per space:
+Per space it keeps one ``Replicator`` for its players there (``fanout``),
+and one per continent for all its cells together (a player crossing a cell
+border is only re-pointed, quietly): each space frame becomes per-player
+bytes, sent as they are. Inputs are batched per space:
 those that arrive in one pass of the event loop go out in one message at its
 end. Every second it publishes its load for the login nodes' choice.
 """

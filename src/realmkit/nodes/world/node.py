@@ -331,6 +331,7 @@ class WorldNode:
                 len(runner.occupants),
                 runner.version.patch_id if runner.version else None,
                 runner.space.creature_stats(),
+                runner.space.creatures_standing(),
             )
         occupant = runner.occupants.get(request.character_id)
         if occupant is None or occupant.epoch > request.epoch:
