@@ -20,7 +20,7 @@ from realmkit.content.patches import check_overrides, decode_overrides
 from realmkit.content.schema import MAX_PHASE
 from realmkit.engines import embedded as engines
 from realmkit.errors import InvalidInput, NotFound, RealmkitError, RemoteError, UsageError
-from realmkit.protocol.cluster import CellsChanged, PatchActivated, SplitCell
+from realmkit.protocol.cluster import CellsChanged, MergeCell, PatchActivated, SplitCell
 from realmkit.settings import Settings
 from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
@@ -97,21 +97,32 @@ async def split_cell(
     """Ask the orchestrators to split a cell of the realm's continent (the new half on
     another world node, its entities handed over live); the realm's cells after it."""
     found = await ClusterRepo(db).realm(_key(realm))
+    await _change_cells(settings, SplitCell(found.realm_id, map_id, cell, axis, at))
+    return found, await PartitionRepo(db).of_realm(found.realm_id)
+
+
+async def merge_cell(
+    settings: Settings, db: Database, realm: str, map_id: int, cell: int
+) -> tuple[Realm, list[CellStatus]]:
+    """Ask the orchestrators to merge a cell of the realm's continent into its sibling
+    (its entities handed over live); the realm's cells after it."""
+    found = await ClusterRepo(db).realm(_key(realm))
+    await _change_cells(settings, MergeCell(found.realm_id, map_id, cell))
+    return found, await PartitionRepo(db).of_realm(found.realm_id)
+
+
+async def _change_cells(settings: Settings, request: SplitCell | MergeCell) -> None:
     bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="cells")
     try:
         await bus.request(
-            subjects.ORCHESTRATOR_REQUESTS,
-            SplitCell(found.realm_id, map_id, cell, axis, at),
-            CellsChanged,
-            timeout=SPLIT_TIMEOUT,
+            subjects.ORCHESTRATOR_REQUESTS, request, CellsChanged, timeout=SPLIT_TIMEOUT
         )
     except RemoteError as exc:
         if exc.remote_code in (InvalidInput.code, NotFound.code):  # the command's mistake
-            raise UsageError(exc.remote_message, cell=cell, at=at) from exc
+            raise UsageError(exc.remote_message, cell=request.cell_id) from exc
         raise
     finally:
         await bus.close()
-    return found, await PartitionRepo(db).of_realm(found.realm_id)
 
 
 async def listing(db: Database) -> list[RealmListing]:

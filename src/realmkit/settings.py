@@ -82,6 +82,28 @@ class InstanceSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     resume_grace: Seconds = 60.0
 
 
+class CellSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the orchestrators' leader moves the borders of continents' cells with load
+    (``realmkit.cells.balance``)."""
+
+    # Split and merge by load (off: only `realmkit cells --split/--merge` change them).
+    balance: bool = True
+    # A cell with more players than this, or a tick p99 over split_tick_ms, is split.
+    split_players: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 400
+    split_tick_ms: Annotated[float, msgspec.Meta(gt=0.0)] = 35.0
+    # Two sibling cells with this many players or fewer together are merged.
+    merge_players: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 100
+    # How often the leader looks, and how long after a change of a continent it waits.
+    check_every: Seconds = 5.0
+    cooldown: Seconds = 30.0
+
+    def __post_init__(self) -> None:
+        if self.merge_players * 2 > self.split_players:
+            raise msgspec.ValidationError(
+                "merge_players must be at most half of split_players (or borders flap)"
+            )
+
+
 class Launcher(StrEnum):
     LOCAL = "local"  # world nodes as processes on this machine
     COMMAND = "command"  # run launch_command / retire_command (e.g. kubectl scale)
@@ -146,6 +168,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     engines: EngineSettings = EngineSettings()
     instances: InstanceSettings = InstanceSettings()
     scaling: ScalingSettings = ScalingSettings()
+    cells: CellSettings = CellSettings()
     matchmaking: MatchmakingSettings = MatchmakingSettings()
     nodes: tuple[NodeSpec, ...] = ()
 
@@ -262,6 +285,20 @@ match_time_limit = 0.0
 window_start = 100
 window_widening = 10.0
 window_max = 1000
+
+[cells]
+# A continent is tiled by cells, each a space on some world node (`realmkit cells`).
+# The orchestrators' leader splits a busy cell (across its longer side, at its
+# players' median; the new half on the world node with the most room) and merges
+# two cold sibling cells, one change per continent per cooldown. false: only
+# `realmkit cells --split/--merge` change them.
+balance = true
+split_players = 400
+split_tick_ms = 35.0
+# At most half of split_players, so a border does not flap.
+merge_players = 100
+check_every = 5.0
+cooldown = 30.0
 
 # One [[nodes]] table per process. Roles: login, gateway, world,
 # orchestrator, matchmaker, reviver. port = 0 picks a free port.

@@ -40,7 +40,7 @@ class Cluster(msgspec.Struct):
 
 
 # Short enough for tests to watch an empty instance stop, a player released.
-# No scaling unless a test asks for it.
+# No scaling, and no cells split or merged by load, unless a test asks for it.
 TEST_SETTINGS = """\
 [instances]
 empty_grace = 4.0
@@ -53,6 +53,9 @@ launcher = "none"
 [matchmaking]
 accept_timeout = 10.0
 match_time_limit = 15.0
+
+[cells]
+balance = false
 
 """
 

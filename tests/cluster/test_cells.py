@@ -293,9 +293,11 @@ def _wolf(client: GameClient, within: float) -> int | None:
 
 
 async def _a_wolf(client: GameClient, within: float) -> int:
-    async with asyncio.timeout(WAIT):
+    """A wolf in reach, once one wanders there (frames come as things move)."""
+    async with asyncio.timeout(2 * WAIT):
         while (wolf := _wolf(client, within)) is None:
-            await client.wait_frame()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.wait_frame(), 1.0)
     return wolf
 
 
@@ -314,14 +316,14 @@ async def test_a_kill_over_a_border_is_looted_and_a_wolf_chases_over_it(
     bus,
     eventually,
 ) -> None:
-    """A hunter in the northern cell, 7 units past its border with the wolves' cell,
-    hits a wolf once: it chases the hunter over the border (a wolf stops 2 units
-    short of its target, 3 past the crossing hysteresis) and bites it there. Then,
-    1 unit past the border (the wolves stop short of it now), two Firebolts kill a
-    wolf across the border: its owner rolls the loot for the hunter, whose client
-    hears of the kill and the loot, and the items are the hunter's in PostgreSQL."""
+    """A hunter in the northern cell, 1 unit past its border with the wolves' cell,
+    hits a wolf once and steps back north: the wolf chases it over the border and
+    bites it there. Back at the border's edge (a wolf stops 2 units short of its
+    target: in its own cell now), two Firebolts kill a wolf across the border: its
+    owner rolls the loot for the hunter, whose client hears of the kill and the
+    loot, and the items are the hunter's in PostgreSQL."""
     items = await owned_items(cluster.database_url)
-    hunter = await enter_at(http, cluster, "Hunter", (352.0, NORTH + 7.0), gateway=1)
+    hunter = await enter_at(http, cluster, "Hunter", (352.0, NORTH + 1.0), gateway=1)
     try:
         south, north = await _three_cells(cluster, bus, hunter)
 
@@ -331,10 +333,12 @@ async def test_a_kill_over_a_border_is_looted_and_a_wolf_chases_over_it(
         await eventually(placed_north, WAIT, "the hunter in the northern cell")
         before = len(await _wolves_in(bus, north))
         assert before == 0, await _wolves_in(bus, north)
-        # A wolf, hit once, comes over to bite.
+        # A wolf, hit once, follows the hunter north and bites.
         wolf = await _a_wolf(hunter, within=28.0)
-        hp_before = hunter.me().hp  # type: ignore[union-attr]
         await hunter.cast(FIREBOLT, wolf)
+        x, _, _, _ = hunter.position  # type: ignore[misc]
+        await _walk_to(hunter, x, NORTH + 11.0)
+        hp_before = hunter.me().hp  # type: ignore[union-attr]
 
         async def came_over() -> bool:
             return len(await _wolves_in(bus, north)) > before

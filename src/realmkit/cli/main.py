@@ -345,6 +345,10 @@ def cells(
         int | None,
         typer.Option("--split", metavar="CELL", help="Split this cell (with --axis and --at)."),
     ] = None,
+    merge: Annotated[
+        int | None,
+        typer.Option("--merge", metavar="CELL", help="Merge this cell into its sibling."),
+    ] = None,
     axis: Annotated[str, typer.Option(help="The split's axis: x or y.")] = "x",
     at: Annotated[
         float | None, typer.Option(help="Where to cut, in map units along the axis.")
@@ -358,8 +362,13 @@ def cells(
     With --split CELL --axis x|y --at N the running cluster cuts that cell in two:
     the high part becomes a new cell on another world node and the entities and
     players there are handed over live (players keep their sockets and see no
-    transfer). Not built yet: merging, and the leader splitting and merging by
-    load."""
+    transfer). With --merge CELL the cell joins its sibling (the other half of
+    the split that made it): the lower id of the two takes the area, the other
+    hands everything over and its space stops.
+
+    The orchestrators' leader also splits busy cells and merges cold ones by
+    itself (the [cells] settings of the node file; balance = false turns it
+    off), so a hand-made split of a quiet continent is merged back."""
     from realmkit import realms
     from realmkit.cli.tables import cells_table
 
@@ -367,6 +376,8 @@ def cells(
         raise typer.BadParameter("--split needs --at", param_hint="--at")
     if axis not in ("x", "y"):
         raise typer.BadParameter("x or y", param_hint="--axis")
+    if split is not None and merge is not None:
+        raise typer.BadParameter("--split or --merge, not both", param_hint="--merge")
     if split is not None and at is not None:
         cell, where = split, at
 
@@ -374,6 +385,13 @@ def cells(
             return realms.split_cell(settings, db, realm, map_id, cell, axis, where)
 
         found, rows = on_db(ctx, as_json, cut)
+    elif merge is not None:
+        gone = merge
+
+        def join(settings: Settings, db: Database) -> Awaitable[tuple[Realm, list[CellStatus]]]:
+            return realms.merge_cell(settings, db, realm, map_id, gone)
+
+        found, rows = on_db(ctx, as_json, join)
     else:
         found, rows = on_db(ctx, as_json, lambda _, db: realms.cells(db, realm))
     if as_json:

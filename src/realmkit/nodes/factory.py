@@ -23,7 +23,12 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
         return WorldNode(spec, endpoints)
     if spec.role is Role.ORCHESTRATOR:
         return OrchestratorNode(
-            spec, endpoints, settings.instances, make_launcher(settings), settings.scaling
+            spec,
+            endpoints,
+            settings.instances,
+            make_launcher(settings),
+            settings.scaling,
+            settings.cells,
         )
     if spec.role is Role.GATEWAY:
         return GatewayNode(spec, endpoints)

@@ -129,6 +129,16 @@ class SplitCell(msgspec.Struct, frozen=True, tag_field="t", tag="split_cell"):
     at: float
 
 
+class MergeCell(msgspec.Struct, frozen=True, tag_field="t", tag="merge_cell"):
+    """Join cell ``cell_id`` of a realm's continent with its sibling (the two halves of
+    one split): the lower id of the two takes the area, the other cell hands all it
+    holds over live and its space stops once empty. Reply: CellsChanged."""
+
+    realm_id: int
+    map_id: int
+    cell_id: int
+
+
 class CrossCell(msgspec.Struct, frozen=True, tag_field="t", tag="cross_cell"):
     """A cell took a player over its border from a neighbour (``Handoff``): its
     assignment moves to this cell's instance under the next epoch, the quiet way
@@ -178,6 +188,7 @@ OrchestratorRequest = (
     | ReturnHome
     | DrainNode
     | SplitCell
+    | MergeCell
     | CrossCell
 )
 

@@ -217,6 +217,46 @@ class PartitionRepo:
         )
         return instance_id
 
+    async def standing(self, instance_ids: list[int]) -> dict[int, list[tuple[float, float]]]:
+        """Where the players placed in these instances stand (their last saves)."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT a.instance_id, c.pos_x, c.pos_y FROM characters.player_assignments a "
+                "JOIN characters.characters c USING (character_id) "
+                "WHERE a.instance_id = ANY($1) AND a.state <> $2",
+                instance_ids,
+                AssignmentState.OFFLINE.value,
+            )
+        out: dict[int, list[tuple[float, float]]] = {i: [] for i in instance_ids}
+        for r in records:
+            out[r["instance_id"]].append((float(r["pos_x"]), float(r["pos_y"])))
+        return out
+
+    async def retired(self) -> list[int]:
+        """Continent instances still running that no live partition names as a cell any
+        more (merged away), with nobody placed in them."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT i.instance_id FROM characters.instances i "
+                "JOIN characters.partitions p ON p.realm_id = i.realm_id "
+                "AND p.map_id = i.map_id AND p.live "
+                "WHERE i.kind = 'continent' AND i.state = 'ready' "
+                "AND NOT EXISTS (SELECT 1 FROM characters.cells c "
+                "                WHERE c.instance_id = i.instance_id) "
+                "AND NOT EXISTS (SELECT 1 FROM characters.player_assignments a "
+                "                WHERE a.instance_id = i.instance_id AND a.state <> $1) "
+                "ORDER BY i.instance_id",
+                AssignmentState.OFFLINE.value,
+            )
+        return [int(r["instance_id"]) for r in records]
+
+    async def all_live(self) -> list[StoredPartition]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.partitions WHERE live ORDER BY partition_id"
+            )
+            return [await self._stored(conn, r) for r in records]
+
     async def host(self, partition_id: int, cell_id: int) -> tuple[int, str, str | None] | None:
         """(instance, its state, its node) of a cell, None when the cell is gone."""
         async with self.db.connection() as conn:

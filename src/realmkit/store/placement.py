@@ -281,8 +281,12 @@ class AssignmentRepo:
                     "state = $5, epoch = a.epoch + 1, crossing = $4, updated_at = now() "
                     "WHERE a.character_id = $1 AND a.state = ANY($6) "
                     "AND a.crossing < $4 AND (a.epoch = $3 OR a.crossing > 0) "
-                    "AND EXISTS (SELECT 1 FROM characters.cells c "
-                    "            WHERE c.partition_id = $7 AND c.instance_id = a.instance_id) "
+                    # From any continent instance of the partition's map: a cell, or one
+                    # just merged away (it hands out all it holds).
+                    "AND EXISTS (SELECT 1 FROM characters.instances i "
+                    "            JOIN characters.partitions p ON p.realm_id = i.realm_id "
+                    "            AND p.map_id = i.map_id AND p.partition_id = $7 "
+                    "            WHERE i.instance_id = a.instance_id AND i.kind = $8) "
                     "AND EXISTS (SELECT 1 FROM characters.cells c "
                     "            WHERE c.partition_id = $7 AND c.instance_id = $2) "
                     "RETURNING *",
@@ -293,6 +297,7 @@ class AssignmentRepo:
                     cas.to,
                     cas.froms,
                     partition_id,
+                    MapKind.CONTINENT.value,
                 )
         return None if record is None else row(Assignment, record)
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.orchestrator.node import OrchestratorNode
 from realmkit.nodes.world.node import WorldNode
-from realmkit.settings import InstanceSettings, NodeSpec, Role
+from realmkit.settings import CellSettings, InstanceSettings, NodeSpec, Role
 
 
 @contextlib.asynccontextmanager
@@ -24,7 +24,11 @@ async def two_worlds_and_an_orchestrator(
         WorldNode(NodeSpec(name="world-1", role=Role.WORLD), here),
         WorldNode(second, here),
         OrchestratorNode(
-            NodeSpec(name="orchestrator-1", role=Role.ORCHESTRATOR), here, InstanceSettings()
+            NodeSpec(name="orchestrator-1", role=Role.ORCHESTRATOR),
+            here,
+            InstanceSettings(),
+            # Cells change by hand only: the tests split and merge them.
+            cells=CellSettings(balance=False),
         ),
     ]
     for node in nodes:

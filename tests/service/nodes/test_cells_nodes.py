@@ -28,6 +28,7 @@ from realmkit.protocol.cluster import (
     InputBatch,
     Joined,
     JoinSpace,
+    MergeCell,
     Placement,
     PlayerInput,
     Repoint,
@@ -289,4 +290,50 @@ async def test_a_hand_over_that_never_arrives_is_taken_back(
             if placed.epoch > first.epoch:
                 break
             await asyncio.sleep(0.05)  # polling PostgreSQL, which another task writes
+    assert placed.instance_id == first.instance_id
+
+
+async def test_a_merge_hands_everything_to_the_cell_that_stays(
+    nodes: list[object], db: Database, bus: NatsBus
+) -> None:
+    """Split, then merge the new cell back: its player is handed to the cell that takes
+    its area and placed there under the next epoch (quietly), and the merged-away
+    cell's space stops once it is empty."""
+    realm_id, (west, east) = await _characters(db, [BORDER - 40.0, BORDER + 40.0])
+    repoints: asyncio.Queue[Repoint] = asyncio.Queue()
+
+    async def on_control(message: GatewayControl) -> Ack:
+        if isinstance(message, Repoint):
+            await repoints.put(message)
+        return Ack(True)
+
+    await bus.serve(subjects.gateway_control("gw-test"), GatewayControl, on_control)
+    first = await _seat(bus, west)
+    changed = await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS,
+        SplitCell(realm_id, 1, 1, "x", BORDER),
+        CellsChanged,
+        timeout=WAIT,
+    )
+    eastern = changed.cells[2]
+    second = await _seat(bus, east)
+    assert second.instance_id == eastern
+    merged = await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS, MergeCell(realm_id, 1, 2), CellsChanged, timeout=WAIT
+    )
+    assert merged.cells == {1: first.instance_id}
+    repoint = await asyncio.wait_for(repoints.get(), WAIT)
+    assert (repoint.character_id, repoint.instance_id, repoint.epoch) == (
+        east,
+        first.instance_id,
+        second.epoch + 1,
+    )
+    assert not repoint.fresh
+    async with asyncio.timeout(2 * WAIT):  # the leader's next look at the cells
+        while True:
+            if (await InstanceRepo(db).get(eastern)).state is InstanceState.GONE:
+                break
+            await asyncio.sleep(0.2)  # polling PostgreSQL, which the leader writes
+    placed = await AssignmentRepo(db).get(east)
+    assert placed is not None
     assert placed.instance_id == first.instance_id

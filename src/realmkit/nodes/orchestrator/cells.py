@@ -1,5 +1,6 @@
-"""Changing a continent's cells: a split, under the partition's lock.
+"""Changing a continent's cells: a split or a merge, under the partition's lock.
 
+A split:
 1. the new layout is written (``PartitionRepo.relayout``: a compare-and-set on
    the version, the new cell's instance created in the same transaction);
 2. the new cell's space is loaded on a world node other than the split cell's
@@ -11,27 +12,45 @@ A crash between 1 and 2 leaves the new cell's instance REQUESTED: the next
 request for it (or the leader's restore) loads it. A cell that misses the
 ``Relayout`` keeps its old border until it hears of the layout otherwise;
 nothing is doubled meanwhile, since only a hand-over moves an entity.
+
+A merge writes the layout without the merged-away cell, and every cell of the
+old layout hears it: the merged-away cell, no longer in the layout, hands all
+it holds to the cell that took its area at its next tick (its players cross
+as at any border). Its space keeps running, empty, until the leader stops it
+(``retire``): a merged-away cell no live layout names, with nobody placed in
+it, seen so for ``RETIRE_AFTER`` seconds.
+
+The leader also moves borders with the load (``balance``): each partition's
+cells, their players (where they stand, by their last saves) and their tick
+p99 (from the world nodes' reports) go to ``realmkit.cells.balance.decide``,
+and at most one split or merge per partition follows, then a ``cooldown``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.cells.balance import CellLoad, MergeAway, Rules, SplitAt, decide
 from realmkit.cells.border import Margins
-from realmkit.cells.partition import Axis
-from realmkit.errors import InvalidInput, NotFound
+from realmkit.cells.partition import Axis, Partition
+from realmkit.errors import InvalidInput, NotFound, RealmkitError
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cells import Relayout
-from realmkit.protocol.cluster import CellsChanged, SplitCell
+from realmkit.protocol.cluster import CellsChanged, MergeCell, SpaceLoad, SplitCell
+from realmkit.settings import CellSettings
 from realmkit.sim.cell import fastest
-from realmkit.store.cells import PartitionRepo
+from realmkit.store.cells import PartitionRepo, StoredPartition
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database
 
 log = logging.getLogger("realmkit.orchestrator")
+
+# A merged-away cell's space is stopped once it has been empty and unnamed this long.
+RETIRE_AFTER = 3.0
 
 
 class Cells:
@@ -63,9 +82,7 @@ class Cells:
             after = await self.partitions.relayout(stored, layout, {**named, born: None})
             split_node = (await self.instances.rows.get(named[request.cell_id] or 0)).node_id
             await self.instances.running(after.cells[born].instance_id, avoid=split_node)
-            for cell in stored.cells:
-                message = Relayout(after.partition_id, layout.dump())
-                await self.bus.publish(subjects.cell_messages(after.partition_id, cell), message)
+            await self._announce(stored, layout)
         log.info(
             "continent %d/%d: cell %d split at %s=%.1f, new cell %d (version %d)",
             request.realm_id,
@@ -79,3 +96,109 @@ class Cells:
         return CellsChanged(
             after.partition_id, after.version, {c: r.instance_id for c, r in after.cells.items()}
         )
+
+    async def merge(self, request: MergeCell) -> CellsChanged:
+        async with self.db.advisory_lock(f"partition:{request.realm_id}:{request.map_id}"):
+            stored = await self.partitions.live(request.realm_id, request.map_id)
+            if stored is None:
+                raise NotFound("continent", (request.realm_id, request.map_id))
+            layout = stored.layout.merge(request.cell_id)
+            after = await self.partitions.relayout(
+                stored, layout, {c: stored.cells[c].instance_id for c in layout.cells}
+            )
+            await self._announce(stored, layout)
+        gone = sorted(set(stored.cells) - set(layout.cells))
+        log.info(
+            "continent %d/%d: cell %s merged away (version %d)",
+            request.realm_id,
+            request.map_id,
+            gone,
+            layout.version,
+        )
+        return CellsChanged(
+            after.partition_id, after.version, {c: r.instance_id for c, r in after.cells.items()}
+        )
+
+    async def _announce(self, stored: StoredPartition, layout: Partition) -> None:
+        """Every cell of the old layout runs the new one from its next tick."""
+        message = Relayout(stored.partition_id, layout.dump())
+        for cell in stored.cells:
+            await self.bus.publish(subjects.cell_messages(stored.partition_id, cell), message)
+
+
+class Balancer:
+    """The leader's duties for cells: borders that follow the load, merged-away
+    cells stopped (see the module)."""
+
+    def __init__(self, cells: Cells, settings: CellSettings) -> None:
+        self.cells = cells
+        self.settings = settings
+        self._changed_at: dict[int, float] = {}  # partition -> when the leader last changed it
+        self._retired_since: dict[int, float] = {}
+        self._looked_at = 0.0
+
+    async def round(self, now: float, loads: Mapping[int, SpaceLoad]) -> None:
+        """One look, at most every ``check_every`` seconds: stop what was merged away,
+        then one change per partition whose load asks for it."""
+        if now - self._looked_at < self.settings.check_every:
+            return
+        self._looked_at = now
+        await self.retire(now)
+        if not self.settings.balance:
+            return
+        for stored in await self.cells.partitions.all_live():
+            if now - self._changed_at.get(stored.partition_id, -1e9) < self.settings.cooldown:
+                continue
+            try:
+                if await self._balance(stored, loads):
+                    self._changed_at[stored.partition_id] = now
+            except RealmkitError as exc:  # a concurrent change, a node without room...
+                log.warning(
+                    "cells of partition %d left as they are: %s", stored.partition_id, exc.message
+                )
+
+    async def _balance(self, stored: StoredPartition, loads: Mapping[int, SpaceLoad]) -> bool:
+        instances = {c: r.instance_id for c, r in stored.cells.items()}
+        standing = await self.cells.partitions.standing(list(instances.values()))
+        known = {}
+        for cell, instance_id in instances.items():
+            spots = standing[instance_id]
+            load = loads.get(instance_id)
+            known[cell] = CellLoad(
+                len(spots),
+                load.tick_p99_ms if load is not None else 0.0,
+                tuple(x for x, _ in spots),
+                tuple(y for _, y in spots),
+            )
+        realm = await self.cells.cluster.realm(stored.realm_id)
+        pack = await self.cells.packs.get(
+            (await self.cells.cluster.game(realm.game_id)).content_pack
+        )
+        rules = Rules(
+            self.settings.split_players,
+            self.settings.merge_players,
+            self.settings.split_tick_ms,
+            Margins.of_map(pack.maps[stored.map_id], fastest(pack)).min_cell,
+        )
+        change = decide(stored.layout, known, rules)
+        if isinstance(change, SplitAt):
+            log.info("cell %d of partition %d is busy: split", change.cell, stored.partition_id)
+            await self.cells.split(
+                SplitCell(stored.realm_id, stored.map_id, change.cell, change.axis.value, change.at)
+            )
+        elif isinstance(change, MergeAway):
+            log.info("cell %d of partition %d is cold: merged", change.cell, stored.partition_id)
+            await self.cells.merge(MergeCell(stored.realm_id, stored.map_id, change.cell))
+        return change is not None
+
+    async def retire(self, now: float) -> None:
+        """Stop the spaces of merged-away cells once they have been empty a while."""
+        retired = await self.cells.partitions.retired()
+        self._retired_since = {i: self._retired_since.get(i, now) for i in retired}
+        for instance_id, since in list(self._retired_since.items()):
+            if now - since < RETIRE_AFTER:
+                continue
+            instance = await self.cells.instances.rows.get(instance_id)
+            if await self.cells.instances.stop(instance):
+                del self._retired_since[instance_id]
+                log.info("instance %d stopped: its cell was merged away", instance_id)

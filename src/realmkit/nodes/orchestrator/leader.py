@@ -14,7 +14,9 @@ connection closes and PostgreSQL drops the lock) and runs, each round:
    another within ``resume_grace`` leave their spaces, saved;
 4. reaping: a dungeon, battleground or arena nobody was in for
    ``empty_grace`` seconds is stopped;
-5. scaling (``scaler``): a world node launched or an idle one retired.
+5. scaling (``scaler``): a world node launched or an idle one retired;
+6. cells (``balancer``): continents' cells split or merged with their load,
+   merged-away cells' spaces stopped (``nodes/orchestrator/cells.py``).
 
 Nothing the leader knows lives only in its memory except when it first saw an
 instance empty; a new leader starts that count again, which only delays a stop.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from realmkit.errors import RealmkitError
 from realmkit.lifecycle.instance import InstanceState
@@ -54,12 +57,14 @@ class Leader:
         handover: Handover,
         settings: InstanceSettings,
         scaler: Scaler | None = None,
+        balancer: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.node_name = node_name
         self.instances = instances
         self.handover = handover
         self.settings = settings
         self.scaler = scaler
+        self.balancer = balancer
         self.leadership = Leadership(db, LEADER_LOCK)
         self.cluster = ClusterRepo(db)
         self.rows = InstanceRepo(db)
@@ -101,6 +106,8 @@ class Leader:
         await self._reap(now)
         if self.scaler is not None and now - self._leading_since >= SCALING_SETTLE:
             await self.scaler.round(now)
+        if self.balancer is not None and now - self._leading_since >= SCALING_SETTLE:
+            await self.balancer(now)
 
     async def _release_orphans(self) -> None:
         """Players whose gateway died and who did not resume within the grace period

@@ -14,7 +14,7 @@ import asyncio
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
-from realmkit.nodes.orchestrator.cells import Cells
+from realmkit.nodes.orchestrator.cells import Balancer, Cells
 from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.launcher import Launcher
@@ -34,15 +34,18 @@ from realmkit.protocol.cluster import (
     DrainNode,
     EnterWorld,
     InstanceInfo,
+    MergeCell,
     MoveToInstance,
     OrchestratorRequest,
     Placement,
     RequestInstance,
     ResumeWorld,
     ReturnHome,
+    SpaceLoad,
     SplitCell,
+    WorldLoad,
 )
-from realmkit.settings import InstanceSettings, NodeSpec, ScalingSettings
+from realmkit.settings import CellSettings, InstanceSettings, NodeSpec, ScalingSettings
 from realmkit.store.postgres import Database
 
 
@@ -54,6 +57,7 @@ class OrchestratorNode(Replica):
         settings: InstanceSettings,
         launcher: Launcher | None = None,
         scaling: ScalingSettings | None = None,
+        cells: CellSettings | None = None,
     ) -> None:
         self.name = spec.name
         self.host = spec.host
@@ -61,7 +65,14 @@ class OrchestratorNode(Replica):
         self.settings = settings
         self.launcher = launcher
         self.scaling = scaling or ScalingSettings()
+        self.cell_settings = cells or CellSettings()
+        # What each space's world node reported last (the leader's view of cells' load).
+        self.space_loads: dict[int, SpaceLoad] = {}
         super().__init__()
+
+    async def _on_world_load(self, load: WorldLoad) -> None:
+        for space in load.space_loads:
+            self.space_loads[space.instance_id] = space
 
     async def start(self) -> None:
         self._db = db = await Database.connect(
@@ -95,6 +106,8 @@ class OrchestratorNode(Replica):
                 return await migrations.drain(request.node_id)
             if isinstance(request, SplitCell):
                 return await cells.split(request)
+            if isinstance(request, MergeCell):
+                return await cells.merge(request)
             if isinstance(request, CrossCell):
                 return await handover.cross(request)
             return await transfers.portal(request)
@@ -109,5 +122,15 @@ class OrchestratorNode(Replica):
         scaler = None
         if self.launcher is not None:
             scaler = Scaler(db, instances, migrations, self.launcher, self.scaling)
-        leader = Leader(self.name, db, instances, handover, self.settings, scaler)
+        await bus.subscribe(subjects.WORLD_LOADS, WorldLoad, self._on_world_load)
+        balancer = Balancer(cells, self.cell_settings)
+        leader = Leader(
+            self.name,
+            db,
+            instances,
+            handover,
+            self.settings,
+            scaler,
+            balancer=lambda now: balancer.round(now, self.space_loads),
+        )
         self._leading = asyncio.create_task(leader.run())
