@@ -96,6 +96,8 @@ class Handoff(msgspec.Struct, frozen=True, tag_field="t", tag="handoff"):
     # frames and saves it as the old one did until the orchestrator re-seats it.
     epoch: int = 0
     gateway_id: str = ""
+    # Wall-clock start of the tick that handed it (seconds): crossing latency.
+    sent_at: float = 0.0
 
 
 class GhostHit(msgspec.Struct, frozen=True, tag_field="t", tag="hit"):

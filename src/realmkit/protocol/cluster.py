@@ -357,6 +357,24 @@ class SpaceDescription(msgspec.Struct, frozen=True):
     patch_id: int | None
     creatures: dict[int, tuple[int, int, float]]
     standing: dict[int, list[tuple[float, float]]] = {}
+    cell: CellCost | None = None
+
+
+class CellCost(msgspec.Struct, frozen=True):
+    """What being a cell costs a space, since it was loaded (``bench/cells.py``).
+
+    ``crossing_ms``: for the latest players handed here, milliseconds from the start
+    of the old owner's tick that handed them to this cell's first frame with them;
+    ``ghost_bytes``: ghost batches sent to each neighbour cell; ``cell_seconds``:
+    time its ticks spent on ghosts and hand-overs (taking ghosts in, border rows,
+    hand-outs, publishing them), against ``tick_seconds`` over ``ticks`` ticks."""
+
+    crossings: int
+    crossing_ms: list[float]
+    ghost_bytes: dict[int, int]
+    cell_seconds: float
+    tick_seconds: float
+    ticks: int
 
 
 class Joined(msgspec.Struct, frozen=True):

@@ -75,6 +75,8 @@ class CellRole:
     # After a change of partition: hand out, at the next tick, whatever the new
     # layout gives to another cell, hysteresis and minimum stay aside.
     relayout_due: bool = False
+    # Seconds the tick spent on ghosts and hand-overs (``bench/cells.py``).
+    work_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.ghosts = Ghosts(self.partition.version)

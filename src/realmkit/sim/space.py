@@ -18,6 +18,7 @@ random comes from one seeded generator.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -78,6 +79,9 @@ class Space:
         self.world.ask_for_ids_if_low()
         self._frames: list[SpaceFrame] = []
         self._borders: dict[int, GhostRows] = {}
+        # Measures a cell's ghost work (``CellRole.work_seconds``) when the driver
+        # gives it a clock (the core reads none of its own).
+        self.clock: Callable[[], float] = _no_clock
 
     # --- inputs ------------------------------------------------------------
 
@@ -206,16 +210,21 @@ class Space:
         auto_attacks(w)
         self._portals()
         match.judge(w, w.events[first_event:])
+        clock = self.clock
         if w.cell is not None:
+            started = clock()
             cells.take_ghosts(w, w.cell)
+            w.cell.work_seconds += clock() - started
         self._frames.append(self._frame())
         if w.cell is not None:
+            started = clock()
             # After the frame: a player handed over this tick had its frame from
             # here, and has its next from the new owner (no gap, no double).
             cells.hand_out(w, w.cell)
             self._borders = cells.border_rows(w, w.cell)
             w.cell.ghosts.expire(w.tick)
             w.cell.forwards.expire(w.tick)
+            w.cell.work_seconds += clock() - started
 
     def _portals(self) -> None:
         w = self.world
@@ -449,6 +458,7 @@ class Space:
         space = cls.__new__(cls)
         space.world, space._frames = snap.load(pack, blob)
         space._borders = {}
+        space.clock = _no_clock
         if cell is not None:  # before the content: a cell keeps only its own spawns
             space.place_in(*cell, partition_id=partition_id)
         space.apply_content(pack)
@@ -468,3 +478,7 @@ class Space:
         self.world.pool = ItemIdPool()
         self.world.ask_for_ids_if_low()
         return dropped
+
+
+def _no_clock() -> float:
+    return 0.0

@@ -332,6 +332,7 @@ class WorldNode:
                 runner.version.patch_id if runner.version else None,
                 runner.space.creature_stats(),
                 runner.space.creatures_standing(),
+                runner.cell_cost(),
             )
         occupant = runner.occupants.get(request.character_id)
         if occupant is None or occupant.epoch > request.epoch:

@@ -56,6 +56,7 @@ from realmkit.protocol.cells import (
     Relayout,
 )
 from realmkit.protocol.cluster import (
+    CellCost,
     CrossCell,
     Crossed,
     GatewayEvents,
@@ -116,6 +117,7 @@ class SpaceRunner:
         crossings: Crossings | None = None,
     ) -> None:
         self.space = space
+        space.clock = time.perf_counter  # its ghost work is measured (``cell_cost``)
         # A cell's players handed to a neighbour, until their crossing is placed.
         self.crossings = crossings
         # The content version the space runs, and whose patch it follows.
@@ -135,6 +137,15 @@ class SpaceRunner:
         self.items = items
         self.occupants: dict[int, Occupant] = {}
         self.tick_seconds: deque[float] = deque(maxlen=TICK_SAMPLES)
+        # What being a cell costs (``CellCost``): since the space was loaded.
+        self.crossing_ms: deque[float] = deque(maxlen=TICK_SAMPLES)
+        self.crossed_in = 0
+        self.ghost_bytes: dict[int, int] = {}
+        self.cell_seconds = 0.0
+        self.ticks_run = 0
+        self.tick_seconds_total = 0.0
+        self._arriving: dict[int, float] = {}  # player -> when its old owner's tick began
+        self._tick_began = 0.0
         self.late_ticks = 0
         self.failed_ticks = 0
         self.stale_saves = 0
@@ -373,14 +384,19 @@ class SpaceRunner:
         """What a neighbouring cell sends: ghosts, a hand-over, a hit, a new layout,
         or inputs that followed a player handed here."""
         if isinstance(message, GhostBatch):
+            started = time.perf_counter()
             self.space.receive_ghosts(
                 message.source_cell, message.version, message.source_tick, message.rows()
             )
+            self.cell_seconds += time.perf_counter() - started
         elif isinstance(message, Handoff):
             if self.space.take_handoff(message) and message.player is not None:
                 self.occupants[message.entity_id] = Occupant(
                     message.entity_id, message.epoch, message.gateway_id
                 )
+                self.crossed_in += 1
+                if message.sent_at:
+                    self._arriving[message.entity_id] = message.sent_at
                 if self.crossings is not None:
                     self.crossings.arrived(message.entity_id)
                 self._ask(self._cross(message))
@@ -402,6 +418,20 @@ class SpaceRunner:
         role = self.space.cell
         return role.partition_id if role is not None else 0
 
+    def cell_cost(self) -> CellCost | None:
+        """What being a cell has cost this space so far (None: not a cell)."""
+        role = self.space.cell
+        if role is None:
+            return None
+        return CellCost(
+            self.crossed_in,
+            list(self.crossing_ms),
+            dict(self.ghost_bytes),
+            self.cell_seconds + role.work_seconds,
+            self.tick_seconds_total,
+            self.ticks_run,
+        )
+
     def tick_p99_ms(self) -> float:
         if not self.tick_seconds:
             return 0.0
@@ -418,13 +448,17 @@ class SpaceRunner:
         while not self._halting:
             tick += 1
             started = time.perf_counter()
+            self._tick_began = time.time()
             try:
                 await self._tick(tick)
             except Exception:
                 # One bad tick must not stop the space: log it and keep the beat.
                 self.failed_ticks += 1
                 log.exception("space %d tick %d failed", self.instance_id, tick)
-            self.tick_seconds.append(time.perf_counter() - started)
+            took = time.perf_counter() - started
+            self.tick_seconds.append(took)
+            self.tick_seconds_total += took
+            self.ticks_run += 1
             deadline += period
             behind = loop.time() - deadline
             if behind > 0:
@@ -447,6 +481,10 @@ class SpaceRunner:
             for gateway_id, players in by_gateway.items():
                 part = select_observers(frame, players)
                 await self.bus.publish(subjects.gateway_frames(gateway_id), part)
+        if self._arriving:
+            now = time.time()
+            for cid in [c for c in self._arriving if c in self.occupants]:
+                self.crossing_ms.append(1000.0 * (now - self._arriving.pop(cid)))
         events = self.space.events_to_emit()
         if events:
             await self._route(tick, events, by_gateway)
@@ -471,21 +509,29 @@ class SpaceRunner:
         """Ghosts to every neighbour, hand-overs and hits to their cells."""
         role = self.space.cell
         assert role is not None
+        started = time.perf_counter()
         pid, version = role.partition_id, role.partition.version
         for cell, rows in self.space.ghosts_to_send().items():
             batch = GhostBatch.of(pid, version, role.cell, tick, rows)
+            self.ghost_bytes[cell] = self.ghost_bytes.get(cell, 0) + sum(
+                len(col) for col in batch.cols.values()
+            )
             await self.bus.publish(subjects.cell_messages(pid, cell), batch)
         for handoff in self.space.handoffs_to_send():
             occupant = self.occupants.pop(handoff.entity_id, None)
             if occupant is not None:
                 handoff = msgspec.structs.replace(
-                    handoff, epoch=occupant.epoch, gateway_id=occupant.gateway_id
+                    handoff,
+                    epoch=occupant.epoch,
+                    gateway_id=occupant.gateway_id,
+                    sent_at=self._tick_began,
                 )
                 if self.crossings is not None:
                     self.crossings.sent(handoff)
             await self.bus.publish(subjects.cell_messages(pid, handoff.to_cell), handoff)
         for hit in self.space.hits_to_send():
             await self.bus.publish(subjects.cell_messages(pid, hit.owner_cell), hit)
+        self.cell_seconds += time.perf_counter() - started
 
     async def _route(self, tick: int, events: list[Event], by_gateway: dict[str, set[int]]) -> None:
         for event in events:
