@@ -1,0 +1,270 @@
+"""Crossing and ghost cost of a continent split over two world nodes (issue 15).
+
+One fresh cluster (`realmkit up`: login, 2 gateways, orchestrator, 2 world
+nodes; cells change by hand only) in a temporary folder on free loopback
+ports. `--walkers` players stand in a column on the border at x=1024 and
+`--standers` more stand within 40 units of it on both sides; the continent is
+split at the border (the new cell on the other world node); then for
+`--duration` seconds every walker paces over the border and back (6 units
+past it each way, 6.5 units/s, ten reports a second), crossing every ~2 s.
+
+Printed, from the measuring window:
+- crossings, and the crossing latency the world nodes measured: from the start
+  of the old owner's tick that handed the player over to the new owner's first
+  frame with it (p50/p99; one tick at 20 Hz is 50 ms);
+- what the walkers' clients saw: frames skipped for a gap (a lost frame), frames
+  that reset the table, `transfer_pending` and `new_world` (targets 0), and the
+  time between frames: over all frames, and for the first frame after each
+  crossing the walker saw in its own position (p50/p99);
+- ghost traffic per border (bytes/s each way) and the ghost work's share of
+  each cell's tick time (taking ghosts in, border rows, hand-outs, publishing);
+- CPU of each world node and gateway (% of one core) and the machine's load.
+
+    .venv/bin/python bench/cells.py --walkers 40 --standers 40 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import psutil
+
+from local_cluster import LocalCluster
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.client.game import GameClient, world_position
+from realmkit.client.login import LoginClient
+from realmkit.protocol.cluster import CellsChanged, DescribeSpace, SpaceDescription, SplitCell
+
+ROLES = [
+    ("login", "login"),
+    ("gateway-1", "gateway"),
+    ("gateway-2", "gateway"),
+    ("orchestrator-1", "orchestrator"),
+    ("world-1", "world"),
+    ("world-2", "world"),
+]
+SETTINGS = '[scaling]\nlauncher = "none"\n\n[cells]\nbalance = false\n\n'
+BORDER = 1024.0
+CROSS = 4.0  # the crossing hysteresis (cells/border.py)
+LEG = 6.0
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def enter(
+    http: aiohttp.ClientSession,
+    login: str,
+    database_url: str,
+    spots: list[tuple[float, float]],
+    prefix: str,
+) -> list[GameClient]:
+    apis, ids = [], []
+    for i in range(len(spots)):
+        api = LoginClient(login, http)
+        await api.register_or_login(f"{prefix}_{i}", f"{prefix}-password-{i}")
+        realm = (await api.realms())[0]
+        name = prefix.capitalize() + "".join(chr(97 + int(d)) for d in str(i))
+        ids.append((await api.character(realm.realm_id, name)).character_id)
+        apis.append(api)
+    conn = await asyncpg.connect(database_url)
+    try:
+        for cid, (x, y) in zip(ids, spots, strict=True):
+            await conn.execute(
+                "UPDATE characters.characters SET map_id = 1, pos_x = $2, pos_y = $3, "
+                "pos_z = 10 WHERE character_id = $1",
+                cid,
+                x,
+                y,
+            )
+    finally:
+        await conn.close()
+    clients = []
+    for api, cid in zip(apis, ids, strict=True):
+        ticket = await api.ticket(cid)
+        clients.append(await GameClient.connect(http, ticket.gateway_url, ticket.ticket))
+    async with asyncio.timeout(60):
+        for c in clients:
+            while c.me() is None:
+                await c.wait_frame()
+    return clients
+
+
+class Watch:
+    """A walker's frames: arrival times, its own x, and the gaps after crossings."""
+
+    def __init__(self, client: GameClient) -> None:
+        self.client = client
+        self.arrivals: list[float] = []
+        self.xs: list[float] = []
+        client.on_frame = self.frame
+
+    def frame(self) -> None:
+        me = self.client.me()
+        if me is not None:
+            self.arrivals.append(time.monotonic())
+            self.xs.append(world_position(me)[0])
+
+    def intervals(self) -> list[float]:
+        return [b - a for a, b in zip(self.arrivals, self.arrivals[1:], strict=False)]
+
+    def after_crossings(self) -> list[float]:
+        """Time to the frame after each one where the walker's x passed the crossing
+        line (``CROSS`` past the border, either way)."""
+        out = []
+        side = 0
+        for i, x in enumerate(self.xs[:-1]):
+            now = 1 if x > BORDER + CROSS else -1 if x < BORDER - CROSS else side
+            if side and now != side:
+                out.append(self.arrivals[i + 1] - self.arrivals[i])
+            side = now
+        return out
+
+
+async def pace(client: GameClient, stop: asyncio.Event) -> None:
+    target = BORDER + LEG
+    while not stop.is_set():
+        if client.position is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.wait_frame(), 1.0)
+            continue
+        if await client.walk_towards(target, client.position[1], speed=6.5, step_seconds=0.1):
+            target = BORDER - LEG if target > BORDER else BORDER + LEG
+        await asyncio.sleep(0.1)  # the client's own pace: ten reports a second
+
+
+async def describe(bus: NatsBus, instance_id: int) -> SpaceDescription:
+    return await bus.request(
+        subjects.space_control(instance_id), DescribeSpace(), SpaceDescription, timeout=10.0
+    )
+
+
+async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
+    nats_url, database_url = cluster.urls()
+    login = cluster.login.rstrip("/")
+    bus = await NatsBus.connect(nats_url, name="bench")
+    procs = {
+        name: psutil.Process(cluster.node_pid(name))
+        for name, role in ROLES
+        if role in ("world", "gateway")
+    }
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        walkers = await enter(
+            http,
+            login,
+            database_url,
+            [(BORDER - LEG, 300.0 + 10.0 * i) for i in range(args.walkers)],
+            "walker",
+        )
+        standers = await enter(
+            http,
+            login,
+            database_url,
+            [
+                (BORDER + (-40.0 + 80.0 * (i % 2)) * ((i % 7) + 1) / 7, 300.0 + 10.0 * (i // 2))
+                for i in range(args.standers)
+            ],
+            "stander",
+        )
+        assert walkers[0].world is not None
+        conn = await asyncpg.connect(database_url)
+        realm_id = await conn.fetchval("SELECT min(realm_id) FROM auth.realmlist")
+        await conn.close()
+        split = await bus.request(
+            subjects.ORCHESTRATOR_REQUESTS,
+            SplitCell(realm_id, 1, 1, "x", BORDER),
+            CellsChanged,
+            timeout=30.0,
+        )
+        await asyncio.sleep(3.0)  # the split's hand-overs settle
+        before = {c: await describe(bus, i) for c, i in split.cells.items()}
+        watches = [Watch(w) for w in walkers]
+        gaps0 = sum(w.gaps for w in walkers)
+        cpu0 = {n: p.cpu_times() for n, p in procs.items()}
+        load0 = os.getloadavg()[0]
+        started = time.monotonic()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(pace(w, stop)) for w in walkers]
+        await asyncio.sleep(args.duration)
+        stop.set()
+        await asyncio.gather(*tasks)
+        window = time.monotonic() - started
+        cpu1 = {n: p.cpu_times() for n, p in procs.items()}
+        load1 = os.getloadavg()[0]
+        after = {c: await describe(bus, i) for c, i in split.cells.items()}
+        for c in walkers + standers:
+            await c.close()
+    await bus.close()
+
+    crossing_ms, crossings = [], 0
+    print(f"window {window:.1f} s, {args.walkers} walkers, {args.standers} standing by")
+    for cell in sorted(after):
+        a, b = after[cell].cell, before[cell].cell
+        assert a is not None
+        assert b is not None
+        crossings += a.crossings - b.crossings
+        crossing_ms += (
+            a.crossing_ms[-(a.crossings - b.crossings) :] if a.crossings > b.crossings else []
+        )
+        ticks = a.ticks - b.ticks
+        share = (a.cell_seconds - b.cell_seconds) / max(1e-9, a.tick_seconds - b.tick_seconds)
+        tick_ms = 1000.0 * (a.tick_seconds - b.tick_seconds) / max(1, ticks)
+        for to, sent in sorted(a.ghost_bytes.items()):
+            rate = (sent - b.ghost_bytes.get(to, 0)) / window
+            print(f"  cell {cell} -> cell {to}: ghosts {rate / 1024:.1f} KiB/s")
+        print(
+            f"  cell {cell}: {ticks} ticks, mean tick {tick_ms:.2f} ms, "
+            f"ghost and hand-over work {100 * share:.1f}% of it"
+        )
+    print(
+        f"crossings {crossings} ({crossings / window:.1f}/s); server crossing latency "
+        f"p50 {pct(crossing_ms, 0.5):.1f} ms, p99 {pct(crossing_ms, 0.99):.1f} ms "
+        f"(of {len(crossing_ms)} sampled)"
+    )
+    intervals = [i for w in watches for i in w.intervals()]
+    at_crossing = [i for w in watches for i in w.after_crossings()]
+    print(
+        f"walkers' clients: {sum(w.gaps for w in walkers) - gaps0} frames skipped for a gap, "
+        f"{sum(w.pending_notices for w in walkers)} transfer_pending, "
+        f"{sum(w.transfers for w in walkers)} new_world"
+    )
+    print(
+        f"  time between frames: all p50 {1000 * pct(intervals, 0.5):.0f} ms "
+        f"p99 {1000 * pct(intervals, 0.99):.0f} ms; after a crossing ({len(at_crossing)}) "
+        f"p50 {1000 * pct(at_crossing, 0.5):.0f} ms p99 {1000 * pct(at_crossing, 0.99):.0f} ms"
+    )
+    for name in procs:
+        used = (cpu1[name].user + cpu1[name].system) - (cpu0[name].user + cpu0[name].system)
+        print(f"  {name}: {100 * used / window:.0f}% of a core")
+    print(f"  machine load (1 min avg): {load0:.2f} -> {load1:.2f} on {os.cpu_count()} cores")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--walkers", type=int, default=40)
+    parser.add_argument("--standers", type=int, default=40)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs here")
+    args = parser.parse_args()
+    cluster = LocalCluster(ROLES, "realmkit-cells-", SETTINGS)
+    try:
+        cluster.start()
+        asyncio.run(measure(args, cluster))
+    finally:
+        cluster.stop(args.keep_logs)
+
+
+if __name__ == "__main__":
+    main()
