@@ -367,7 +367,8 @@ class CellCost(msgspec.Struct, frozen=True):
     of the old owner's tick that handed them to this cell's first frame with them;
     ``ghost_bytes``: ghost batches sent to each neighbour cell; ``cell_seconds``:
     time its ticks spent on ghosts and hand-overs (taking ghosts in, border rows,
-    hand-outs, publishing them), against ``tick_seconds`` over ``ticks`` ticks."""
+    hand-outs, publishing them), against ``tick_seconds`` over ``ticks`` ticks;
+    ``core_seconds`` the part of it in the simulation (the rest is messages)."""
 
     crossings: int
     crossing_ms: list[float]
@@ -375,6 +376,7 @@ class CellCost(msgspec.Struct, frozen=True):
     cell_seconds: float
     tick_seconds: float
     ticks: int
+    core_seconds: float = 0.0
 
 
 class Joined(msgspec.Struct, frozen=True):

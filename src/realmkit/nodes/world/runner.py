@@ -430,6 +430,7 @@ class SpaceRunner:
             self.cell_seconds + role.work_seconds,
             self.tick_seconds_total,
             self.ticks_run,
+            role.work_seconds,
         )
 
     def tick_p99_ms(self) -> float:
