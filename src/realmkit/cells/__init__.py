@@ -93,7 +93,12 @@ core (``sim/cell.py``), between world nodes (``cell.<partition>.<cell>``
 subjects, ``nodes/world/runner.py``), through the orchestrator (crossings,
 ``nodes/orchestrator/handover.py``) and the gateway (case 4); 12 is the
 schema's (migrations 0010, 0011); splits run through the orchestrator
-(``nodes/orchestrator/cells.py``). Not built yet: merges through the
-orchestrator, splitting and merging by load, cell epochs fencing checkpoints,
-and ``bench/cells.py``.
+(``nodes/orchestrator/cells.py``), and so do merges and the leader's splits
+and merges by load (``cells/balance.py``). Each load of a cell's space raises
+its epoch (``characters.cells.epoch``); its neighbours refuse what an older
+incarnation still sends (``ghosts.Incarnations``), and its checkpoints and
+saves are fenced as every space's are (the instance row's node, the
+assignments' epochs). Measured by ``bench/cells.py``. Not built yet: moving a
+border without a split or merge (``Partition.move`` exists, nothing calls it),
+and the time-dilated capacity model.
 """

@@ -185,6 +185,29 @@ def claim_wins(mine: int, theirs: int, my_cell: int, their_cell: int) -> bool:
     return my_cell < their_cell
 
 
+class Incarnations:
+    """The latest incarnation heard of each neighbour cell.
+
+    A cell's space is loaded again after its node died (or moved) under a higher
+    epoch (``characters.cells.epoch``). A node thought dead may still publish for
+    a while before it notices; what it sends under the older epoch is refused,
+    so a restored cell and its stale copy never both hand out or ghost the same
+    entities."""
+
+    def __init__(self) -> None:
+        self._epochs: dict[int, int] = {}
+        self.refused = 0
+
+    def heard(self, source: int, epoch: int) -> bool:
+        """Whether a message of ``source`` under ``epoch`` is taken (0: unknown, taken)."""
+        latest = self._epochs.get(source, 0)
+        if epoch and epoch < latest:
+            self.refused += 1
+            return False
+        self._epochs[source] = max(latest, epoch)
+        return True
+
+
 class Forwards:
     """Where this cell handed each entity, for ``FORWARD_TICKS`` of its ticks."""
 

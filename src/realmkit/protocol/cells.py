@@ -29,10 +29,17 @@ class GhostBatch(msgspec.Struct, frozen=True, tag_field="t", tag="ghosts"):
     source_cell: int
     source_tick: int
     cols: dict[str, bytes]
+    epoch: int = 0  # the source cell's incarnation (``CellPlace.epoch``)
 
     @classmethod
     def of(
-        cls, partition_id: int, version: int, source_cell: int, source_tick: int, rows: GhostRows
+        cls,
+        partition_id: int,
+        version: int,
+        source_cell: int,
+        source_tick: int,
+        rows: GhostRows,
+        epoch: int = 0,
     ) -> GhostBatch:
         cols = {
             name: np.ascontiguousarray(
@@ -40,7 +47,7 @@ class GhostBatch(msgspec.Struct, frozen=True, tag_field="t", tag="ghosts"):
             ).tobytes()
             for name, dt in GHOST_COLUMNS.items()
         }
-        return cls(partition_id, version, source_cell, source_tick, cols)
+        return cls(partition_id, version, source_cell, source_tick, cols, epoch)
 
     def rows(self) -> GhostRows:
         """The rows; ``BadMessage`` if a column is missing, unknown or of another length."""
@@ -98,6 +105,8 @@ class Handoff(msgspec.Struct, frozen=True, tag_field="t", tag="handoff"):
     gateway_id: str = ""
     # Wall-clock start of the tick that handed it (seconds): crossing latency.
     sent_at: float = 0.0
+    # The sending cell's incarnation (``CellPlace.epoch``).
+    from_epoch: int = 0
 
 
 class GhostHit(msgspec.Struct, frozen=True, tag_field="t", tag="hit"):

@@ -261,6 +261,9 @@ class CellPlace(msgspec.Struct, frozen=True):
     partition_id: int
     cell_id: int
     layout: dict[str, Any]
+    # This load's incarnation of the cell (raised by every load): its neighbours
+    # refuse what an older incarnation still sends.
+    epoch: int = 0
 
 
 class LoadSpace(msgspec.Struct, frozen=True, tag_field="t", tag="load"):

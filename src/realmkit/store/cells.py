@@ -232,21 +232,22 @@ class PartitionRepo:
             out[r["instance_id"]].append((float(r["pos_x"]), float(r["pos_y"])))
         return out
 
-    async def retired(self) -> list[int]:
-        """Continent instances still running that no live partition names as a cell any
+    async def retired(self, state: str = "ready") -> list[int]:
+        """Continent instances in ``state`` that no live partition names as a cell any
         more (merged away), with nobody placed in them."""
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "SELECT i.instance_id FROM characters.instances i "
                 "JOIN characters.partitions p ON p.realm_id = i.realm_id "
                 "AND p.map_id = i.map_id AND p.live "
-                "WHERE i.kind = 'continent' AND i.state = 'ready' "
+                "WHERE i.kind = 'continent' AND i.state = $2 "
                 "AND NOT EXISTS (SELECT 1 FROM characters.cells c "
                 "                WHERE c.instance_id = i.instance_id) "
                 "AND NOT EXISTS (SELECT 1 FROM characters.player_assignments a "
                 "                WHERE a.instance_id = i.instance_id AND a.state <> $1) "
                 "ORDER BY i.instance_id",
                 AssignmentState.OFFLINE.value,
+                state,
             )
         return [int(r["instance_id"]) for r in records]
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realmkit.cells.ghosts import MAX_HOPS, Forwards, GhostRows, Ghosts, claim_wins
+from realmkit.cells.ghosts import MAX_HOPS, Forwards, GhostRows, Ghosts, Incarnations, claim_wins
 
 
 def _rows(*ids: int, version: int = 1, x: float = 0.0) -> GhostRows:
@@ -138,3 +138,17 @@ def test_a_ghost_batch_crosses_the_bus_unchanged() -> None:
     uneven = msgspec.structs.replace(sent, cols={**sent.cols, "hp": bytes(4)})
     with pytest.raises(BadMessage):
         uneven.rows()
+
+
+def test_an_older_incarnation_of_a_cell_is_refused_once_a_newer_spoke() -> None:
+    """A cell restored elsewhere speaks under a higher epoch; what its stale copy (a
+    node thought dead, still running) sends under the old one is refused from then
+    on. Messages without an epoch (0) are taken."""
+    heard = Incarnations()
+    assert heard.heard(2, 3)
+    assert heard.heard(2, 3)
+    assert heard.heard(2, 4)  # restored
+    assert not heard.heard(2, 3)  # the stale copy
+    assert heard.heard(5, 1)  # another neighbour: its own count
+    assert heard.heard(2, 0)
+    assert heard.refused == 1

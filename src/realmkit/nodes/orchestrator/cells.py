@@ -37,6 +37,7 @@ from realmkit.cells.balance import CellLoad, MergeAway, Rules, SplitAt, decide
 from realmkit.cells.border import Margins
 from realmkit.cells.partition import Axis, Partition
 from realmkit.errors import InvalidInput, NotFound, RealmkitError
+from realmkit.lifecycle.instance import InstanceEvent, InstanceState
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cells import Relayout
@@ -192,7 +193,12 @@ class Balancer:
         return change is not None
 
     async def retire(self, now: float) -> None:
-        """Stop the spaces of merged-away cells once they have been empty a while."""
+        """Stop the spaces of merged-away cells once they have been empty a while; one
+        whose node died meanwhile is not restored, only given up (GONE)."""
+        for instance_id in await self.cells.partitions.retired(InstanceState.UNHEALTHY.value):
+            instance = await self.cells.instances.rows.get(instance_id)
+            await self.cells.instances.rows.move(instance, InstanceEvent.GIVE_UP)
+            log.info("instance %d given up: its cell was merged away", instance_id)
         retired = await self.cells.partitions.retired()
         self._retired_since = {i: self._retired_since.get(i, now) for i in retired}
         for instance_id, since in list(self._retired_since.items()):

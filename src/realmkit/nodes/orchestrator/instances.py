@@ -110,6 +110,9 @@ class InstanceRegistry:
                 raise Unavailable(f"instance {instance_id} is {state.value}; try again")
             if state is InstanceState.GONE:
                 raise Conflict(f"instance {instance_id} is gone", instance_id=instance_id)
+            if await self._merged_away(instance):
+                # Its area is another cell's now: the leader gives it up, never restores it.
+                raise Conflict(f"instance {instance_id} was a cell merged away")
             if state is not InstanceState.LOADING or instance.node_id is None:
                 node_id = await self.node_for(avoid=instance.node_id or avoid)
                 first = state is InstanceState.REQUESTED  # else UNHEALTHY, restored
@@ -128,6 +131,15 @@ class InstanceRegistry:
             )
             return ready
 
+    async def _merged_away(self, instance: Instance) -> bool:
+        """A continent instance that no live partition names as a cell, while its map
+        has a live partition: a cell merged away."""
+        if instance.kind != MapKind.CONTINENT.value or instance.realm_id is None:
+            return False
+        if await self.partitions.of_instance(instance.instance_id) is not None:
+            return False
+        return await self.partitions.live(instance.realm_id, instance.map_id) is not None
+
     async def load(self, instance: Instance, keep: list[Occupant] | None = None) -> None:
         assert instance.node_id is not None
         game = await self.cluster.game(instance.game_id)
@@ -143,7 +155,8 @@ class InstanceRegistry:
                 bounds=Rect(b.min_x, b.min_y, b.max_x, b.max_y),
             )
             stored = await self.partitions.get(cell.partition_id)
-            place = CellPlace(cell.partition_id, cell.cell_id, stored.layout.dump())
+            epoch = await self.partitions.next_epoch(instance.instance_id)
+            place = CellPlace(cell.partition_id, cell.cell_id, stored.layout.dump(), epoch)
         load = LoadSpace(
             instance.instance_id,
             game.content_pack,

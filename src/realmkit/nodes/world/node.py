@@ -276,6 +276,8 @@ class WorldNode:
                 )
                 for occupant in occupants:
                     runner.occupants[occupant.character_id] = occupant
+                if request.cell is not None:
+                    runner.cell_epoch = request.cell.epoch
                 self.runners[request.instance_id] = runner
                 runner.start()
                 self._subs[request.instance_id] = [

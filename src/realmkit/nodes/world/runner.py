@@ -40,6 +40,7 @@ import msgspec
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.cells.ghosts import Incarnations
 from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import Conflict, ContentError, RealmkitError, RemoteError, Unavailable
@@ -136,6 +137,9 @@ class SpaceRunner:
         self.characters = characters
         self.items = items
         self.occupants: dict[int, Occupant] = {}
+        # A cell's incarnation, and the latest heard of each neighbour's.
+        self.cell_epoch = 0
+        self.incarnations = Incarnations()
         self.tick_seconds: deque[float] = deque(maxlen=TICK_SAMPLES)
         # What being a cell costs (``CellCost``): since the space was loaded.
         self.crossing_ms: deque[float] = deque(maxlen=TICK_SAMPLES)
@@ -340,6 +344,7 @@ class SpaceRunner:
             to_cell=role.cell,
             ownership=ownership,
             row={**handoff.row, "version": ownership},
+            from_epoch=0,  # from this cell itself: no neighbour's incarnation
         )
         log.warning(
             "crossing of %d into cell %d was never placed: taken back",
@@ -383,6 +388,11 @@ class SpaceRunner:
     def from_cell(self, message: CellMessage) -> None:
         """What a neighbouring cell sends: ghosts, a hand-over, a hit, a new layout,
         or inputs that followed a player handed here."""
+        if isinstance(message, GhostBatch | Handoff):
+            source = message.source_cell if isinstance(message, GhostBatch) else message.from_cell
+            epoch = message.epoch if isinstance(message, GhostBatch) else message.from_epoch
+            if not self.incarnations.heard(source, epoch):
+                return  # an older incarnation of that cell, still running somewhere
         if isinstance(message, GhostBatch):
             started = time.perf_counter()
             self.space.receive_ghosts(
@@ -513,19 +523,19 @@ class SpaceRunner:
         started = time.perf_counter()
         pid, version = role.partition_id, role.partition.version
         for cell, rows in self.space.ghosts_to_send().items():
-            batch = GhostBatch.of(pid, version, role.cell, tick, rows)
+            batch = GhostBatch.of(pid, version, role.cell, tick, rows, self.cell_epoch)
             self.ghost_bytes[cell] = self.ghost_bytes.get(cell, 0) + sum(
                 len(col) for col in batch.cols.values()
             )
             await self.bus.publish(subjects.cell_messages(pid, cell), batch)
         for handoff in self.space.handoffs_to_send():
+            handoff = msgspec.structs.replace(
+                handoff, sent_at=self._tick_began, from_epoch=self.cell_epoch
+            )
             occupant = self.occupants.pop(handoff.entity_id, None)
             if occupant is not None:
                 handoff = msgspec.structs.replace(
-                    handoff,
-                    epoch=occupant.epoch,
-                    gateway_id=occupant.gateway_id,
-                    sent_at=self._tick_began,
+                    handoff, epoch=occupant.epoch, gateway_id=occupant.gateway_id
                 )
                 if self.crossings is not None:
                     self.crossings.sent(handoff)
