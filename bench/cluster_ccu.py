@@ -16,7 +16,14 @@ process), world tick p99 (the worst world node, from its load reports),
 bytes per second per player, and CPU per process (% of one core) over the
 measuring window. Everything shares the machine's cores.
 
+With `--cells 2` or `--cells 4` the continent is split, once the bots are in
+the world, into that many cells (a cut at x = `--border`, then for 4 each half
+cut at y = `--border`), spread over the two world nodes; the tick p99 of each
+cell is printed too. Cells change by hand only in these runs.
+
     .venv/bin/python bench/cluster_ccu.py --counts 100,250,500,1000 --duration 30
+    .venv/bin/python bench/cluster_ccu.py --counts 600 --cells 2
+    .venv/bin/python bench/cluster_ccu.py --counts 600 --cells 4 --crowd --border 300
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import psutil
 from local_cluster import LocalCluster, realmkit
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.protocol.cluster import WorldLoad
+from realmkit.protocol.cluster import CellsChanged, SplitCell, WorldLoad
 
 ROLES = [
     ("login", "login"),
@@ -89,31 +96,69 @@ async def scatter_characters(database_url: str) -> None:
         await conn.close()
 
 
-async def world_tick_p99(nats_url: str, seconds: float, tail: float = 5.0) -> float:
-    """The worst tick p99 the world nodes report in the last ``tail`` of ``seconds``.
+async def world_tick_p99(
+    nats_url: str, seconds: float, tail: float = 5.0
+) -> tuple[float, dict[int, float]]:
+    """The worst tick p99 the world nodes report in the last ``tail`` of ``seconds``,
+    and the worst of each space.
 
     Each report covers the node's last 400 ticks (20 s at 20 Hz), so with a
     window of 25 s or more the reports in its tail cover only steady play.
     """
     bus = await NatsBus.connect(nats_url, name="bench")
     worst = 0.0
+    spaces: dict[int, float] = {}
     started = time.monotonic()
 
     async def on_load(load: WorldLoad) -> None:
         nonlocal worst
         if time.monotonic() - started >= seconds - tail:
             worst = max(worst, load.tick_p99_ms)
+            for space in load.space_loads:
+                spaces[space.instance_id] = max(
+                    spaces.get(space.instance_id, 0.0), space.tick_p99_ms
+                )
 
     await bus.subscribe(subjects.WORLD_LOADS, WorldLoad, on_load)
     await asyncio.sleep(seconds)
     await bus.close()
-    return worst
+    return worst, spaces
+
+
+async def split_continent(nats_url: str, database_url: str, cells: int, border: float) -> None:
+    """Cut the continent of the first realm into ``cells`` (1, 2 or 4) cells."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        realm_id = await conn.fetchval("SELECT min(realm_id) FROM auth.realmlist")
+    finally:
+        await conn.close()
+    cuts = {1: [], 2: [(1, "x")], 4: [(1, "x"), (1, "y"), (2, "y")]}[cells]
+    bus = await NatsBus.connect(nats_url, name="bench")
+    try:
+        for cell, axis in cuts:
+            await bus.request(
+                subjects.ORCHESTRATOR_REQUESTS,
+                SplitCell(realm_id, 1, cell, axis, border),
+                CellsChanged,
+                timeout=30.0,
+            )
+    finally:
+        await bus.close()
 
 
 def run_level(
-    count: int, duration: float, bot_procs: int, settle: float, *, scatter: bool, ramp: float
+    count: int,
+    duration: float,
+    bot_procs: int,
+    settle: float,
+    *,
+    scatter: bool,
+    ramp: float,
+    cells: int = 1,
+    border: float = 1024.0,
 ) -> dict[str, object]:
-    cluster = LocalCluster(ROLES, "realmkit-ccu-")
+    # Cells change by hand only here: the leader would split a busy one otherwise.
+    cluster = LocalCluster(ROLES, "realmkit-ccu-", "[cells]\nbalance = false\n\n")
     login = cluster.login
     env = cluster.env
     try:
@@ -172,12 +217,14 @@ def run_level(
         # Registration hashes passwords (argon2id, slow on purpose): measure only
         # once every bot is in the world.
         in_world = wait_in_world(login, count, timeout=60 + 3 * count / ramp)
+        if cells > 1:
+            asyncio.run(split_continent(*cluster.urls(), cells, border))
         time.sleep(settle)  # bots walk to homes spread over the zone; then measure
         procs = {**nodes, **{f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}}
         before = cpu_of(procs)
         started = time.monotonic()
         nats_url = cluster.urls()[0]
-        tick_p99 = asyncio.run(world_tick_p99(nats_url, duration))
+        tick_p99, per_space = asyncio.run(world_tick_p99(nats_url, duration))
         after = cpu_of(procs)
         wall = time.monotonic() - started
         for b in bots:
@@ -189,6 +236,7 @@ def run_level(
             "latency_p50_ms": max(r["latency_p50_ms"] for r in results),
             "latency_p99_ms": max(r["latency_p99_ms"] for r in results),
             "world_tick_p99_ms": round(tick_p99, 1),
+            "space_tick_p99_ms": {i: round(t, 1) for i, t in sorted(per_space.items())},
             "bytes_per_s_per_player": round(
                 sum(r["bytes_per_second_per_bot"] * r["entered"] for r in results)
                 / max(1, sum(r["entered"] for r in results))
@@ -219,6 +267,12 @@ def main() -> None:
     parser.add_argument(
         "--settle", type=float, default=50.0, help="seconds for bots to reach their homes"
     )
+    parser.add_argument(
+        "--cells", type=int, choices=(1, 2, 4), default=1, help="cells of the continent"
+    )
+    parser.add_argument(
+        "--border", type=float, default=1024.0, help="where the cells' cuts go (x, then y)"
+    )
     args = parser.parse_args()
     header = f"{'bots':>6} {'in':>6} {'p50 ms':>7} {'p99 ms':>7} {'tick p99':>9} {'B/s/pl':>7}"
     print(header + " errors  cpu % of one core per process")
@@ -230,6 +284,8 @@ def main() -> None:
             args.settle,
             scatter=not args.crowd,
             ramp=args.ramp,
+            cells=args.cells,
+            border=args.border,
         )
         cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[union-attr]
         print(
@@ -237,6 +293,8 @@ def main() -> None:
             f"{r['world_tick_p99_ms']:>9} {r['bytes_per_s_per_player']:>7} {r['errors']:>6}  {cpu}",
             flush=True,
         )
+        spaces = " ".join(f"{i}={t}" for i, t in r["space_tick_p99_ms"].items())  # type: ignore[union-attr]
+        print(f"{'':>6} tick p99 ms per space (instance=ms): {spaces}", flush=True)
 
 
 if __name__ == "__main__":
