@@ -289,7 +289,7 @@ window_max = 1000
 [cells]
 # A continent is tiled by cells, each a space on some world node (`realmkit cells`).
 # The orchestrators' leader splits a busy cell (across its longer side, at its
-# players' median; the new half on the world node with the most room) and merges
+# players' median; the new half on another world node, drawn by free room) and merges
 # two cold sibling cells, one change per continent per cooldown. false: only
 # `realmkit cells --split/--merge` change them.
 balance = true

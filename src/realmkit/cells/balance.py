@@ -6,12 +6,14 @@ p99 from its world node's report) and asks ``decide`` for at most one change:
 
 - **split** the busiest cell whose players exceed ``split_players`` or whose
   tick p99 exceeds ``split_tick_ms``: across its longer side, at the median
-  of its players' positions (so each half takes about half of them), kept at
-  least ``min_cell`` from either edge; a cell too small for that is left as
-  it is;
+  of its players' positions, kept at least ``min_cell`` from either edge. A
+  cell too small for that is left as it is, and so is a cell whose cut would
+  leave either half less than a quarter of its players (a crowd on one spot:
+  no border shares it out);
 - otherwise **merge** two sibling cells (the two halves of one split) that
-  together hold at most ``merge_players`` and tick well under the split
-  threshold: the higher cell id goes, the lower takes its area.
+  together hold at most ``merge_players`` and whose tick p99s add up to at
+  most half the split threshold: the higher cell id goes, the lower takes its
+  area.
 
 The thresholds are apart (merge well under split), and the leader waits
 ``cooldown`` after a change of a partition before the next, so a crowd at
@@ -72,7 +74,7 @@ def decide(layout: Partition, loads: dict[int, CellLoad], rules: Rules) -> Chang
         and (load.players > rules.split_players or load.tick_p99_ms > rules.split_tick_ms)
     ]
     for _, _, cell in sorted(hot, reverse=True):
-        split = _split(layout, cell, loads[cell], rules.min_cell)
+        split = split_of(layout, cell, loads[cell], rules.min_cell)
         if split is not None:
             return split
     for cell in sorted(layout.cells, reverse=True):
@@ -80,14 +82,18 @@ def decide(layout: Partition, loads: dict[int, CellLoad], rules: Rules) -> Chang
         if sibling is None or sibling > cell or cell not in loads or sibling not in loads:
             continue
         pair = (loads[cell], loads[sibling])
-        if sum(p.players for p in pair) <= rules.merge_players and all(
-            p.tick_p99_ms <= rules.split_tick_ms / 2 for p in pair
+        # Merged, the two would tick about as slowly as both together: well under
+        # the split threshold, or the border would come back at once.
+        if (
+            sum(p.players for p in pair) <= rules.merge_players
+            and sum(p.tick_p99_ms for p in pair) <= rules.split_tick_ms / 2
         ):
             return MergeAway(cell)
     return None
 
 
-def _split(layout: Partition, cell: int, load: CellLoad, min_cell: float) -> SplitAt | None:
+def split_of(layout: Partition, cell: int, load: CellLoad, min_cell: float) -> SplitAt | None:
+    """Where ``cell`` would be cut for ``load``; None when no cut would help."""
     rect = layout.rect(cell)
     axis = Axis.X if rect.width >= rect.height else Axis.Y
     spots = load.xs if axis is Axis.X else load.ys
@@ -96,4 +102,8 @@ def _split(layout: Partition, cell: int, load: CellLoad, min_cell: float) -> Spl
     if low >= high:
         return None
     at = statistics.median(spots) if spots else (rect.low(axis) + rect.high(axis)) / 2
-    return SplitAt(cell, axis, min(max(at, low), high))
+    at = min(max(at, low), high)
+    below = sum(1 for v in spots if v < at)
+    if spots and min(below, len(spots) - below) < len(spots) // 4:
+        return None  # a crowd on one spot (or at an edge): no cut would share it out
+    return SplitAt(cell, axis, at)

@@ -347,7 +347,11 @@ def cells(
     ] = None,
     merge: Annotated[
         int | None,
-        typer.Option("--merge", metavar="CELL", help="Merge this cell into its sibling."),
+        typer.Option(
+            "--merge",
+            metavar="CELL",
+            help="Merge this cell and its sibling (the lower id of the two stays).",
+        ),
     ] = None,
     axis: Annotated[str, typer.Option(help="The split's axis: x or y.")] = "x",
     at: Annotated[

@@ -188,6 +188,9 @@ class ClientFrame(msgspec.Struct, frozen=True, tag_field="t", tag="frame"):
     ``seq`` is dense per player; ``reset`` (a keyframe) tells the client to
     drop its table before applying ``body``; ``ack`` is the last input seq the
     space consumed (prediction ack). ``body`` encodes a ``FrameBody``.
+    ``tick`` is the tick of the space that built the frame: on a continent of
+    several cells each ticks on its own clock, so it may jump (even back) when
+    the player crosses into another cell. Order frames by ``seq``, never by tick.
     """
 
     seq: int

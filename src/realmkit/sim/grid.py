@@ -38,6 +38,9 @@ def candidate_pairs(
     empty = np.zeros(0, dtype=np.int64)
     if qx.size == 0 or px.size == 0:
         return empty, empty
+    # A hair wider than asked: two points ``cell`` apart in float64 (one just under
+    # a cell boundary, say at -1e-313) must still fall in neighbouring cells.
+    cell = cell * (1.0 + 1e-9) + 1e-9
     pcx, pcy = _cells(px, py, cell)
     keys = pcx * _STRIDE + pcy
     order = np.argsort(keys, kind="stable")

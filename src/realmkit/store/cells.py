@@ -17,6 +17,7 @@ import msgspec
 from realmkit.cells.partition import Partition, Rect
 from realmkit.errors import AlreadyExists, NotFound, StaleLayout, UsageError
 from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.lifecycle.instance import InstanceState
 from realmkit.store.postgres import ConnectionLike, Database, ErrorFactory, translated
 from realmkit.store.records import CellStatus
 
@@ -232,7 +233,7 @@ class PartitionRepo:
             out[r["instance_id"]].append((float(r["pos_x"]), float(r["pos_y"])))
         return out
 
-    async def retired(self, state: str = "ready") -> list[int]:
+    async def retired(self, state: InstanceState = InstanceState.READY) -> list[int]:
         """Continent instances in ``state`` that no live partition names as a cell any
         more (merged away), with nobody placed in them."""
         async with self.db.connection() as conn:
@@ -247,7 +248,7 @@ class PartitionRepo:
                 "                WHERE a.instance_id = i.instance_id AND a.state <> $1) "
                 "ORDER BY i.instance_id",
                 AssignmentState.OFFLINE.value,
-                state,
+                state.value,
             )
         return [int(r["instance_id"]) for r in records]
 

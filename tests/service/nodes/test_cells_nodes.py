@@ -258,6 +258,10 @@ async def test_a_hand_over_that_never_arrives_is_taken_back(
     host = next(n for n in nodes if getattr(n, "name", "") == eastern.node_id)
     deaf = host._subs[eastern.instance_id][-1]  # type: ignore[attr-defined]
     await deaf.unsubscribe()  # the eastern cell no longer hears its neighbours
+    # Its row still says READY on a live node: the western cell waits out its patience
+    # (25 s by default, longer than a crossing waits for orchestrators); 3 s here.
+    western = next(n for n in nodes if getattr(n, "name", "") == first.node_id)
+    western.runners[first.instance_id].crossings.give_up = 3.0  # type: ignore[attr-defined]
     started = time.monotonic()
     seq = 0
     async with asyncio.timeout(WAIT):

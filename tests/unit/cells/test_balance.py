@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realmkit.cells.balance import CellLoad, MergeAway, Rules, SplitAt, decide
+from realmkit.cells.balance import CellLoad, MergeAway, Rules, SplitAt, decide, split_of
 from realmkit.cells.partition import Axis, Partition, Rect
 
 BOUNDS = Rect(0.0, 0.0, 2048.0, 2048.0)
@@ -47,8 +47,15 @@ def test_cold_siblings_merge_and_warm_ones_stay() -> None:
     assert decide(layout, cold, RULES) == MergeAway(2)
     warm = {1: CellLoad(2, 4.0), 2: CellLoad(4, 4.0)}
     assert decide(layout, warm, RULES) is None  # 6 players: over the merge threshold
-    busy_tick = {1: CellLoad(0, 20.0), 2: CellLoad(0, 4.0)}
-    assert decide(layout, busy_tick, RULES) is None  # not well under the split tick
+    busy_tick = {1: CellLoad(0, 9.0), 2: CellLoad(0, 7.0)}
+    assert decide(layout, busy_tick, RULES) is None  # together not well under the split tick
+
+
+def test_a_crowd_on_one_spot_is_not_cut() -> None:
+    """Players all standing at one point: any cut leaves one half empty, so none."""
+    layout = Partition.single(BOUNDS)
+    spot = CellLoad(40, 5.0, (500.0,) * 40, (700.0,) * 40)
+    assert decide(layout, {1: spot}, RULES) is None
 
 
 def test_a_cell_too_small_to_cut_is_left_alone() -> None:
@@ -92,12 +99,12 @@ def test_every_decision_is_a_legal_change_of_the_layout(
         assert sibling is not None
         assert sibling < change.cell
         assert loads[change.cell].players + loads[sibling].players <= RULES.merge_players
+        assert loads[change.cell].tick_p99_ms + loads[sibling].tick_p99_ms <= 15.0
         layout.merge(change.cell)
         hot = [
             c
             for c, load in loads.items()
             if load.players > RULES.split_players or load.tick_p99_ms > RULES.split_tick_ms
         ]
-        for c in hot:  # none of them had room for a cut across its longer side
-            rect = layout.rect(c)
-            assert max(rect.width, rect.height) <= 2 * RULES.min_cell + 2.0
+        for c in hot:  # none of them could be cut (too small, or a crowd on one spot)
+            assert split_of(layout, c, loads[c], RULES.min_cell) is None

@@ -36,7 +36,7 @@ from realmkit.bus.nats import NatsBus
 from realmkit.cells.balance import CellLoad, MergeAway, Rules, SplitAt, decide
 from realmkit.cells.border import Margins
 from realmkit.cells.partition import Axis, Partition
-from realmkit.errors import InvalidInput, NotFound, RealmkitError
+from realmkit.errors import InvalidInput, NotFound, RealmkitError, Unavailable
 from realmkit.lifecycle.instance import InstanceEvent, InstanceState
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
@@ -82,7 +82,16 @@ class Cells:
             named: dict[int, int | None] = {c: r.instance_id for c, r in stored.cells.items()}
             after = await self.partitions.relayout(stored, layout, {**named, born: None})
             split_node = (await self.instances.rows.get(named[request.cell_id] or 0)).node_id
-            await self.instances.running(after.cells[born].instance_id, avoid=split_node)
+            try:
+                await self.instances.running(after.cells[born].instance_id, avoid=split_node)
+            except RealmkitError:
+                # No node took the new half: the layout goes back to one cell there
+                # (nobody heard of the split), under the next version.
+                undone = after.layout.merge(born)
+                await self.partitions.relayout(
+                    after, undone, {c: after.cells[c].instance_id for c in undone.cells}
+                )
+                raise
             await self._announce(stored, layout)
         log.info(
             "continent %d/%d: cell %d split at %s=%.1f, new cell %d (version %d)",
@@ -104,6 +113,12 @@ class Cells:
             if stored is None:
                 raise NotFound("continent", (request.realm_id, request.map_id))
             layout = stored.layout.merge(request.cell_id)
+            for cell, row in stored.cells.items():
+                if cell in (request.cell_id, stored.layout.sibling(request.cell_id)):
+                    state = (await self.instances.rows.get(row.instance_id)).state
+                    if state is not InstanceState.READY:
+                        # Its entities must be handed over live: not while it is away.
+                        raise Unavailable(f"cell {cell} is {state.value}; merge it later")
             after = await self.partitions.relayout(
                 stored, layout, {c: stored.cells[c].instance_id for c in layout.cells}
             )
@@ -154,6 +169,7 @@ class Balancer:
                 if await self._balance(stored, loads):
                     self._changed_at[stored.partition_id] = now
             except RealmkitError as exc:  # a concurrent change, a node without room...
+                self._changed_at[stored.partition_id] = now  # not again before the cooldown
                 log.warning(
                     "cells of partition %d left as they are: %s", stored.partition_id, exc.message
                 )
@@ -195,10 +211,12 @@ class Balancer:
     async def retire(self, now: float) -> None:
         """Stop the spaces of merged-away cells once they have been empty a while; one
         whose node died meanwhile is not restored, only given up (GONE)."""
-        for instance_id in await self.cells.partitions.retired(InstanceState.UNHEALTHY.value):
-            instance = await self.cells.instances.rows.get(instance_id)
-            await self.cells.instances.rows.move(instance, InstanceEvent.GIVE_UP)
-            log.info("instance %d given up: its cell was merged away", instance_id)
+        for instance_id in await self.cells.partitions.retired(InstanceState.UNHEALTHY):
+            async with self.cells.db.advisory_lock(f"instance:{instance_id}"):
+                instance = await self.cells.instances.rows.get(instance_id)
+                if instance.state is InstanceState.UNHEALTHY:
+                    await self.cells.instances.rows.move(instance, InstanceEvent.GIVE_UP)
+                    log.info("instance %d given up: its cell was merged away", instance_id)
         retired = await self.cells.partitions.retired()
         self._retired_since = {i: self._retired_since.get(i, now) for i in retired}
         for instance_id, since in list(self._retired_since.items()):

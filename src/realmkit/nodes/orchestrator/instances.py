@@ -110,7 +110,7 @@ class InstanceRegistry:
                 raise Unavailable(f"instance {instance_id} is {state.value}; try again")
             if state is InstanceState.GONE:
                 raise Conflict(f"instance {instance_id} is gone", instance_id=instance_id)
-            if await self._merged_away(instance):
+            if await self.merged_away(instance):
                 # Its area is another cell's now: the leader gives it up, never restores it.
                 raise Conflict(f"instance {instance_id} was a cell merged away")
             if state is not InstanceState.LOADING or instance.node_id is None:
@@ -131,7 +131,7 @@ class InstanceRegistry:
             )
             return ready
 
-    async def _merged_away(self, instance: Instance) -> bool:
+    async def merged_away(self, instance: Instance) -> bool:
         """A continent instance that no live partition names as a cell, while its map
         has a live partition: a cell merged away."""
         if instance.kind != MapKind.CONTINENT.value or instance.realm_id is None:

@@ -19,7 +19,9 @@ connection closes and PostgreSQL drops the lock) and runs, each round:
    merged-away cells' spaces stopped (``nodes/orchestrator/cells.py``).
 
 Nothing the leader knows lives only in its memory except when it first saw an
-instance empty; a new leader starts that count again, which only delays a stop.
+instance empty, when it last changed a continent's cells (their cooldown) and
+when it first saw a merged-away cell empty; a new leader starts those counts
+again, which only delays a stop or allows one early change of cells.
 """
 
 from __future__ import annotations

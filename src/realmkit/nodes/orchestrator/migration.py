@@ -51,6 +51,10 @@ class Migrations:
         for instance in await self.rows.on_node(node_id):
             if instance.state is not InstanceState.READY:
                 continue
+            if await self.instances.merged_away(instance):
+                # A cell merged away hands out all it holds: stopped, not moved.
+                await self.instances.stop(instance)
+                continue
             try:
                 moved.append(await self.migrate(instance.instance_id))
             except Conflict:

@@ -66,13 +66,16 @@ class OrchestratorNode(Replica):
         self.launcher = launcher
         self.scaling = scaling or ScalingSettings()
         self.cell_settings = cells or CellSettings()
-        # What each space's world node reported last (the leader's view of cells' load).
-        self.space_loads: dict[int, SpaceLoad] = {}
+        # What each world node reported last of its spaces (the leader's view of
+        # cells' load); a node's report replaces its previous one whole.
+        self.world_loads: dict[str, list[SpaceLoad]] = {}
         super().__init__()
 
     async def _on_world_load(self, load: WorldLoad) -> None:
-        for space in load.space_loads:
-            self.space_loads[space.instance_id] = space
+        self.world_loads[load.node_id] = load.space_loads
+
+    def space_loads(self) -> dict[int, SpaceLoad]:
+        return {s.instance_id: s for loads in self.world_loads.values() for s in loads}
 
     async def start(self) -> None:
         self._db = db = await Database.connect(
@@ -131,6 +134,6 @@ class OrchestratorNode(Replica):
             handover,
             self.settings,
             scaler,
-            balancer=lambda now: balancer.round(now, self.space_loads),
+            balancer=lambda now: balancer.round(now, self.space_loads()),
         )
         self._leading = asyncio.create_task(leader.run())

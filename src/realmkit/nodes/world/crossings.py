@@ -16,7 +16,9 @@ When to give up on the neighbour: at once if its instance is not READY (its
 node was declared dead) or moved node since the first look; after
 ``GIVE_UP_SECONDS`` in any case. If the neighbour was merely slow and asks
 later, the compare-and-set of the crossings settles it (the higher ownership
-wins) and the loser drops its body when its save is refused (``settle``).
+wins): the loser drops its body when its own crossing is refused, or, if its
+crossing was placed just before the take-back, when its next save is refused
+(``settle``, within a save interval).
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ log = logging.getLogger("realmkit.world")
 
 # A crossing is placed within milliseconds; one still open after this is looked at.
 FIRST_LOOK_SECONDS = 0.5
-# Past this, a crossing the neighbour never asked for is taken back whatever it says.
-GIVE_UP_SECONDS = 5.0
+# Past this, a crossing the neighbour never asked for is taken back whatever its
+# instance row says: longer than a crossing waits for the orchestrators (20 s), so a
+# neighbour that is alive but kept waiting by an orchestrator outage asks first.
+GIVE_UP_SECONDS = 25.0
 # Inputs still reaching this cell are forwarded this long after the crossing was
 # placed (the gateway may hear of the new cell a little after the database).
 FORWARD_SECONDS = 5.0
@@ -61,7 +65,9 @@ class Crossings:
         partitions: PartitionRepo,
         instance_id: int,
         partition_id: int,
+        give_up: float = GIVE_UP_SECONDS,
     ) -> None:
+        self.give_up = give_up
         self.assignments = assignments
         self.partitions = partitions
         self.instance_id = instance_id
@@ -117,7 +123,7 @@ class Crossings:
         return back
 
     async def _lost(self, h: Handed, now: float) -> bool:
-        if now - h.sent_at >= GIVE_UP_SECONDS:
+        if now - h.sent_at >= self.give_up:
             return True
         host = await self.partitions.host(self.partition_id, h.handoff.to_cell)
         if host is None:

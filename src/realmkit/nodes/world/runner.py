@@ -308,8 +308,10 @@ class SpaceRunner:
             await asyncio.sleep(CROSS_RETRY_SECONDS)
         occupant = self.occupants.get(cid)
         if occupant is None or self.space.ownership(cid) != handoff.ownership:
+            self._arriving.pop(cid, None)
             return  # it moved on (crossed again, or left): that cell asks for itself
-        if crossed.placed:
+        if crossed.placed or crossed.instance_id == self.instance_id:
+            # Placed (or placed by an earlier attempt whose answer was lost).
             if crossed.epoch > occupant.epoch:
                 self.occupants[cid] = msgspec.structs.replace(occupant, epoch=crossed.epoch)
             return
@@ -319,7 +321,12 @@ class SpaceRunner:
             crossed.instance_id,
             crossed.epoch,
         )
+        self._drop(cid)
+
+    def _drop(self, cid: int) -> None:
+        """Someone else plays the character now: this body goes, unsaved."""
         del self.occupants[cid]
+        self._arriving.pop(cid, None)
         self.space.remove_player(cid)
 
     async def _reviewing(self, crossings: Crossings) -> None:
@@ -364,8 +371,7 @@ class SpaceRunner:
         for cid in drop:
             if cid in self.occupants:
                 log.warning("character %d is played elsewhere now: its body here goes", cid)
-                del self.occupants[cid]
-                self.space.remove_player(cid)
+                self._drop(cid)
 
     def _ask(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -494,8 +500,11 @@ class SpaceRunner:
                 await self.bus.publish(subjects.gateway_frames(gateway_id), part)
         if self._arriving:
             now = time.time()
-            for cid in [c for c in self._arriving if c in self.occupants]:
-                self.crossing_ms.append(1000.0 * (now - self._arriving.pop(cid)))
+            for cid in list(self._arriving):
+                if cid in self.occupants:
+                    self.crossing_ms.append(1000.0 * (now - self._arriving.pop(cid)))
+                elif now - self._arriving[cid] > 1.0:
+                    del self._arriving[cid]  # it left before its first frame here
         events = self.space.events_to_emit()
         if events:
             await self._route(tick, events, by_gateway)
