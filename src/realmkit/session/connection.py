@@ -247,20 +247,24 @@ class Connection:
         if self.state is ConnState.CLOSED or not socket_open:
             # Nobody plays it any more: out of the space it was just put in.
             return False, [LeaveSpace(message.instance_id, message.epoch)]
-        if message.epoch < self.epoch:
-            # Re-points can overtake each other (a player crossing two borders in
-            # quick succession): epochs only grow, so an older one changes nothing.
+        # Re-points can overtake each other (a player crossing two borders in quick
+        # succession, or crossing right after a restore seated it): epochs only grow,
+        # so an older one does not move the player back. Only a transfer still
+        # pending completes with it, where the newer one put the player.
+        stale = message.epoch < self.epoch
+        if stale and not (message.fresh and self.state is ConnState.ENTERING):
             return True, []
         actions: list[Action] = []
         if message.fresh or replica_key(message.instance_id, message.continent) != self.replica:
             actions.append(StopReplicating(self.replica))
-        self.instance_id, self.epoch = message.instance_id, message.epoch
-        self.continent = message.continent
+        if not stale:
+            self.instance_id, self.epoch = message.instance_id, message.epoch
+            self.continent = message.continent
         if message.fresh:
             self.entered(message.bounds)
             world = NewWorld(
                 self.character_id,
-                message.instance_id,
+                self.instance_id,
                 message.map_id,
                 message.tick_rate,
                 message.bounds,

@@ -194,3 +194,25 @@ def test_a_crossing_into_another_cell_re_points_quietly() -> None:
     assert isinstance(actions[1], Reply)
     assert isinstance(actions[1].message, NewWorld)
     assert conn.replica == replica_key(30, 0) == 30
+
+
+def test_a_transfer_overtaken_by_a_crossing_still_completes() -> None:
+    """A restore seats the player again (``transfer_pending``), and the cell it lands
+    in hands it over the border at once: the crossing's quiet re-point (newer epoch)
+    reaches the gateway before the transfer's. The transfer still ends with a
+    ``new_world``, for the cell the player is in now."""
+    conn = Connection(opened_at=0.0)
+    conn.receive(enc(Hello("tkt")), now=0.1)
+    conn.seated(42, 12, 3, BOUNDS, continent=5)
+    held, _ = conn.transfer_started("recovery")
+    assert held
+    crossing = Repoint(42, 5, 11, 1, 20, BOUNDS, fresh=False, continent=5)
+    assert conn.repointed(crossing, True) == (True, [])
+    assert conn.state is ConnState.ENTERING
+    held, actions = conn.repointed(Repoint(42, 4, 12, 1, 20, BOUNDS, continent=5), True)
+    assert held
+    assert actions[0] == StopReplicating(replica_key(11, 5))
+    assert isinstance(actions[1], Reply)
+    assert isinstance(actions[1].message, NewWorld)
+    assert actions[1].message.instance_id == 11
+    assert (conn.state, conn.instance_id, conn.epoch) == (ConnState.IN_WORLD, 11, 5)
