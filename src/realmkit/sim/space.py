@@ -334,6 +334,15 @@ class Space:
         ghosts = int(np.count_nonzero(kinds >= Kind.GHOST_PLAYER))
         return len(self.world.store.slot_of) - ghosts, ghosts
 
+    def claim(self, entity_id: int, version: int) -> None:
+        """Raise the ownership version of an entity owned here to at least ``version``:
+        a player seated again from its save (after a crash) must outrank the ghosts
+        its neighbours still hold of its older body."""
+        st = self.world.store
+        slot = st.slot_of.get(entity_id)
+        if slot is not None and st.cols["kind"].item(slot) in (Kind.PLAYER, Kind.CREATURE):
+            st.cols["version"][slot] = max(int(st.cols["version"][slot]), version)
+
     def ownership(self, entity_id: int) -> int | None:
         """The ownership version of an entity this space owns, else None."""
         st = self.world.store

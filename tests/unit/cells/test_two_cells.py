@@ -11,6 +11,7 @@ import msgspec
 import numpy as np
 
 from realmkit.cells.border import Margins
+from realmkit.cells.ghosts import GhostRows
 from realmkit.cells.partition import Axis, Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import Point, SpawnDef
@@ -328,3 +329,43 @@ def test_a_hand_over_of_an_unknown_shape_or_a_second_time_is_refused() -> None:
     assert 99 not in pair.b.world.store.slot_of
     assert pair.b.cell is not None
     assert pair.b.cell.refused == 2
+
+
+def test_a_player_seated_again_outranks_the_ghost_of_its_old_body() -> None:
+    """A's ghost of a player has a high ownership version (it crossed often before its
+    cell's node died). The player is seated again from its save in B, on A's side:
+    B hands it to A at once. With its new seat's claim the hand-over is taken; an
+    unclaimed body (version 0) is refused as older than the ghost."""
+    for claimed in (True, False):
+        pair = _pair(PACK)
+        pair.step(2)
+        ghost = GhostRows.of(
+            id=np.array([9]),
+            kind=np.array([Kind.PLAYER]),
+            template=np.array([5]),
+            x=np.array([BORDER + 2.0]),
+            y=np.array([300.0]),
+            z=np.array([0.0]),
+            o=np.array([0.0]),
+            hp=np.array([100]),
+            max_hp=np.array([180]),
+            flags=np.array([0]),
+            version=np.array([7]),
+        )
+        version = pair.a.cell.partition.version  # type: ignore[union-attr]
+        assert pair.a.receive_ghosts(2, version, 10_000, ghost)
+        pair.step(1)
+        held = pair.a.world.store.slot_of[9]
+        assert pair.a.world.store.cols["kind"].item(held) == Kind.GHOST_PLAYER
+        pair.b.add_player(_player(9, BORDER - 10.0))
+        if claimed:
+            pair.b.claim(9, 3 << 24)
+        handoffs = []
+        for tick in range(pair.tick_b + 1, pair.tick_b + 40):
+            pair.b.step(tick)
+            handoffs += pair.b.handoffs_to_send()
+            if handoffs:
+                break
+        (handoff,) = handoffs
+        assert pair.a.take_handoff(_wire(handoff)) is claimed
+        assert (9 in pair.a.world.players) is claimed

@@ -93,6 +93,9 @@ PORTAL_TIMEOUT = 10.0
 CROSS_PATIENCE = 20.0
 CROSS_ATTEMPTS = 5
 CROSS_RETRY_SECONDS = 0.5
+# A seated player's ownership version is its epoch shifted by this: above every
+# version its older bodies reached by crossings (one each).
+OWNERSHIP_EPOCH_SHIFT = 24
 # How often a cell looks at the crossings out of it that are not placed yet.
 REVIEW_SECONDS = 0.5
 TICK_SAMPLES = 400
@@ -218,6 +221,10 @@ class SpaceRunner:
     def join(self, state: PlayerState, occupant: Occupant, team: int = 0) -> None:
         self.space.add_player(state, team)
         self.occupants[occupant.character_id] = occupant
+        if self.space.cell is not None:
+            # Seated under a new epoch: its body outranks every older one (each
+            # crossing adds one to the version; epochs grow with every seat).
+            self.space.claim(state.character_id, occupant.epoch << OWNERSHIP_EPOCH_SHIFT)
 
     async def leave(self, character_id: int) -> tuple[Occupant, bool]:
         """Take the player out and write its final save; (occupant, saved).
