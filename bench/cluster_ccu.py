@@ -84,10 +84,18 @@ def wait_in_world(login: str, count: int, timeout: float, *, fewer: bool = False
     return found
 
 
-async def scatter_characters(database_url: str) -> None:
-    """Move every saved character to a random place on its continent (map 1)."""
+async def scatter_characters(database_url: str, timeout: float = 60.0) -> None:
+    """Move every saved character to a random place on its continent (map 1), once
+    every one has left the world (its last save written: it would undo the move)."""
     conn = await asyncpg.connect(database_url)
     try:
+        deadline = time.monotonic() + timeout
+        while await conn.fetchval(
+            "SELECT count(*) FROM characters.player_assignments WHERE state <> 'offline'"
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit("characters still in the world: cannot scatter them")
+            await asyncio.sleep(0.5)  # their spaces are writing their last saves
         await conn.execute(
             "UPDATE characters.characters SET pos_x = 40 + random() * 1960, "
             "pos_y = 40 + random() * 1960 WHERE map_id = 1"
@@ -187,6 +195,11 @@ def run_level(
                         str(first),
                         "--login",
                         login,
+                        # One tag for both passes: the same accounts and characters
+                        # (the default, a new random tag per swarm, would register
+                        # new ones that were never scattered).
+                        "--tag",
+                        "ccu",
                         "--spread",
                         str(spread),
                         "--ramp",

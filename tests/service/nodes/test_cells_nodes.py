@@ -89,6 +89,39 @@ async def _seat(bus: NatsBus, cid: int) -> Placement:
     return placed
 
 
+class GatewayStandIn:
+    """What the test plays instead of a gateway: the frames and re-points sent to
+    ``gw-test``, every re-point acknowledged."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue[SpaceFrame] = asyncio.Queue()
+        self.repoints: asyncio.Queue[Repoint] = asyncio.Queue()
+
+    async def serve(self, bus: NatsBus) -> GatewayStandIn:
+        await bus.subscribe(subjects.gateway_frames("gw-test"), GatewayTraffic, self._traffic)
+        await bus.serve(subjects.gateway_control("gw-test"), GatewayControl, self._control)
+        return self
+
+    async def _traffic(self, message: SpaceFrame | GatewayEvents) -> None:
+        if isinstance(message, SpaceFrame):
+            await self.frames.put(message)
+
+    async def _control(self, message: GatewayControl) -> Ack:
+        if isinstance(message, Repoint):
+            await self.repoints.put(message)
+        return Ack(True)
+
+
+async def _split(bus: NatsBus, realm_id: int) -> CellsChanged:
+    """Cell 1 cut at the border: cell 2 is the eastern half."""
+    return await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS,
+        SplitCell(realm_id, 1, 1, "x", BORDER),
+        CellsChanged,
+        timeout=WAIT,
+    )
+
+
 def _sees(frame: FrameArrays, observer: int) -> dict[int, float]:
     """Entity id -> x of what ``observer`` sees (itself included)."""
     i = list(frame.observers).index(observer)
@@ -110,27 +143,10 @@ async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
     inputs followed it, and its assignment moved to the eastern cell under the next
     epoch, the gateway re-pointed without a ``new_world``."""
     realm_id, (west, east) = await _characters(db, [BORDER - 12.0, BORDER + 40.0])
-    frames: asyncio.Queue[SpaceFrame] = asyncio.Queue()
-    repoints: asyncio.Queue[Repoint] = asyncio.Queue()
-
-    async def on_traffic(message: SpaceFrame | GatewayEvents) -> None:
-        if isinstance(message, SpaceFrame):
-            await frames.put(message)
-
-    async def on_control(message: GatewayControl) -> Ack:
-        if isinstance(message, Repoint):
-            await repoints.put(message)
-        return Ack(True)
-
-    await bus.subscribe(subjects.gateway_frames("gw-test"), GatewayTraffic, on_traffic)
-    await bus.serve(subjects.gateway_control("gw-test"), GatewayControl, on_control)
+    gateway = await GatewayStandIn().serve(bus)
+    frames, repoints = gateway.frames, gateway.repoints
     first = await _seat(bus, west)
-    changed = await bus.request(
-        subjects.ORCHESTRATOR_REQUESTS,
-        SplitCell(realm_id, 1, 1, "x", BORDER),
-        CellsChanged,
-        timeout=WAIT,
-    )
+    changed = await _split(bus, realm_id)
     assert changed.cells[1] == first.instance_id
     eastern = await InstanceRepo(db).get(changed.cells[2])
     assert eastern.state is InstanceState.READY
@@ -236,24 +252,9 @@ async def test_a_hand_over_that_never_arrives_is_taken_back(
     hand-over in flight): the western cell, seeing the crossing never placed, plays
     the walker again from what it handed, and the orchestrator places it there."""
     realm_id, (west,) = await _characters(db, [BORDER - 6.0])
-    frames: asyncio.Queue[SpaceFrame] = asyncio.Queue()
-
-    async def on_traffic(message: SpaceFrame | GatewayEvents) -> None:
-        if isinstance(message, SpaceFrame):
-            await frames.put(message)
-
-    async def on_control(message: GatewayControl) -> Ack:
-        return Ack(True)
-
-    await bus.subscribe(subjects.gateway_frames("gw-test"), GatewayTraffic, on_traffic)
-    await bus.serve(subjects.gateway_control("gw-test"), GatewayControl, on_control)
+    frames = (await GatewayStandIn().serve(bus)).frames
     first = await _seat(bus, west)
-    changed = await bus.request(
-        subjects.ORCHESTRATOR_REQUESTS,
-        SplitCell(realm_id, 1, 1, "x", BORDER),
-        CellsChanged,
-        timeout=WAIT,
-    )
+    changed = await _split(bus, realm_id)
     eastern = await InstanceRepo(db).get(changed.cells[2])
     host = next(n for n in nodes if getattr(n, "name", "") == eastern.node_id)
     deaf = host._subs[eastern.instance_id][-1]  # type: ignore[attr-defined]
@@ -304,21 +305,9 @@ async def test_a_merge_hands_everything_to_the_cell_that_stays(
     its area and placed there under the next epoch (quietly), and the merged-away
     cell's space stops once it is empty."""
     realm_id, (west, east) = await _characters(db, [BORDER - 40.0, BORDER + 40.0])
-    repoints: asyncio.Queue[Repoint] = asyncio.Queue()
-
-    async def on_control(message: GatewayControl) -> Ack:
-        if isinstance(message, Repoint):
-            await repoints.put(message)
-        return Ack(True)
-
-    await bus.serve(subjects.gateway_control("gw-test"), GatewayControl, on_control)
+    repoints = (await GatewayStandIn().serve(bus)).repoints
     first = await _seat(bus, west)
-    changed = await bus.request(
-        subjects.ORCHESTRATOR_REQUESTS,
-        SplitCell(realm_id, 1, 1, "x", BORDER),
-        CellsChanged,
-        timeout=WAIT,
-    )
+    changed = await _split(bus, realm_id)
     eastern = changed.cells[2]
     second = await _seat(bus, east)
     assert second.instance_id == eastern
