@@ -84,7 +84,7 @@ def wait_in_world(login: str, count: int, timeout: float, *, fewer: bool = False
     return found
 
 
-async def scatter_characters(database_url: str, timeout: float = 60.0) -> None:
+async def scatter_characters(database_url: str, timeout: float = 180.0) -> None:
     """Move every saved character to a random place on its continent (map 1), once
     every one has left the world (its last save written: it would undo the move)."""
     conn = await asyncpg.connect(database_url)
