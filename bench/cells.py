@@ -46,70 +46,18 @@ import aiohttp
 import asyncpg
 import psutil
 
+from cluster_ccu import ROLES
+from instances import enter_all, pct
 from local_cluster import LocalCluster
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.client.game import GameClient, world_position
-from realmkit.client.login import LoginClient
 from realmkit.protocol.cluster import CellsChanged, DescribeSpace, SpaceDescription, SplitCell
 
-ROLES = [
-    ("login", "login"),
-    ("gateway-1", "gateway"),
-    ("gateway-2", "gateway"),
-    ("orchestrator-1", "orchestrator"),
-    ("world-1", "world"),
-    ("world-2", "world"),
-]
 SETTINGS = '[scaling]\nlauncher = "none"\n\n[cells]\nbalance = false\n\n'
 BORDER = 1024.0
 CROSS = 4.0  # the crossing hysteresis (cells/border.py)
 LEG = 6.0
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def enter(
-    http: aiohttp.ClientSession,
-    login: str,
-    database_url: str,
-    spots: list[tuple[float, float]],
-    prefix: str,
-) -> list[GameClient]:
-    apis, ids = [], []
-    for i in range(len(spots)):
-        api = LoginClient(login, http)
-        await api.register_or_login(f"{prefix}_{i}", f"{prefix}-password-{i}")
-        realm = (await api.realms())[0]
-        name = prefix.capitalize() + "".join(chr(97 + int(d)) for d in str(i))
-        ids.append((await api.character(realm.realm_id, name)).character_id)
-        apis.append(api)
-    conn = await asyncpg.connect(database_url)
-    try:
-        for cid, (x, y) in zip(ids, spots, strict=True):
-            await conn.execute(
-                "UPDATE characters.characters SET map_id = 1, pos_x = $2, pos_y = $3, "
-                "pos_z = 10 WHERE character_id = $1",
-                cid,
-                x,
-                y,
-            )
-    finally:
-        await conn.close()
-    clients = []
-    for api, cid in zip(apis, ids, strict=True):
-        ticket = await api.ticket(cid)
-        clients.append(await GameClient.connect(http, ticket.gateway_url, ticket.ticket))
-    async with asyncio.timeout(60):
-        for c in clients:
-            while c.me() is None:
-                await c.wait_frame()
-    return clients
 
 
 class Watch:
@@ -171,25 +119,27 @@ async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
         if role in ("world", "gateway")
     }
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        walkers = await enter(
+        walkers = await enter_all(
             http,
             login,
             database_url,
-            [(BORDER - LEG, 300.0 + 10.0 * i) for i in range(args.walkers)],
-            "walker",
+            args.walkers,
+            prefix="walker",
+            spots=[(BORDER - LEG, 300.0 + 10.0 * i) for i in range(args.walkers)],
         )
-        standers = await enter(
+        standers = await enter_all(
             http,
             login,
             database_url,
-            [
+            args.standers,
+            prefix="stander",
+            spots=[
                 (
                     BORDER + (1 if i % 2 else -1) * args.spread * ((i % 7) + 1) / 7,
                     300.0 + 10.0 * (i // 2),
                 )
                 for i in range(args.standers)
             ],
-            "stander",
         )
         assert walkers[0].world is not None
         conn = await asyncpg.connect(database_url)

@@ -89,10 +89,17 @@ async def sees_itself(client: GameClient) -> None:
 
 
 async def enter_all(  # type: ignore[no-untyped-def]
-    http, login: str, database_url: str, count: int, *, prefix: str = "bench", realms: int = 1
+    http,
+    login: str,
+    database_url: str,
+    count: int,
+    *,
+    prefix: str = "bench",
+    realms: int = 1,
+    spots: list[tuple[float, float]] | None = None,
 ) -> list[GameClient]:
-    """``count`` players scattered over the continent, on the first ``realms`` realms
-    in turn, each in the world and seeing itself."""
+    """``count`` players scattered over the continent (or standing at ``spots``), on
+    the first ``realms`` realms in turn, each in the world and seeing itself."""
     apis, ids = [], []
     for i in range(count):
         api = LoginClient(login, http)
@@ -103,11 +110,20 @@ async def enter_all(  # type: ignore[no-untyped-def]
         apis.append(api)
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(
-            "UPDATE characters.characters SET map_id = 1, pos_x = 300 + random() * 600, "
-            "pos_y = 300 + random() * 600, pos_z = 10 WHERE character_id = ANY($1::bigint[])",
-            ids,
-        )
+        if spots is None:
+            await conn.execute(
+                "UPDATE characters.characters SET map_id = 1, pos_x = 300 + random() * 600, "
+                "pos_y = 300 + random() * 600, pos_z = 10 WHERE character_id = ANY($1::bigint[])",
+                ids,
+            )
+        for character_id, (x, y) in zip(ids, spots or [], strict=False):
+            await conn.execute(
+                "UPDATE characters.characters SET map_id = 1, pos_x = $2, pos_y = $3, "
+                "pos_z = 10 WHERE character_id = $1",
+                character_id,
+                x,
+                y,
+            )
     finally:
         await conn.close()
     clients = []
