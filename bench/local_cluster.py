@@ -30,7 +30,13 @@ def realmkit(*args: str) -> list[str]:
 class LocalCluster:
     """Started by ``start``; ``login`` is the login node's base URL (ending in /)."""
 
-    def __init__(self, roles: list[tuple[str, str]], prefix: str, settings: str = "") -> None:
+    def __init__(
+        self,
+        roles: list[tuple[str, str]],
+        prefix: str,
+        settings: str = "",
+        world_capacity: int = 5000,
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self.root.chmod(0o755)
         ports = {name: free_port() for name, role in roles if role in ("login", "gateway")}
@@ -39,7 +45,7 @@ class LocalCluster:
             settings
             + "".join(
                 f'[[nodes]]\nname = "{n}"\nrole = "{r}"\nport = {ports.get(n, 0)}\n'
-                "capacity = 5000\n"
+                f"capacity = {world_capacity if r == 'world' else 5000}\n"
                 for n, r in roles
             )
         )

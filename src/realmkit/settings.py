@@ -80,6 +80,10 @@ class InstanceSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # A player whose gateway died has this long to resume through another one;
     # then its character leaves the world (saved), as on logout.
     resume_grace: Seconds = 60.0
+    # Every space ticks this many times slower than real time (its clock counts
+    # ticks, so the world itself is the same, only slower): for measuring a world
+    # larger than the machine (bench/cells_capacity.py). 1 is real time.
+    time_dilation: Annotated[float, msgspec.Meta(ge=1.0, le=1000.0)] = 1.0
 
 
 class CellSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -249,6 +253,9 @@ node_timeout = 3.0
 # Seconds a player whose gateway died has to resume through another gateway
 # (with the resume token of its last new_world) before its character logs out.
 resume_grace = 60.0
+# The world runs this many times slower than real time (benchmarks of a world
+# larger than the machine); 1 is real time.
+time_dilation = 1.0
 
 [scaling]
 # Who starts and stops world nodes as player load changes:

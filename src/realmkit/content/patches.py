@@ -18,8 +18,9 @@ changes nothing::
     limits as in the pack's creature files.
 ``spawns``
     By spawn ``name`` (unnamed spawns cannot be patched). ``enabled: false``
-    removes the spawn, ``count`` sets how many creatures it places, ``phase``
-    sets the lowest realm phase at which it appears.
+    removes the spawn, ``count`` sets how many creatures it places,
+    ``wander_radius`` how far from its point they are placed and wander, ``phase``
+    the lowest realm phase at which it appears.
 ``loot_rate``
     Multiplies every drop chance of every loot table (0 < rate <= 100). A
     chance never goes above 1: a 60% drop at rate 2 becomes a certain drop.
@@ -90,10 +91,12 @@ class CreaturePatch(_Patch, frozen=True, forbid_unknown_fields=True, omit_defaul
 
 
 class SpawnPatch(_Patch, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """A toggle, count and phase gate for one named spawn; UNSET keeps the pack's value."""
+    """A toggle, count, spread and phase gate for one named spawn; UNSET keeps the
+    pack's value."""
 
     enabled: bool | UnsetType = UNSET
     count: Count | UnsetType = UNSET
+    wander_radius: NonNegative | UnsetType = UNSET
     phase: Phase | UnsetType = UNSET
 
 
@@ -107,7 +110,7 @@ class PatchOverrides(_Patch, frozen=True, forbid_unknown_fields=True, omit_defau
 
 
 _CREATURE_FIELDS = CreaturePatch.__struct_fields__
-_SPAWN_FIELDS = ("count", "phase")
+_SPAWN_FIELDS = ("count", "wander_radius", "phase")
 
 
 def empty_overrides() -> PatchOverrides:

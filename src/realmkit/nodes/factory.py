@@ -20,7 +20,7 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
     if spec.role is Role.LOGIN:
         return LoginNode(spec, endpoints)
     if spec.role is Role.WORLD:
-        return WorldNode(spec, endpoints)
+        return WorldNode(spec, endpoints, settings.instances.time_dilation)
     if spec.role is Role.ORCHESTRATOR:
         return OrchestratorNode(
             spec,

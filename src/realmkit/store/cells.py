@@ -21,6 +21,10 @@ from realmkit.lifecycle.instance import InstanceState
 from realmkit.store.postgres import ConnectionLike, Database, ErrorFactory, translated
 from realmkit.store.records import CellStatus
 
+# A cell row starts at epoch 1 (the schema's default) and every load of its space
+# raises it by one: its first load runs under this epoch.
+FIRST_LOAD_EPOCH = 2
+
 
 class CellRow(msgspec.Struct, frozen=True):
     partition_id: int
@@ -274,7 +278,8 @@ class PartitionRepo:
         return int(record["instance_id"]), str(record["state"]), record["node_id"]
 
     async def next_epoch(self, instance_id: int) -> int:
-        """A cell's space is loaded (again): its epoch goes up; the new one."""
+        """A cell's space is loaded (again): its epoch goes up; the new one
+        (``FIRST_LOAD_EPOCH`` at its first load)."""
         async with self.db.connection() as conn:
             epoch = await conn.fetchval(
                 "UPDATE characters.cells SET epoch = epoch + 1 WHERE instance_id = $1 "

@@ -102,6 +102,10 @@ def test_unknown_top_level_key_is_a_typo() -> None:
         (b'{"loot_tables": {"2": -1.0}}', "loot_tables[2]"),
         (b'{"spawns": {"gloomdeep-vesh": {"count": 0}}}', "spawns[gloomdeep-vesh].count"),
         (b'{"spawns": {"gloomdeep-vesh": {"phase": 1001}}}', "spawns[gloomdeep-vesh].phase"),
+        (
+            b'{"spawns": {"gloomdeep-vesh": {"wander_radius": -1}}}',
+            "spawns[gloomdeep-vesh].wander_radius",
+        ),
         (b'{"spawns": {"Not A Name": {}}}', "spawns[Not A Name]"),
         (b'{"creatures": {"wolf": {}}}', "creatures[wolf]"),
         (b"[]", "(root)"),
@@ -206,6 +210,19 @@ def test_spawn_disable_and_count() -> None:
     assert boss.count == 3
     assert len(resolved.spawns) == len(CLASSIC.spawns) - 1
     assert _spawn(CLASSIC, WOLVES) is not None
+
+
+def test_spawn_spread() -> None:
+    """``wander_radius`` spreads one spawn's creatures wider; the others keep theirs."""
+    wide = resolve(CLASSIC, [decode_overrides({"spawns": {WOLVES: {"wander_radius": 250.0}}})])
+    wolves, before = _spawn(wide, WOLVES), _spawn(CLASSIC, WOLVES)
+    assert wolves is not None
+    assert before is not None
+    assert wolves.wander_radius == 250.0 != before.wander_radius
+    assert wolves.count == before.count
+    assert [s.wander_radius for s in wide.spawns if s.name != WOLVES] == [
+        s.wander_radius for s in CLASSIC.spawns if s.name != WOLVES
+    ]
 
 
 def test_later_patch_can_re_enable_a_spawn() -> None:

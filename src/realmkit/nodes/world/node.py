@@ -69,7 +69,7 @@ from realmkit.protocol.cluster import (
 from realmkit.settings import NodeSpec
 from realmkit.sim.cell import fastest
 from realmkit.sim.space import Space
-from realmkit.store.cells import PartitionRepo
+from realmkit.store.cells import FIRST_LOAD_EPOCH, PartitionRepo
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
@@ -86,8 +86,9 @@ MIGRATE_ON_STOP = 8.0
 
 
 class WorldNode:
-    def __init__(self, spec: NodeSpec, endpoints: Endpoints) -> None:
+    def __init__(self, spec: NodeSpec, endpoints: Endpoints, time_dilation: float = 1.0) -> None:
         self.name = spec.name
+        self.time_dilation = time_dilation
         self.spec = spec
         self.endpoints = endpoints
         self.packs = PackCache()
@@ -197,10 +198,15 @@ class WorldNode:
         if request.restore:
             checkpoint = await CheckpointRepo(self.db).latest(request.instance_id)
         place = None
+        populate = True
         if request.cell is not None:
             margins = Margins.of_map(pack.maps[request.map_id], fastest(pack))
             layout = Partition.load(request.cell.layout)
             place = (layout, request.cell.cell_id, margins)
+            # A cell a split just made starts empty: the cell it was cut from hands it
+            # the creatures on its side. Loaded again without a checkpoint (its node
+            # died first), those died with it, and it spawns its own.
+            populate = len(layout.cells) == 1 or request.cell.epoch > FIRST_LOAD_EPOCH
         if checkpoint is None:
             return Space(
                 pack,
@@ -209,6 +215,7 @@ class WorldNode:
                 seed=request.seed,
                 cell=place,
                 partition_id=request.cell.partition_id if request.cell else 0,
+                populate=populate,
             ), []
         space = await asyncio.to_thread(
             partial(
@@ -265,6 +272,7 @@ class WorldNode:
                     self.name,
                     version=version,
                     scope=scope,
+                    time_dilation=self.time_dilation,
                     crossings=None
                     if request.cell is None
                     else Crossings(

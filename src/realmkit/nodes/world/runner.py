@@ -22,7 +22,9 @@ win rule (``MatchWon``) goes to the matchmaker as ``MatchDecided``.
 
 Timing: ticks are scheduled on a fixed grid (drift-corrected). A tick that
 starts late is still run once; the ticks it should have overlapped are
-counted in ``late_ticks``, never queued (back-pressure, not a pile-up).
+counted in ``late_ticks``, never queued (back-pressure, not a pile-up). Under
+time dilation (``[instances] time_dilation``, for benchmarks) the grid is that
+many times wider; the space's own clock counts ticks, so it does not notice.
 """
 
 from __future__ import annotations
@@ -119,8 +121,11 @@ class SpaceRunner:
         version: Version | None = None,
         scope: Scope | None = None,
         crossings: Crossings | None = None,
+        time_dilation: float = 1.0,
     ) -> None:
         self.space = space
+        # Ticks are this many times farther apart than the map's rate asks.
+        self.time_dilation = time_dilation
         space.clock = time.perf_counter  # its ghost work is measured (``cell_cost``)
         # A cell's players handed to a neighbour, until their crossing is placed.
         self.crossings = crossings
@@ -466,7 +471,7 @@ class SpaceRunner:
 
     async def _ticking(self) -> None:
         loop = asyncio.get_running_loop()
-        period = 1.0 / self.tick_rate
+        period = self.time_dilation / self.tick_rate
         deadline = loop.time()
         tick = self.space.tick
         while not self._halting:
