@@ -20,7 +20,13 @@ from realmkit.content.patches import check_overrides, decode_overrides
 from realmkit.content.schema import MAX_PHASE
 from realmkit.engines import embedded as engines
 from realmkit.errors import InvalidInput, NotFound, RealmkitError, RemoteError, UsageError
-from realmkit.protocol.cluster import CellsChanged, MergeCell, PatchActivated, SplitCell
+from realmkit.protocol.cluster import (
+    CellsChanged,
+    MergeCell,
+    MoveCellBorder,
+    PatchActivated,
+    SplitCell,
+)
 from realmkit.settings import Settings
 from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
@@ -111,7 +117,20 @@ async def merge_cell(
     return found, await PartitionRepo(db).of_realm(found.realm_id)
 
 
-async def _change_cells(settings: Settings, request: SplitCell | MergeCell) -> None:
+async def move_border(
+    settings: Settings, db: Database, realm: str, map_id: int, cell: int, at: float
+) -> tuple[Realm, list[CellStatus]]:
+    """Ask the orchestrators to move the border between a cell of the realm's continent
+    and its sibling to ``at`` (what the moved area holds handed over live); the
+    realm's cells after it."""
+    found = await ClusterRepo(db).realm(_key(realm))
+    await _change_cells(settings, MoveCellBorder(found.realm_id, map_id, cell, at))
+    return found, await PartitionRepo(db).of_realm(found.realm_id)
+
+
+async def _change_cells(
+    settings: Settings, request: SplitCell | MergeCell | MoveCellBorder
+) -> None:
     bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="cells")
     try:
         await bus.request(

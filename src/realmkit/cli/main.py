@@ -353,9 +353,21 @@ def cells(
             help="Merge this cell and its sibling (the lower id of the two stays).",
         ),
     ] = None,
+    move: Annotated[
+        int | None,
+        typer.Option(
+            "--move",
+            metavar="CELL",
+            help="Move the border between this cell and its sibling (with --at).",
+        ),
+    ] = None,
     axis: Annotated[str, typer.Option(help="The split's axis: x or y.")] = "x",
     at: Annotated[
-        float | None, typer.Option(help="Where to cut, in map units along the axis.")
+        float | None,
+        typer.Option(
+            help="Where to cut (--split) or where the border goes (--move), in map units "
+            "along the axis."
+        ),
     ] = None,
     map_id: Annotated[int, typer.Option("--map", help="The continent's map id.")] = 1,
     as_json: JsonOption = False,
@@ -368,20 +380,26 @@ def cells(
     players there are handed over live (players keep their sockets and see no
     transfer). With --merge CELL the cell joins its sibling (the other half of
     the split that made it): the lower id of the two takes the area, the other
-    hands everything over and its space stops.
+    hands everything over and its space stops. With --move CELL --at N the border
+    between the cell and its sibling (itself a cell) moves to N along the axis of
+    the split that made them, both staying at least the map's smallest cell wide;
+    what the moved area holds is handed over live to the cell that now has it.
 
-    The orchestrators' leader also splits busy cells and merges cold ones by
-    itself (the [cells] settings of the node file; balance = false turns it
-    off), so a hand-made split of a quiet continent is merged back."""
+    The orchestrators' leader also splits busy cells, merges cold ones and moves
+    the border between uneven siblings by itself (the [cells] settings of the node
+    file; balance = false turns it off), so a hand-made split of a quiet continent
+    is merged back."""
     from realmkit import realms
     from realmkit.cli.tables import cells_table
 
     if split is not None and at is None:
         raise typer.BadParameter("--split needs --at", param_hint="--at")
+    if move is not None and at is None:
+        raise typer.BadParameter("--move needs --at", param_hint="--at")
     if axis not in ("x", "y"):
         raise typer.BadParameter("x or y", param_hint="--axis")
-    if split is not None and merge is not None:
-        raise typer.BadParameter("--split or --merge, not both", param_hint="--merge")
+    if sum(change is not None for change in (split, merge, move)) > 1:
+        raise typer.BadParameter("one of --split, --merge and --move", param_hint="--move")
     if split is not None and at is not None:
         cell, where = split, at
 
@@ -396,6 +414,13 @@ def cells(
             return realms.merge_cell(settings, db, realm, map_id, gone)
 
         found, rows = on_db(ctx, as_json, join)
+    elif move is not None and at is not None:
+        shifted, to = move, at
+
+        def shift(settings: Settings, db: Database) -> Awaitable[tuple[Realm, list[CellStatus]]]:
+            return realms.move_border(settings, db, realm, map_id, shifted, to)
+
+        found, rows = on_db(ctx, as_json, shift)
     else:
         found, rows = on_db(ctx, as_json, lambda _, db: realms.cells(db, realm))
     if as_json:

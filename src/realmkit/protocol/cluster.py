@@ -139,6 +139,19 @@ class MergeCell(msgspec.Struct, frozen=True, tag_field="t", tag="merge_cell"):
     cell_id: int
 
 
+class MoveCellBorder(msgspec.Struct, frozen=True, tag_field="t", tag="move_cell_border"):
+    """Move the border between cell ``cell_id`` of a realm's continent and its sibling
+    (the other half of the split that made it, itself a cell) to ``at`` along that
+    split's axis, both cells staying at least the map's smallest cell wide: what the
+    moved area holds is handed over live to the cell that now has it. Reply:
+    CellsChanged."""
+
+    realm_id: int
+    map_id: int
+    cell_id: int
+    at: float
+
+
 class CrossCell(msgspec.Struct, frozen=True, tag_field="t", tag="cross_cell"):
     """A cell took a player over its border from a neighbour (``Handoff``): its
     assignment moves to this cell's instance under the next epoch, the quiet way
@@ -189,6 +202,7 @@ OrchestratorRequest = (
     | DrainNode
     | SplitCell
     | MergeCell
+    | MoveCellBorder
     | CrossCell
 )
 

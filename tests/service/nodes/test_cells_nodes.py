@@ -1,7 +1,8 @@
 """A continent split over two world nodes (orchestrator and world nodes on real NATS and
 PostgreSQL; the test plays the gateway): ghosts cross the border between nodes, and
 a player walking over it is handed to the other node's cell, inputs following, and
-its assignment follows through the orchestrator (a quiet re-point of its gateway)."""
+its assignment follows through the orchestrator (a quiet re-point of its gateway);
+a merge or a moved border hands what changed hands the same way."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
+from realmkit.nodes.orchestrator.cells import Balancer, Cells
+from realmkit.nodes.orchestrator.handover import Handover
+from realmkit.nodes.orchestrator.instances import InstanceRegistry
+from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cluster import (
     Ack,
     CellsChanged,
@@ -29,13 +34,16 @@ from realmkit.protocol.cluster import (
     Joined,
     JoinSpace,
     MergeCell,
+    MoveCellBorder,
     Placement,
     PlayerInput,
     Repoint,
+    SpaceLoad,
     SplitCell,
 )
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Move
+from realmkit.settings import CellSettings
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.cells import PartitionRepo
 from realmkit.store.characters import CharacterRepo
@@ -58,6 +66,7 @@ async def nodes(database_url: str, endpoints: Endpoints) -> AsyncIterator[list[o
 
 
 async def _characters(db: Database, at: list[float]) -> tuple[int, list[int]]:
+    """The realm Azure and a character standing at each x of ``at`` (at most four)."""
     repo = ClusterRepo(db)
     await repo.add_game("classic", "Classic", "classic")
     pool = await repo.add_pool("europe", "classic")
@@ -68,7 +77,7 @@ async def _characters(db: Database, at: list[float]) -> tuple[int, list[int]]:
         c = await CharacterRepo(db).create(
             account.account_id,
             realm.realm_id,
-            f"Walker{'ab'[i]}",
+            f"Walker{'abcd'[i]}",
             map_id=1,
             position=(x, Y, 0.0),
             hp=100,
@@ -244,6 +253,26 @@ async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
     bad = run_realmkit("cells", "Azure", "--split", "3", "--at", "1990", env=env)
     _, err = await asyncio.to_thread(bad.communicate, None, 60)
     assert bad.returncode == 2, err  # a cell that thin is refused, nothing changed
+    # The operator moves the border between the two halves of the eastern cell north.
+    proc = run_realmkit("cells", "Azure", "--move", "3", "--at", "1100", "--json", env=env)
+    stdout, stderr = await asyncio.to_thread(proc.communicate, None, 60)
+    assert proc.returncode == 0, stdout + stderr
+    shown = json.loads(stdout)["cells"]
+    assert {(c["cell_id"], c["min_y"], c["max_y"], c["version"]) for c in shown} == {
+        (1, 0.0, 2048.0, 4),
+        (2, 0.0, 1100.0, 4),
+        (3, 1100.0, 2048.0, 4),
+    }
+    # Cell 1's sibling is split (no single border to move); and no cell gets thinner
+    # than the map's smallest (twice the ghost margin): both refused, nothing changed.
+    for args in (("--move", "1", "--at", "900"), ("--move", "3", "--at", "2000")):
+        bad = run_realmkit("cells", "Azure", *args, env=env)
+        _, err = await asyncio.to_thread(bad.communicate, None, 60)
+        assert bad.returncode == 2, err
+        assert "border" in err, err
+    stored = await PartitionRepo(db).live(realm_id, 1)
+    assert stored is not None
+    assert stored.version == 4
 
 
 async def test_a_hand_over_that_never_arrives_is_taken_back(
@@ -330,3 +359,110 @@ async def test_a_merge_hands_everything_to_the_cell_that_stays(
     placed = await AssignmentRepo(db).get(east)
     assert placed is not None
     assert placed.instance_id == first.instance_id
+
+
+async def test_a_moved_border_hands_the_players_of_the_moved_area_over(
+    nodes: list[object], db: Database, bus: NatsBus, eventually: Eventually
+) -> None:
+    """Split at x=1024, then move the border 100 units west: the two players standing
+    in the strip the western cell gave up are handed to the eastern cell, their
+    assignments moved there under the next epoch (their gateway re-pointed quietly),
+    the player further west stays where it was, and each of the three is played by
+    exactly one cell, none lost."""
+    near, nearer, far = BORDER - 60.0, BORDER - 30.0, BORDER - 400.0
+    realm_id, (a, b, c) = await _characters(db, [near, nearer, far])
+    repoints = (await GatewayStandIn().serve(bus)).repoints
+    first = await _seat(bus, a)
+    changed = await _split(bus, realm_id)
+    western, eastern = changed.cells[1], changed.cells[2]
+    seated = {a: first, b: await _seat(bus, b), c: await _seat(bus, c)}
+    assert {p.instance_id for p in seated.values()} == {western}  # seated by position
+    moved = await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS,
+        MoveCellBorder(realm_id, 1, 1, BORDER - 100.0),
+        CellsChanged,
+        timeout=WAIT,
+    )
+    assert moved.cells == changed.cells  # the same cells and instances
+    assert moved.version == changed.version + 1
+    stored = await PartitionRepo(db).live(realm_id, 1)
+    assert stored is not None
+    assert stored.cells[1].max_x == stored.cells[2].min_x == BORDER - 100.0
+    async with asyncio.timeout(WAIT):
+        heard = {}
+        while len(heard) < 2:
+            repoint = await repoints.get()
+            heard[repoint.character_id] = repoint
+    assert set(heard) == {a, b}
+    for cid, repoint in heard.items():
+        assert (repoint.instance_id, repoint.epoch) == (eastern, seated[cid].epoch + 1)
+        assert not repoint.fresh
+
+    async def placed() -> bool:
+        rows = {cid: await AssignmentRepo(db).get(cid) for cid in (a, b, c)}
+        return all(r is not None and r.state is AssignmentState.IN_WORLD for r in rows.values())
+
+    await eventually(placed, WAIT, "every player placed")
+    for cid, where in ((a, eastern), (b, eastern), (c, western)):
+        row = await AssignmentRepo(db).get(cid)
+        assert row is not None
+        grown = 1 if where == eastern else 0
+        assert (row.instance_id, row.epoch) == (where, seated[cid].epoch + grown)
+
+    def owners(cid: int) -> list[int]:
+        """The spaces that play ``cid`` as their own (not as a ghost)."""
+        return [
+            instance_id
+            for node in nodes
+            for instance_id, runner in getattr(node, "runners", {}).items()
+            if cid in runner.space.world.players
+        ]
+
+    async def one_owner_each() -> bool:
+        return all(len(owners(cid)) == 1 for cid in (a, b, c))
+
+    await eventually(one_owner_each, WAIT, "one owner per player")
+    assert [owners(cid) for cid in (a, b, c)] == [[eastern], [eastern], [western]]
+
+
+async def test_the_leader_moves_the_border_of_a_slow_cell_into_it(
+    nodes: list[object], db: Database, bus: NatsBus, eventually: Eventually
+) -> None:
+    """The western cell ticks far slower than the eastern one (under the split
+    threshold, too busy to merge): the leader's balancer moves their border west to
+    its players' median, and the players in the strip it gave up are handed east."""
+    near, nearer, far = BORDER - 60.0, BORDER - 30.0, BORDER - 400.0
+    realm_id, (a, b, c) = await _characters(db, [near, nearer, far])
+    await GatewayStandIn().serve(bus)
+    await _seat(bus, a)
+    changed = await _split(bus, realm_id)
+    western, eastern = changed.cells[1], changed.cells[2]
+    for cid in (b, c):
+        await _seat(bus, cid)
+    packs = PackCache()
+    cells = Cells(db, bus, packs, InstanceRegistry(db, bus, packs, Handover(db, bus)))
+    balancer = Balancer(cells, CellSettings(balance=True))
+    loads = {
+        western: SpaceLoad(western, 3, 3, 0, 30.0, 0),
+        eastern: SpaceLoad(eastern, 0, 0, 0, 1.0, 0),
+    }
+    await balancer.round(100.0, loads)
+    stored = await PartitionRepo(db).live(realm_id, 1)
+    assert stored is not None
+    assert stored.version == changed.version + 1
+    assert stored.cells[1].max_x == near  # the median of the three
+    assert {cell: row.instance_id for cell, row in stored.cells.items()} == changed.cells
+
+    async def handed() -> bool:
+        rows = [await AssignmentRepo(db).get(cid) for cid in (a, b, c)]
+        return [r.instance_id if r is not None else 0 for r in rows] == [
+            eastern,
+            eastern,
+            western,
+        ]
+
+    await eventually(handed, WAIT, "the players of the strip placed in the eastern cell")
+    await balancer.round(200.0, loads)  # the same loads again: within the dead band
+    again = await PartitionRepo(db).live(realm_id, 1)
+    assert again is not None
+    assert again.version == stored.version

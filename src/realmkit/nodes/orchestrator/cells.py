@@ -1,4 +1,5 @@
-"""Changing a continent's cells: a split or a merge, under the partition's lock.
+"""Changing a continent's cells: a split, a merge or a border moved, under the
+partition's lock.
 
 A split:
 1. the new layout is written (``PartitionRepo.relayout``: a compare-and-set on
@@ -20,10 +21,22 @@ as at any border). Its space keeps running, empty, until the leader stops it
 (``retire``): a merged-away cell no live layout names, with nobody placed in
 it, seen so for ``RETIRE_AFTER`` seconds.
 
+A border move shifts the line of the split between two sibling cells (both
+cells, both READY): the same cells and instances under the next version
+(``PartitionRepo.relayout``, the same compare-and-set, no new instance), and
+every cell of the old layout hears it. At its next tick each of the two hands
+what now lies in the other's rectangle to it, as at a crossing (the players'
+assignments move under ``epoch + 1``, their gateways re-pointed quietly); the
+other cells only learn the new version and rectangles. A crash after the write
+leaves the new layout: a cell loaded again runs it, keeps only the players the
+assignments give it, and hands out the rest of what lies past its new border
+by the ordinary crossing rule (more than the cross margin past it).
+
 The leader also moves borders with the load (``balance``): each partition's
 cells, their players (where they stand, by their last saves) and their tick
 p99 (from the world nodes' reports) go to ``realmkit.cells.balance.decide``,
-and at most one split or merge per partition follows, then a ``cooldown``.
+and at most one split, merge or border move per partition follows, then a
+``cooldown``.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ from collections.abc import Mapping
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.cells.balance import CellLoad, MergeAway, Rules, SplitAt, decide
+from realmkit.cells.balance import CellLoad, MergeAway, MoveBorder, Rules, SplitAt, border, decide
 from realmkit.cells.border import Margins
 from realmkit.cells.partition import Axis, Partition
 from realmkit.errors import InvalidInput, NotFound, RealmkitError, Unavailable
@@ -41,7 +54,13 @@ from realmkit.lifecycle.instance import InstanceEvent, InstanceState
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cells import Relayout
-from realmkit.protocol.cluster import CellsChanged, MergeCell, SpaceLoad, SplitCell
+from realmkit.protocol.cluster import (
+    CellsChanged,
+    MergeCell,
+    MoveCellBorder,
+    SpaceLoad,
+    SplitCell,
+)
 from realmkit.settings import CellSettings
 from realmkit.sim.cell import fastest
 from realmkit.store.cells import PartitionRepo, StoredPartition
@@ -74,10 +93,8 @@ class Cells:
             stored = await self.partitions.live(request.realm_id, request.map_id)
             if stored is None:
                 raise NotFound("continent", (request.realm_id, request.map_id))
-            realm = await self.cluster.realm(request.realm_id)
-            pack = await self.packs.get((await self.cluster.game(realm.game_id)).content_pack)
-            margins = Margins.of_map(pack.maps[request.map_id], fastest(pack))
-            layout = stored.layout.split(request.cell_id, axis, request.at, margins.min_cell)
+            min_cell = await self.min_cell(request.realm_id, request.map_id)
+            layout = stored.layout.split(request.cell_id, axis, request.at, min_cell)
             born = layout.next_cell - 1
             named: dict[int, int | None] = {c: r.instance_id for c, r in stored.cells.items()}
             after = await self.partitions.relayout(stored, layout, {**named, born: None})
@@ -135,6 +152,62 @@ class Cells:
             after.partition_id, after.version, {c: r.instance_id for c, r in after.cells.items()}
         )
 
+    async def move(self, request: MoveCellBorder) -> CellsChanged:
+        """Move the border between a cell and its sibling: the same cells and instances
+        under a new version, each cell handing what the line gave away to the other."""
+        async with self.db.advisory_lock(f"partition:{request.realm_id}:{request.map_id}"):
+            stored = await self.partitions.live(request.realm_id, request.map_id)
+            if stored is None:
+                raise NotFound("continent", (request.realm_id, request.map_id))
+            stored.layout.rect(request.cell_id)  # NotFound for a cell it does not have
+            found = border(stored.layout, request.cell_id)
+            if found is None:
+                raise InvalidInput(
+                    "cell",
+                    f"cell {request.cell_id}'s sibling is split: no single border to move "
+                    "(move a border between two cells, or merge first)",
+                )
+            min_cell = await self.min_cell(stored.realm_id, stored.map_id)
+            lowest, highest = found.room(min_cell)
+            if not lowest <= request.at <= highest:
+                raise InvalidInput(
+                    "at",
+                    f"the border of cells {found.low} and {found.high} "
+                    f"({found.axis.value}={found.at:.0f}) moves within "
+                    f"{lowest:.0f}-{highest:.0f}: both cells stay at least {min_cell:.0f} wide",
+                )
+            layout = stored.layout.move(found.path, request.at, min_cell)
+            for cell in (found.low, found.high):
+                row = stored.cells[cell]
+                state = (await self.instances.rows.get(row.instance_id)).state
+                if state is not InstanceState.READY:
+                    # The moved area's entities are handed over live: not while one is away.
+                    raise Unavailable(f"cell {cell} is {state.value}; move its border later")
+            after = await self.partitions.relayout(
+                stored, layout, {c: r.instance_id for c, r in stored.cells.items()}
+            )
+            await self._announce(stored, layout)
+        log.info(
+            "continent %d/%d: border of cells %d and %d moved from %s=%.1f to %.1f (version %d)",
+            request.realm_id,
+            request.map_id,
+            found.low,
+            found.high,
+            found.axis.value,
+            found.at,
+            request.at,
+            layout.version,
+        )
+        return CellsChanged(
+            after.partition_id, after.version, {c: r.instance_id for c, r in after.cells.items()}
+        )
+
+    async def min_cell(self, realm_id: int, map_id: int) -> float:
+        """The narrowest a cell of this realm's map may be (twice its ghost margin)."""
+        realm = await self.cluster.realm(realm_id)
+        pack = await self.packs.get((await self.cluster.game(realm.game_id)).content_pack)
+        return Margins.of_map(pack.maps[map_id], fastest(pack)).min_cell
+
     async def _announce(self, stored: StoredPartition, layout: Partition) -> None:
         """Every cell of the old layout runs the new one from its next tick."""
         message = Relayout(stored.partition_id, layout.dump())
@@ -187,15 +260,11 @@ class Balancer:
                 tuple(x for x, _ in spots),
                 tuple(y for _, y in spots),
             )
-        realm = await self.cells.cluster.realm(stored.realm_id)
-        pack = await self.cells.packs.get(
-            (await self.cells.cluster.game(realm.game_id)).content_pack
-        )
         rules = Rules(
             self.settings.split_players,
             self.settings.merge_players,
             self.settings.split_tick_ms,
-            Margins.of_map(pack.maps[stored.map_id], fastest(pack)).min_cell,
+            await self.cells.min_cell(stored.realm_id, stored.map_id),
         )
         change = decide(stored.layout, known, rules)
         if isinstance(change, SplitAt):
@@ -206,6 +275,15 @@ class Balancer:
         elif isinstance(change, MergeAway):
             log.info("cell %d of partition %d is cold: merged", change.cell, stored.partition_id)
             await self.cells.merge(MergeCell(stored.realm_id, stored.map_id, change.cell))
+        elif isinstance(change, MoveBorder):
+            log.info(
+                "cell %d of partition %d is busier than its sibling: border moved",
+                change.cell,
+                stored.partition_id,
+            )
+            await self.cells.move(
+                MoveCellBorder(stored.realm_id, stored.map_id, change.cell, change.at)
+            )
         return change is not None
 
     async def retire(self, now: float) -> None:

@@ -35,6 +35,7 @@ from realmkit.protocol.cluster import (
     EnterWorld,
     InstanceInfo,
     MergeCell,
+    MoveCellBorder,
     MoveToInstance,
     OrchestratorRequest,
     Placement,
@@ -111,6 +112,8 @@ class OrchestratorNode(Replica):
                 return await cells.split(request)
             if isinstance(request, MergeCell):
                 return await cells.merge(request)
+            if isinstance(request, MoveCellBorder):
+                return await cells.move(request)
             if isinstance(request, CrossCell):
                 return await handover.cross(request)
             return await transfers.portal(request)
