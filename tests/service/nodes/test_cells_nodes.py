@@ -263,9 +263,14 @@ async def test_a_continent_over_two_nodes_shows_across_and_hands_over(
         (2, 0.0, 1100.0, 4),
         (3, 1100.0, 2048.0, 4),
     }
-    # Cell 1's sibling is split (no single border to move); and no cell gets thinner
-    # than the map's smallest (twice the ghost margin): both refused, nothing changed.
-    for args in (("--move", "1", "--at", "900"), ("--move", "3", "--at", "2000")):
+    # Cell 1's sibling is split (no single border to move), and no cell gets thinner
+    # than the map's smallest (twice the ghost margin): refused, nothing changed.
+    # Nor is a move to where the border already is.
+    for args in (
+        ("--move", "1", "--at", "900"),
+        ("--move", "3", "--at", "2000"),
+        ("--move", "2", "--at", "1100"),
+    ):
         bad = run_realmkit("cells", "Azure", *args, env=env)
         _, err = await asyncio.to_thread(bad.communicate, None, 60)
         assert bad.returncode == 2, err

@@ -176,6 +176,10 @@ class Cells:
                     f"({found.axis.value}={found.at:.0f}) moves within "
                     f"{lowest:.0f}-{highest:.0f}: both cells stay at least {min_cell:.0f} wide",
                 )
+            if request.at == found.at:
+                raise InvalidInput(
+                    "at", f"the border of cells {found.low} and {found.high} is at {found.at:g}"
+                )
             layout = stored.layout.move(found.path, request.at, min_cell)
             for cell in (found.low, found.high):
                 row = stored.cells[cell]
