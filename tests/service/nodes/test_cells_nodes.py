@@ -471,3 +471,31 @@ async def test_the_leader_moves_the_border_of_a_slow_cell_into_it(
     again = await PartitionRepo(db).live(realm_id, 1)
     assert again is not None
     assert again.version == stored.version
+
+
+async def test_cells_that_missed_a_new_layout_read_it_and_hand_over(
+    nodes: list[object], db: Database, bus: NatsBus
+) -> None:
+    """A layout written without its ``Relayout`` (as if the bus lost it): the cells
+    read it from PostgreSQL on their own, and the player in the strip the western
+    cell gave up is handed to the eastern cell, placed there under the next epoch."""
+    near, far = BORDER - 30.0, BORDER - 400.0
+    realm_id, (a, c) = await _characters(db, [near, far])
+    repoints = (await GatewayStandIn().serve(bus)).repoints
+    first = await _seat(bus, a)
+    changed = await _split(bus, realm_id)
+    eastern = changed.cells[2]
+    await _seat(bus, c)
+    partitions = PartitionRepo(db)
+    stored = await partitions.live(realm_id, 1)
+    assert stored is not None
+    path = next(path for path, _, _ in stored.layout.splits())
+    moved = stored.layout.move(path, BORDER - 100.0)
+    await partitions.relayout(stored, moved, {c: r.instance_id for c, r in stored.cells.items()})
+    repoint = await asyncio.wait_for(repoints.get(), 2 * WAIT)
+    assert (repoint.character_id, repoint.instance_id, repoint.epoch) == (
+        a,
+        eastern,
+        first.epoch + 1,
+    )
+    assert repoints.empty()  # the western player further in stays

@@ -17,7 +17,9 @@ asks it (``UsePortal``) off the tick and carries on. So is a player that
 crossed into this cell from a neighbour: the cell plays it at once, under the
 epoch the hand-over carried, and asks the orchestrator (``CrossCell``) to
 move its assignment here under the next epoch; until the answer, its inputs
-still reach the old cell, which forwards them. A match space's decided
+still reach the old cell, which forwards them. A cell that missed a new
+layout (``Relayout``) reads it from PostgreSQL as soon as a neighbour writes to
+it under a newer one, and every few seconds in any case. A match space's decided
 win rule (``MatchWon``) goes to the matchmaker as ``MatchDecided``.
 
 Timing: ticks are scheduled on a fixed grid (drift-corrected). A tick that
@@ -100,6 +102,8 @@ CROSS_RETRY_SECONDS = 0.5
 OWNERSHIP_EPOCH_SHIFT = 24
 # How often a cell looks at the crossings out of it that are not placed yet.
 REVIEW_SECONDS = 0.5
+# How often a cell reads its partition's layout, in case it missed a ``Relayout``.
+LAYOUT_CHECK_SECONDS = 5.0
 TICK_SAMPLES = 400
 # How long database work waits for an unreachable PostgreSQL before it is dropped.
 STORE_PATIENCE = 120.0
@@ -164,6 +168,7 @@ class SpaceRunner:
         self.saves = 0
         self._halting = False
         self._checkpointing: asyncio.Task[None] | None = None
+        self._catching_up: asyncio.Task[None] | None = None
         self._asks: set[asyncio.Task[None]] = set()
         self._jobs: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue()
         self._last_job: Callable[[], Awaitable[object]] | None = None
@@ -211,8 +216,9 @@ class SpaceRunner:
         """This node lost the space (declared dead meanwhile): stop without writing."""
         for task in (*self._tasks, *self._asks):
             task.cancel()
-        if self._checkpointing is not None:
-            self._checkpointing.cancel()
+        for lane in (self._checkpointing, self._catching_up):
+            if lane is not None:
+                lane.cancel()
 
     async def _finish_writes(self) -> None:
         await self._jobs.join()
@@ -342,14 +348,46 @@ class SpaceRunner:
         self.space.remove_player(cid)
 
     async def _reviewing(self, crossings: Crossings) -> None:
-        """Crossings out of this cell that were never placed are taken back."""
+        """Crossings out of this cell that were never placed are taken back; now and
+        then the layout is read again (``_catch_up``)."""
+        reviews = 0
         while not self._halting:
             await asyncio.sleep(REVIEW_SECONDS)
+            reviews += 1
             try:
                 for handoff in await crossings.review():
                     self._take_back(handoff)
             except RealmkitError as exc:
                 log.warning("crossings of space %d not reviewed: %s", self.instance_id, exc.message)
+            if reviews % round(LAYOUT_CHECK_SECONDS / REVIEW_SECONDS) == 0:
+                await self._catch_up(crossings)
+
+    def _heard_version(self, version: int) -> None:
+        """A neighbour wrote under a newer layout than this cell runs: this cell
+        missed its ``Relayout`` (the bus delivers at most once) and reads it."""
+        role = self.space.cell
+        if self.crossings is None or role is None or version <= role.partition.version:
+            return
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up(self.crossings))
+
+    async def _catch_up(self, crossings: Crossings) -> None:
+        """Run the partition's layout as PostgreSQL has it, when it is newer than this
+        cell's: what it gives to another cell is handed out at the next tick, as after
+        a ``Relayout``."""
+        role = self.space.cell
+        assert role is not None
+        try:
+            stored = await crossings.partitions.get(role.partition_id)
+        except RealmkitError as exc:
+            log.warning("layout of space %d not read: %s", self.instance_id, exc.message)
+            return
+        if self.space.relayout(stored.layout):
+            log.warning(
+                "space %d missed the layout of version %d: runs it now",
+                self.instance_id,
+                stored.layout.version,
+            )
 
     def _take_back(self, handoff: Handoff) -> None:
         """Play a player this cell handed over again, from what it handed (see
@@ -411,6 +449,7 @@ class SpaceRunner:
             epoch = message.epoch if isinstance(message, GhostBatch) else message.from_epoch
             if not self.incarnations.heard(source, epoch):
                 return  # an older incarnation of that cell, still running somewhere
+            self._heard_version(message.version)
         if isinstance(message, GhostBatch):
             started = time.perf_counter()
             self.space.receive_ghosts(
