@@ -83,16 +83,21 @@ def crossings(
     margins: Margins,
     x: FloatArray,
     y: FloatArray,
+    owned: NDArray[np.bool_],
     arrived: IntArray,
     tick: int,
 ) -> tuple[IntArray, IntArray]:
     """(indices, new owner cells) of the entities that leave ``cell`` this tick.
 
-    ``arrived`` holds, per entity, the tick at which it came to this cell
-    (its spawn, or its hand-over here); an entity leaves once it is more than
-    ``margins.cross`` outside the cell and has stayed ``margins.min_stay`` ticks.
+    ``owned`` marks the entities the cell owns (the others, its ghosts, never
+    leave it); ``arrived`` holds, per entity, the tick at which it came to this
+    cell (its spawn, or its hand-over here). An owned entity leaves once it is
+    more than ``margins.cross`` outside the cell and has stayed
+    ``margins.min_stay`` ticks.
     """
     outside = partition.rect(cell).distances(x, y) > margins.cross
     settled = (tick - arrived) >= margins.min_stay
-    index = np.flatnonzero(outside & settled).astype(np.int64)
+    index = np.flatnonzero(owned & outside & settled).astype(np.int64)
+    if index.size == 0:
+        return index, index  # the usual tick: no one leaves
     return index, partition.cells_at(x[index], y[index])

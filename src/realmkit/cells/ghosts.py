@@ -20,8 +20,10 @@ inputs and actions that still arrive here follow it (cases 5 and 7), at most
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,7 +67,7 @@ class GhostRows:
     @classmethod
     def of(cls, **cols: NDArray[np.generic]) -> GhostRows:
         """Rows from columns of equal length, cast to ``GHOST_COLUMNS``' dtypes."""
-        if set(cols) != set(GHOST_COLUMNS):
+        if cols.keys() != GHOST_COLUMNS.keys():
             raise ValueError(f"ghost rows need exactly the columns {sorted(GHOST_COLUMNS)}")
         lengths = {len(c) for c in cols.values()}
         if len(lengths) > 1:
@@ -82,6 +84,12 @@ class GhostRows:
 
     def take(self, index: NDArray[np.generic]) -> GhostRows:
         return GhostRows({n: c[index] for n, c in self.cols.items()})
+
+    @classmethod
+    def gather(cls, cols: Mapping[str, NDArray[Any]], index: NDArray[np.intp]) -> GhostRows:
+        """The rows at ``index`` of columns that include ``GHOST_COLUMNS`` (an entity
+        store's), cast to their dtypes: ``of`` without its checks, for every tick."""
+        return cls({n: cols[n][index].astype(dt, copy=False) for n, dt in GHOST_COLUMNS.items()})
 
     @classmethod
     def concat(cls, parts: list[GhostRows]) -> GhostRows:
@@ -141,26 +149,24 @@ class Ghosts:
     def forget(self, source: int) -> None:
         self._batches.pop(source, None)
 
-    def rows(self, real: IntArray) -> tuple[GhostRows, IntArray]:
-        """Every ghost, once, with the cell that owns it; entities in ``real`` (held
-        as real here) are left out. An id sent by two neighbours (a hand-over
-        between them is under way) is taken from the higher ownership version."""
-        parts, owners = [], []
-        for source in sorted(self._batches):
-            batch = self._batches[source].rows
-            parts.append(batch)
-            owners.append(np.full(len(batch), source, dtype=np.int64))
-        rows = GhostRows.concat(parts)
-        owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
-        if len(rows) == 0:
-            return rows, owner
-        # Highest version first per id, then keep the first row of each id.
+    def rows(self) -> GhostRows:
+        """Every ghost, once, in the order received (sources by id). An id sent by
+        two neighbours (a hand-over between them is under way) is taken from the
+        higher ownership version; on a tie, from the lower source."""
+        parts = [self._batches[source].rows for source in sorted(self._batches)]
+        rows = parts[0] if len(parts) == 1 else GhostRows.concat(parts)
+        if len(rows) < 2:
+            return rows
+        # Highest version first per id (a stable sort: the earlier row on a tie),
+        # then the first row of each id.
         order = np.lexsort((-rows.cols["version"].astype(np.int64), rows.ids))
         ids = rows.ids[order]
+        repeated = ids[1:] == ids[:-1]
+        if not repeated.any():
+            return rows  # the usual tick: nothing to drop, nothing to copy
         first = np.ones(ids.size, dtype=bool)
-        first[1:] = ids[1:] != ids[:-1]
-        keep = order[first & ~np.isin(ids, real)]
-        return rows.take(keep), owner[keep]
+        first[1:] = ~repeated
+        return rows.take(np.sort(order[first]))
 
     def owner(self, entity_id: int) -> int | None:
         """The neighbour whose ghost ``entity_id`` is (the higher version's), or None."""
@@ -214,9 +220,12 @@ class Forwards:
     def __init__(self, keep_ticks: int = FORWARD_TICKS) -> None:
         self.keep_ticks = keep_ticks
         self._to: dict[int, tuple[int, int]] = {}
+        # The earliest end of an entry: expire runs every tick, and has nothing to do before it.
+        self._next_end: float = math.inf
 
     def handed(self, entity_id: int, to_cell: int, tick: int) -> None:
         self._to[entity_id] = (to_cell, tick + self.keep_ticks)
+        self._next_end = min(self._next_end, tick + self.keep_ticks)
 
     def taken_back(self, entity_id: int) -> None:
         """The entity is this cell's again: nothing to forward."""
@@ -230,7 +239,10 @@ class Forwards:
         return hit[0]
 
     def expire(self, tick: int) -> None:
+        if tick <= self._next_end:
+            return
         self._to = {e: v for e, v in self._to.items() if tick <= v[1]}
+        self._next_end = min((end for _, end in self._to.values()), default=math.inf)
 
     def route(self, entity_id: int, hops: int, tick: int) -> int | None:
         """Where an action for ``entity_id``, already forwarded ``hops`` times, goes

@@ -16,6 +16,7 @@ BOUNDS = Rect(0.0, 0.0, 2048.0, 2048.0)
 M = Margins(view=85.0, cross=4.0, travel=2.0, min_stay=20)
 BORDER_X = 1024.0
 TWO = Partition.single(BOUNDS).split(1, Axis.X, BORDER_X)
+OWNED = np.ones(1, dtype=bool)
 
 
 def _arr(*v: float) -> np.ndarray:
@@ -64,9 +65,45 @@ def test_an_entity_crosses_once_it_is_past_the_margin_and_has_stayed() -> None:
     x = _arr(1024.0 + M.cross + 0.1, 1024.0 + M.cross - 0.1, 1024.0 + 50.0)
     y = _arr(5.0, 5.0, 5.0)
     arrived = np.array([0, 0, 95], dtype=np.int64)
-    index, to = crossings(TWO, 1, M, x, y, arrived, tick=100)
+    index, to = crossings(TWO, 1, M, x, y, np.ones(3, dtype=bool), arrived, tick=100)
     assert list(index) == [0]
     assert list(to) == [2]
+
+
+def test_only_what_the_cell_owns_crosses() -> None:
+    """A ghost held past the border (the neighbour's entity) is never handed over."""
+    x = _arr(1024.0 + 30.0, 1024.0 + 30.0)
+    owned = np.array([False, True])
+    index, to = crossings(TWO, 1, M, x, _arr(5.0, 5.0), owned, np.zeros(2, np.int64), tick=100)
+    assert list(index) == [1]
+    assert list(to) == [2]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(BORDER_X - 60.0, BORDER_X + 60.0),
+            st.floats(-10.0, 30.0),
+            st.booleans(),
+            st.integers(0, 100),
+        ),
+        max_size=12,
+    )
+)
+def test_crossings_are_the_plain_rule(entities: list[tuple[float, float, bool, int]]) -> None:
+    """An entity leaves cell 1 for the cell it stands in exactly when cell 1 owns it,
+    it is more than `cross` outside and it has stayed `min_stay` ticks."""
+    x = _arr(*(e[0] for e in entities))
+    y = _arr(*(e[1] for e in entities))
+    owned = np.array([e[2] for e in entities], dtype=bool)
+    arrived = np.array([e[3] for e in entities], dtype=np.int64)
+    index, to = crossings(TWO, 1, M, x, y, owned, arrived, tick=110)
+    want = [
+        (i, TWO.cell_at(ex, ey))
+        for i, (ex, ey, mine, came) in enumerate(entities)
+        if mine and TWO.rect(1).distance(ex, ey) > M.cross and 110 - came >= M.min_stay
+    ]
+    assert list(zip(index.tolist(), to.tolist(), strict=True)) == want
 
 
 def test_walking_along_a_border_never_hands_over() -> None:
@@ -75,7 +112,7 @@ def test_walking_along_a_border_never_hands_over() -> None:
     rng = np.random.default_rng(7)
     for tick in range(200):
         x = _arr(1024.0 + rng.uniform(-M.cross, M.cross))
-        index, _ = crossings(TWO, owner, M, x, _arr(300.0), np.array([0]), tick)
+        index, _ = crossings(TWO, owner, M, x, _arr(300.0), OWNED, np.array([0]), tick)
         assert index.size == 0
 
 
@@ -84,7 +121,7 @@ def test_knocked_back_and_forth_it_changes_owner_at_most_once_per_stay() -> None
     owner, arrived, handovers = 1, 0, []
     for tick in range(1, 120):
         x = 1024.0 + (30.0 if tick % 2 else -30.0)
-        index, to = crossings(TWO, owner, M, _arr(x), _arr(10.0), np.array([arrived]), tick)
+        index, to = crossings(TWO, owner, M, _arr(x), _arr(10.0), OWNED, np.array([arrived]), tick)
         if index.size:
             owner, arrived = int(to[0]), tick
             handovers.append(tick)
