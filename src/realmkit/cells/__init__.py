@@ -77,10 +77,13 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
 10. Ids. Creature ids are drawn per cell from a block named by the cell's
     instance id (``ids``), so they stay unique across splits; item ids come
     from the cluster's blocks as for every space.
-11. Split and merge under traffic. A change of partition is a new version: the
-    cells of the old layout hand every entity of the moved area to its new
-    owner as in a crossing; ghost batches and hand-offs of an older version
-    are dropped by their receiver.
+11. Split, merge and border move under traffic. A change of partition is a new
+    version: the cells of the old layout hand every entity of the moved area
+    to its new owner as in a crossing; ghost batches and hand-offs of an older
+    version are dropped by their receiver. A cell a split makes starts empty
+    (its creatures are handed to it, never spawned twice). A cell that missed
+    the new layout's announcement reads it from the store as soon as a
+    neighbour writes to it under a newer version, and every few seconds.
 12. Crash during a split. The new partition is written in one transaction
     with the cells' instance rows; a node that dies before the write leaves
     the old partition, after it the new one: never a hole or an overlap,
@@ -97,11 +100,12 @@ subjects, ``nodes/world/runner.py``), through the orchestrator (crossings,
 ``nodes/orchestrator/handover.py``) and the gateway (case 4); 12 is the
 schema's (migrations 0010, 0011); splits run through the orchestrator
 (``nodes/orchestrator/cells.py``), and so do merges and the leader's splits
-and merges by load (``cells/balance.py``). Each load of a cell's space raises
+and merges by load and their moves of a border between two uneven sibling
+cells (``cells/balance.py``). Each load of a cell's space raises
 its epoch (``characters.cells.epoch``); its neighbours refuse what an older
 incarnation still sends (``ghosts.Incarnations``), and its checkpoints and
 saves are fenced as every space's are (the instance row's node, the
-assignments' epochs). Measured by ``bench/cells.py``. Not built yet: moving a
-border without a split or merge (``Partition.move`` exists, nothing calls it),
-and the time-dilated capacity model.
+assignments' epochs). Measured by ``bench/cells.py`` (crossings and ghosts)
+and ``bench/cells_capacity.py`` (a continent larger than the machine, under
+time dilation).
 """

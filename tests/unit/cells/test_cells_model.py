@@ -1,6 +1,6 @@
-"""Cells of one continent under random walks, splits and merges, wired by a model of
-the bus: every entity has exactly one owner at every step, every ghost a live
-owner, and no input is lost (issue 15, item 7)."""
+"""Cells of one continent under random walks, splits, merges and border moves, wired
+by a model of the bus: every entity has exactly one owner at every step, every ghost
+a live owner, and no input is lost (issue 15, item 7)."""
 
 from __future__ import annotations
 
@@ -171,6 +171,19 @@ class CellsModel(RuleBasedStateMachine):
             return
         cell = sorted(live)[data.draw(st.integers(0, len(live) - 1), label="merge")]
         self._relayout(self.partition.merge(cell))
+
+    @rule(data=st.data(), offset=st.floats(-60.0, 60.0))
+    def move(self, data: st.DataObject, offset: float) -> None:
+        """A border moves: the entities on the strip it gives away are handed over."""
+        splits = list(self.partition.splits())
+        if not splits:
+            return
+        path, split, _ = splits[data.draw(st.integers(0, len(splits) - 1), label="border")]
+        try:
+            new = self.partition.move(path, split.at + offset, MARGINS.min_cell)
+        except Exception:
+            return
+        self._relayout(new)
 
     def _relayout(self, new: Partition) -> None:
         self.partition = new
