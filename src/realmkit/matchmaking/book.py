@@ -16,6 +16,11 @@ never waits, reads a clock or touches a database: ``now`` is passed in.
   at once when a ticket is cancelled (declined, left, logged out), expired at
   its deadline otherwise. The others of a called-off proposal go back to
   their queue at their old place; everyone of it is told ``cancelled``.
+  A match accepted but still starting is called off too when one of its
+  tickets is cancelled before it runs (the store's start, a compare-and-set on
+  ``accepted``, then fails: ``start_failed``); the start keeps the instance
+  prepared for it (no ``Forget``). A running match is never called off: a
+  ticket in it is left by leaving its instance.
 - Rule 4: a running match ends with its result, or as a draw at ``ends_at``;
   a match whose end failed is running again and tried again.
 """
@@ -120,13 +125,12 @@ class MatchBook:
                 return []
             return self._enqueue(ticket)
         self._dequeue(ticket.ticket_id)
-        match = self.proposals.get(ticket.match_id or 0)
-        if match is None:
-            return []
+        match_id = ticket.match_id or 0
         if ticket.state is TicketState.CANCELLED:  # a decline, or left the queue
-            return self._call_off(match, [ticket])
-        if ticket.state is TicketState.ACCEPTED:
-            return [TryAccept(match.match_id)]
+            match = self.proposals.get(match_id) or self.starting.get(match_id)
+            return [] if match is None else self._call_off(match, [ticket])
+        if ticket.state is TicketState.ACCEPTED and match_id in self.proposals:
+            return [TryAccept(match_id)]
         return []
 
     def ticket_seen(self, ticket: TicketView) -> list[Command]:
@@ -243,7 +247,8 @@ class MatchBook:
     # --- matches ----------------------------------------------------------------------
 
     def started(self, match: MatchView) -> None:
-        """The match runs (``match`` is its running row)."""
+        """The match runs (``match`` is its running row): also one called off too late,
+        the store having started it before the ticket was cancelled."""
         self.starting.pop(match.match_id, None)
         self.accepted_at.pop(match.match_id, None)
         self.running[match.match_id] = match
@@ -322,8 +327,15 @@ class MatchBook:
         self.preparing.discard(match_id)
 
     def _call_off(self, match: MatchView, declined: list[TicketView]) -> list[Command]:
-        self._drop_proposal(match.match_id)
-        return [Forget(match.match_id), CallOff(match, tuple(declined))]
+        """Rule 3, for a proposal or a match still starting (whose start then fails
+        and keeps its instance)."""
+        commands: list[Command] = []
+        if match.match_id in self.proposals:
+            self._drop_proposal(match.match_id)
+            commands.append(Forget(match.match_id))
+        self.starting.pop(match.match_id, None)
+        self.accepted_at.pop(match.match_id, None)
+        return [*commands, CallOff(match, tuple(declined))]
 
     def _start(self, match: MatchView, now: float) -> list[Command]:
         self.preparing.discard(match.match_id)  # the start takes the prepared instance

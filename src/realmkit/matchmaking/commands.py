@@ -101,7 +101,8 @@ class TryAccept(msgspec.Struct, frozen=True):
 
 
 class CallOff(msgspec.Struct, frozen=True):
-    """Cancel the proposal; then ``called_off`` with ``told`` and the tickets requeued."""
+    """Cancel the proposal (or the accepted match not running yet); then ``called_off``
+    with ``told`` and the tickets requeued."""
 
     match: MatchView
     told: tuple[TicketView, ...]

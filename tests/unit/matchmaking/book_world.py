@@ -4,6 +4,9 @@
 the lifecycle tables (``next_state``: an illegal move raises), and carries out the
 book's commands the way ``MatchLeader`` does, feeding the outcomes back. Starts and
 ends are held until ``finish_starts``/``finish_ends`` (the leader runs them as tasks).
+Like ``MatchRepo``'s compare-and-sets, a start finds its match accepted or fails
+(``MatchRunner.start`` then cancels it, which changes nothing more), and a match's
+updates touch only the tickets that still carry its ``match_id``.
 """
 
 from __future__ import annotations
@@ -118,12 +121,16 @@ class World:
         for start in starts:
             match_id = start.match.match_id
             self.prepared.discard(match_id)
-            if self.fail_starts:
-                self._move_match(match_id, MatchEvent.CALL_OFF)
+            startable = match_lifecycle.sources(MatchEvent.START)
+            if self.fail_starts or self.matches[match_id].state not in startable:
+                # MatchRunner.start cancels it: a compare-and-set, a no-op if called off.
+                if self.matches[match_id].state in match_lifecycle.sources(MatchEvent.CALL_OFF):
+                    self._move_match(match_id, MatchEvent.CALL_OFF)
                 self._requeue(match_id)
                 self.carry_out(self.book.start_failed(match_id))
                 continue
             self._move_match(match_id, MatchEvent.START, instance_id=5000 + match_id)
+            # Every ticket of a match that starts is accepted: START raises otherwise.
             for ticket_id in self.match_tickets[match_id]:
                 self._move(ticket_id, TicketEvent.START)
             self.book.started(self.matches[match_id])
@@ -221,9 +228,14 @@ class World:
     # --- the store ---------------------------------------------------------------
 
     def _requeue(self, match_id: int) -> list[TicketView]:
+        """As ``MatchRepo.cancel``: the match's tickets still proposed or accepted are
+        queued again (not one proposed since in another match); the requeued."""
         back = []
         for ticket_id in self.match_tickets[match_id]:
-            if self.tickets[ticket_id].state in ticket_lifecycle.sources(TicketEvent.REQUEUE):
+            view = self.tickets[ticket_id]
+            if view.match_id == match_id and view.state in ticket_lifecycle.sources(
+                TicketEvent.REQUEUE
+            ):
                 self._move(ticket_id, TicketEvent.REQUEUE, match_id=None)
                 back.append(self.tickets[ticket_id])
         return back

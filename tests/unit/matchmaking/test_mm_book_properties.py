@@ -1,10 +1,11 @@
 """Properties of the leader's book under any order of joins, answers, leaves, logouts,
-results, failed starts and clock steps."""
+results, failed starts and clock steps; and the traces the search found, as examples."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from book_world import ACCEPT_TIMEOUT, TIME_LIMIT, World
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -13,8 +14,70 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from realmkit.lifecycle import ticket as ticket_lifecycle
 from realmkit.lifecycle.match import MatchState
 from realmkit.lifecycle.ticket import TicketEvent, TicketState
+from realmkit.matchmaking.commands import CallOff
+from realmkit.protocol.client import MatchResult
 
 LIVE_MATCH = {MatchState.PROPOSED, MatchState.ACCEPTED, MatchState.RUNNING}
+
+
+def _accepted_pair(world: World) -> tuple[int, int, int]:
+    """Two parties of two matched and all accepted: the match is starting."""
+    first, second = world.join(2, 1400), world.join(2, 1400)
+    world.round()
+    (match_id,) = world.book.proposals
+    for ticket_id in (first, second):
+        for member in world.tickets[ticket_id].members:
+            world.answer(ticket_id, member, True)
+    assert match_id in world.book.starting
+    assert world.matches[match_id].state is MatchState.ACCEPTED
+    return match_id, first, second
+
+
+@pytest.mark.parametrize("how", ["decline", "leave"])
+def test_a_ticket_cancelled_while_its_match_starts_fails_the_start(how: str) -> None:
+    """A ticket declined or left after everyone accepted calls the match off: its start
+    then fails (no IllegalTransition cancelled -> start) and the others are requeued."""
+    world = World()
+    match_id, first, second = _accepted_pair(world)
+    if how == "decline":
+        world.answer(first, world.tickets[first].members[0], False)
+    else:
+        world.leave(first)
+    assert world.matches[match_id].state is MatchState.CANCELLED
+    assert world.state(first) is TicketState.CANCELLED
+    assert world.state(second) is TicketState.QUEUED
+    assert set(world.book.queue_of) == {second}
+    told = world.delivered[-1]
+    assert isinstance(told.message, MatchResult)
+    assert told.message.outcome == "cancelled"
+    assert sorted(told.members) == sorted(world.members_of(match_id))
+    world.finish_starts()
+    assert world.matches[match_id].state is MatchState.CANCELLED
+    assert world.book.running == {}
+    assert world.state(second) is TicketState.QUEUED
+    assert set(world.book.queue_of) == {second}
+
+
+def test_a_match_called_off_while_starting_leaves_nothing_starting() -> None:
+    """The decline of an accepted ticket takes its match out of ``starting`` at once
+    (a ``CallOff``, keeping the start's instance), and every proposal still ends."""
+    world = World()
+    match_id, first, _ = _accepted_pair(world)
+    accepted = world.matches[match_id]
+    world.answer(first, world.tickets[first].members[0], False)
+    cancelled = world.tickets[first]
+    assert world.book.starting == {}
+    assert world.book.accepted_at == {}
+    assert world.book.ticket_changed(cancelled) == []  # heard twice: nothing more
+    fresh = World()
+    fresh.book.adopt(accepted, world.now)
+    assert fresh.book.ticket_changed(cancelled) == [CallOff(accepted, (cancelled,))]
+    assert fresh.book.starting == {}
+    world.round(ACCEPT_TIMEOUT)
+    world.finish_starts()
+    assert world.book.proposals == {}
+    assert world.book.starting == {}
+    assert world.prepared == set()
 
 
 class BookMachine(RuleBasedStateMachine):
