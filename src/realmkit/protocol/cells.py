@@ -18,6 +18,9 @@ from realmkit.errors import BadMessage
 from realmkit.protocol.events import Event
 from realmkit.protocol.inputs import ClientInput
 
+# Each ghost column's little-endian dtype, made once (per batch it was a cost).
+_WIRE_DTYPES = {name: np.dtype(dt).newbyteorder("<") for name, dt in GHOST_COLUMNS.items()}
+
 
 class GhostBatch(msgspec.Struct, frozen=True, tag_field="t", tag="ghosts"):
     """A cell's entities within the ghost margin of the receiving cell, this tick:
@@ -42,10 +45,8 @@ class GhostBatch(msgspec.Struct, frozen=True, tag_field="t", tag="ghosts"):
         epoch: int = 0,
     ) -> GhostBatch:
         cols = {
-            name: np.ascontiguousarray(
-                rows.cols[name], dtype=np.dtype(dt).newbyteorder("<")
-            ).tobytes()
-            for name, dt in GHOST_COLUMNS.items()
+            name: np.ascontiguousarray(rows.cols[name], dtype=dt).tobytes()
+            for name, dt in _WIRE_DTYPES.items()
         }
         return cls(partition_id, version, source_cell, source_tick, cols, epoch)
 
@@ -55,8 +56,7 @@ class GhostBatch(msgspec.Struct, frozen=True, tag_field="t", tag="ghosts"):
             raise BadMessage("ghost batch", f"columns {sorted(self.cols)}")
         try:
             arrays: dict[str, Any] = {
-                name: np.frombuffer(self.cols[name], dtype=np.dtype(dt).newbyteorder("<"))
-                for name, dt in GHOST_COLUMNS.items()
+                name: np.frombuffer(self.cols[name], dtype=dt) for name, dt in _WIRE_DTYPES.items()
             }
             return GhostRows.of(**arrays)
         except ValueError as exc:
