@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -197,3 +199,93 @@ async def test_tickets_of_players_out_of_the_world_are_cancelled(db: Database) -
     assert all(t.state == "cancelled" for t in cancelled)
     assert (await tickets.get(solo.ticket_id)).state == "queued"
     assert await tickets.cancel_offline() == []
+
+
+async def test_a_start_after_a_decline_fails_and_requeues_the_others(db: Database) -> None:
+    """A ticket declined once the match was accepted, before the leader heard it: the
+    start is refused (Conflict, nothing in_match, the match still accepted) and calling
+    the match off requeues the others at their old place, at once."""
+    pool_id, players = await _players(db, 4)
+    tickets = [await _queue(db, pool_id, p) for p in players]
+    ids = [t.ticket_id for t in tickets]
+    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    matches, repo = MatchRepo(db), TicketRepo(db)
+    match = await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
+    for p in players:
+        await repo.answer(match.match_id, p.character_id, True)
+    assert await matches.accept(match.match_id)
+    declined = await repo.answer(match.match_id, players[1].character_id, False)
+    assert declined.state == "cancelled"
+    async with db.connection() as conn:
+        instance_id = await conn.fetchval(
+            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, capacity) "
+            "VALUES ('classic', 4, 'arena', $1, 4) RETURNING instance_id",
+            pool_id,
+        )
+    with pytest.raises(Conflict) as refused:
+        await matches.start(match.match_id, instance_id, 60.0)
+    assert refused.value.data["tickets"] == [ids[1]]
+    states = [(await repo.get(i)).state for i in ids]
+    assert states == ["accepted", "cancelled", "accepted", "accepted"]
+    after = await matches.get(match.match_id)
+    assert (after.state, after.instance_id) == ("accepted", None)
+    requeued = await matches.cancel(match.match_id)  # what the failed start leads to
+    assert sorted(t.ticket_id for t in requeued) == [ids[0], ids[2], ids[3]]
+    for before in (tickets[0], tickets[2], tickets[3]):
+        again = await repo.get(before.ticket_id)
+        assert (again.state, again.queued_at, again.match_id) == ("queued", before.queued_at, None)
+    assert (await matches.get(match.match_id)).state == "cancelled"
+
+
+async def _blocked_on_a_lock(conn: asyncpg.Connection, within: float = 5.0) -> None:
+    """Return once another session of this database waits for a row lock."""
+
+    async def blocked() -> None:
+        # PostgreSQL shows a lock wait in pg_stat_activity only: no event to await.
+        while not await conn.fetchval(  # noqa: ASYNC110
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        ):
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(blocked(), within)
+
+
+async def test_a_start_waits_for_a_decline_under_way_and_is_refused(
+    database_url: str, db: Database
+) -> None:
+    """A decline written but not committed when the start runs: the start waits for the
+    ticket (locked FOR UPDATE), sees it cancelled and is refused, not a match with a
+    cancelled ticket in it."""
+    pool_id, players = await _players(db, 4)
+    ids = [(await _queue(db, pool_id, p)).ticket_id for p in players]
+    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    matches, repo = MatchRepo(db), TicketRepo(db)
+    match = await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
+    for p in players:
+        await repo.answer(match.match_id, p.character_id, True)
+    assert await matches.accept(match.match_id)
+    async with db.connection() as conn:
+        instance_id = await conn.fetchval(
+            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, capacity) "
+            "VALUES ('classic', 4, 'arena', $1, 4) RETURNING instance_id",
+            pool_id,
+        )
+    decliner, watcher = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        declining = decliner.transaction()
+        await declining.start()
+        await decliner.execute(
+            "UPDATE matchmaking.tickets SET state = 'cancelled' WHERE ticket_id = $1", ids[3]
+        )
+        start = asyncio.create_task(matches.start(match.match_id, instance_id, 60.0))
+        await _blocked_on_a_lock(watcher)
+        await declining.commit()
+        with pytest.raises(Conflict):
+            await start
+    finally:
+        await decliner.close()
+        await watcher.close()
+    states = [(await repo.get(i)).state for i in ids]
+    assert states == ["accepted", "accepted", "accepted", "cancelled"]
+    assert (await matches.get(match.match_id)).state == "accepted"

@@ -19,8 +19,11 @@ never waits, reads a clock or touches a database: ``now`` is passed in.
   A match accepted but still starting is called off too when one of its
   tickets is cancelled before it runs (the store's start, a compare-and-set on
   ``accepted``, then fails: ``start_failed``); the start keeps the instance
-  prepared for it (no ``Forget``). A running match is never called off: a
-  ticket in it is left by leaving its instance.
+  prepared for it (no ``Forget``). A start that fails calls its match off
+  whatever the reason (no instance; a ticket cancelled that the book has not
+  heard of yet, which the store's start refuses): calling off twice does
+  nothing more. A running match is never called off: a ticket in it is left
+  by leaving its instance.
 - Rule 4: a running match ends with its result, or as a draw at ``ends_at``;
   a match whose end failed is running again and tried again.
 """
@@ -46,7 +49,6 @@ from realmkit.matchmaking.commands import (
     Prepare,
     Propose,
     Reread,
-    RereadMatch,
     Start,
     TicketView,
     TryAccept,
@@ -202,8 +204,9 @@ class MatchBook:
         for ticket in requeued:
             commands += self._enqueue(ticket)
         members = tuple(c for ticket in told for c in ticket.members)
-        result = MatchResult(match.match_id, match.activity_id, "cancelled")
-        commands.append(Deliver(members, result))
+        if members:  # none: it was called off already
+            result = MatchResult(match.match_id, match.activity_id, "cancelled")
+            commands.append(Deliver(members, result))
         return commands
 
     # --- the clock --------------------------------------------------------------------
@@ -253,12 +256,10 @@ class MatchBook:
         self.accepted_at.pop(match.match_id, None)
         self.running[match.match_id] = match
 
-    def start_failed(self, match_id: int) -> list[Command]:
-        """The start failed and the match was cancelled: its tickets queued again go
-        back to their queue."""
-        self.starting.pop(match_id, None)
-        self.accepted_at.pop(match_id, None)
-        return [RereadMatch(match_id)]
+    def start_failed(self, match: MatchView) -> list[Command]:
+        """The start failed (nothing of it written): the match is called off, its other
+        tickets go back to their queue at once (Rule 3)."""
+        return self._call_off(match, [])
 
     def decided(self, instance_id: int, winner: int | None) -> list[Command]:
         """The space of a running match decided it (``winner`` 1-based, None: a draw)."""

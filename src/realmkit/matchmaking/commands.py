@@ -144,12 +144,6 @@ class Reread(msgspec.Struct, frozen=True):
     ticket_ids: tuple[int, ...]
 
 
-class RereadMatch(msgspec.Struct, frozen=True):
-    """Read the tickets of this match again and feed each to ``ticket_seen``."""
-
-    match_id: int
-
-
 Command = (
     LoadRules
     | NotQueued
@@ -164,5 +158,4 @@ Command = (
     | End
     | Deliver
     | Reread
-    | RereadMatch
 )

@@ -196,14 +196,6 @@ class TicketRepo:
             )
         return [row(TicketRow, r) for r in records]
 
-    async def of_match(self, match_id: int) -> list[TicketRow]:
-        async with self.db.connection() as conn:
-            records = await conn.fetch(
-                "SELECT * FROM matchmaking.tickets WHERE match_id = $1 ORDER BY ticket_id",
-                match_id,
-            )
-        return [row(TicketRow, r) for r in records]
-
     async def answer(self, match_id: int, character_id: int, accept: bool) -> TicketRow:
         """Record a member's answer to a proposal. A ticket whose members all accepted
         becomes ``accepted``; a decline cancels the member's ticket."""
@@ -354,7 +346,12 @@ class MatchRepo:
         return done is not None
 
     async def start(self, match_id: int, instance_id: int, seconds: float) -> MatchRow:
-        """accepted -> running in ``instance_id``, ending at the latest in ``seconds``."""
+        """accepted -> running in ``instance_id``, ending at the latest in ``seconds``;
+        ``Conflict`` (nothing written) unless the match is accepted and so is every
+        one of its tickets, still in it. A ticket declined or left after the match was
+        accepted, and not yet heard of by the leader, so fails the start: its tickets
+        are locked until the start commits, and a decline after that finds its ticket
+        in the match (where a ticket is left by leaving the instance)."""
         match_froms, match_to = _match_move(MatchEvent.START)
         froms, to = _ticket_move(TicketEvent.START)
         async with self.db.transaction() as conn:
@@ -370,6 +367,21 @@ class MatchRepo:
             )
             if record is None:
                 raise Conflict(f"match {match_id} is not accepted", match_id=match_id)
+            tickets = await conn.fetch(
+                "SELECT ticket_id, state, members FROM matchmaking.tickets "
+                "WHERE match_id = $1 ORDER BY ticket_id FOR UPDATE",
+                match_id,
+            )
+            gone = sorted(t["ticket_id"] for t in tickets if t["state"] not in froms)
+            placed = sorted(c for t in tickets for c in t["members"])
+            teams = sorted(c for team in msgspec.json.decode(record["teams"]) for c in team)
+            if gone or placed != teams:
+                # The transaction rolls back: the match stays accepted, to be called off.
+                raise Conflict(
+                    f"match {match_id}: not every ticket is still accepted in it {gone}",
+                    match_id=match_id,
+                    tickets=gone,
+                )
             await conn.execute(
                 "UPDATE matchmaking.tickets SET state = $3, updated_at = now() "
                 "WHERE match_id = $1 AND state = ANY($2)",

@@ -4,9 +4,10 @@
 the lifecycle tables (``next_state``: an illegal move raises), and carries out the
 book's commands the way ``MatchLeader`` does, feeding the outcomes back. Starts and
 ends are held until ``finish_starts``/``finish_ends`` (the leader runs them as tasks).
-Like ``MatchRepo``'s compare-and-sets, a start finds its match accepted or fails
-(``MatchRunner.start`` then cancels it, which changes nothing more), and a match's
-updates touch only the tickets that still carry its ``match_id``.
+Like ``MatchRepo``'s compare-and-sets, a start finds its match accepted, and every
+ticket of it still accepted in it, or fails writing nothing (the book then calls it
+off); calling off a match no longer live changes nothing; and a match's updates
+touch only the tickets that still carry its ``match_id``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from realmkit.matchmaking.commands import (
     Prepare,
     Propose,
     Reread,
-    RereadMatch,
     Start,
     TicketView,
     TryAccept,
@@ -121,13 +121,8 @@ class World:
         for start in starts:
             match_id = start.match.match_id
             self.prepared.discard(match_id)
-            startable = match_lifecycle.sources(MatchEvent.START)
-            if self.fail_starts or self.matches[match_id].state not in startable:
-                # MatchRunner.start cancels it: a compare-and-set, a no-op if called off.
-                if self.matches[match_id].state in match_lifecycle.sources(MatchEvent.CALL_OFF):
-                    self._move_match(match_id, MatchEvent.CALL_OFF)
-                self._requeue(match_id)
-                self.carry_out(self.book.start_failed(match_id))
+            if self.fail_starts or not self._startable(match_id):
+                self.carry_out(self.book.start_failed(start.match))
                 continue
             self._move_match(match_id, MatchEvent.START, instance_id=5000 + match_id)
             # Every ticket of a match that starts is accepted: START raises otherwise.
@@ -174,7 +169,11 @@ class World:
                     self._move_match(match_id, MatchEvent.ACCEPT)
                     self.carry_out(self.book.accepted(match_id, self.now))
             case CallOff(match, declined):
-                self._move_match(match.match_id, MatchEvent.CALL_OFF)
+                # A compare-and-set, as MatchRepo.cancel: nothing if already called off.
+                if self.matches[match.match_id].state in match_lifecycle.sources(
+                    MatchEvent.CALL_OFF
+                ):
+                    self._move_match(match.match_id, MatchEvent.CALL_OFF)
                 back = self._requeue(match.match_id)
                 self.carry_out(self.book.called_off(match, [*declined, *back], back))
             case Expire(match):
@@ -197,10 +196,6 @@ class World:
             case Reread(ticket_ids):
                 for ticket_id in ticket_ids:
                     self.carry_out(self.book.ticket_seen(self.tickets[ticket_id]))
-            case RereadMatch(match_id):
-                for view in self.tickets.values():
-                    if view.match_id == match_id:
-                        self.carry_out(self.book.ticket_seen(view))
 
     def _propose(self, command: Propose) -> None:
         queued = ticket_lifecycle.sources(TicketEvent.PROPOSE)
@@ -226,6 +221,17 @@ class World:
         self.carry_out(self.book.proposed(self.matches[match_id]))
 
     # --- the store ---------------------------------------------------------------
+
+    def _startable(self, match_id: int) -> bool:
+        """As ``MatchRepo.start``: the match is accepted and so is every one of its
+        tickets, still in it."""
+        if self.matches[match_id].state not in match_lifecycle.sources(MatchEvent.START):
+            return False
+        return all(
+            self.tickets[t].match_id == match_id
+            and self.tickets[t].state in ticket_lifecycle.sources(TicketEvent.START)
+            for t in self.match_tickets[match_id]
+        )
 
     def _requeue(self, match_id: int) -> list[TicketView]:
         """As ``MatchRepo.cancel``: the match's tickets still proposed or accepted are

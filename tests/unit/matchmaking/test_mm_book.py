@@ -162,10 +162,11 @@ def test_a_match_past_its_time_limit_ends_as_a_draw() -> None:
     assert world.matches[match_id].state is MatchState.DONE
 
 
-def test_a_failed_start_requeues_through_the_match_tickets() -> None:
-    """A start that fails (the match cancelled) asks for the match's tickets again."""
+def test_a_failed_start_requeues_the_match_tickets_at_once() -> None:
+    """A start that fails calls the match off: its tickets are back in their queue at
+    once (not at the next reconcile) and everyone hears ``cancelled``."""
     world = World()
-    _four(world)
+    ids = _four(world)
     world.round()
     (match_id,) = world.book.proposals
     _accept_all(world, match_id)
@@ -174,8 +175,28 @@ def test_a_failed_start_requeues_through_the_match_tickets() -> None:
     assert world.book.starting == {}
     assert world.book.running == {}
     assert world.matches[match_id].state is MatchState.CANCELLED
-    world.reconcile()
-    assert len(world.book.queue_of) == 4
+    assert [world.state(t) for t in ids] == [T.QUEUED] * 4
+    assert set(world.book.queue_of) == set(ids)
+    told = world.delivered[-1]
+    assert told.message == MatchResult(match_id, "arena2v2", "cancelled")
+    assert sorted(told.members) == sorted(world.members_of(match_id))
+
+
+def test_a_start_after_a_decline_not_heard_yet_fails_and_requeues_the_others() -> None:
+    """A ticket declined once its match was accepted, before the book hears it: the
+    start fails (the store refuses it) and the others go back to their queue at once."""
+    world = World()
+    ids = _four(world)
+    world.round()
+    (match_id,) = world.book.proposals
+    _accept_all(world, match_id)
+    world._move(ids[0], TicketEvent.DECLINE)  # committed; the news is still on its way
+    world.finish_starts()
+    assert world.matches[match_id].state is MatchState.CANCELLED
+    assert [world.state(t) for t in ids] == [T.CANCELLED] + [T.QUEUED] * 3
+    assert set(world.book.queue_of) == set(ids[1:])
+    assert world.book.ticket_changed(world.tickets[ids[0]]) == []  # the news, late
+    assert set(world.book.queue_of) == set(ids[1:])
 
 
 def test_a_new_queue_asks_for_its_rules_once() -> None:

@@ -102,6 +102,15 @@ class BookMachine(RuleBasedStateMachine):
         member = data.draw(st.sampled_from(self.world.tickets[ticket_id].members))
         self.world.answer(ticket_id, member, accept)
 
+    @precondition(lambda self: self.world.book.proposals)
+    @rule(data=st.data())
+    def everyone_accepts(self, data: st.DataObject) -> None:
+        """Every member of one proposal accepts (answers one by one rarely all agree)."""
+        match_id = data.draw(st.sampled_from(sorted(self.world.book.proposals)))
+        for ticket_id in self.world.match_tickets[match_id]:
+            for member in self.world.tickets[ticket_id].members:
+                self.world.answer(ticket_id, member, True)
+
     @precondition(lambda self: self._in(*ticket_lifecycle.sources(TicketEvent.LEAVE)))
     @rule(data=st.data())
     def leave(self, data: st.DataObject) -> None:
@@ -169,6 +178,9 @@ class BookMachine(RuleBasedStateMachine):
         """What the book holds as queued is queued; its proposals are proposed."""
         world, book = self.world, self.world.book
         assert all(world.state(t) is TicketState.QUEUED for t in book.queue_of)
+        # No message is lost here, so no queued ticket waits for a reconcile.
+        queued = {t for t, v in world.tickets.items() if v.state is TicketState.QUEUED}
+        assert set(book.queue_of) == queued
         assert all(world.matches[m].state is MatchState.PROPOSED for m in book.proposals)
         assert book.preparing <= set(book.proposals)
 

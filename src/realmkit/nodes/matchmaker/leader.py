@@ -54,7 +54,6 @@ from realmkit.matchmaking.commands import (
     Prepare,
     Propose,
     Reread,
-    RereadMatch,
     Start,
     TicketView,
     TryAccept,
@@ -271,9 +270,6 @@ class MatchLeader:
                 for ticket_id in ticket_ids:
                     row = await self.tickets.get(ticket_id)
                     await self._do(self.book.ticket_seen(ticket_view(row)))
-            case RereadMatch(match_id):
-                for row in await self.tickets.of_match(match_id):
-                    await self._do(self.book.ticket_seen(ticket_view(row)))
 
     async def _propose(self, command: Propose) -> None:
         try:
@@ -293,7 +289,7 @@ class MatchLeader:
     async def _start(self, command: Start) -> None:
         running = await self.runner.start(command.match, command.accepted_at)
         if running is None:
-            await self._do(self.book.start_failed(command.match.match_id))
+            await self._do(self.book.start_failed(command.match))
         else:
             self.book.started(match_view(running))
 

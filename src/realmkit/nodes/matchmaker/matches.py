@@ -13,7 +13,8 @@ Start: the match becomes ``running`` in the prepared instance (a new one if
 it is not ready: not prepared by this leader, or stopped meanwhile), and
 every member is transferred in (``cross_realm``) at its team's spawn point.
 The match space saves nobody's position or health (see the world runner): a
-player's home stays where it queued from.
+player's home stays where it queued from. A start that fails (no instance, or
+a ticket no longer accepted) writes nothing: the book calls the match off.
 
 End (the space's win rule decided, or the time ran out): the result and, for
 rated activities, every member's new rating are written in one transaction;
@@ -141,8 +142,8 @@ class MatchRunner:
     # --- start ----------------------------------------------------------------------
 
     async def start(self, match: MatchView, accepted_at: float) -> MatchRow | None:
-        """Instance, ``running``, everyone in; None if the start failed (the match is
-        cancelled and its tickets queued again). ``accepted_at``: epoch seconds."""
+        """Instance, ``running``, everyone in; None if it could not start (nothing of
+        it written; the book then calls it off). ``accepted_at``: epoch seconds."""
         try:
             pack, activity = await self.activity(match.pool_id, match.activity_id)
             info = await self._instance(match)
@@ -152,7 +153,6 @@ class MatchRunner:
             )
         except RealmkitError as exc:
             log.warning("match %d could not start: %s", match.match_id, exc.message)
-            await self.matches.cancel(match.match_id)
             return None
         moves = [
             self._bring(character_id, info.instance_id, pack.maps[activity.map].team_spawn(index))
