@@ -90,7 +90,7 @@ class CellSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """How the orchestrators' leader moves the borders of continents' cells with load
     (``realmkit.cells.balance``)."""
 
-    # Split and merge by load (off: only `realmkit cells --split/--merge` change them).
+    # Split, merge and move borders by load (off: only `realmkit cells` changes them).
     balance: bool = True
     # A cell with more players than this, or a tick p99 over split_tick_ms, is split.
     split_players: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 400
@@ -296,9 +296,10 @@ window_max = 1000
 [cells]
 # A continent is tiled by cells, each a space on some world node (`realmkit cells`).
 # The orchestrators' leader splits a busy cell (across its longer side, at its
-# players' median; the new half on another world node, drawn by free room) and merges
-# two cold sibling cells, one change per continent per cooldown. false: only
-# `realmkit cells --split/--merge` change them.
+# players' median; the new half on another world node, drawn by free room), merges
+# two cold sibling cells, and otherwise moves the border between two sibling cells
+# whose load is uneven into the busy one: one change per continent per cooldown.
+# false: only `realmkit cells --split/--merge/--move` change them.
 balance = true
 split_players = 400
 split_tick_ms = 35.0
