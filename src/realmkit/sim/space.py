@@ -462,7 +462,8 @@ class Space:
         ``pack`` is the content the space runs now; if a patch changed it since
         the snapshot, the space switches to it as ``apply_content`` would (with
         the pack of the snapshot, that changes nothing). A cell's checkpoint is
-        restored as that ``cell`` of its partition.
+        restored as that ``cell`` of its partition, whose borders may have moved
+        since: at its first tick it hands out whatever lies outside its rectangle.
         """
         space = cls.__new__(cls)
         space.world, space._frames = snap.load(pack, blob)
@@ -470,6 +471,7 @@ class Space:
         space.clock = _no_clock
         if cell is not None:  # before the content: a cell keeps only its own spawns
             space.place_in(*cell, partition_id=partition_id)
+            space._role().relayout_due = True
         space.apply_content(pack)
         return space
 

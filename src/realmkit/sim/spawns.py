@@ -17,7 +17,10 @@ their counts and phases. ``switch`` lays a patched pack over a running world:
 
 Invariant: after ``populate`` or ``switch``, each spawn of the map has exactly
 ``count`` creatures (alive or dead), and nothing else adds or removes any, so
-switching to the pack a world already runs changes nothing at all.
+switching to the pack a world already runs changes nothing at all. In the cells
+of a continent the invariant holds over all the cells together: a spawn's
+creatures wander from cell to cell, so a cell changes a spawn's creatures only
+by what the pack changed (``_cell_wants``), never from what it happens to hold.
 """
 
 from __future__ import annotations
@@ -145,19 +148,53 @@ def check(world: World, pack: ContentPack) -> None:
 def switch(world: World, pack: ContentPack) -> None:
     """Run ``pack`` from now on; see the module docstring. Call between two ticks."""
     check(world, pack)
+    before = {key: spawn.count for key, spawn in keyed_spawns(world.pack, world.map.id)}
     world.use_pack(pack)
     _players_take_rules(world)
-    wanted = [(world.intern_spawn(key), spawn) for key, spawn in own_spawns(world, pack)]
-    want = np.zeros(len(world.spawn_keys), dtype=np.int64)
-    for index, spawn in wanted:
-        want[index] = spawn.count
-    _remove_surplus(world, want)
     st = world.store
+    creatures = st.live(Kind.CREATURE).astype(np.int64)
+    have = np.bincount(st["spawn"][creatures], minlength=len(world.spawn_keys))
+    if world.cell is None:
+        wanted = [(world.intern_spawn(key), spawn) for key, spawn in own_spawns(world, pack)]
+        want = np.zeros(len(world.spawn_keys), dtype=np.int64)
+        for index, spawn in wanted:
+            want[index] = spawn.count
+    else:
+        wanted, want = _cell_wants(world, pack, before, have)
+    _remove_surplus(world, want)
     creatures = st.live(Kind.CREATURE).astype(np.int64)
     take_templates(world, creatures)
     have = np.bincount(st["spawn"][creatures], minlength=want.size)
     for index, spawn in wanted:
+        st["wander"][creatures[st["spawn"][creatures] == index]] = spawn.wander_radius
         spawn_creatures(world, spawn, index, int(want[index] - have[index]))
+
+
+def _cell_wants(
+    world: World, pack: ContentPack, before: dict[SpawnKey, int], have: NDArray[np.int64]
+) -> tuple[list[tuple[int, SpawnDef]], NDArray[np.int64]]:
+    """What a cell of a continent keeps of each spawn under ``pack``: a spawn's
+    creatures wander into other cells, so a cell counts none but its own. A spawn
+    the pack lacks loses every creature here; a count that changed changes the
+    creatures of the cell that holds the spawn's point by as many (a spawn new to
+    the pack: all of them); the rest stay as they are."""
+    own = {key for key, _ in own_spawns(world, pack)}
+    wanted = []
+    want = np.zeros(len(world.spawn_keys), dtype=np.int64)
+    want[: have.size] = have
+    present = set()
+    for key, spawn in keyed_spawns(pack, world.map.id):
+        index = world.intern_spawn(key)
+        present.add(index)
+        if index >= want.size:
+            want = np.concatenate([want, np.zeros(index + 1 - want.size, dtype=np.int64)])
+        if key in own:
+            want[index] = max(0, int(want[index]) + spawn.count - before.get(key, 0))
+            wanted.append((index, spawn))
+    for index in range(want.size):
+        if index not in present:
+            want[index] = 0
+    return wanted, want
 
 
 def _players_take_rules(world: World) -> None:

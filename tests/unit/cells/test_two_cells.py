@@ -369,3 +369,87 @@ def test_a_player_seated_again_outranks_the_ghost_of_its_old_body() -> None:
         (handoff,) = handoffs
         assert pair.a.take_handoff(_wire(handoff)) is claimed
         assert (9 in pair.a.world.players) is claimed
+
+
+def test_a_cell_restored_under_a_moved_border_hands_out_what_is_no_longer_its() -> None:
+    """A cell's checkpoint taken before its border moved, restored under the new
+    layout: at its first tick the player and the wolf on the strip it gave up are
+    handed to the neighbour; what is still inside stays."""
+    pair = _pair()
+    pair.a.add_player(_player(1, BORDER - 60.0))
+    pair.a.add_player(_player(2, BORDER - 300.0))
+    pair.step(3)
+    layout = pair.a.cell.partition  # type: ignore[union-attr]
+    moved = layout.move("", BORDER - 100.0, MARGINS.min_cell)
+    restored = Space.restore(WOLVES, pair.a.snapshot(), cell=(moved, 1, MARGINS))
+    pair.b.relayout(moved)
+    pair.a = restored
+    pair.step()
+    assert set(pair.a.world.players) == {2}
+    assert 1 in pair.b.world.players
+    a_wolves = pair.a.creatures_standing().get(WOLF, [])
+    b_wolves = pair.b.creatures_standing().get(WOLF, [])
+    assert [x for x, _ in a_wolves] == []  # its wolf stood at BORDER - 30: handed over
+    assert sorted(round(x) for x, _ in b_wolves) == [round(BORDER - 30.0), round(BORDER + 30.0)]
+
+
+def _wolves_by_cell(pair: Pair) -> tuple[list[int], list[int]]:
+    """The ids of the wolves each cell owns."""
+
+    def ids(space: Space) -> list[int]:
+        st = space.world.store
+        return sorted(int(st["id"][s]) for s in st.live(Kind.CREATURE).tolist())
+
+    return ids(pair.a), ids(pair.b)
+
+
+def _walk_a_wolf_over(pair: Pair) -> int:
+    """Cell A's wolf stands past the border until A hands it to B; its id."""
+    st = pair.a.world.store
+    slot = int(st.live(Kind.CREATURE)[0])
+    wolf = int(st["id"][slot])
+    for _ in range(2 * MARGINS.min_stay):
+        if wolf not in _wolves_by_cell(pair)[0]:
+            break
+        st = pair.a.world.store
+        slot = st.slot_of[wolf]
+        st["x"][slot] = st["home_x"][slot] = st["dest_x"][slot] = BORDER + 10.0
+        pair.step()
+    assert wolf in _wolves_by_cell(pair)[1]
+    return wolf
+
+
+def test_a_content_switch_in_one_cell_keeps_the_creatures_it_holds_of_other_cells() -> None:
+    """A wolf of cell A's spawn walked into cell B: B switching content alone (a
+    restore, a patch heard first) keeps it; nothing is spawned or removed."""
+    pair = _pair()
+    wolf = _walk_a_wolf_over(pair)
+    before = _wolves_by_cell(pair)
+    pair.b.apply_content(WOLVES)
+    pair.a.apply_content(WOLVES)
+    assert _wolves_by_cell(pair) == before
+    assert wolf in before[1]
+
+
+def test_a_count_raised_by_a_patch_is_spawned_once_by_the_cell_of_the_spawn() -> None:
+    """Cell A's spawn goes from 1 to 3 wolves while its wolf stands in cell B: A
+    spawns the 2 more, B keeps A's wolf; B's own spawn is unchanged. Disabled, the
+    spawn loses its wolves in both cells."""
+    pair = _pair()
+    wolf = _walk_a_wolf_over(pair)
+    a_spawn, b_spawn = WOLVES.spawns
+    more = msgspec.structs.replace(
+        WOLVES, spawns=[msgspec.structs.replace(a_spawn, count=3), b_spawn]
+    )
+    pair.a.apply_content(more)
+    pair.b.apply_content(more)
+    in_a, in_b = _wolves_by_cell(pair)
+    assert len(in_a) == 2
+    assert len(in_b) == 2
+    assert wolf in in_b
+    pair.b.apply_content(msgspec.structs.replace(WOLVES, spawns=[b_spawn]))
+    pair.a.apply_content(msgspec.structs.replace(WOLVES, spawns=[b_spawn]))
+    in_a, in_b = _wolves_by_cell(pair)
+    assert in_a == []
+    assert wolf not in in_b
+    assert len(in_b) == 1
