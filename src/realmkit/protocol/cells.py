@@ -111,7 +111,10 @@ class Handoff(msgspec.Struct, frozen=True, tag_field="t", tag="handoff"):
 
 class GhostHit(msgspec.Struct, frozen=True, tag_field="t", tag="hit"):
     """Damage meant for an entity the sender sees as a ghost, for its owner to apply
-    once; forwarded after a target that moved on, ``hops`` times so far."""
+    once; forwarded after a target that moved on, ``hops`` times so far.
+    ``source_cell`` and ``epoch`` name the incarnation of the cell that sent it last
+    (0: not stamped): its receiver refuses an older incarnation's, as it refuses
+    its ghosts and hand-overs."""
 
     partition_id: int
     owner_cell: int
@@ -119,6 +122,8 @@ class GhostHit(msgspec.Struct, frozen=True, tag_field="t", tag="hit"):
     amount: int
     attacker_id: int
     hops: int = 0
+    source_cell: int = 0
+    epoch: int = 0
 
 
 class Relayout(msgspec.Struct, frozen=True, tag_field="t", tag="relayout"):

@@ -453,3 +453,25 @@ def test_a_count_raised_by_a_patch_is_spawned_once_by_the_cell_of_the_spawn() ->
     assert in_a == []
     assert wolf not in in_b
     assert len(in_b) == 1
+
+
+def test_a_cells_older_incarnation_cannot_hit_through_the_world_node() -> None:
+    """A hit on B's wolf stamped by cell A's incarnation 4, after B heard from A's
+    incarnation 5 (A was restored elsewhere while the old one still runs): B's world
+    node drops it; the same hit from incarnation 5 lands."""
+    from realmkit.nodes.world.runner import SpaceRunner
+    from realmkit.protocol.cells import GhostHit
+
+    pair = _pair()
+    pair.a.add_player(_player(1, BORDER - 10.0))
+    pair.step(3)  # the player is a ghost in B
+    runner = SpaceRunner(pair.b, 12, 20, None, None, None, None, "world-b")  # type: ignore[arg-type]
+    runner.incarnations.heard(1, 5)
+    wolf = _wolves_by_cell(pair)[1][0]
+    hp = lambda: int(pair.b.world.store["hp"][pair.b.world.store.slot_of[wolf]])  # noqa: E731
+    full = hp()
+    stale = GhostHit(0, 2, wolf, 7, 1, source_cell=1, epoch=4)
+    runner.from_cell(stale)
+    assert hp() == full
+    runner.from_cell(msgspec.structs.replace(stale, epoch=5))
+    assert hp() == full - 7

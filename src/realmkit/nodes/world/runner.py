@@ -450,6 +450,12 @@ class SpaceRunner:
             if not self.incarnations.heard(source, epoch):
                 return  # an older incarnation of that cell, still running somewhere
             self._heard_version(message.version)
+        if (
+            isinstance(message, GhostHit)
+            and message.source_cell
+            and not self.incarnations.heard(message.source_cell, message.epoch)
+        ):
+            return  # as above: hits are fenced like ghosts and hand-overs
         if isinstance(message, GhostBatch):
             started = time.perf_counter()
             self.space.receive_ghosts(
@@ -601,6 +607,7 @@ class SpaceRunner:
                     self.crossings.sent(handoff)
             await self.bus.publish(subjects.cell_messages(pid, handoff.to_cell), handoff)
         for hit in self.space.hits_to_send():
+            hit = msgspec.structs.replace(hit, source_cell=role.cell, epoch=self.cell_epoch)
             await self.bus.publish(subjects.cell_messages(pid, hit.owner_cell), hit)
         self.cell_seconds += time.perf_counter() - started
 
