@@ -28,7 +28,8 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
    epoch placed here or drops its copy, a cell restored from a checkpoint
    keeps only the players the assignments give it (``Space.resume_elsewhere``),
    and a hand-over whose crossing is never placed (its receiver died, or never
-   heard it) is taken back by its sender (``nodes/world/crossings.py``). A
+   heard it) is taken back by its sender (the decisions: ``handover``; the
+   store's side: ``nodes/world/crossings.py``). A
    player seated again (a restore, a resume) claims an ownership version from
    its new epoch, above any its older bodies reached, so ghosts of those never
    outrank it. A creature

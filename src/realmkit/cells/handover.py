@@ -1,0 +1,111 @@
+"""What a cell decides about the players it handed to a neighbour, until the
+orchestrator placed them there (CELLS.md cases 1 and 5). No I/O, no clock: the
+world node (``nodes/world/crossings.py``) reads the store and passes what it
+found and the time.
+
+A cell that hands a player over keeps watching the crossing (``Crossing``)
+until the player's assignment has left this cell under the epoch it was handed
+with (``placed``: the neighbour's ``CrossCell`` was placed), and
+``FORWARD_SECONDS`` after that, while the player's inputs may still reach this
+cell (its gateway re-pointed a little later) and are forwarded.
+
+If the assignment has not moved after a while, the crossing was lost: the
+neighbour's node died before it asked (the hand-over went into the void, or
+the neighbour was restored from a checkpoint without the player), or its
+hand-over was never received. ``lost`` says when to give up on the neighbour:
+at once if its cell is gone or its instance is not READY (its node was
+declared dead) or it moved node since the first look (restored elsewhere,
+without this player); after ``give_up`` seconds in any case. The cell then
+takes the player back under a higher ownership version and asks for the
+crossing itself. A neighbour that was merely slow and asks later loses the
+compare-and-set of the crossings (the higher ownership wins); the loser drops
+its body when its own crossing is refused, or, if its crossing was placed just
+before the take-back, when its next save is refused (``settle``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# A crossing is placed within milliseconds; one still open after this is looked at.
+FIRST_LOOK_SECONDS = 0.5
+# Past this, a crossing the neighbour never asked for is taken back whatever its
+# instance row says: longer than a crossing waits for the orchestrators (20 s), so a
+# neighbour that is alive but kept waiting by an orchestrator outage asks first.
+GIVE_UP_SECONDS = 25.0
+# Inputs still reaching this cell are forwarded this long after the crossing was
+# placed (the gateway may hear of the new cell a little after the database).
+FORWARD_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Seat:
+    """Where a character's assignment stands: its space (None: none) and epoch."""
+
+    instance_id: int | None
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Host:
+    """The neighbour cell's instance as stored: READY or not, and on which node."""
+
+    ready: bool
+    node: str | None
+
+
+@dataclass
+class Crossing:
+    """One player handed to a neighbour under ``epoch``, as its old cell watches it."""
+
+    epoch: int
+    sent_at: float
+    # The neighbour's node at the first look: a different one later means it was
+    # restored elsewhere meanwhile (without this player).
+    node: str | None = None
+    looked: bool = False
+    placed_at: float | None = None  # when this cell saw the crossing placed
+
+    def due(self, now: float) -> bool:
+        """Not seen placed yet, and old enough to look at the store."""
+        return self.placed_at is None and now - self.sent_at >= FIRST_LOOK_SECONDS
+
+    def forgotten(self, now: float) -> bool:
+        """Placed long enough ago that no input can still reach this cell for it."""
+        return self.placed_at is not None and now - self.placed_at >= FORWARD_SECONDS
+
+    def placed(self, seat: Seat | None, here: int) -> bool:
+        """Whether the assignment (``seat``; None: gone offline) left this cell's
+        space ``here`` or the epoch the player was handed under."""
+        return seat is None or seat.instance_id != here or seat.epoch != self.epoch
+
+    def lost(self, now: float, give_up: float, host: Host | None) -> bool:
+        """Whether to give up on the neighbour (``host`` None: its cell is gone,
+        merged away meanwhile). The first look only remembers its node."""
+        if now - self.sent_at >= give_up or host is None or not host.ready:
+            return True
+        if not self.looked:
+            self.looked, self.node = True, host.node
+            return False
+        return host.node != self.node
+
+
+def settle(
+    mine: Mapping[int, int], seats: Mapping[int, Seat], here: int
+) -> tuple[dict[int, int], list[int]]:
+    """Players whose saves were refused, with the epochs this cell plays them under
+    (``mine``), and their assignments (``seats``): (newer epochs to adopt, bodies to
+    drop). An assignment naming this cell's space under a newer epoch was placed
+    here (a crossing or a seat whose answer is on its way): adopt it. One naming
+    another space, or none, means someone else plays the character now, or nobody:
+    this body is stale."""
+    adopt, drop = {}, []
+    for cid, epoch in mine.items():
+        seat = seats.get(cid)
+        if seat is not None and seat.instance_id == here:
+            if seat.epoch > epoch:
+                adopt[cid] = seat.epoch
+        else:
+            drop.append(cid)
+    return adopt, drop
