@@ -35,8 +35,10 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
    outrank it. A creature
    carries an ownership **version**, raised by every hand-off; when two cells
    claim one id (a restored checkpoint after a hand-off it did not see), the
-   higher version wins and the other drops it (``ghosts.Claim``), so a
-   creature is lost only if both copies are, and never doubled.
+   cell whose copy is older drops it when it sees the other's ghost
+   (``sim/cell.take_ghosts``), so it is not doubled. Not built yet: a creature
+   handed to a cell whose node dies before its next checkpoint is lost (players
+   are taken back by their sender; creatures are not).
 2. Ping-pong. An entity crosses only when it is more than ``cross_margin``
    inside the other cell (hysteresis), and not before ``min_stay`` ticks in
    its current owner: walking along a border, or being knocked back and
@@ -61,9 +63,9 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
    this cell nothing in the frame changes but who computed it.
 7. Acting on a ghost. An action whose target is a ghost is sent to the
    ghost's owner with a hop count; an owner that no longer has the target
-   forwards it to where it handed it, at most ``MAX_HOPS`` times, then refuses
-   it (``TARGET_MOVED``). Each action carries the actor's input sequence
-   number and is applied at most once by the owner of the target.
+   forwards it to where it handed it, at most ``MAX_HOPS`` times, then drops
+   it. A hit is one message, applied by the owner of the target when it comes
+   (the bus delivers it at most once).
 8. Creatures. A creature's hand-off carries its whole row (AI state, target,
    threat, leash point, destination) with the target as an entity id, not a
    slot; a creature chasing across a border keeps its target. A spawn point
@@ -80,8 +82,9 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
     from the cluster's blocks as for every space.
 11. Split, merge and border move under traffic. A change of partition is a new
     version: the cells of the old layout hand every entity of the moved area
-    to its new owner as in a crossing; ghost batches and hand-offs of an older
-    version are dropped by their receiver. A cell a split makes starts empty
+    to its new owner as in a crossing; ghost batches of an older version are
+    dropped by their receiver, and a hand-over is taken whatever layout its
+    sender ran (its ownership version decides). A cell a split makes starts empty
     (its creatures are handed to it, never spawned twice). A cell that missed
     the new layout's announcement reads it from the store as soon as a
     neighbour writes to it under a newer version, and every few seconds.

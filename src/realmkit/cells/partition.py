@@ -208,6 +208,8 @@ class Partition:
             return Split(node.axis, node.at, change(node.low), change(node.high))
 
         self.rect(cell)
+        if isinstance(self.root, Leaf):
+            raise InvalidInput("cell", f"cell {cell} is the continent's only cell")
         root = change(self.root)
         if root == self.root:
             raise InvalidInput("cell", f"cell {cell}'s sibling is split: merge that first")

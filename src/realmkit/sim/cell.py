@@ -77,6 +77,7 @@ class CellRole:
     leaving: dict[int, tuple[int, int]] = field(default_factory=dict)
     hits: list[GhostHit] = field(default_factory=list)
     refused: int = 0  # hand-overs refused (stale version, already here)
+    stale_dropped: int = 0  # creatures dropped as older copies of a neighbour's
     # After a change of partition: hand out, at the next tick, whatever the new
     # layout gives to another cell, hysteresis and minimum stay aside.
     relayout_due: bool = False
@@ -245,6 +246,21 @@ def take_ghosts(world: World, role: CellRole) -> None:
     # An id held as real here (a hand-over under way) is not shown as a ghost.
     real = slots >= 0
     real[real] = kinds[slots[real]] <= _CREATURE
+    if real.any():
+        # Unless it is a creature a neighbour owns under a higher ownership version:
+        # this cell's copy is older (restored from a checkpoint taken before it
+        # handed the creature over) and goes; the neighbour's is shown as a ghost.
+        both = np.flatnonzero(real)
+        stale = both[
+            (kinds[slots[both]] == _CREATURE)
+            & (rows.cols["version"][both] > c["version"][slots[both]])
+        ]
+        if stale.size:
+            st.release_many(slots[stale])
+            world.grid.forget_many(slots[stale])
+            role.stale_dropped += int(stale.size)
+            real[stale], slots[stale] = False, -1
+            kinds = st["kind"]
     if real.any():
         rows, ids, slots = rows.take(~real), ids[~real], slots[~real]
     new = slots < 0

@@ -26,6 +26,8 @@ from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cluster import (
     Ack,
     CellsChanged,
+    Drained,
+    DrainNode,
     EnterWorld,
     GatewayControl,
     GatewayEvents,
@@ -499,3 +501,67 @@ async def test_cells_that_missed_a_new_layout_read_it_and_hand_over(
         first.epoch + 1,
     )
     assert repoints.empty()  # the western player further in stays
+
+
+async def test_a_cell_moved_live_while_its_player_crosses_out_and_back_keeps_one_owner(
+    nodes: list[object], db: Database, bus: NatsBus, eventually: Eventually
+) -> None:
+    """The western cell's node is drained (the cell moves live to the other node)
+    while its player paces over the border and back: when it stops, exactly one
+    cell plays it, the one its assignment names, under the assignment's epoch."""
+    realm_id, (walker,) = await _characters(db, [BORDER - 8.0])
+    repoints = (await GatewayStandIn().serve(bus)).repoints
+    first = await _seat(bus, walker)
+    changed = await _split(bus, realm_id)
+    western = await InstanceRepo(db).get(changed.cells[1])
+    route = {walker: first.instance_id}
+
+    async def follow() -> None:
+        while True:
+            repoint = await repoints.get()
+            route[repoint.character_id] = repoint.instance_id
+
+    async def pace(seconds: float) -> None:
+        started, seq, x, heading = time.monotonic(), 0, BORDER - 8.0, 1.0
+        while time.monotonic() - started < seconds:
+            seq += 1
+            x += heading * 0.5  # 5 units a second at ten reports a second
+            if abs(x - BORDER) >= 10.0:
+                heading = -heading
+            ms = int((time.monotonic() - started) * 1000)
+            move = Move(x, Y, 0.0, 0.0, client_time_ms=ms, seq=seq)
+            await bus.publish(
+                subjects.space_inputs(route[walker]),
+                InputBatch("gw-test", [PlayerInput(walker, move)]),
+            )
+            await asyncio.sleep(0.1)  # the client's pace: ten reports a second
+
+    following = asyncio.create_task(follow())
+    try:
+        walking = asyncio.create_task(pace(8.0))
+        drained = await bus.request(
+            subjects.ORCHESTRATOR_REQUESTS, DrainNode(western.node_id or ""), Drained, timeout=WAIT
+        )
+        await walking
+        assert [m.instance_id for m in drained.spaces] == [western.instance_id]
+
+        def owners() -> list[tuple[int, int]]:
+            """(instance, epoch) of each space playing the walker as its own."""
+            return [
+                (instance_id, getattr(runner.occupants.get(walker), "epoch", -1))
+                for node in nodes
+                for instance_id, runner in getattr(node, "runners", {}).items()
+                if walker in runner.space.world.players
+            ]
+
+        async def one_owner_as_assigned() -> bool:
+            a = await AssignmentRepo(db).get(walker)
+            return (
+                a is not None
+                and a.state is AssignmentState.IN_WORLD
+                and owners() == [(a.instance_id, a.epoch)]
+            )
+
+        await eventually(one_owner_as_assigned, WAIT, "one cell plays the walker, as assigned")
+    finally:
+        following.cancel()

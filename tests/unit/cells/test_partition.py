@@ -185,3 +185,9 @@ def test_loading_a_split_outside_its_cell_is_refused() -> None:
     bad = {"bounds": [0, 0, 100, 100], "root": ["x", 150.0, 1, 2], "version": 2, "next_cell": 3}
     with pytest.raises(InvalidInput):
         Partition.load(bad)
+
+
+def test_the_only_cell_cannot_be_merged() -> None:
+    """A continent of one cell has nothing to merge it with: said so, not "sibling"."""
+    with pytest.raises(InvalidInput, match="only cell"):
+        Partition.single(Rect(0, 0, 100, 100)).merge(1)

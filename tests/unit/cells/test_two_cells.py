@@ -475,3 +475,23 @@ def test_a_cells_older_incarnation_cannot_hit_through_the_world_node() -> None:
     assert hp() == full
     runner.from_cell(msgspec.structs.replace(stale, epoch=5))
     assert hp() == full - 7
+
+
+def test_a_cell_restored_from_before_a_hand_over_drops_its_older_copy() -> None:
+    """Cell A's checkpoint holds its wolf; then A hands the wolf to B and A's node
+    dies. A restored from that checkpoint holds the wolf again, under an older
+    ownership version than B's: seeing B's ghost of it, A drops its copy, so the
+    wolf has one owner (B) and A shows it as a ghost."""
+    pair = _pair()
+    pair.step(3)
+    checkpoint = pair.a.snapshot()
+    wolf = _walk_a_wolf_over(pair)
+    layout = pair.a.cell.partition  # type: ignore[union-attr]
+    pair.a = Space.restore(WOLVES, checkpoint, cell=(layout, 1, MARGINS))
+    assert wolf in _wolves_by_cell(pair)[0]  # the older copy, back
+    pair.step(3)
+    in_a, in_b = _wolves_by_cell(pair)
+    assert wolf not in in_a
+    assert wolf in in_b
+    st = pair.a.world.store
+    assert st["kind"][st.slot_of[wolf]] == Kind.GHOST_CREATURE

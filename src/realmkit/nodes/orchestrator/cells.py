@@ -42,6 +42,7 @@ and at most one split, merge or border move per partition follows, then a
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 from realmkit.bus import subjects
@@ -173,8 +174,9 @@ class Cells:
                 raise InvalidInput(
                     "at",
                     f"the border of cells {found.low} and {found.high} "
-                    f"({found.axis.value}={found.at:.0f}) moves within "
-                    f"{lowest:.0f}-{highest:.0f}: both cells stay at least {min_cell:.0f} wide",
+                    f"({found.axis.value}={found.at:g}) moves within "
+                    f"{math.ceil(lowest * 10) / 10:g}-{math.floor(highest * 10) / 10:g}: "
+                    f"both cells stay at least {min_cell:.1f} wide",
                 )
             if request.at == found.at:
                 raise InvalidInput(

@@ -360,7 +360,7 @@ class SpaceRunner:
             except RealmkitError as exc:
                 log.warning("crossings of space %d not reviewed: %s", self.instance_id, exc.message)
             if reviews % round(LAYOUT_CHECK_SECONDS / REVIEW_SECONDS) == 0:
-                await self._catch_up(crossings)
+                await self._catch_up(crossings, heard=False)
 
     def _heard_version(self, version: int) -> None:
         """A neighbour wrote under a newer layout than this cell runs: this cell
@@ -369,9 +369,9 @@ class SpaceRunner:
         if self.crossings is None or role is None or version <= role.partition.version:
             return
         if self._catching_up is None or self._catching_up.done():
-            self._catching_up = asyncio.create_task(self._catch_up(self.crossings))
+            self._catching_up = asyncio.create_task(self._catch_up(self.crossings, heard=True))
 
-    async def _catch_up(self, crossings: Crossings) -> None:
+    async def _catch_up(self, crossings: Crossings, *, heard: bool) -> None:
         """Run the partition's layout as PostgreSQL has it, when it is newer than this
         cell's: what it gives to another cell is handed out at the next tick, as after
         a ``Relayout``."""
@@ -383,8 +383,11 @@ class SpaceRunner:
             log.warning("layout of space %d not read: %s", self.instance_id, exc.message)
             return
         if self.space.relayout(stored.layout):
-            log.warning(
-                "space %d missed the layout of version %d: runs it now",
+            # Usual right after a split, when a neighbour's first ghosts come before
+            # the announcement (``heard``); a warning when nothing told this cell.
+            log.log(
+                logging.INFO if heard else logging.WARNING,
+                "space %d heard of the layout of version %d from the store: runs it now",
                 self.instance_id,
                 stored.layout.version,
             )
