@@ -86,7 +86,9 @@ def wait_in_world(login: str, count: int, timeout: float, *, fewer: bool = False
 
 async def scatter_characters(database_url: str, timeout: float = 180.0) -> None:
     """Move every saved character to a random place on its continent (map 1), once
-    every one has left the world (its last save written: it would undo the move)."""
+    every one has left the world (its last save written: it would undo the move).
+    Characters still in the world after ``timeout`` are reported and left where
+    they are."""
     conn = await asyncpg.connect(database_url)
     try:
         deadline = time.monotonic() + timeout
@@ -94,11 +96,22 @@ async def scatter_characters(database_url: str, timeout: float = 180.0) -> None:
             "SELECT count(*) FROM characters.player_assignments WHERE state <> 'offline'"
         ):
             if time.monotonic() > deadline:
-                raise SystemExit("characters still in the world: cannot scatter them")
+                stuck = await conn.fetch(
+                    "SELECT state, count(*) AS n, count(DISTINCT instance_id) AS spaces "
+                    "FROM characters.player_assignments WHERE state <> 'offline' GROUP BY state"
+                )
+                print(
+                    "warning: still in the world after the first pass: "
+                    + ", ".join(f"{r['n']} {r['state']} in {r['spaces']} spaces" for r in stuck),
+                    flush=True,
+                )
+                break
             await asyncio.sleep(0.5)  # their spaces are writing their last saves
         await conn.execute(
-            "UPDATE characters.characters SET pos_x = 40 + random() * 1960, "
-            "pos_y = 40 + random() * 1960 WHERE map_id = 1"
+            "UPDATE characters.characters c SET pos_x = 40 + random() * 1960, "
+            "pos_y = 40 + random() * 1960 WHERE map_id = 1 AND NOT EXISTS ("
+            "  SELECT 1 FROM characters.player_assignments a "
+            "  WHERE a.character_id = c.character_id AND a.state <> 'offline')"
         )
     finally:
         await conn.close()
