@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
@@ -15,7 +16,7 @@ from realmkit.matchmaking.ratings import RatingChange
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.matchmaking import MatchRepo, RatingRepo, TicketRepo
+from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingRepo, TicketRepo, TicketRow
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import Character, MapKind, RealmStatus
@@ -42,6 +43,46 @@ async def _queue(db: Database, pool_id: int, character: Character, activity: str
     return await TicketRepo(db).join(
         pool_id, activity, [character.character_id], [character.level], [""], 1500
     )
+
+
+@dataclass
+class Accepted:
+    """A 2v2 arena match of four queued players, every one of whom accepted."""
+
+    pool_id: int
+    players: list[Character]
+    tickets: list[TicketRow]
+    teams: list[list[int]]
+    match: MatchRow
+
+    @property
+    def ids(self) -> list[int]:
+        return [t.ticket_id for t in self.tickets]
+
+
+async def _accepted_match(db: Database) -> Accepted:
+    pool_id, players = await _players(db, 4)
+    tickets = [await _queue(db, pool_id, p) for p in players]
+    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    matches, repo = MatchRepo(db), TicketRepo(db)
+    match = await matches.propose(
+        pool_id, "arena2v2", teams, {}, [t.ticket_id for t in tickets], 20.0
+    )
+    for p in players:
+        await repo.answer(match.match_id, p.character_id, True)
+    assert await matches.accept(match.match_id)
+    return Accepted(pool_id, players, tickets, teams, match)
+
+
+async def _arena_instance(db: Database, pool_id: int) -> int:
+    """An arena instance row for a match to start in."""
+    async with db.connection() as conn:
+        instance_id: int = await conn.fetchval(
+            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, capacity) "
+            "VALUES ('classic', 4, 'arena', $1, 4) RETURNING instance_id",
+            pool_id,
+        )
+    return instance_id
 
 
 async def test_ticket_moves_in_sql_equal_the_python_table(database_url: str, db: Database) -> None:
@@ -143,20 +184,10 @@ async def test_a_decline_requeues_the_others_at_their_old_place(db: Database) ->
 async def test_finishing_a_match_records_ratings_once(db: Database) -> None:
     """The result, the tickets and every rating change land in one transaction; finishing
     again (a second leader) changes nothing."""
-    pool_id, players = await _players(db, 4)
-    ids = [(await _queue(db, pool_id, p)).ticket_id for p in players]
-    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    accepted = await _accepted_match(db)
+    players, ids, teams, match = accepted.players, accepted.ids, accepted.teams, accepted.match
     matches, repo = MatchRepo(db), TicketRepo(db)
-    match = await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
-    for p in players:
-        await repo.answer(match.match_id, p.character_id, True)
-    assert await matches.accept(match.match_id)
-    async with db.connection() as conn:
-        instance_id = await conn.fetchval(
-            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, capacity) "
-            "VALUES ('classic', 4, 'arena', $1, 4) RETURNING instance_id",
-            pool_id,
-        )
+    instance_id = await _arena_instance(db, accepted.pool_id)
     await matches.start(match.match_id, instance_id, 60.0)
     assert {(await repo.get(i)).state for i in ids} == {"in_match"}
     changes = [RatingChange(c, 1516, True) for c in teams[0]] + [
@@ -205,23 +236,12 @@ async def test_a_start_after_a_decline_fails_and_requeues_the_others(db: Databas
     """A ticket declined once the match was accepted, before the leader heard it: the
     start is refused (Conflict, nothing in_match, the match still accepted) and calling
     the match off requeues the others at their old place, at once."""
-    pool_id, players = await _players(db, 4)
-    tickets = [await _queue(db, pool_id, p) for p in players]
-    ids = [t.ticket_id for t in tickets]
-    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    accepted = await _accepted_match(db)
+    players, tickets, ids, match = accepted.players, accepted.tickets, accepted.ids, accepted.match
     matches, repo = MatchRepo(db), TicketRepo(db)
-    match = await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
-    for p in players:
-        await repo.answer(match.match_id, p.character_id, True)
-    assert await matches.accept(match.match_id)
     declined = await repo.answer(match.match_id, players[1].character_id, False)
     assert declined.state == "cancelled"
-    async with db.connection() as conn:
-        instance_id = await conn.fetchval(
-            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, capacity) "
-            "VALUES ('classic', 4, 'arena', $1, 4) RETURNING instance_id",
-            pool_id,
-        )
+    instance_id = await _arena_instance(db, accepted.pool_id)
     with pytest.raises(Conflict) as refused:
         await matches.start(match.match_id, instance_id, 60.0)
     assert refused.value.data["tickets"] == [ids[1]]
@@ -257,20 +277,10 @@ async def test_a_start_waits_for_a_decline_under_way_and_is_refused(
     """A decline written but not committed when the start runs: the start waits for the
     ticket (locked FOR UPDATE), sees it cancelled and is refused, not a match with a
     cancelled ticket in it."""
-    pool_id, players = await _players(db, 4)
-    ids = [(await _queue(db, pool_id, p)).ticket_id for p in players]
-    teams = [[p.character_id for p in players[:2]], [p.character_id for p in players[2:]]]
+    accepted = await _accepted_match(db)
+    ids, match = accepted.ids, accepted.match
     matches, repo = MatchRepo(db), TicketRepo(db)
-    match = await matches.propose(pool_id, "arena2v2", teams, {}, ids, 20.0)
-    for p in players:
-        await repo.answer(match.match_id, p.character_id, True)
-    assert await matches.accept(match.match_id)
-    async with db.connection() as conn:
-        instance_id = await conn.fetchval(
-            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, capacity) "
-            "VALUES ('classic', 4, 'arena', $1, 4) RETURNING instance_id",
-            pool_id,
-        )
+    instance_id = await _arena_instance(db, accepted.pool_id)
     decliner, watcher = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
     try:
         declining = decliner.transaction()
