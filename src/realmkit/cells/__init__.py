@@ -55,8 +55,10 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
 5. Inputs in flight. Inputs carry the client's sequence numbers; the owner's
    record carries the last one applied. The old owner forwards inputs for a
    player it handed off to the new one (while its crossing is open, and five
-   seconds after), which applies only sequence numbers above the last
-   applied: each input once, in order, and the acknowledgement keeps counting.
+   seconds after the last input came), which applies only sequence numbers
+   above the last applied: each input once, in order, and the acknowledgement
+   keeps counting. A gateway that did not answer the crossing's re-point is
+   told again (for 30 s); until it hears, its inputs keep being forwarded.
 6. Seeing across. Ghosts carry the real entity's id and columns, and are
    replicated through the same frame columns as owned entities, so the
    gateway quantizes and prioritises them alike; when a ghost becomes real on

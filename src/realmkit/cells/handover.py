@@ -7,7 +7,9 @@ A cell that hands a player over keeps watching the crossing (``Crossing``)
 until the player's assignment has left this cell under the epoch it was handed
 with (``placed``: the neighbour's ``CrossCell`` was placed), and
 ``FORWARD_SECONDS`` after that, while the player's inputs may still reach this
-cell (its gateway re-pointed a little later) and are forwarded.
+cell (its gateway re-pointed a little later) and are forwarded. An input that
+still comes keeps the crossing that long again: a gateway that did not hear of
+the crossing (its re-point is being asked again) keeps its player playable.
 
 If the assignment has not moved after a while, the crossing was lost: the
 neighbour's node died before it asked (the hand-over went into the void, or
@@ -66,14 +68,22 @@ class Crossing:
     node: str | None = None
     looked: bool = False
     placed_at: float | None = None  # when this cell saw the crossing placed
+    forwarded_at: float | None = None  # when an input for the player came last
 
     def due(self, now: float) -> bool:
         """Not seen placed yet, and old enough to look at the store."""
         return self.placed_at is None and now - self.sent_at >= FIRST_LOOK_SECONDS
 
+    def forward(self, now: float) -> None:
+        """An input for the player came here and goes on to the neighbour."""
+        self.forwarded_at = now
+
     def forgotten(self, now: float) -> bool:
-        """Placed long enough ago that no input can still reach this cell for it."""
-        return self.placed_at is not None and now - self.placed_at >= FORWARD_SECONDS
+        """Placed, and no input came for it for FORWARD_SECONDS since then."""
+        if self.placed_at is None:
+            return False
+        last = max(self.placed_at, self.forwarded_at or self.placed_at)
+        return now - last >= FORWARD_SECONDS
 
     def placed(self, seat: Seat | None, here: int) -> bool:
         """Whether the assignment (``seat``; None: gone offline) left this cell's

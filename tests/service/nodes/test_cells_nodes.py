@@ -16,11 +16,12 @@ from node_fixtures import two_worlds_and_an_orchestrator
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.cells.handover import FORWARD_SECONDS
 from realmkit.engines.embedded import Endpoints
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.orchestrator.cells import Balancer, Cells
-from realmkit.nodes.orchestrator.handover import Handover
+from realmkit.nodes.orchestrator.handover import GATEWAY_TIMEOUT, Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.cluster import (
@@ -565,3 +566,66 @@ async def test_a_cell_moved_live_while_its_player_crosses_out_and_back_keeps_one
         await eventually(one_owner_as_assigned, WAIT, "one cell plays the walker, as assigned")
     finally:
         following.cancel()
+
+
+class LateGateway(GatewayStandIn):
+    """A gateway too busy to answer the first re-point in time (the orchestrator's
+    request times out); later ones it answers at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.late = 1
+
+    async def _control(self, message: GatewayControl) -> Ack:
+        if isinstance(message, Repoint) and self.late:
+            self.late -= 1
+            await self.repoints.put(message)
+            await asyncio.sleep(GATEWAY_TIMEOUT + 1.0)  # busy: answers after the timeout
+            return Ack(True)
+        return await super()._control(message)
+
+
+async def test_a_gateway_that_missed_a_crossing_hears_it_again_and_its_inputs_follow(
+    nodes: list[object], db: Database, bus: NatsBus, eventually: Eventually
+) -> None:
+    """The gateway does not answer the crossing's re-point in time: the orchestrator
+    tells it again, and until the gateway heard, every input it still sends to the
+    old cell is forwarded to the new one, however long after the crossing (the
+    player walks on, it does not freeze FORWARD_SECONDS after the crossing)."""
+    realm_id, (walker,) = await _characters(db, [BORDER - 12.0])
+    gateway = await LateGateway().serve(bus)
+    first = await _seat(bus, walker)
+    eastern = (await _split(bus, realm_id)).cells[2]
+    seen: dict[int, float] = {}
+
+    async def watch() -> None:
+        while True:
+            frame = await gateway.frames.get()
+            arrays = FrameArrays.of(frame)
+            if walker in list(arrays.observers):
+                seen[frame.instance_id] = _sees(arrays, walker)[walker]
+
+    watching = asyncio.create_task(watch())
+    try:
+        # Over the border and on, at 5 units a second, every input sent to the old cell.
+        started, seq, x = time.monotonic(), 0, BORDER - 12.0
+        goal = BORDER + 12.0 + 5.0 * (FORWARD_SECONDS + 3.0)
+        while x < goal:
+            seq += 1
+            x = min(goal, BORDER - 12.0 + 5.0 * (time.monotonic() - started))
+            ms = int((time.monotonic() - started) * 1000)
+            await bus.publish(
+                subjects.space_inputs(first.instance_id),
+                InputBatch("gw-test", [PlayerInput(walker, Move(x, Y, 0.0, 0.0, ms, seq=seq))]),
+            )
+            await asyncio.sleep(0.1)  # the client's pace: ten reports a second
+
+        async def walked_on() -> bool:
+            return seen.get(eastern, 0.0) >= goal - 0.5
+
+        await eventually(walked_on, WAIT, f"the walker at x={goal:g} in the eastern cell")
+        repoints = [await asyncio.wait_for(gateway.repoints.get(), WAIT) for _ in range(2)]
+        expected = (walker, eastern, first.epoch + 1)
+        assert [(r.character_id, r.instance_id, r.epoch) for r in repoints] == [expected] * 2
+    finally:
+        watching.cancel()

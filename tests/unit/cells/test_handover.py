@@ -38,6 +38,24 @@ def test_it_is_looked_at_after_the_first_look_delay_and_forgotten_after_forwardi
     assert c.forgotten(11.0 + FORWARD_SECONDS)
 
 
+def test_inputs_that_still_come_keep_a_placed_crossing() -> None:
+    """A gateway that did not hear of the crossing still sends its player's inputs
+    here: they are forwarded, and the crossing kept until none came for
+    FORWARD_SECONDS."""
+    c = Crossing(epoch=1, sent_at=0.0)
+    c.placed_at = 1.0
+    c.forward(1.0 + FORWARD_SECONDS - 0.5)  # just before it would be forgotten
+    assert not c.forgotten(1.0 + FORWARD_SECONDS)
+    c.forward(1.0 + 1.5 * FORWARD_SECONDS)
+    assert not c.forgotten(1.0 + 2.4 * FORWARD_SECONDS)
+    assert c.forgotten(1.0 + 2.5 * FORWARD_SECONDS)
+    early = Crossing(epoch=1, sent_at=0.0)
+    early.forward(0.5)  # forwarded before it was seen placed: counts from the placing
+    early.placed_at = 1.0
+    assert not early.forgotten(1.0 + FORWARD_SECONDS / 2)
+    assert early.forgotten(1.0 + FORWARD_SECONDS)
+
+
 def test_a_neighbour_is_given_up_on_when_gone_down_or_moved() -> None:
     ready = Host(True, "w1")
     c = Crossing(epoch=1, sent_at=0.0)

@@ -81,6 +81,8 @@ GATEWAY_TIMEOUT = 2.0
 HANDOFF_TIMEOUT = 5.0
 JOIN_TIMEOUT = 10.0
 LEAVE_TIMEOUT = 10.0
+# A crossing's re-point the gateway did not answer is asked again this long.
+REPOINT_PATIENCE = 30.0
 
 
 class Seat(msgspec.Struct, frozen=True):
@@ -127,6 +129,7 @@ class Handover:
         self.rows = InstanceRepo(db)
         self.assignments = AssignmentRepo(db)
         self.partitions = PartitionRepo(db)
+        self._telling: set[asyncio.Task[None]] = set()
 
     async def seat(self, seat: Seat) -> Placement:
         """Steps 1-5 for one player (see the module)."""
@@ -333,18 +336,70 @@ class Handover:
             fresh=not (seat.moving or seat.crossing),
             continent=continent,
         )
-        if not await self.tell_gateway(seat.gateway_id, update):
+        try:
+            held = await self._ask_gateway(seat.gateway_id, update)
+        except Unavailable as exc:
+            if not seat.crossing:
+                log.warning("gateway %s did not answer: %s", seat.gateway_id, exc.message)
+                return
+            # The new cell plays the player already and its frames reach the gateway
+            # (one continent, one replica), but its inputs still go to the old cell,
+            # which forwards them only for a while: tell the gateway until it hears.
+            log.warning(
+                "gateway %s did not hear that %d crossed into %d (%s); telling it again",
+                seat.gateway_id,
+                seat.character_id,
+                seat.instance_id,
+                exc.message,
+            )
+            task = asyncio.create_task(self._repoint_patiently(seat.gateway_id, update))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+            return
+        except RealmkitError as exc:
+            log.warning("gateway %s did not answer: %s", seat.gateway_id, exc.message)
+            return
+        if not held:
             log.info("character %d disconnected while being seated", seat.character_id)
+
+    async def _repoint_patiently(self, gateway_id: str, update: Repoint) -> None:
+        """A crossing's quiet re-point, asked again for REPOINT_PATIENCE seconds (an
+        older re-point arriving after a newer one is ignored by the gateway)."""
+        try:
+            await self.bus.request_patiently(
+                subjects.gateway_control(gateway_id),
+                update,
+                Ack,
+                within=REPOINT_PATIENCE,
+                attempt_timeout=GATEWAY_TIMEOUT,
+            )
+        except RealmkitError as exc:
+            log.warning(
+                "gateway %s never heard that %d crossed into %d: %s",
+                gateway_id,
+                update.character_id,
+                update.instance_id,
+                exc.message,
+            )
+
+    async def close(self) -> None:
+        """Stop the re-points still being asked again."""
+        for task in list(self._telling):
+            task.cancel()
+        await asyncio.gather(*self._telling, return_exceptions=True)
 
     async def tell_gateway(self, gateway_id: str, message: TransferStarted | Repoint) -> bool:
         """True once the gateway confirmed; False if it no longer holds the player."""
         try:
-            ack = await self.bus.request(
-                subjects.gateway_control(gateway_id), message, Ack, timeout=GATEWAY_TIMEOUT
-            )
+            return await self._ask_gateway(gateway_id, message)
         except RealmkitError as exc:
             log.warning("gateway %s did not answer: %s", gateway_id, exc.message)
             return False
+
+    async def _ask_gateway(self, gateway_id: str, message: TransferStarted | Repoint) -> bool:
+        ack = await self.bus.request(
+            subjects.gateway_control(gateway_id), message, Ack, timeout=GATEWAY_TIMEOUT
+        )
         return ack.ok
 
     async def unseat(self, a: Assignment) -> None:

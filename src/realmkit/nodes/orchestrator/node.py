@@ -70,7 +70,13 @@ class OrchestratorNode(Replica):
         # What each world node reported last of its spaces (the leader's view of
         # cells' load); a node's report replaces its previous one whole.
         self.world_loads: dict[str, list[SpaceLoad]] = {}
+        self._handover: Handover | None = None
         super().__init__()
+
+    async def stop(self) -> None:
+        if self._handover is not None:
+            await self._handover.close()
+        await super().stop()
 
     async def _on_world_load(self, load: WorldLoad) -> None:
         self.world_loads[load.node_id] = load.space_loads
@@ -85,7 +91,7 @@ class OrchestratorNode(Replica):
         self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         self._presence = Presence(db, self.name, "orchestrator", self.host)
         await self._presence.start()
-        handover = Handover(db, bus)
+        self._handover = handover = Handover(db, bus)
         packs = PackCache()
         instances = InstanceRegistry(db, bus, packs, handover)
         placer = Placer(db, packs, instances, handover)

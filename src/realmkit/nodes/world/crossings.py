@@ -52,12 +52,15 @@ class Crossings:
         """The player is this cell's again (handed back, or taken back)."""
         self.handed.pop(character_id, None)
 
-    def forward_to(self, character_id: int, gateway_id: str) -> int | None:
+    def forward_to(
+        self, character_id: int, gateway_id: str, now: float | None = None
+    ) -> int | None:
         """The cell an input for a player handed from here goes to, while its crossing
         is open and the input comes from the player's gateway; else None."""
         h = self.handed.get(character_id)
         if h is None or h.handoff.gateway_id != gateway_id:
             return None
+        h.watch.forward(time.monotonic() if now is None else now)
         return h.handoff.to_cell
 
     async def review(self, now: float | None = None) -> list[Handoff]:
