@@ -91,11 +91,17 @@ class InstanceRepo:
     async def live_continent(
         self, realm_id: int, map_id: int, zone_group: int = 0
     ) -> Instance | None:
-        """The continent instance of a realm and map that is not gone, if any."""
+        """The continent instance of a realm and map that is not gone, if any: the one
+        its live partition names as a cell when there is one (a continent of one cell;
+        ``PartitionRepo.live`` gives the cells of one cut in several), else the oldest."""
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
-                "SELECT * FROM characters.instances WHERE realm_id = $1 AND map_id = $2 "
-                "AND zone_group = $3 AND kind = 'continent' AND state <> $4",
+                "SELECT i.* FROM characters.instances i WHERE i.realm_id = $1 "
+                "AND i.map_id = $2 AND i.zone_group = $3 AND i.kind = 'continent' "
+                "AND i.state <> $4 "
+                "ORDER BY EXISTS (SELECT 1 FROM characters.cells c "
+                "                 WHERE c.instance_id = i.instance_id) DESC, i.instance_id "
+                "LIMIT 1",
                 realm_id,
                 map_id,
                 zone_group,

@@ -18,12 +18,14 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.cells.handover import FORWARD_SECONDS
 from realmkit.engines.embedded import Endpoints
+from realmkit.errors import NoResponders, RemoteError, Unavailable
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.orchestrator.cells import Balancer, Cells
 from realmkit.nodes.orchestrator.handover import GATEWAY_TIMEOUT, Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
+from realmkit.nodes.world.node import WorldNode
 from realmkit.protocol.cluster import (
     Ack,
     CellsChanged,
@@ -629,3 +631,31 @@ async def test_a_gateway_that_missed_a_crossing_hears_it_again_and_its_inputs_fo
         assert [(r.character_id, r.instance_id, r.epoch) for r in repoints] == [expected] * 2
     finally:
         watching.cancel()
+
+
+async def test_a_split_whose_new_half_finds_no_node_is_undone_and_leaves_nothing_behind(
+    nodes: list[object], db: Database, bus: NatsBus
+) -> None:
+    """The node a split's new half is loaded on does not answer: the split is refused,
+    the layout is one cell again (under a newer version), the new half's instance is
+    GONE (not left REQUESTED or LOADING for ever), and players entering later are
+    seated in the one cell, never in the instance that was given up."""
+    realm_id, (west, east) = await _characters(db, [BORDER - 12.0, BORDER + 40.0])
+    first = await _seat(bus, west)
+    partitions = PartitionRepo(db)
+    before = await partitions.live(realm_id, 1)
+    assert before is not None
+    other = next(n for n in nodes if isinstance(n, WorldNode) and n.name != first.node_id)
+    await other._control.unsubscribe()  # hung: its control subject answers nobody
+    with pytest.raises(RemoteError) as refused:
+        await _split(bus, realm_id)
+    assert refused.value.remote_code in {Unavailable.code, NoResponders.code}
+    after = await partitions.live(realm_id, 1)
+    assert after is not None
+    assert (list(after.cells), after.version) == ([1], before.version + 2)
+    assert after.cells[1].instance_id == first.instance_id
+    rows = await InstanceRepo(db).live()
+    continents = [i for i in rows if i.kind == "continent"]
+    assert [i.instance_id for i in continents] == [first.instance_id]  # the new half: GONE
+    second = await _seat(bus, east)
+    assert second.instance_id == first.instance_id

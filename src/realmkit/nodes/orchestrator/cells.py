@@ -98,17 +98,22 @@ class Cells:
             layout = stored.layout.split(request.cell_id, axis, request.at, min_cell)
             born = layout.next_cell - 1
             named: dict[int, int | None] = {c: r.instance_id for c, r in stored.cells.items()}
+            split = await self.instances.rows.get(named[request.cell_id] or 0)
+            if split.state is not InstanceState.READY:
+                # Its entities on the new half are handed over live: not while it is away.
+                raise Unavailable(f"cell {request.cell_id} is {split.state.value}; split it later")
             after = await self.partitions.relayout(stored, layout, {**named, born: None})
-            split_node = (await self.instances.rows.get(named[request.cell_id] or 0)).node_id
             try:
-                await self.instances.running(after.cells[born].instance_id, avoid=split_node)
+                await self.instances.running(after.cells[born].instance_id, avoid=split.node_id)
             except RealmkitError:
                 # No node took the new half: the layout goes back to one cell there
-                # (nobody heard of the split), under the next version.
+                # (nobody heard of the split), under the next version, and the new
+                # half's instance is given up (its node, if one loads it late, drops it).
                 undone = after.layout.merge(born)
                 await self.partitions.relayout(
                     after, undone, {c: after.cells[c].instance_id for c in undone.cells}
                 )
+                await self._give_up(after.cells[born].instance_id)
                 raise
             await self._announce(stored, layout)
         log.info(
@@ -124,6 +129,15 @@ class Cells:
         return CellsChanged(
             after.partition_id, after.version, {c: r.instance_id for c, r in after.cells.items()}
         )
+
+    async def _give_up(self, instance_id: int) -> None:
+        """A split's new half that never ran: GONE, whatever step it stopped at."""
+        async with self.db.advisory_lock(f"instance:{instance_id}"):
+            instance = await self.instances.rows.get(instance_id)
+            if instance.state in (InstanceState.REQUESTED, InstanceState.LOADING):
+                await self.instances.rows.move(instance, InstanceEvent.CANCEL)
+            elif instance.state is InstanceState.UNHEALTHY:
+                await self.instances.rows.move(instance, InstanceEvent.GIVE_UP)
 
     async def merge(self, request: MergeCell) -> CellsChanged:
         async with self.db.advisory_lock(f"partition:{request.realm_id}:{request.map_id}"):

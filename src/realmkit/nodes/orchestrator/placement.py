@@ -115,12 +115,13 @@ class Placer:
         the one of the cell that holds ``at`` when the continent has several cells
         (a player seated in another cell would be handed over at its first tick)."""
         rows = self.rows
+        stored = await self.partitions.live(realm.realm_id, map_id)
+        if stored is not None and len(stored.cells) > 1:
+            # Never a cell merged away or a split's new half that found no node (not
+            # gone yet, but no cell of the partition): the cell at ``at``, else the first.
+            cell_id = stored.layout.cell_at(*at) if at is not None else min(stored.cells)
+            return await self.instances.running(stored.cells[cell_id].instance_id)
         found = await rows.live_continent(realm.realm_id, map_id)
-        if at is not None and found is not None:
-            stored = await self.partitions.live(realm.realm_id, map_id)
-            if stored is not None and len(stored.cells) > 1:
-                cell = stored.cells[stored.layout.cell_at(*at)]
-                return await self.instances.running(cell.instance_id)
         if found is not None and found.state is InstanceState.READY:
             return found  # the common case needs no lock
         if found is None:
