@@ -36,9 +36,15 @@ in ``tests/unit/cells`` or, where it needs processes, in ``tests/cluster``:
    carries an ownership **version**, raised by every hand-off; when two cells
    claim one id (a restored checkpoint after a hand-off it did not see), the
    cell whose copy is older drops it when it sees the other's ghost
-   (``sim/cell.take_ghosts``), so it is not doubled. Not built yet: a creature
-   handed to a cell whose node dies before its next checkpoint is lost (players
-   are taken back by their sender; creatures are not).
+   (``sim/cell.take_ghosts``), so it is not doubled. A creature handed to a
+   cell that is then loaded again from a checkpoint written before it took the
+   creature (its node died, or it moved live and the hand-over came after its
+   snapshot) is sent again by its sender when it hears the new incarnation
+   (``handover.Resends``, 30 s); the cell takes only what it does not hold, and
+   a cell loaded without any checkpoint, which spawned all of its own spawns
+   afresh, refuses those spawns' creatures. Left: a creature handed on to a
+   third cell before the restored cell's checkpoint could be doubled until the
+   older copy sees the newer one's ghost.
 2. Ping-pong. An entity crosses only when it is more than ``cross_margin``
    inside the other cell (hysteresis), and not before ``min_stay`` ticks in
    its current owner: walking along a border, or being knocked back and

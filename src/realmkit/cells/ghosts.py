@@ -204,6 +204,10 @@ class Incarnations:
         self._epochs: dict[int, int] = {}
         self.refused = 0
 
+    def renewed(self, source: int, epoch: int) -> bool:
+        """Whether ``epoch`` is a newer incarnation of a ``source`` heard before."""
+        return epoch > self._epochs.get(source, 0) > 0
+
     def heard(self, source: int, epoch: int) -> bool:
         """Whether a message of ``source`` under ``epoch`` is taken (0: unknown, taken)."""
         latest = self._epochs.get(source, 0)

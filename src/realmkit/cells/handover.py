@@ -29,6 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 # A crossing is placed within milliseconds; one still open after this is looked at.
 FIRST_LOOK_SECONDS = 0.5
@@ -39,6 +42,9 @@ GIVE_UP_SECONDS = 25.0
 # Inputs still reaching this cell are forwarded this long after the crossing was
 # placed (the gateway may hear of the new cell a little after the database).
 FORWARD_SECONDS = 5.0
+# A creature handed over is sent again to its new owner's next incarnation this long
+# after: longer than a node is declared dead and its cells restored.
+RESEND_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -119,3 +125,36 @@ def settle(
         else:
             drop.append(cid)
     return adopt, drop
+
+
+class Resends(Generic[T]):
+    """The creatures a cell handed over (``T``: the hand-over), kept ``keep`` seconds.
+
+    The cell that took a creature may be loaded again from a checkpoint written
+    before it took it (its node died, or it moved live and the hand-over came
+    after its snapshot): the creature would be lost. Its neighbours hear the new
+    incarnation (a higher cell epoch, ``ghosts.Incarnations``) and send it again
+    what they handed it meanwhile; it takes only what it does not hold already
+    (``sim/cell.take_in``). Players need none of this: their crossing is watched
+    until it is placed, and taken back (``Crossing``).
+    """
+
+    def __init__(self, keep: float = RESEND_SECONDS) -> None:
+        self.keep = keep
+        self._sent: dict[int, tuple[float, int, T]] = {}
+
+    def sent(self, entity_id: int, to_cell: int, handoff: T, now: float) -> None:
+        self._sent[entity_id] = (now, to_cell, handoff)
+
+    def back(self, entity_id: int) -> None:
+        """The creature is this cell's again: nothing to send for it."""
+        self._sent.pop(entity_id, None)
+
+    def renewed(self, cell: int, now: float) -> list[T]:
+        """``cell`` runs a new incarnation: what was handed to it within ``keep``."""
+        for entity_id in [e for e, (at, _, _) in self._sent.items() if now - at > self.keep]:
+            del self._sent[entity_id]
+        return [h for _, to_cell, h in self._sent.values() if to_cell == cell]
+
+    def __len__(self) -> int:
+        return len(self._sent)

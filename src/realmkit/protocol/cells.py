@@ -107,6 +107,8 @@ class Handoff(msgspec.Struct, frozen=True, tag_field="t", tag="handoff"):
     sent_at: float = 0.0
     # The sending cell's incarnation (``CellPlace.epoch``).
     from_epoch: int = 0
+    # Sent again to a new incarnation of ``to_cell`` (``cells.handover.Resends``).
+    again: bool = False
 
 
 class GhostHit(msgspec.Struct, frozen=True, tag_field="t", tag="hit"):

@@ -83,6 +83,9 @@ class CellRole:
     relayout_due: bool = False
     # Seconds the tick spent on ghosts and hand-overs (``bench/cells.py``).
     work_seconds: float = 0.0
+    # Loaded again without a checkpoint, it spawned every creature of its own spawns:
+    # a creature of one of those sent again by a neighbour is one too many.
+    spawned_fresh: bool = False
 
     def __post_init__(self) -> None:
         self.ghosts = Ghosts(self.partition.version)
@@ -204,6 +207,11 @@ def take_in(world: World, role: CellRole, handoff: Handoff) -> bool:
     ):
         role.refused += 1  # not a row this build can take: refused, nothing changed
         return False
+    if handoff.again and role.spawned_fresh and handoff.spawn is not None:
+        key = SpawnKey(*handoff.spawn)
+        if role.partition.cell_at(key.x, key.y) == role.cell:
+            role.refused += 1  # its spawn's creatures were all spawned here afresh
+            return False
     slot = st.slot_of.get(handoff.entity_id)
     if slot is not None:
         held_kind = c["kind"].item(slot)

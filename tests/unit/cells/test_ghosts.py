@@ -201,3 +201,14 @@ def test_an_older_incarnation_of_a_cell_is_refused_once_a_newer_spoke() -> None:
     assert heard.heard(5, 1)  # another neighbour: its own count
     assert heard.heard(2, 0)
     assert heard.refused == 1
+
+
+def test_a_new_incarnation_is_told_apart_from_the_first_heard() -> None:
+    heard = Incarnations()
+    assert not heard.renewed(2, 3)  # the first heard of cell 2: nothing to resend
+    heard.heard(2, 3)
+    assert not heard.renewed(2, 3)
+    assert not heard.renewed(2, 0)
+    assert heard.renewed(2, 4)  # loaded again
+    heard.heard(2, 4)
+    assert not heard.renewed(2, 4)

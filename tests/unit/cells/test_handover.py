@@ -11,6 +11,7 @@ from realmkit.cells.handover import (
     GIVE_UP_SECONDS,
     Crossing,
     Host,
+    Resends,
     Seat,
     settle,
 )
@@ -102,3 +103,20 @@ def test_settle_adopts_only_newer_epochs_here_and_drops_what_is_played_elsewhere
         else:
             assert cid not in adopt
             assert cid not in drop
+
+
+def test_creatures_handed_over_are_sent_again_to_the_new_incarnation_for_a_while() -> None:
+    """What was handed to a cell within ``keep`` seconds goes again when it is loaded
+    again; not what went to another cell, came back since, or is older."""
+    r: Resends[str] = Resends(keep=30.0)
+    r.sent(1, 2, "wolf 1 to cell 2", 0.0)
+    r.sent(3, 2, "wolf 3 to cell 2", 10.0)
+    r.sent(4, 5, "wolf 4 to cell 5", 10.0)
+    r.sent(6, 2, "wolf 6 to cell 2", 10.0)
+    r.back(6)  # handed back here since
+    assert r.renewed(2, 20.0) == ["wolf 1 to cell 2", "wolf 3 to cell 2"]
+    assert r.renewed(2, 35.0) == ["wolf 3 to cell 2"]  # wolf 1's hand-over is 35 s old
+    assert r.renewed(5, 35.0) == ["wolf 4 to cell 5"]
+    r.sent(3, 5, "wolf 3 to cell 5", 36.0)  # handed again (back, then out again)
+    assert r.renewed(2, 36.0) == []
+    assert len(r) == 2

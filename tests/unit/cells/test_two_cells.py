@@ -15,7 +15,7 @@ from realmkit.cells.ghosts import GhostRows
 from realmkit.cells.partition import Axis, Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import Point, SpawnDef
-from realmkit.protocol.cells import CellEvents, CellMessage, GhostBatch
+from realmkit.protocol.cells import CellEvents, CellMessage, GhostBatch, Handoff
 from realmkit.protocol.events import Chat, Died, Event, LootGranted
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Attack, Move, Say
@@ -64,6 +64,7 @@ class Pair:
     # deliver to its own players ([to a, to b]).
     emitted: tuple[list[Event], list[Event]] = field(default_factory=lambda: ([], []))
     across: tuple[list[Event], list[Event]] = field(default_factory=lambda: ([], []))
+    handed: list[Handoff] = field(default_factory=list)  # every hand-over, in order
 
     def step(self, n: int = 1) -> list[tuple[FrameArrays, FrameArrays]]:
         """Step both cells n times, delivering what each sends to the other after each tick."""
@@ -84,6 +85,7 @@ class Pair:
                     batch = _wire(GhostBatch.of(0, me.partition.version, me.cell, tick, rows))
                     dst.receive_ghosts(me.cell, batch.version, batch.source_tick, batch.rows())
                 for handoff in src.handoffs_to_send():
+                    self.handed.append(handoff)
                     assert dst.take_handoff(_wire(handoff))
                 for hit in src.hits_to_send():
                     dst.receive_hit(_wire(hit))
@@ -495,3 +497,46 @@ def test_a_cell_restored_from_before_a_hand_over_drops_its_older_copy() -> None:
     assert wolf in in_b
     st = pair.a.world.store
     assert st["kind"][st.slot_of[wolf]] == Kind.GHOST_CREATURE
+
+
+def test_a_creature_sent_again_to_a_cell_restored_from_before_it_took_it_is_taken_once() -> None:
+    """Cell B's checkpoint predates A's hand-over of a wolf; B's node dies and B is
+    restored from it, without the wolf. A sends the hand-over again: B takes it,
+    once (the same again is refused), and the wolf has one owner."""
+    pair = _pair()
+    pair.step(3)
+    checkpoint = pair.b.snapshot()
+    wolf = _walk_a_wolf_over(pair)
+    handoff = next(h for h in pair.handed if h.entity_id == wolf)
+    layout = pair.b.cell.partition  # type: ignore[union-attr]
+    pair.b = Space.restore(WOLVES, checkpoint, cell=(layout, 2, MARGINS))
+    assert wolf not in _wolves_by_cell(pair)[1]  # lost with the node, until sent again
+    again = _wire(msgspec.structs.replace(handoff, again=True))
+    assert pair.b.take_handoff(again)
+    assert not pair.b.take_handoff(again)
+    pair.step(3)
+    in_a, in_b = _wolves_by_cell(pair)
+    assert wolf in in_b
+    assert wolf not in in_a
+
+
+def test_a_cell_spawned_afresh_refuses_creatures_of_its_own_spawns_sent_again() -> None:
+    """Cell B loaded again without any checkpoint spawned every creature of its own
+    spawns: a wolf of one of them sent again would be one too many, and is refused;
+    a wolf of A's spawn sent again is taken."""
+    pair = _pair()
+    wolf = _walk_a_wolf_over(pair)
+    from_a = next(h for h in pair.handed if h.entity_id == wolf)
+    b_spawn = WOLVES.spawns[1]
+    layout = pair.b.cell.partition  # type: ignore[union-attr]
+    fresh = Space(WOLVES, CONTINENT, instance_id=12, seed=3, cell=(layout, 2, MARGINS))  # type: ignore[arg-type]
+    assert fresh.cell is not None
+    fresh.cell.spawned_fresh = True
+    own = msgspec.structs.replace(
+        from_a,
+        entity_id=from_a.entity_id + 10_000,
+        spawn=(b_spawn.template, b_spawn.at.x, b_spawn.at.y, b_spawn.at.z, b_spawn.name, 0),
+        again=True,
+    )
+    assert not fresh.take_handoff(_wire(own))
+    assert fresh.take_handoff(_wire(msgspec.structs.replace(from_a, again=True)))

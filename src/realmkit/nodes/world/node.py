@@ -208,7 +208,7 @@ class WorldNode:
             # died first), those died with it, and it spawns its own.
             populate = len(layout.cells) == 1 or request.cell.epoch > FIRST_LOAD_EPOCH
         if checkpoint is None:
-            return Space(
+            fresh = Space(
                 pack,
                 request.map_id,
                 instance_id=request.instance_id,
@@ -216,7 +216,10 @@ class WorldNode:
                 cell=place,
                 partition_id=request.cell.partition_id if request.cell else 0,
                 populate=populate,
-            ), []
+            )
+            if fresh.cell is not None:
+                fresh.cell.spawned_fresh = populate
+            return fresh, []
         space = await asyncio.to_thread(
             partial(
                 Space.restore,

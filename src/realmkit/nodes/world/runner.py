@@ -45,6 +45,7 @@ import msgspec
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.cells.ghosts import Incarnations
+from realmkit.cells.handover import Resends
 from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import Conflict, ContentError, RealmkitError, RemoteError, Unavailable
@@ -152,6 +153,8 @@ class SpaceRunner:
         # A cell's incarnation, and the latest heard of each neighbour's.
         self.cell_epoch = 0
         self.incarnations = Incarnations()
+        # Creatures handed to a neighbour, sent again to its next incarnation.
+        self.resends: Resends[Handoff] = Resends()
         self.tick_seconds: deque[float] = deque(maxlen=TICK_SAMPLES)
         # What being a cell costs (``CellCost``): since the space was loaded.
         self.crossing_ms: deque[float] = deque(maxlen=TICK_SAMPLES)
@@ -450,6 +453,8 @@ class SpaceRunner:
         if isinstance(message, GhostBatch | Handoff):
             source = message.source_cell if isinstance(message, GhostBatch) else message.from_cell
             epoch = message.epoch if isinstance(message, GhostBatch) else message.from_epoch
+            if self.incarnations.renewed(source, epoch):
+                self._resend(source)
             if not self.incarnations.heard(source, epoch):
                 return  # an older incarnation of that cell, still running somewhere
             self._heard_version(message.version)
@@ -466,7 +471,10 @@ class SpaceRunner:
             )
             self.cell_seconds += time.perf_counter() - started
         elif isinstance(message, Handoff):
-            if self.space.take_handoff(message) and message.player is not None:
+            taken = self.space.take_handoff(message)
+            if taken:
+                self.resends.back(message.entity_id)
+            if taken and message.player is not None:
                 self.occupants[message.entity_id] = Occupant(
                     message.entity_id, message.epoch, message.gateway_id
                 )
@@ -487,6 +495,30 @@ class SpaceRunner:
         else:
             item = PlayerInput(message.character_id, message.input)
             self.receive(InputBatch(message.gateway_id, [item]))
+
+    def _resend(self, cell: int) -> None:
+        """``cell`` was loaded again (restored or moved): the creatures handed to it
+        lately go again, in case its checkpoint was older than their hand-over (it
+        refuses those it holds). Not those that came back here since."""
+        role = self.space.cell
+        if role is None:
+            return
+        again = [
+            msgspec.structs.replace(
+                h,
+                version=role.partition.version,
+                from_epoch=self.cell_epoch,
+                sent_at=0.0,
+                again=True,
+            )
+            for h in self.resends.renewed(cell, time.monotonic())
+            if self.space.ownership(h.entity_id) is None
+        ]
+        if again:
+            log.info("cell %d came back: %d creatures handed to it sent again", cell, len(again))
+        subject = subjects.cell_messages(role.partition_id, cell)
+        for handoff in again:
+            self._ask(self.bus.publish(subject, handoff))
 
     @property
     def continent(self) -> int:
@@ -608,6 +640,8 @@ class SpaceRunner:
                 )
                 if self.crossings is not None:
                     self.crossings.sent(handoff)
+            else:
+                self.resends.sent(handoff.entity_id, handoff.to_cell, handoff, time.monotonic())
             await self.bus.publish(subjects.cell_messages(pid, handoff.to_cell), handoff)
         for hit in self.space.hits_to_send():
             hit = msgspec.structs.replace(hit, source_cell=role.cell, epoch=self.cell_epoch)
