@@ -286,6 +286,7 @@ def core(args: argparse.Namespace) -> None:
             for _ in range(interior):
                 add(r.uniform(100, 800) if c == 0 else r.uniform(1250, 1950), r.uniform(100, 1950))
         work = [0.0, 0.0]
+        handing = [0.0, 0.0]  # of ``work``: finding, sending and taking hand-overs
         total = [0.0, 0.0]
         seq, clock_ms = 0, 0
         for tick in range(1, args.ticks + 1):
@@ -308,6 +309,7 @@ def core(args: argparse.Namespace) -> None:
                     owner.receive_input(pid, Move(m[0], m[1], 0.0, 0.0, clock_ms, seq))
             for c, space in enumerate(spaces):
                 before = space.world.cell.work_seconds  # type: ignore[union-attr]
+                before_out = space.world.cell.handout_seconds  # type: ignore[union-attr]
                 started = time.perf_counter()
                 space.step(tick)
                 space.frames_to_send()
@@ -321,20 +323,25 @@ def core(args: argparse.Namespace) -> None:
                     batch = wire(GhostBatch.of(1, me.partition.version, me.cell, tick, rows))
                     assert isinstance(batch, GhostBatch)
                     other.receive_ghosts(me.cell, batch.version, batch.source_tick, batch.rows())
+                handed = time.perf_counter()
                 for handoff in space.handoffs_to_send():
                     other.take_handoff(wire(handoff))  # type: ignore[arg-type]
+                handed = time.perf_counter() - handed
                 for hit in space.hits_to_send():
                     other.receive_hit(wire(hit))  # type: ignore[arg-type]
                 messages = time.perf_counter() - sent
                 if tick > 20:
                     work[c] += space.world.cell.work_seconds - before + messages  # type: ignore[union-attr]
+                    handing[c] += space.world.cell.handout_seconds - before_out + handed  # type: ignore[union-attr]
                     total[c] += took + messages
         n = args.ticks - 20
         for c, space in enumerate(spaces):
             print(
                 f"interior {interior} per cell: cell {c + 1} holds {len(space.world.players)} "
                 f"players, mean tick {1000 * total[c] / n:.2f} ms, ghosts and hand-overs "
-                f"{100 * work[c] / total[c]:.1f}% of it"
+                f"{100 * work[c] / total[c]:.1f}% of it (ghosts "
+                f"{100 * (work[c] - handing[c]) / total[c]:.1f}%, hand-overs "
+                f"{100 * handing[c] / total[c]:.1f}%)"
             )
 
 

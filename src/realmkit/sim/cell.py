@@ -81,8 +81,10 @@ class CellRole:
     # After a change of partition: hand out, at the next tick, whatever the new
     # layout gives to another cell, hysteresis and minimum stay aside.
     relayout_due: bool = False
-    # Seconds the tick spent on ghosts and hand-overs (``bench/cells.py``).
+    # Seconds the tick spent on ghosts and hand-overs (``bench/cells.py``), and of
+    # those on finding and taking out the entities to hand over.
     work_seconds: float = 0.0
+    handout_seconds: float = 0.0
     # Loaded again without a checkpoint, it spawned every creature of its own spawns:
     # a creature of one of those sent again by a neighbour is one too many.
     spawned_fresh: bool = False

@@ -221,6 +221,7 @@ class Space:
             # After the frame: a player handed over this tick had its frame from
             # here, and has its next from the new owner (no gap, no double).
             cells.hand_out(w, w.cell)
+            w.cell.handout_seconds += clock() - started
             self._borders = cells.border_rows(w, w.cell)
             w.cell.ghosts.expire(w.tick)
             w.cell.forwards.expire(w.tick)
