@@ -138,12 +138,13 @@ async def test_a_walker_crosses_a_border_fifty_times_and_is_never_lost(
         assert {c: shown[c]["instance_id"] for c in shown} == {1: west_cell, 2: east_cell}
         assert shown[1]["node_id"] != shown[2]["node_id"]
         assert (shown[1]["players"], shown[2]["players"]) == (1, 1)
-        loads = {s[0]: s for w in (await _status(cluster))["worlds"] for s in w["space_loads"]}
-        _, players, entities, ghosts, tick_p99_ms, _ = loads[east_cell]
-        assert players == 1  # the watcher
-        assert entities >= 1  # the watcher, and the creatures of its side
-        assert ghosts >= 1  # the walker, from the western cell
-        assert tick_p99_ms > 0
+        worlds = (await _status(cluster))["worlds"]
+        loads = {s["instance_id"]: s for w in worlds for s in w["space_loads"]}
+        east = loads[east_cell]
+        assert east["players"] == 1  # the watcher
+        assert east["entities"] >= 1  # the watcher, and the creatures of its side
+        assert east["ghosts"] >= 1  # the walker, from the western cell
+        assert east["tick_p99_ms"] > 0
     finally:
         await walker.close()
         await watcher.close()

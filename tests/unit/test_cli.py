@@ -166,3 +166,22 @@ def test_two_nodes_on_one_port_is_a_node_file_error(tmp_path: Path) -> None:
 def test_a_bad_bot_tag_is_a_usage_error() -> None:
     """`realmkit bots --tag` takes letters only (they go into character names)."""
     assert runner.invoke(app, ["bots", "--tag", "a1"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--at", "500"], "--at"),  # nothing to cut or move
+        (["--axis", "y"], "--axis"),  # listing has no axis
+        (["--move", "2", "--at", "500", "--axis", "y"], "--axis"),  # a border keeps its axis
+        (["--split", "1", "--axis", "z", "--at", "5"], "--axis"),
+        (["--split", "1"], "--at"),
+        (["--split", "1", "--merge", "2", "--at", "5"], "--move"),
+    ],
+)
+def test_cells_options_that_do_nothing_are_refused(args: list[str], named: str) -> None:
+    """An option the command would ignore is a usage error (exit 2) that names it,
+    before anything is asked of a cluster."""
+    result = runner.invoke(app, ["cells", "Azure", *args], terminal_width=200)
+    assert result.exit_code == 2, result.output
+    assert named in result.output

@@ -18,6 +18,7 @@ import os
 import signal
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -37,7 +38,7 @@ from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.nodes.orchestrator.launcher import stop_launched
 from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.procs import free_port, is_alive, stop_process, write_private
-from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, WorldLoad
+from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, SpaceLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings, port_clashes
 from realmkit.store.cells import PartitionRepo
@@ -160,6 +161,18 @@ async def live_status(settings: Settings) -> ClusterStatus:
         worlds=sorted(worlds.values(), key=lambda w: w.node_id),
         gateways=sorted(gateways.values(), key=lambda g: g.gateway_id),
     )
+
+
+def status_json(status: ClusterStatus) -> dict[str, Any]:
+    """``status`` as ``--json`` prints it: each space load an object with named
+    fields (on the bus it travels as a bare array)."""
+    data: dict[str, Any] = msgspec.to_builtins(status)
+    for world in data["worlds"]:
+        world["space_loads"] = [
+            dict(zip(SpaceLoad.__struct_fields__, load, strict=True))
+            for load in world["space_loads"]
+        ]
+    return data
 
 
 def _pid_file(settings: Settings) -> Path:

@@ -361,7 +361,9 @@ def cells(
             help="Move the border between this cell and its sibling (with --at).",
         ),
     ] = None,
-    axis: Annotated[str, typer.Option(help="The split's axis: x or y.")] = "x",
+    axis: Annotated[
+        str | None, typer.Option(help="The split's axis: x or y (with --split; x if not given).")
+    ] = None,
     at: Annotated[
         float | None,
         typer.Option(
@@ -369,7 +371,12 @@ def cells(
             "along the axis."
         ),
     ] = None,
-    map_id: Annotated[int, typer.Option("--map", help="The continent's map id.")] = 1,
+    map_id: Annotated[
+        int | None,
+        typer.Option(
+            "--map", help="The continent's map id (1 if not given; listing: only that map)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The cells of a realm's continents: each a space on some world node, their
@@ -388,7 +395,7 @@ def cells(
     The orchestrators' leader also splits busy cells, merges cold ones and moves
     the border between uneven siblings by itself (the [cells] settings of the node
     file; balance = false turns it off), so a hand-made split of a quiet continent
-    is merged back."""
+    is merged back: a change by hand holds for the leader's cooldown at least."""
     from realmkit import realms
     from realmkit.cli.tables import cells_table
 
@@ -396,15 +403,22 @@ def cells(
         raise typer.BadParameter("--split needs --at", param_hint="--at")
     if move is not None and at is None:
         raise typer.BadParameter("--move needs --at", param_hint="--at")
-    if axis not in ("x", "y"):
+    if axis is not None and split is None:
+        # A border moves along the axis of the split that made it: nothing to choose.
+        raise typer.BadParameter("--axis goes with --split", param_hint="--axis")
+    if at is not None and split is None and move is None:
+        raise typer.BadParameter("--at goes with --split or --move", param_hint="--at")
+    if axis not in (None, "x", "y"):
         raise typer.BadParameter("x or y", param_hint="--axis")
     if sum(change is not None for change in (split, merge, move)) > 1:
         raise typer.BadParameter("one of --split, --merge and --move", param_hint="--move")
+    shown_map = map_id
+    map_id = 1 if map_id is None else map_id
     if split is not None and at is not None:
-        cell, where = split, at
+        cell, where, cut_axis = split, at, axis or "x"
 
         def cut(settings: Settings, db: Database) -> Awaitable[tuple[Realm, list[CellStatus]]]:
-            return realms.split_cell(settings, db, realm, map_id, cell, axis, where)
+            return realms.split_cell(settings, db, realm, map_id, cell, cut_axis, where)
 
         found, rows = on_db(ctx, as_json, cut)
     elif merge is not None:
@@ -423,6 +437,8 @@ def cells(
         found, rows = on_db(ctx, as_json, shift)
     else:
         found, rows = on_db(ctx, as_json, lambda _, db: realms.cells(db, realm))
+        if shown_map is not None:
+            rows = [r for r in rows if r.map_id == shown_map]
     if as_json:
         print_json({"realm": found, "cells": rows})
     elif not rows:
@@ -440,7 +456,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     found = run(ctx, as_json, lambda s: run_async(lambda: launch.live_status(s)))
     if as_json:
-        print_json(found)
+        print_json(launch.status_json(found))
     else:
         out.print(status_tables(found))
 

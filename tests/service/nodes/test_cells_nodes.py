@@ -659,3 +659,27 @@ async def test_a_split_whose_new_half_finds_no_node_is_undone_and_leaves_nothing
     assert [i.instance_id for i in continents] == [first.instance_id]  # the new half: GONE
     second = await _seat(bus, east)
     assert second.instance_id == first.instance_id
+
+
+async def test_a_split_made_by_hand_is_not_merged_back_before_the_cooldown(
+    nodes: list[object], db: Database, bus: NatsBus
+) -> None:
+    """The leader looked at the one-cell continent; an operator splits it; the two
+    quiet halves would merge, but the leader's cooldown counts from the operator's
+    change: they stay until it has passed, then merge."""
+    realm_id, (a,) = await _characters(db, [BORDER - 60.0])
+    await _seat(bus, a)
+    packs = PackCache()
+    cells = Cells(db, bus, packs, InstanceRegistry(db, bus, packs, Handover(db, bus)))
+    settings = CellSettings(balance=True, check_every=1.0, cooldown=30.0)
+    balancer = Balancer(cells, settings)
+    await balancer.round(100.0, {})  # one cell: nothing to do
+    changed = await _split(bus, realm_id)
+    await balancer.round(110.0, {})  # quiet halves, but split by hand just now
+    stored = await PartitionRepo(db).live(realm_id, 1)
+    assert stored is not None
+    assert stored.version == changed.version
+    await balancer.round(110.0 + settings.cooldown, {})
+    merged = await PartitionRepo(db).live(realm_id, 1)
+    assert merged is not None
+    assert list(merged.cells) == [1]

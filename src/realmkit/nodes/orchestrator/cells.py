@@ -242,7 +242,10 @@ class Balancer:
     def __init__(self, cells: Cells, settings: CellSettings) -> None:
         self.cells = cells
         self.settings = settings
-        self._changed_at: dict[int, float] = {}  # partition -> when the leader last changed it
+        # partition -> when it last changed (by this leader, or seen changed: by hand,
+        # by an earlier leader), and the version it had then.
+        self._changed_at: dict[int, float] = {}
+        self._versions: dict[int, int] = {}
         self._retired_since: dict[int, float] = {}
         self._looked_at = 0.0
 
@@ -256,6 +259,15 @@ class Balancer:
         if not self.settings.balance:
             return
         for stored in await self.cells.partitions.all_live():
+            seen = self._versions.get(stored.partition_id)
+            if seen is not None and seen != stored.version:
+                # Changed since the last look (an operator's `realmkit cells`, or this
+                # leader's own change): the cooldown runs from now, so a split made by
+                # hand is not merged back at the next look.
+                self._changed_at[stored.partition_id] = max(
+                    now, self._changed_at.get(stored.partition_id, now)
+                )
+            self._versions[stored.partition_id] = stored.version
             if now - self._changed_at.get(stored.partition_id, -1e9) < self.settings.cooldown:
                 continue
             try:
