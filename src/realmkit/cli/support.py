@@ -11,6 +11,8 @@ in a tenth of a second. What talks to an engine is imported where it is used.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -27,7 +29,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-out = Console()
+# Written to a file or a pipe, tables keep their columns whole (rich would cut
+# them to 80 characters); a terminal's own width applies otherwise.
+PIPED_WIDTH = 240
+out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
 err = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
