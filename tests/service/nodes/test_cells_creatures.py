@@ -78,6 +78,17 @@ async def _enter(db: Database, bus: NatsBus) -> tuple[int, Placement]:
     return realm.realm_id, placed
 
 
+async def _split(bus: NatsBus, realm_id: int) -> tuple[int, int]:
+    """The continent cut at x=BORDER: its (western, eastern) cells' instances."""
+    changed = await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS,
+        SplitCell(realm_id, 1, 1, "x", BORDER),
+        CellsChanged,
+        timeout=WAIT,
+    )
+    return changed.cells[1], changed.cells[2]
+
+
 def _creature_ids(nodes: list[object], instance_id: int) -> list[int]:
     """The ids of the creatures (alive or waiting to respawn) a cell owns."""
     for node in nodes:
@@ -97,13 +108,7 @@ async def test_a_split_hands_creatures_over_and_makes_none(
     realm_id, placed = await _enter(db, bus)
     before = len(await _standing(bus, placed.instance_id))
     assert before > 0
-    changed = await bus.request(
-        subjects.ORCHESTRATOR_REQUESTS,
-        SplitCell(realm_id, 1, 1, "x", BORDER),
-        CellsChanged,
-        timeout=WAIT,
-    )
-    west, east = changed.cells[1], changed.cells[2]
+    west, east = await _split(bus, realm_id)
 
     async def shared_out() -> bool:
         mine, theirs = await _standing(bus, west), await _standing(bus, east)
@@ -139,13 +144,7 @@ async def test_creatures_handed_to_a_cell_that_dies_before_its_checkpoint_come_b
     of the continent is still there, once."""
     realm_id, placed = await _enter(db, bus)
     before = len(await _standing(bus, placed.instance_id))
-    changed = await bus.request(
-        subjects.ORCHESTRATOR_REQUESTS,
-        SplitCell(realm_id, 1, 1, "x", BORDER),
-        CellsChanged,
-        timeout=WAIT,
-    )
-    west, east = changed.cells[1], changed.cells[2]
+    west, east = await _split(bus, realm_id)
     host = await InstanceRepo(db).get(east)
     node = next(n for n in nodes if isinstance(n, WorldNode) and n.name == host.node_id)
 
