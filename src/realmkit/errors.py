@@ -105,8 +105,8 @@ class ContentError(UsageError):
 class NotFound(UsageError):
     code = "NOT_FOUND"
 
-    def __init__(self, kind: str, key: object) -> None:
-        super().__init__(f"{kind} {key!r} not found", kind=kind, key=key)
+    def __init__(self, kind: str, key: object, message: str | None = None) -> None:
+        super().__init__(message or f"{kind} {key!r} not found", kind=kind, key=key)
         self.kind = kind
         self.key = key
 

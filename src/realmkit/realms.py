@@ -251,6 +251,14 @@ def _name(target: PatchTarget) -> str:
     return f"realm {target.realm}" if target.realm is not None else f"pool {target.pool}"
 
 
+# Ids are PostgreSQL integers: a larger number names nothing.
+MAX_ID = 2**31 - 1
+
+
 def _key(text: str) -> int | str:
     """Names and ids are both accepted on the command line."""
-    return int(text) if text.isdigit() else text
+    if not text.isdigit():
+        return text
+    if int(text) > MAX_ID:
+        raise UsageError(f"no id is above {MAX_ID}", realm=text)
+    return int(text)

@@ -177,6 +177,10 @@ def test_a_bad_bot_tag_is_a_usage_error() -> None:
         (["--split", "1", "--axis", "z", "--at", "5"], "--axis"),
         (["--split", "1"], "--at"),
         (["--split", "1", "--merge", "2", "--at", "5"], "--move"),
+        (["--split", "1", "--merge", "1"], "--move"),  # two changes, whatever else is missing
+        (["--split", "99999999999999999999", "--at", "500"], "--split"),  # no such id
+        (["--merge", "0"], "--merge"),
+        (["--map", "3000000000"], "--map"),
     ],
 )
 def test_cells_options_that_do_nothing_are_refused(args: list[str], named: str) -> None:
@@ -185,3 +189,13 @@ def test_cells_options_that_do_nothing_are_refused(args: list[str], named: str) 
     result = runner.invoke(app, ["cells", "Azure", *args], terminal_width=200)
     assert result.exit_code == 2, result.output
     assert named in result.output
+
+
+def test_an_id_beyond_the_databases_integers_is_a_usage_error() -> None:
+    from realmkit.errors import UsageError
+    from realmkit.realms import MAX_ID, _key
+
+    assert _key(str(MAX_ID)) == MAX_ID
+    assert _key("Azure") == "Azure"
+    with pytest.raises(UsageError):
+        _key(str(MAX_ID + 1))

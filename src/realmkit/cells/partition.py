@@ -183,8 +183,9 @@ class Partition:
         if not rect.low(axis) + max(min_size, 0.0) < at < rect.high(axis) - max(min_size, 0.0):
             raise InvalidInput(
                 "at",
-                f"cell {cell} spans {rect.low(axis):.0f}-{rect.high(axis):.0f} along {axis.value}: "
-                f"a cut must leave both parts at least {min_size:.0f} wide",
+                f"cell {cell} spans {rect.low(axis):g}-{rect.high(axis):g} along {axis.value}: "
+                f"a cut must leave both parts more than {min_size:.1f} wide (cut within "
+                f"{rect.low(axis) + min_size:.1f}-{rect.high(axis) - min_size:.1f})",
             )
         new = self.next_cell
 

@@ -34,6 +34,10 @@ from realmkit.cli.support import (
 )
 from realmkit.settings import DEFAULT_CONFIG_FILE, Role, Settings
 
+# Cell and map ids are PostgreSQL integers (realms.MAX_ID; not imported: the CLI
+# loads its commands' modules only when they run).
+MAX_ID = 2**31 - 1
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
@@ -343,13 +347,21 @@ def cells(
     realm: Annotated[str, typer.Argument(metavar="REALM", help="Realm name or id.")],
     split: Annotated[
         int | None,
-        typer.Option("--split", metavar="CELL", help="Split this cell (with --axis and --at)."),
+        typer.Option(
+            "--split",
+            metavar="CELL",
+            min=1,
+            max=MAX_ID,
+            help="Split this cell (with --at; --axis x or y, x if not given).",
+        ),
     ] = None,
     merge: Annotated[
         int | None,
         typer.Option(
             "--merge",
             metavar="CELL",
+            min=1,
+            max=MAX_ID,
             help="Merge this cell and its sibling (the lower id of the two stays).",
         ),
     ] = None,
@@ -358,6 +370,8 @@ def cells(
         typer.Option(
             "--move",
             metavar="CELL",
+            min=1,
+            max=MAX_ID,
             help="Move the border between this cell and its sibling (with --at).",
         ),
     ] = None,
@@ -374,7 +388,10 @@ def cells(
     map_id: Annotated[
         int | None,
         typer.Option(
-            "--map", help="The continent's map id (1 if not given; listing: only that map)."
+            "--map",
+            min=1,
+            max=MAX_ID,
+            help="The continent's map id (1 if not given; listing: only that map).",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -389,7 +406,7 @@ def cells(
     the split that made it): the lower id of the two takes the area, the other
     hands everything over and its space stops. With --move CELL --at N the border
     between the cell and its sibling (itself a cell) moves to N along the axis of
-    the split that made them, both staying at least the map's smallest cell wide;
+    the split that made them, both staying more than twice the ghost margin wide;
     what the moved area holds is handed over live to the cell that now has it.
 
     The orchestrators' leader also splits busy cells, merges cold ones and moves
@@ -399,6 +416,8 @@ def cells(
     from realmkit import realms
     from realmkit.cli.tables import cells_table
 
+    if sum(change is not None for change in (split, merge, move)) > 1:
+        raise typer.BadParameter("one of --split, --merge and --move", param_hint="--move")
     if split is not None and at is None:
         raise typer.BadParameter("--split needs --at", param_hint="--at")
     if move is not None and at is None:
@@ -410,8 +429,6 @@ def cells(
         raise typer.BadParameter("--at goes with --split or --move", param_hint="--at")
     if axis not in (None, "x", "y"):
         raise typer.BadParameter("x or y", param_hint="--axis")
-    if sum(change is not None for change in (split, merge, move)) > 1:
-        raise typer.BadParameter("one of --split, --merge and --move", param_hint="--move")
     shown_map = map_id
     map_id = 1 if map_id is None else map_id
     if split is not None and at is not None:
@@ -442,9 +459,18 @@ def cells(
     if as_json:
         print_json({"realm": found, "cells": rows})
     elif not rows:
-        out.print(f"realm {found.name} has no continent running (it starts with its first player)")
+        on_map = "" if shown_map is None else f" on map {shown_map}"
+        out.print(
+            f"realm {found.name} has no continent running{on_map} (a continent starts with "
+            "its first player; dungeons and battlegrounds have no cells)"
+        )
     else:
         out.print(cells_table(found.name, rows))
+        if split is not None or merge is not None or move is not None:
+            out.print(
+                "players and creatures are handed over at the cells' next ticks: "
+                f"`realmkit cells {realm}` again shows them where they are now"
+            )
 
 
 @app.command()

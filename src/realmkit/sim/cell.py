@@ -386,6 +386,10 @@ def events_across(world: World, role: CellRole, events: list[Event]) -> dict[int
         for cid in concerned(event):
             if cid in world.players:
                 continue  # this cell's own player: delivered from here
+            if role.leaving.get(cid, (0, -1))[1] == world.tick:
+                # Handed out this very tick, after its frame from here: this tick's
+                # events go with that frame, from here (its world node still routes it).
+                continue
             slot = st.slot_of.get(cid)
             owner = None
             if slot is not None and st.cols["kind"].item(slot) == Kind.GHOST_PLAYER:

@@ -51,6 +51,8 @@ class StoredPartition:
     zone_group: int
     layout: Partition
     cells: dict[int, CellRow]
+    # Seconds since it last changed, by the database's clock, when read (``all_live``).
+    age: float = 0.0
 
     @property
     def version(self) -> int:
@@ -259,7 +261,8 @@ class PartitionRepo:
     async def all_live(self) -> list[StoredPartition]:
         async with self.db.connection() as conn:
             records = await conn.fetch(
-                "SELECT * FROM characters.partitions WHERE live ORDER BY partition_id"
+                "SELECT *, extract(epoch FROM clock_timestamp() - updated_at)::float8 AS age "
+                "FROM characters.partitions WHERE live ORDER BY partition_id"
             )
             return [await self._stored(conn, r) for r in records]
 
@@ -324,4 +327,5 @@ class PartitionRepo:
             # asyncpg hands jsonb over as its text.
             layout=Partition.load(msgspec.json.decode(fields["layout"])),
             cells={r["cell_id"]: msgspec.convert(dict(r), CellRow) for r in cells},
+            age=max(0.0, float(fields.get("age") or 0.0)),
         )

@@ -456,7 +456,12 @@ async def test_the_leader_moves_the_border_of_a_slow_cell_into_it(
         western: SpaceLoad(western, 3, 3, 0, 30.0, 0),
         eastern: SpaceLoad(eastern, 0, 0, 0, 1.0, 0),
     }
-    await balancer.round(100.0, loads)
+    cooldown = balancer.settings.cooldown
+    await balancer.round(100.0, loads)  # a leader's first look: split just now, it waits
+    waited = await PartitionRepo(db).live(realm_id, 1)
+    assert waited is not None
+    assert waited.version == changed.version
+    await balancer.round(100.0 + cooldown, loads)
     stored = await PartitionRepo(db).live(realm_id, 1)
     assert stored is not None
     assert stored.version == changed.version + 1
@@ -472,7 +477,8 @@ async def test_the_leader_moves_the_border_of_a_slow_cell_into_it(
         ]
 
     await eventually(handed, WAIT, "the players of the strip placed in the eastern cell")
-    await balancer.round(200.0, loads)  # the same loads again: within the dead band
+    await balancer.round(200.0, loads)  # sees its own move: the cooldown runs again
+    await balancer.round(200.0 + cooldown, loads)  # the same loads: within the dead band
     again = await PartitionRepo(db).live(realm_id, 1)
     assert again is not None
     assert again.version == stored.version
@@ -679,6 +685,12 @@ async def test_a_split_made_by_hand_is_not_merged_back_before_the_cooldown(
     stored = await PartitionRepo(db).live(realm_id, 1)
     assert stored is not None
     assert stored.version == changed.version
+    # A leader that takes over now never saw the split: the store's time of it counts.
+    successor = Balancer(cells, settings)
+    await successor.round(500.0, {})
+    kept = await PartitionRepo(db).live(realm_id, 1)
+    assert kept is not None
+    assert kept.version == changed.version
     await balancer.round(110.0 + settings.cooldown, {})
     merged = await PartitionRepo(db).live(realm_id, 1)
     assert merged is not None

@@ -16,7 +16,7 @@ from realmkit.cells.partition import Axis, Partition, Rect
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.content.schema import Point, SpawnDef
 from realmkit.protocol.cells import CellEvents, CellMessage, GhostBatch, Handoff
-from realmkit.protocol.events import Chat, Died, Event, LootGranted
+from realmkit.protocol.events import Chat, Corrected, Died, Event, LootGranted
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Attack, Move, Say
 from realmkit.replication.client import EntityTable
@@ -540,3 +540,27 @@ def test_a_cell_spawned_afresh_refuses_creatures_of_its_own_spawns_sent_again() 
     )
     assert not fresh.take_handoff(_wire(own))
     assert fresh.take_handoff(_wire(msgspec.structs.replace(from_a, again=True)))
+
+
+def test_the_events_of_the_tick_a_player_is_handed_out_are_its_old_cells() -> None:
+    """The tick that hands a player out still sends it that tick's frame from its old
+    cell, whose world node still routes it: that tick's events for it go from there,
+    not also to the new cell (the client would hear them twice). From the next tick,
+    events the old cell makes for it go to its new cell."""
+    pair = _pair(PACK)
+    pair.a.add_player(_player(1, BORDER - 10.0))
+    pair.step(25)  # past the minimum stay
+    x, seq, client_ms = BORDER - 10.0, 0, 0
+    while 1 in pair.a.world.players:
+        x += 0.3
+        seq += 1
+        client_ms += 50
+        pair.a.receive_input(1, Move(x, 300.0, 0.0, 0.0, client_ms, seq))
+        pair.tick_a += 1
+        pair.a.step(pair.tick_a)
+        assert x < BORDER + 30.0, "never handed out"
+    said = Corrected(1, x, 300.0, 0.0, 0.0, seq, "release")
+    assert pair.a.events_across([said]) == {}
+    pair.tick_a += 1
+    pair.a.step(pair.tick_a)
+    assert pair.a.events_across([said]) == {2: [said]}

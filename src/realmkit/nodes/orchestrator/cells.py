@@ -74,6 +74,15 @@ log = logging.getLogger("realmkit.orchestrator")
 RETIRE_AFTER = 3.0
 
 
+def _no_continent(realm_id: int, map_id: int) -> NotFound:
+    return NotFound(
+        "continent",
+        (realm_id, map_id),
+        f"no continent runs on map {map_id} of realm {realm_id} (a continent starts with "
+        "its first player; dungeons and battlegrounds have no cells)",
+    )
+
+
 class Cells:
     def __init__(
         self, db: Database, bus: NatsBus, packs: PackCache, instances: InstanceRegistry
@@ -93,7 +102,7 @@ class Cells:
         async with self.db.advisory_lock(f"partition:{request.realm_id}:{request.map_id}"):
             stored = await self.partitions.live(request.realm_id, request.map_id)
             if stored is None:
-                raise NotFound("continent", (request.realm_id, request.map_id))
+                raise _no_continent(request.realm_id, request.map_id)
             min_cell = await self.min_cell(request.realm_id, request.map_id)
             layout = stored.layout.split(request.cell_id, axis, request.at, min_cell)
             born = layout.next_cell - 1
@@ -143,7 +152,7 @@ class Cells:
         async with self.db.advisory_lock(f"partition:{request.realm_id}:{request.map_id}"):
             stored = await self.partitions.live(request.realm_id, request.map_id)
             if stored is None:
-                raise NotFound("continent", (request.realm_id, request.map_id))
+                raise _no_continent(request.realm_id, request.map_id)
             layout = stored.layout.merge(request.cell_id)
             for cell, row in stored.cells.items():
                 if cell in (request.cell_id, stored.layout.sibling(request.cell_id)):
@@ -173,9 +182,13 @@ class Cells:
         async with self.db.advisory_lock(f"partition:{request.realm_id}:{request.map_id}"):
             stored = await self.partitions.live(request.realm_id, request.map_id)
             if stored is None:
-                raise NotFound("continent", (request.realm_id, request.map_id))
+                raise _no_continent(request.realm_id, request.map_id)
             stored.layout.rect(request.cell_id)  # NotFound for a cell it does not have
             found = border(stored.layout, request.cell_id)
+            if found is None and len(stored.layout.cells) == 1:
+                raise InvalidInput(
+                    "cell", "the continent is one cell: no border to move (split it first)"
+                )
             if found is None:
                 raise InvalidInput(
                     "cell",
@@ -260,7 +273,11 @@ class Balancer:
             return
         for stored in await self.cells.partitions.all_live():
             seen = self._versions.get(stored.partition_id)
-            if seen is not None and seen != stored.version:
+            if seen is None:
+                # First look (this leader just took over): it changed when the store
+                # says, whoever changed it, so a new leader keeps the cooldown too.
+                self._changed_at.setdefault(stored.partition_id, now - stored.age)
+            elif seen != stored.version:
                 # Changed since the last look (an operator's `realmkit cells`, or this
                 # leader's own change): the cooldown runs from now, so a split made by
                 # hand is not merged back at the next look.
