@@ -17,7 +17,6 @@ Failed logins are limited per account and per address (5 a minute each).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +39,7 @@ from realmkit.errors import (
 )
 from realmkit.nodes.http import body_as, errors_as_json, int_param, json_response
 from realmkit.nodes.keyring import Keyring
+from realmkit.nodes.login.hashing import HashLine
 from realmkit.protocol.login import (
     CharacterInfo,
     Credentials,
@@ -106,6 +106,7 @@ class LoginApi:
         self.clock = clock
         self.by_account = FailureLimiter(*LOGIN_FAILURES)
         self.by_address = FailureLimiter(*LOGIN_FAILURES)
+        self.hashing = HashLine()  # argon2 a few at a time, a wave waits in line
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
@@ -133,7 +134,7 @@ class LoginApi:
         with contextlib.suppress(NotFound):
             await self.accounts.by_name(creds.username)
             raise AlreadyExists("account", creds.username)
-        hashed = await asyncio.to_thread(hash_password, creds.password)
+        hashed = await self.hashing.run(hash_password, creds.password)
         account = await self.accounts.create(creds.username, hashed)
         return json_response(self._session(account.account_id), status=201)
 
@@ -154,7 +155,7 @@ class LoginApi:
             account = None
         try:
             stored = account.password_hash if account else None
-            await asyncio.to_thread(verify_password, stored, creds.password)
+            await self.hashing.run(verify_password, stored, creds.password)
             if account is None or account.status != "active":
                 raise BadCredentials()
         except BadCredentials:
