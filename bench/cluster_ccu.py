@@ -12,9 +12,21 @@ stand. With `--crowd` every bot starts on the start point and roams within
 300 units of it (the dense worst case). After `--settle` seconds the window
 is measured. Printed
 per count: bots in the world, input-to-visible latency p50/p99 (the worst bot
-process), world tick p99 (the worst world node, from its load reports),
-bytes per second per player, and CPU per process (% of one core) over the
-measuring window. Everything shares the machine's cores.
+process; and of the probes alone), world tick p99 (the worst world node, from
+its load reports), frames and bytes per second per player, and CPU (% of one
+core) over the measuring window: per process, per server role (login,
+gateway, orchestrator, world with the nodes the scaler launched, NATS,
+PostgreSQL with its backends), the server's total and per player in the
+world, the bots apart, and the machine's busy share and load. Frames, bytes
+and latencies cover the window only (the bench marks its start in the bot
+processes with SIGUSR1).
+
+Most bots are light clients (`realmkit bots --probes`): they read each
+frame's header (its ack, for latency) and count its bytes without decoding the
+body, and walk without attacking, so the load generator takes little of the
+machine; `--probes` bots per bot process are full clients that decode every
+frame (default 10). `--full-clients` makes every bot a full one (the figures
+before issue 16).
 
 With `--cells 2` or `--cells 4` the continent is split, once the bots are in
 the world, into that many cells (a cut at x = `--border`, then for 4 each half
@@ -31,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import time
@@ -52,6 +65,18 @@ ROLES = [
     ("world-1", "world"),
     ("world-2", "world"),
 ]
+
+
+def role_of(name: str) -> str:
+    """The role a measured process plays (a launched world node is a world node)."""
+    if name.startswith("postgres"):
+        return "postgres"
+    if name.startswith("bots-"):
+        return "bots"
+    roles = dict(ROLES)
+    if name in roles:
+        return roles[name]
+    return "world" if name.startswith("world-") else name
 
 
 def cpu_of(procs: dict[str, psutil.Process]) -> dict[str, float]:
@@ -177,6 +202,7 @@ def run_level(
     ramp: float,
     cells: int = 1,
     border: float = 1024.0,
+    probes: int | None = 10,
 ) -> dict[str, object]:
     # Cells change by hand only here: the leader would split a busy one otherwise.
     cluster = LocalCluster(ROLES, "realmkit-ccu-", "[cells]\nbalance = false\n\n")
@@ -184,14 +210,6 @@ def run_level(
     env = cluster.env
     try:
         cluster.start()
-        assert cluster.up is not None
-        nodes = {}
-        for child in psutil.Process(cluster.up.pid).children():
-            cmd = child.cmdline()
-            if "node" in cmd:  # python -m realmkit node NAME
-                nodes[cmd[cmd.index("node") + 1]] = child
-            elif any("nats-server" in part for part in cmd):
-                nodes["nats"] = child
         share = [count // bot_procs + (1 if i < count % bot_procs else 0) for i in range(bot_procs)]
         firsts = [sum(share[:i]) for i in range(bot_procs)]
 
@@ -217,6 +235,7 @@ def run_level(
                         str(spread),
                         "--ramp",
                         per_proc_ramp,
+                        *(["--probes", str(probes)] if probes is not None else []),
                         "--json",
                     ),
                     env=env,
@@ -246,16 +265,30 @@ def run_level(
         if cells > 1:
             asyncio.run(split_continent(*cluster.urls(), cells, border))
         time.sleep(settle)  # bots walk to homes spread over the zone; then measure
-        procs = {**nodes, **{f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}}
-        before = cpu_of(procs)
+        load = {f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}
+        before = cpu_of({**cluster.server_processes(), **load})
+        for b in bots:
+            b.send_signal(signal.SIGUSR1)  # the measuring window starts
+        psutil.cpu_percent(None)  # the machine's busy share from here
         started = time.monotonic()
         nats_url = cluster.urls()[0]
         tick_p99, per_space = asyncio.run(world_tick_p99(nats_url, duration))
-        after = cpu_of(procs)
+        # Processes started meanwhile (a node the scaler launched, a new backend)
+        # count whole; one that ended within the window is missing.
+        after = cpu_of({**cluster.server_processes(), **load})
         wall = time.monotonic() - started
+        machine = psutil.cpu_percent(None)
+        load_avg = os.getloadavg()[0]
+        players = population(login)
         for b in bots:
             b.send_signal(signal.SIGINT)  # bots stop and print their summary
         results = [json.loads(b.communicate(timeout=120)[0]) for b in bots]
+        cpu = {k: 100 * (after[k] - before.get(k, 0.0)) / wall for k in sorted(after)}
+        by_role: dict[str, float] = {}
+        for name, used in cpu.items():
+            by_role[role_of(name)] = by_role.get(role_of(name), 0.0) + used
+        server = sum(used for role, used in by_role.items() if role != "bots")
+        in_window = sum(r["connected"] for r in results)
         return {
             "bots": count,
             "entered": in_world,
@@ -263,12 +296,27 @@ def run_level(
             "latency_p99_ms": max(r["latency_p99_ms"] for r in results),
             "world_tick_p99_ms": round(tick_p99, 1),
             "space_tick_p99_ms": {i: round(t, 1) for i, t in sorted(per_space.items())},
+            "probe_latency_p99_ms": max(r.get("probe_latency_p99_ms", 0.0) for r in results),
             "bytes_per_s_per_player": round(
-                sum(r["bytes_per_second_per_bot"] * r["entered"] for r in results)
-                / max(1, sum(r["entered"] for r in results))
+                sum(r["bytes_per_second_per_bot"] * r["connected"] for r in results)
+                / max(1, in_window)
             ),
+            "frames_per_s_per_player": round(
+                sum(r["frames_per_second"] for r in results) / max(1, in_window), 1
+            ),
+            "windowed": all(r.get("windowed", False) for r in results),
             "errors": sum(r["errors"] for r in results),
-            "cpu_percent": {k: round(100 * (after[k] - before[k]) / wall) for k in sorted(procs)},
+            "cpu_percent": {
+                k: round(v)
+                for k, v in cpu.items()
+                if not k.startswith("postgres-")  # the backends: in the role's sum
+            },
+            "cpu_percent_by_role": {r: round(v, 1) for r, v in sorted(by_role.items())},
+            "server_cpu_percent": round(server, 1),
+            "players_in_world": players,
+            "server_cpu_percent_per_player": round(server / max(1, players), 3),
+            "machine_busy_percent": round(machine, 1),
+            "load_average": round(load_avg, 2),
         }
     finally:
         cluster.stop()
@@ -299,6 +347,15 @@ def main() -> None:
     parser.add_argument(
         "--border", type=float, default=1024.0, help="where the cells' cuts go (x, then y)"
     )
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=10,
+        help="full clients per bot process (they decode every frame); the rest are light",
+    )
+    parser.add_argument(
+        "--full-clients", action="store_true", help="every bot a full client (no light ones)"
+    )
     args = parser.parse_args()
     header = f"{'bots':>6} {'in':>6} {'p50 ms':>7} {'p99 ms':>7} {'tick p99':>9} {'B/s/pl':>7}"
     print(header + " errors  cpu % of one core per process")
@@ -312,15 +369,26 @@ def main() -> None:
             ramp=args.ramp,
             cells=args.cells,
             border=args.border,
+            probes=None if args.full_clients else args.probes,
         )
-        cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[union-attr]
+        cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[attr-defined]
         print(
             f"{r['bots']:>6} {r['entered']:>6} {r['latency_p50_ms']:>7} {r['latency_p99_ms']:>7} "
             f"{r['world_tick_p99_ms']:>9} {r['bytes_per_s_per_player']:>7} {r['errors']:>6}  {cpu}",
             flush=True,
         )
-        spaces = " ".join(f"{i}={t}" for i, t in r["space_tick_p99_ms"].items())  # type: ignore[union-attr]
+        spaces = " ".join(f"{i}={t}" for i, t in r["space_tick_p99_ms"].items())  # type: ignore[attr-defined]
         print(f"{'':>6} tick p99 ms per space (instance=ms): {spaces}", flush=True)
+        roles = " ".join(f"{k}={v}" for k, v in r["cpu_percent_by_role"].items())  # type: ignore[attr-defined]
+        print(
+            f"{'':>6} cpu % of one core by role: {roles}; server {r['server_cpu_percent']} "
+            f"= {r['server_cpu_percent_per_player']} per player ({r['players_in_world']} in "
+            f"the world); frames/s per player {r['frames_per_s_per_player']}; probes' p99 "
+            f"{r['probe_latency_p99_ms']} ms; machine {r['machine_busy_percent']}% busy, "
+            f"load {r['load_average']}"
+            + ("" if r["windowed"] else " (not windowed: bots too old)"),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

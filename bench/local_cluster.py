@@ -6,6 +6,7 @@ own embedded engines, stopped and deleted with it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -89,6 +90,37 @@ class LocalCluster:
             if child.cmdline()[-2:] == ["node", name]:
                 return child.pid
         raise LookupError(name)
+
+    def server_processes(self) -> dict[str, psutil.Process]:
+        """Every process of the cluster's server side, by name: its nodes (with those
+        the scaler launched: they run in a session of their own, not under `up`),
+        NATS, and PostgreSQL's postmaster and each of its backends (``postgres-PID``).
+        Call it again for processes started since."""
+        assert self.up is not None
+        found: dict[str, psutil.Process] = {}
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.up.pid).children(recursive=True):
+                cmd = child.cmdline()
+                if "node" in cmd:  # python -m realmkit node NAME
+                    found[cmd[cmd.index("node") + 1]] = child
+        for pid_file in sorted((self.data / "launched").glob("*.pid")):
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                proc = psutil.Process(int(pid_file.read_text()))
+                if pid_file.stem in proc.cmdline():
+                    found[pid_file.stem] = proc
+        engines = EmbeddedEngines(self.data)
+        nats = engines.nats.pid()
+        if nats is not None:
+            with contextlib.suppress(psutil.Error):
+                found["nats"] = psutil.Process(nats)
+        postmaster = engines.postgres.pid()
+        if postmaster is not None:
+            with contextlib.suppress(psutil.Error):
+                main = psutil.Process(postmaster)
+                found["postgres"] = main
+                for backend in main.children(recursive=True):
+                    found[f"postgres-{backend.pid}"] = backend
+        return found
 
     def stop(self, keep_logs: Path | None = None) -> None:
         if self.up is not None:

@@ -12,6 +12,7 @@ import aiohttp
 import msgspec
 import psutil
 import pytest
+from invariants import fetch
 
 from realmkit.auth.tickets import Audience, TicketSigner
 from realmkit.client.game import GameClient, world_position
@@ -192,3 +193,60 @@ async def test_killed_world_node_is_restarted(http, cluster, eventually) -> None
 
     await eventually(restarted, WAIT, "world-2 restarted and ready")
     assert world_pids()["world-1"] == before["world-1"]
+
+
+@pytest.mark.slow
+async def test_light_bots_walk_and_count_frames_in_a_measuring_window(  # type: ignore[no-untyped-def]
+    cluster, run_realmkit, eventually
+) -> None:
+    """`realmkit bots -n 4 --probes 1`: one full client and three light ones enter and
+    walk (their saved positions leave the start: the server took their moves); a
+    SIGUSR1 starts the measuring window, and the summary (Ctrl-C) covers it: frames
+    and bytes for the four, latencies from the acks of all and of the probe, no
+    error."""
+    proc = run_realmkit(
+        "bots",
+        "-n",
+        "4",
+        "--probes",
+        "1",
+        "--tag",
+        "light",
+        "--spread",
+        "60",
+        "--login",
+        cluster.login_url,
+        "--json",
+        env={"REALMKIT_CONFIG": str(cluster.node_file)},
+    )
+    started: dict[str, tuple[float, float]] = {}
+
+    async def all_walked() -> bool:
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT c.name, c.pos_x, c.pos_y FROM characters.characters c "
+            "JOIN characters.player_assignments a USING (character_id) "
+            "WHERE c.name LIKE 'Botlight%' AND a.state = 'in_world'",
+        )
+        for r in rows:
+            started.setdefault(r["name"], (r["pos_x"], r["pos_y"]))
+        moved = {
+            r["name"] for r in rows if math.dist((r["pos_x"], r["pos_y"]), started[r["name"]]) > 5.0
+        }
+        return len(moved) == 4
+
+    await eventually(all_walked, 3 * WAIT, "four bots in the world, each walked 5 units")
+    proc.send_signal(signal.SIGUSR1)
+    await asyncio.sleep(2.0)  # the window's length (a measurement, not a condition)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 0, stderr
+    summary = msgspec.json.decode(stdout)
+    assert summary["entered"] == 4
+    assert summary["errors"] == 0, summary["last_error"]
+    assert summary["windowed"] is True
+    assert 2.0 <= summary["seconds"] < WAIT  # the window, not the whole run
+    assert summary["frames_per_second"] > 4 * 5  # four bots, frames at 10 Hz
+    assert summary["bytes_per_second_per_bot"] > 0
+    assert summary["latency_p99_ms"] > 0
+    assert summary["probe_latency_p99_ms"] > 0

@@ -560,9 +560,21 @@ def bots(
             "invites the others by name and queues the party for --queue.",
         ),
     ] = 1,
+    probes: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Only this many bots are full clients (they decode every frame); the others "
+            "are light ones that read each frame's header and count its bytes, walk and never "
+            "attack: a load generator cheap enough to measure the server. Default: all full.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run bots that log in, walk between waypoints and fight; report latency and traffic."""
+    """Run bots that log in, walk between waypoints and fight; report latency and traffic.
+
+    The figures cover the whole run; a SIGUSR1 starts a measuring window, and the
+    summary then covers frames, bytes and latencies since the last one."""
     import uvloop
 
     from realmkit.cli import cluster as launch
@@ -584,6 +596,7 @@ def bots(
             queue=queue,
             party=party,
             tag=swarm_tag,
+            probes=probes,
         )
         return uvloop.run(_bots(count, url, options, live=not as_json))
 
@@ -613,6 +626,7 @@ async def _bots(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     stats = swarm.SwarmStats()
+    loop.add_signal_handler(signal.SIGUSR1, stats.mark)  # a benchmark's measuring window
     work = asyncio.create_task(
         swarm.run_swarm(
             count,
@@ -627,6 +641,7 @@ async def _bots(
             queue=options.queue,
             party=options.party,
             tag=options.tag,
+            probes=options.probes,
         )
     )
     if live:

@@ -14,6 +14,16 @@ and queues the party; the others accept its invitation and every proposal.
 Input-to-visible latency is measured with the frames' prediction ack: from
 sending move ``seq`` to the first frame whose ``ack`` reaches it.
 
+With ``probes`` set, only the first ``probes`` bots of the swarm are full
+clients (they apply every frame, as a player's client does); the others are
+light (``GameClient.light``): they read each frame's header only and count its
+bytes, walk from the position they predict and attack nothing, so a benchmark
+measures the server rather than its load generator. Every bot measures latency
+from the frames' acks.
+
+``SwarmStats.mark`` starts a measuring window: the summary then covers frames,
+bytes and latencies since the mark only (``realmkit bots`` marks on SIGUSR1).
+
 Two swarms with one tag share accounts and characters: the second entry of a
 character takes it from the first bot (whose saves are then refused as stale)
 and the acks it sees answer the other bot's moves. So every swarm draws its own
@@ -114,6 +124,7 @@ class SwarmOptions(msgspec.Struct, frozen=True):
     queue: str | None = None
     party: int = 1
     tag: str = ""
+    probes: int | None = None
 
 
 class SwarmStats:
@@ -133,11 +144,34 @@ class SwarmStats:
         # Bots in a party of more than one (leaders with their members' acceptance).
         self.in_parties = 0
         self.queue_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        # The full clients' latencies apart (``probes``).
+        self.probe_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        # The measuring window: since ``mark`` (None: since the start).
+        self.marked_at: float | None = None
+        self._frames_at_mark = 0
+        self._bytes_at_mark = 0
 
-    def percentile(self, q: float) -> float:
-        if not self.latencies:
+    def mark(self) -> None:
+        """Start the measuring window now: counts and latencies from here on."""
+        self.marked_at = time.monotonic()
+        self._frames_at_mark, self._bytes_at_mark = self.frames, self.bytes
+        self.latencies.clear()
+        self.probe_latencies.clear()
+
+    def window(self) -> tuple[float, int, int]:
+        """(seconds, frames, bytes) of the measuring window."""
+        since = self.started if self.marked_at is None else self.marked_at
+        return (
+            max(1e-9, time.monotonic() - since),
+            self.frames - self._frames_at_mark,
+            self.bytes - self._bytes_at_mark,
+        )
+
+    def percentile(self, q: float, samples: deque[float] | None = None) -> float:
+        pool = self.latencies if samples is None else samples
+        if not pool:
             return 0.0
-        ordered = sorted(self.latencies)
+        ordered = sorted(pool)
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
     def fail(self, exc: BaseException) -> None:
@@ -167,20 +201,30 @@ class SwarmSummary(msgspec.Struct, frozen=True):
     matches: int = 0
     queue_wait_p50_s: float = 0.0
     in_parties: int = 0
+    # The full clients' latency (when only ``probes`` bots are), and whether the
+    # figures cover a measuring window (``SwarmStats.mark``) or the whole run.
+    probe_latency_p99_ms: float = 0.0
+    windowed: bool = False
 
 
 def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
-    elapsed = max(1e-9, time.monotonic() - stats.started)
+    elapsed, frames, sent = stats.window()
+    # Per bot in the world now (a bot that left is no longer fed frames).
+    players = max(1, stats.connected)
     return SwarmSummary(
         bots=bots,
         entered=stats.entered,
         connected=stats.connected,
         seconds=round(elapsed, 1),
-        frames=stats.frames,
-        frames_per_second=round(stats.frames / elapsed, 1),
-        bytes_per_second_per_bot=round(stats.bytes / elapsed / max(1, stats.entered), 1),
+        frames=frames,
+        frames_per_second=round(frames / elapsed, 1),
+        bytes_per_second_per_bot=round(sent / elapsed / players, 1),
         latency_p50_ms=round(1000 * max(0.0, stats.percentile(0.50)), 1),
         latency_p99_ms=round(1000 * max(0.0, stats.percentile(0.99)), 1),
+        probe_latency_p99_ms=round(
+            1000 * max(0.0, stats.percentile(0.99, stats.probe_latencies)), 1
+        ),
+        windowed=stats.marked_at is not None,
         errors=stats.errors,
         last_error=stats.last_error,
         queued=stats.queued,
@@ -301,6 +345,7 @@ async def run_bot(
     queue: str | None = None,
     party: int = 1,
     tag: str = "",
+    light: bool = False,
 ) -> None:
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
     api = LoginClient(login_url, http)
@@ -313,6 +358,7 @@ async def run_bot(
         return await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
 
     client = await _retrying(enter, stop)
+    client.light = light
     stats.connected += 1
     stats.entered += 1
     sent: dict[int, float] = {}
@@ -361,11 +407,14 @@ async def run_bot(
                         home[1] + radius * math.sin(angle),
                     )
                 sent[client.seq] = sending_at
-            if rng.random() < 0.02:
+            if not light and rng.random() < 0.02:
                 creatures = [i for i, r in client.visible().items() if r.kind == KIND_CREATURE]
                 if creatures:
                     await client.attack(rng.choice(creatures))
-            stats.latencies.extend(latency_samples(sent, client.acks))
+            samples = latency_samples(sent, client.acks)
+            stats.latencies.extend(samples)
+            if not light:
+                stats.probe_latencies.extend(samples)
             now = time.monotonic()
             for seq in [s for s in sent if now - sent[s] > 5.0]:
                 del sent[seq]  # never acknowledged (rejected or dropped)
@@ -426,11 +475,13 @@ async def run_swarm(
     queue: str | None = None,
     party: int = 1,
     tag: str = "",
+    probes: int | None = None,
 ) -> SwarmSummary:
     """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set.
 
     ``tag`` names their accounts and characters (``bot_<tag>_<n>``): swarms
-    running at once need different tags (the CLI draws one per swarm)."""
+    running at once need different tags (the CLI draws one per swarm). With
+    ``probes``, the bots after the first ``probes`` are light clients."""
     stop = stop or asyncio.Event()
     stats = stats or SwarmStats()
     connector = aiohttp.TCPConnector(limit=0)
@@ -453,6 +504,7 @@ async def run_swarm(
                     queue,
                     party,
                     tag,
+                    light=probes is not None and index >= probes,
                 )
             except Exception as exc:  # a bot's failure of any kind is counted and shown
                 stats.fail(exc)

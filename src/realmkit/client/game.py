@@ -45,7 +45,7 @@ from realmkit.protocol.client import (
     TransferPending,
 )
 from realmkit.protocol.events import Corrected, Event
-from realmkit.protocol.frames import ClientFrameIn
+from realmkit.protocol.frames import ClientFrame, ClientFrameIn
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
 from realmkit.replication.client import EntityRow, EntityTable
 from realmkit.replication.quantize import POS_SCALE
@@ -64,6 +64,19 @@ ServerMessage = (
 )
 QUEUE_REPLY_TIMEOUT = 10.0
 _decoder = msgspec.msgpack.Decoder(ServerMessage)
+# A light client reads a frame's header only: its body stays raw bytes, not decoded.
+_light_decoder = msgspec.msgpack.Decoder(
+    NewWorld
+    | TransferPending
+    | ErrorFrame
+    | ClientFrame
+    | QueueStatus
+    | MatchProposal
+    | MatchResult
+    | PartyState
+    | PartyInvitation
+    | Event
+)
 _encoder = msgspec.msgpack.Encoder()
 
 
@@ -114,6 +127,11 @@ class GameClient:
         self._asking = asyncio.Lock()
         self._reply: asyncio.Future[QueueStatus | PartyState] | None = None
         self._expect: type[QueueStatus] | type[PartyState] = QueueStatus
+        # A light client (a load generator's) applies frames only until it knows its
+        # own position; then it reads each frame's header (sequence, ack) and counts
+        # its bytes, and walks on from the position it predicts (and the server's
+        # corrections). Its entity table is stale then: ``visible`` is not the world.
+        self.light = False
 
     @classmethod
     async def connect(
@@ -179,6 +197,13 @@ class GameClient:
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     continue
                 self.bytes += len(msg.data)
+                if self.light and self.position is not None:
+                    header = _light_decoder.decode(msg.data)
+                    if isinstance(header, ClientFrame):
+                        self.frames += 1
+                        if not self.acks or header.ack > self.acks[-1][0]:
+                            self.acks.append((header.ack, time.monotonic()))
+                        continue
                 message = _decoder.decode(msg.data)
                 if isinstance(message, ClientFrameIn):
                     if not self.table.apply(msg.data):

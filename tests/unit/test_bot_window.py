@@ -1,0 +1,26 @@
+"""A swarm's measuring window: the summary covers what came after the mark."""
+
+from __future__ import annotations
+
+from realmkit.client.bots import SwarmStats, summary
+
+
+def test_the_summary_covers_the_window_after_the_mark() -> None:
+    stats = SwarmStats()
+    stats.connected = stats.entered = 2
+    stats.frames, stats.bytes = 500, 50_000  # the ramp and the settling
+    stats.latencies.extend([5.0, 5.0])  # a login wave's late frames
+    before = summary(stats, 2)
+    assert not before.windowed
+    assert before.frames == 500
+    stats.mark()
+    stats.frames += 40
+    stats.bytes += 4_000
+    stats.latencies.extend([0.010, 0.020])
+    stats.probe_latencies.append(0.030)
+    after = summary(stats, 2)
+    assert after.windowed
+    assert after.frames == 40
+    assert after.latency_p99_ms == 20.0  # the wave's 5 s samples are gone
+    assert after.probe_latency_p99_ms == 30.0
+    assert after.bytes_per_second_per_bot > 0
