@@ -17,7 +17,8 @@ its load reports), frames and bytes per second per player, and CPU (% of one
 core) over the measuring window: per process, per server role (login,
 gateway, orchestrator, world with the nodes the scaler launched, NATS,
 PostgreSQL with its backends), the server's total and per player in the
-world, the bots apart, and the machine's busy share and load. Frames, bytes
+world, the bots apart, and the machine's busy share and load; and the resident
+memory per role at the window's end, per player for gateways and world nodes. Frames, bytes
 and latencies cover the window only (the bench marks its start in the bot
 processes with SIGUSR1).
 
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -236,6 +238,9 @@ def run_level(
                         "--ramp",
                         per_proc_ramp,
                         *(["--probes", str(probes)] if probes is not None else []),
+                        # The second pass logs in as returning players: refresh tokens.
+                        "--tokens",
+                        str(cluster.root / f"tokens-{first}.json"),
                         "--json",
                     ),
                     env=env,
@@ -275,7 +280,12 @@ def run_level(
         tick_p99, per_space = asyncio.run(world_tick_p99(nats_url, duration))
         # Processes started meanwhile (a node the scaler launched, a new backend)
         # count whole; one that ended within the window is missing.
-        after = cpu_of({**cluster.server_processes(), **load})
+        servers = cluster.server_processes()
+        after = cpu_of({**servers, **load})
+        rss: dict[str, float] = {}
+        for name, proc in servers.items():
+            with contextlib.suppress(psutil.Error):
+                rss[role_of(name)] = rss.get(role_of(name), 0.0) + proc.memory_info().rss
         wall = time.monotonic() - started
         machine = psutil.cpu_percent(None)
         load_avg = os.getloadavg()[0]
@@ -288,7 +298,7 @@ def run_level(
         for name, used in cpu.items():
             by_role[role_of(name)] = by_role.get(role_of(name), 0.0) + used
         server = sum(used for role, used in by_role.items() if role != "bots")
-        in_window = sum(r["connected"] for r in results)
+        in_window = sum(r.get("in_window", 0) for r in results)
         return {
             "bots": count,
             "entered": in_world,
@@ -298,7 +308,7 @@ def run_level(
             "space_tick_p99_ms": {i: round(t, 1) for i, t in sorted(per_space.items())},
             "probe_latency_p99_ms": max(r.get("probe_latency_p99_ms", 0.0) for r in results),
             "bytes_per_s_per_player": round(
-                sum(r["bytes_per_second_per_bot"] * r["connected"] for r in results)
+                sum(r["bytes_per_second_per_bot"] * r.get("in_window", 0) for r in results)
                 / max(1, in_window)
             ),
             "frames_per_s_per_player": round(
@@ -315,6 +325,10 @@ def run_level(
             "server_cpu_percent": round(server, 1),
             "players_in_world": players,
             "server_cpu_percent_per_player": round(server / max(1, players), 3),
+            "rss_mb_by_role": {r: round(v / 2**20) for r, v in sorted(rss.items())},
+            "rss_kb_per_player": {
+                r: round(rss.get(r, 0.0) / 1024 / max(1, players)) for r in ("gateway", "world")
+            },
             "machine_busy_percent": round(machine, 1),
             "load_average": round(load_avg, 2),
         }
@@ -384,7 +398,8 @@ def main() -> None:
             f"{'':>6} cpu % of one core by role: {roles}; server {r['server_cpu_percent']} "
             f"= {r['server_cpu_percent_per_player']} per player ({r['players_in_world']} in "
             f"the world); frames/s per player {r['frames_per_s_per_player']}; probes' p99 "
-            f"{r['probe_latency_p99_ms']} ms; machine {r['machine_busy_percent']}% busy, "
+            f"{r['probe_latency_p99_ms']} ms; RSS MB by role {r['rss_mb_by_role']}, KB per "
+            f"player {r['rss_kb_per_player']}; machine {r['machine_busy_percent']}% busy, "
             f"load {r['load_average']}"
             + ("" if r["windowed"] else " (not windowed: bots too old)"),
             flush=True,

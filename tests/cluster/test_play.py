@@ -250,3 +250,41 @@ async def test_light_bots_walk_and_count_frames_in_a_measuring_window(  # type: 
     assert summary["bytes_per_second_per_bot"] > 0
     assert summary["latency_p99_ms"] > 0
     assert summary["probe_latency_p99_ms"] > 0
+
+
+@pytest.mark.slow
+async def test_bots_come_back_with_refresh_tokens(cluster, run_realmkit, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`realmkit bots --tokens FILE` twice: the first swarm logs in with passwords and
+    leaves a refresh token per account in the file (private to the user); the
+    second logs in with those, no password, and leaves the next ones."""
+    tokens = tmp_path / "tokens.json"
+
+    def swarm() -> dict:  # type: ignore[type-arg]
+        proc = run_realmkit(
+            "bots",
+            "-n",
+            "2",
+            "--tag",
+            "tok",
+            "--tokens",
+            str(tokens),
+            "--duration",
+            "4",
+            "--login",
+            cluster.login_url,
+            "--json",
+            env={"REALMKIT_CONFIG": str(cluster.node_file)},
+        )
+        stdout, stderr = proc.communicate(timeout=3 * WAIT)
+        assert proc.returncode == 0, stderr
+        return msgspec.json.decode(stdout)  # type: ignore[no-any-return]
+
+    first = await asyncio.to_thread(swarm)
+    assert (first["entered"], first["refreshed"], first["errors"]) == (2, 0, 0)
+    held = msgspec.json.decode(tokens.read_bytes())
+    assert sorted(held) == ["bot_tok_0", "bot_tok_1"]
+    assert tokens.stat().st_mode & 0o077 == 0
+    second = await asyncio.to_thread(swarm)
+    assert (second["entered"], second["refreshed"], second["errors"]) == (2, 2, 0)
+    after = msgspec.json.decode(tokens.read_bytes())
+    assert all(after[a] != held[a] for a in held)  # used up, the next ones left

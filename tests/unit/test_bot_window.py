@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from realmkit.client.bots import SwarmStats, summary
 
 
@@ -23,4 +25,9 @@ def test_the_summary_covers_the_window_after_the_mark() -> None:
     assert after.frames == 40
     assert after.latency_p99_ms == 20.0  # the wave's 5 s samples are gone
     assert after.probe_latency_p99_ms == 30.0
-    assert after.bytes_per_second_per_bot > 0
+    assert after.in_window == 2
+    stats.connected = 0  # the bots left before the summary is made
+    left = summary(stats, 2)
+    # Bytes per bot over the two in the window (not over the none left): 4,000 / 2
+    # bytes against 40 frames, whatever the window's length.
+    assert left.bytes_per_second_per_bot / left.frames_per_second == pytest.approx(50, rel=1e-3)

@@ -569,6 +569,14 @@ def bots(
             "attack: a load generator cheap enough to measure the server. Default: all full.",
         ),
     ] = None,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file of refresh tokens: bots log in with the one a previous swarm left "
+            "for their account (no password hash, as returning players do) and leave the "
+            "next ones there (private to you).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic.
@@ -597,6 +605,7 @@ def bots(
             party=party,
             tag=swarm_tag,
             probes=probes,
+            tokens=str(tokens) if tokens is not None else None,
         )
         return uvloop.run(_bots(count, url, options, live=not as_json))
 
@@ -642,6 +651,7 @@ async def _bots(
             party=options.party,
             tag=options.tag,
             probes=options.probes,
+            tokens=Path(options.tokens) if options.tokens is not None else None,
         )
     )
     if live:

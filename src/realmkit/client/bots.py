@@ -21,6 +21,11 @@ bytes, walk from the position they predict and attack nothing, so a benchmark
 measures the server rather than its load generator. Every bot measures latency
 from the frames' acks.
 
+With ``tokens`` (a file), bots log in with the refresh token a previous swarm
+left there for their account (no password hash: a returning player), falling
+back to the password when it is refused, and the swarm leaves the next tokens
+there when it ends (written private to the user).
+
 ``SwarmStats.mark`` starts a measuring window: the summary then covers frames,
 bytes and latencies since the mark only (``realmkit bots`` marks on SIGUSR1).
 
@@ -42,6 +47,7 @@ import string
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -51,6 +57,7 @@ from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
 from realmkit.content.schema import Bounds
 from realmkit.errors import RemoteError
+from realmkit.procs import write_private
 from realmkit.protocol.client import RoleName
 
 T = TypeVar("T")
@@ -125,6 +132,7 @@ class SwarmOptions(msgspec.Struct, frozen=True):
     party: int = 1
     tag: str = ""
     probes: int | None = None
+    tokens: str | None = None
 
 
 class SwarmStats:
@@ -144,10 +152,12 @@ class SwarmStats:
         # Bots in a party of more than one (leaders with their members' acceptance).
         self.in_parties = 0
         self.queue_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.refreshed = 0  # logins with a refresh token (no password hash)
         # The full clients' latencies apart (``probes``).
         self.probe_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         # The measuring window: since ``mark`` (None: since the start).
         self.marked_at: float | None = None
+        self.at_mark = 0  # bots in the world when the window started
         self._frames_at_mark = 0
         self._bytes_at_mark = 0
 
@@ -155,6 +165,7 @@ class SwarmStats:
         """Start the measuring window now: counts and latencies from here on."""
         self.marked_at = time.monotonic()
         self._frames_at_mark, self._bytes_at_mark = self.frames, self.bytes
+        self.at_mark = self.connected
         self.latencies.clear()
         self.probe_latencies.clear()
 
@@ -205,12 +216,15 @@ class SwarmSummary(msgspec.Struct, frozen=True):
     # figures cover a measuring window (``SwarmStats.mark``) or the whole run.
     probe_latency_p99_ms: float = 0.0
     windowed: bool = False
+    refreshed: int = 0
+    in_window: int = 0  # bots in the world when the window started
 
 
 def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
     elapsed, frames, sent = stats.window()
-    # Per bot in the world now (a bot that left is no longer fed frames).
-    players = max(1, stats.connected)
+    # Per bot in the world over the window: those there when it started (a summary
+    # is made after the bots left), else every bot that entered.
+    players = max(1, stats.at_mark if stats.marked_at is not None else stats.entered)
     return SwarmSummary(
         bots=bots,
         entered=stats.entered,
@@ -225,6 +239,8 @@ def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
             1000 * max(0.0, stats.percentile(0.99, stats.probe_latencies)), 1
         ),
         windowed=stats.marked_at is not None,
+        refreshed=stats.refreshed,
+        in_window=stats.at_mark,
         errors=stats.errors,
         last_error=stats.last_error,
         queued=stats.queued,
@@ -346,12 +362,28 @@ async def run_bot(
     party: int = 1,
     tag: str = "",
     light: bool = False,
+    tokens: dict[str, str] | None = None,
 ) -> None:
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
     api = LoginClient(login_url, http)
+    account = bot_account(index, tag)
+
+    async def log_in() -> None:
+        held = tokens.get(account) if tokens is not None else None
+        if held:
+            try:
+                await api.refresh(held)
+                stats.refreshed += 1
+                return
+            except RemoteError as exc:
+                if exc.remote_code != "BAD_CREDENTIALS":
+                    raise
+        await api.register_or_login(account, f"bot-password-{index}")
 
     async def enter() -> GameClient:
-        await api.register_or_login(bot_account(index, tag), f"bot-password-{index}")
+        await log_in()
+        if tokens is not None:
+            tokens[account] = api.refresh_token
         realm = realm_id if realm_id is not None else (await api.realms())[0].realm_id
         character = await api.character(realm, bot_name(index, tag))
         ticket = await api.ticket(character.character_id)
@@ -476,6 +508,7 @@ async def run_swarm(
     party: int = 1,
     tag: str = "",
     probes: int | None = None,
+    tokens: Path | None = None,
 ) -> SwarmSummary:
     """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set.
 
@@ -484,6 +517,7 @@ async def run_swarm(
     ``probes``, the bots after the first ``probes`` are light clients."""
     stop = stop or asyncio.Event()
     stats = stats or SwarmStats()
+    held = read_tokens(tokens) if tokens is not None else None
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=30)
@@ -505,6 +539,7 @@ async def run_swarm(
                     party,
                     tag,
                     light=probes is not None and index >= probes,
+                    tokens=held,
                 )
             except Exception as exc:  # a bot's failure of any kind is counted and shown
                 stats.fail(exc)
@@ -518,4 +553,16 @@ async def run_swarm(
         else:
             await stop.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if tokens is not None and held is not None:
+        write_private(tokens, msgspec.json.encode(held).decode())
     return summary(stats, count)
+
+
+def read_tokens(path: Path) -> dict[str, str]:
+    """Account -> refresh token, as a swarm left them (none yet: empty)."""
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=dict[str, str])
+    except FileNotFoundError:
+        return {}
+    except msgspec.DecodeError:
+        return {}  # not ours, or cut short: log in with passwords

@@ -24,6 +24,7 @@ class LoginClient:
         self.base_url = base_url.rstrip("/")
         self.http = session
         self.token = ""
+        self.refresh_token = ""  # the latest session's, for ``refresh``
 
     async def _call(self, method: str, path: str, kind: type[T], body: Any = None) -> T:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -55,14 +56,29 @@ class LoginClient:
         session = await self._call(
             "POST", "/api/register", Session, {"username": username, "password": password}
         )
-        self.token = session.token
-        return session
+        return self._began(session)
 
     async def login(self, username: str, password: str) -> Session:
         session = await self._call(
             "POST", "/api/login", Session, {"username": username, "password": password}
         )
-        self.token = session.token
+        return self._began(session)
+
+    async def refresh(self, token: str | None = None) -> Session:
+        """Log in again with a refresh token (default: the last session's), no password."""
+        session = await self._call(
+            "POST", "/api/refresh", Session, {"refresh": token or self.refresh_token}
+        )
+        return self._began(session)
+
+    async def logout(self) -> None:
+        """Revoke the last session's refresh token (and its successors)."""
+        if self.refresh_token:
+            await self._call("POST", "/api/logout", type(None), {"refresh": self.refresh_token})
+            self.refresh_token = ""
+
+    def _began(self, session: Session) -> Session:
+        self.token, self.refresh_token = session.token, session.refresh
         return session
 
     async def register_or_login(self, username: str, password: str) -> Session:

@@ -25,9 +25,22 @@ class NewCharacter(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class Session(msgspec.Struct, frozen=True):
+    """A session: ``token`` is the bearer for the API (``expires_in`` seconds);
+    ``refresh`` logs in once more without the password (``POST /api/refresh``,
+    within ``refresh_expires_in`` seconds), and is replaced by the next each time."""
+
     account_id: int
     token: str
     expires_in: float
+    refresh: str = ""
+    refresh_expires_in: float = 0.0
+
+
+RefreshToken = Annotated[str, msgspec.Meta(min_length=16, max_length=128)]
+
+
+class Refresh(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    refresh: RefreshToken
 
 
 class RealmInfo(msgspec.Struct, frozen=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -199,3 +200,47 @@ async def test_the_root_lists_the_routes_and_the_cluster(api: Api) -> None:
     text = str(body)
     assert "127.0.0.1" not in text
     assert "host" not in text
+
+
+async def test_a_refresh_token_logs_in_once_and_a_copy_used_later_revokes_its_line(
+    api: Api, db: Database, realm_id: int
+) -> None:
+    """A session's refresh token logs in without the password, once: the new session
+    carries the next token, which works; the first used again (a stolen copy) is
+    refused and revokes every token of its line, so the next one fails too. Logging
+    out revokes a line; the store keeps hashes only; garbage is a clean 400/401."""
+    status, first = await api.call(
+        "POST", "/api/register", {"username": "jaina", "password": "hunter2hunter2"}
+    )
+    assert status == 201
+    old = first["refresh"]
+    assert len(old) >= 32
+    assert first["refresh_expires_in"] > 0
+    status, second = await api.call("POST", "/api/refresh", {"refresh": old})
+    assert status == 200, second
+    assert second["account_id"] == first["account_id"]
+    assert second["refresh"] not in ("", old)
+    status, body = await api.call(
+        "GET", f"/api/realms/{realm_id}/characters", token=second["token"]
+    )
+    assert status == 200, body  # the new session works
+    status, body = await api.call("POST", "/api/refresh", {"refresh": old})
+    assert (status, body["error"]["code"]) == (401, "BAD_CREDENTIALS")  # used before
+    status, body = await api.call("POST", "/api/refresh", {"refresh": second["refresh"]})
+    assert (status, body["error"]["code"]) == (401, "BAD_CREDENTIALS")  # its line revoked
+    async with db.connection() as conn:
+        stored = await conn.fetch("SELECT token_hash FROM auth.refresh_tokens")
+    assert hashlib.sha256(old.encode()).digest() in {bytes(r["token_hash"]) for r in stored}
+    # A new line with the password; logging out ends it.
+    status, third = await api.call(
+        "POST", "/api/login", {"username": "jaina", "password": "hunter2hunter2"}
+    )
+    assert status == 200
+    status, _ = await api.call("POST", "/api/logout", {"refresh": third["refresh"]})
+    assert status == 204
+    status, body = await api.call("POST", "/api/refresh", {"refresh": third["refresh"]})
+    assert status == 401
+    status, body = await api.call("POST", "/api/refresh", {"refresh": "short"})
+    assert (status, body["error"]["code"]) == (400, "INVALID_INPUT")
+    status, body = await api.call("POST", "/api/refresh", {"refresh": "x" * 43})
+    assert status == 401

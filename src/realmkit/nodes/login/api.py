@@ -4,6 +4,8 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
 
     POST   /api/register                          {username, password} -> Session
     POST   /api/login                             {username, password} -> Session
+    POST   /api/refresh                           {refresh} -> Session (no password)
+    POST   /api/logout                            {refresh} -> 204 (its family revoked)
     GET    /api/realms                            -> [RealmInfo]
     GET    /api/realms/{realm_id}/characters      -> [CharacterInfo]      (bearer)
     POST   /api/realms/{realm_id}/characters      {name} -> CharacterInfo (bearer)
@@ -12,12 +14,17 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
     GET    /healthz                               -> {ok, gateways}
     GET    /                                      -> these routes and the cluster's state
 
-Failed logins are limited per account and per address (5 a minute each).
+Failed logins are limited per account and per address (5 a minute each),
+failed refreshes per address. Password hashes wait their turn in a bounded
+line (``hashing``); a refresh token costs no hash: it is stored as its SHA-256,
+used once and rotated (``store.accounts.RefreshRepo``, migration 0012).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -45,11 +52,12 @@ from realmkit.protocol.login import (
     Credentials,
     NewCharacter,
     RealmInfo,
+    Refresh,
     Session,
     WorldTicket,
 )
 from realmkit.routing.gateways import GatewayDirectory
-from realmkit.store.accounts import AccountRepo
+from realmkit.store.accounts import AccountRepo, RefreshRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database
@@ -57,11 +65,16 @@ from realmkit.store.records import Character, RealmStatus
 
 MAX_CHARACTERS_PER_REALM = 10
 LOGIN_FAILURES = (5, 60.0)
+# A refresh token: 32 random bytes (URL-safe text), valid 30 days, used once.
+REFRESH_BYTES = 32
+REFRESH_SECONDS = 30 * 24 * 3600.0
 
 # What ``GET /`` lists (the README's list too): method, path, what it answers.
 ROUTES = (
     ("POST", "/api/register", "{username, password} -> session (201)"),
     ("POST", "/api/login", "{username, password} -> session"),
+    ("POST", "/api/refresh", "{refresh} -> session: log in again without the password"),
+    ("POST", "/api/logout", "{refresh} -> 204: that refresh token and its successors revoked"),
     ("GET", "/api/realms", "the realm list"),
     ("GET", "/api/realms/{realm_id}/characters", "your characters there (bearer)"),
     ("POST", "/api/realms/{realm_id}/characters", "{name} -> a new character (bearer)"),
@@ -107,6 +120,8 @@ class LoginApi:
         self.by_account = FailureLimiter(*LOGIN_FAILURES)
         self.by_address = FailureLimiter(*LOGIN_FAILURES)
         self.hashing = HashLine()  # argon2 a few at a time, a wave waits in line
+        self.refreshes = RefreshRepo(db)
+        self.refresh_failures = FailureLimiter(*LOGIN_FAILURES)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
@@ -114,6 +129,8 @@ class LoginApi:
             [
                 web.post("/api/register", self.register),
                 web.post("/api/login", self.login),
+                web.post("/api/refresh", self.refresh),
+                web.post("/api/logout", self.logout),
                 web.get("/api/realms", self.realms),
                 web.get("/api/realms/{realm_id}/characters", self.list_characters),
                 web.post("/api/realms/{realm_id}/characters", self.create_character),
@@ -136,7 +153,7 @@ class LoginApi:
             raise AlreadyExists("account", creds.username)
         hashed = await self.hashing.run(hash_password, creds.password)
         account = await self.accounts.create(creds.username, hashed)
-        return json_response(self._session(account.account_id), status=201)
+        return json_response(await self._new_session(account.account_id), status=201)
 
     async def login(self, request: web.Request) -> web.Response:
         creds = await body_as(request, Credentials)
@@ -163,11 +180,52 @@ class LoginApi:
             self.by_address.failed(address, now)
             raise
         self.by_account.succeeded(account_key)
-        return json_response(self._session(account.account_id))
+        return json_response(await self._new_session(account.account_id))
 
-    def _session(self, account_id: int) -> Session:
+    async def refresh(self, request: web.Request) -> web.Response:
+        """Log in again with a refresh token: no password, no hash; the token is used
+        up and the session carries the next one."""
+        body = await body_as(request, Refresh)
+        now = time.monotonic()
+        address = request.remote or "unknown"
+        wait = self.refresh_failures.retry_after(address, now)
+        if wait > 0:
+            raise RateLimited(wait)
+        following = secrets.token_urlsafe(REFRESH_BYTES)
+        try:
+            account_id = await self.refreshes.rotate(
+                _digest(body.refresh), _digest(following), REFRESH_SECONDS
+            )
+            if account_id is None:  # used before: its family is revoked now
+                raise BadCredentials()
+        except BadCredentials:
+            self.refresh_failures.failed(address, now)
+            raise
+        return json_response(self._session(account_id, following))
+
+    async def logout(self, request: web.Request) -> web.Response:
+        """Revoke a refresh token's family (this device logs in with the password next)."""
+        body = await body_as(request, Refresh)
+        await self.refreshes.revoke(_digest(body.refresh))
+        return web.Response(status=204)
+
+    async def _new_session(self, account_id: int) -> Session:
+        """A session after a password check: a new refresh token family with it."""
+        refresh = secrets.token_urlsafe(REFRESH_BYTES)
+        await self.refreshes.issue(
+            account_id, secrets.token_bytes(16), _digest(refresh), REFRESH_SECONDS
+        )
+        return self._session(account_id, refresh)
+
+    def _session(self, account_id: int, refresh: str) -> Session:
         token = self.signer.issue(Audience.SESSION, account_id=account_id, now=self.clock())
-        return Session(account_id=account_id, token=token, expires_in=SESSION_SECONDS)
+        return Session(
+            account_id=account_id,
+            token=token,
+            expires_in=SESSION_SECONDS,
+            refresh=refresh,
+            refresh_expires_in=REFRESH_SECONDS,
+        )
 
     async def _account_of(self, request: web.Request) -> int:
         header = request.headers.get("Authorization", "")
@@ -293,3 +351,8 @@ def _info(c: Character) -> CharacterInfo:
         level=c.level,
         map_id=c.map_id,
     )
+
+
+def _digest(token: str) -> bytes:
+    """What the store keeps of a refresh token: its SHA-256."""
+    return hashlib.sha256(token.encode()).digest()
