@@ -48,7 +48,8 @@ from realmkit.auth.tickets import Audience
 from realmkit.bus import subjects
 from realmkit.bus.nats import KeyValue, NatsBus
 from realmkit.engines.embedded import Endpoints
-from realmkit.errors import Conflict, RealmkitError, RemoteError, TicketReplayed
+from realmkit.errors import Conflict, RealmkitError, RemoteError, TicketReplayed, Unavailable
+from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.presence import mark_stopped
@@ -96,6 +97,7 @@ from realmkit.session.connection import (
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
+from realmkit.store.placement import AssignmentRepo
 from realmkit.store.postgres import Database
 
 log = logging.getLogger("realmkit.gateway")
@@ -107,6 +109,8 @@ REQUEST_TIMEOUT = 10.0
 PLACEMENT_PATIENCE = 20.0
 TICKETS_BUCKET = "tickets_used"
 RESUME_TOKEN_BYTES = 32
+# How long an entry given up on is watched for a seat that completes after.
+ABANDONED_WATCH = 60.0
 
 
 class Player:
@@ -141,6 +145,11 @@ class GatewayNode:
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._flushes: set[asyncio.Task[None]] = set()
+        # Entries this gateway gave up on (the orchestrator did not answer in time),
+        # watched a while: a seat that completes after is taken out again (no socket
+        # holds it). Character -> until when; and the entries under way meanwhile.
+        self._abandoned: dict[int, float] = {}
+        self._entering: set[int] = set()
         self._db: Database | None = None
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
@@ -283,6 +292,7 @@ class GatewayNode:
         assert self._tickets is not None
         # A fresh resume token for this entry; only its hash leaves the gateway.
         token = secrets.token_urlsafe(RESUME_TOKEN_BYTES)
+        entering: int | None = None
         try:
             if auth.resume:
                 request: EnterWorld | ResumeWorld = ResumeWorld(
@@ -295,6 +305,8 @@ class GatewayNode:
                 except Conflict as exc:
                     raise TicketReplayed() from exc
                 request = EnterWorld(claims.character_id, self.name, _digest(token))
+                entering = claims.character_id
+                self._entering.add(entering)
             # The orchestrator seats the character in its space before it answers.
             placement = await self.bus.request_patiently(
                 subjects.ORCHESTRATOR_REQUESTS,
@@ -306,6 +318,11 @@ class GatewayNode:
                 attempt_timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
+            if entering is not None:
+                self._entering.discard(entering)
+                if isinstance(exc, Unavailable):
+                    # The seat may still complete after this: watch for it.
+                    self._abandoned[entering] = time.monotonic() + ABANDONED_WATCH
             frame = _error_frame(exc)
             await _send(ws, msgspec.msgpack.encode(frame))
             for action in conn.close(CLOSE_UNAUTHENTICATED, frame.code):
@@ -322,6 +339,8 @@ class GatewayNode:
             placement.continent,
         )
         p = Player(ws, conn)
+        self._entering.discard(p.character_id)
+        self._abandoned.pop(p.character_id, None)  # entered after all: nothing to watch
         if ws.closed:
             await self._leave(p)
             return
@@ -447,9 +466,33 @@ class GatewayNode:
                 await self.bus.publish(subjects.gateway_load(self.name), load)
             try:
                 await cluster.heartbeat(self.name, NodeEvent.UP, self.spec.capacity)
+                await self._take_out_abandoned()
             except RealmkitError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
             await asyncio.sleep(LOAD_SECONDS)
+
+    async def _take_out_abandoned(self) -> None:
+        """Characters whose entry this gateway gave up on but whom the orchestrator
+        seated after all (in the world under this gateway, no socket here): out of
+        their space again, saved and offline, as a logout."""
+        now = time.monotonic()
+        for cid in [c for c, until in self._abandoned.items() if until < now]:
+            del self._abandoned[cid]
+        watched = [c for c in self._abandoned if c not in self._entering and c not in self.players]
+        if not watched:
+            return
+        found = await AssignmentRepo(self.db).of_characters(watched)
+        for cid, a in found.items():
+            if (
+                a.gateway_id == self.name
+                and a.state is AssignmentState.IN_WORLD
+                and a.instance_id is not None
+                and cid not in self.players
+                and cid not in self._entering
+            ):
+                log.warning("character %d was seated after its entry gave up: logged out", cid)
+                del self._abandoned[cid]
+                self._later(self._leave_space(a.instance_id, cid, a.epoch))
 
 
 def _error_frame(exc: RealmkitError) -> ErrorFrame:

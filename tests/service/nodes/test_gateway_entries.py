@@ -1,0 +1,82 @@
+"""A gateway that gave up on an entry (the orchestrator answered too late) takes the
+character out again if the seat completed after all: in the world with no socket, it
+would stay there until its next login (orchestrator, two world nodes and a gateway on
+real NATS and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from node_fixtures import two_worlds_and_an_orchestrator
+
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
+from realmkit.engines.embedded import Endpoints
+from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.nodes.gateway.node import ABANDONED_WATCH, GatewayNode
+from realmkit.protocol.cluster import EnterWorld, Placement
+from realmkit.settings import NodeSpec, Role
+from realmkit.store.accounts import AccountRepo
+from realmkit.store.characters import CharacterRepo
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import AssignmentRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import RealmStatus
+
+WAIT = 20.0
+Eventually = Callable[[Callable[[], Awaitable[bool]], float, str], Awaitable[None]]
+
+
+@pytest.fixture
+async def gateway(database_url: str, endpoints: Endpoints) -> AsyncIterator[GatewayNode]:
+    here = Endpoints(endpoints.nats_url, database_url)
+    async with two_worlds_and_an_orchestrator(here):
+        node = GatewayNode(NodeSpec(name="gateway-7", role=Role.GATEWAY, port=0), here)
+        await node.start()
+        try:
+            yield node
+        finally:
+            await node.drain()
+            await node.stop()
+
+
+async def _characters(db: Database, names: list[str]) -> list[int]:
+    cluster = ClusterRepo(db)
+    await cluster.add_game("classic", "Classic", "classic")
+    pool = await cluster.add_pool("europe", "classic")
+    realm = await cluster.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
+    account = await AccountRepo(db).create("tester", "h")
+    made = []
+    for name in names:
+        c = await CharacterRepo(db).create(
+            account.account_id, realm.realm_id, name, map_id=1, position=(200.0, 200.0, 0.0), hp=100
+        )
+        made.append(c.character_id)
+    return made
+
+
+async def test_a_seat_that_completes_after_its_entry_gave_up_is_logged_out(
+    gateway: GatewayNode, db: Database, bus: NatsBus, eventually: Eventually
+) -> None:
+    """Two characters are seated under the gateway's name without a socket there; the
+    gateway gave up on the entry of one of them: that one is logged out (saved,
+    offline) at the gateway's next round; the other, whose entry it never gave up on,
+    is left alone."""
+    late, other = await _characters(db, ["Late", "Other"])
+    for cid in (late, other):  # what the orchestrator does with an entry it was asked
+        await bus.request(
+            subjects.ORCHESTRATOR_REQUESTS, EnterWorld(cid, gateway.name), Placement, timeout=WAIT
+        )
+    gateway._abandoned[late] = time.monotonic() + ABANDONED_WATCH  # its entry timed out
+
+    async def logged_out() -> bool:
+        a = await AssignmentRepo(db).get(late)
+        return a is not None and a.state is AssignmentState.OFFLINE
+
+    await eventually(logged_out, WAIT, "the late seat logged out")
+    kept = await AssignmentRepo(db).get(other)
+    assert kept is not None
+    assert kept.state is AssignmentState.IN_WORLD
+    assert late not in gateway._abandoned
