@@ -336,6 +336,9 @@ async def _run_nodes(
             await reviver.drain()
             await reviver.stop()
             await launched
+            # Once more, now that no orchestrator runs: one that launched a node while
+            # the others stopped (its scaler saw their spaces move) left it running.
+            await asyncio.to_thread(stop_launched, settings.data_path)
             pid_file.unlink(missing_ok=True)
             console.print("cluster stopped")
     finally:
