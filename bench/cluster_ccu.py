@@ -280,6 +280,8 @@ def run_level(
         tick_p99, per_space = asyncio.run(world_tick_p99(nats_url, duration))
         # Processes started meanwhile (a node the scaler launched, a new backend)
         # count whole; one that ended within the window is missing.
+        for b in bots:
+            b.send_signal(signal.SIGUSR2)  # the window ends (the bots' too)
         servers = cluster.server_processes()
         after = cpu_of({**servers, **load})
         rss: dict[str, float] = {}
@@ -293,7 +295,8 @@ def run_level(
         for b in bots:
             b.send_signal(signal.SIGINT)  # bots stop and print their summary
         results = [json.loads(b.communicate(timeout=120)[0]) for b in bots]
-        cpu = {k: 100 * (after[k] - before.get(k, 0.0)) / wall for k in sorted(after)}
+        # A process that ended between listing and reading reads 0: never negative.
+        cpu = {k: max(0.0, 100 * (after[k] - before.get(k, 0.0)) / wall) for k in sorted(after)}
         by_role: dict[str, float] = {}
         for name, used in cpu.items():
             by_role[role_of(name)] = by_role.get(role_of(name), 0.0) + used
@@ -323,8 +326,10 @@ def run_level(
             },
             "cpu_percent_by_role": {r: round(v, 1) for r, v in sorted(by_role.items())},
             "server_cpu_percent": round(server, 1),
-            "players_in_world": players,
-            "server_cpu_percent_per_player": round(server / max(1, players), 3),
+            "players_in_world": players if players > 0 else in_window,
+            "server_cpu_percent_per_player": round(
+                server / max(1, players if players > 0 else in_window), 3
+            ),
             "rss_mb_by_role": {r: round(v / 2**20) for r, v in sorted(rss.items())},
             "rss_kb_per_player": {
                 r: round(rss.get(r, 0.0) / 1024 / max(1, players)) for r in ("gateway", "world")

@@ -12,8 +12,11 @@ process. In order:
    using the token its last login returned: logins a second, latency, and the
    login node's CPU, so logins per second per core of the login node.
 
-The load generator shares the machine with the cluster: the figures per core
-are the login node's own CPU, from its process.
+The password logins come from `--addresses` loopback addresses (127.0.0.2 and
+up), as players do from many: the line admits at most 100 waiting from one
+address. The load generator shares the machine with the cluster: the figures
+per core are the login node's own CPU, from its process (PostgreSQL's work for
+each login, a transaction per refresh, is not in them).
 
     .venv/bin/python bench/logins.py --accounts 300 --offered 100 --seconds 10
 """
@@ -58,9 +61,10 @@ async def register(base: str, http: aiohttp.ClientSession, accounts: int) -> dic
 
 
 async def passwords(
-    base: str, http: aiohttp.ClientSession, accounts: int, offered: float, seconds: float
+    base: str, sessions: list[aiohttp.ClientSession], accounts: int, offered: float, seconds: float
 ) -> tuple[list[float], int]:
-    """Password logins started on schedule: (latencies of the answered, errors)."""
+    """Password logins started on schedule, spread over ``sessions`` (each from its own
+    address): (latencies of the answered, errors)."""
     took: list[float] = []
     errors = 0
 
@@ -68,6 +72,7 @@ async def passwords(
         nonlocal errors
         await asyncio.sleep(n / offered)
         started = time.monotonic()
+        http = sessions[n % len(sessions)]
         try:
             await LoginClient(base, http).login(f"bench_{n % accounts}", PASSWORD)
             took.append(time.monotonic() - started)
@@ -110,30 +115,51 @@ async def refreshes(
 async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
     base = cluster.login.rstrip("/")
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0), timeout=timeout
-    ) as http:
-        tokens = await register(base, http, args.accounts)
-        print(f"registered {len(tokens)} accounts", flush=True)
-        for name, work in (
-            ("password logins", passwords(base, http, args.accounts, args.offered, args.seconds)),
-            ("refresh-token logins", refreshes(base, http, tokens, args.workers, args.seconds)),
-        ):
-            cpu, wall = login_cpu(cluster), time.monotonic()
-            psutil.cpu_percent(None)
-            took, errors = await work
-            wall, cpu = time.monotonic() - wall, login_cpu(cluster) - cpu
-            rate = len(took) / wall
-            share = cpu / wall
-            ms = [1000 * t for t in took]
-            print(
-                f"{name}: {len(took)} answered in {wall:.1f} s ({rate:.0f}/s), {errors} errors, "
-                f"p50 {pct(ms, 0.5):.1f} ms, p99 {pct(ms, 0.99):.1f} ms; login node "
-                f"{100 * share:.0f}% of a core = {rate / max(share, 1e-9):.0f} a second per "
-                f"core; machine {psutil.cpu_percent(None):.0f}% busy, load "
-                f"{os.getloadavg()[0]:.2f}",
-                flush=True,
-            )
+    sessions = [
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.0.{2 + i}", 0)),
+            timeout=timeout,
+        )
+        for i in range(args.addresses)
+    ]
+    try:
+        await _measure(args, cluster, base, sessions)
+    finally:
+        for session in sessions:
+            await session.close()
+
+
+async def _measure(
+    args: argparse.Namespace,
+    cluster: LocalCluster,
+    base: str,
+    sessions: list[aiohttp.ClientSession],
+) -> None:
+    http = sessions[0]
+    tokens = await register(base, http, args.accounts)
+    print(f"registered {len(tokens)} accounts", flush=True)
+    for name, work in (
+        (
+            "password logins",
+            passwords(base, sessions, args.accounts, args.offered, args.seconds),
+        ),
+        ("refresh-token logins", refreshes(base, http, tokens, args.workers, args.seconds)),
+    ):
+        cpu, wall = login_cpu(cluster), time.monotonic()
+        psutil.cpu_percent(None)
+        took, errors = await work
+        wall, cpu = time.monotonic() - wall, login_cpu(cluster) - cpu
+        rate = len(took) / wall
+        share = cpu / wall
+        ms = [1000 * t for t in took]
+        print(
+            f"{name}: {len(took)} answered in {wall:.1f} s ({rate:.0f}/s), {errors} errors, "
+            f"p50 {pct(ms, 0.5):.1f} ms, p99 {pct(ms, 0.99):.1f} ms; login node "
+            f"{100 * share:.0f}% of a core = {rate / max(share, 1e-9):.0f} a second per "
+            f"core; machine {psutil.cpu_percent(None):.0f}% busy, load "
+            f"{os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -142,6 +168,9 @@ def main() -> None:
     parser.add_argument("--offered", type=float, default=100.0, help="password logins a second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=32, help="token logins in flight")
+    parser.add_argument(
+        "--addresses", type=int, default=16, help="loopback addresses the password logins use"
+    )
     args = parser.parse_args()
     cluster = LocalCluster(ROLES, "realmkit-logins-")
     try:

@@ -31,3 +31,15 @@ def test_the_summary_covers_the_window_after_the_mark() -> None:
     # Bytes per bot over the two in the window (not over the none left): 4,000 / 2
     # bytes against 40 frames, whatever the window's length.
     assert left.bytes_per_second_per_bot / left.frames_per_second == pytest.approx(50, rel=1e-3)
+
+
+def test_what_comes_after_the_window_ends_is_not_counted() -> None:
+    stats = SwarmStats()
+    stats.connected = stats.entered = 1
+    stats.mark()
+    stats.frames, stats.bytes = 30, 3_000
+    stats.end()
+    stats.frames, stats.bytes = 90, 9_000  # the bots stopping, after the window
+    closed = summary(stats, 1)
+    assert closed.frames == 30
+    assert closed.bytes_per_second_per_bot / closed.frames_per_second == pytest.approx(100)

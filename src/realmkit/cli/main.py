@@ -581,8 +581,8 @@ def bots(
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic.
 
-    The figures cover the whole run; a SIGUSR1 starts a measuring window, and the
-    summary then covers frames, bytes and latencies since the last one."""
+    The figures cover the whole run; a SIGUSR1 starts a measuring window and a
+    SIGUSR2 ends it, and the summary then covers frames, bytes and latencies within."""
     import uvloop
 
     from realmkit.cli import cluster as launch
@@ -636,6 +636,7 @@ async def _bots(
         loop.add_signal_handler(sig, stop.set)
     stats = swarm.SwarmStats()
     loop.add_signal_handler(signal.SIGUSR1, stats.mark)  # a benchmark's measuring window
+    loop.add_signal_handler(signal.SIGUSR2, stats.end)
     work = asyncio.create_task(
         swarm.run_swarm(
             count,

@@ -26,8 +26,9 @@ left there for their account (no password hash: a returning player), falling
 back to the password when it is refused, and the swarm leaves the next tokens
 there when it ends (written private to the user).
 
-``SwarmStats.mark`` starts a measuring window: the summary then covers frames,
-bytes and latencies since the mark only (``realmkit bots`` marks on SIGUSR1).
+``SwarmStats.mark`` starts a measuring window and ``end`` ends it: the summary
+then covers frames, bytes and latencies between the two only (``realmkit bots``
+marks on SIGUSR1 and ends on SIGUSR2).
 
 Two swarms with one tag share accounts and characters: the second entry of a
 character takes it from the first bot (whose saves are then refused as stale)
@@ -157,6 +158,7 @@ class SwarmStats:
         self.probe_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         # The measuring window: since ``mark`` (None: since the start).
         self.marked_at: float | None = None
+        self.ended: tuple[float, int, int] | None = None  # (when, frames, bytes)
         self.at_mark = 0  # bots in the world when the window started
         self._frames_at_mark = 0
         self._bytes_at_mark = 0
@@ -169,13 +171,19 @@ class SwarmStats:
         self.latencies.clear()
         self.probe_latencies.clear()
 
+    def end(self) -> None:
+        """End the measuring window now: the summary counts nothing after this."""
+        if self.ended is None:
+            self.ended = (time.monotonic(), self.frames, self.bytes)
+
     def window(self) -> tuple[float, int, int]:
         """(seconds, frames, bytes) of the measuring window."""
         since = self.started if self.marked_at is None else self.marked_at
+        until, frames, sent = self.ended or (time.monotonic(), self.frames, self.bytes)
         return (
-            max(1e-9, time.monotonic() - since),
-            self.frames - self._frames_at_mark,
-            self.bytes - self._bytes_at_mark,
+            max(1e-9, until - since),
+            frames - self._frames_at_mark,
+            sent - self._bytes_at_mark,
         )
 
     def percentile(self, q: float, samples: deque[float] | None = None) -> float:
@@ -371,13 +379,11 @@ async def run_bot(
     async def log_in() -> None:
         held = tokens.get(account) if tokens is not None else None
         if held:
-            try:
+            # Refused (used up, revoked, a stale file) or limited: the password then.
+            with contextlib.suppress(RemoteError):
                 await api.refresh(held)
                 stats.refreshed += 1
                 return
-            except RemoteError as exc:
-                if exc.remote_code != "BAD_CREDENTIALS":
-                    raise
         await api.register_or_login(account, f"bot-password-{index}")
 
     async def enter() -> GameClient:

@@ -68,6 +68,8 @@ def error_response(error: RealmkitError) -> web.Response:
     headers = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    elif isinstance(error.data.get("retry_after"), int | float):
+        headers["Retry-After"] = str(max(1, round(error.data["retry_after"])))
     body = ErrorResponse(ErrorBody(error.code, error.message))
     return json_response(body, status_of(error), headers)
 

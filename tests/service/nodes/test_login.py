@@ -19,6 +19,7 @@ from realmkit.nodes.login.node import LoginNode
 from realmkit.nodes.login.starts import start_in
 from realmkit.protocol.cluster import GatewayLoad
 from realmkit.settings import NodeSpec, Role
+from realmkit.store.accounts import MAX_LINES
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
@@ -244,3 +245,21 @@ async def test_a_refresh_token_logs_in_once_and_a_copy_used_later_revokes_its_li
     assert (status, body["error"]["code"]) == (400, "INVALID_INPUT")
     status, body = await api.call("POST", "/api/refresh", {"refresh": "x" * 43})
     assert status == 401
+
+
+async def test_an_account_keeps_ten_refresh_lines_at_most(api: Api) -> None:
+    """Each password login starts a line; the eleventh ends the oldest (its token is
+    refused), the newer ones still work."""
+    lines = []
+    for _ in range(MAX_LINES + 1):
+        status, body = await api.call(
+            "POST",
+            "/api/login" if lines else "/api/register",
+            {"username": "arthas", "password": "hunter2hunter2"},
+        )
+        assert status in (200, 201), body
+        lines.append(body["refresh"])
+    status, _ = await api.call("POST", "/api/refresh", {"refresh": lines[0]})
+    assert status == 401
+    status, _ = await api.call("POST", "/api/refresh", {"refresh": lines[1]})
+    assert status == 200

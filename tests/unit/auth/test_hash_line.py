@@ -85,3 +85,19 @@ async def test_a_caller_kept_in_line_too_long_is_told_to_come_back(
     work.release.set()
     assert await running == 2
     assert line.running == 0
+
+
+async def test_one_address_cannot_fill_the_line(eventually: Eventually) -> None:
+    """Past ``per_address`` callers of one address waiting in line (one of its runs,
+    one waits), the next of it is turned away; another address still gets in."""
+    line = HashLine(parallel=1, waiting=100, patience=WAIT, per_address=1)
+    work = Work()
+    mine = [asyncio.create_task(line.run(work, n, address="10.0.0.1")) for n in (1, 2)]
+    await eventually(_running(work, 1), WAIT, "one running")
+    await asyncio.sleep(0)  # the second takes its place in line
+    with pytest.raises(Unavailable):
+        await line.run(work, 3, address="10.0.0.1")
+    theirs = asyncio.create_task(line.run(work, 4, address="10.0.0.2"))
+    work.release.set()
+    assert await asyncio.gather(*mine, theirs) == [2, 4, 8]
+    assert line.turned_away == 1

@@ -466,9 +466,12 @@ class GatewayNode:
                 await self.bus.publish(subjects.gateway_load(self.name), load)
             try:
                 await cluster.heartbeat(self.name, NodeEvent.UP, self.spec.capacity)
-                await self._take_out_abandoned()
             except RealmkitError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
+            try:
+                await self._take_out_abandoned()
+            except RealmkitError as exc:
+                log.warning("abandoned entries not looked at: %s", exc.message)
             await asyncio.sleep(LOAD_SECONDS)
 
     async def _take_out_abandoned(self) -> None:

@@ -68,6 +68,7 @@ LOGIN_FAILURES = (5, 60.0)
 # A refresh token: 32 random bytes (URL-safe text), valid 30 days, used once.
 REFRESH_BYTES = 32
 REFRESH_SECONDS = 30 * 24 * 3600.0
+REFRESH_FAILURES = (60, 60.0)
 
 # What ``GET /`` lists (the README's list too): method, path, what it answers.
 ROUTES = (
@@ -121,7 +122,9 @@ class LoginApi:
         self.by_address = FailureLimiter(*LOGIN_FAILURES)
         self.hashing = HashLine()  # argon2 a few at a time, a wave waits in line
         self.refreshes = RefreshRepo(db)
-        self.refresh_failures = FailureLimiter(*LOGIN_FAILURES)
+        # Tokens are 256 random bits: this limit slows a client that keeps presenting
+        # stale ones, not a guesser; wide enough for many clients behind one address.
+        self.refresh_failures = FailureLimiter(*REFRESH_FAILURES)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
@@ -151,7 +154,9 @@ class LoginApi:
         with contextlib.suppress(NotFound):
             await self.accounts.by_name(creds.username)
             raise AlreadyExists("account", creds.username)
-        hashed = await self.hashing.run(hash_password, creds.password)
+        hashed = await self.hashing.run(
+            hash_password, creds.password, address=request.remote or "unknown"
+        )
         account = await self.accounts.create(creds.username, hashed)
         return json_response(await self._new_session(account.account_id), status=201)
 
@@ -172,7 +177,7 @@ class LoginApi:
             account = None
         try:
             stored = account.password_hash if account else None
-            await self.hashing.run(verify_password, stored, creds.password)
+            await self.hashing.run(verify_password, stored, creds.password, address=address)
             if account is None or account.status != "active":
                 raise BadCredentials()
         except BadCredentials:
@@ -193,9 +198,7 @@ class LoginApi:
             raise RateLimited(wait)
         following = secrets.token_urlsafe(REFRESH_BYTES)
         try:
-            account_id = await self.refreshes.rotate(
-                _digest(body.refresh), _digest(following), REFRESH_SECONDS
-            )
+            account_id = await self.refreshes.rotate(_digest(body.refresh), _digest(following))
             if account_id is None:  # used before: its family is revoked now
                 raise BadCredentials()
         except BadCredentials:
