@@ -50,11 +50,11 @@ from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, S
 from realmkit.replication.client import EntityRow, EntityTable
 from realmkit.replication.quantize import POS_SCALE
 
-ServerMessage = (
+# Everything a gateway sends but frames.
+_NOT_FRAMES = (
     NewWorld
     | TransferPending
     | ErrorFrame
-    | ClientFrameIn
     | QueueStatus
     | MatchProposal
     | MatchResult
@@ -62,21 +62,11 @@ ServerMessage = (
     | PartyInvitation
     | Event
 )
+ServerMessage = ClientFrameIn | _NOT_FRAMES
 QUEUE_REPLY_TIMEOUT = 10.0
 _decoder = msgspec.msgpack.Decoder(ServerMessage)
 # A light client reads a frame's header only: its body stays raw bytes, not decoded.
-_light_decoder = msgspec.msgpack.Decoder(
-    NewWorld
-    | TransferPending
-    | ErrorFrame
-    | ClientFrame
-    | QueueStatus
-    | MatchProposal
-    | MatchResult
-    | PartyState
-    | PartyInvitation
-    | Event
-)
+_light_decoder = msgspec.msgpack.Decoder(ClientFrame | _NOT_FRAMES)
 _encoder = msgspec.msgpack.Encoder()
 
 
