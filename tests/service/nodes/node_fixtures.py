@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.orchestrator.node import OrchestratorNode
 from realmkit.nodes.world.node import WorldNode
 from realmkit.settings import CellSettings, InstanceSettings, NodeSpec, Role
+from realmkit.store.accounts import AccountRepo
+from realmkit.store.characters import CharacterRepo
+from realmkit.store.cluster import ClusterRepo
+from realmkit.store.postgres import Database
+from realmkit.store.records import RealmStatus
+
+Position = tuple[float, float, float]
+
+
+async def azure_with(
+    db: Database, characters: Sequence[tuple[str, Position]], map_id: int = 1, hp: int = 100
+) -> tuple[int, list[int]]:
+    """The realm Azure (game classic, pool europe, online) and one account's
+    characters, each (name, position) on ``map_id``: (realm id, character ids)."""
+    repo = ClusterRepo(db)
+    await repo.add_game("classic", "Classic", "classic")
+    pool = await repo.add_pool("europe", "classic")
+    realm = await repo.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
+    account = await AccountRepo(db).create("tester", "h")
+    ids = []
+    for name, position in characters:
+        made = await CharacterRepo(db).create(
+            account.account_id, realm.realm_id, name, map_id=map_id, position=position, hp=hp
+        )
+        ids.append(made.character_id)
+    return realm.realm_id, ids
 
 
 @contextlib.asynccontextmanager
@@ -31,11 +58,18 @@ async def two_worlds_and_an_orchestrator(
             cells=CellSettings(balance=False),
         ),
     ]
-    for node in nodes:
-        await node.start()  # type: ignore[attr-defined]
-    try:
+    async with running(*nodes):
         yield nodes
+
+
+@contextlib.asynccontextmanager
+async def running(*nodes: Any) -> AsyncIterator[None]:
+    """The nodes started, then drained and stopped when the block ends."""
+    for node in nodes:
+        await node.start()
+    try:
+        yield
     finally:
         for node in nodes:
-            await node.drain()  # type: ignore[attr-defined]
-            await node.stop()  # type: ignore[attr-defined]
+            await node.drain()
+            await node.stop()

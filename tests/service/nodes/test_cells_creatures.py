@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from node_fixtures import two_worlds_and_an_orchestrator
+from node_fixtures import azure_with, two_worlds_and_an_orchestrator
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
@@ -25,12 +25,8 @@ from realmkit.protocol.cluster import (
     SplitCell,
 )
 from realmkit.sim.store import Kind
-from realmkit.store.accounts import AccountRepo
-from realmkit.store.characters import CharacterRepo
-from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import RealmStatus
 from realmkit.store.spaces import CheckpointRepo
 
 WAIT = 20.0
@@ -56,26 +52,11 @@ async def _standing(bus: NatsBus, instance_id: int) -> list[tuple[float, float]]
 
 async def _enter(db: Database, bus: NatsBus) -> tuple[int, Placement]:
     """The realm Azure and a player in the west of its continent (which starts it)."""
-    cluster = ClusterRepo(db)
-    await cluster.add_game("classic", "Classic", "classic")
-    pool = await cluster.add_pool("europe", "classic")
-    realm = await cluster.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
-    account = await AccountRepo(db).create("tester", "h")
-    character = await CharacterRepo(db).create(
-        account.account_id,
-        realm.realm_id,
-        "Watcher",
-        map_id=1,
-        position=(200.0, 200.0, 0.0),
-        hp=100,
-    )
+    realm_id, (watcher,) = await azure_with(db, [("Watcher", (200.0, 200.0, 0.0))])
     placed = await bus.request(
-        subjects.ORCHESTRATOR_REQUESTS,
-        EnterWorld(character.character_id, "gw-test"),
-        Placement,
-        timeout=WAIT,
+        subjects.ORCHESTRATOR_REQUESTS, EnterWorld(watcher, "gw-test"), Placement, timeout=WAIT
     )
-    return realm.realm_id, placed
+    return realm_id, placed
 
 
 async def _split(bus: NatsBus, realm_id: int) -> tuple[int, int]:

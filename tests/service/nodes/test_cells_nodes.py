@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from node_fixtures import two_worlds_and_an_orchestrator
+from node_fixtures import azure_with, two_worlds_and_an_orchestrator
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
@@ -49,13 +49,9 @@ from realmkit.protocol.cluster import (
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Move
 from realmkit.settings import CellSettings
-from realmkit.store.accounts import AccountRepo
 from realmkit.store.cells import PartitionRepo
-from realmkit.store.characters import CharacterRepo
-from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import RealmStatus
 
 WAIT = 20.0
 Eventually = Callable[[Callable[[], Awaitable[bool]], float, str], Awaitable[None]]
@@ -72,23 +68,7 @@ async def nodes(database_url: str, endpoints: Endpoints) -> AsyncIterator[list[o
 
 async def _characters(db: Database, at: list[float]) -> tuple[int, list[int]]:
     """The realm Azure and a character standing at each x of ``at`` (at most four)."""
-    repo = ClusterRepo(db)
-    await repo.add_game("classic", "Classic", "classic")
-    pool = await repo.add_pool("europe", "classic")
-    realm = await repo.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
-    account = await AccountRepo(db).create("tester", "h")
-    ids = []
-    for i, x in enumerate(at):
-        c = await CharacterRepo(db).create(
-            account.account_id,
-            realm.realm_id,
-            f"Walker{'abcd'[i]}",
-            map_id=1,
-            position=(x, Y, 0.0),
-            hp=100,
-        )
-        ids.append(c.character_id)
-    return realm.realm_id, ids
+    return await azure_with(db, [(f"Walker{'abcd'[i]}", (x, Y, 0.0)) for i, x in enumerate(at)])
 
 
 async def _seat(bus: NatsBus, cid: int) -> Placement:

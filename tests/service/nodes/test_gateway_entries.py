@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from node_fixtures import two_worlds_and_an_orchestrator
+from node_fixtures import azure_with, running, two_worlds_and_an_orchestrator
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
@@ -18,12 +18,8 @@ from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.nodes.gateway.node import ABANDONED_WATCH, GatewayNode
 from realmkit.protocol.cluster import EnterWorld, Placement
 from realmkit.settings import NodeSpec, Role
-from realmkit.store.accounts import AccountRepo
-from realmkit.store.characters import CharacterRepo
-from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import RealmStatus
 
 WAIT = 20.0
 Eventually = Callable[[Callable[[], Awaitable[bool]], float, str], Awaitable[None]]
@@ -34,27 +30,12 @@ async def gateway(database_url: str, endpoints: Endpoints) -> AsyncIterator[Gate
     here = Endpoints(endpoints.nats_url, database_url)
     async with two_worlds_and_an_orchestrator(here):
         node = GatewayNode(NodeSpec(name="gateway-7", role=Role.GATEWAY, port=0), here)
-        await node.start()
-        try:
+        async with running(node):
             yield node
-        finally:
-            await node.drain()
-            await node.stop()
 
 
 async def _characters(db: Database, names: list[str]) -> list[int]:
-    cluster = ClusterRepo(db)
-    await cluster.add_game("classic", "Classic", "classic")
-    pool = await cluster.add_pool("europe", "classic")
-    realm = await cluster.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
-    account = await AccountRepo(db).create("tester", "h")
-    made = []
-    for name in names:
-        c = await CharacterRepo(db).create(
-            account.account_id, realm.realm_id, name, map_id=1, position=(200.0, 200.0, 0.0), hp=100
-        )
-        made.append(c.character_id)
-    return made
+    return (await azure_with(db, [(name, (200.0, 200.0, 0.0)) for name in names]))[1]
 
 
 async def test_a_seat_that_completes_after_its_entry_gave_up_is_logged_out(

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from node_fixtures import running
 
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
@@ -33,12 +34,8 @@ async def world(database_url: str, endpoints: Endpoints) -> AsyncIterator[WorldN
     node = WorldNode(
         NodeSpec(name="world-1", role=Role.WORLD), Endpoints(endpoints.nats_url, database_url)
     )
-    await node.start()
-    try:
+    async with running(node):
         yield node
-    finally:
-        await node.drain()
-        await node.stop()
 
 
 async def test_many_instances_restored_at_once_on_a_small_pool(

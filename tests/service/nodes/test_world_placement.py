@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
-from node_fixtures import two_worlds_and_an_orchestrator
+from node_fixtures import azure_with, two_worlds_and_an_orchestrator
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
@@ -32,12 +32,9 @@ from realmkit.protocol.cluster import (
 )
 from realmkit.protocol.frames import FrameArrays, SpaceFrame
 from realmkit.protocol.inputs import Move
-from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
-from realmkit.store.cluster import ClusterRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
-from realmkit.store.records import RealmStatus
 
 WAIT = 10.0
 START = start_in(load_pack(classic_pack_path()))
@@ -51,23 +48,8 @@ async def cluster(database_url: str, endpoints: Endpoints) -> AsyncIterator[list
 
 
 async def _characters(db: Database, names: list[str]) -> list[int]:
-    repo = ClusterRepo(db)
-    await repo.add_game("classic", "Classic", "classic")
-    pool = await repo.add_pool("europe", "classic")
-    realm = await repo.add_realm("Azure", "classic", pool.pool_id, RealmStatus.ONLINE)
-    account = await AccountRepo(db).create("tester", "h")
-    ids = []
-    for name in names:
-        c = await CharacterRepo(db).create(
-            account.account_id,
-            realm.realm_id,
-            name,
-            map_id=START.map_id,
-            position=(START.x, START.y, START.z),
-            hp=START.hp,
-        )
-        ids.append(c.character_id)
-    return ids
+    at = (START.x, START.y, START.z)
+    return (await azure_with(db, [(n, at) for n in names], START.map_id, START.hp))[1]
 
 
 async def test_enter_join_move_and_leave(cluster: list[object], db: Database, bus: NatsBus) -> None:
