@@ -15,7 +15,7 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.lifecycle.assignment import AssignmentState
-from realmkit.nodes.gateway.node import ABANDONED_WATCH, GatewayNode
+from realmkit.nodes.gateway.node import GatewayNode
 from realmkit.protocol.cluster import EnterWorld, Placement
 from realmkit.settings import NodeSpec, Role
 from realmkit.store.placement import AssignmentRepo
@@ -50,7 +50,7 @@ async def test_a_seat_that_completes_after_its_entry_gave_up_is_logged_out(
         await bus.request(
             subjects.ORCHESTRATOR_REQUESTS, EnterWorld(cid, gateway.name), Placement, timeout=WAIT
         )
-    gateway._abandoned[late] = time.monotonic() + ABANDONED_WATCH  # its entry timed out
+    gateway.abandoned.gave_up(late, time.monotonic())  # its entry timed out
 
     async def logged_out() -> bool:
         a = await AssignmentRepo(db).get(late)
@@ -60,4 +60,4 @@ async def test_a_seat_that_completes_after_its_entry_gave_up_is_logged_out(
     kept = await AssignmentRepo(db).get(other)
     assert kept is not None
     assert kept.state is AssignmentState.IN_WORLD
-    assert late not in gateway._abandoned
+    assert gateway.abandoned.to_look_up(time.monotonic(), gateway.players) == []

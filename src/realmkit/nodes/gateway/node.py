@@ -94,6 +94,7 @@ from realmkit.session.connection import (
 from realmkit.session.connection import (
     LeaveSpace as LeaveSpaceAction,
 )
+from realmkit.session.entries import AbandonedEntries, SeatSeen
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
@@ -109,8 +110,6 @@ REQUEST_TIMEOUT = 10.0
 PLACEMENT_PATIENCE = 20.0
 TICKETS_BUCKET = "tickets_used"
 RESUME_TOKEN_BYTES = 32
-# How long an entry given up on is watched for a seat that completes after.
-ABANDONED_WATCH = 60.0
 
 
 class Player:
@@ -145,11 +144,8 @@ class GatewayNode:
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._flushes: set[asyncio.Task[None]] = set()
-        # Entries this gateway gave up on (the orchestrator did not answer in time),
-        # watched a while: a seat that completes after is taken out again (no socket
-        # holds it). Character -> until when; and the entries under way meanwhile.
-        self._abandoned: dict[int, float] = {}
-        self._entering: set[int] = set()
+        # Entries this gateway gave up on, watched for a seat completed after all.
+        self.abandoned = AbandonedEntries()
         self._db: Database | None = None
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
@@ -306,7 +302,7 @@ class GatewayNode:
                     raise TicketReplayed() from exc
                 request = EnterWorld(claims.character_id, self.name, _digest(token))
                 entering = claims.character_id
-                self._entering.add(entering)
+                self.abandoned.entering(entering)
             # The orchestrator seats the character in its space before it answers.
             placement = await self.bus.request_patiently(
                 subjects.ORCHESTRATOR_REQUESTS,
@@ -318,11 +314,10 @@ class GatewayNode:
                 attempt_timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
-            if entering is not None:
-                self._entering.discard(entering)
-                if isinstance(exc, Unavailable):
-                    # The seat may still complete after this: watch for it.
-                    self._abandoned[entering] = time.monotonic() + ABANDONED_WATCH
+            if entering is not None and isinstance(exc, Unavailable):
+                self.abandoned.gave_up(entering, time.monotonic())  # it may complete yet
+            elif entering is not None:
+                self.abandoned.failed(entering)
             frame = _error_frame(exc)
             await _send(ws, msgspec.msgpack.encode(frame))
             for action in conn.close(CLOSE_UNAUTHENTICATED, frame.code):
@@ -339,8 +334,7 @@ class GatewayNode:
             placement.continent,
         )
         p = Player(ws, conn)
-        self._entering.discard(p.character_id)
-        self._abandoned.pop(p.character_id, None)  # entered after all: nothing to watch
+        self.abandoned.entered(p.character_id)
         if ws.closed:
             await self._leave(p)
             return
@@ -476,26 +470,19 @@ class GatewayNode:
 
     async def _take_out_abandoned(self) -> None:
         """Characters whose entry this gateway gave up on but whom the orchestrator
-        seated after all (in the world under this gateway, no socket here): out of
-        their space again, saved and offline, as a logout."""
-        now = time.monotonic()
-        for cid in [c for c, until in self._abandoned.items() if until < now]:
-            del self._abandoned[cid]
-        watched = [c for c in self._abandoned if c not in self._entering and c not in self.players]
+        seated after all (``session.entries``): out of their space again, saved and
+        offline, as a logout."""
+        watched = self.abandoned.to_look_up(time.monotonic(), self.players)
         if not watched:
             return
         found = await AssignmentRepo(self.db).of_characters(watched)
-        for cid, a in found.items():
-            if (
-                a.gateway_id == self.name
-                and a.state is AssignmentState.IN_WORLD
-                and a.instance_id is not None
-                and cid not in self.players
-                and cid not in self._entering
-            ):
-                log.warning("character %d was seated after its entry gave up: logged out", cid)
-                del self._abandoned[cid]
-                self._later(self._leave_space(a.instance_id, cid, a.epoch))
+        seats = {
+            cid: SeatSeen(a.gateway_id, a.instance_id, a.epoch, a.state is AssignmentState.IN_WORLD)
+            for cid, a in found.items()
+        }
+        for cid, instance_id, epoch in self.abandoned.to_log_out(self.name, seats, self.players):
+            log.warning("character %d was seated after its entry gave up: logged out", cid)
+            self._later(self._leave_space(instance_id, cid, epoch))
 
 
 def _error_frame(exc: RealmkitError) -> ErrorFrame:
