@@ -226,3 +226,30 @@ def imbalance(spots: list[float], at: float) -> int:
     (a player on the line is on its high side, as ``Partition.cell_at`` has it)."""
     below = sum(1 for v in spots if v < at)
     return abs(2 * below - len(spots))
+
+
+class Cooldowns:
+    """One change per partition per ``cooldown`` seconds, counted from any change: the
+    leader's own, an operator's (``realmkit cells``), or one made before this leader
+    took over (the store's age of the partition, at the first look). No clock: the
+    caller passes the time."""
+
+    def __init__(self, cooldown: float) -> None:
+        self.cooldown = cooldown
+        self._changed_at: dict[int, float] = {}
+        self._versions: dict[int, int] = {}
+
+    def ready(self, partition_id: int, version: int, age: float, now: float) -> bool:
+        """Whether the partition, seen under ``version`` (changed ``age`` seconds ago
+        by the store's clock), may change now."""
+        seen = self._versions.get(partition_id)
+        if seen is None:  # the first look: it changed when the store says
+            self._changed_at.setdefault(partition_id, now - age)
+        elif seen != version:  # changed since the last look: the cooldown runs from now
+            self._changed_at[partition_id] = max(now, self._changed_at.get(partition_id, now))
+        self._versions[partition_id] = version
+        return now - self._changed_at[partition_id] >= self.cooldown
+
+    def changed(self, partition_id: int, now: float) -> None:
+        """This leader changed it (or tried and failed): not again before the cooldown."""
+        self._changed_at[partition_id] = now

@@ -321,3 +321,20 @@ def test_a_moved_border_does_not_move_back(layout: Partition, data: st.DataObjec
     }
     for cell in (found.low, found.high):
         assert move_of(moved, cell, again, MOVES) is None
+
+
+def test_the_cooldown_counts_from_any_change_a_leader_sees() -> None:
+    """A leader's own change, a change it sees (by hand), and for a new leader the
+    store's age of the partition all start the cooldown."""
+    from realmkit.cells.balance import Cooldowns
+
+    c = Cooldowns(cooldown=30.0)
+    assert c.ready(1, version=2, age=100.0, now=1000.0)  # changed long ago
+    c.changed(1, now=1000.0)  # this leader changed it
+    assert not c.ready(1, version=3, age=0.0, now=1010.0)
+    assert c.ready(1, version=3, age=0.0, now=1040.0)
+    assert not c.ready(1, version=4, age=0.0, now=1050.0)  # split by hand since
+    assert c.ready(1, version=4, age=0.0, now=1080.0)
+    successor = Cooldowns(cooldown=30.0)
+    assert not successor.ready(1, version=4, age=10.0, now=5.0)  # changed 10 s ago
+    assert successor.ready(1, version=4, age=10.0, now=25.0)

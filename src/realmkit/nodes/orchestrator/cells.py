@@ -47,7 +47,16 @@ from collections.abc import Mapping
 
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.cells.balance import CellLoad, MergeAway, MoveBorder, Rules, SplitAt, border, decide
+from realmkit.cells.balance import (
+    CellLoad,
+    Cooldowns,
+    MergeAway,
+    MoveBorder,
+    Rules,
+    SplitAt,
+    border,
+    decide,
+)
 from realmkit.cells.border import Margins
 from realmkit.cells.partition import Axis, Partition
 from realmkit.errors import InvalidInput, NotFound, RealmkitError, Unavailable
@@ -255,10 +264,7 @@ class Balancer:
     def __init__(self, cells: Cells, settings: CellSettings) -> None:
         self.cells = cells
         self.settings = settings
-        # partition -> when it last changed (by this leader, or seen changed: by hand,
-        # by an earlier leader), and the version it had then.
-        self._changed_at: dict[int, float] = {}
-        self._versions: dict[int, int] = {}
+        self.cooldowns = Cooldowns(settings.cooldown)
         self._retired_since: dict[int, float] = {}
         self._looked_at = 0.0
 
@@ -272,29 +278,15 @@ class Balancer:
         if not self.settings.balance:
             return
         for stored in await self.cells.partitions.all_live():
-            seen = self._versions.get(stored.partition_id)
-            if seen is None:
-                # First look (this leader just took over): it changed when the store
-                # says, whoever changed it, so a new leader keeps the cooldown too.
-                self._changed_at.setdefault(stored.partition_id, now - stored.age)
-            elif seen != stored.version:
-                # Changed since the last look (an operator's `realmkit cells`, or this
-                # leader's own change): the cooldown runs from now, so a split made by
-                # hand is not merged back at the next look.
-                self._changed_at[stored.partition_id] = max(
-                    now, self._changed_at.get(stored.partition_id, now)
-                )
-            self._versions[stored.partition_id] = stored.version
-            if now - self._changed_at.get(stored.partition_id, -1e9) < self.settings.cooldown:
+            pid = stored.partition_id
+            if not self.cooldowns.ready(pid, stored.version, stored.age, now):
                 continue
             try:
                 if await self._balance(stored, loads):
-                    self._changed_at[stored.partition_id] = now
+                    self.cooldowns.changed(pid, now)
             except RealmkitError as exc:  # a concurrent change, a node without room...
-                self._changed_at[stored.partition_id] = now  # not again before the cooldown
-                log.warning(
-                    "cells of partition %d left as they are: %s", stored.partition_id, exc.message
-                )
+                self.cooldowns.changed(pid, now)  # not again before the cooldown
+                log.warning("cells of partition %d left as they are: %s", pid, exc.message)
 
     async def _balance(self, stored: StoredPartition, loads: Mapping[int, SpaceLoad]) -> bool:
         instances = {c: r.instance_id for c, r in stored.cells.items()}
