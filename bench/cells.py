@@ -311,7 +311,7 @@ def core(args: argparse.Namespace) -> None:
                 before = space.world.cell.work_seconds  # type: ignore[union-attr]
                 before_out = space.world.cell.handout_seconds  # type: ignore[union-attr]
                 started = time.perf_counter()
-                space.step(tick)
+                space.step(tick, frame=space.frame_due(tick))
                 space.frames_to_send()
                 space.events_to_emit()
                 took = time.perf_counter() - started

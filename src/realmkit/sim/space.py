@@ -11,7 +11,8 @@ content between two ticks (see ``realmkit.sim.spawns``).
 Within a tick, in this order: each player's queued inputs (players in join
 order, inputs in arrival order, at most ``MAX_INPUTS_PER_TICK`` each), the
 creatures, the hits they land, players' auto-attacks, portals, the match's
-win rule (``realmkit.sim.match``), then interest and the frame. Everything
+win rule (``realmkit.sim.match``), then interest and the frame (when the
+driver asks for one: ``frame_due``). Everything
 random comes from one seeded generator.
 """
 
@@ -193,8 +194,13 @@ class Space:
 
     # --- the tick ----------------------------------------------------------
 
-    def step(self, tick: int) -> None:
-        """Run one tick. Ticks must increase; a skipped tick number is simply not simulated."""
+    def step(self, tick: int, *, frame: bool = True) -> None:
+        """Run one tick. Ticks must increase; a skipped tick number is simply not simulated.
+
+        ``frame``: build this tick's frame for the gateways (``frames_to_send``).
+        The world node asks for one on the ticks of the map's frame rate
+        (``frame_due``); a tick without a frame also skips the interest update.
+        """
         w = self.world
         if tick <= w.tick:
             raise TickOutOfOrder(tick, w.tick)
@@ -215,17 +221,23 @@ class Space:
             started = clock()
             cells.take_ghosts(w, w.cell)
             w.cell.work_seconds += clock() - started
-        self._frames.append(self._frame())
+        if frame:
+            self._frames.append(self._frame())
         if w.cell is not None:
             started = clock()
-            # After the frame: a player handed over this tick had its frame from
-            # here, and has its next from the new owner (no gap, no double).
+            # After the frame: a player handed over this tick had its last frame
+            # from here, and has its next from the new owner (no double).
             cells.hand_out(w, w.cell)
             w.cell.handout_seconds += clock() - started
             self._borders = cells.border_rows(w, w.cell)
             w.cell.ghosts.expire(w.tick)
             w.cell.forwards.expire(w.tick)
             w.cell.work_seconds += clock() - started
+
+    def frame_due(self, tick: int) -> bool:
+        """Whether tick ``tick`` carries a frame at the map's ``frame_rate`` (its
+        tick numbers divisible by the ticks per frame)."""
+        return tick % self.world.frame_every == 0
 
     def _portals(self) -> None:
         w = self.world

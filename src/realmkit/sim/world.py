@@ -54,6 +54,8 @@ class World:
         self.map: MapDef = pack.maps[map_id]
         self.instance_id = instance_id
         self.tick_rate = self.map.tick_rate
+        # A frame on every tick divisible by this (``MapDef.frame_rate``).
+        self.frame_every = max(1, round(self.tick_rate / min(self.map.frame_rate, self.tick_rate)))
         self.tick = -1  # no tick run yet; step(0) is the first
         self.store = EntityStore(capacity=256)
         self.players: dict[int, PlayerRecord] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -53,7 +54,8 @@ async def _characters(db: Database, names: list[str]) -> list[int]:
 
 
 async def test_enter_join_move_and_leave(cluster: list[object], db: Database, bus: NatsBus) -> None:
-    """A placed character joins its space, is seen moving in frames, and is saved on leave."""
+    """A placed character joins its space, is seen moving in frames (every other tick of
+    the 20 Hz continent), and is saved on leave."""
     (cid,) = await _characters(db, ["Aria"])
     traffic: asyncio.Queue[SpaceFrame | GatewayEvents] = asyncio.Queue()
 
@@ -95,6 +97,14 @@ async def test_enter_join_move_and_leave(cluster: list[object], db: Database, bu
             arrays = FrameArrays.of(message)
             me = list(arrays.observers).index(cid)
             x_seen = float(arrays.pos[arrays.selves[me]][0])
+    # The continent ticks at 20 Hz and sends frames at 10 Hz: every other tick.
+    ticks: list[int] = []
+    async with asyncio.timeout(WAIT):
+        while len(ticks) < 6:
+            message = await traffic.get()
+            if isinstance(message, SpaceFrame):
+                ticks.append(message.tick)
+    assert {b - a for a, b in itertools.pairwise(ticks)} == {2}
     target = (target_x, START.y)
     left = await bus.request(
         subjects.space_control(placed.instance_id),

@@ -584,7 +584,7 @@ class SpaceRunner:
                 log.info("space %d now runs %s", self.instance_id, self.version)
             except ContentError as exc:  # the space is left as it was
                 log.error("space %d keeps its content: %s", self.instance_id, exc.message)
-        self.space.step(tick)
+        self.space.step(tick, frame=self.space.frame_due(tick))
         by_gateway = self._by_gateway()
         for frame in self.space.frames_to_send():
             for gateway_id, players in by_gateway.items():
