@@ -334,6 +334,23 @@ class AssignmentRepo:
             )
         return [row(Assignment, r) for r in records]
 
+    async def seated_without(
+        self, gateway_id: str, here: Sequence[int], older_than: float
+    ) -> list[Assignment]:
+        """Characters in the world under ``gateway_id`` other than ``here`` (those it
+        serves or is seating), their seats unchanged for ``older_than`` seconds."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.player_assignments "
+                "WHERE gateway_id = $1 AND state = $2 AND NOT (character_id = ANY($3::bigint[])) "
+                "AND updated_at < now() - make_interval(secs => $4) ORDER BY character_id",
+                gateway_id,
+                AssignmentState.IN_WORLD.value,
+                list(here),
+                older_than,
+            )
+        return [row(Assignment, r) for r in records]
+
     async def of_characters(self, character_ids: Sequence[int]) -> dict[int, Assignment]:
         """The assignments of these characters (those that have one)."""
         async with self.db.connection() as conn:

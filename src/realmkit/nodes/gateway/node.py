@@ -48,8 +48,7 @@ from realmkit.auth.tickets import Audience
 from realmkit.bus import subjects
 from realmkit.bus.nats import KeyValue, NatsBus
 from realmkit.engines.embedded import Endpoints
-from realmkit.errors import Conflict, RealmkitError, RemoteError, TicketReplayed, Unavailable
-from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.errors import Conflict, NotFound, RealmkitError, RemoteError, TicketReplayed
 from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.presence import mark_stopped
@@ -94,7 +93,6 @@ from realmkit.session.connection import (
 from realmkit.session.connection import (
     LeaveSpace as LeaveSpaceAction,
 )
-from realmkit.session.entries import AbandonedEntries, SeatSeen
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
@@ -109,6 +107,11 @@ REQUEST_TIMEOUT = 10.0
 # How long entering waits for a placement while orchestrators are down or busy.
 PLACEMENT_PATIENCE = 20.0
 TICKETS_BUCKET = "tickets_used"
+# A seat in the world under this gateway's name, with no player here, that has not
+# changed for this long is logged out (``_log_out_orphans``): the answer to any
+# seat this gateway asked for comes well within it (``PLACEMENT_PATIENCE``).
+ORPHAN_SECONDS = 30.0
+ORPHAN_CHECK_EVERY = 5  # load reports
 RESUME_TOKEN_BYTES = 32
 
 
@@ -144,8 +147,10 @@ class GatewayNode:
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._flushes: set[asyncio.Task[None]] = set()
-        # Entries this gateway gave up on, watched for a seat completed after all.
-        self.abandoned = AbandonedEntries()
+        # Characters whose entry is under way here, and how long a seat here with no
+        # player behind it is left before it is logged out.
+        self.entering: set[int] = set()
+        self.orphan_after = ORPHAN_SECONDS
         self._db: Database | None = None
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
@@ -302,7 +307,7 @@ class GatewayNode:
                     raise TicketReplayed() from exc
                 request = EnterWorld(claims.character_id, self.name, _digest(token))
                 entering = claims.character_id
-                self.abandoned.entering(entering)
+                self.entering.add(entering)
             # The orchestrator seats the character in its space before it answers.
             placement = await self.bus.request_patiently(
                 subjects.ORCHESTRATOR_REQUESTS,
@@ -314,15 +319,15 @@ class GatewayNode:
                 attempt_timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
-            if entering is not None and isinstance(exc, Unavailable):
-                self.abandoned.gave_up(entering, time.monotonic())  # it may complete yet
-            elif entering is not None:
-                self.abandoned.failed(entering)
+            # A seat that completes after this gave up is an orphan: logged out later.
             frame = _error_frame(exc)
             await _send(ws, msgspec.msgpack.encode(frame))
             for action in conn.close(CLOSE_UNAUTHENTICATED, frame.code):
                 await self._carry_out(ws, action, player)
             return
+        finally:
+            if entering is not None:
+                self.entering.discard(entering)
         old = self.players.get(placement.character_id)
         if old is not None:  # the same character from a second socket
             await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
@@ -334,7 +339,6 @@ class GatewayNode:
             placement.continent,
         )
         p = Player(ws, conn)
-        self.abandoned.entered(p.character_id)
         if ws.closed:
             await self._leave(p)
             return
@@ -361,14 +365,26 @@ class GatewayNode:
             self.fanout.left(p.conn.replica, p.character_id)
         await self._leave_space(p.instance_id, p.character_id, p.epoch)
 
-    async def _leave_space(self, instance_id: int, character_id: int, epoch: int) -> None:
-        with contextlib.suppress(RealmkitError):
+    async def _leave_space(
+        self, instance_id: int, character_id: int, epoch: int, *, release: bool = False
+    ) -> None:
+        """Take the character out of its space (saved, offline). A leave that fails
+        leaves the seat in the world: ``_log_out_orphans`` tries again later; with
+        ``release``, a space that says it does not hold the character (at that epoch)
+        has the seat released in the store instead (its last save stands)."""
+        try:
             await self.bus.request(
                 subjects.space_control(instance_id),
                 LeaveSpace(character_id, epoch),
                 Left,
                 timeout=REQUEST_TIMEOUT,
             )
+        except RemoteError as exc:
+            if release and exc.remote_code == NotFound.code:
+                with contextlib.suppress(RealmkitError):
+                    await AssignmentRepo(self.db).release(character_id, expected_epoch=epoch)
+        except RealmkitError:
+            pass
 
     # --- queues (the matchmakers) ---------------------------------------------------
 
@@ -454,6 +470,7 @@ class GatewayNode:
         ``cluster.nodes`` (for the leader: players of a gateway gone silent are
         released once the resume grace has passed)."""
         cluster = ClusterRepo(self.db)
+        beats = 0
         while True:
             load = GatewayLoad(self.name, self.url, len(self.players), self.spec.capacity)
             with contextlib.suppress(RealmkitError):
@@ -462,27 +479,29 @@ class GatewayNode:
                 await cluster.heartbeat(self.name, NodeEvent.UP, self.spec.capacity)
             except RealmkitError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
-            try:
-                await self._take_out_abandoned()
-            except RealmkitError as exc:
-                log.warning("abandoned entries not looked at: %s", exc.message)
+            beats += 1
+            if beats % ORPHAN_CHECK_EVERY == 0:
+                try:
+                    await self._log_out_orphans()
+                except RealmkitError as exc:
+                    log.warning("seats without a player not looked at: %s", exc.message)
             await asyncio.sleep(LOAD_SECONDS)
 
-    async def _take_out_abandoned(self) -> None:
-        """Characters whose entry this gateway gave up on but whom the orchestrator
-        seated after all (``session.entries``): out of their space again, saved and
-        offline, as a logout."""
-        watched = self.abandoned.to_look_up(time.monotonic(), self.players)
-        if not watched:
-            return
-        found = await AssignmentRepo(self.db).of_characters(watched)
-        seats = {
-            cid: SeatSeen(a.gateway_id, a.instance_id, a.epoch, a.state is AssignmentState.IN_WORLD)
-            for cid, a in found.items()
-        }
-        for cid, instance_id, epoch in self.abandoned.to_log_out(self.name, seats, self.players):
-            log.warning("character %d was seated after its entry gave up: logged out", cid)
-            self._later(self._leave_space(instance_id, cid, epoch))
+    async def _log_out_orphans(self) -> None:
+        """Characters in the world under this gateway's name with no player here: a
+        seat that completed after its entry gave up, a leave that did not reach its
+        space (it timed out, or went to the cell the player had just left). Logged out
+        as a leave from what the store says (space, epoch); a space that does not hold
+        the character at that epoch leaves the seat to the store's release."""
+        found = await AssignmentRepo(self.db).seated_without(
+            self.name, [*self.players, *self.entering], self.orphan_after
+        )
+        for a in found:
+            assert a.instance_id is not None
+            log.warning(
+                "character %d is in the world with no player here: logged out", a.character_id
+            )
+            self._later(self._leave_space(a.instance_id, a.character_id, a.epoch, release=True))
 
 
 def _error_frame(exc: RealmkitError) -> ErrorFrame:
