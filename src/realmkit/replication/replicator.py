@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from realmkit.protocol.frames import ClientFrame, FrameArrays, SpaceFrame
+from realmkit.replication.packing import array_header, pack_ints, pack_rows
 from realmkit.replication.quantize import QCOLS, SETTLE_TICKS, Quantized, change_size, quantize
 
 IntArray = NDArray[np.int64]
@@ -55,6 +56,7 @@ _REMOVE, _SELF_ADD, _SELF_UPDATE, _ADD, _UPDATE = range(5)
 _BASE = np.array([5e12, 4e12, 3e12, 2e12, 0.0])
 _COST = np.array([REMOVE_COST, ADD_COST, UPDATE_COST, ADD_COST, UPDATE_COST], dtype=np.int64)
 _MASK32: Final = 0xFFFFFFFF
+_BODY: Final = b"\x93"  # a FrameBody: an array of three arrays
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,20 +242,25 @@ class Replicator:
             + _BASE[cand_kind]
         )
         cost = _COST[cand_kind]
-        order = np.lexsort((cand_ref, -prio, cand_obs))
-        cand_obs, cand_kind, cand_ref, cost = (
-            cand_obs[order],
-            cand_kind[order],
-            cand_ref[order],
-            cost[order],
-        )
         waiting_rows = np.bincount(cand_obs, minlength=present.size)
-        spent = _group_cumsum(cand_obs, cost)
         credit = np.zeros(present.size)
         for o in observers:
             credit[o.index] = o.credit
-        fits = spent <= credit[cand_obs] - HEADER_COST
-        cand_obs, cand_kind, cand_ref = cand_obs[fits], cand_kind[fits], cand_ref[fits]
+        # An observer whose candidates all fit its credit gets them all; the others'
+        # are ranked (observer, priority, row) and cut where the credit runs out.
+        total = np.bincount(cand_obs, weights=cost, minlength=present.size)
+        over = total > credit - HEADER_COST
+        ranked = over[cand_obs]
+        chosen = np.flatnonzero(~ranked)  # grouped by observer within each kind
+        if ranked.any():
+            top = np.flatnonzero(ranked)
+            top = top[np.lexsort((cand_ref[top], -prio[top], cand_obs[top]))]
+            spent = _group_cumsum(cand_obs[top], cost[top])
+            top = top[spent <= credit[cand_obs[top]] - HEADER_COST]
+            # Each observer's rows in one run: a ranked observer's by priority.
+            chosen = np.concatenate([chosen, top])
+            chosen = chosen[np.argsort(cand_obs[chosen], kind="stable")]
+        cand_obs, cand_kind, cand_ref = cand_obs[chosen], cand_kind[chosen], cand_ref[chosen]
 
         out = self._emit(
             a, q, frame.tick, observers, cand_obs, cand_kind, cand_ref, cur_row, waiting_rows
@@ -288,52 +295,55 @@ class Replicator:
 
         A frame without rows while rows wait for credit would only delay them:
         the reset flag and the ack ride on the next frame that carries rows.
+        Every observer's rows are encoded together (``packing``); each body is
+        cut out of them, and a body seen before is reused (same bytes).
         """
-        old_ent = (self._keys & _MASK32)[cand_ref[cand_kind == _REMOVE]]
-        rm_ids = self._id_of[old_ent]
-        rows = cur_row[cand_ref[cand_kind != _REMOVE]]
-        kinds = cand_kind[cand_kind != _REMOVE]
-        full = np.column_stack([a.ids[rows], a.kinds[rows], a.templates[rows], q[rows]]).astype(
-            np.int64
-        )
+        is_rm = cand_kind == _REMOVE
+        rm_ids = self._id_of[(self._keys & _MASK32)[cand_ref[is_rm]]]
+        rows = cur_row[cand_ref[~is_rm]]
+        kinds = cand_kind[~is_rm]
         is_add = (kinds == _ADD) | (kinds == _SELF_ADD)
-        add_rows = full[is_add]
-        upd_rows = full[~is_add][:, [0, 3, 4, 5, 6, 7, 8]]
-        rm_obs = cand_obs[cand_kind == _REMOVE]
-        rest_obs = cand_obs[cand_kind != _REMOVE]
-        add_obs, upd_obs = rest_obs[is_add], rest_obs[~is_add]
+        add_r, upd_r = rows[is_add], rows[~is_add]
+        rm_bytes, rm_off = pack_ints(rm_ids)
+        add_bytes, add_off = pack_rows(
+            np.column_stack([a.ids[add_r], a.kinds[add_r], a.templates[add_r], q[add_r]])
+        )
+        upd_bytes, upd_off = pack_rows(np.column_stack([a.ids[upd_r], q[upd_r]]))
+        rest_obs = cand_obs[~is_rm]
         idx = np.arange(max((o.index for o in observers), default=0) + 2)
-        rm_at = np.searchsorted(rm_obs, idx)
-        add_at = np.searchsorted(add_obs, idx)
-        upd_at = np.searchsorted(upd_obs, idx)
-        add_list = add_rows.tolist()
-        upd_list = upd_rows.tolist()
-        rm_list = rm_ids.tolist()
-        bodies: dict[tuple[bytes, bytes, bytes], msgspec.Raw] = {}
+        rm_at = np.searchsorted(cand_obs[is_rm], idx).tolist()
+        add_at = np.searchsorted(rest_obs[is_add], idx).tolist()
+        upd_at = np.searchsorted(rest_obs[~is_add], idx).tolist()
+        rm_b, add_b, upd_b = rm_off.tolist(), add_off.tolist(), upd_off.tolist()
+        waiting = waiting_rows.tolist()
+        bodies: dict[bytes, msgspec.Raw] = {}
         out: list[tuple[int, bytes]] = []
         for observer_id, o, ack in zip(
             a.observers.tolist(), observers, a.acks.tolist(), strict=True
         ):
             i = o.index
-            r0, r1 = int(rm_at[i]), int(rm_at[i + 1])
-            a0, a1 = int(add_at[i]), int(add_at[i + 1])
-            u0, u1 = int(upd_at[i]), int(upd_at[i + 1])
+            r0, r1 = rm_at[i], rm_at[i + 1]
+            a0, a1 = add_at[i], add_at[i + 1]
+            u0, u1 = upd_at[i], upd_at[i + 1]
             has_rows = r1 > r0 or a1 > a0 or u1 > u0
-            if not has_rows and (waiting_rows[i] or not (o.reset or ack != o.ack)):
+            if not has_rows and (waiting[i] or not (o.reset or ack != o.ack)):
                 continue
             if o.credit < HEADER_COST:
                 continue
-            key = (
-                rm_ids[r0:r1].tobytes(),
-                add_rows[a0:a1].tobytes(),
-                upd_rows[u0:u1].tobytes(),
-            )
-            body = bodies.get(key)
-            if body is None:
-                body = msgspec.Raw(
-                    msgspec.msgpack.encode((rm_list[r0:r1], add_list[a0:a1], upd_list[u0:u1]))
+            encoded = b"".join(
+                (
+                    _BODY,
+                    array_header(r1 - r0),
+                    rm_bytes[rm_b[r0] : rm_b[r1]],
+                    array_header(a1 - a0),
+                    add_bytes[add_b[a0] : add_b[a1]],
+                    array_header(u1 - u0),
+                    upd_bytes[upd_b[u0] : upd_b[u1]],
                 )
-                bodies[key] = body
+            )
+            body = bodies.get(encoded)
+            if body is None:
+                body = bodies[encoded] = msgspec.Raw(encoded)
                 self.stats.bodies_encoded += 1
             o.seq += 1
             data = msgspec.msgpack.encode(ClientFrame(o.seq, tick, ack, o.reset, body))
