@@ -55,9 +55,11 @@ class InterestGrid:
         dx = x[ent] - x[obs]
         dy = y[ent] - y[obs]
         d2 = dx * dx + dy * dy
+        # Only pairs within the stay radius can be kept: look those up alone.
+        near = np.flatnonzero((d2 <= stay * stay) & (obs != ent))
+        obs, ent, d2 = obs[near], ent[near], d2[near]
         keys = (obs << 32) | ent
-        was = _member(keys, self.keys)
-        keep = (obs != ent) & ((d2 <= enter * enter) | (was & (d2 <= stay * stay)))
+        keep = (d2 <= enter * enter) | _member(keys, self.keys)
         obs, ent, d2, keys = obs[keep], ent[keep], d2[keep], keys[keep]
         order = _order_by_observer_distance_entity(obs, d2, ent)
         obs, ent, keys = obs[order], ent[order], keys[order]
