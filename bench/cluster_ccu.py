@@ -16,7 +16,8 @@ process; and of the probes alone), world tick p99 (the worst world node, from
 its load reports), frames and bytes per second per player, and CPU (% of one
 core) over the measuring window: per process, per server role (login,
 gateway, orchestrator, world with the nodes the scaler launched, NATS,
-PostgreSQL with its backends), the server's total and per player in the
+PostgreSQL with its backends; and how much of it was kernel time), the
+server's total and per player in the
 world, the bots apart, and the machine's busy share and load; and the resident
 memory per role at the window's end, per player for gateways and world nodes. Frames, bytes
 and latencies cover the window only (the bench marks its start in the bot
@@ -28,6 +29,9 @@ body, and walk without attacking, so the load generator takes little of the
 machine; `--probes` bots per bot process are full clients that decode every
 frame (default 10). `--full-clients` makes every bot a full one (the figures
 before issue 16).
+
+`--profile gateway-1,world-1` samples those server processes with py-spy over
+the window and prints their top functions (raw stacks in `--profile-dir`).
 
 With `--cells 2` or `--cells 4` the continent is split, once the bots are in
 the world, into that many cells (a cut at x = `--border`, then for 4 each half
@@ -46,10 +50,13 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import asyncpg
 import psutil
@@ -81,12 +88,14 @@ def role_of(name: str) -> str:
     return "world" if name.startswith("world-") else name
 
 
-def cpu_of(procs: dict[str, psutil.Process]) -> dict[str, float]:
+def cpu_of(procs: dict[str, psutil.Process], *, kernel: bool = False) -> dict[str, float]:
+    """CPU seconds used so far per process (with ``kernel``: in the kernel only, its
+    system time: socket writes and reads, on loopback the receiver's TCP work too)."""
     out = {}
     for name, proc in procs.items():
         try:
             t = proc.cpu_times()
-            out[name] = t.user + t.system
+            out[name] = t.system if kernel else t.user + t.system
         except psutil.Error:
             out[name] = 0.0
     return out
@@ -194,6 +203,94 @@ async def split_continent(nats_url: str, database_url: str, cells: int, border: 
         await bus.close()
 
 
+def start_profiles(
+    servers: dict[str, psutil.Process],
+    names: tuple[str, ...],
+    duration: float,
+    folder: Path | None,
+    count: int,
+) -> dict[str, tuple[subprocess.Popen[bytes], Path]]:
+    """py-spy on each named server process for the window (raw stacks to ``folder``)."""
+    spies: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+    if not names:
+        return spies
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    assert folder is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        proc = servers.get(name)
+        if proc is None:
+            print(f"warning: no process {name} to profile", flush=True)
+            continue
+        out = folder / f"{name}-{count}.txt"
+        spies[name] = (
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "-p",
+                    str(proc.pid),
+                    "-d",
+                    str(int(duration)),
+                    "-r",
+                    "100",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(out),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            out,
+        )
+    return spies
+
+
+def finish_profiles(spies: dict[str, tuple[subprocess.Popen[bytes], Path]]) -> dict[str, object]:
+    """Per profiled process: its busy samples (100 a second while busy) and the
+    functions that take the most of them (by their own time and with callees)."""
+    out: dict[str, object] = {}
+    for name, (spy, path) in spies.items():
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+        if path.exists():
+            out[name] = summarize_stacks(path)
+    return out
+
+
+def summarize_stacks(path: Path, top: int = 12) -> dict[str, object]:
+    """The top functions of a py-spy raw file (``stack count`` lines; py-spy leaves a
+    process waiting on its sockets out, so every sample is a busy one)."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    busy = 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] for f in stack.split(";")
+        ]
+        samples = int(n)
+        busy += samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + samples
+
+    def best(counts: dict[str, int]) -> list[tuple[str, float]]:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return [(f, round(100 * c / max(1, busy), 1)) for f, c in ranked]
+
+    return {"busy_samples": busy, "self": best(own), "inclusive": best(inclusive)}
+
+
 def run_level(
     count: int,
     duration: float,
@@ -205,6 +302,8 @@ def run_level(
     cells: int = 1,
     border: float = 1024.0,
     probes: int | None = 10,
+    profile: tuple[str, ...] = (),
+    profile_dir: Path | None = None,
 ) -> dict[str, object]:
     # Cells change by hand only here: the leader would split a busy one otherwise.
     cluster = LocalCluster(ROLES, "realmkit-ccu-", "[cells]\nbalance = false\n\n")
@@ -272,9 +371,11 @@ def run_level(
         time.sleep(settle)  # bots walk to homes spread over the zone; then measure
         load = {f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}
         before = cpu_of({**cluster.server_processes(), **load})
+        before_kernel = cpu_of(cluster.server_processes(), kernel=True)
         for b in bots:
             b.send_signal(signal.SIGUSR1)  # the measuring window starts
         psutil.cpu_percent(None)  # the machine's busy share from here
+        spies = start_profiles(cluster.server_processes(), profile, duration, profile_dir, count)
         started = time.monotonic()
         nats_url = cluster.urls()[0]
         tick_p99, per_space = asyncio.run(world_tick_p99(nats_url, duration))
@@ -284,6 +385,8 @@ def run_level(
             b.send_signal(signal.SIGUSR2)  # the window ends (the bots' too)
         servers = cluster.server_processes()
         after = cpu_of({**servers, **load})
+        after_kernel = cpu_of(servers, kernel=True)
+        profiles = finish_profiles(spies)
         rss: dict[str, float] = {}
         for name, proc in servers.items():
             with contextlib.suppress(psutil.Error):
@@ -301,6 +404,10 @@ def run_level(
         for name, used in cpu.items():
             by_role[role_of(name)] = by_role.get(role_of(name), 0.0) + used
         server = sum(used for role, used in by_role.items() if role != "bots")
+        kernel: dict[str, float] = {}
+        for name, used in after_kernel.items():
+            share = max(0.0, 100 * (used - before_kernel.get(name, 0.0)) / wall)
+            kernel[role_of(name)] = kernel.get(role_of(name), 0.0) + share
         in_window = sum(r.get("in_window", 0) for r in results)
         return {
             "bots": count,
@@ -318,6 +425,7 @@ def run_level(
                 sum(r["frames_per_second"] for r in results) / max(1, in_window), 1
             ),
             "windowed": all(r.get("windowed", False) for r in results),
+            "profiles": profiles,
             "errors": sum(r["errors"] for r in results),
             "cpu_percent": {
                 k: round(v)
@@ -325,6 +433,7 @@ def run_level(
                 if not k.startswith("postgres-")  # the backends: in the role's sum
             },
             "cpu_percent_by_role": {r: round(v, 1) for r, v in sorted(by_role.items())},
+            "kernel_cpu_percent_by_role": {r: round(v, 1) for r, v in sorted(kernel.items())},
             "server_cpu_percent": round(server, 1),
             "players_in_world": players if players > 0 else in_window,
             "server_cpu_percent_per_player": round(
@@ -375,6 +484,13 @@ def main() -> None:
     parser.add_argument(
         "--full-clients", action="store_true", help="every bot a full client (no light ones)"
     )
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="server processes to sample with py-spy over the window, e.g. gateway-1,world-1: "
+        "the top functions are printed, raw stacks go to --profile-dir",
+    )
+    parser.add_argument("--profile-dir", type=Path, default=Path("bench/profiles"))
     args = parser.parse_args()
     header = f"{'bots':>6} {'in':>6} {'p50 ms':>7} {'p99 ms':>7} {'tick p99':>9} {'B/s/pl':>7}"
     print(header + " errors  cpu % of one core per process")
@@ -389,6 +505,8 @@ def main() -> None:
             cells=args.cells,
             border=args.border,
             probes=None if args.full_clients else args.probes,
+            profile=tuple(n for n in args.profile.split(",") if n),
+            profile_dir=args.profile_dir,
         )
         cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[attr-defined]
         print(
@@ -399,8 +517,10 @@ def main() -> None:
         spaces = " ".join(f"{i}={t}" for i, t in r["space_tick_p99_ms"].items())  # type: ignore[attr-defined]
         print(f"{'':>6} tick p99 ms per space (instance=ms): {spaces}", flush=True)
         roles = " ".join(f"{k}={v}" for k, v in r["cpu_percent_by_role"].items())  # type: ignore[attr-defined]
+        kernel = " ".join(f"{k}={v}" for k, v in r["kernel_cpu_percent_by_role"].items())  # type: ignore[attr-defined]
         print(
-            f"{'':>6} cpu % of one core by role: {roles}; server {r['server_cpu_percent']} "
+            f"{'':>6} cpu % of one core by role: {roles} (of it in the kernel: {kernel}); "
+            f"server {r['server_cpu_percent']} "
             f"= {r['server_cpu_percent_per_player']} per player ({r['players_in_world']} in "
             f"the world); frames/s per player {r['frames_per_s_per_player']}; probes' p99 "
             f"{r['probe_latency_p99_ms']} ms; RSS MB by role {r['rss_mb_by_role']}, KB per "
@@ -409,6 +529,11 @@ def main() -> None:
             + ("" if r["windowed"] else " (not windowed: bots too old)"),
             flush=True,
         )
+        for name, summary in r["profiles"].items():  # type: ignore[attr-defined]
+            print(f"{'':>6} py-spy {name}: {summary['busy_samples']} busy samples", flush=True)
+            for kind in ("self", "inclusive"):
+                ranked = ", ".join(f"{f} {p}%" for f, p in summary[kind])
+                print(f"{'':>8} {kind}: {ranked}", flush=True)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,9 @@ TICKETS_BUCKET = "tickets_used"
 # seat this gateway asked for comes well within it (``PLACEMENT_PATIENCE``).
 ORPHAN_SECONDS = 30.0
 ORPHAN_CHECK_EVERY = 5  # load reports
+# How long an input waits at most for the others that go with it to its space (a
+# tick is 33-50 ms: it is taken at the space's next tick either way).
+INPUT_BATCH_SECONDS = 0.01
 RESUME_TOKEN_BYTES = 32
 
 
@@ -267,9 +270,10 @@ class GatewayNode:
         if isinstance(action, Forward) and player:
             p = player[0]
             if not self.pending:
-                # Flush once this pass of the event loop is done: inputs that arrive
-                # together travel together, and none waits for a timer.
-                asyncio.get_running_loop().call_soon(self._schedule_flush)
+                # Inputs travel to their spaces in batches, every INPUT_BATCH_SECONDS:
+                # one message per space instead of one per input (each is a write,
+                # and a message for NATS and the world node to handle).
+                asyncio.get_running_loop().call_later(INPUT_BATCH_SECONDS, self._schedule_flush)
             self.pending.setdefault(p.instance_id, []).append(
                 PlayerInput(p.character_id, action.input)
             )
