@@ -64,7 +64,7 @@ import psutil
 from local_cluster import LocalCluster, realmkit
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.protocol.cluster import CellsChanged, SplitCell, WorldLoad
+from realmkit.protocol.cluster import CellsChanged, GatewayLoad, SplitCell, WorldLoad
 
 ROLES = [
     ("login", "login"),
@@ -155,17 +155,23 @@ async def scatter_characters(database_url: str, timeout: float = 180.0) -> None:
 
 async def world_tick_p99(
     nats_url: str, seconds: float, tail: float = 5.0
-) -> tuple[float, dict[int, float]]:
+) -> tuple[float, dict[int, float], dict[str, float]]:
     """The worst tick p99 the world nodes report in the last ``tail`` of ``seconds``,
-    and the worst of each space.
+    the worst of each space, and each gateway's worst send delay p99 then.
 
-    Each report covers the node's last 400 ticks (20 s at 20 Hz), so with a
-    window of 25 s or more the reports in its tail cover only steady play.
+    Each report covers the node's last 400 ticks (20 s at 20 Hz; a gateway's,
+    its last 20,000 messages), so with a window of 25 s or more the reports in
+    its tail cover only steady play.
     """
     bus = await NatsBus.connect(nats_url, name="bench")
     worst = 0.0
     spaces: dict[int, float] = {}
+    sends: dict[str, float] = {}
     started = time.monotonic()
+
+    async def on_gateway(load: GatewayLoad) -> None:
+        if time.monotonic() - started >= seconds - tail:
+            sends[load.gateway_id] = max(sends.get(load.gateway_id, 0.0), load.send_p99_ms)
 
     async def on_load(load: WorldLoad) -> None:
         nonlocal worst
@@ -177,9 +183,10 @@ async def world_tick_p99(
                 )
 
     await bus.subscribe(subjects.WORLD_LOADS, WorldLoad, on_load)
+    await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_gateway)
     await asyncio.sleep(seconds)
     await bus.close()
-    return worst, spaces
+    return worst, spaces, sends
 
 
 async def split_continent(nats_url: str, database_url: str, cells: int, border: float) -> None:
@@ -209,8 +216,10 @@ def start_profiles(
     duration: float,
     folder: Path | None,
     count: int,
+    native: bool = False,
 ) -> dict[str, tuple[subprocess.Popen[bytes], Path]]:
-    """py-spy on each named server process for the window (raw stacks to ``folder``)."""
+    """py-spy on each named server process for the window (raw stacks to ``folder``;
+    with ``native``, C frames too: the event loop's and the extensions' own time)."""
     spies: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
     if not names:
         return spies
@@ -241,6 +250,7 @@ def start_profiles(
                     "-o",
                     str(out),
                     "--nonblocking",
+                    *(["--native"] if native else []),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -304,6 +314,7 @@ def run_level(
     probes: int | None = 10,
     profile: tuple[str, ...] = (),
     profile_dir: Path | None = None,
+    profile_native: bool = False,
 ) -> dict[str, object]:
     # Cells change by hand only here: the leader would split a busy one otherwise.
     cluster = LocalCluster(ROLES, "realmkit-ccu-", "[cells]\nbalance = false\n\n")
@@ -375,10 +386,12 @@ def run_level(
         for b in bots:
             b.send_signal(signal.SIGUSR1)  # the measuring window starts
         psutil.cpu_percent(None)  # the machine's busy share from here
-        spies = start_profiles(cluster.server_processes(), profile, duration, profile_dir, count)
+        spies = start_profiles(
+            cluster.server_processes(), profile, duration, profile_dir, count, profile_native
+        )
         started = time.monotonic()
         nats_url = cluster.urls()[0]
-        tick_p99, per_space = asyncio.run(world_tick_p99(nats_url, duration))
+        tick_p99, per_space, send_p99 = asyncio.run(world_tick_p99(nats_url, duration))
         # Processes started meanwhile (a node the scaler launched, a new backend)
         # count whole; one that ended within the window is missing.
         for b in bots:
@@ -433,6 +446,7 @@ def run_level(
                 if not k.startswith("postgres-")  # the backends: in the role's sum
             },
             "cpu_percent_by_role": {r: round(v, 1) for r, v in sorted(by_role.items())},
+            "gateway_send_p99_ms": dict(sorted(send_p99.items())),
             "kernel_cpu_percent_by_role": {r: round(v, 1) for r, v in sorted(kernel.items())},
             "server_cpu_percent": round(server, 1),
             "players_in_world": players if players > 0 else in_window,
@@ -491,6 +505,9 @@ def main() -> None:
         "the top functions are printed, raw stacks go to --profile-dir",
     )
     parser.add_argument("--profile-dir", type=Path, default=Path("bench/profiles"))
+    parser.add_argument(
+        "--profile-native", action="store_true", help="py-spy --native: C frames too"
+    )
     args = parser.parse_args()
     header = f"{'bots':>6} {'in':>6} {'p50 ms':>7} {'p99 ms':>7} {'tick p99':>9} {'B/s/pl':>7}"
     print(header + " errors  cpu % of one core per process")
@@ -507,6 +524,7 @@ def main() -> None:
             probes=None if args.full_clients else args.probes,
             profile=tuple(n for n in args.profile.split(",") if n),
             profile_dir=args.profile_dir,
+            profile_native=args.profile_native,
         )
         cpu = " ".join(f"{k}={v}" for k, v in r["cpu_percent"].items())  # type: ignore[attr-defined]
         print(
@@ -525,7 +543,7 @@ def main() -> None:
             f"the world); frames/s per player {r['frames_per_s_per_player']}; probes' p99 "
             f"{r['probe_latency_p99_ms']} ms; RSS MB by role {r['rss_mb_by_role']}, KB per "
             f"player {r['rss_kb_per_player']}; machine {r['machine_busy_percent']}% busy, "
-            f"load {r['load_average']}"
+            f"load {r['load_average']}; gateways' send delay p99 ms {r['gateway_send_p99_ms']}"
             + ("" if r["windowed"] else " (not windowed: bots too old)"),
             flush=True,
         )

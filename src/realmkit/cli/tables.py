@@ -184,10 +184,17 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
         group.renderables.append(_cells_of_continents(status))
     if status.gateways:
         gateways = Table(
-            "gateway", "players", "capacity", "url", title="gateways (live, from NATS)"
+            "gateway",
+            "players",
+            "capacity",
+            "send p99 ms",
+            "url",
+            title="gateways (live, from NATS)",
         )
         for g in status.gateways:
-            gateways.add_row(g.gateway_id, str(g.players), str(g.capacity), g.url)
+            gateways.add_row(
+                g.gateway_id, str(g.players), str(g.capacity), f"{g.send_p99_ms:.1f}", g.url
+            )
         group.renderables.append(gateways)
     return group
 

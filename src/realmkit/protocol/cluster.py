@@ -17,12 +17,15 @@ from realmkit.protocol.inputs import ClientInput
 
 
 class GatewayLoad(msgspec.Struct, frozen=True):
-    """A gateway's periodic report: where players connect and how many it holds."""
+    """A gateway's periodic report: where players connect and how many it holds;
+    ``send_p99_ms``: the 99th percentile of how long its recent messages to players
+    waited from their frame's arrival to their write."""
 
     gateway_id: str
     url: str
     players: int
     capacity: int
+    send_p99_ms: float = 0.0
 
 
 class SpaceLoad(msgspec.Struct, frozen=True, array_like=True):

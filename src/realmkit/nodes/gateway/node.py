@@ -50,6 +50,7 @@ from realmkit.bus.nats import KeyValue, NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, NotFound, RealmkitError, RemoteError, TicketReplayed
 from realmkit.lifecycle.node import NodeEvent
+from realmkit.nodes.gateway.sending import Sender
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.presence import mark_stopped
 from realmkit.protocol.client import (
@@ -114,7 +115,7 @@ ORPHAN_SECONDS = 30.0
 ORPHAN_CHECK_EVERY = 5  # load reports
 # How long an input waits at most for the others that go with it to its space (a
 # tick is 33-50 ms: it is taken at the space's next tick either way).
-INPUT_BATCH_SECONDS = 0.01
+INPUT_BATCH_SECONDS = 0.005
 RESUME_TOKEN_BYTES = 32
 
 
@@ -146,6 +147,7 @@ class GatewayNode:
         self.port = spec.port
         self.players: dict[int, Player] = {}
         self.fanout = Fanout()
+        self.sender: Sender[Player] = Sender(_write_to)
         self.pending: dict[int, list[PlayerInput]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -199,7 +201,10 @@ class GatewayNode:
         self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
         await self._site.start()
         self.port = int(self._runner.addresses[0][1])
-        self._tasks = [asyncio.create_task(self._reporting())]
+        self._tasks = [
+            asyncio.create_task(self._reporting()),
+            asyncio.create_task(self.sender.run()),
+        ]
         log.info("gateway on %s", self.url)
 
     async def drain(self) -> None:
@@ -440,23 +445,34 @@ class GatewayNode:
     # --- traffic from the spaces ------------------------------------------------
 
     async def _on_traffic(self, message: SpaceFrame | GatewayEvents) -> None:
+        """A space's frame or events, to the players of that world (through the
+        sender: a frame's messages spread over a few milliseconds, in order)."""
+        replica = (
+            message.replica
+            if isinstance(message, SpaceFrame)
+            else replica_key(message.instance_id, message.continent)
+        )
+
+        def still(p: Player) -> bool:
+            return self.players.get(p.character_id) is p and p.conn.replica == replica
+
         if isinstance(message, SpaceFrame):
-            replica = message.replica
 
             def deliverable(character_id: int) -> bool:
                 p = self.players.get(character_id)
                 return p is not None and p.conn.replica == replica
 
-            for character_id, data in self.fanout.frame(message, deliverable):
-                await _send(self.players[character_id].ws, data)
+            out = self.fanout.frame(message, deliverable)
+            self.sender.put([(self.players[cid], data) for cid, data in out], still)
             return
-        replica = replica_key(message.instance_id, message.continent)
+        batch = []
         for event in message.events:
             data = msgspec.msgpack.encode(event)
             for character_id in concerned(event):
                 p = self.players.get(character_id)
                 if p is not None and p.conn.replica == replica:
-                    await _send(p.ws, data)
+                    batch.append((p, data))
+        self.sender.put(batch, still)
 
     def _schedule_flush(self) -> None:
         self._later(self._flush())
@@ -476,7 +492,13 @@ class GatewayNode:
         cluster = ClusterRepo(self.db)
         beats = 0
         while True:
-            load = GatewayLoad(self.name, self.url, len(self.players), self.spec.capacity)
+            load = GatewayLoad(
+                self.name,
+                self.url,
+                len(self.players),
+                self.spec.capacity,
+                send_p99_ms=round(self.sender.p99_ms(), 1),
+            )
             with contextlib.suppress(RealmkitError):
                 await self.bus.publish(subjects.gateway_load(self.name), load)
             try:
@@ -518,6 +540,10 @@ def _error_frame(exc: RealmkitError) -> ErrorFrame:
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+async def _write_to(p: Player, data: bytes) -> None:
+    await _send(p.ws, data)
 
 
 async def _send(ws: web.WebSocketResponse, data: bytes) -> None:

@@ -1,0 +1,76 @@
+"""A gateway's sends to its players: in order, a frame's spread over a few milliseconds.
+
+A space frame gives a gateway one message per player it serves, all at once.
+Written in one burst, they would leave the event loop blind to the players'
+inputs for the whole burst and put every socket's bytes on the wire in the
+same instant (the traffic spike the seeds warn of). ``Sender`` writes a
+frame's messages in slices of at least ``SLICE_MIN`` sends, at most
+``SLICES`` of them, ``SLICE_SECONDS`` apart; between slices the loop reads
+inputs. Everything a gateway sends to its players goes through one queue, so
+a player's messages keep their order (a frame, then the events of the next
+tick). Behind on its queue, it sends the next slice at once. A message whose
+player no longer takes it when its turn comes (it left, or moved to another
+space meanwhile: a frame of the old one would follow its ``new_world``) is
+dropped, as the gateway would not have sent it then.
+
+``delays`` keeps how long each message waited from the frame's arrival to
+its write (the last ``KEEP`` of them), for the gateway's load report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, Generic, TypeVar
+
+SLICES: Final = 4
+SLICE_MIN: Final = 128
+SLICE_SECONDS: Final = 0.002
+KEEP: Final = 20_000
+
+T = TypeVar("T")
+
+
+class Sender(Generic[T]):
+    """Writes (target, bytes) with ``write``, in order, a batch spread in slices."""
+
+    def __init__(self, write: Callable[[T, bytes], Awaitable[None]]) -> None:
+        self._write = write
+        self._queue: deque[tuple[float, Sequence[tuple[T, bytes]], Callable[[T], bool]]] = deque()
+        self._wake = asyncio.Event()
+        self.delays: deque[float] = deque(maxlen=KEEP)
+        self.sent = 0
+
+    def put(self, batch: Sequence[tuple[T, bytes]], still: Callable[[T], bool]) -> None:
+        """Send these messages after everything queued before them, each if its
+        target still takes it (``still``) when its turn comes."""
+        if batch:
+            self._queue.append((time.perf_counter(), batch, still))
+            self._wake.set()
+
+    def p99_ms(self) -> float:
+        """The 99th percentile of the kept send delays, in milliseconds."""
+        if not self.delays:
+            return 0.0
+        ordered = sorted(self.delays)
+        return 1000.0 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+    async def run(self) -> None:
+        """Send forever (cancel to stop)."""
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            arrived, batch, still = self._queue.popleft()
+            size = max(SLICE_MIN, -(-len(batch) // SLICES))
+            for start in range(0, len(batch), size):
+                if start and not self._queue:
+                    await asyncio.sleep(SLICE_SECONDS)
+                for target, data in batch[start : start + size]:
+                    if still(target):
+                        await self._write(target, data)
+                        self.delays.append(time.perf_counter() - arrived)
+                        self.sent += 1
