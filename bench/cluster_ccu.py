@@ -234,6 +234,7 @@ def start_profiles(
             print(f"warning: no process {name} to profile", flush=True)
             continue
         out = folder / f"{name}-{count}.txt"
+        out.unlink(missing_ok=True)  # never a stale profile of an earlier run
         spies[name] = (
             subprocess.Popen(
                 [
@@ -249,8 +250,8 @@ def start_profiles(
                     "raw",
                     "-o",
                     str(out),
-                    "--nonblocking",
-                    *(["--native"] if native else []),
+                    # py-spy pauses a process to read its C stack.
+                    *(["--native"] if native else ["--nonblocking"]),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -79,7 +79,9 @@ def check_position(bounds: Bounds, x: float, y: float, z: float, o: float) -> Re
     Needs no track and no clock, so a gateway runs it on every reported move
     before forwarding it; the space then runs the whole of ``check_move``.
     """
-    if not all(math.isfinite(v) and abs(v) < MAX_ABS_COORD for v in (x, y, z, o)):
+    # A comparison with NaN is False, and infinities are out of range: one test each.
+    m = MAX_ABS_COORD
+    if not (-m < x < m and -m < y < m and -m < z < m and -m < o < m):
         return "not_finite"
     b = bounds
     if not (b.min_x <= x <= b.max_x and b.min_y <= y <= b.max_y and b.min_z <= z <= b.max_z):
