@@ -8,6 +8,8 @@ from realmkit.nodes.gateway.sending import SLICE_MIN, SLICES, Sender
 
 
 async def test_a_big_frame_goes_out_in_slices_with_the_loop_free_between_them() -> None:
+    """A frame for many players is written in SLICES slices, in order, and another task
+    runs between two slices, never inside one; every write's delay is kept."""
     written: list[tuple[int, bytes]] = []
     between: list[int] = []  # how much was written each time another task ran
 
@@ -33,6 +35,8 @@ async def test_a_big_frame_goes_out_in_slices_with_the_loop_free_between_them() 
 
 
 async def test_messages_keep_their_order_and_a_stale_one_is_dropped() -> None:
+    """Batches go out in the order they were put; a message whose target no longer
+    takes it when its turn comes is not written; an empty batch queues nothing."""
     written: list[tuple[int, bytes]] = []
     four = asyncio.Event()
 

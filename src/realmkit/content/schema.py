@@ -112,7 +112,8 @@ class MapDef(_Record, frozen=True, forbid_unknown_fields=True):
     tick_rate: Annotated[int, msgspec.Meta(ge=1, le=60)]
     max_players: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
     # Frames to the gateways per second (at most one per tick): the tick keeps
-    # the rules' pace, the frames the network's.
+    # the rules' pace, the frames the network's. A frame comes every
+    # round(tick_rate / frame_rate) ticks: choose a divisor of the tick rate.
     frame_rate: Annotated[int, msgspec.Meta(ge=1, le=60)] = 10
     view_radius: Positive = 80.0
     view_hysteresis: NonNegative = 5.0

@@ -22,7 +22,8 @@ QX, QY, QZ, QO, QHP, QFLAGS = range(6)
 QCOLS: Final = 6
 
 # A change is sent at once when it reaches one of these (in quanta); smaller
-# changes wait until they have been pending for SETTLE_TICKS ticks, so a
+# changes wait until they have been pending for SETTLE_TICKS frames (one
+# second at the default 10 frames a second), so a
 # client still ends on the exact quantized state.
 POS_THRESHOLD: Final = 2  # a quarter unit
 ORIENT_THRESHOLD: Final = 4  # about 5.6 degrees

@@ -8,10 +8,11 @@ For every observer the replicator remembers exactly what the client holds
 - updates: held entities whose quantized state differs, sent at once when the
   change passes a threshold, else once it has waited ``SETTLE_TICKS``.
 
-Candidates are ordered removes, own entity, adds (nearest first), then
-updates by a priority accumulator that grows every tick an update waits, by
-the size of the change and more for near entities. The list is cut where
-the observer's byte credit runs out: a token bucket filled at
+An observer whose candidates all fit its byte credit gets them all (in the
+order of its held keys). Otherwise its candidates are ranked removes, own
+entity, adds (nearest first), then updates by a priority accumulator that
+grows every frame an update waits, by the size of the change and more for
+near entities, and the list is cut where the credit runs out: a token bucket filled at
 ``budget_bytes_per_s`` and capped at ``burst_bytes``, so over any ``T``
 seconds an observer receives at most ``budget * T + burst`` bytes. Row costs
 are msgpack upper bounds, so the cut never overspends; the real size is then

@@ -10,6 +10,7 @@ winner's epoch fences the loser's world node out of saving.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 
 from realmkit.cells.partition import Rect
@@ -335,19 +336,24 @@ class AssignmentRepo:
         return [row(Assignment, r) for r in records]
 
     async def seated_without(
-        self, gateway_id: str, here: Sequence[int], older_than: float
+        self, gateway_id: str, here: Sequence[int], older_than: float, *, since: datetime
     ) -> list[Assignment]:
         """Characters in the world under ``gateway_id`` other than ``here`` (those it
-        serves or is seating), their seats unchanged for ``older_than`` seconds."""
+        serves, seats or lets go), their seats made at ``since`` or later and unchanged
+        for ``older_than`` seconds."""
         async with self.db.connection() as conn:
             records = await conn.fetch(
+                # The state as a literal: the partial index on seats in the world
+                # serves any plan of this statement.
                 "SELECT * FROM characters.player_assignments "
-                "WHERE gateway_id = $1 AND state = $2 AND NOT (character_id = ANY($3::bigint[])) "
-                "AND updated_at < now() - make_interval(secs => $4) ORDER BY character_id",
+                "WHERE gateway_id = $1 AND state = 'in_world' "
+                "AND NOT (character_id = ANY($2::bigint[])) "
+                "AND updated_at < now() - make_interval(secs => $3) AND updated_at >= $4 "
+                "ORDER BY character_id",
                 gateway_id,
-                AssignmentState.IN_WORLD.value,
                 list(here),
                 older_than,
+                since,
             )
         return [row(Assignment, r) for r in records]
 

@@ -87,6 +87,7 @@ class Node(msgspec.Struct, frozen=True):
     state: NodeState
     capacity: int
     last_heartbeat_at: datetime
+    started_at: datetime | None = None  # when this run of the node registered
 
 
 class NodeStatus(msgspec.Struct, frozen=True):

@@ -19,6 +19,7 @@ EDGES += [(1 << 63) - 1, -(1 << 63)]
 
 @given(st.lists(st.lists(INT64, min_size=7, max_size=7), max_size=30))
 def test_rows_are_what_msgspec_writes(rows: list[list[int]]) -> None:
+    """Any int64 rows: the same bytes as msgspec, and each row at its offsets."""
     array = np.array(rows, dtype=np.int64).reshape(len(rows), 7)
     data, offsets = pack_rows(array)
     assert data == b"".join(msgspec.msgpack.encode(r) for r in rows)
@@ -28,12 +29,14 @@ def test_rows_are_what_msgspec_writes(rows: list[list[int]]) -> None:
 
 @given(st.lists(INT64 | st.sampled_from(EDGES), max_size=60))
 def test_ints_are_what_msgspec_writes(values: list[int]) -> None:
+    """Any int64 values, the size classes' edges often among them."""
     data, offsets = pack_ints(np.array(values, dtype=np.int64))
     assert data == b"".join(msgspec.msgpack.encode(v) for v in values)
     assert offsets.tolist()[-1] == len(data)
 
 
 def test_every_size_class_edge() -> None:
+    """Each value on either side of a msgpack size class boundary."""
     rows = np.array(EDGES, dtype=np.int64).reshape(-1, 1)
     data, _ = pack_rows(rows)
     assert data == b"".join(msgspec.msgpack.encode([v]) for v in EDGES)
@@ -41,9 +44,11 @@ def test_every_size_class_edge() -> None:
 
 @pytest.mark.parametrize("n", [0, 15, 16, 65535, 65536])
 def test_array_headers(n: int) -> None:
+    """fixarray up to 15 items, array 16 up to 65,535, array 32 beyond."""
     assert msgspec.msgpack.encode([0] * n) == array_header(n) + bytes(n)
 
 
 def test_rows_wider_than_a_fixarray_are_refused() -> None:
+    """A row header is a fixarray: 16 values would need another form."""
     with pytest.raises(ValueError, match="at most 15"):
         pack_rows(np.zeros((1, 16), dtype=np.int64))

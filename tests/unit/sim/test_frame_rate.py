@@ -31,6 +31,7 @@ def test_the_packs_maps_send_ten_frames_a_second() -> None:
 
 
 def test_a_frame_rate_above_the_tick_rate_frames_every_tick() -> None:
+    """At most one frame a tick: a faster frame rate frames every tick."""
     space = _with_rates(tick_rate=5, frame_rate=10)
     assert all(space.frame_due(t) for t in range(5))
 

@@ -25,9 +25,12 @@ authenticated; the matchmakers reach players through
 Per space it keeps one ``Replicator`` for its players there (``fanout``),
 and one per continent for all its cells together (a player crossing a cell
 border is only re-pointed, quietly): each space frame becomes per-player
-bytes, sent as they are. Inputs are batched per space:
-those that arrive in one pass of the event loop go out in one message at its
-end. Every second it publishes its load for the login nodes' choice.
+bytes, written by the sender (``sending``) in slices a few milliseconds apart,
+with the spaces' events, in order. Inputs are batched per space: those that
+arrive within ``INPUT_BATCH_SECONDS`` go out in one message. Every second it
+publishes its load for the login nodes' choice; every few seconds it logs
+out the characters seated in the world under its name with no player here
+(``_log_out_orphans``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -55,10 +59,12 @@ from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.presence import mark_stopped
 from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
+    CLOSE_POLICY,
     CLOSE_REPLACED,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
     NewWorld,
+    TransferPending,
 )
 from realmkit.protocol.cluster import (
     Ack,
@@ -113,6 +119,9 @@ TICKETS_BUCKET = "tickets_used"
 # seat this gateway asked for comes well within it (``PLACEMENT_PATIENCE``).
 ORPHAN_SECONDS = 30.0
 ORPHAN_CHECK_EVERY = 5  # load reports
+# Bytes a player's socket may hold unsent (it stopped reading) before it is cut off:
+# about three seconds of frames at a full byte budget.
+MAX_UNSENT = 32 * 1024
 # How long an input waits at most for the others that go with it to its space (a
 # tick is 33-50 ms: it is taken at the space's next tick either way).
 INPUT_BATCH_SECONDS = 0.005
@@ -122,9 +131,19 @@ RESUME_TOKEN_BYTES = 32
 class Player:
     """A connected player once it is in the world: its socket and its session."""
 
-    def __init__(self, ws: web.WebSocketResponse, conn: Connection) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        conn: Connection,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> None:
         self.ws = ws
         self.conn = conn
+        # Its socket, to see how much it has not taken yet (``_write_to``).
+        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        # Counts the player's changes of world told to its client (transfer_pending,
+        # new_world): a message from a space queued before one is not sent after it.
+        self.generation = 0
 
     @property
     def character_id(self) -> int:
@@ -147,7 +166,7 @@ class GatewayNode:
         self.port = spec.port
         self.players: dict[int, Player] = {}
         self.fanout = Fanout()
-        self.sender: Sender[Player] = Sender(_write_to)
+        self.sender: Sender[tuple[Player, int]] = Sender(_write_to)
         self.pending: dict[int, list[PlayerInput]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -155,7 +174,12 @@ class GatewayNode:
         # Characters whose entry is under way here, and how long a seat here with no
         # player behind it is left before it is logged out.
         self.entering: set[int] = set()
+        self.leaving: set[int] = set()  # a leave of theirs is on its way to the space
         self.orphan_after = ORPHAN_SECONDS
+        self.orphan_check_every = ORPHAN_CHECK_EVERY
+        self.orphan_sweeps = 0
+        self._started_at: datetime | None = None
+        self._flushing = asyncio.Lock()
         self._db: Database | None = None
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
@@ -183,9 +207,10 @@ class GatewayNode:
         self._db = await Database.connect(self.endpoints.database_url, max_size=4)
         self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         self._keyring = Keyring(SigningKeyRepo(self._db))
-        await ClusterRepo(self._db).register_node(
+        registered = await ClusterRepo(self._db).register_node(
             self.name, "gateway", self.spec.host, self.spec.port, self.spec.capacity
         )
+        self._started_at = registered.started_at
         self._tickets = await self.bus.key_value(TICKETS_BUCKET, int, ttl=300.0)
         await self.bus.subscribe(
             subjects.gateway_frames(self.name), GatewayTraffic, self._on_traffic
@@ -251,7 +276,9 @@ class GatewayNode:
                     break
                 for action in conn.receive(data, time.monotonic()):
                     if isinstance(action, Authenticate):
-                        entering = asyncio.create_task(self._enter(ws, conn, action, player))
+                        entering = asyncio.create_task(
+                            self._enter(ws, conn, action, player, request.transport)
+                        )
                     else:
                         await self._carry_out(ws, action, player)
         finally:
@@ -291,12 +318,19 @@ class GatewayNode:
         elif isinstance(action, LeaveSpaceAction) and player:
             self._later(self._leave_space(action.instance_id, player[0].character_id, action.epoch))
         elif isinstance(action, Reply):
+            if player and isinstance(action.message, NewWorld | TransferPending):
+                player[0].generation += 1
             await _send(ws, msgspec.msgpack.encode(action.message))
         elif isinstance(action, Close):
             await ws.close(code=action.code, message=action.reason.encode()[:120])
 
     async def _enter(
-        self, ws: web.WebSocketResponse, conn: Connection, auth: Authenticate, player: list[Player]
+        self,
+        ws: web.WebSocketResponse,
+        conn: Connection,
+        auth: Authenticate,
+        player: list[Player],
+        transport: asyncio.BaseTransport | None = None,
     ) -> None:
         assert self._keyring is not None
         assert self._tickets is not None
@@ -347,7 +381,7 @@ class GatewayNode:
             placement.bounds,
             placement.continent,
         )
-        p = Player(ws, conn)
+        p = Player(ws, conn, transport)
         if ws.closed:
             await self._leave(p)
             return
@@ -369,10 +403,15 @@ class GatewayNode:
         )
 
     async def _leave(self, p: Player) -> None:
-        if self.players.get(p.character_id) is p:
-            del self.players[p.character_id]
-            self.fanout.left(p.conn.replica, p.character_id)
-        await self._leave_space(p.instance_id, p.character_id, p.epoch)
+        cid = p.character_id
+        self.leaving.add(cid)  # never an orphan while its own leave is under way
+        try:
+            if self.players.get(cid) is p:
+                del self.players[cid]
+                self.fanout.left(p.conn.replica, cid)
+            await self._leave_space(p.instance_id, cid, p.epoch)
+        finally:
+            self.leaving.discard(cid)
 
     async def _leave_space(
         self, instance_id: int, character_id: int, epoch: int, *, release: bool = False
@@ -453,8 +492,13 @@ class GatewayNode:
             else replica_key(message.instance_id, message.continent)
         )
 
-        def still(p: Player) -> bool:
-            return self.players.get(p.character_id) is p and p.conn.replica == replica
+        def still(to: tuple[Player, int]) -> bool:
+            p, generation = to
+            return (
+                self.players.get(p.character_id) is p
+                and p.generation == generation
+                and p.conn.replica == replica
+            )
 
         if isinstance(message, SpaceFrame):
 
@@ -463,27 +507,34 @@ class GatewayNode:
                 return p is not None and p.conn.replica == replica
 
             out = self.fanout.frame(message, deliverable)
-            self.sender.put([(self.players[cid], data) for cid, data in out], still)
+            batch = []
+            for cid, data in out:
+                p = self.players[cid]
+                batch.append(((p, p.generation), data))
+            self.sender.put(batch, still)
             return
         batch = []
         for event in message.events:
             data = msgspec.msgpack.encode(event)
             for character_id in concerned(event):
-                p = self.players.get(character_id)
-                if p is not None and p.conn.replica == replica:
-                    batch.append((p, data))
+                told = self.players.get(character_id)
+                if told is not None and told.conn.replica == replica:
+                    batch.append(((told, told.generation), data))
         self.sender.put(batch, still)
 
     def _schedule_flush(self) -> None:
         self._later(self._flush())
 
     async def _flush(self) -> None:
-        batches, self.pending = self.pending, {}
-        for instance_id, inputs in batches.items():
-            with contextlib.suppress(RealmkitError):
-                await self.bus.publish(
-                    subjects.space_inputs(instance_id), InputBatch(self.name, inputs)
-                )
+        # One flush at a time: a later batch never overtakes an earlier one (the
+        # space drops moves older than one it took).
+        async with self._flushing:
+            batches, self.pending = self.pending, {}
+            for instance_id, inputs in batches.items():
+                with contextlib.suppress(RealmkitError):
+                    await self.bus.publish(
+                        subjects.space_inputs(instance_id), InputBatch(self.name, inputs)
+                    )
 
     async def _reporting(self) -> None:
         """Every second: the load on NATS (for the login nodes) and a heartbeat in
@@ -506,7 +557,7 @@ class GatewayNode:
             except RealmkitError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
             beats += 1
-            if beats % ORPHAN_CHECK_EVERY == 0:
+            if beats % self.orphan_check_every == 0:
                 try:
                     await self._log_out_orphans()
                 except RealmkitError as exc:
@@ -518,10 +569,16 @@ class GatewayNode:
         seat that completed after its entry gave up, a leave that did not reach its
         space (it timed out, or went to the cell the player had just left). Logged out
         as a leave from what the store says (space, epoch); a space that does not hold
-        the character at that epoch leaves the seat to the store's release."""
+        the character at that epoch leaves the seat to the store's release. Only seats
+        made since this gateway started: those of a run of it that died are the
+        leader's, after their resume grace (their players may come back)."""
+        if self._started_at is None:
+            return
+        here = [*self.players, *self.entering, *self.leaving]
         found = await AssignmentRepo(self.db).seated_without(
-            self.name, [*self.players, *self.entering], self.orphan_after
+            self.name, here, self.orphan_after, since=self._started_at
         )
+        self.orphan_sweeps += 1
         for a in found:
             assert a.instance_id is not None
             log.warning(
@@ -542,8 +599,20 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def _write_to(p: Player, data: bytes) -> None:
-    await _send(p.ws, data)
+async def _write_to(to: tuple[Player, int], data: bytes) -> None:
+    """A message from a space to its player; a player whose socket holds more than
+    ``MAX_UNSENT`` bytes it has not taken (it stopped reading) is cut off, so it
+    never makes the others wait for its socket to drain."""
+    ws = to[0].ws
+    transport = to[0].transport
+    if transport is not None and transport.get_write_buffer_size() > MAX_UNSENT:
+        if not ws.closed:
+            log.warning("character %d does not read its socket: cut off", to[0].character_id)
+            asyncio.get_running_loop().create_task(
+                ws.close(code=CLOSE_POLICY, message=b"too slow to read")
+            )
+        return
+    await _send(ws, data)
 
 
 async def _send(ws: web.WebSocketResponse, data: bytes) -> None:

@@ -6,12 +6,14 @@ inputs for the whole burst and put every socket's bytes on the wire in the
 same instant (the traffic spike the seeds warn of). ``Sender`` writes a
 frame's messages in slices of at least ``SLICE_MIN`` sends, at most
 ``SLICES`` of them, ``SLICE_SECONDS`` apart; between slices the loop reads
-inputs. Everything a gateway sends to its players goes through one queue, so
-a player's messages keep their order (a frame, then the events of the next
-tick). Behind on its queue, it sends the next slice at once. A message whose
-player no longer takes it when its turn comes (it left, or moved to another
-space meanwhile: a frame of the old one would follow its ``new_world``) is
-dropped, as the gateway would not have sent it then.
+inputs. What the spaces send (frames, events) goes through one queue, so a
+player's messages from its world keep their order (a frame, then the events
+of the next tick); the answers to a player's own messages (``new_world``,
+``transfer_pending``, errors, queue replies) are written at once. Behind on
+its queue, it sends the next slice at once. A message whose player no longer
+takes it when its turn comes (it left, or its client was told of a change of
+world meanwhile: a frame or event of the old one must not follow
+``new_world``) is dropped, as the gateway would not have sent it then.
 
 ``delays`` keeps how long each message waited from the frame's arrival to
 its write (the last ``KEEP`` of them), for the gateway's load report.
