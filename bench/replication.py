@@ -33,7 +33,7 @@ def main() -> None:
     for sc in chosen:
         _, frames = run(sc, args.ticks + 40, warmup=0)
         per_second = 20 / (frames[1].tick - frames[0].tick)  # the continent ticks at 20 Hz
-        rep = Replicator(ReplicationConfig(budget_bytes_per_s=args.budget, tick_rate=20))
+        rep = Replicator(ReplicationConfig(budget_bytes_per_s=args.budget))
         per_obs: list[float] = []
         sent: list[int] = []
         for i, frame in enumerate(frames):

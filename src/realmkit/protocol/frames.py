@@ -41,6 +41,8 @@ class SpaceFrame(msgspec.Struct, frozen=True, tag_field="t", tag="space_frame"):
     visible: bytes
     # The continent (partition) when the space is one of its cells, else 0.
     continent: int = 0
+    # The space's ticks per second (a gateway refills its players' byte credit by it).
+    tick_rate: int = 20
 
     @property
     def replica(self) -> int:
@@ -95,12 +97,19 @@ class FrameArrays:
     offsets: NDArray[np.int32]
     visible: NDArray[np.int32]
 
-    def to_frame(self, instance_id: int, map_id: int, tick: int, continent: int = 0) -> SpaceFrame:
+    def to_frame(
+        self, instance_id: int, map_id: int, tick: int, continent: int = 0, tick_rate: int = 20
+    ) -> SpaceFrame:
         cols = {
             k: np.ascontiguousarray(getattr(self, k), dtype=d).tobytes() for k, d in _DTYPES.items()
         }
         return SpaceFrame(
-            instance_id=instance_id, map_id=map_id, tick=tick, continent=continent, **cols
+            instance_id=instance_id,
+            map_id=map_id,
+            tick=tick,
+            continent=continent,
+            tick_rate=tick_rate,
+            **cols,
         )
 
     @classmethod
@@ -142,7 +151,9 @@ def select_observers(frame: SpaceFrame, character_ids: set[int]) -> SpaceFrame:
         offsets=offsets.astype(np.int32),
         visible=new_index[vis].astype(np.int32),
     )
-    return part.to_frame(frame.instance_id, frame.map_id, frame.tick, frame.continent)
+    return part.to_frame(
+        frame.instance_id, frame.map_id, frame.tick, frame.continent, frame.tick_rate
+    )
 
 
 # --- gateway -> client ------------------------------------------------------

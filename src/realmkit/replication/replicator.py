@@ -66,7 +66,6 @@ class ReplicationConfig:
 
     budget_bytes_per_s: float = 8192.0
     burst_bytes: float = 2048.0
-    tick_rate: int = 20
     near: float = 20.0  # distance at which an update's priority is halved
 
 
@@ -178,7 +177,7 @@ class Replicator:
         ent_of_row = self._intern(a.ids)
         observers = [self._observer(int(i)) for i in a.observers.tolist()]
         obs_index = np.array([o.index for o in observers], dtype=np.int64)
-        self._refill(observers, frame.tick)
+        self._refill(observers, frame.tick, frame.tick_rate)
 
         # Current pairs: every observer's own entity plus what it sees.
         counts = np.diff(a.offsets).astype(np.int64)
@@ -269,8 +268,10 @@ class Replicator:
         self._commit(q, cand_kind, cand_ref, cur_keys, cur_row, pos)
         return out
 
-    def _refill(self, observers: list[_Observer], tick: int) -> None:
-        per_tick = 1.0 / self.config.tick_rate
+    def _refill(self, observers: list[_Observer], tick: int, tick_rate: int) -> None:
+        """Credit for the ticks since each observer's last frame, at the space's own
+        tick rate (a 30 Hz arena's ticks are shorter than a 20 Hz continent's)."""
+        per_tick = 1.0 / max(1, tick_rate)
         for o in observers:
             # The cells of a continent count their own ticks: a frame whose tick is
             # not after the last one (a player that crossed into a cell whose clock

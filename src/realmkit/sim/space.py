@@ -290,7 +290,7 @@ class Space:
             visible=row_of[ent].astype(np.int32),
         )
         continent = w.cell.partition_id if w.cell is not None else 0
-        return arrays.to_frame(w.instance_id, w.map.id, w.tick, continent)
+        return arrays.to_frame(w.instance_id, w.map.id, w.tick, continent, w.tick_rate)
 
     # --- a cell of a continent (realmkit.sim.cell) -------------------------
 
