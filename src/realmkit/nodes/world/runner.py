@@ -585,8 +585,12 @@ class SpaceRunner:
             except ContentError as exc:  # the space is left as it was
                 log.error("space %d keeps its content: %s", self.instance_id, exc.message)
         self.space.step(tick, frame=self.space.frame_due(tick))
-        by_gateway = self._by_gateway()
-        for frame in self.space.frames_to_send():
+        frames = self.space.frames_to_send()
+        # Which gateway serves whom, read once for the frames and events of this tick
+        # (a tick without either, every other one at 10 frames a second, needs none).
+        by_gateway = self._by_gateway() if frames else None
+        for frame in frames:
+            assert by_gateway is not None
             for gateway_id, players in by_gateway.items():
                 part = select_observers(frame, players)
                 await self.bus.publish(subjects.gateway_frames(gateway_id), part)
@@ -599,7 +603,7 @@ class SpaceRunner:
                     del self._arriving[cid]  # it left before its first frame here
         events = self.space.events_to_emit()
         if events:
-            await self._route(tick, events, by_gateway)
+            await self._route(tick, events, by_gateway or self._by_gateway())
         if self.space.cell is not None:
             await self._to_neighbours(tick)
         if tick % self._save_every == 0:
