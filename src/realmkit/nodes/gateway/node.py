@@ -166,11 +166,11 @@ class GatewayNode:
         self.port = spec.port
         self.players: dict[int, Player] = {}
         self.fanout = Fanout()
-        self.sender: Sender[tuple[Player, int]] = Sender(_write_to)
+        self.sender: Sender[tuple[Player, int]] = Sender(self._write_to)
         self.pending: dict[int, list[PlayerInput]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._flushes: set[asyncio.Task[object]] = set()
         # Characters whose entry is under way here, and how long a seat here with no
         # player behind it is left before it is logged out.
         self.entering: set[int] = set()
@@ -476,7 +476,19 @@ class GatewayNode:
             await self._carry_out(p.ws, action, [p])
         return Ack(ok)
 
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+    async def _write_to(self, to: tuple[Player, int], data: bytes) -> None:
+        """A message from a space to its player; a player whose socket holds more than
+        ``MAX_UNSENT`` bytes it has not taken (it stopped reading) is cut off, so it
+        never makes the others wait for its socket to drain."""
+        p = to[0]
+        if p.transport is not None and p.transport.get_write_buffer_size() > MAX_UNSENT:
+            if not p.ws.closed:
+                log.warning("character %d does not read its socket: cut off", p.character_id)
+                self._later(p.ws.close(code=CLOSE_POLICY, message=b"too slow to read"))
+            return
+        await _send(p.ws, data)
+
+    def _later(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(work)
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
@@ -597,22 +609,6 @@ def _error_frame(exc: RealmkitError) -> ErrorFrame:
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
-
-
-async def _write_to(to: tuple[Player, int], data: bytes) -> None:
-    """A message from a space to its player; a player whose socket holds more than
-    ``MAX_UNSENT`` bytes it has not taken (it stopped reading) is cut off, so it
-    never makes the others wait for its socket to drain."""
-    ws = to[0].ws
-    transport = to[0].transport
-    if transport is not None and transport.get_write_buffer_size() > MAX_UNSENT:
-        if not ws.closed:
-            log.warning("character %d does not read its socket: cut off", to[0].character_id)
-            asyncio.get_running_loop().create_task(
-                ws.close(code=CLOSE_POLICY, message=b"too slow to read")
-            )
-        return
-    await _send(ws, data)
 
 
 async def _send(ws: web.WebSocketResponse, data: bytes) -> None:

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Generic, TypeVar
+
+log = logging.getLogger("realmkit.gateway")
 
 SLICES: Final = 4
 SLICE_MIN: Final = 128
@@ -73,7 +76,13 @@ class Sender(Generic[T]):
                 if start and not self._queue:
                     await asyncio.sleep(SLICE_SECONDS)
                 for target, data in batch[start : start + size]:
-                    if still(target):
+                    if not still(target):
+                        continue
+                    try:
                         await self._write(target, data)
-                        self.delays.append(time.perf_counter() - arrived)
-                        self.sent += 1
+                    except Exception:
+                        # One message that fails must not stop every player's sends.
+                        log.exception("a message to a player was not sent")
+                        continue
+                    self.delays.append(time.perf_counter() - arrived)
+                    self.sent += 1
