@@ -218,8 +218,9 @@ def start_profiles(
     count: int,
     native: bool = False,
 ) -> dict[str, tuple[subprocess.Popen[bytes], Path]]:
-    """py-spy on each named server process for the window (raw stacks to ``folder``;
-    with ``native``, C frames too: the event loop's and the extensions' own time)."""
+    """py-spy on each named process (a server's, or bots-N) for the window (raw stacks
+    to ``folder``; with ``native``, C frames too: the event loop's and the extensions'
+    own time)."""
     spies: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
     if not names:
         return spies
@@ -388,7 +389,12 @@ def run_level(
             b.send_signal(signal.SIGUSR1)  # the measuring window starts
         psutil.cpu_percent(None)  # the machine's busy share from here
         spies = start_profiles(
-            cluster.server_processes(), profile, duration, profile_dir, count, profile_native
+            {**cluster.server_processes(), **load},
+            profile,
+            duration,
+            profile_dir,
+            count,
+            profile_native,
         )
         started = time.monotonic()
         nats_url = cluster.urls()[0]

@@ -16,9 +16,10 @@ sending move ``seq`` to the first frame whose ``ack`` reaches it.
 
 With ``probes`` set, only the first ``probes`` bots of the swarm are full
 clients (they apply every frame, as a player's client does); the others are
-light (``GameClient.light``): they read each frame's header only and count its
-bytes, walk from the position they predict and attack nothing, so a benchmark
-measures the server rather than its load generator. Every bot measures latency
+light (``LightClient``, on picows): they read each frame's header only and
+count its bytes, walk from the position they predict and attack nothing, so a
+benchmark measures the server rather than its load generator. Bots that queue or
+form parties are full clients. Every bot measures latency
 from the frames' acks.
 
 With ``tokens`` (a file), bots log in with the refresh token a previous swarm
@@ -53,8 +54,10 @@ from typing import TypeVar
 
 import aiohttp
 import msgspec
+from picows import WSError
 
 from realmkit.client.game import GameClient
+from realmkit.client.light import LightClient
 from realmkit.client.login import LoginClient
 from realmkit.content.schema import Bounds
 from realmkit.errors import RemoteError
@@ -386,29 +389,32 @@ async def run_bot(
                 return
         await api.register_or_login(account, f"bot-password-{index}")
 
-    async def enter() -> GameClient:
+    async def enter() -> GameClient | LightClient:
         await log_in()
         if tokens is not None:
             tokens[account] = api.refresh_token
         realm = realm_id if realm_id is not None else (await api.realms())[0].realm_id
         character = await api.character(realm, bot_name(index, tag))
         ticket = await api.ticket(character.character_id)
+        if light:
+            return await LightClient.connect(ticket.gateway_url, ticket.ticket)
         return await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
 
+    light = light and queue is None and party < 2
     client = await _retrying(enter, stop)
-    client.light = light
     stats.connected += 1
     stats.entered += 1
     sent: dict[int, float] = {}
     frames_seen = 0
     bytes_seen = 0
     queueing_task = None
-    if queue is not None or party > 1:
+    if isinstance(client, GameClient) and (queue is not None or party > 1):
+        full = client
 
         async def play_together() -> None:
-            leads = party < 2 or await form_party(client, index, party, stats, stop, tag)
+            leads = party < 2 or await form_party(full, index, party, stats, stop, tag)
             if queue is not None:
-                await queueing(client, queue, bot_roles(index), stats, stop, leads)
+                await queueing(full, queue, bot_roles(index), stats, stop, leads)
 
         queueing_task = asyncio.create_task(play_together())
     try:
@@ -445,13 +451,13 @@ async def run_bot(
                         home[1] + radius * math.sin(angle),
                     )
                 sent[client.seq] = sending_at
-            if not light and rng.random() < 0.02:
+            if isinstance(client, GameClient) and rng.random() < 0.02:
                 creatures = [i for i, r in client.visible().items() if r.kind == KIND_CREATURE]
                 if creatures:
                     await client.attack(rng.choice(creatures))
             samples = latency_samples(sent, client.acks)
             stats.latencies.extend(samples)
-            if not light:
+            if isinstance(client, GameClient):
                 stats.probe_latencies.extend(samples)
             now = time.monotonic()
             for seq in [s for s in sent if now - sent[s] > 5.0]:
@@ -463,7 +469,7 @@ async def run_bot(
                 async with asyncio.timeout(STEP_SECONDS):
                     await stop.wait()
         if not stop.is_set():
-            stats.cut_off(client.ws.close_code)
+            stats.cut_off(client.close_code)
     finally:
         stats.connected -= 1
         if queueing_task is not None:
@@ -486,12 +492,14 @@ def inside(bounds: Bounds, x: float, y: float) -> tuple[float, float]:
 TRANSIENT = {"UNAVAILABLE", "RATE_LIMITED", "HTTP_502", "HTTP_503", "NO_RESPONDERS", "BUS_TIMEOUT"}
 
 
-async def _retrying(enter: Callable[[], Awaitable[GameClient]], stop: asyncio.Event) -> GameClient:
+async def _retrying(
+    enter: Callable[[], Awaitable[GameClient | LightClient]], stop: asyncio.Event
+) -> GameClient | LightClient:
     """Enter the world, retrying what a busy cluster answers (as a real client would)."""
     for attempt in range(6):
         try:
             return await enter()
-        except (TimeoutError, aiohttp.ClientConnectionError, RemoteError) as exc:
+        except (TimeoutError, OSError, aiohttp.ClientConnectionError, WSError, RemoteError) as exc:
             transient = not isinstance(exc, RemoteError) or exc.remote_code in TRANSIENT
             if not transient or attempt == 5 or stop.is_set():
                 raise

@@ -45,13 +45,13 @@ from realmkit.protocol.client import (
     TransferPending,
 )
 from realmkit.protocol.events import Corrected, Event
-from realmkit.protocol.frames import ClientFrame, ClientFrameIn
+from realmkit.protocol.frames import ClientFrameIn
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
 from realmkit.replication.client import EntityRow, EntityTable
 from realmkit.replication.quantize import POS_SCALE
 
 # Everything a gateway sends but frames.
-_NOT_FRAMES = (
+NOT_FRAMES = (
     NewWorld
     | TransferPending
     | ErrorFrame
@@ -62,11 +62,9 @@ _NOT_FRAMES = (
     | PartyInvitation
     | Event
 )
-ServerMessage = ClientFrameIn | _NOT_FRAMES
+ServerMessage = ClientFrameIn | NOT_FRAMES
 QUEUE_REPLY_TIMEOUT = 10.0
 _decoder = msgspec.msgpack.Decoder(ServerMessage)
-# A light client reads a frame's header only: its body stays raw bytes, not decoded.
-_light_decoder = msgspec.msgpack.Decoder(ClientFrame | _NOT_FRAMES)
 _encoder = msgspec.msgpack.Encoder()
 
 
@@ -75,17 +73,49 @@ def world_position(row: EntityRow) -> tuple[float, float, float]:
     return row.x / POS_SCALE, row.y / POS_SCALE, row.z / POS_SCALE
 
 
-class GameClient:
+class Walker:
+    """A client's own position and moves: the sequence it numbers them with, its clock
+    (``client_time_ms``), and walking at a speed paced by real time. ``send`` is the
+    client's."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.started = time.monotonic()
+        self.position: tuple[float, float, float, float] | None = None
+
+    async def send(self, message: ClientInput | KeyframeRequest) -> None:
+        raise NotImplementedError
+
+    async def move(self, x: float, y: float, z: float, o: float) -> None:
+        self.seq += 1
+        now_ms = int((time.monotonic() - self.started) * 1000)
+        self.position = (x, y, z, o)
+        await self.send(Move(x, y, z, o, client_time_ms=now_ms, seq=self.seq))
+
+    async def walk_towards(self, x: float, y: float, speed: float, step_seconds: float) -> bool:
+        """One step of at most ``speed * step_seconds`` towards (x, y); True when there."""
+        assert self.position is not None, "wait for the first frame"
+        px, py, pz, _ = self.position
+        dx, dy = x - px, y - py
+        dist = math.hypot(dx, dy)
+        reach = speed * step_seconds
+        if dist <= reach:
+            await self.move(x, y, pz, math.atan2(dy, dx) % math.tau if dist else 0.0)
+            return True
+        f = reach / dist
+        await self.move(px + dx * f, py + dy * f, pz, math.atan2(dy, dx) % math.tau)
+        return False
+
+
+class GameClient(Walker):
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        super().__init__()
         self.ws = ws
         self.table = EntityTable()
         self.world: NewWorld | None = None
         self.events: asyncio.Queue[Event | ErrorFrame] = asyncio.Queue()
         self.frames = 0
         self.bytes = 0
-        self.seq = 0
-        self.started = time.monotonic()
-        self.position: tuple[float, float, float, float] | None = None
         self.frame_arrived = asyncio.Event()
         # (ack, arrival time) of frames whose ack moved forward: input-to-visible latency.
         self.acks: deque[tuple[int, float]] = deque(maxlen=256)
@@ -117,11 +147,6 @@ class GameClient:
         self._asking = asyncio.Lock()
         self._reply: asyncio.Future[QueueStatus | PartyState] | None = None
         self._expect: type[QueueStatus] | type[PartyState] = QueueStatus
-        # A light client (a load generator's) applies frames only until it knows its
-        # own position; then it reads each frame's header (sequence, ack) and counts
-        # its bytes, and walks on from the position it predicts (and the server's
-        # corrections). Its entity table is stale then: ``visible`` is not the world.
-        self.light = False
 
     @classmethod
     async def connect(
@@ -175,6 +200,10 @@ class GameClient:
         assert self.world is not None
         return self.world.bounds
 
+    @property
+    def close_code(self) -> int | None:
+        return self.ws.close_code
+
     def me(self) -> EntityRow | None:
         return self.table.rows.get(self.character_id)
 
@@ -187,13 +216,6 @@ class GameClient:
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     continue
                 self.bytes += len(msg.data)
-                if self.light and self.position is not None:
-                    header = _light_decoder.decode(msg.data)
-                    if isinstance(header, ClientFrame):
-                        self.frames += 1
-                        if not self.acks or header.ack > self.acks[-1][0]:
-                            self.acks.append((header.ack, time.monotonic()))
-                        continue
                 message = _decoder.decode(msg.data)
                 if isinstance(message, ClientFrameIn):
                     if not self.table.apply(msg.data):
@@ -261,26 +283,6 @@ class GameClient:
     async def send(self, message: ClientInput | KeyframeRequest) -> None:
         if not self.ws.closed:
             await self.ws.send_bytes(_encoder.encode(message))
-
-    async def move(self, x: float, y: float, z: float, o: float) -> None:
-        self.seq += 1
-        now_ms = int((time.monotonic() - self.started) * 1000)
-        self.position = (x, y, z, o)
-        await self.send(Move(x, y, z, o, client_time_ms=now_ms, seq=self.seq))
-
-    async def walk_towards(self, x: float, y: float, speed: float, step_seconds: float) -> bool:
-        """One step of at most ``speed * step_seconds`` towards (x, y); True when there."""
-        assert self.position is not None, "wait for the first frame"
-        px, py, pz, _ = self.position
-        dx, dy = x - px, y - py
-        dist = math.hypot(dx, dy)
-        reach = speed * step_seconds
-        if dist <= reach:
-            await self.move(x, y, pz, math.atan2(dy, dx) % math.tau if dist else 0.0)
-            return True
-        f = reach / dist
-        await self.move(px + dx * f, py + dy * f, pz, math.atan2(dy, dx) % math.tau)
-        return False
 
     async def attack(self, target: int) -> None:
         await self.send(Attack(target))
