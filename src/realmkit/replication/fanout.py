@@ -39,11 +39,13 @@ class Fanout:
         if replicator is None:
             replicator = self.replicators[key] = Replicator(self.config)
         out = []
+        unreachable = []
         for character_id, data in replicator.step(frame):
             if deliverable(character_id):
                 out.append((character_id, data))
             else:
-                replicator.request_keyframe(character_id)
+                unreachable.append(character_id)
+        replicator.request_keyframes(unreachable)
         if (
             not out
             and not any(

@@ -30,6 +30,7 @@ never goes below zero.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -115,11 +116,20 @@ class Replicator:
 
     def request_keyframe(self, observer_id: int) -> None:
         """The client saw a gap: forget what it holds and restart it with a reset frame."""
-        obs = self._observers.get(observer_id)
-        if obs is None:
-            return
-        self._drop_pairs(self._keys >> 32 == obs.index)
-        obs.reset = True
+        self.request_keyframes((observer_id,))
+
+    def request_keyframes(self, observer_ids: Iterable[int]) -> None:
+        """``request_keyframe`` for several observers at once: their pairs go in one
+        pass (one pass each, for the hundreds a gateway cannot reach yet in a login
+        wave, cost a pass over every pair per observer per frame)."""
+        indexes = []
+        for observer_id in observer_ids:
+            obs = self._observers.get(observer_id)
+            if obs is not None:
+                obs.reset = True
+                indexes.append(obs.index)
+        if indexes:
+            self._drop_pairs(np.isin(self._keys >> 32, np.array(indexes, dtype=np.int64)))
 
     @property
     def observers(self) -> int:

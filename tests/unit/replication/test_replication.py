@@ -244,3 +244,35 @@ def test_ack_is_delivered() -> None:
     table = EntityTable()
     _run(world, rep, {1: table}, 10, 0.0)
     assert table.ack == (world.tick - 1) // 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    observers=st.integers(min_value=2, max_value=6),
+    asked=st.sets(st.integers(min_value=1, max_value=8), max_size=6),
+    seed=st.integers(0, 10_000),
+)
+def test_keyframes_asked_together_are_keyframes_asked_one_by_one(
+    observers: int, asked: set[int], seed: int
+) -> None:
+    """``request_keyframes`` (a gateway's unreachable players, in one pass) leaves the
+    replicator as ``request_keyframe`` for each would: the asked restart with a reset
+    frame, the others go on with their deltas, byte for byte (ids it does not know
+    are ignored)."""
+    world = World(25, observers, seed, radius=60.0)
+    together = Replicator(ReplicationConfig(budget_bytes_per_s=4000.0))
+    one_by_one = Replicator(ReplicationConfig(budget_bytes_per_s=4000.0))
+    for _ in range(5):
+        world.evolve()
+        frame = world.frame()
+        assert together.step(frame) == one_by_one.step(frame)
+        world.tick += 1
+    together.request_keyframes(asked)
+    for oid in asked:
+        one_by_one.request_keyframe(oid)
+    world.evolve()
+    frame = world.frame()
+    out = together.step(frame)
+    assert out == one_by_one.step(frame)
+    for oid, data in out:
+        assert msgspec.msgpack.decode(data, type=ClientFrameIn).reset is (oid in asked)
