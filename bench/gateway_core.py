@@ -44,7 +44,7 @@ import msgspec
 import numpy as np
 import psutil
 import uvloop
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from cluster_ccu import finish_profiles, start_profiles
 from realmkit.bus import subjects
@@ -53,6 +53,7 @@ from realmkit.client.light import LightClient
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.engines.embedded import EmbeddedNats, Endpoints
 from realmkit.nodes.gateway.node import GatewayNode, Player, tune_gc
+from realmkit.nodes.gateway.sockets import PlayerSocket
 from realmkit.protocol.client import NewWorld
 from realmkit.protocol.cluster import GatewayTraffic
 from realmkit.protocol.frames import SpaceFrame
@@ -74,41 +75,37 @@ def free_port() -> int:
 # --- the gateway process ------------------------------------------------------------
 
 
-async def serve_gateway(nats_url: str, port: int, first: SpaceFrame) -> None:
-    """The real gateway node's frame, send and input paths behind a bench socket route
-    (``first``: a frame of the space its players are in)."""
-    node = GatewayNode(NodeSpec(name=GATEWAY, role="gateway", port=port), Endpoints(nats_url, ""))
+class BenchGateway(GatewayNode):
+    """The real gateway, but a hello's ticket is the character id, seated at once in
+    the recorded space (``first``: one of its frames)."""
+
+    def __init__(self, nats_url: str, port: int, first: SpaceFrame) -> None:
+        super().__init__(NodeSpec(name=GATEWAY, role="gateway", port=port), Endpoints(nats_url, ""))
+        self.first = first
+        self.bounds = load_pack(classic_pack_path()).maps[first.map_id].bounds
+
+    async def _enter(
+        self, sock: PlayerSocket, conn: Connection, auth: Authenticate, player: list[Player]
+    ) -> None:
+        cid, first = int(auth.ticket), self.first
+        conn.seated(cid, first.instance_id, 1, self.bounds, first.continent)
+        p = Player(sock, conn)
+        player.append(p)
+        self.players[cid] = p
+        self._carry_out(
+            sock, Reply(NewWorld(cid, first.instance_id, first.map_id, 20, self.bounds)), player
+        )
+
+
+async def serve_gateway(nats_url: str, port: int, stats_port: int, first: SpaceFrame) -> None:
+    """The bench gateway, its frames from NATS, and ``/mark`` and ``/stats`` on
+    ``stats_port`` for the driver."""
+    node = BenchGateway(nats_url, port, first)
     tune_gc()  # as GatewayNode.start does
     node._bus = await NatsBus.connect(nats_url, name=GATEWAY)
     await node.bus.subscribe(subjects.gateway_frames(GATEWAY), GatewayTraffic, node._on_traffic)
     sending = asyncio.create_task(node.sender.run())
-    bounds = load_pack(classic_pack_path()).maps[first.map_id].bounds
-
-    async def socket_route(request: web.Request) -> web.WebSocketResponse:
-        # As GatewayNode._websocket, but the hello seats the player at once.
-        ws = web.WebSocketResponse(max_msg_size=4096, heartbeat=20.0)
-        await ws.prepare(request)
-        conn = Connection(time.monotonic())
-        player: list[Player] = []
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.BINARY:
-                    break
-                for action in conn.receive(msg.data, time.monotonic()):
-                    if isinstance(action, Authenticate):
-                        cid = int(action.ticket)
-                        conn.seated(cid, first.instance_id, 1, bounds, first.continent)
-                        p = Player(ws, conn, request.transport)
-                        node.players[cid] = p
-                        player.append(p)
-                        world = NewWorld(cid, first.instance_id, first.map_id, 20, bounds)
-                        await node._carry_out(ws, Reply(world), player)
-                    else:
-                        await node._carry_out(ws, action, player)
-        finally:
-            if player:
-                node.players.pop(player[0].character_id, None)
-        return ws
+    await node.listen()
 
     async def mark(request: web.Request) -> web.Response:
         node.sender.delays.clear()
@@ -121,14 +118,15 @@ async def serve_gateway(nats_url: str, port: int, first: SpaceFrame) -> None:
         )
 
     app = web.Application()
-    app.add_routes([web.get("/ws", socket_route), web.get("/mark", mark), web.get("/stats", stats)])
+    app.add_routes([web.get("/mark", mark), web.get("/stats", stats)])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", stats_port).start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     sending.cancel()
+    await node.drain()
     await runner.cleanup()
     await node.bus.close()
 
@@ -183,6 +181,7 @@ def record(count: int) -> list[SpaceFrame]:
 async def drive(
     frames: list[SpaceFrame],
     port: int,
+    stats_port: int,
     gateway: psutil.Process,
     nats_url: str,
     duration: float,
@@ -214,7 +213,7 @@ async def drive(
         await asyncio.sleep(5.0)  # settle: keyframes of everything in view are behind
         async with aiohttp.ClientSession() as http:
             proc = gateway
-            await (await http.get(f"http://127.0.0.1:{port}/mark")).read()
+            await (await http.get(f"http://127.0.0.1:{stats_port}/mark")).read()
             frames_before = sum(c.frames for c in clients)
             cpu_before = proc.cpu_times()
             psutil.cpu_percent(None)
@@ -229,7 +228,7 @@ async def drive(
             cpu_after = proc.cpu_times()
             busy = psutil.cpu_percent(None)
             frames_after = sum(c.frames for c in clients)
-            stats = await (await http.get(f"http://127.0.0.1:{port}/stats")).json()
+            stats = await (await http.get(f"http://127.0.0.1:{stats_port}/stats")).json()
         profiled = finish_profiles(spies)
         used = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
         kernel = cpu_after.system - cpu_before.system
@@ -257,16 +256,18 @@ async def drive(
 
 def level(count: int, nats_url: str, duration: float, profile: Path | None) -> dict[str, object]:
     frames = record(count)
-    port = free_port()
+    port, stats_port = free_port(), free_port()
     with tempfile.NamedTemporaryFile(suffix=".msgpack", delete=False) as f:
         f.write(msgspec.msgpack.encode(frames[0]))
         first = Path(f.name)
     gateway = subprocess.Popen(
-        [sys.executable, __file__, "_gateway", nats_url, str(port), str(first)]
+        [sys.executable, __file__, "_gateway", nats_url, str(port), str(stats_port), str(first)]
     )
     try:
         return uvloop.run(
-            drive(frames, port, psutil.Process(gateway.pid), nats_url, duration, profile)
+            drive(
+                frames, port, stats_port, psutil.Process(gateway.pid), nats_url, duration, profile
+            )
         )
     finally:
         gateway.send_signal(signal.SIGTERM)
@@ -280,8 +281,8 @@ def level(count: int, nats_url: str, duration: float, profile: Path | None) -> d
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_gateway":
-        first = msgspec.msgpack.decode(Path(sys.argv[4]).read_bytes(), type=SpaceFrame)
-        uvloop.run(serve_gateway(sys.argv[2], int(sys.argv[3]), first))
+        first = msgspec.msgpack.decode(Path(sys.argv[5]).read_bytes(), type=SpaceFrame)
+        uvloop.run(serve_gateway(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), first))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1000,2000,3000")

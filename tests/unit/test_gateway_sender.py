@@ -13,7 +13,7 @@ async def test_a_big_frame_goes_out_in_slices_with_the_loop_free_between_them() 
     written: list[tuple[int, bytes]] = []
     between: list[int] = []  # how much was written each time another task ran
 
-    async def write(target: int, data: bytes) -> None:
+    def write(target: int, data: bytes) -> None:
         written.append((target, data))
 
     sender: Sender[int] = Sender(write)
@@ -40,7 +40,7 @@ async def test_messages_keep_their_order_and_a_stale_one_is_dropped() -> None:
     written: list[tuple[int, bytes]] = []
     four = asyncio.Event()
 
-    async def write(target: int, data: bytes) -> None:
+    def write(target: int, data: bytes) -> None:
         written.append((target, data))
         if len(written) == 4:
             four.set()

@@ -1,7 +1,8 @@
 """The gateway node: players' WebSockets in, replicated frames out.
 
-Per connection it only feeds the session core (``realmkit.session``) and
-carries out what it answers.
+Per connection (a picows socket, ``sockets``: each message reaches it in a
+callback, not through a task) it only feeds the session core
+(``realmkit.session``) and carries out what it answers.
 Transfers: the orchestrator tells the gateway (``gateway.<id>.control``) when
 a player starts moving (``transfer_pending`` to the client, inputs dropped)
 and where it landed (``new_world``, or nothing when only the space's node
@@ -47,7 +48,12 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from aiohttp import WSMsgType, web
+from picows import (
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
 
 from realmkit.auth.tickets import Audience
 from realmkit.bus import subjects
@@ -56,6 +62,7 @@ from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, NotFound, RealmkitError, RemoteError, TicketReplayed
 from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.gateway.sending import Sender
+from realmkit.nodes.gateway.sockets import PlayerSocket
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.presence import mark_stopped
 from realmkit.protocol.client import (
@@ -126,6 +133,12 @@ MAX_UNSENT = 32 * 1024
 # How long an input waits at most for the others that go with it to its space (a
 # tick is 33-50 ms: it is taken at the space's next tick either way).
 INPUT_BATCH_SECONDS = 0.005
+# A client that sends no hello within this long is closed; an idle socket is pinged
+# after PING_SECONDS and dropped when the pong takes as long again.
+HELLO_SECONDS = 5.0
+PING_SECONDS = 20.0
+# How long draining waits for the players' sockets to close and their leaves to go.
+DRAIN_SECONDS = 10.0
 # Container objects a gateway allocates before the collector's youngest generation
 # runs (Python's default: 700). Every input and every send makes a few short-lived
 # ones (messages, futures); at 700 the collector took 13% of a gateway's samples at
@@ -138,16 +151,9 @@ RESUME_TOKEN_BYTES = 32
 class Player:
     """A connected player once it is in the world: its socket and its session."""
 
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        conn: Connection,
-        transport: asyncio.BaseTransport | None = None,
-    ) -> None:
-        self.ws = ws
+    def __init__(self, sock: PlayerSocket, conn: Connection) -> None:
+        self.sock = sock
         self.conn = conn
-        # Its socket, to see how much it has not taken yet (``_write_to``).
-        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         # Counts the player's changes of world told to its client (transfer_pending,
         # new_world): a message from a space queued before one is not sent after it.
         self.generation = 0
@@ -175,7 +181,13 @@ class GatewayNode:
         self.fanout = Fanout()
         self.sender: Sender[tuple[Player, int]] = Sender(self._write_to)
         self.pending: dict[int, list[PlayerInput]] = {}
-        self._sockets: set[web.WebSocketResponse] = set()
+        self._sockets: set[PlayerSocket] = set()
+        # Per socket: its session, its entry under way, and its player once in the world.
+        self._conns: dict[PlayerSocket, Connection] = {}
+        self._entries: dict[PlayerSocket, asyncio.Task[None]] = {}
+        self._seated: dict[PlayerSocket, list[Player]] = {}
+        self._watchdogs: dict[PlayerSocket, asyncio.TimerHandle] = {}
+        self._all_gone = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._flushes: set[asyncio.Task[object]] = set()
         # Characters whose entry is under way here, and how long a seat here with no
@@ -191,8 +203,7 @@ class GatewayNode:
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
         self._tickets: KeyValue[int] | None = None
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._server: asyncio.Server | None = None
 
     @property
     def bus(self) -> NatsBus:
@@ -227,33 +238,52 @@ class GatewayNode:
             subjects.gateway_control(self.name), GatewayControl, self._on_control, concurrent=True
         )
         await self.bus.subscribe(subjects.gateway_deliver(self.name), ToPlayers, self._on_deliver)
-        app = web.Application()
-        app.add_routes([web.get("/ws", self._websocket), web.get("/healthz", self._health)])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
-        await self._site.start()
-        self.port = int(self._runner.addresses[0][1])
+        await self.listen()
         self._tasks = [
             asyncio.create_task(self._reporting()),
             asyncio.create_task(self.sender.run()),
         ]
         log.info("gateway on %s", self.url)
 
+    async def listen(self) -> None:
+        """Take players' sockets at ``/ws`` (and answer ``/healthz``) on the node's port."""
+        self._server = await ws_create_server(
+            self._route,
+            self.spec.host,
+            self.spec.port,
+            max_frame_size=MAX_MESSAGE,
+            enable_auto_ping=True,
+            auto_ping_idle_timeout=PING_SECONDS,
+            auto_ping_reply_timeout=PING_SECONDS,
+            websocket_handshake_timeout=HELLO_SECONDS,
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
     async def drain(self) -> None:
-        """Stop accepting; players leave their spaces (saved) and are closed."""
-        if self._site is not None:
-            await self._site.stop()
-        for ws in list(self._sockets):
-            await ws.close(code=CLOSE_GOING_AWAY, message=b"gateway stopping")
+        """Stop accepting; players are closed and leave their spaces (saved)."""
+        if self._server is not None:
+            self._server.close()
+        for sock in list(self._sockets):
+            sock.close(CLOSE_GOING_AWAY, b"gateway stopping")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_SECONDS):
+                while self._sockets:
+                    self._all_gone.clear()
+                    await self._all_gone.wait()
+                while self._flushes:  # the leaves of the players just gone, among them
+                    await asyncio.gather(*list(self._flushes), return_exceptions=True)
+        for sock in list(self._sockets):
+            sock.abort()  # a client that takes nothing: no goodbye waits for it
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            self._server.close()
+        for sock in list(self._sockets):
+            sock.abort()
         if self._db is not None:
             await mark_stopped(ClusterRepo(self._db), self.name, self.spec.capacity)
         if self._bus is not None:
@@ -261,52 +291,63 @@ class GatewayNode:
         if self._db is not None:
             await self._db.close()
 
-    async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "players": len(self.players)})
+    def _route(
+        self, request: WSUpgradeRequest
+    ) -> PlayerSocket | WSUpgradeResponseWithListener | None:
+        path = request.path.partition(b"?")[0]
+        if path == b"/ws":
+            return PlayerSocket(self._opened, self._received, self._gone, MAX_MESSAGE)
+        if path == b"/healthz":
+            body = msgspec.json.encode({"ok": True, "players": len(self.players)})
+            ok = WSUpgradeResponse.create_ok_response(body, {"Content-Type": "application/json"})
+            return WSUpgradeResponseWithListener(ok, None)
+        return None  # 404
 
     # --- one connection -------------------------------------------------------
 
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, heartbeat=20.0)
-        await ws.prepare(request)
-        self._sockets.add(ws)
+    def _opened(self, sock: PlayerSocket) -> None:
         conn = Connection(time.monotonic())
-        entering: asyncio.Task[None] | None = None
-        player: list[Player] = []  # set once in the world
-        watchdog = asyncio.create_task(self._hello_watchdog(ws, conn))
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.BINARY:
-                    data: bytes | str = msg.data
-                elif msg.type == WSMsgType.TEXT:
-                    data = msg.data
-                else:
-                    break
-                for action in conn.receive(data, time.monotonic()):
-                    if isinstance(action, Authenticate):
-                        entering = asyncio.create_task(
-                            self._enter(ws, conn, action, player, request.transport)
-                        )
-                    else:
-                        await self._carry_out(ws, action, player)
-        finally:
+        self._sockets.add(sock)
+        self._conns[sock] = conn
+        self._seated[sock] = []
+        self._watchdogs[sock] = asyncio.get_running_loop().call_later(
+            HELLO_SECONDS, self._hello_timeout, sock
+        )
+
+    def _received(self, sock: PlayerSocket, data: bytes | str) -> None:
+        conn = self._conns.get(sock)
+        if conn is None:
+            return
+        player = self._seated[sock]
+        for action in conn.receive(data, time.monotonic()):
+            if isinstance(action, Authenticate):
+                self._entries[sock] = asyncio.create_task(self._enter(sock, conn, action, player))
+            else:
+                self._carry_out(sock, action, player)
+
+    def _gone(self, sock: PlayerSocket) -> None:
+        self._sockets.discard(sock)
+        if not self._sockets:
+            self._all_gone.set()
+        self._conns.pop(sock, None)
+        watchdog = self._watchdogs.pop(sock, None)
+        if watchdog is not None:
             watchdog.cancel()
-            if entering is not None and not entering.done():
-                entering.cancel()
-            self._sockets.discard(ws)
-            if player:
-                await self._leave(player[0])
-        return ws
+        entering = self._entries.pop(sock, None)
+        if entering is not None and not entering.done():
+            entering.cancel()
+        player = self._seated.pop(sock, [])
+        if player:
+            self._later(self._leave(player[0]))
 
-    async def _hello_watchdog(self, ws: web.WebSocketResponse, conn: Connection) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(max(0.0, conn.opened_at + 5.0 - time.monotonic()))
+    def _hello_timeout(self, sock: PlayerSocket) -> None:
+        self._watchdogs.pop(sock, None)
+        conn = self._conns.get(sock)
+        if conn is not None:
             for action in conn.timed_out(time.monotonic()):
-                await self._carry_out(ws, action, [])
+                self._carry_out(sock, action, [])
 
-    async def _carry_out(
-        self, ws: web.WebSocketResponse, action: Action, player: list[Player]
-    ) -> None:
+    def _carry_out(self, sock: PlayerSocket, action: Action, player: list[Player]) -> None:
         if isinstance(action, Forward) and player:
             p = player[0]
             if not self.pending:
@@ -318,7 +359,7 @@ class GatewayNode:
                 PlayerInput(p.character_id, action.input)
             )
         elif isinstance(action, AskMatchmaker) and player:
-            self._later(self._ask_matchmaker(ws, action.request))
+            self._later(self._ask_matchmaker(sock, action.request))
         elif isinstance(action, WantKeyframe) and player:
             self.fanout.keyframe(player[0].conn.replica, player[0].character_id)
         elif isinstance(action, StopReplicating) and player:
@@ -328,17 +369,12 @@ class GatewayNode:
         elif isinstance(action, Reply):
             if player and isinstance(action.message, NewWorld | TransferPending):
                 player[0].generation += 1
-            await _send(ws, msgspec.msgpack.encode(action.message))
+            sock.send(msgspec.msgpack.encode(action.message))
         elif isinstance(action, Close):
-            await ws.close(code=action.code, message=action.reason.encode()[:120])
+            sock.close(action.code, action.reason.encode()[:120])
 
     async def _enter(
-        self,
-        ws: web.WebSocketResponse,
-        conn: Connection,
-        auth: Authenticate,
-        player: list[Player],
-        transport: asyncio.BaseTransport | None = None,
+        self, sock: PlayerSocket, conn: Connection, auth: Authenticate, player: list[Player]
     ) -> None:
         assert self._keyring is not None
         assert self._tickets is not None
@@ -372,16 +408,16 @@ class GatewayNode:
         except RealmkitError as exc:
             # A seat that completes after this gave up is an orphan: logged out later.
             frame = _error_frame(exc)
-            await _send(ws, msgspec.msgpack.encode(frame))
+            sock.send(msgspec.msgpack.encode(frame))
             for action in conn.close(CLOSE_UNAUTHENTICATED, frame.code):
-                await self._carry_out(ws, action, player)
+                self._carry_out(sock, action, player)
             return
         finally:
             if entering is not None:
                 self.entering.discard(entering)
         old = self.players.get(placement.character_id)
         if old is not None:  # the same character from a second socket
-            await old.ws.close(code=CLOSE_REPLACED, message=b"connected elsewhere")
+            old.sock.close(CLOSE_REPLACED, b"connected elsewhere")
         conn.seated(
             placement.character_id,
             placement.instance_id,
@@ -389,15 +425,14 @@ class GatewayNode:
             placement.bounds,
             placement.continent,
         )
-        p = Player(ws, conn, transport)
-        if ws.closed:
+        p = Player(sock, conn)
+        if sock.closed:
             await self._leave(p)
             return
         player.append(p)
         self.players[p.character_id] = p
         # new_world is sent before any frame of the space (frames need the player registered).
-        await _send(
-            ws,
+        sock.send(
             msgspec.msgpack.encode(
                 NewWorld(
                     p.character_id,
@@ -444,7 +479,7 @@ class GatewayNode:
 
     # --- queues (the matchmakers) ---------------------------------------------------
 
-    async def _ask_matchmaker(self, ws: web.WebSocketResponse, request: MatchmakerRequest) -> None:
+    async def _ask_matchmaker(self, sock: PlayerSocket, request: MatchmakerRequest) -> None:
         """A queue or party request, for the character this socket authenticated."""
         try:
             reply: MatchmakerReply = await self.bus.request(
@@ -454,16 +489,16 @@ class GatewayNode:
                 timeout=REQUEST_TIMEOUT,
             )
         except RealmkitError as exc:
-            await _send(ws, msgspec.msgpack.encode(_error_frame(exc)))
+            sock.send(msgspec.msgpack.encode(_error_frame(exc)))
             return
-        await _send(ws, msgspec.msgpack.encode(reply))
+        sock.send(msgspec.msgpack.encode(reply))
 
     async def _on_deliver(self, message: ToPlayers) -> None:
         data = msgspec.msgpack.encode(message.message)
         for character_id in message.character_ids:
             p = self.players.get(character_id)
             if p is not None:
-                await _send(p.ws, data)
+                p.sock.send(data)
 
     # --- transfers (the orchestrator moves a player) ------------------------------
 
@@ -479,22 +514,22 @@ class GatewayNode:
         if isinstance(message, TransferStarted):
             ok, actions = p.conn.transfer_started(message.reason)
         else:
-            ok, actions = p.conn.repointed(message, socket_open=not p.ws.closed)
+            ok, actions = p.conn.repointed(message, socket_open=not p.sock.closed)
         for action in actions:
-            await self._carry_out(p.ws, action, [p])
+            self._carry_out(p.sock, action, [p])
         return Ack(ok)
 
-    async def _write_to(self, to: tuple[Player, int], data: bytes) -> None:
+    def _write_to(self, to: tuple[Player, int], data: bytes) -> None:
         """A message from a space to its player; a player whose socket holds more than
         ``MAX_UNSENT`` bytes it has not taken (it stopped reading) is cut off, so it
         never makes the others wait for its socket to drain."""
         p = to[0]
-        if p.transport is not None and p.transport.get_write_buffer_size() > MAX_UNSENT:
-            if not p.ws.closed:
+        if p.sock.unsent() > MAX_UNSENT:
+            if not p.sock.closed:
                 log.warning("character %d does not read its socket: cut off", p.character_id)
-                self._later(p.ws.close(code=CLOSE_POLICY, message=b"too slow to read"))
+                p.sock.close(CLOSE_POLICY, b"too slow to read")
             return
-        await _send(p.ws, data)
+        p.sock.send(data)
 
     def _later(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(work)
@@ -623,9 +658,3 @@ def _error_frame(exc: RealmkitError) -> ErrorFrame:
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
-
-
-async def _send(ws: web.WebSocketResponse, data: bytes) -> None:
-    if not ws.closed:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await ws.send_bytes(data)

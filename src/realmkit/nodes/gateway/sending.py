@@ -26,7 +26,7 @@ import heapq
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, Generic, TypeVar
 
 log = logging.getLogger("realmkit.gateway")
@@ -42,7 +42,7 @@ T = TypeVar("T")
 class Sender(Generic[T]):
     """Writes (target, bytes) with ``write``, in order, a batch spread in slices."""
 
-    def __init__(self, write: Callable[[T, bytes], Awaitable[None]]) -> None:
+    def __init__(self, write: Callable[[T, bytes], None]) -> None:
         self._write = write
         self._queue: deque[tuple[float, Sequence[tuple[T, bytes]], Callable[[T], bool]]] = deque()
         self._wake = asyncio.Event()
@@ -79,7 +79,7 @@ class Sender(Generic[T]):
                     if not still(target):
                         continue
                     try:
-                        await self._write(target, data)
+                        self._write(target, data)
                     except Exception:
                         # One message that fails must not stop every player's sends.
                         log.exception("a message to a player was not sent")
