@@ -566,7 +566,8 @@ def bots(
             min=0,
             help="Only this many bots are full clients (they decode every frame); the others "
             "are light ones that read each frame's header and count its bytes, walk and never "
-            "attack: a load generator cheap enough to measure the server. Default: all full.",
+            "attack: a load generator cheap enough to measure the server. Bots that queue or "
+            "form parties are full clients. Default: all full.",
         ),
     ] = None,
     tokens: Annotated[
