@@ -68,10 +68,11 @@ def test_version_json() -> None:
 
 def test_the_cli_imports_nothing_heavy() -> None:
     """`import realmkit.cli.main` (what every command, `--help` included, pays for)
-    loads no aiohttp, asyncpg, nats, numpy, uvloop, asyncio, node, database or
+    loads no aiohttp, picows, asyncpg, nats, numpy, uvloop, asyncio, node, database or
     record module; `version` and `init` go through a lighter entry still."""
     heavy = [
         "aiohttp",
+        "picows",
         "asyncio",
         "realmkit.store.records",
         "realmkit.sim",

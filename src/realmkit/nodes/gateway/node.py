@@ -95,6 +95,7 @@ from realmkit.protocol.frames import SpaceFrame, replica_key
 from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, ToPlayers
 from realmkit.replication.fanout import Fanout
 from realmkit.session.connection import (
+    HELLO_TIMEOUT,
     Action,
     AskMatchmaker,
     Authenticate,
@@ -133,10 +134,10 @@ MAX_UNSENT = 32 * 1024
 # How long an input waits at most for the others that go with it to its space (a
 # tick is 33-50 ms: it is taken at the space's next tick either way).
 INPUT_BATCH_SECONDS = 0.005
-# A client that sends no hello within this long is closed; an idle socket is pinged
-# after PING_SECONDS and dropped when the pong takes as long again.
-HELLO_SECONDS = 5.0
+# An idle socket is pinged after PING_SECONDS and dropped when the pong takes longer
+# than PONG_SECONDS.
 PING_SECONDS = 20.0
+PONG_SECONDS = 10.0
 # How long draining waits for the players' sockets to close and their leaves to go.
 DRAIN_SECONDS = 10.0
 # Container objects a gateway allocates before the collector's youngest generation
@@ -188,6 +189,7 @@ class GatewayNode:
         self._seated: dict[PlayerSocket, list[Player]] = {}
         self._watchdogs: dict[PlayerSocket, asyncio.TimerHandle] = {}
         self._all_gone = asyncio.Event()
+        self._draining = False
         self._tasks: list[asyncio.Task[None]] = []
         self._flushes: set[asyncio.Task[object]] = set()
         # Characters whose entry is under way here, and how long a seat here with no
@@ -254,36 +256,52 @@ class GatewayNode:
             max_frame_size=MAX_MESSAGE,
             enable_auto_ping=True,
             auto_ping_idle_timeout=PING_SECONDS,
-            auto_ping_reply_timeout=PING_SECONDS,
-            websocket_handshake_timeout=HELLO_SECONDS,
+            auto_ping_reply_timeout=PONG_SECONDS,
+            websocket_handshake_timeout=HELLO_TIMEOUT,
         )
+        # picows logs every bad frame a stranger sends, at ERROR: its logger keeps to
+        # what is worse than that (the socket is closed all the same).
+        logging.getLogger("picows").setLevel(logging.CRITICAL)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def drain(self) -> None:
-        """Stop accepting; players are closed and leave their spaces (saved)."""
+        """Stop accepting; players are closed and leave their spaces (saved): a socket
+        that does not answer its close within ``CLOSE_WAIT`` is dropped, and its
+        player leaves all the same."""
+        self._draining = True
         if self._server is not None:
             self._server.close()
         for sock in list(self._sockets):
             sock.close(CLOSE_GOING_AWAY, b"gateway stopping")
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(DRAIN_SECONDS):
-                while self._sockets:
-                    self._all_gone.clear()
-                    await self._all_gone.wait()
-                while self._flushes:  # the leaves of the players just gone, among them
-                    await asyncio.gather(*list(self._flushes), return_exceptions=True)
-        for sock in list(self._sockets):
-            sock.abort()  # a client that takes nothing: no goodbye waits for it
+        await self._all_closed(DRAIN_SECONDS)
+
+    async def _all_closed(self, patience: float) -> None:
+        """Wait for every socket to be gone and the work it left (its player's leave)
+        to be done; then drop what is still open, and wait for that once more."""
+        for attempt in range(2):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(patience):
+                    while self._sockets:
+                        self._all_gone.clear()
+                        await self._all_gone.wait()
+                    while self._flushes:  # the leaves of the players just gone, among them
+                        await asyncio.gather(*list(self._flushes), return_exceptions=True)
+            if not self._sockets or attempt:
+                return
+            for sock in list(self._sockets):
+                sock.abort()  # a client that takes nothing: no goodbye waits for it
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._draining = True
         if self._server is not None:
             self._server.close()
         for sock in list(self._sockets):
             sock.abort()
+        await self._all_closed(DRAIN_SECONDS)
         if self._db is not None:
             await mark_stopped(ClusterRepo(self._db), self.name, self.spec.capacity)
         if self._bus is not None:
@@ -295,6 +313,10 @@ class GatewayNode:
         self, request: WSUpgradeRequest
     ) -> PlayerSocket | WSUpgradeResponseWithListener | None:
         path = request.path.partition(b"?")[0]
+        if self._draining and path == b"/ws":
+            # Accepted before the listener closed, upgraded after: told to go elsewhere.
+            unavailable = WSUpgradeResponse.create_error_response(503, b"gateway stopping")
+            return WSUpgradeResponseWithListener(unavailable, None)
         if path == b"/ws":
             return PlayerSocket(self._opened, self._received, self._gone, MAX_MESSAGE)
         if path == b"/healthz":
@@ -311,7 +333,7 @@ class GatewayNode:
         self._conns[sock] = conn
         self._seated[sock] = []
         self._watchdogs[sock] = asyncio.get_running_loop().call_later(
-            HELLO_SECONDS, self._hello_timeout, sock
+            HELLO_TIMEOUT, self._hello_timeout, sock
         )
 
     def _received(self, sock: PlayerSocket, data: bytes | str) -> None:
