@@ -101,6 +101,15 @@ def cpu_of(procs: dict[str, psutil.Process], *, kernel: bool = False) -> dict[st
     return out
 
 
+def rss_of(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    """Resident bytes by role."""
+    rss: dict[str, float] = {}
+    for name, proc in procs.items():
+        with contextlib.suppress(psutil.Error):
+            rss[role_of(name)] = rss.get(role_of(name), 0.0) + proc.memory_info().rss
+    return rss
+
+
 def population(login: str) -> int:
     try:
         with urllib.request.urlopen(login + "api/realms", timeout=2) as resp:  # noqa: S310
@@ -385,6 +394,7 @@ def run_level(
         load = {f"bots-{i}": psutil.Process(b.pid) for i, b in enumerate(bots)}
         before = cpu_of({**cluster.server_processes(), **load})
         before_kernel = cpu_of(cluster.server_processes(), kernel=True)
+        rss_before = rss_of(cluster.server_processes())
         for b in bots:
             b.send_signal(signal.SIGUSR1)  # the measuring window starts
         psutil.cpu_percent(None)  # the machine's busy share from here
@@ -407,10 +417,7 @@ def run_level(
         after = cpu_of({**servers, **load})
         after_kernel = cpu_of(servers, kernel=True)
         profiles = finish_profiles(spies)
-        rss: dict[str, float] = {}
-        for name, proc in servers.items():
-            with contextlib.suppress(psutil.Error):
-                rss[role_of(name)] = rss.get(role_of(name), 0.0) + proc.memory_info().rss
+        rss = rss_of(servers)
         wall = time.monotonic() - started
         machine = psutil.cpu_percent(None)
         load_avg = os.getloadavg()[0]
@@ -461,6 +468,8 @@ def run_level(
                 server / max(1, players if players > 0 else in_window), 3
             ),
             "rss_mb_by_role": {r: round(v / 2**20) for r, v in sorted(rss.items())},
+            # At the window's start: growth over a long --duration shows against it.
+            "rss_mb_by_role_at_start": {r: round(v / 2**20) for r, v in sorted(rss_before.items())},
             "rss_kb_per_player": {
                 r: round(rss.get(r, 0.0) / 1024 / max(1, players)) for r in ("gateway", "world")
             },
@@ -548,7 +557,8 @@ def main() -> None:
             f"server {r['server_cpu_percent']} "
             f"= {r['server_cpu_percent_per_player']} per player ({r['players_in_world']} in "
             f"the world); frames/s per player {r['frames_per_s_per_player']}; probes' p99 "
-            f"{r['probe_latency_p99_ms']} ms; RSS MB by role {r['rss_mb_by_role']}, KB per "
+            f"{r['probe_latency_p99_ms']} ms; RSS MB by role {r['rss_mb_by_role']} "
+            f"({r['rss_mb_by_role_at_start']} at the window's start), KB per "
             f"player {r['rss_kb_per_player']}; machine {r['machine_busy_percent']}% busy, "
             f"load {r['load_average']}; gateways' send delay p99 ms {r['gateway_send_p99_ms']}"
             + ("" if r["windowed"] else " (not windowed: bots too old)"),
