@@ -74,14 +74,31 @@ def world_position(row: EntityRow) -> tuple[float, float, float]:
 
 
 class Walker:
-    """A client's own position and moves: the sequence it numbers them with, its clock
-    (``client_time_ms``), and walking at a speed paced by real time. ``send`` is the
-    client's."""
+    """A client's own position and moves: the world it is in, the sequence it numbers
+    its moves with, its clock (``client_time_ms``), and walking at a speed paced by
+    real time. ``send`` is the client's; it sets ``frame_arrived`` on each frame."""
 
     def __init__(self) -> None:
         self.seq = 0
         self.started = time.monotonic()
         self.position: tuple[float, float, float, float] | None = None
+        self.world: NewWorld | None = None
+        self.frame_arrived = asyncio.Event()
+
+    @property
+    def character_id(self) -> int:
+        assert self.world is not None
+        return self.world.character_id
+
+    @property
+    def world_bounds(self) -> Bounds:
+        """The playable area of the map the character is in."""
+        assert self.world is not None
+        return self.world.bounds
+
+    async def wait_frame(self) -> None:
+        self.frame_arrived.clear()
+        await self.frame_arrived.wait()
 
     async def send(self, message: ClientInput | KeyframeRequest) -> None:
         raise NotImplementedError
@@ -112,11 +129,9 @@ class GameClient(Walker):
         super().__init__()
         self.ws = ws
         self.table = EntityTable()
-        self.world: NewWorld | None = None
         self.events: asyncio.Queue[Event | ErrorFrame] = asyncio.Queue()
         self.frames = 0
         self.bytes = 0
-        self.frame_arrived = asyncio.Event()
         # (ack, arrival time) of frames whose ack moved forward: input-to-visible latency.
         self.acks: deque[tuple[int, float]] = deque(maxlen=256)
         self._reader: asyncio.Task[None] | None = None
@@ -188,17 +203,6 @@ class GameClient(Walker):
         self.world = world
         self.resume_token = world.resume or self.resume_token
         self._reader = asyncio.create_task(self._read())
-
-    @property
-    def character_id(self) -> int:
-        assert self.world is not None
-        return self.world.character_id
-
-    @property
-    def world_bounds(self) -> Bounds:
-        """The playable area of the map the character is in."""
-        assert self.world is not None
-        return self.world.bounds
 
     @property
     def close_code(self) -> int | None:
@@ -275,10 +279,6 @@ class GameClient(Walker):
         """The reply to the request waiting, if it waits for that kind of message."""
         if self._reply is not None and not self._reply.done() and type(message) is self._expect:
             self._reply.set_result(message)
-
-    async def wait_frame(self) -> None:
-        self.frame_arrived.clear()
-        await self.frame_arrived.wait()
 
     async def send(self, message: ClientInput | KeyframeRequest) -> None:
         if not self.ws.closed:

@@ -21,7 +21,6 @@ import msgspec
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from realmkit.client.game import NOT_FRAMES, Walker, world_position
-from realmkit.content.schema import Bounds
 from realmkit.errors import RemoteError
 from realmkit.protocol.client import ErrorFrame, Hello, KeyframeRequest, NewWorld, TransferPending
 from realmkit.protocol.events import Corrected
@@ -41,7 +40,6 @@ class LightClient(Walker):
     def __init__(self) -> None:
         super().__init__()
         self.transport: WSTransport | None = None
-        self.world: NewWorld | None = None
         self.frames = 0
         self.bytes = 0
         # (ack, arrival time) of frames whose ack moved forward: input-to-visible latency.
@@ -50,7 +48,6 @@ class LightClient(Walker):
         self.transferring = False
         self.closed = asyncio.Event()
         self.close_code: int | None = None
-        self.frame_arrived = asyncio.Event()
         self._table: EntityTable | None = EntityTable()
         self._entered: asyncio.Future[NewWorld] = asyncio.get_running_loop().create_future()
 
@@ -70,20 +67,6 @@ class LightClient(Walker):
             transport.disconnect()
             raise
         return client
-
-    @property
-    def character_id(self) -> int:
-        assert self.world is not None
-        return self.world.character_id
-
-    @property
-    def world_bounds(self) -> Bounds:
-        assert self.world is not None
-        return self.world.bounds
-
-    async def wait_frame(self) -> None:
-        self.frame_arrived.clear()
-        await self.frame_arrived.wait()
 
     async def send(self, message: ClientInput | KeyframeRequest | Hello) -> None:
         self._send_now(message)
