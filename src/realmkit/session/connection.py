@@ -9,7 +9,8 @@ States: AWAITING_HELLO -> ENTERING (ticket being checked, placement) ->
 IN_WORLD -> CLOSED, and IN_WORLD -> ENTERING while a transfer moves the
 player to another space. Rules:
 - the first message must be ``hello`` (or ``resume``) within ``HELLO_TIMEOUT``
-  seconds;
+  seconds, of the protocol version this gateway speaks (another gets an
+  ``UNSUPPORTED_VERSION`` error naming it, and the socket is closed, 4001);
 - every message must decode to a known type and pass its checks, else the
   client gets an ``error`` frame and a strike; ``MAX_STRIKES`` strikes close
   the connection (1008);
@@ -44,6 +45,7 @@ from realmkit.errors import IllegalTransition
 from realmkit.protocol.client import (
     CLOSE_POLICY,
     CLOSE_UNAUTHENTICATED,
+    PROTOCOL_VERSION,
     ClientMessage,
     ErrorFrame,
     Hello,
@@ -299,6 +301,13 @@ class Connection:
         if isinstance(message, Hello | Resume):
             if self.state is not ConnState.AWAITING_HELLO:
                 return self._strike("BAD_MESSAGE", "hello was already sent")
+            if message.version != PROTOCOL_VERSION:
+                refused = ErrorFrame(
+                    "UNSUPPORTED_VERSION",
+                    f"protocol version {message.version} is not spoken here: "
+                    f"this gateway speaks version {PROTOCOL_VERSION}",
+                )
+                return [Reply(refused), *self.close(CLOSE_UNAUTHENTICATED, "unsupported version")]
             self.move(ConnState.ENTERING)
             if isinstance(message, Resume):
                 return [Authenticate(resume=message.token)]

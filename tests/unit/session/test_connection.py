@@ -10,6 +10,7 @@ from realmkit.content.schema import Bounds
 from realmkit.protocol.client import (
     CLOSE_POLICY,
     CLOSE_UNAUTHENTICATED,
+    PROTOCOL_VERSION,
     ErrorFrame,
     Hello,
     NewWorld,
@@ -84,6 +85,24 @@ def test_resume_instead_of_hello() -> None:
     assert isinstance(refused[0], Reply)
     assert refused[0].message.code == "BAD_MESSAGE"
     assert short.state is ConnState.AWAITING_HELLO
+
+
+@given(version=st.integers(min_value=-(2**40), max_value=2**40).filter(lambda v: v != 1))
+def test_a_hello_of_another_protocol_version_is_refused(version: int) -> None:
+    """``hello`` or ``resume`` of a version this gateway does not speak never enters
+    the world: an error naming the version it speaks, and a close (before, it entered)."""
+    for first in (Hello("tkt", version=version), Resume("t" * 43, version=version)):
+        conn = Connection(opened_at=0.0)
+        actions = conn.receive(enc(first), now=0.1)
+        assert not any(isinstance(a, Authenticate) for a in actions)
+        assert isinstance(actions[0], Reply)
+        assert actions[0].message.code == "UNSUPPORTED_VERSION"
+        assert f"speaks version {PROTOCOL_VERSION}" in actions[0].message.message
+        assert actions[1:] == [Close(CLOSE_UNAUTHENTICATED, "unsupported version")]
+        assert conn.state is ConnState.CLOSED
+    assert Connection(opened_at=0.0).receive(enc(Hello("tkt", version=PROTOCOL_VERSION)), 0.1) == [
+        Authenticate("tkt")
+    ]
 
 
 def test_no_hello_in_time_closes() -> None:
