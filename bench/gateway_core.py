@@ -54,6 +54,7 @@ from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.engines.embedded import EmbeddedNats, Endpoints
 from realmkit.nodes.gateway.node import GatewayNode, Player, tune_gc
 from realmkit.nodes.gateway.sockets import PlayerSocket
+from realmkit.procs import free_port, stop_process
 from realmkit.protocol.client import NewWorld
 from realmkit.protocol.cluster import GatewayTraffic
 from realmkit.protocol.frames import SpaceFrame
@@ -64,12 +65,6 @@ from sim_tick import Scenario, run
 FRAME_SECONDS = 0.1  # the classic continent's 10 frames a second
 RECORDED = 100  # frames recorded per count, played over and over
 GATEWAY = "gateway-bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the gateway process ------------------------------------------------------------
@@ -270,12 +265,7 @@ def level(count: int, nats_url: str, duration: float, profile: Path | None) -> d
             )
         )
     finally:
-        gateway.send_signal(signal.SIGTERM)
-        try:
-            gateway.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            gateway.kill()
-            gateway.wait()
+        stop_process(gateway.pid, timeout=10)
         first.unlink(missing_ok=True)
 
 

@@ -28,16 +28,12 @@ from aiohttp import WSMsgType, web
 from picows import WSFrame, WSListener, WSTransport, ws_connect, ws_create_server
 from picows import WSMsgType as PicoType
 
+from realmkit.procs import free_port, stop_process
+
 FRAME_SECONDS = 0.1
 OUT = b"x" * 140
 IN = msgspec.msgpack.encode({"t": "move", "x": 1.0, "y": 2.0, "z": 0.0, "o": 0.5, "seq": 1})
 _decode = msgspec.msgpack.Decoder()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def fan_out(write: list, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
@@ -177,12 +173,7 @@ def main() -> None:
             line = uvloop.run(drive(port, psutil.Process(server.pid), args.clients, args.duration))
             print(f"{library:8} {args.clients} clients: {line}", flush=True)
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server.pid, timeout=10)
 
 
 if __name__ == "__main__":
