@@ -63,6 +63,8 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     database_url: str = ""
     # The embedded PostgreSQL flushes to disk by default; tests turn it off.
     durable: bool = True
+    # The embedded NATS's HTTP monitoring endpoint (no credentials): off unless asked.
+    nats_monitoring: bool = False
 
 
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=7 * 86400)]
@@ -241,6 +243,10 @@ nats_url = ""
 database_url = ""
 # false skips fsync in the embedded PostgreSQL: faster, loses data on power loss.
 durable = true
+# true also serves the embedded NATS's HTTP monitoring endpoint on a loopback port
+# (in <data_dir>/nats/ports.json). It asks for no credentials and lists every
+# connection and subject: keep it off unless you need it.
+nats_monitoring = false
 
 [instances]
 # Seconds an empty dungeon, battleground or arena lives on before it stops.

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
+import psutil
 
 from realmkit.bus.nats import NatsBus
-from realmkit.engines.embedded import EmbeddedEngines, Endpoints
+from realmkit.engines.embedded import EmbeddedEngines, EmbeddedNats, Endpoints
 from realmkit.procs import is_alive
 
 RUN_TIMEOUT = 60
@@ -99,3 +101,42 @@ def test_configured_urls_start_nothing(tmp_path: Path, endpoints: Endpoints, run
     assert not data.exists()
     password = endpoints.database_url.split(":")[2].split("@")[0]
     assert password not in stdout
+
+
+def _listening_ports(pid: int) -> set[int]:
+    return {
+        c.laddr.port
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+async def test_embedded_nats_listens_on_its_client_port_only(engine_folder: Path) -> None:
+    """A fresh embedded NATS serves no monitoring port (it answers without credentials),
+    and is still found ready and running."""
+    server = EmbeddedNats(engine_folder / "nats")
+    server.start()
+    try:
+        pid = server.pid()
+        assert pid is not None
+        client_port = urlsplit(server.url()).port
+        assert _listening_ports(pid) == {client_port}
+        assert server.answering()
+        bus = await NatsBus.connect(server.url())
+        await bus.close()
+    finally:
+        server.stop()
+    assert not server.answering()
+
+
+async def test_embedded_nats_monitoring_when_asked(engine_folder: Path) -> None:
+    """With monitoring asked for, the embedded NATS also listens on a loopback port."""
+    server = EmbeddedNats(engine_folder / "nats", monitoring=True)
+    server.start()
+    try:
+        pid = server.pid()
+        assert pid is not None
+        assert len(_listening_ports(pid)) == 2
+        assert server.answering()
+    finally:
+        server.stop()

@@ -15,19 +15,22 @@ Invariants:
   command line, a log line or an error (``redact`` strips them from URLs).
 - A configured URL (settings or ``REALMKIT_*_URL``) replaces that engine:
   nothing is started for it, and if it does not answer the error names it.
+- NATS listens on its client port only. Its HTTP monitoring endpoint answers
+  anyone without credentials (every connection, subject and account), so it
+  is bound only when the settings ask for it; readiness is asked over the
+  authenticated client protocol instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import secrets
 import shutil
 import socket
 import subprocess
 import sysconfig
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -107,6 +110,42 @@ def probe_postgres(url: str, timeout: float = PROBE_TIMEOUT) -> None:
         raise EngineUnreachable("PostgreSQL", redact(url), detail)
 
 
+def nats_ready(host: str, port: int, token: str, timeout: float = PROBE_TIMEOUT) -> bool:
+    """Does the NATS server at ``host:port`` take our token and answer a JetStream
+    request? Over the client protocol, as any client would ask it."""
+    inbox = "_INBOX.realmkit-ready"
+    connect = json.dumps(
+        {
+            "auth_token": token,
+            "verbose": False,
+            "protocol": 1,
+            "headers": True,
+            "no_responders": True,
+        }
+    )
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as sock,
+            sock.makefile("rb") as reader,
+        ):
+            if not reader.readline().startswith(b"INFO "):
+                return False
+            sock.sendall(
+                f"CONNECT {connect}\r\nSUB {inbox} 1\r\nPUB $JS.API.INFO {inbox} 0\r\n\r\n".encode()
+            )
+            while True:
+                line = reader.readline()
+                if not line or line.startswith((b"-ERR", b"HMSG")):  # HMSG: no responders
+                    return False
+                if line.startswith(b"PING"):
+                    sock.sendall(b"PONG\r\n")
+                elif line.startswith(b"MSG "):
+                    body = reader.read(int(line.split()[-1]) + 2)
+                    return b'"error"' not in body
+    except OSError:  # refused, reset, or timed out
+        return False
+
+
 def _nats_bin() -> Path:
     beside = Path(sysconfig.get_path("scripts")) / "nats-server"
     if beside.is_file():
@@ -118,12 +157,14 @@ def _nats_bin() -> Path:
 
 
 class EmbeddedNats:
-    """A nats-server with JetStream, configured by a private file in ``root``."""
+    """A nats-server with JetStream, configured by a private file in ``root``;
+    with ``monitoring``, its HTTP monitoring endpoint on a loopback port too."""
 
     name = "NATS"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, monitoring: bool = False) -> None:
         self.root = root
+        self.monitoring = monitoring
         self.conf = root / "nats.conf"
         self.pid_file = root / "nats.pid"
         self.log = root / "nats.log"
@@ -163,16 +204,15 @@ class EmbeddedNats:
             old = msgspec.json.decode((self.root / "ports.json").read_bytes(), type=dict[str, int])
         if fresh_ports:
             old = {}
-        port = free_port(old.get("port", 0))
-        monitor = free_port(old.get("monitor", 0))
-        write_private(
-            self.root / "ports.json",
-            msgspec.json.encode({"port": port, "monitor": monitor}).decode(),
-        )
+        ports = {"port": free_port(old.get("port", 0))}
+        if self.monitoring:
+            ports["monitor"] = free_port(old.get("monitor", 0))
+        write_private(self.root / "ports.json", msgspec.json.encode(ports).decode())
+        monitor = f'http: "{LOOPBACK}:{ports["monitor"]}"\n' if self.monitoring else ""
         write_private(
             self.conf,
-            f'listen: "{LOOPBACK}:{port}"\n'
-            f'http: "{LOOPBACK}:{monitor}"\n'
+            f'listen: "{LOOPBACK}:{ports["port"]}"\n'
+            f"{monitor}"
             f'pid_file: "{self.pid_file}"\n'
             "max_payload: 4MB\n"
             f'jetstream {{ store_dir: "{self.root / "jetstream"}" }}\n'
@@ -196,12 +236,12 @@ class EmbeddedNats:
         wait_until(ready, START_TIMEOUT, "NATS", self.log)
 
     def answering(self) -> bool:
-        url = f"http://{LOOPBACK}:{self._port('monitor')}/healthz?js-enabled-only=true"
         try:
-            with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as resp:
-                return bool(resp.status == 200)
-        except (urllib.error.URLError, OSError):
+            port = self._port("port")
+            token = self.token_file.read_text().strip()
+        except (OSError, msgspec.DecodeError, KeyError):
             return False
+        return nats_ready(LOOPBACK, port, token)
 
     def stop(self) -> None:
         pid = self.pid()
@@ -213,9 +253,11 @@ class EmbeddedNats:
 class EmbeddedEngines:
     """The pair of engines that belongs to one data folder."""
 
-    def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, *, durable: bool = True, nats_monitoring: bool = False
+    ) -> None:
         self.data_dir = data_dir
-        self.nats = EmbeddedNats(data_dir / "nats")
+        self.nats = EmbeddedNats(data_dir / "nats", monitoring=nats_monitoring)
         self.postgres = EmbeddedPostgres(data_dir / "postgres", durable=durable)
 
     @contextlib.contextmanager
@@ -308,7 +350,9 @@ def engines_up(settings: Settings) -> tuple[Endpoints, list[EngineInfo]]:
         infos.append(external("PostgreSQL", cfg.database_url))
     if cfg.nats_url and cfg.database_url:
         return Endpoints(cfg.nats_url, cfg.database_url), infos
-    embedded = EmbeddedEngines(settings.data_path, durable=cfg.durable)
+    embedded = EmbeddedEngines(
+        settings.data_path, durable=cfg.durable, nats_monitoring=cfg.nats_monitoring
+    )
     infos += embedded.up(nats=not cfg.nats_url, postgres=not cfg.database_url)
     return endpoints(settings), infos
 
