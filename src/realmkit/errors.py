@@ -54,10 +54,16 @@ dependency that is down or unreachable, which a caller may retry.
         ├── EngineStartFailed           an embedded engine did not come up
         ├── MigrationError              a schema migration failed
         └── StoreError                  an unexpected database error
+
+``log_level`` says how loudly a caller that carries on logs an error it
+caught: WARNING, except for an engine outage (``StoreUnavailable``,
+``BusUnavailable``), which its adapter logs once when it begins and once when
+it ends (``realmkit.outage``): DEBUG.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 
@@ -65,6 +71,7 @@ class RealmkitError(Exception):
     """Base of every realmkit error. ``code`` is stable; ``data`` is for machines."""
 
     code: ClassVar[str] = "ERROR"
+    log_level: int = logging.WARNING
 
     def __init__(self, message: str, **data: Any) -> None:
         super().__init__(message)
@@ -414,6 +421,7 @@ class EngineUnreachable(Unavailable):
 
 class StoreUnavailable(Unavailable):
     code = "STORE_UNAVAILABLE"
+    log_level = logging.DEBUG  # the Database logs the outage
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"PostgreSQL unavailable: {detail}", detail=detail)
@@ -423,9 +431,11 @@ class StoreUnavailable(Unavailable):
 class BusUnavailable(Unavailable):
     code = "BUS_UNAVAILABLE"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, outage: bool = True) -> None:
         super().__init__(f"NATS unavailable: {detail}", detail=detail)
         self.detail = detail
+        if outage:  # the NatsBus logs the outage; else a refusal of the server's
+            self.log_level = logging.DEBUG
 
 
 class BusTimeout(Unavailable):

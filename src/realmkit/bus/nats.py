@@ -5,7 +5,8 @@ this module: an unreachable or lost server is ``BusUnavailable``, a request
 nobody answers ``NoResponders`` or ``BusTimeout``, undecodable bytes
 ``BadMessage``. After the first connection the client reconnects forever
 (publishes are buffered meanwhile); requests fail fast while disconnected
-instead of waiting out their timeout.
+instead of waiting out their timeout. A lost server is logged once when it
+goes and once when it is back (``realmkit.outage``), never per failed call.
 
 A request handler that raises a ``RealmkitError`` answers with that error;
 the requester gets ``RemoteError`` carrying the remote code and message.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -43,6 +45,7 @@ from realmkit.errors import (
     RemoteError,
     Unavailable,
 )
+from realmkit.outage import Outage
 from realmkit.protocol.codec import decode, encode
 
 log = logging.getLogger("realmkit.bus")
@@ -79,10 +82,16 @@ class NatsBus:
     """One connection to NATS, shared by everything in a node process."""
 
     def __init__(
-        self, client: Client, url: str, online: asyncio.Event, offline: asyncio.Event
+        self,
+        client: Client,
+        url: str,
+        online: asyncio.Event,
+        offline: asyncio.Event,
+        outage: Outage,
     ) -> None:
         self.client = client
         self.url = redact(url)
+        self.outage = outage
         self.js = client.jetstream()
         self._events = {True: online, False: offline}
         self._handling: set[asyncio.Task[None]] = set()
@@ -97,17 +106,18 @@ class NatsBus:
         """
         shown = redact(url)
         online, offline = asyncio.Event(), asyncio.Event()
+        outage = Outage("NATS", shown, name, log, time.monotonic)
 
         async def disconnected() -> None:
             online.clear()
             offline.set()
             if not client.is_closed and not client.is_draining:
-                log.warning("lost NATS at %s; reconnecting", shown)
+                outage.began("connection lost")
 
         async def reconnected() -> None:
             offline.clear()
             online.set()
-            log.info("reconnected to NATS at %s", shown)
+            outage.ended()
 
         async def error(exc: Exception) -> None:
             log.debug("NATS client error: %s", exc)
@@ -130,7 +140,7 @@ class NatsBus:
             detail = str(exc) or "no answer"
             raise BusUnavailable(f"{shown}: {detail}") from exc
         online.set()
-        return cls(client, url, online, offline)
+        return cls(client, url, online, offline, outage)
 
     @property
     def connected(self) -> bool:
@@ -250,6 +260,7 @@ class NatsBus:
     ) -> R:
         """Send a request and decode the reply as ``reply_kind``."""
         if not self.connected:
+            self._lost("not connected")
             raise BusUnavailable(f"{self.url}: not connected (request on {subject})")
         try:
             msg = await self.client.request(subject, encode(message), timeout=timeout)
@@ -257,8 +268,11 @@ class NatsBus:
             raise NoResponders(subject) from exc
         except nats.errors.TimeoutError as exc:
             raise BusTimeout(subject, timeout) from exc
-        except (*_GONE, nats.errors.Error) as exc:
+        except _GONE as exc:
+            self._lost(str(exc) or type(exc).__name__)
             raise BusUnavailable(f"{self.url}: {exc}") from exc
+        except nats.errors.Error as exc:
+            raise BusUnavailable(f"{self.url}: {exc}", outage=False) from exc
         if msg.headers and ERROR_HEADER in msg.headers:
             failure = decode(msg.data, ErrorReply, subject)
             raise RemoteError(subject, failure.code, failure.message)
@@ -353,8 +367,15 @@ class NatsBus:
             yield
         except nats.errors.TimeoutError as exc:
             raise BusTimeout(where, 0) from exc
-        except (*_GONE, nats.errors.Error) as exc:
+        except _GONE as exc:
+            self._lost(str(exc) or type(exc).__name__)
             raise BusUnavailable(f"{self.url}: {where}: {exc}") from exc
+        except nats.errors.Error as exc:  # a refusal (too big, bad subject...), not an outage
+            raise BusUnavailable(f"{self.url}: {where}: {exc}", outage=False) from exc
+
+    def _lost(self, detail: str) -> None:
+        if not self.client.is_closed and not self.client.is_draining:  # not our own close
+            self.outage.began(detail)
 
 
 class Subscription:

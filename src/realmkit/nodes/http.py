@@ -3,17 +3,20 @@
 Request bodies are decoded straight into msgspec Structs (a bad body is a
 400 naming the field); every ``RealmkitError`` becomes a JSON error with its
 stable code and an HTTP status from the error's branch; anything else is a
-500 that says nothing about internals.
+500 that says nothing about internals. A request too malformed to reach a
+handler (an oversized header) is logged in one line that quotes none of it.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from realmkit.errors import (
     AlreadyExists,
@@ -72,6 +75,32 @@ def error_response(error: RealmkitError) -> web.Response:
         headers["Retry-After"] = str(max(1, round(error.data["retry_after"])))
     body = ErrorResponse(ErrorBody(error.code, error.message))
     return json_response(body, status_of(error), headers)
+
+
+class ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server log, minus what clients sent.
+
+    aiohttp logs a request it cannot parse as an ERROR with a traceback whose
+    message quotes the offending bytes: an oversized Authorization header
+    lands in the log, secret and all. Such a request is the client's mistake,
+    answered with its 4xx: one line at INFO naming the kind of error is enough.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"))
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        given = kwargs.get("exc_info")
+        failure = given if isinstance(given, BaseException) else sys.exc_info()[1]
+        if isinstance(failure, HttpProcessingError):
+            log.info("malformed request refused (%d %s)", failure.code, type(failure).__name__)
+            return
+        super().exception(msg, *args, **kwargs)
+
+
+def runner(app: web.Application) -> web.AppRunner:
+    """The app's runner: no access log, and ``ServerLog`` for aiohttp's own."""
+    return web.AppRunner(app, access_log=None, logger=ServerLog())
 
 
 @web.middleware

@@ -47,7 +47,7 @@ async def lead(
                 failing = ""
             except RealmkitError as exc:
                 if exc.message != failing:  # once per outage, not every round
-                    log.warning("%s round failed: %s", what, exc.message)
+                    log.log(exc.log_level, "%s round failed: %s", what, exc.message)
                 failing = exc.message
             await pause()
     finally:

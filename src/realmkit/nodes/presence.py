@@ -43,7 +43,7 @@ class Presence:
             try:
                 await self.cluster.heartbeat(self.name, NodeEvent.UP, 0)
             except RealmkitError as exc:  # PostgreSQL away: the next beat tries again
-                log.warning("heartbeat failed: %s", exc.message)
+                log.log(exc.log_level, "heartbeat failed: %s", exc.message)
 
     async def stop(self) -> None:
         if self._beating is not None:

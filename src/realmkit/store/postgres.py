@@ -3,7 +3,10 @@
 No asyncpg exception leaves this package: connection trouble becomes
 ``StoreUnavailable``, a broken invariant the caller can name becomes the
 matching ``Conflict`` (``ItemAlreadyOwned``, ``AlreadyAssigned``,
-``StaleEpoch``...), anything else ``StoreError`` with its SQLSTATE.
+``StaleEpoch``...), anything else ``StoreError`` with its SQLSTATE. Lost
+connections are logged once when PostgreSQL goes and once when it is back
+(``realmkit.outage``), never per failed call, and asyncpg's own log of them
+(a traceback per second while the pool tries to refill) is left out.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
@@ -18,6 +23,9 @@ import asyncpg
 
 from realmkit.engines.embedded import redact
 from realmkit.errors import RealmkitError, StoreError, StoreUnavailable
+from realmkit.outage import Outage
+
+log = logging.getLogger("realmkit.store")
 
 # The epoch triggers of the schema raise this SQLSTATE...
 STALE_EPOCH_SQLSTATE = "RK001"
@@ -38,6 +46,18 @@ UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
 )
+
+
+class _PoolRefills(logging.Filter):
+    """Drops asyncpg's WARNING with traceback for each failed refill of a pool
+    (every second while PostgreSQL is away): the ``Database`` logs the outage."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        return not isinstance(failure, UNAVAILABLE)
+
+
+logging.getLogger("asyncpg.pool").addFilter(_PoolRefills())
 
 
 @contextlib.contextmanager
@@ -82,8 +102,9 @@ class Database:
     Tasks started inside the block take their own.
     """
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, where: str = "", name: str = "realmkit") -> None:
         self.pool = pool
+        self.outage = Outage("PostgreSQL", where or "its address", name, log, time.monotonic)
         self._held: contextvars.ContextVar[tuple[object, ConnectionLike] | None] = (
             contextvars.ContextVar(f"realmkit-db-{id(self)}", default=None)
         )
@@ -112,7 +133,7 @@ class Database:
             )
         except (*UNAVAILABLE, asyncpg.PostgresError, TimeoutError) as exc:
             raise StoreUnavailable(f"{redact(url)}: {exc or type(exc).__name__}") from exc
-        return cls(pool)
+        return cls(pool, redact(url), name)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -126,13 +147,25 @@ class Database:
             with translated():
                 yield held[1]
             return
-        with translated():
+        with self.watched():
             async with self.pool.acquire() as conn:
                 self._held.set((task, conn))
                 try:
                     yield conn
                 finally:
                     self._held.set(held)
+
+    @contextlib.contextmanager
+    def watched(self) -> Iterator[None]:
+        """``translated()``, and the outage kept: a lost connection begins it (logged
+        once), a block that ran ends it."""
+        try:
+            with translated():
+                yield
+        except StoreUnavailable as exc:
+            self.outage.began(exc.detail)
+            raise
+        self.outage.ended()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[ConnectionLike]:
@@ -202,13 +235,13 @@ class Leadership:
         """Become or stay the leader if possible; True while leading."""
         if self._conn is not None:
             try:
-                with translated():
+                with self.db.watched():
                     await self._conn.fetchval("SELECT 1")
                 return True
             except StoreUnavailable:
                 await self._drop()
                 return False
-        with translated():
+        with self.db.watched():
             conn = await self.db.pool.acquire()
             try:
                 won = await conn.fetchval(

@@ -225,7 +225,7 @@ class GatewayNode:
 
     async def start(self) -> None:
         tune_gc()
-        self._db = await Database.connect(self.endpoints.database_url, max_size=4)
+        self._db = await Database.connect(self.endpoints.database_url, max_size=4, name=self.name)
         self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         self._keyring = Keyring(SigningKeyRepo(self._db))
         registered = await ClusterRepo(self._db).register_node(
@@ -632,13 +632,13 @@ class GatewayNode:
             try:
                 await cluster.heartbeat(self.name, NodeEvent.UP, self.spec.capacity)
             except RealmkitError as exc:
-                log.warning("heartbeat failed: %s", exc.message)
+                log.log(exc.log_level, "heartbeat failed: %s", exc.message)
             beats += 1
             if beats % self.orphan_check_every == 0:
                 try:
                     await self._log_out_orphans()
                 except RealmkitError as exc:
-                    log.warning("seats without a player not looked at: %s", exc.message)
+                    log.log(exc.log_level, "seats without a player not looked at: %s", exc.message)
             await asyncio.sleep(LOAD_SECONDS)
 
     async def _log_out_orphans(self) -> None:

@@ -11,6 +11,7 @@ from realmkit.auth.tickets import SESSION_SECONDS, TicketSigner, public_key_byte
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
+from realmkit.nodes.http import runner
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.api import LoginApi, StartOf
 from realmkit.nodes.login.starts import Starts
@@ -45,7 +46,9 @@ class LoginNode:
         self._presence: Presence | None = None
 
     async def start(self) -> None:
-        self._db = db = await Database.connect(self.endpoints.database_url, max_size=10)
+        self._db = db = await Database.connect(
+            self.endpoints.database_url, max_size=10, name=self.name
+        )
         self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         signer = TicketSigner()
         keys = SigningKeyRepo(db)
@@ -61,7 +64,7 @@ class LoginNode:
         await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_load)
         start_of = self.start_of or Starts(ClusterRepo(db)).of
         api = LoginApi(db, signer, keyring, self.gateways, start_of)
-        self._runner = web.AppRunner(api.app(), access_log=None)
+        self._runner = runner(api.app())
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
         await self._site.start()

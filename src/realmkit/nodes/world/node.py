@@ -430,7 +430,7 @@ class WorldNode:
                         self.runners[instance_id].abandon()
                         await self._unload(instance_id, runner_stopped=True)
             except RealmkitError as exc:
-                log.warning("heartbeat failed: %s", exc.message)
+                log.log(exc.log_level, "heartbeat failed: %s", exc.message)
 
     def load(self) -> WorldLoad:
         runners = list(self.runners.values())

@@ -560,6 +560,16 @@ class SpaceRunner:
             self._tick_began = time.time()
             try:
                 await self._tick(tick)
+            except RealmkitError as exc:
+                # NATS away fails every tick: its adapter logs the outage once.
+                self.failed_ticks += 1
+                log.log(
+                    exc.log_level,
+                    "space %d tick %d failed: %s",
+                    self.instance_id,
+                    tick,
+                    exc.message,
+                )
             except Exception:
                 # One bad tick must not stop the space: log it and keep the beat.
                 self.failed_ticks += 1
