@@ -110,6 +110,25 @@ class CellSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             )
 
 
+Count = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class LoginSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the login node limits password guessing and sign-ups."""
+
+    # Wrong passwords for one account from one address within a minute, before
+    # that account waits out the minute there (elsewhere it is not locked).
+    failures_per_account: Count = 5
+    # Wrong passwords from one address within a minute whatever the accounts
+    # (password spraying), before every login from there waits.
+    failures_per_address: Count = 30
+    # New accounts from one address per registration_window seconds.
+    registrations_per_address: Count = 5
+    registration_window: Seconds = 600.0
+    # Addresses whose registrations are not limited: bots and tools on this machine.
+    registrations_unlimited: tuple[str, ...] = ("127.0.0.1", "::1")
+
+
 class Launcher(StrEnum):
     LOCAL = "local"  # world nodes as processes on this machine
     COMMAND = "command"  # run launch_command / retire_command (e.g. kubectl scale)
@@ -176,6 +195,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     scaling: ScalingSettings = ScalingSettings()
     cells: CellSettings = CellSettings()
     matchmaking: MatchmakingSettings = MatchmakingSettings()
+    login: LoginSettings = LoginSettings()
     nodes: tuple[NodeSpec, ...] = ()
 
     def __post_init__(self) -> None:
@@ -298,6 +318,18 @@ match_time_limit = 0.0
 window_start = 100
 window_widening = 10.0
 window_max = 1000
+
+[login]
+# Wrong passwords for one account from one address within a minute before that
+# account waits out the minute there (it is not locked anywhere else)...
+failures_per_account = 5
+# ...and from one address whatever the accounts (password spraying).
+failures_per_address = 30
+# New accounts one address may register per registration_window seconds (429
+# with Retry-After past it), except from the addresses listed (local bots, tests).
+registrations_per_address = 5
+registration_window = 600.0
+registrations_unlimited = ["127.0.0.1", "::1"]
 
 [cells]
 # A continent is tiled by cells, each a space on some world node (`realmkit cells`).

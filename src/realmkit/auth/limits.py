@@ -1,4 +1,5 @@
-"""Rate limits without I/O: failed-login lockouts and token buckets.
+"""Rate limits without I/O: lockouts after failures (or any counted event) and
+token buckets.
 
 Time is injected (``now``, seconds, monotonic). Memory is bounded: the
 lockout table forgets keys whose window has passed and never holds more than
@@ -11,7 +12,8 @@ from collections import OrderedDict, deque
 
 
 class FailureLimiter:
-    """At most ``limit`` failures per key within ``window`` seconds."""
+    """At most ``limit`` failures (or other events: sign-ups) per key within
+    ``window`` seconds."""
 
     def __init__(self, limit: int, window: float, max_keys: int = 100_000) -> None:
         self.limit = limit
@@ -34,6 +36,7 @@ class FailureLimiter:
         return failures[0] + self.window - now
 
     def failed(self, key: str, now: float) -> None:
+        """Count one failure (one event) of ``key``."""
         failures = self._failures.setdefault(key, deque())
         failures.append(now)
         self._failures.move_to_end(key)

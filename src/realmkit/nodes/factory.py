@@ -18,7 +18,7 @@ from realmkit.settings import NodeSpec, Role, Settings
 
 def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node:
     if spec.role is Role.LOGIN:
-        return LoginNode(spec, endpoints)
+        return LoginNode(spec, endpoints, limits=settings.login)
     if spec.role is Role.WORLD:
         return WorldNode(spec, endpoints, settings.instances.time_dilation)
     if spec.role is Role.ORCHESTRATOR:

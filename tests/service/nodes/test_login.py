@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +20,7 @@ from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.login.node import LoginNode
 from realmkit.nodes.login.starts import start_in
 from realmkit.protocol.cluster import GatewayLoad
-from realmkit.settings import NodeSpec, Role
+from realmkit.settings import LoginSettings, NodeSpec, Role
 from realmkit.store.accounts import MAX_LINES
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
@@ -58,10 +60,14 @@ async def realm_id(db: Database) -> int:
     return realm.realm_id
 
 
-@pytest.fixture
-async def api(database_url: str, endpoints: Endpoints, realm_id: int) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def login_node(
+    database_url: str, endpoints: Endpoints, limits: LoginSettings | None = None
+) -> AsyncIterator[Api]:
+    """A login node on 127.0.0.1 (``limits``: the default ones) and a client of it."""
     spec = NodeSpec(name="login", role=Role.LOGIN, host="127.0.0.1", port=0)
-    node = LoginNode(spec, Endpoints(endpoints.nats_url, database_url))
+    here = Endpoints(endpoints.nats_url, database_url)
+    node = LoginNode(spec, here, limits=limits or LoginSettings())
     await node.start()
     try:
         async with aiohttp.ClientSession() as session:
@@ -69,6 +75,20 @@ async def api(database_url: str, endpoints: Endpoints, realm_id: int) -> AsyncIt
     finally:
         await node.drain()
         await node.stop()
+
+
+@contextlib.asynccontextmanager
+async def client_from(api: Api, address: str) -> AsyncIterator[Api]:
+    """A client of the same node whose requests come from ``address`` (of 127.0.0.0/8)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield Api(session, api.base)
+
+
+@pytest.fixture
+async def api(database_url: str, endpoints: Endpoints, realm_id: int) -> AsyncIterator[Api]:
+    async with login_node(database_url, endpoints) as client:
+        yield client
 
 
 async def test_register_then_login(api: Api) -> None:
@@ -263,3 +283,75 @@ async def test_an_account_keeps_ten_refresh_lines_at_most(api: Api) -> None:
     assert status == 401
     status, _ = await api.call("POST", "/api/refresh", {"refresh": lines[1]})
     assert status == 200
+
+
+async def _login(api: Api, name: str, password: str) -> int:
+    status, _ = await api.call("POST", "/api/login", {"username": name, "password": password})
+    return status
+
+
+async def test_wrong_passwords_lock_the_account_only_from_their_address(api: Api) -> None:
+    """Five wrong passwords for one account from one address lock that account there;
+    another account from that address, and that account from another, log in."""
+    await api.account("jaina")
+    await api.account("thrall")
+    for _ in range(5):
+        assert await _login(api, "jaina", "wrong-pass") == 401
+    assert await _login(api, "jaina", "hunter2hunter2") == 429
+    assert await _login(api, "thrall", "hunter2hunter2") == 200
+    async with client_from(api, "127.0.0.2") as elsewhere:
+        assert await _login(elsewhere, "jaina", "hunter2hunter2") == 200
+
+
+async def test_spraying_many_accounts_locks_the_address(api: Api) -> None:
+    """Thirty wrong passwords over thirty names from one address are each refused as
+    wrong; then every login from there waits (429), the right password too; logins
+    from other addresses go on."""
+    await api.account("jaina")
+    async with client_from(api, "127.0.0.3") as sprayer:
+        for n in range(30):
+            assert await _login(sprayer, f"victim_{n}", "Summer2024!") == 401
+        assert await _login(sprayer, "jaina", "hunter2hunter2") == 429
+    assert await _login(api, "jaina", "hunter2hunter2") == 200
+
+
+async def test_registrations_are_limited_per_address(
+    database_url: str, endpoints: Endpoints
+) -> None:
+    """Five registrations from one address in ten minutes; the sixth is 429 with a
+    Retry-After of about ten minutes; another address still registers."""
+    limits = LoginSettings(registrations_unlimited=())
+    async with login_node(database_url, endpoints, limits) as api:
+        for n in range(5):
+            await api.account(f"newbie_{n}")
+        async with api.session.post(
+            api.base + "/api/register", json={"username": "newbie_5", "password": "x" * 12}
+        ) as resp:
+            assert resp.status == 429
+            assert (await resp.json())["error"]["code"] == "RATE_LIMITED"
+            assert 590 <= int(resp.headers["Retry-After"]) <= 600
+        async with client_from(api, "127.0.0.2") as elsewhere:
+            await elsewhere.account("newbie_6")
+
+
+async def test_a_burst_of_registrations_does_not_hold_up_cheap_requests(api: Api) -> None:
+    """While 60 registrations hash (one or a few at a time, off the event loop), the
+    health check and a token refresh answer within a second each."""
+    status, session = await api.call(
+        "POST", "/api/register", {"username": "honest", "password": "hunter2hunter2"}
+    )
+    assert status == 201
+    burst = [asyncio.create_task(api.account(f"burst_{n}")) for n in range(60)]
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            status, _ = await api.call("GET", "/healthz")
+            assert status == 200
+            status, session = await api.call(
+                "POST", "/api/refresh", {"refresh": session["refresh"]}
+            )
+            assert status == 200
+            assert time.monotonic() - started < 1.0
+        assert not all(task.done() for task in burst), "the burst was over before the checks"
+    finally:
+        await asyncio.gather(*burst)

@@ -14,10 +14,15 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
     GET    /healthz                               -> {ok, gateways}
     GET    /                                      -> these routes and the cluster's state
 
-Failed logins are limited per account and per address (5 a minute each),
-failed refreshes per address. Password hashes wait their turn in a bounded
-line (``hashing``); a refresh token costs no hash: it is stored as its SHA-256,
-used once and rotated (``store.accounts.RefreshRepo``, migration 0012).
+Failed logins lock an account from one address (5 a minute: its owner
+elsewhere still logs in, so nobody can lock a player out from afar) and an
+address whatever the accounts at a higher count (30 a minute: spraying one
+password over many names); failed refreshes are limited per address, and
+registrations too (5 per 10 minutes, 429 with Retry-After, the addresses of
+this machine excepted): ``[login]`` settings. Password hashes wait their turn
+in a bounded line (``hashing``), off the event loop; a refresh token costs no
+hash: it is stored as its SHA-256, used once and rotated
+(``store.accounts.RefreshRepo``, migration 0012).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from realmkit.protocol.login import (
     WorldTicket,
 )
 from realmkit.routing.gateways import GatewayDirectory
+from realmkit.settings import LoginSettings
 from realmkit.store.accounts import AccountRepo, RefreshRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -64,7 +70,8 @@ from realmkit.store.postgres import Database
 from realmkit.store.records import Character, RealmStatus
 
 MAX_CHARACTERS_PER_REALM = 10
-LOGIN_FAILURES = (5, 60.0)
+LOGIN_WINDOW = 60.0  # seconds over which failed logins are counted
+DEFAULT_LIMITS = LoginSettings()
 # A refresh token: 32 random bytes (URL-safe text), valid 30 days, used once.
 REFRESH_BYTES = 32
 REFRESH_SECONDS = 30 * 24 * 3600.0
@@ -109,6 +116,7 @@ class LoginApi:
         gateways: GatewayDirectory,
         start_of: StartOf,
         clock: Callable[[], float] = time.time,
+        limits: LoginSettings = DEFAULT_LIMITS,
     ) -> None:
         self.accounts = AccountRepo(db)
         self.characters = CharacterRepo(db)
@@ -118,8 +126,13 @@ class LoginApi:
         self.gateways = gateways
         self.start_of = start_of
         self.clock = clock
-        self.by_account = FailureLimiter(*LOGIN_FAILURES)
-        self.by_address = FailureLimiter(*LOGIN_FAILURES)
+        self.limits = limits
+        # Keyed by account and address: a lock where the guesses come from only.
+        self.by_account = FailureLimiter(limits.failures_per_account, LOGIN_WINDOW)
+        self.by_address = FailureLimiter(limits.failures_per_address, LOGIN_WINDOW)
+        self.registrations = FailureLimiter(
+            limits.registrations_per_address, limits.registration_window
+        )
         self.hashing = HashLine()  # argon2 a few at a time, a wave waits in line
         self.refreshes = RefreshRepo(db)
         # Tokens are 256 random bits: this limit slows a client that keeps presenting
@@ -154,17 +167,22 @@ class LoginApi:
         with contextlib.suppress(NotFound):
             await self.accounts.by_name(creds.username)
             raise AlreadyExists("account", creds.username)
-        hashed = await self.hashing.run(
-            hash_password, creds.password, address=request.remote or "unknown"
-        )
+        address = request.remote or "unknown"
+        if address not in self.limits.registrations_unlimited:
+            now = time.monotonic()
+            wait = self.registrations.retry_after(address, now)
+            if wait > 0:
+                raise RateLimited(wait)
+            self.registrations.failed(address, now)  # counted before the hash: bursts too
+        hashed = await self.hashing.run(hash_password, creds.password, address=address)
         account = await self.accounts.create(creds.username, hashed)
         return json_response(await self._new_session(account.account_id), status=201)
 
     async def login(self, request: web.Request) -> web.Response:
         creds = await body_as(request, Credentials)
         now = time.monotonic()
-        account_key = creds.username.lower()
         address = request.remote or "unknown"
+        account_key = f"{creds.username.lower()}\n{address}"
         wait = max(
             self.by_account.retry_after(account_key, now),
             self.by_address.retry_after(address, now),

@@ -13,12 +13,12 @@ from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.http import runner
 from realmkit.nodes.keyring import Keyring
-from realmkit.nodes.login.api import LoginApi, StartOf
+from realmkit.nodes.login.api import DEFAULT_LIMITS, LoginApi, StartOf
 from realmkit.nodes.login.starts import Starts
 from realmkit.nodes.presence import Presence
 from realmkit.protocol.cluster import GatewayLoad
 from realmkit.routing.gateways import GatewayDirectory
-from realmkit.settings import NodeSpec
+from realmkit.settings import LoginSettings, NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
@@ -31,12 +31,17 @@ KEY_LIFETIME = SESSION_SECONDS + 600
 
 class LoginNode:
     def __init__(
-        self, spec: NodeSpec, endpoints: Endpoints, start_of: StartOf | None = None
+        self,
+        spec: NodeSpec,
+        endpoints: Endpoints,
+        start_of: StartOf | None = None,
+        limits: LoginSettings = DEFAULT_LIMITS,
     ) -> None:
         self.name = spec.name
         self.spec = spec
         self.endpoints = endpoints
         self.start_of = start_of
+        self.limits = limits
         self.gateways = GatewayDirectory()
         self.port = spec.port
         self._db: Database | None = None
@@ -63,7 +68,7 @@ class LoginNode:
 
         await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_load)
         start_of = self.start_of or Starts(ClusterRepo(db)).of
-        api = LoginApi(db, signer, keyring, self.gateways, start_of)
+        api = LoginApi(db, signer, keyring, self.gateways, start_of, limits=self.limits)
         self._runner = runner(api.app())
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
