@@ -243,5 +243,6 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008  # abuse: floods, repeated malformed messages
 CLOSE_TOO_BIG = 1009
+CLOSE_TRY_LATER = 1013  # too many sockets waiting for their hello from your address
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_REPLACED = 4002  # the same character connected again elsewhere

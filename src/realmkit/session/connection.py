@@ -274,6 +274,12 @@ class Connection:
             actions.append(Reply(world))
         return True, actions
 
+    def hello_deadline(self) -> float | None:
+        """When ``timed_out`` closes a session still without its hello; None after it."""
+        if self.state is ConnState.AWAITING_HELLO:
+            return self.opened_at + HELLO_TIMEOUT
+        return None
+
     def timed_out(self, now: float) -> list[Action]:
         if self.state is ConnState.AWAITING_HELLO and now - self.opened_at >= HELLO_TIMEOUT:
             return self.close(CLOSE_UNAUTHENTICATED, "no hello in time")

@@ -69,6 +69,7 @@ from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
     CLOSE_POLICY,
     CLOSE_REPLACED,
+    CLOSE_TRY_LATER,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
     NewWorld,
@@ -109,6 +110,7 @@ from realmkit.session.connection import (
 from realmkit.session.connection import (
     LeaveSpace as LeaveSpaceAction,
 )
+from realmkit.session.lobby import Lobby
 from realmkit.settings import NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
@@ -188,6 +190,8 @@ class GatewayNode:
         self._entries: dict[PlayerSocket, asyncio.Task[None]] = {}
         self._seated: dict[PlayerSocket, list[Player]] = {}
         self._watchdogs: dict[PlayerSocket, asyncio.TimerHandle] = {}
+        # Sockets still waiting for their hello: so many at most, from one address too.
+        self.lobby: Lobby[PlayerSocket] = Lobby()
         self._all_gone = asyncio.Event()
         self._draining = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -317,6 +321,12 @@ class GatewayNode:
             # Accepted before the listener closed, upgraded after: told to go elsewhere.
             unavailable = WSUpgradeResponse.create_error_response(503, b"gateway stopping")
             return WSUpgradeResponseWithListener(unavailable, None)
+        if path == b"/ws" and self.lobby.full():
+            # Refused before the handshake: a flood of silent sockets costs no more.
+            busy = WSUpgradeResponse.create_error_response(
+                503, b"too many connections waiting for hello", {"Retry-After": "5"}
+            )
+            return WSUpgradeResponseWithListener(busy, None)
         if path == b"/ws":
             return PlayerSocket(self._opened, self._received, self._gone, MAX_MESSAGE)
         if path == b"/healthz":
@@ -328,13 +338,15 @@ class GatewayNode:
     # --- one connection -------------------------------------------------------
 
     def _opened(self, sock: PlayerSocket) -> None:
-        conn = Connection(time.monotonic())
         self._sockets.add(sock)
+        if not self.lobby.admit(sock, sock.address):
+            sock.close(CLOSE_TRY_LATER, b"too many connections waiting for hello from you")
+            return
+        now = time.monotonic()
+        conn = Connection(now)
         self._conns[sock] = conn
         self._seated[sock] = []
-        self._watchdogs[sock] = asyncio.get_running_loop().call_later(
-            HELLO_TIMEOUT, self._hello_timeout, sock
-        )
+        self._watch(sock, conn, now)
 
     def _received(self, sock: PlayerSocket, data: bytes | str) -> None:
         conn = self._conns.get(sock)
@@ -343,12 +355,14 @@ class GatewayNode:
         player = self._seated[sock]
         for action in conn.receive(data, time.monotonic()):
             if isinstance(action, Authenticate):
+                self.lobby.left(sock)
                 self._entries[sock] = asyncio.create_task(self._enter(sock, conn, action, player))
             else:
                 self._carry_out(sock, action, player)
 
     def _gone(self, sock: PlayerSocket) -> None:
         self._sockets.discard(sock)
+        self.lobby.left(sock)
         if not self._sockets:
             self._all_gone.set()
         self._conns.pop(sock, None)
@@ -362,12 +376,24 @@ class GatewayNode:
         if player:
             self._later(self._leave(player[0]))
 
+    def _watch(self, sock: PlayerSocket, conn: Connection, now: float) -> None:
+        """Look at ``conn`` again when its hello is due."""
+        due = conn.hello_deadline()
+        if due is not None:
+            self._watchdogs[sock] = asyncio.get_running_loop().call_later(
+                max(due - now, 0.001), self._hello_timeout, sock
+            )
+
     def _hello_timeout(self, sock: PlayerSocket) -> None:
         self._watchdogs.pop(sock, None)
         conn = self._conns.get(sock)
         if conn is not None:
-            for action in conn.timed_out(time.monotonic()):
+            now = time.monotonic()
+            for action in conn.timed_out(now):
                 self._carry_out(sock, action, [])
+            # A timer may fire a little early (uvloop's clock is cached, in ms): a
+            # session not closed yet is looked at again when it is due, not forgotten.
+            self._watch(sock, conn, now)
 
     def _carry_out(self, sock: PlayerSocket, action: Action, player: list[Player]) -> None:
         if isinstance(action, Forward) and player:

@@ -84,6 +84,14 @@ class PlayerSocket(WSListener):
         if self.transport is not None:
             self.transport.disconnect(graceful=False)
 
+    @property
+    def address(self) -> str:
+        """The client's IP address ("" before the socket is open)."""
+        if self.transport is None:
+            return ""
+        peer = self.transport.underlying_transport.get_extra_info("peername")
+        return str(peer[0]) if peer else ""
+
     def unsent(self) -> int:
         """Bytes written to this socket that the client has not taken yet."""
         if self.transport is None:
