@@ -18,7 +18,7 @@ from realmkit.auth.tickets import Audience, TicketSigner
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
 from realmkit.errors import RemoteError
-from realmkit.protocol.client import ErrorFrame, Hello
+from realmkit.protocol.client import CLOSE_REPLACED, ErrorFrame, Hello
 from realmkit.protocol.inputs import Say
 
 WAIT = 20.0
@@ -91,6 +91,25 @@ async def test_reconnect_puts_the_character_back(http, cluster) -> None:
         assert math.dist(world_position(again.me())[:2], target) < 0.2
     finally:
         await again.close()
+
+
+async def test_a_second_login_elsewhere_closes_the_first_socket(http, cluster) -> None:
+    """The same character entering through the other gateway closes its first socket
+    with "connected elsewhere" (4002), whichever gateway holds it; the second plays."""
+    first = await _enter(http, cluster, "Hana", gateway=0)
+    try:
+        second = await _enter(http, cluster, "Hana", gateway=1)
+        try:
+            async with asyncio.timeout(WAIT):
+                await first.closed.wait()
+            assert first.close_code == CLOSE_REPLACED
+            x, y, _, _ = second.position
+            await _walk(second, x + 3.0, y, lambda: world_position(second.me())[0] >= x + 2.5)
+            assert not second.closed.is_set()
+        finally:
+            await second.close()
+    finally:
+        await first.close()
 
 
 async def test_forged_expired_and_replayed_tickets_are_refused(http, cluster) -> None:

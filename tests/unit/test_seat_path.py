@@ -11,7 +11,7 @@ SRC = Path(realmkit.__file__).parent
 HANDOVER = SRC / "nodes" / "orchestrator" / "handover.py"
 # The steps of a seat: only the hand-over builds these requests (the world node
 # answers them, the protocol defines them).
-SEAT_STEPS = {"JoinSpace", "HandOff", "TransferStarted", "Repoint"}
+SEAT_STEPS = {"JoinSpace", "HandOff", "TransferStarted", "Repoint", "Replaced"}
 
 
 def _builders(path: Path) -> set[str]:

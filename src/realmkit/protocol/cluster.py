@@ -469,7 +469,16 @@ class Repoint(msgspec.Struct, frozen=True, tag_field="t", tag="repoint"):
     continent: int = 0
 
 
-GatewayControl = TransferStarted | Repoint
+class Replaced(msgspec.Struct, frozen=True, tag_field="t", tag="replaced"):
+    """The character entered the world again through another gateway, under ``epoch``:
+    a socket here that plays it under an older epoch is closed, "connected elsewhere"
+    (``CLOSE_REPLACED``). Reply: Ack (``ok`` False: none here)."""
+
+    character_id: int
+    epoch: int
+
+
+GatewayControl = TransferStarted | Repoint | Replaced
 
 
 class Ack(msgspec.Struct, frozen=True):

@@ -87,6 +87,7 @@ from realmkit.protocol.cluster import (
     Left,
     Placement,
     PlayerInput,
+    Replaced,
     Repoint,
     ResumeWorld,
     TransferStarted,
@@ -550,8 +551,14 @@ class GatewayNode:
 
     # --- transfers (the orchestrator moves a player) ------------------------------
 
-    async def _on_control(self, message: TransferStarted | Repoint) -> Ack:
+    async def _on_control(self, message: TransferStarted | Repoint | Replaced) -> Ack:
         p = self.players.get(message.character_id)
+        if isinstance(message, Replaced):
+            if p is None or p.epoch >= message.epoch:
+                return Ack(False)  # not here, or here since (it came back)
+            for action in p.conn.close(CLOSE_REPLACED, "connected elsewhere"):
+                self._carry_out(p.sock, action, [p])
+            return Ack(True)
         if p is None:
             if isinstance(message, Repoint):
                 # Nobody plays it any more: take it out of the space it was just put in.

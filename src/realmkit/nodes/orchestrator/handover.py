@@ -17,6 +17,10 @@ space the same way, in this order:
 5. re-point: the gateway learns the new space and epoch (``new_world`` for
    the client, or nothing when only the space's node changed). On entry the
    gateway is waiting for the answer, which is the re-point.
+6. replace (an entry only): when the character was in the world through
+   another gateway (the same account logged in again elsewhere), that gateway
+   is told (``Replaced``), and closes its socket "connected elsewhere"; told
+   after the seat and without waiting for it (it may be gone: a resume).
 
 Live migration takes these steps in bulk (``seat_moved_space``): steps 3 to 5
 for every player of the frozen space, placed one by one, joined by one load
@@ -47,6 +51,7 @@ from realmkit.content.schema import Bounds
 from realmkit.errors import (
     Conflict,
     LeftMeanwhile,
+    NoResponders,
     NotConnected,
     NotFound,
     RealmkitError,
@@ -67,6 +72,7 @@ from realmkit.protocol.cluster import (
     Left,
     Occupant,
     Placement,
+    Replaced,
     Repoint,
     TransferStarted,
 )
@@ -95,6 +101,7 @@ class Seat(msgspec.Struct, frozen=True):
     has it (TRANSFERRING otherwise).
     ``resume_hash``: a new resume token's hash (entry), else the old one stays.
     ``epoch``: None when the character was never placed.
+    ``replaces``: the other gateway the character was in the world through (step 6).
     """
 
     character_id: int
@@ -113,6 +120,7 @@ class Seat(msgspec.Struct, frozen=True):
     moving: bool = False
     # The player crossed into another cell of its continent (which plays it).
     crossing: bool = False
+    replaces: str = ""
 
     @property
     def event(self) -> AssignmentEvent:
@@ -153,6 +161,11 @@ class Handover:
             await self._repoint(
                 seat, placed.epoch, joined.map_id, joined.tick_rate, joined.bounds, joined.continent
             )
+        if seat.replaces and seat.replaces != seat.gateway_id:
+            replaced = Replaced(seat.character_id, placed.epoch)
+            task = asyncio.create_task(self._tell_replaced(seat.replaces, replaced))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
         if seat.leaving is not None:
             log.info(
                 "transfer of %d (%s) %d -> %d: %.1f ms (gateway %.1f, hand-off %.1f, land %.1f)",
@@ -382,8 +395,22 @@ class Handover:
                 exc.message,
             )
 
+    async def _tell_replaced(self, gateway_id: str, replaced: Replaced) -> None:
+        """Step 6: the gateway the player left behind closes its socket there."""
+        try:
+            if await self._ask_gateway(gateway_id, replaced):
+                log.info(
+                    "character %d connected elsewhere: closed on %s",
+                    replaced.character_id,
+                    gateway_id,
+                )
+        except NoResponders:
+            pass  # that gateway is gone (the player resumed because of it)
+        except RealmkitError as exc:
+            log.warning("gateway %s did not answer: %s", gateway_id, exc.message)
+
     async def close(self) -> None:
-        """Stop the re-points still being asked again."""
+        """Stop the re-points and replacements still being told."""
         for task in list(self._telling):
             task.cancel()
         await asyncio.gather(*self._telling, return_exceptions=True)
@@ -396,7 +423,9 @@ class Handover:
             log.warning("gateway %s did not answer: %s", gateway_id, exc.message)
             return False
 
-    async def _ask_gateway(self, gateway_id: str, message: TransferStarted | Repoint) -> bool:
+    async def _ask_gateway(
+        self, gateway_id: str, message: TransferStarted | Repoint | Replaced
+    ) -> bool:
         ack = await self.bus.request(
             subjects.gateway_control(gateway_id), message, Ack, timeout=GATEWAY_TIMEOUT
         )

@@ -21,6 +21,7 @@ import logging
 
 from realmkit.content.schema import ContentPack
 from realmkit.errors import NotFound, RealmUnavailable
+from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.orchestrator.handover import Handover, Seat
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
@@ -66,6 +67,9 @@ class Placer:
         realm = await self.online_realm(character.realm_id)
         instance, spawn = await self.destination(character, realm)
         current = await self.assignments.get(character.character_id)
+        elsewhere = ""
+        if current is not None and current.state is not AssignmentState.OFFLINE:
+            elsewhere = current.gateway_id or ""  # told, if not this one (step 6)
         seat = Seat(
             character.character_id,
             instance.instance_id,
@@ -74,6 +78,7 @@ class Placer:
             spawn,
             entering=True,
             resume_hash=request.resume_hash or None,
+            replaces=elsewhere,
         )
         return await self.handover.seat(seat)
 
