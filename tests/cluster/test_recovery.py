@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from cluster_procs import node_pid
@@ -28,6 +29,9 @@ from realmkit.store.records import RealmStatus
 
 WAIT = 20.0
 START = (200.0, 200.0)
+# conftest.TEST_SETTINGS
+RESUME_GRACE = 4.0
+NODE_TIMEOUT = 3.0
 
 
 async def _host_of(cluster, client: GameClient) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -339,3 +343,56 @@ async def test_killed_gateway_players_resume_through_another(http, cluster, even
         for client in (back, gone, other):
             await client.close()
     await check_invariants(cluster.database_url, items)
+
+
+async def test_a_new_leader_keeps_the_resume_deadline_of_a_dead_gateways_players(
+    http, cluster, eventually
+) -> None:
+    """SIGKILL a gateway, then, late in its players' resume grace, the orchestrators'
+    leader: a player who never resumes is logged out (saved) on the deadline the
+    store holds (resume_grace after the gateway came back), not a whole grace after
+    the new leader took over."""
+    items = await owned_items(cluster.database_url)
+    stranded = await enter_at(http, cluster, "Stranded", (256.0, 250.0), gateway=1)
+    db = await Database.connect(cluster.database_url, max_size=2)
+    try:
+        await plays(stranded)
+        os.kill(node_pid(cluster.pid, "gateway-2"), signal.SIGKILL)
+        async with asyncio.timeout(WAIT):
+            await stranded.closed.wait()
+
+        async def restarted() -> bool:  # its players' grace counts from then
+            return bool(
+                await db.fetchval(
+                    "SELECT g.started_at > a.updated_at FROM cluster.nodes g, "
+                    "characters.player_assignments a "
+                    "WHERE g.node_id = 'gateway-2' AND a.character_id = $1",
+                    stranded.character_id,
+                )
+            )
+
+        await eventually(restarted, WAIT, "gateway-2 restarted")
+        back = time.monotonic()
+        # The leader dies late in the grace, whatever the restart took: that is the scenario.
+        await asyncio.sleep(NODE_TIMEOUT)
+        assert await _state_of(db, stranded.character_id) == "in_world"
+        leader = await lock_holder(db, LEADER_LOCK)
+        assert leader is not None
+        os.kill(node_pid(cluster.pid, leader), signal.SIGKILL)
+
+        async def logged_out() -> bool:
+            return await _state_of(db, stranded.character_id) == "offline"
+
+        await eventually(logged_out, WAIT, "the player who never resumed logged out")
+        assert time.monotonic() - back < RESUME_GRACE + 2.0, "a new grace began with the leader"
+    finally:
+        await db.close()
+        await stranded.close()
+    await check_invariants(cluster.database_url, items)
+
+
+async def _state_of(db: Database, character_id: int) -> str:
+    state = await db.fetchval(
+        "SELECT state FROM characters.player_assignments WHERE character_id = $1", character_id
+    )
+    return str(state)

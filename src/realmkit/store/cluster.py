@@ -216,18 +216,19 @@ class ClusterRepo:
             if found is None:
                 await _refuse(conn, node_id, event, "world")
 
-    async def overdue(self, seconds: float) -> list[str]:
-        """World nodes silent for ``seconds``: marked UNHEALTHY (TIME_OUT); their ids."""
+    async def overdue(self, seconds: float, role: str = "world") -> list[str]:
+        """Nodes of ``role`` silent for ``seconds``: marked UNHEALTHY (TIME_OUT); their ids."""
         froms, tos = arrays(node.on(NodeEvent.TIME_OUT))
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "UPDATE cluster.nodes n SET state = m.to_state "
                 "FROM unnest($2::text[], $3::text[]) AS m(from_state, to_state) "
-                "WHERE n.role = 'world' AND n.state = m.from_state "
+                "WHERE n.role = $4 AND n.state = m.from_state "
                 "AND n.last_heartbeat_at < now() - make_interval(secs => $1) RETURNING n.node_id",
                 seconds,
                 froms,
                 tos,
+                role,
             )
         return [r["node_id"] for r in records]
 

@@ -25,6 +25,7 @@ from realmkit.errors import (
 from realmkit.lifecycle import assignment, instance
 from realmkit.lifecycle.assignment import AssignmentEvent, AssignmentState
 from realmkit.lifecycle.instance import InstanceEvent, InstanceState
+from realmkit.lifecycle.node import NodeState
 from realmkit.store.cells import PartitionRepo
 from realmkit.store.postgres import Database, ErrorFactory, translated
 from realmkit.store.records import Assignment, Character, Instance, MapKind, row
@@ -321,17 +322,22 @@ class AssignmentRepo:
 
     async def orphans(self, grace: float) -> list[Assignment]:
         """Characters in the world whose gateway was lost ``grace`` seconds ago or more:
-        it stopped heartbeating, or it restarted after they were placed through it."""
+        its last heartbeat that long ago, and since judged silent (UNHEALTHY, by a
+        leader that could have seen it beat) or stopped; or it restarted that long ago
+        after they were placed through it. Only stored times: every leader, a new one
+        too, finds the same deadline."""
         async with self.db.connection() as conn:
             records = await conn.fetch(
                 "SELECT a.* FROM characters.player_assignments a "
                 "JOIN cluster.nodes g ON g.node_id = a.gateway_id AND g.role = 'gateway' "
                 "WHERE a.state = $2 AND ("
-                "  g.last_heartbeat_at < now() - make_interval(secs => $1) "
+                "  (g.state = ANY($3::text[]) "
+                "      AND g.last_heartbeat_at < now() - make_interval(secs => $1)) "
                 "  OR (g.started_at > a.updated_at "
                 "      AND g.started_at < now() - make_interval(secs => $1)))",
                 grace,
                 AssignmentState.IN_WORLD.value,
+                [NodeState.UNHEALTHY.value, NodeState.STOPPED.value],
             )
         return [row(Assignment, r) for r in records]
 

@@ -4,21 +4,24 @@ Every replica tries, twice a second, to hold the session advisory lock
 ``LEADER_LOCK``; the one that holds it is the leader until it dies (its
 connection closes and PostgreSQL drops the lock) and runs, each round:
 
-1. failure detection: world nodes silent for ``node_timeout`` seconds
-   become UNHEALTHY, and so does every live instance on them (a leader
-   judges only after leading for ``node_timeout`` itself, so neither a
-   failover nor a PostgreSQL outage makes healthy nodes look dead);
+1. failure detection: world nodes and gateways silent for ``node_timeout``
+   seconds become UNHEALTHY, and so does every live instance on those world
+   nodes (a leader judges only after leading for ``node_timeout`` itself, so
+   neither a failover nor a PostgreSQL outage makes healthy nodes look dead);
 2. recovery: each UNHEALTHY instance is restored on another node from its
    latest checkpoint, its players seated again (``InstanceRegistry.running``);
-3. orphans: players whose gateway died and who did not resume through
-   another within ``resume_grace`` leave their spaces, saved;
+3. orphans: players whose gateway died (judged UNHEALTHY, or stopped, or
+   restarted) and who did not resume through another within ``resume_grace``
+   of its last heartbeat (or restart) leave their spaces, saved. The deadline
+   is computed from those stored times, so a new leader keeps the old one's;
 4. reaping: a dungeon, battleground or arena nobody was in for
    ``empty_grace`` seconds is stopped;
 5. scaling (``scaler``): a world node launched or an idle one retired;
 6. cells (``balancer``): continents' cells split or merged with their load,
    merged-away cells' spaces stopped (``nodes/orchestrator/cells.py``).
 
-Nothing the leader knows lives only in its memory except when it first saw an
+Nothing the leader knows lives only in its memory except when it began to
+lead (it judges heartbeats only after ``node_timeout``), when it first saw an
 instance empty, when it last changed a continent's cells (their cooldown) and
 when it first saw a merged-away cell empty; a new leader starts those counts
 again, which only delays a stop or allows one early change of cells.
@@ -103,8 +106,7 @@ class Leader:
         broken = [i.instance_id for i in live if i.state is InstanceState.UNHEALTHY]
         if broken:
             await asyncio.gather(*(self._restore(i) for i in broken))
-        if now - self._leading_since >= self.settings.resume_grace:
-            await self._release_orphans()
+        await self._release_orphans()
         await self._reap(now)
         if self.scaler is not None and now - self._leading_since >= SCALING_SETTLE:
             await self.scaler.round(now)
@@ -123,6 +125,12 @@ class Leader:
             lost = await self.rows.mark_unhealthy_on(node_id)
             log.warning(
                 "world node %s missed its heartbeats: instances %s unhealthy", node_id, lost
+            )
+        for node_id in await self.cluster.overdue(self.settings.node_timeout, role="gateway"):
+            log.warning(
+                "gateway %s missed its heartbeats: its players have %.0fs from its last to resume",
+                node_id,
+                self.settings.resume_grace,
             )
 
     async def _restore(self, instance_id: int) -> None:
