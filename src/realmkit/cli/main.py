@@ -265,15 +265,15 @@ def node(
     import uvloop
 
     from realmkit.engines import embedded as engines
-    from realmkit.nodes.base import run_until_signalled
+    from realmkit.nodes.base import serve
     from realmkit.nodes.factory import build_node, find_spec
 
-    def serve(settings: Settings) -> None:
+    def serve_one(settings: Settings) -> None:
         spec = find_spec(settings, name, role)
-        built = build_node(settings, spec, engines.endpoints(settings))
-        uvloop.run(run_until_signalled(built))
+        endpoints = engines.endpoints(settings)
+        uvloop.run(serve(lambda s: build_node(settings, s, endpoints), spec, settings.data_path))
 
-    run(ctx, False, serve)
+    run(ctx, False, serve_one)
 
 
 @app.command()

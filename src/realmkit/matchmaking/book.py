@@ -177,7 +177,8 @@ class MatchBook:
             ids = tuple(t.ticket_id for t in found.tickets())
             for ticket_id in ids:
                 self.queue_of.pop(ticket_id, None)
-            commands.append(_propose(key, found, ids))
+            waited = tuple(max(0.0, now - t.queued_at) for t in found.tickets())
+            commands.append(_propose(key, found, ids, waited))
         return commands
 
     def proposed(self, match: MatchView) -> list[Command]:
@@ -350,6 +351,8 @@ class MatchBook:
         return End(match, winner)
 
 
-def _propose(key: QueueKey, found: Match, ticket_ids: tuple[int, ...]) -> Propose:
+def _propose(
+    key: QueueKey, found: Match, ticket_ids: tuple[int, ...], waited: tuple[float, ...]
+) -> Propose:
     roles = {str(c): role for c, role in found.roles.items()}
-    return Propose(key[0], key[1], found.team_members(), roles, ticket_ids)
+    return Propose(key[0], key[1], found.team_members(), roles, ticket_ids, waited)

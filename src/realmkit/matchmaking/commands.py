@@ -73,6 +73,7 @@ class Propose(msgspec.Struct, frozen=True):
     teams: list[list[int]]
     roles: dict[str, str]
     ticket_ids: tuple[int, ...]
+    waited: tuple[float, ...] = ()  # seconds each ticket queued, for the metrics
 
 
 class Prepare(msgspec.Struct, frozen=True):

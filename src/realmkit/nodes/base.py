@@ -3,7 +3,9 @@
 ``start()`` connects and begins serving; ``drain()`` stops taking new work and
 finishes or hands off what it holds; ``stop()`` releases everything. The CLI
 (``realmkit node NAME``) and the supervisor only ever call these three, so a
-node is started and stopped the same way everywhere.
+node is started and stopped the same way everywhere. ``serve`` is that call:
+it also serves the node's ``/metrics`` (``nodes.metrics``) from before the node
+starts until after it stopped.
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
+
+import msgspec
+from prometheus_client import CollectorRegistry
+
+from realmkit.nodes.metrics import MetricsEndpoint
+from realmkit.settings import NodeSpec
 
 log = logging.getLogger("realmkit.node")
 
 
 class Node(Protocol):
     name: str
+    registry: CollectorRegistry  # what it serves on /metrics
 
     async def start(self) -> None: ...
 
@@ -45,3 +56,18 @@ async def run_until_signalled(node: Node, ready: asyncio.Event | None = None) ->
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("%s stopped", node.name)
+
+
+async def serve(build: Callable[[NodeSpec], Node], spec: NodeSpec, data_path: Path) -> None:
+    """Serve ``/metrics`` on the spec's ``metrics_port`` (0: a free one, which the
+    node then registers), build the node and run it until signalled."""
+    endpoint = MetricsEndpoint()
+    port = await endpoint.start(spec.host, spec.metrics_port)
+    try:
+        node = build(msgspec.structs.replace(spec, metrics_port=port))
+        endpoint.serve(node.registry)
+        endpoint.advertise(data_path, spec.name, spec.role.value, spec.host)
+        log.info("%s metrics on http://%s:%d/metrics", spec.name, spec.host, port)
+        await run_until_signalled(node)
+    finally:
+        await endpoint.stop()

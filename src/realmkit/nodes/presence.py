@@ -24,16 +24,21 @@ HEARTBEAT_SECONDS = 1.0
 
 
 class Presence:
-    def __init__(self, db: Database, name: str, role: str, host: str, port: int = 0) -> None:
+    def __init__(
+        self, db: Database, name: str, role: str, host: str, port: int = 0, *, metrics_port: int = 0
+    ) -> None:
         self.cluster = ClusterRepo(db)
         self.name = name
         self.role = role
         self.host = host
         self.port = port
+        self.metrics_port = metrics_port
         self._beating: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.cluster.register_node(self.name, self.role, self.host, self.port)
+        await self.cluster.register_node(
+            self.name, self.role, self.host, self.port, metrics_port=self.metrics_port
+        )
         await self.cluster.heartbeat(self.name, NodeEvent.UP, 0)
         self._beating = asyncio.create_task(self._beat())
 

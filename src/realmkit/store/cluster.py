@@ -158,16 +158,24 @@ class ClusterRepo:
         return [row(RealmListing, r) for r in records]
 
     async def register_node(
-        self, node_id: str, role: str, host: str, port: int, capacity: int = 0
+        self,
+        node_id: str,
+        role: str,
+        host: str,
+        port: int,
+        capacity: int = 0,
+        *,
+        metrics_port: int = 0,
     ) -> Node:
         """Insert or refresh a node's row; it starts (again) in ``starting`` (REGISTER)."""
         froms, tos = arrays(node.on(NodeEvent.REGISTER))
         async with self.db.connection() as conn:
             record = await conn.fetchrow(
-                "INSERT INTO cluster.nodes (node_id, role, host, port, capacity) "
-                "VALUES ($1, $2, $3, $4, $5) "
+                "INSERT INTO cluster.nodes (node_id, role, host, port, capacity, metrics_port) "
+                "VALUES ($1, $2, $3, $4, $5, $8) "
                 "ON CONFLICT (node_id) DO UPDATE SET role = EXCLUDED.role, host = EXCLUDED.host, "
                 "port = EXCLUDED.port, capacity = EXCLUDED.capacity, "
+                "metrics_port = EXCLUDED.metrics_port, "
                 "state = (SELECT m.to_state FROM unnest($6::text[], $7::text[]) "
                 "  AS m(from_state, to_state) WHERE m.from_state = cluster.nodes.state), "
                 "started_at = now(), last_heartbeat_at = now() RETURNING *",
@@ -178,6 +186,7 @@ class ClusterRepo:
                 capacity,
                 froms,
                 tos,
+                metrics_port,
             )
         return row(Node, record)
 
@@ -239,7 +248,9 @@ class ClusterRepo:
                 "SELECT n.node_id, n.role, n.state, "
                 "extract(epoch FROM now() - n.last_heartbeat_at)::float8 AS heartbeat_age_s, "
                 "(SELECT count(*) FROM characters.instances i "
-                " WHERE i.node_id = n.node_id AND i.state <> $1)::int AS spaces "
+                " WHERE i.node_id = n.node_id AND i.state <> $1)::int AS spaces, "
+                "CASE WHEN n.metrics_port > 0 THEN n.host || ':' || n.metrics_port ELSE '' END "
+                "  AS metrics "
                 "FROM cluster.nodes n ORDER BY n.node_id",
                 InstanceState.GONE.value,
             )

@@ -88,6 +88,7 @@ class Node(msgspec.Struct, frozen=True):
     capacity: int
     last_heartbeat_at: datetime
     started_at: datetime | None = None  # when this run of the node registered
+    metrics_port: int = 0  # where it serves /metrics, on host
 
 
 class NodeStatus(msgspec.Struct, frozen=True):
@@ -98,6 +99,7 @@ class NodeStatus(msgspec.Struct, frozen=True):
     state: NodeState
     heartbeat_age_s: float
     spaces: int  # live instances placed on it
+    metrics: str = ""  # host:port of its /metrics ("" if it serves none)
 
     @property
     def seen(self) -> str:

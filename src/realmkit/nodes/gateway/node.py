@@ -61,9 +61,11 @@ from realmkit.bus.nats import KeyValue, NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, NotFound, RealmkitError, RemoteError, TicketReplayed
 from realmkit.lifecycle.node import NodeEvent
+from realmkit.nodes.gateway import metrics as gateway_metrics
 from realmkit.nodes.gateway.sending import Sender
-from realmkit.nodes.gateway.sockets import PlayerSocket
+from realmkit.nodes.gateway.sockets import PlayerSocket, Tally
 from realmkit.nodes.keyring import Keyring
+from realmkit.nodes.metrics import node_registry
 from realmkit.nodes.presence import mark_stopped
 from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
@@ -211,6 +213,17 @@ class GatewayNode:
         self._keyring: Keyring | None = None
         self._tickets: KeyValue[int] | None = None
         self._server: asyncio.Server | None = None
+        # For its metrics: what its sockets wrote and its closes, and its seats.
+        self.tally = Tally()
+        self.space_messages = 0
+        self.entered = 0
+        self.resumed = 0
+        self.refused = 0
+        self.registry = node_registry("gateway", spec.name)
+        gateway_metrics.watch(self.registry, self)
+
+    def connections(self) -> int:
+        return len(self._sockets)
 
     @property
     def bus(self) -> NatsBus:
@@ -234,7 +247,12 @@ class GatewayNode:
         self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         self._keyring = Keyring(SigningKeyRepo(self._db))
         registered = await ClusterRepo(self._db).register_node(
-            self.name, "gateway", self.spec.host, self.spec.port, self.spec.capacity
+            self.name,
+            "gateway",
+            self.spec.host,
+            self.spec.port,
+            self.spec.capacity,
+            metrics_port=self.spec.metrics_port,
         )
         self._started_at = registered.started_at
         self._tickets = await self.bus.key_value(TICKETS_BUCKET, int, ttl=300.0)
@@ -329,7 +347,7 @@ class GatewayNode:
             )
             return WSUpgradeResponseWithListener(busy, None)
         if path == b"/ws":
-            return PlayerSocket(self._opened, self._received, self._gone, MAX_MESSAGE)
+            return PlayerSocket(self._opened, self._received, self._gone, MAX_MESSAGE, self.tally)
         if path == b"/healthz":
             body = msgspec.json.encode({"ok": True, "players": len(self.players)})
             ok = WSUpgradeResponse.create_ok_response(body, {"Content-Type": "application/json"})
@@ -456,6 +474,7 @@ class GatewayNode:
             )
         except RealmkitError as exc:
             # A seat that completes after this gave up is an orphan: logged out later.
+            self.refused += 1
             frame = _error_frame(exc)
             sock.send(msgspec.msgpack.encode(frame))
             for action in conn.close(CLOSE_UNAUTHENTICATED, frame.code):
@@ -464,6 +483,10 @@ class GatewayNode:
         finally:
             if entering is not None:
                 self.entering.discard(entering)
+        if auth.resume:
+            self.resumed += 1
+        else:
+            self.entered += 1
         old = self.players.get(placement.character_id)
         if old is not None:  # the same character from a second socket
             old.sock.close(CLOSE_REPLACED, b"connected elsewhere")
@@ -596,6 +619,7 @@ class GatewayNode:
     async def _on_traffic(self, message: SpaceFrame | GatewayEvents) -> None:
         """A space's frame or events, to the players of that world (through the
         sender: a frame's messages spread over a few milliseconds, in order)."""
+        self.space_messages += 1
         replica = (
             message.replica
             if isinstance(message, SpaceFrame)

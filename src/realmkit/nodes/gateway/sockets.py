@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
@@ -36,6 +37,16 @@ CLOSE_WAIT = 2.0  # seconds a closed socket waits for the client's close frame
 MAX_FRAGMENTS = 16
 
 
+class Tally:
+    """What the gateway's sockets wrote, and the closes the gateway sent by code,
+    since the gateway started (its metrics read them)."""
+
+    def __init__(self) -> None:
+        self.bytes_out = 0
+        self.messages_out = 0
+        self.closes: Counter[int] = Counter()
+
+
 class PlayerSocket(WSListener):
     """One player's WebSocket. ``opened``, ``received`` and ``gone`` are the gateway's."""
 
@@ -45,7 +56,9 @@ class PlayerSocket(WSListener):
         received: Callable[[PlayerSocket, bytes | str], None],
         gone: Callable[[PlayerSocket], None],
         max_message: int,
+        tally: Tally | None = None,
     ) -> None:
+        self.tally = tally or Tally()
         self._opened = opened
         self._received = received
         self._gone = gone
@@ -64,6 +77,8 @@ class PlayerSocket(WSListener):
     def send(self, data: bytes) -> None:
         if not self.closed and self.transport is not None:
             self.transport.send(WSMsgType.BINARY, data)
+            self.tally.bytes_out += len(data)
+            self.tally.messages_out += 1
 
     def close(self, code: int, reason: bytes = b"") -> None:
         """Send a close frame; the connection drops when the client answers it, or
@@ -74,6 +89,7 @@ class PlayerSocket(WSListener):
         if self.closed or self.transport is None:
             return
         self.closed = True
+        self.tally.closes[code] += 1
         self.transport.send_close(WSCloseCode(code), reason[:120])
         self._closing = asyncio.get_running_loop().call_later(CLOSE_WAIT, self.abort)
 

@@ -52,6 +52,7 @@ from realmkit.errors import (
 from realmkit.nodes.http import body_as, errors_as_json, int_param, json_response
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.hashing import HashLine
+from realmkit.nodes.login.metrics import LoginMetrics
 from realmkit.protocol.login import (
     CharacterInfo,
     Credentials,
@@ -139,8 +140,10 @@ class LoginApi:
         # stale ones, not a guesser; wide enough for many clients behind one address.
         self.refresh_failures = FailureLimiter(*REFRESH_FAILURES)
 
-    def app(self) -> web.Application:
-        app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
+    def app(self, metrics: LoginMetrics | None = None) -> web.Application:
+        # Measured outside the errors' translation: the status the client got.
+        outer = [] if metrics is None else [metrics.middleware]
+        app = web.Application(middlewares=[*outer, errors_as_json], client_max_size=64 * 1024)
         app.add_routes(
             [
                 web.post("/api/register", self.register),

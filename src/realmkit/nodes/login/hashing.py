@@ -48,6 +48,11 @@ class HashLine:
         self.running = 0
         self.turned_away = 0
 
+    @property
+    def waiting_now(self) -> int:
+        """Callers in line, not yet hashing."""
+        return self._in_line
+
     async def run(self, work: Callable[..., T], *args: object, address: str = "") -> T:
         """``work(*args)`` in a worker thread, when its turn comes (``address``: the
         caller's, for its share of the line)."""

@@ -14,7 +14,9 @@ from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.http import runner
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.api import DEFAULT_LIMITS, LoginApi, StartOf
+from realmkit.nodes.login.metrics import LoginMetrics
 from realmkit.nodes.login.starts import Starts
+from realmkit.nodes.metrics import node_registry
 from realmkit.nodes.presence import Presence
 from realmkit.protocol.cluster import GatewayLoad
 from realmkit.routing.gateways import GatewayDirectory
@@ -49,6 +51,8 @@ class LoginNode:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._presence: Presence | None = None
+        self.registry = node_registry("login", spec.name)
+        self.metrics = LoginMetrics(self.registry)
 
     async def start(self) -> None:
         self._db = db = await Database.connect(
@@ -69,13 +73,16 @@ class LoginNode:
         await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_load)
         start_of = self.start_of or Starts(ClusterRepo(db)).of
         api = LoginApi(db, signer, keyring, self.gateways, start_of, limits=self.limits)
-        self._runner = runner(api.app())
+        self.metrics.hashing = lambda: api.hashing
+        self._runner = runner(api.app(self.metrics))
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.spec.host, self.spec.port)
         await self._site.start()
         self.port = int(self._runner.addresses[0][1])  # the real one when spec.port is 0
         log.info("login API on http://%s:%d", self.spec.host, self.port)
-        self._presence = Presence(db, self.name, "login", self.spec.host, self.port)
+        self._presence = Presence(
+            db, self.name, "login", self.spec.host, self.port, metrics_port=self.spec.metrics_port
+        )
         await self._presence.start()
 
     async def drain(self) -> None:

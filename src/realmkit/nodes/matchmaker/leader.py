@@ -35,6 +35,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus, Subscription
 from realmkit.errors import Conflict, RealmkitError
@@ -61,6 +63,13 @@ from realmkit.matchmaking.commands import (
 from realmkit.matchmaking.rules import ActivityRules, Ticket, WindowSettings, roles_from_text
 from realmkit.nodes.leading import lead
 from realmkit.nodes.matchmaker.matches import MatchRunner
+from realmkit.nodes.matchmaker.metrics import (
+    ACCEPTED,
+    DECLINED,
+    EXPIRED,
+    REFUSED,
+    MatchmakerMetrics,
+)
 from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import QueueStatus
 from realmkit.protocol.matchmaking import MatchDecided, TicketChanged, WhereInQueue
@@ -109,8 +118,10 @@ class MatchLeader:
         bus: NatsBus,
         packs: PackCache,
         settings: MatchmakingSettings,
+        metrics: MatchmakerMetrics | None = None,
     ) -> None:
         self.node_name = node_name
+        self.metrics = metrics or MatchmakerMetrics(CollectorRegistry())
         self.db = db
         self.bus = bus
         self.settings = settings
@@ -248,11 +259,14 @@ class MatchLeader:
                 self.runner.forget(match_id)
             case TryAccept(match_id):
                 if await self.matches.accept(match_id):
+                    self.metrics.proposals.labels(ACCEPTED).inc()
                     await self._do(self.book.accepted(match_id, time.time()))
             case CallOff(match, declined):
+                self.metrics.proposals.labels(DECLINED).inc()
                 back = [ticket_view(r) for r in await self.matches.cancel(match.match_id)]
                 await self._do(self.book.called_off(match, [*declined, *back], back))
             case Expire(match):
+                self.metrics.proposals.labels(EXPIRED).inc()
                 silent, requeued = await self.matches.expire(match.match_id)
                 log.info(
                     "match %d not accepted in time: %d tickets dropped", match.match_id, len(silent)
@@ -282,8 +296,11 @@ class MatchLeader:
                 self.settings.accept_timeout,
             )
         except Conflict:
+            self.metrics.proposals.labels(REFUSED).inc()
             await self._do(self.book.proposal_refused(command))
             return
+        for seconds in command.waited:
+            self.metrics.queue_wait.labels(command.activity).observe(seconds)
         await self._do(self.book.proposed(match_view(match)))
 
     async def _start(self, command: Start) -> None:
@@ -291,6 +308,7 @@ class MatchLeader:
         if running is None:
             await self._do(self.book.start_failed(command.match))
         else:
+            self.metrics.matches_started.labels(running.activity_id).inc()
             self.book.started(match_view(running))
 
     async def _finish(self, command: End) -> None:

@@ -15,8 +15,10 @@ from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.matchmaker.leader import MatchLeader
+from realmkit.nodes.matchmaker.metrics import MatchmakerMetrics
 from realmkit.nodes.matchmaker.parties import PartyService
 from realmkit.nodes.matchmaker.service import QueueService
+from realmkit.nodes.metrics import kind_of, node_registry
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.presence import Presence
 from realmkit.nodes.replica import Replica
@@ -34,6 +36,8 @@ class MatchmakerNode(Replica):
         self.endpoints = endpoints
         self.settings = settings
         self.leader: MatchLeader | None = None
+        self.registry = node_registry("matchmaker", spec.name)
+        self.metrics = MatchmakerMetrics(self.registry)
         super().__init__()
 
     async def start(self) -> None:
@@ -46,9 +50,10 @@ class MatchmakerNode(Replica):
         parties = PartyService(db, bus, queues)
 
         async def answer(request: MatchmakerRequest) -> MatchmakerReply:
-            if isinstance(request, PartyRequest):
-                return await parties.handle(request)
-            return await queues.handle(request)
+            with self.metrics.requests.timing(kind_of(type(request))):
+                if isinstance(request, PartyRequest):
+                    return await parties.handle(request)
+                return await queues.handle(request)
 
         self._sub = await bus.serve(
             subjects.MATCHMAKER_REQUESTS,
@@ -57,7 +62,10 @@ class MatchmakerNode(Replica):
             queue=subjects.MATCHMAKER_QUEUE,
             concurrent=True,
         )
-        self._presence = Presence(db, self.name, "matchmaker", self.spec.host)
+        self._presence = Presence(
+            db, self.name, "matchmaker", self.spec.host, metrics_port=self.spec.metrics_port
+        )
         await self._presence.start()
-        self.leader = MatchLeader(self.name, db, bus, packs, self.settings)
+        self.leader = MatchLeader(self.name, db, bus, packs, self.settings, self.metrics)
+        self.metrics.leader = self.leader
         self._leading = asyncio.create_task(self.leader.run())

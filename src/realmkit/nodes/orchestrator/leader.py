@@ -76,6 +76,8 @@ class Leader:
         self.assignments = AssignmentRepo(db)
         self._empty_since: dict[int, float] = {}
         self._leading_since = 0.0
+        self.restored = 0
+        self.restore_failures = 0
 
     async def run(self) -> None:
         """Try to lead, and do the duties while leading; forever (cancel to stop)."""
@@ -136,7 +138,9 @@ class Leader:
     async def _restore(self, instance_id: int) -> None:
         try:
             await self.instances.running(instance_id)
+            self.restored += 1
         except RealmkitError as exc:
+            self.restore_failures += 1
             log.warning("instance %d not restored yet: %s", instance_id, exc.message)
 
     async def _reap(self, now: float) -> None:

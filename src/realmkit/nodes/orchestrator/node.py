@@ -14,11 +14,13 @@ import asyncio
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
+from realmkit.nodes.metrics import kind_of, node_registry
 from realmkit.nodes.orchestrator.cells import Balancer, Cells
 from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.launcher import Launcher
 from realmkit.nodes.orchestrator.leader import Leader
+from realmkit.nodes.orchestrator.metrics import OrchestratorMetrics
 from realmkit.nodes.orchestrator.migration import Migrations
 from realmkit.nodes.orchestrator.placement import Placer
 from realmkit.nodes.orchestrator.scaler import Scaler
@@ -71,6 +73,9 @@ class OrchestratorNode(Replica):
         # cells' load); a node's report replaces its previous one whole.
         self.world_loads: dict[str, list[SpaceLoad]] = {}
         self._handover: Handover | None = None
+        self.metrics_port = spec.metrics_port
+        self.registry = node_registry("orchestrator", spec.name)
+        self.metrics = OrchestratorMetrics(self.registry)
         super().__init__()
 
     async def stop(self) -> None:
@@ -89,7 +94,9 @@ class OrchestratorNode(Replica):
             self.endpoints.database_url, max_size=20, name=self.name
         )
         self._bus = bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
-        self._presence = Presence(db, self.name, "orchestrator", self.host)
+        self._presence = Presence(
+            db, self.name, "orchestrator", self.host, metrics_port=self.metrics_port
+        )
         await self._presence.start()
         self._handover = handover = Handover(db, bus)
         packs = PackCache()
@@ -100,6 +107,12 @@ class OrchestratorNode(Replica):
         cells = Cells(db, bus, packs, instances)
 
         async def handle(
+            request: OrchestratorRequest,
+        ) -> Placement | InstanceInfo | Drained | CellsChanged | Crossed:
+            with self.metrics.requests.timing(kind_of(type(request))):
+                return await serve(request)
+
+        async def serve(
             request: OrchestratorRequest,
         ) -> Placement | InstanceInfo | Drained | CellsChanged | Crossed:
             if isinstance(request, EnterWorld):
@@ -145,4 +158,5 @@ class OrchestratorNode(Replica):
             scaler,
             balancer=lambda now: balancer.round(now, self.space_loads()),
         )
+        self.metrics.leader = leader
         self._leading = asyncio.create_task(leader.run())

@@ -38,10 +38,12 @@ from realmkit.content.schema import ContentPack
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
 from realmkit.lifecycle.node import NodeEvent
+from realmkit.nodes.metrics import node_registry
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.presence import mark_stopped
 from realmkit.nodes.world.content import Scope, SpaceContent, Version
 from realmkit.nodes.world.crossings import Crossings
+from realmkit.nodes.world.metrics import WorldMetrics
 from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cells import CellMessage
 from realmkit.protocol.cluster import (
@@ -95,6 +97,8 @@ class WorldNode:
         self._content: SpaceContent | None = None
         self._refreshing = asyncio.Lock()
         self.runners: dict[int, SpaceRunner] = {}
+        self.registry = node_registry("world", spec.name)
+        self.metrics = WorldMetrics(self.registry, lambda: self.runners, spec.capacity)
         self._subs: dict[int, list[Subscription]] = {}
         self._loading = asyncio.Lock()
         self._db: Database | None = None
@@ -113,11 +117,16 @@ class WorldNode:
         return self._bus
 
     async def start(self) -> None:
-        self._db = await Database.connect(self.endpoints.database_url, max_size=10)
+        self._db = await Database.connect(self.endpoints.database_url, max_size=10, name=self.name)
         self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         cluster = ClusterRepo(self.db)
         await cluster.register_node(
-            self.name, "world", self.spec.host, self.spec.port, self.spec.capacity
+            self.name,
+            "world",
+            self.spec.host,
+            self.spec.port,
+            self.spec.capacity,
+            metrics_port=self.spec.metrics_port,
         )
         lost = await InstanceRepo(self.db).mark_unhealthy_on(self.name)
         if lost:
@@ -276,6 +285,7 @@ class WorldNode:
                     version=version,
                     scope=scope,
                     time_dilation=self.time_dilation,
+                    meter=self.metrics.space(scope.realm_id, request.map_id, request.instance_id),
                     crossings=None
                     if request.cell is None
                     else Crossings(
@@ -328,8 +338,10 @@ class WorldNode:
         for sub in self._subs.pop(instance_id, []):
             with contextlib.suppress(RealmkitError):
                 await sub.unsubscribe()
-        if runner is not None and not runner_stopped:
-            await runner.stop()
+        if runner is not None:
+            self.metrics.forget(runner.meter)
+            if not runner_stopped:
+                await runner.stop()
 
     async def _space_control(
         self, runner: SpaceRunner, request: SpaceControl

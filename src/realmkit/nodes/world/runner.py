@@ -51,6 +51,7 @@ from realmkit.content.schema import ContentPack
 from realmkit.errors import Conflict, ContentError, RealmkitError, RemoteError, Unavailable
 from realmkit.nodes.world.content import Scope, Version
 from realmkit.nodes.world.crossings import Crossings
+from realmkit.nodes.world.metrics import SpaceMeter, detached_meter
 from realmkit.protocol.cells import (
     CellEvents,
     CellMessage,
@@ -127,8 +128,12 @@ class SpaceRunner:
         scope: Scope | None = None,
         crossings: Crossings | None = None,
         time_dilation: float = 1.0,
+        meter: SpaceMeter | None = None,
     ) -> None:
         self.space = space
+        # Its latencies for Prometheus (a runner outside a node keeps them unseen).
+        realm_id = None if scope is None else scope.realm_id
+        self.meter = meter or detached_meter(realm_id, space.world.map.id, instance_id)
         # Ticks are this many times farther apart than the map's rate asks.
         self.time_dilation = time_dilation
         space.clock = time.perf_counter  # its ghost work is measured (``cell_cost``)
@@ -576,6 +581,7 @@ class SpaceRunner:
                 log.exception("space %d tick %d failed", self.instance_id, tick)
             took = time.perf_counter() - started
             self.tick_seconds.append(took)
+            self.meter.tick_seconds.observe(took)
             self.tick_seconds_total += took
             self.ticks_run += 1
             deadline += period
@@ -712,7 +718,8 @@ class SpaceRunner:
             self._put(partial(self._save_batch, batch))
 
     async def _save_batch(self, batch: list[tuple[CharacterSave, int]]) -> set[int]:
-        saved = await self.characters.save_many(batch, keep_home=self.away_from_home)
+        with self.meter.save_seconds.time():
+            saved = await self.characters.save_many(batch, keep_home=self.away_from_home)
         self.saves += len(saved)
         refused = []
         for save, epoch in batch:
@@ -731,7 +738,8 @@ class SpaceRunner:
 
     async def _checkpoint(self, blob: bytes, tick: int) -> None:
         try:
-            await self.checkpoints.write(self.instance_id, self.node_id, tick, blob)
+            with self.meter.checkpoint_seconds.time():
+                await self.checkpoints.write(self.instance_id, self.node_id, tick, blob)
         except RealmkitError as exc:
             log.warning("checkpoint of space %d skipped: %s", self.instance_id, exc.message)
 
