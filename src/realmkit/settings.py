@@ -125,8 +125,9 @@ class LoginSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # New accounts from one address per registration_window seconds.
     registrations_per_address: Count = 5
     registration_window: Seconds = 600.0
-    # Addresses whose registrations are not limited: bots and tools on this machine.
-    registrations_unlimited: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Addresses whose registrations are not limited (a load generator elsewhere;
+    # `realmkit bots` on the node file's cluster makes its accounts in PostgreSQL).
+    registrations_unlimited: tuple[str, ...] = ()
 
 
 class Launcher(StrEnum):
@@ -326,10 +327,11 @@ failures_per_account = 5
 # ...and from one address whatever the accounts (password spraying).
 failures_per_address = 30
 # New accounts one address may register per registration_window seconds (429
-# with Retry-After past it), except from the addresses listed (local bots, tests).
+# with Retry-After past it), except from the addresses listed: none by default, this
+# machine included (`realmkit bots` makes its accounts in PostgreSQL, not here).
 registrations_per_address = 5
 registration_window = 600.0
-registrations_unlimited = ["127.0.0.1", "::1"]
+registrations_unlimited = []
 
 [cells]
 # A continent is tiled by cells, each a space on some world node (`realmkit cells`).

@@ -57,6 +57,10 @@ match_time_limit = 15.0
 [cells]
 balance = false
 
+[login]
+# Tests register many players from this machine.
+registrations_unlimited = ["127.0.0.1"]
+
 """
 
 

@@ -25,13 +25,21 @@ import msgspec
 from rich.console import Console
 from rich.live import Live
 
+from realmkit.auth.passwords import hash_password
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.cli.tables import ClusterStatus, InstanceRow, NodeRow, live_view
 from realmkit.client import bots as swarm
 from realmkit.content.loader import load_pack, pack_folder
 from realmkit.engines import embedded as engines
-from realmkit.errors import ConfigError, EngineUnreachable, RealmkitError, UsageError
+from realmkit.errors import (
+    AlreadyExists,
+    ConfigError,
+    EngineUnreachable,
+    NotFound,
+    RealmkitError,
+    UsageError,
+)
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
@@ -41,6 +49,7 @@ from realmkit.procs import free_port, is_alive, stop_process, write_private
 from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, SpaceLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings, port_clashes
+from realmkit.store.accounts import AccountRepo
 from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
@@ -200,10 +209,33 @@ async def _login_ready(settings: Settings, timeout: float = 60.0) -> None:
                 await asyncio.sleep(0.2)  # nodes are starting in other processes
 
 
+async def provide_bot_accounts(settings: Settings, first: int, count: int, tag: str) -> int:
+    """Create the swarm's accounts that do not exist yet, in PostgreSQL, as an operator
+    does: the login API limits sign-ups per address, and bots are many from one.
+    How many were created."""
+    db = await Database.connect(engines.endpoints(settings, nats=False).database_url, max_size=2)
+    accounts = AccountRepo(db)
+    made = 0
+    try:
+        for index in range(first, first + count):
+            name = swarm.bot_account(index, tag)
+            with contextlib.suppress(NotFound):
+                await accounts.by_name(name)
+                continue
+            hashed = await asyncio.to_thread(hash_password, swarm.bot_password(index))
+            with contextlib.suppress(AlreadyExists):  # another swarm of the same tag
+                await accounts.create(name, hashed)
+                made += 1
+    finally:
+        await db.close()
+    return made
+
+
 async def _run_bots(
     settings: Settings, count: int, stop: asyncio.Event, stats: swarm.SwarmStats, tag: str
 ) -> None:
     await _login_ready(settings)
+    await provide_bot_accounts(settings, 0, count, tag)
     await swarm.run_swarm(count, login_url(settings), stop=stop, stats=stats, tag=tag)
 
 

@@ -525,7 +525,12 @@ def bots(
         float | None, typer.Option(min=1, help="Seconds to run (default: until Ctrl-C).")
     ] = None,
     login: Annotated[
-        str | None, typer.Option(help="Login API URL (default: the node file's login node).")
+        str | None,
+        typer.Option(
+            help="Login API URL (default: the node file's login node, whose accounts the "
+            "bots get in its PostgreSQL; a login node elsewhere limits sign-ups per address "
+            "unless its [login] registrations_unlimited names this one)."
+        ),
     ] = None,
     tag: Annotated[
         str | None,
@@ -596,6 +601,10 @@ def bots(
 
     def swarm_run(settings: Settings) -> swarm.SwarmSummary:
         url = login or launch.login_url(settings)
+        if login is None:  # this node file's cluster: its accounts made as an operator
+            if not as_json:
+                err.print(f"making the accounts of {count} bots that lack one...")
+            uvloop.run(launch.provide_bot_accounts(settings, first, count, swarm_tag))
         options = swarm.SwarmOptions(
             realm_id=realm,
             duration=duration,

@@ -99,6 +99,11 @@ def bot_account(index: int, tag: str = "") -> str:
     return f"bot_{tag.lower()}_{index}" if tag else f"bot_{index}"
 
 
+def bot_password(index: int) -> str:
+    """Bot ``index``'s password (bots are load, not secrets)."""
+    return f"bot-password-{index}"
+
+
 def bot_name(index: int, tag: str = "") -> str:
     """Bot character names: letters only, as the realm requires (Botaaaa, Botxyzaaab, ...)."""
     letters = ""
@@ -387,7 +392,7 @@ async def run_bot(
                 await api.refresh(held)
                 stats.refreshed += 1
                 return
-        await api.register_or_login(account, f"bot-password-{index}")
+        await api.register_or_login(account, bot_password(index))
 
     async def enter() -> GameClient | LightClient:
         await log_in()

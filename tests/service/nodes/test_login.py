@@ -10,17 +10,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
 from realmkit.auth.tickets import Audience, load_public_key, unverified_key_id, verify
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
+from realmkit.cli.cluster import provide_bot_accounts
+from realmkit.client.bots import bot_account, bot_password
+from realmkit.client.login import LoginClient
 from realmkit.content.loader import classic_pack_path, load_pack
 from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.login.node import LoginNode
 from realmkit.nodes.login.starts import start_in
 from realmkit.protocol.cluster import GatewayLoad
-from realmkit.settings import LoginSettings, NodeSpec, Role
+from realmkit.settings import DEFAULT_SETTINGS, EngineSettings, LoginSettings, NodeSpec, Role
 from realmkit.store.accounts import MAX_LINES
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
@@ -64,10 +68,12 @@ async def realm_id(db: Database) -> int:
 async def login_node(
     database_url: str, endpoints: Endpoints, limits: LoginSettings | None = None
 ) -> AsyncIterator[Api]:
-    """A login node on 127.0.0.1 (``limits``: the default ones) and a client of it."""
+    """A login node on 127.0.0.1 and a client of it (``limits``: the default ones, but
+    for registrations from this machine: the tests register many accounts)."""
     spec = NodeSpec(name="login", role=Role.LOGIN, host="127.0.0.1", port=0)
     here = Endpoints(endpoints.nats_url, database_url)
-    node = LoginNode(spec, here, limits=limits or LoginSettings())
+    limits = limits or LoginSettings(registrations_unlimited=("127.0.0.1",))
+    node = LoginNode(spec, here, limits=limits)
     await node.start()
     try:
         async with aiohttp.ClientSession() as session:
@@ -318,9 +324,10 @@ async def test_spraying_many_accounts_locks_the_address(api: Api) -> None:
 async def test_registrations_are_limited_per_address(
     database_url: str, endpoints: Endpoints
 ) -> None:
-    """Five registrations from one address in ten minutes; the sixth is 429 with a
-    Retry-After of about ten minutes; another address still registers."""
-    limits = LoginSettings(registrations_unlimited=())
+    """By default five registrations from one address in ten minutes, loopback too;
+    the sixth is 429 with a Retry-After of about ten minutes; another address still
+    registers."""
+    limits = LoginSettings()
     async with login_node(database_url, endpoints, limits) as api:
         for n in range(5):
             await api.account(f"newbie_{n}")
@@ -355,3 +362,27 @@ async def test_a_burst_of_registrations_does_not_hold_up_cheap_requests(api: Api
         assert not all(task.done() for task in burst), "the burst was over before the checks"
     finally:
         await asyncio.gather(*burst)
+
+
+async def test_bot_accounts_are_made_in_postgresql_past_the_sign_up_limit(
+    database_url: str, endpoints: Endpoints
+) -> None:
+    """`realmkit bots` on the node file's cluster makes its eight accounts in PostgreSQL
+    (once: a second swarm of the tag makes none), so all eight log in through a login
+    node with the default limits, whose sign-ups from this address stop at five."""
+    settings = msgspec.structs.replace(
+        DEFAULT_SETTINGS, engines=EngineSettings(database_url=database_url, nats_url="unused")
+    )
+    assert await provide_bot_accounts(settings, 0, 8, "lim") == 8
+    assert await provide_bot_accounts(settings, 0, 8, "lim") == 0
+    async with login_node(database_url, endpoints, LoginSettings()) as api:
+        for index in range(8):
+            client = LoginClient(api.base, api.session)
+            await client.register_or_login(bot_account(index, "lim"), bot_password(index))
+            assert client.token
+        for n in range(5):
+            await api.account(f"stranger_{n}")
+        status, body = await api.call(
+            "POST", "/api/register", {"username": "stranger_5", "password": "x" * 12}
+        )
+        assert (status, body["error"]["code"]) == (429, "RATE_LIMITED")
