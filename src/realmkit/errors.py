@@ -49,7 +49,8 @@ dependency that is down or unreachable, which a caller may retry.
     │   ├── BusUnavailable              NATS connection lost or refused
     │   ├── BusTimeout                  a request got no reply in time
     │   ├── NoResponders                nobody listens on a request subject
-    │   └── LaunchFailed                the launcher could not start or stop a world node
+    │   ├── LaunchFailed                the launcher could not start or stop a world node
+    │   └── BackupFailed                a backup, its verification or a restore did not complete
     └── InternalError                   realmkit itself is wrong
         ├── EngineStartFailed           an embedded engine did not come up
         ├── MigrationError              a schema migration failed
@@ -464,6 +465,15 @@ class LaunchFailed(Unavailable):
 
     def __init__(self, what: str, detail: str) -> None:
         super().__init__(f"launcher: {what}: {detail}", what=what, detail=detail)
+
+
+class BackupFailed(Unavailable):
+    """A backup command (Barman: backup, verify, list, cron) did not complete."""
+
+    code = "BACKUP_FAILED"
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"backup: {what}: {detail}", what=what, detail=detail)
 
 
 # --- realmkit is wrong -----------------------------------------------------

@@ -35,6 +35,7 @@ class Role(StrEnum):
     ORCHESTRATOR = "orchestrator"
     MATCHMAKER = "matchmaker"
     REVIVER = "reviver"
+    BACKUP = "backup"
 
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
@@ -130,6 +131,23 @@ class LoginSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     registrations_unlimited: tuple[str, ...] = ()
 
 
+class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What the backup node keeps (``realmkit.backup``)."""
+
+    # Where backups go ("": <data_dir>/backups); outside the database's data folder,
+    # on another disk or host in a real deployment.
+    folder: str = ""
+    # A base backup this often (the WAL streams between them, as it is written).
+    base_every: Seconds = 6 * 3600.0
+    # Barman's retention policy: "REDUNDANCY N" or "RECOVERY WINDOW OF N DAYS".
+    retention: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^(REDUNDANCY [1-9][0-9]*|RECOVERY WINDOW OF [1-9][0-9]* (DAYS|WEEKS|MONTHS))$"
+        ),
+    ] = "REDUNDANCY 3"
+
+
 class Launcher(StrEnum):
     LOCAL = "local"  # world nodes as processes on this machine
     COMMAND = "command"  # run launch_command / retire_command (e.g. kubectl scale)
@@ -196,6 +214,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     scaling: ScalingSettings = ScalingSettings()
     cells: CellSettings = CellSettings()
     matchmaking: MatchmakingSettings = MatchmakingSettings()
+    backup: BackupSettings = BackupSettings()
     login: LoginSettings = LoginSettings()
     nodes: tuple[NodeSpec, ...] = ()
 
@@ -210,6 +229,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def backup_path(self) -> Path:
+        folder = self.backup.folder
+        return Path(folder).expanduser().resolve() if folder else self.data_path / "backups"
 
     def nodes_with_role(self, role: Role) -> tuple[NodeSpec, ...]:
         return tuple(n for n in self.nodes if n.role is role)
@@ -348,8 +372,18 @@ merge_players = 100
 check_every = 5.0
 cooldown = 30.0
 
+[backup]
+# Where the backup node keeps base backups and the WAL it streams ("" is
+# <data_dir>/backups): another disk or host in a real deployment.
+folder = ""
+# Seconds between two base backups; the WAL streams between them as it is written.
+base_every = 21600.0
+# "REDUNDANCY N" (keep N base backups) or "RECOVERY WINDOW OF N DAYS".
+retention = "REDUNDANCY 3"
+
 # One [[nodes]] table per process. Roles: login, gateway, world,
-# orchestrator, matchmaker, reviver. port = 0 picks a free port.
+# orchestrator, matchmaker, reviver, backup. port = 0 picks a free port
+# (metrics_port too: every node serves Prometheus /metrics there).
 [[nodes]]
 name = "login"
 role = "login"
@@ -388,6 +422,10 @@ role = "world"
 [[nodes]]
 name = "world-2"
 role = "world"
+
+[[nodes]]
+name = "backup-1"
+role = "backup"
 """
 
 # The documented file above *is* the default: a missing realmkit.toml behaves

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from realmkit.cli.backups import backup_app
 from realmkit.cli.entry import version_text, write_node_file
 from realmkit.cli.realms import patch_app, pool_app, realm_app
 from realmkit.cli.support import (
@@ -67,6 +68,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(realm_app, name="realm")
 app.add_typer(pool_app, name="pool")
 app.add_typer(patch_app, name="patch")
+app.add_typer(backup_app, name="backup")
 
 
 @app.callback()

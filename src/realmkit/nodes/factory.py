@@ -6,6 +6,7 @@ import msgspec
 
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import ConfigError, UsageError
+from realmkit.nodes.backup.node import BackupNode
 from realmkit.nodes.base import Node
 from realmkit.nodes.gateway.node import GatewayNode
 from realmkit.nodes.login.node import LoginNode
@@ -32,6 +33,8 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
         )
     if spec.role is Role.GATEWAY:
         return GatewayNode(spec, endpoints)
+    if spec.role is Role.BACKUP:
+        return BackupNode(spec, endpoints, settings.backup, settings.backup_path)
     if spec.role is Role.MATCHMAKER:
         return MatchmakerNode(spec, endpoints, settings.matchmaking)
     raise UsageError(f"role {spec.role.value} cannot run as a node yet", role=spec.role.value)

@@ -1,0 +1,1 @@
+"""Backups of the cluster's database: the Barman adapter (``barman``)."""

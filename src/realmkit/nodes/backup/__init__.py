@@ -1,0 +1,1 @@
+"""The backup node: continuous backups of the cluster's PostgreSQL."""
