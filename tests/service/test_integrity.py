@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -154,3 +155,29 @@ def test_cli_check_exit_codes(database_url: str, run_realmkit) -> None:  # type:
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert "no damage found" in stdout
+
+
+async def test_an_unreadable_table_calls_for_a_restore(database_url: str, db: Database) -> None:
+    """A table whose data file is lost is found by the full read and, with --repair, is
+    referred to a restore from a backup (nothing else is touched)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TABLE ops.ledger (n integer); INSERT INTO ops.ledger VALUES (1)")
+        await conn.execute("CHECKPOINT")
+        data = await conn.fetchval("SHOW data_directory")
+        path = await conn.fetchval("SELECT pg_relation_filepath('ops.ledger')")
+    finally:
+        await conn.close()
+    await asyncio.to_thread(Path(data, path).unlink)  # the file is lost on disk
+
+    fresh = await Database.connect(database_url, max_size=1)  # no backend has the file open
+    try:
+        found = await integrity.find(fresh)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("table_unreadable", "ops.ledger", integrity.Remedy.RESTORE)
+        ]
+        repairs = await integrity.repair(fresh, found)
+        assert [r.action for r in repairs] == ["restore from a backup"]
+        assert await fresh.fetchval("SELECT count(*) FROM ops.repairs") == 0
+    finally:
+        await fresh.close()
