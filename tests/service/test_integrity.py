@@ -81,7 +81,19 @@ async def _plant(url: str) -> dict[str, Any]:
             realm["pool_id"],
             gone,
         )
-        return {"character": character, "ticket": ticket, "match": running}
+        fenced = await conn.fetchval(
+            "INSERT INTO characters.characters (account_id, realm_id, name, hp, map_id, "
+            "pos_x, pos_y, pos_z, save_epoch) VALUES ($1, $2, 'Fenced', 10, 0, 0, 0, 0, 5) "
+            "RETURNING character_id",
+            account,
+            realm["realm_id"],
+        )
+        await conn.execute(
+            "INSERT INTO characters.player_assignments (character_id, epoch, state) "
+            "VALUES ($1, 2, 'offline')",
+            fenced,
+        )
+        return {"character": character, "ticket": ticket, "match": running, "fenced": fenced}
     finally:
         await conn.close()
 
@@ -99,6 +111,7 @@ async def test_check_finds_and_repairs_each_kind_of_damage(database_url: str, db
         ("item_owner_missing", str(ORPHAN_ITEM)),
         ("item_stack_not_positive", "7"),
         ("assignment_in_gone_instance", str(planted["character"])),
+        ("assignment_epoch_behind_save", str(planted["fenced"])),
         ("ticket_match_state", str(planted["ticket"])),
         ("match_running_in_gone_instance", str(planted["match"])),
         ("sequence_behind", "characters.item_id_blocks"),
@@ -127,6 +140,11 @@ async def test_check_finds_and_repairs_each_kind_of_damage(database_url: str, db
             "SELECT state FROM matchmaking.matches WHERE match_id = $1", planted["match"]
         )
         assert match == "done"
+        epoch = await conn.fetchval(
+            "SELECT epoch FROM characters.player_assignments WHERE character_id = $1",
+            planted["fenced"],
+        )
+        assert epoch == 5
     assert await integrity.find(db) == []
 
 
@@ -143,13 +161,13 @@ def test_cli_check_exit_codes(database_url: str, run_realmkit) -> None:  # type:
     assert proc.returncode == 1, stderr
     report = json.loads(stdout)
     assert not report["ok"]
-    assert len(report["findings"]) == 6
+    assert len(report["findings"]) == 7
     assert "checking" in stderr
 
     proc = run_realmkit("db", "check", "--repair", "--json", env=env)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
-    assert len(json.loads(stdout)["repairs"]) == 6
+    assert len(json.loads(stdout)["repairs"]) == 7
 
     proc = run_realmkit("db", "check", env=env)
     stdout, stderr = proc.communicate(timeout=60)

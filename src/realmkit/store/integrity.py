@@ -6,7 +6,8 @@ Each logical check is one SQL query returning the offending rows as
 
 1. ``correct``: the row is put right in place (an item whose owner is gone goes
    to ``ops.recovery_mailbox``, a character assigned to a gone instance goes
-   offline so its next login places it at home, a sequence behind its table's
+   offline so its next login places it at home, an assignment epoch behind the
+   saves it fenced catches up, a sequence behind its table's
    largest id moves past it);
 2. ``quarantine``: the row cannot be put right, so it moves to
    ``ops.quarantine`` as JSON (never deleted outright);
@@ -107,6 +108,20 @@ CHECKS: tuple[Check, ...] = (
         "UPDATE characters.player_assignments a SET state = 'offline', instance_id = NULL, "
         "epoch = epoch + 1, resume_hash = NULL, updated_at = now() "
         "WHERE character_id = $1::text::bigint RETURNING to_jsonb(a)",
+    ),
+    Check(
+        "assignment_epoch_behind_save",
+        "a character's assignment epoch behind the epoch of its last save",
+        Remedy.CORRECT,
+        "SELECT a.character_id::text, to_jsonb(a) || jsonb_build_object('save_epoch', "
+        "c.save_epoch) FROM characters.player_assignments a JOIN characters.characters c "
+        "USING (character_id) WHERE a.epoch < c.save_epoch ORDER BY a.character_id",
+        # Placements grow the epoch from here: behind the saves, every save of the
+        # next placement would be refused as stale.
+        "UPDATE characters.player_assignments a SET epoch = GREATEST(a.epoch, c.save_epoch), "
+        "updated_at = now() FROM characters.characters c "
+        "WHERE a.character_id = $1::text::bigint AND c.character_id = a.character_id "
+        "RETURNING to_jsonb(a)",
     ),
     Check(
         "ticket_match_state",
