@@ -163,6 +163,10 @@ def test_cli_check_exit_codes(database_url: str, run_realmkit) -> None:  # type:
     assert not report["ok"]
     assert len(report["findings"]) == 7
     assert "checking" in stderr
+    proc = run_realmkit("db", "check", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "item_owner_missing" in stdout
 
     proc = run_realmkit("db", "check", "--repair", "--json", env=env)
     stdout, stderr = proc.communicate(timeout=60)
