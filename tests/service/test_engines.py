@@ -23,7 +23,8 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 
 async def test_engines_start_answer_and_stop(engine_folder: Path) -> None:
-    """A fresh pair starts, answers NATS and SQL, and is gone after down()."""
+    """A fresh pair starts, answers NATS and SQL (data checksums on), and is gone after
+    down()."""
     pair = EmbeddedEngines(engine_folder / "data", durable=False)
     try:
         infos = {i.name: i for i in pair.up()}
@@ -34,6 +35,7 @@ async def test_engines_start_answer_and_stop(engine_folder: Path) -> None:
         await bus.close()
         conn = await asyncpg.connect(database_url)
         assert await conn.fetchval("SELECT 41 + 1") == 42
+        assert await conn.fetchval("SHOW data_checksums") == "on"
         await conn.close()
     finally:
         pair.down()

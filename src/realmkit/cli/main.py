@@ -236,6 +236,67 @@ def db_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     raise typer.Exit(1 if pending else 0)
 
 
+@db_app.command("check")
+def db_check(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Correct what can be corrected, quarantine what cannot, and say when "
+            "only a restore from a backup helps; every repair is logged in ops.repairs.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the database's pages and the game's invariants.
+
+    Exit 0 when clean, 1 when something was found; with --repair, 0 when every
+    finding was corrected or quarantined, 2 when a restore from a backup is needed.
+    """
+    from rich.table import Table
+
+    from realmkit.store import integrity
+
+    def progress(step: str) -> None:
+        err.print(f"[dim]checking: {step}[/dim]", highlight=False)
+
+    async def work(db: Database) -> tuple[list[integrity.Finding], list[integrity.Repair]]:
+        found = await integrity.find(db, progress)
+        repairs = await integrity.repair(db, found, progress) if repair else []
+        return found, repairs
+
+    found, repairs = run(ctx, as_json, lambda s: run_async(lambda: with_db(s, work)))
+    restore = any(f.remedy is integrity.Remedy.RESTORE for f in found)
+    # After a repair only what needs a restore is left; before, anything found fails.
+    code = (2 if restore else 0) if repair else (1 if found else 0)
+    if as_json:
+        print_json({"ok": not found, "findings": found, "repairs": repairs, "restore": restore})
+        raise typer.Exit(code)
+    if not found:
+        out.print("no damage found")
+        raise typer.Exit(code)
+    table = Table("check", "row", "remedy", "detail")
+    for f in found:
+        table.add_row(f.check, f.key, f.remedy.value, _short(f.detail))
+    out.print(table)
+    if repairs:
+        done = Table("check", "row", "action", "after")
+        for r in repairs:
+            done.add_row(r.check, r.key, r.action, _short(r.after or {}))
+        out.print(done)
+    if restore:
+        out.print("some tables cannot be read: restore the database from a backup")
+    raise typer.Exit(code)
+
+
+def _short(detail: object, limit: int = 100) -> str:
+    import json
+
+    text = json.dumps(detail, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 # --- nodes ----------------------------------------------------------------------
 
 

@@ -168,6 +168,9 @@ class EmbeddedPostgres:
                     "--auth-local=peer",
                     "--encoding=UTF8",
                     "--locale=C",
+                    # A page damaged on disk fails its read instead of returning garbage
+                    # (``realmkit db check``); data folders made before keep theirs.
+                    "--data-checksums",
                 ],
             )
         finally:

@@ -1,0 +1,291 @@
+"""The database's integrity check and repair (``realmkit db check [--repair]``).
+
+Each logical check is one SQL query returning the offending rows as
+``(key, row)``: ``key`` names the row, ``row`` is the row as JSON. A finding's
+``remedy`` says what ``--repair`` does with it, in the seeds' order:
+
+1. ``correct``: the row is put right in place (an item whose owner is gone goes
+   to ``ops.recovery_mailbox``, a character assigned to a gone instance goes
+   offline so its next login places it at home, an assignment epoch behind the
+   saves it fenced catches up, a sequence behind its table's
+   largest id moves past it);
+2. ``quarantine``: the row cannot be put right, so it moves to
+   ``ops.quarantine`` as JSON (never deleted outright);
+3. ``restore``: beyond repair here (a table that cannot be read): restore
+   from a backup.
+
+Every repair runs in its own transaction with its row in ``ops.repairs``
+(before and after). The physical check reads every table of the realmkit
+schemas in full, TOAST included: with data checksums a damaged page fails
+the read (``pg_amcheck`` is not in the embedded PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from realmkit.errors import StoreError
+from realmkit.store.postgres import ConnectionLike, Database
+
+SCHEMAS = ("auth", "cluster", "characters", "matchmaking", "ops")
+
+
+class Remedy(enum.StrEnum):
+    CORRECT = "correct"
+    QUARANTINE = "quarantine"
+    RESTORE = "restore"
+
+
+class Finding(msgspec.Struct, frozen=True):
+    check: str
+    key: str
+    remedy: Remedy
+    detail: dict[str, Any]
+
+
+class Repair(msgspec.Struct, frozen=True):
+    check: str
+    key: str
+    action: str  # corrected | quarantined | restore from a backup
+    after: dict[str, Any] | None
+
+
+class Check(msgspec.Struct, frozen=True):
+    """One invariant: ``query`` returns its offending rows as ``(key, row)``.
+
+    ``repair`` is the SQL that corrects one of them (``$1`` the key as text) and
+    returns the row after as ``jsonb``; for ``quarantine`` checks,
+    ``table``/``key_column`` name the row to move out.
+    """
+
+    name: str
+    description: str
+    remedy: Remedy
+    query: str
+    repair: str = ""
+    table: str = ""
+    key_column: str = ""
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "item_owner_missing",
+        "an item whose owner character does not exist",
+        Remedy.CORRECT,
+        "SELECT i.item_id::text, to_jsonb(i) FROM characters.items i "
+        "WHERE NOT EXISTS (SELECT 1 FROM characters.characters c "
+        "WHERE c.character_id = i.owner_character_id) ORDER BY i.item_id",
+        "WITH moved AS (DELETE FROM characters.items i WHERE item_id = $1::text::bigint "
+        "RETURNING i.item_id, i.owner_character_id, to_jsonb(i) AS item) "
+        "INSERT INTO ops.recovery_mailbox (item_id, former_owner_id, item) "
+        "SELECT item_id, owner_character_id, item FROM moved "
+        "RETURNING jsonb_build_object('recovery_mailbox', item_id)",
+    ),
+    Check(
+        "item_stack_not_positive",
+        "an item with a stack count below 1",
+        Remedy.QUARANTINE,
+        "SELECT i.item_id::text, to_jsonb(i) FROM characters.items i "
+        "WHERE i.stack_count < 1 ORDER BY i.item_id",
+        table="characters.items",
+        key_column="item_id",
+    ),
+    Check(
+        "assignment_in_gone_instance",
+        "a character assigned to an instance that is gone or missing",
+        Remedy.CORRECT,
+        "SELECT a.character_id::text, to_jsonb(a) FROM characters.player_assignments a "
+        "LEFT JOIN characters.instances i USING (instance_id) "
+        "WHERE a.instance_id IS NOT NULL AND (i.instance_id IS NULL OR i.state = 'gone') "
+        "ORDER BY a.character_id",
+        # Offline with a new epoch: no save of the old placement is accepted, and the
+        # next login places the character at home.
+        "UPDATE characters.player_assignments a SET state = 'offline', instance_id = NULL, "
+        "epoch = epoch + 1, resume_hash = NULL, updated_at = now() "
+        "WHERE character_id = $1::text::bigint RETURNING to_jsonb(a)",
+    ),
+    Check(
+        "assignment_epoch_behind_save",
+        "a character's assignment epoch behind the epoch of its last save",
+        Remedy.CORRECT,
+        "SELECT a.character_id::text, to_jsonb(a) || jsonb_build_object('save_epoch', "
+        "c.save_epoch) FROM characters.player_assignments a JOIN characters.characters c "
+        "USING (character_id) WHERE a.epoch < c.save_epoch ORDER BY a.character_id",
+        # Placements grow the epoch from here: behind the saves, every save of the
+        # next placement would be refused as stale.
+        "UPDATE characters.player_assignments a SET epoch = GREATEST(a.epoch, c.save_epoch), "
+        "updated_at = now() FROM characters.characters c "
+        "WHERE a.character_id = $1::text::bigint AND c.character_id = a.character_id "
+        "RETURNING to_jsonb(a)",
+    ),
+    Check(
+        "ticket_match_state",
+        "a matchmaking ticket whose state does not fit its match's",
+        Remedy.QUARANTINE,
+        "SELECT t.ticket_id::text, to_jsonb(t) || jsonb_build_object('match_state', m.state) "
+        "FROM matchmaking.tickets t LEFT JOIN matchmaking.matches m USING (match_id) "
+        "WHERE (t.match_id IS NOT NULL AND m.match_id IS NULL) "
+        "OR (t.state = 'proposed' AND m.state IS DISTINCT FROM 'proposed') "
+        "OR (t.state = 'accepted' AND m.state IS DISTINCT FROM 'proposed' "
+        "AND m.state IS DISTINCT FROM 'accepted') "
+        "OR (t.state = 'in_match' AND m.state IS DISTINCT FROM 'accepted' "
+        "AND m.state IS DISTINCT FROM 'running') "
+        "OR (t.state = 'queued' AND m.state IN ('proposed', 'accepted', 'running')) "
+        "ORDER BY t.ticket_id",
+        table="matchmaking.tickets",
+        key_column="ticket_id",
+    ),
+    Check(
+        "match_running_in_gone_instance",
+        "a running match whose instance is gone or missing",
+        Remedy.CORRECT,
+        "SELECT m.match_id::text, to_jsonb(m) FROM matchmaking.matches m "
+        "LEFT JOIN characters.instances i USING (instance_id) "
+        "WHERE m.state = 'running' AND (i.instance_id IS NULL OR i.state = 'gone') "
+        "ORDER BY m.match_id",
+        # Its players were sent home with the instance: the match ends in a draw.
+        "UPDATE matchmaking.matches m SET state = 'done', winner = NULL, updated_at = now() "
+        "WHERE match_id = $1::text::bigint RETURNING to_jsonb(m)",
+    ),
+)
+
+# Every identity column, and the item id blocks (items take ids from a block
+# of 1024 handed out by characters.item_id_blocks): the next value a sequence
+# hands out must be above every id already stored.
+_SEQUENCES = (
+    "SELECT n.nspname || '.' || c.relname, a.attname, "
+    "pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) "
+    "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE a.attidentity <> '' AND n.nspname = ANY($1::text[]) AND c.relkind = 'r' "
+    "UNION ALL SELECT 'characters.items', 'item_id', 'characters.item_id_blocks' "
+    "ORDER BY 1"
+)
+_TABLES = (
+    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'm') AND n.nspname = ANY($1::text[]) ORDER BY 1"
+)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _row(value: Any) -> dict[str, Any]:
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return loaded if isinstance(loaded, dict) else {"value": loaded}
+
+
+async def find(db: Database, progress: Progress = _quiet) -> list[Finding]:
+    """Every finding of every check: physical first, then the logical ones."""
+    findings = await _physical(db, progress)
+    unreadable = {f.key for f in findings}
+    async with db.connection() as conn:
+        for check in CHECKS:
+            progress(check.name)
+            try:
+                rows = await conn.fetch(check.query)
+            except Exception as exc:
+                # A table of it cannot be read: already a restore finding.
+                if unreadable:
+                    continue
+                raise StoreError(f"{check.name}: {exc}") from exc
+            findings += [Finding(check.name, key, check.remedy, _row(row)) for key, row in rows]
+        progress("sequences")
+        findings += await _sequences(conn)
+    return findings
+
+
+async def _physical(db: Database, progress: Progress) -> list[Finding]:
+    """Read every table in full; one that fails is a restore finding."""
+    findings: list[Finding] = []
+    async with db.connection() as conn:
+        tables = [r[0] for r in await conn.fetch(_TABLES, list(SCHEMAS))]
+        for table in tables:
+            progress(f"reading {table}")
+            try:
+                # Each row cast to text: every column read, detoasted too.
+                await conn.fetchval(f"SELECT sum(length(t::text)) FROM {table} t")  # noqa: S608
+            except Exception as exc:  # a damaged page, a missing file: all mean restore
+                findings.append(
+                    Finding("table_unreadable", table, Remedy.RESTORE, {"error": str(exc)})
+                )
+    return findings
+
+
+async def _sequences(conn: ConnectionLike) -> list[Finding]:
+    findings = []
+    for table, column, sequence in await conn.fetch(_SEQUENCES, list(SCHEMAS)):
+        row = await conn.fetchrow(
+            f"SELECT (SELECT max({column}) FROM {table}) AS max_id, "  # noqa: S608
+            "s.last_value, s.start_value, s.increment_by FROM pg_sequences s "
+            "WHERE (quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename))::regclass "
+            "= $1::regclass",
+            sequence,
+        )
+        if row is None or row["max_id"] is None:
+            continue
+        last = row["last_value"]
+        upcoming = row["start_value"] if last is None else last + row["increment_by"]
+        if row["max_id"] >= upcoming:
+            detail = {"table": table, "max_id": row["max_id"], "next_value": upcoming}
+            findings.append(Finding("sequence_behind", sequence, Remedy.CORRECT, detail))
+    return findings
+
+
+async def repair(
+    db: Database, findings: list[Finding], progress: Progress = _quiet
+) -> list[Repair]:
+    """Correct, quarantine or refer to a restore each finding, logging each repair."""
+    checks = {c.name: c for c in CHECKS}
+    done: list[Repair] = []
+    for finding in findings:
+        progress(f"repairing {finding.check} {finding.key}")
+        if finding.remedy is Remedy.RESTORE:
+            done.append(Repair(finding.check, finding.key, "restore from a backup", None))
+            continue
+        async with db.transaction() as conn:
+            if finding.check == "sequence_behind":
+                await conn.execute(
+                    "SELECT setval($1::regclass, $2::bigint)", finding.key, finding.detail["max_id"]
+                )
+                after: dict[str, Any] = {"last_value": finding.detail["max_id"]}
+                action = "corrected"
+            elif finding.remedy is Remedy.CORRECT:
+                after = _row(await conn.fetchval(checks[finding.check].repair, finding.key))
+                action = "corrected"
+            else:
+                after = await _quarantine(conn, checks[finding.check], finding)
+                action = "quarantined"
+            await conn.execute(
+                "INSERT INTO ops.repairs (check_name, target, action, before, after) "
+                "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)",
+                finding.check,
+                finding.key,
+                action,
+                json.dumps(finding.detail),
+                json.dumps(after),
+            )
+        done.append(Repair(finding.check, finding.key, action, after))
+    return done
+
+
+async def _quarantine(conn: ConnectionLike, check: Check, finding: Finding) -> dict[str, Any]:
+    moved = await conn.fetchval(
+        f"WITH gone AS (DELETE FROM {check.table} t WHERE {check.key_column}::text = $1 "  # noqa: S608
+        "RETURNING to_jsonb(t) AS row_data) "
+        "INSERT INTO ops.quarantine (source_table, check_name, row_data) "
+        "SELECT $2, $3, row_data FROM gone RETURNING quarantine_id",
+        finding.key,
+        check.table,
+        check.name,
+    )
+    return {"quarantine_id": moved}

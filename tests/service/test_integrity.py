@@ -1,0 +1,205 @@
+"""`realmkit db check`: each kind of planted damage is found, repaired with a log row,
+and a second check is clean."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from realmkit.seed import seed_if_empty
+from realmkit.store import integrity
+from realmkit.store.postgres import Database
+
+ORPHAN_ITEM = 5_000_000  # also beyond the item id blocks handed out so far
+
+
+async def _plant(url: str) -> dict[str, Any]:
+    """Damage the foreign keys and triggers would refuse, planted with them off."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET session_replication_role = replica")
+        realm = await conn.fetchrow(
+            "SELECT realm_id, pool_id, game_id FROM auth.realmlist ORDER BY realm_id LIMIT 1"
+        )
+        account = await conn.fetchval(
+            "INSERT INTO auth.accounts (username, password_hash) VALUES ('victim', 'x') "
+            "RETURNING account_id"
+        )
+        character = await conn.fetchval(
+            "INSERT INTO characters.characters (account_id, realm_id, name, hp, map_id, "
+            "pos_x, pos_y, pos_z) VALUES ($1, $2, 'Victim', 10, 0, 0, 0, 0) "
+            "RETURNING character_id",
+            account,
+            realm["realm_id"],
+        )
+        gone = await conn.fetchval(
+            "INSERT INTO characters.instances (game_id, map_id, kind, pool_id, realm_id, "
+            "capacity, state) VALUES ($1, 33, 'dungeon', $2, $3, 5, 'gone') "
+            "RETURNING instance_id",
+            realm["game_id"],
+            realm["pool_id"],
+            realm["realm_id"],
+        )
+        await conn.execute(
+            "INSERT INTO characters.player_assignments (character_id, instance_id, epoch, state) "
+            "VALUES ($1, $2, 3, 'in_world')",
+            character,
+            gone,
+        )
+        await conn.execute(
+            "INSERT INTO characters.items (item_id, template_id, owner_character_id) "
+            "VALUES ($1, 1, 999999)",
+            ORPHAN_ITEM,
+        )
+        await conn.execute("ALTER TABLE characters.items DROP CONSTRAINT items_stack_count_check")
+        await conn.execute(
+            "INSERT INTO characters.items (item_id, template_id, owner_character_id, stack_count) "
+            "VALUES (7, 1, $1, -3)",
+            character,
+        )
+        cancelled = await conn.fetchval(
+            "INSERT INTO matchmaking.matches (pool_id, activity_id, state, teams, "
+            "accept_deadline) VALUES ($1, 'arena', 'cancelled', '[]', now()) RETURNING match_id",
+            realm["pool_id"],
+        )
+        ticket = await conn.fetchval(
+            "INSERT INTO matchmaking.tickets (pool_id, activity_id, character_id, members, "
+            "state, match_id) VALUES ($1, 'arena', $2, ARRAY[$2::bigint], 'proposed', $3) "
+            "RETURNING ticket_id",
+            realm["pool_id"],
+            character,
+            cancelled,
+        )
+        running = await conn.fetchval(
+            "INSERT INTO matchmaking.matches (pool_id, activity_id, state, teams, "
+            "accept_deadline, instance_id) VALUES ($1, 'arena', 'running', '[]', now(), $2) "
+            "RETURNING match_id",
+            realm["pool_id"],
+            gone,
+        )
+        fenced = await conn.fetchval(
+            "INSERT INTO characters.characters (account_id, realm_id, name, hp, map_id, "
+            "pos_x, pos_y, pos_z, save_epoch) VALUES ($1, $2, 'Fenced', 10, 0, 0, 0, 0, 5) "
+            "RETURNING character_id",
+            account,
+            realm["realm_id"],
+        )
+        await conn.execute(
+            "INSERT INTO characters.player_assignments (character_id, epoch, state) "
+            "VALUES ($1, 2, 'offline')",
+            fenced,
+        )
+        return {"character": character, "ticket": ticket, "match": running, "fenced": fenced}
+    finally:
+        await conn.close()
+
+
+async def test_check_finds_and_repairs_each_kind_of_damage(database_url: str, db: Database) -> None:
+    """Each planted invariant break is found; --repair corrects or quarantines it with an
+    ops.repairs row (before and after), and a second check finds nothing."""
+    await seed_if_empty(db)
+    assert await integrity.find(db) == []
+    planted = await _plant(database_url)
+
+    found = await integrity.find(db)
+    by_check = {(f.check, f.key) for f in found}
+    assert by_check == {
+        ("item_owner_missing", str(ORPHAN_ITEM)),
+        ("item_stack_not_positive", "7"),
+        ("assignment_in_gone_instance", str(planted["character"])),
+        ("assignment_epoch_behind_save", str(planted["fenced"])),
+        ("ticket_match_state", str(planted["ticket"])),
+        ("match_running_in_gone_instance", str(planted["match"])),
+        ("sequence_behind", "characters.item_id_blocks"),
+    }
+
+    repairs = await integrity.repair(db, found)
+    assert {r.action for r in repairs} == {"corrected", "quarantined"}
+    async with db.connection() as conn:
+        logged = await conn.fetch("SELECT check_name, before, after FROM ops.repairs")
+        assert sorted(r["check_name"] for r in logged) == sorted(f.check for f in found)
+        assert all(r["before"] is not None and r["after"] is not None for r in logged)
+        mailbox = await conn.fetchrow("SELECT former_owner_id, item FROM ops.recovery_mailbox")
+        assert mailbox["former_owner_id"] == 999999
+        assert json.loads(mailbox["item"])["item_id"] == ORPHAN_ITEM
+        quarantined = await conn.fetch(
+            "SELECT source_table FROM ops.quarantine ORDER BY source_table"
+        )
+        assert [r[0] for r in quarantined] == ["characters.items", "matchmaking.tickets"]
+        seat = await conn.fetchrow(
+            "SELECT state, instance_id, epoch FROM characters.player_assignments "
+            "WHERE character_id = $1",
+            planted["character"],
+        )
+        assert (seat["state"], seat["instance_id"], seat["epoch"]) == ("offline", None, 4)
+        match = await conn.fetchval(
+            "SELECT state FROM matchmaking.matches WHERE match_id = $1", planted["match"]
+        )
+        assert match == "done"
+        epoch = await conn.fetchval(
+            "SELECT epoch FROM characters.player_assignments WHERE character_id = $1",
+            planted["fenced"],
+        )
+        assert epoch == 5
+    assert await integrity.find(db) == []
+
+
+def test_cli_check_exit_codes(database_url: str, run_realmkit) -> None:  # type: ignore[no-untyped-def]
+    """`realmkit db check --json` exits 1 on damage, `--repair` fixes it (exit 0) and the
+    next check exits 0, with its progress on stderr."""
+    env = {"REALMKIT_DATABASE_URL": database_url}
+    proc = run_realmkit("db", "migrate", "--seed", "--json", env=env)
+    assert proc.wait(timeout=60) == 0
+    asyncio.run(_plant(database_url))
+
+    proc = run_realmkit("db", "check", "--json", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    report = json.loads(stdout)
+    assert not report["ok"]
+    assert len(report["findings"]) == 7
+    assert "checking" in stderr
+    proc = run_realmkit("db", "check", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "item_owner_missing" in stdout
+
+    proc = run_realmkit("db", "check", "--repair", "--json", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert len(json.loads(stdout)["repairs"]) == 7
+
+    proc = run_realmkit("db", "check", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "no damage found" in stdout
+
+
+async def test_an_unreadable_table_calls_for_a_restore(database_url: str, db: Database) -> None:
+    """A table whose data file is lost is found by the full read and, with --repair, is
+    referred to a restore from a backup (nothing else is touched)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TABLE ops.ledger (n integer); INSERT INTO ops.ledger VALUES (1)")
+        await conn.execute("CHECKPOINT")
+        data = await conn.fetchval("SHOW data_directory")
+        path = await conn.fetchval("SELECT pg_relation_filepath('ops.ledger')")
+    finally:
+        await conn.close()
+    await asyncio.to_thread(Path(data, path).unlink)  # the file is lost on disk
+
+    fresh = await Database.connect(database_url, max_size=1)  # no backend has the file open
+    try:
+        found = await integrity.find(fresh)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("table_unreadable", "ops.ledger", integrity.Remedy.RESTORE)
+        ]
+        repairs = await integrity.repair(fresh, found)
+        assert [r.action for r in repairs] == ["restore from a backup"]
+        assert await fresh.fetchval("SELECT count(*) FROM ops.repairs") == 0
+    finally:
+        await fresh.close()
