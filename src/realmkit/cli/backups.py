@@ -16,6 +16,7 @@ from realmkit.settings import Settings
 
 if TYPE_CHECKING:
     from realmkit.backup.barman import Barman
+    from realmkit.backup.restore import Restored
 
 backup_app = typer.Typer(
     help="Backups of the cluster's database: base backups and the WAL streamed between "
@@ -96,3 +97,63 @@ def backup_verify(
         print_json({"backup_id": backup_id, "verified": True})
     else:
         out.print(f"backup {backup_id} verified")
+
+
+@backup_app.command("restore")
+def backup_restore(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The moment: an ISO 8601 time (2026-12-03T21:30:00+00:00; without a zone "
+            "it is UTC), or 'latest' for the last WAL streamed.",
+        ),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Restore the embedded PostgreSQL to a moment, with the cluster stopped.
+
+    Stop the cluster first (`realmkit down`). The data folder found is moved aside
+    (data.replaced-<time>), never deleted; the newest base backup that ended
+    before the moment is copied and its WAL replayed up to the moment; then
+    `realmkit up` resumes the cluster from it."""
+    from realmkit.backup.barman import Barman
+    from realmkit.backup.restore import restore
+    from realmkit.engines.embedded import EmbeddedEngines
+
+    target = None if to == "latest" else _moment(to)
+    if not yes and not as_json:
+        typer.confirm(f"restore the database to {to} (the cluster must be stopped)?", abort=True)
+
+    def work(settings: Settings) -> Restored:
+        if settings.engines.database_url:
+            raise typer.BadParameter(
+                "restore runs on the embedded PostgreSQL; for an external one, run "
+                f"`barman -c {settings.backup_path / 'barman.conf'} recover` on its host",
+                param_hint="--to",
+            )
+        barman = Barman(settings.backup_path, "", settings.backup.retention)
+        postgres = EmbeddedEngines(settings.data_path).postgres
+        if not as_json:
+            err.print("restoring: copying the base backup, then replaying the WAL...")
+        return run_async(lambda: restore(barman, postgres, target))
+
+    done = run(ctx, as_json, work)
+    if as_json:
+        print_json(done)
+        return
+    out.print(
+        f"restored backup {done.backup_id} to {done.target} in {done.seconds:.1f} s"
+        + (f"; the previous data folder is kept in {done.replaced}" if done.replaced else "")
+        + "; `realmkit up` resumes the cluster"
+    )
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter("an ISO 8601 time or 'latest'", param_hint="--to") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -98,7 +98,9 @@ class EmbeddedPostgres:
 
     # --- start / stop -------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, create: bool = True) -> None:
+        """Start (initdb first when there is no cluster); ``create``: the realmkit
+        database too (not on a restored copy still replaying its WAL: read-only)."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.run_as:
             self._prepare_for_system_user()
@@ -117,7 +119,8 @@ class EmbeddedPostgres:
             except EngineStartFailed:
                 if attempt == START_ATTEMPTS - 1:
                     raise
-        self._createdb()
+        if create:
+            self._createdb()
 
     def stop(self) -> None:
         if self.pid() is None:
@@ -222,6 +225,16 @@ class EmbeddedPostgres:
         if self.run_as:
             entry = pwd.getpwnam(self.run_as)
             os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def own_data(self) -> None:
+        """Every file of the data folder to the server's user (a restore writes them
+        as whoever ran it)."""
+        if not self.run_as:
+            return
+        self._chown(self.pgdata)
+        for folder, dirs, files in os.walk(self.pgdata):
+            for name in [*dirs, *files]:
+                self._chown(Path(folder) / name)
 
     def _run(self, tool: str, args: list[str], *action: str) -> None:
         # Files, not pipes: the postmaster that pg_ctl leaves running would

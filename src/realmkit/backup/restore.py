@@ -1,0 +1,100 @@
+"""Restore the embedded PostgreSQL to a moment: the seeds' stop-and-restore procedure.
+
+It never runs half-way on a live database: it refuses while the server runs
+(``realmkit down`` first: the gateways tell their players and every node saves
+as it stops). The data folder found is moved aside, never deleted
+(``data.replaced-<time>``); Barman copies the newest base backup that ended
+before the moment and the WAL after it, PostgreSQL replays the WAL up to the
+moment and is promoted (a new timeline, writable), and is stopped again:
+``realmkit up`` resumes the cluster from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import asyncpg
+import msgspec
+
+from realmkit.backup.barman import SERVER, Barman
+from realmkit.engines.postgres import EmbeddedPostgres
+from realmkit.errors import BackupFailed, Conflict, NotFound
+
+PROMOTE_TIMEOUT = 600.0  # seconds the WAL replay may take
+
+
+class Restored(msgspec.Struct, frozen=True):
+    backup_id: str
+    target: str  # ISO 8601, or "latest"
+    replaced: str  # where the data folder found was moved ("" if there was none)
+    seconds: float
+
+
+def choose(backups: list[tuple[str, str, float]], target: datetime | None) -> str:
+    """The newest finished backup (id, status, end time) that ended before ``target``
+    (any, for the latest moment)."""
+    done = [(end, backup_id) for backup_id, status, end in backups if status == "DONE"]
+    usable = [d for d in done if target is None or d[0] <= target.timestamp()]
+    if not usable:
+        oldest = min((e for e, _ in done), default=0.0)
+        raise NotFound(
+            "backup",
+            "none"
+            if not done
+            else f"ending before {target}; the oldest ended at "
+            f"{datetime.fromtimestamp(oldest, UTC).isoformat(timespec='seconds')}",
+        )
+    return max(usable)[1]
+
+
+async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None) -> Restored:
+    """Restore ``pg``'s data folder to ``target`` (None: the latest WAL streamed)."""
+    if pg.pid() is not None:
+        raise Conflict(
+            f"PostgreSQL is running ({pg.pgdata}): stop the cluster first (`realmkit down`); "
+            "a restore never runs on a live database"
+        )
+    if not barman.config.exists():
+        raise NotFound("backups", f"none in {barman.folder} (no backup node ran there)")
+    started = time.monotonic()
+    listed = [(b.backup_id, b.status, b.end_time) for b in await barman.list()]
+    backup_id = choose(listed, target)
+    replaced = ""
+    if pg.pgdata.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        aside = pg.pgdata.with_name(f"data.replaced-{stamp}")
+        pg.pgdata.rename(aside)
+        replaced = str(aside)
+    moment = ["--partial-wal"]
+    if target is not None:
+        moment = ["--target-time", target.isoformat(), "--target-action", "promote"]
+    await barman.run("-q", "recover", SERVER, backup_id, str(pg.pgdata), *moment)
+    pg.own_data()
+    pg.start(create=False)
+    try:
+        await _promoted(pg)
+    finally:
+        pg.stop()
+    return Restored(
+        backup_id,
+        "latest" if target is None else target.isoformat(),
+        replaced,
+        time.monotonic() - started,
+    )
+
+
+async def _promoted(pg: EmbeddedPostgres) -> None:
+    """Wait until the copy replayed its WAL and takes writes."""
+    deadline = time.monotonic() + PROMOTE_TIMEOUT
+    while True:
+        conn = await asyncpg.connect(pg.url("postgres"))
+        try:
+            if not await conn.fetchval("SELECT pg_is_in_recovery()"):
+                return
+        finally:
+            await conn.close()
+        if time.monotonic() > deadline:
+            raise BackupFailed("recover", f"still replaying WAL after {PROMOTE_TIMEOUT:.0f} s")
+        await asyncio.sleep(0.2)  # PostgreSQL replays in its own process: look again
