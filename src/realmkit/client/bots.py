@@ -157,6 +157,9 @@ class SwarmStats:
         self.in_parties = 0
         self.queue_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.refreshed = 0  # logins with a refresh token (no password hash)
+        # Bots that came back by themselves through another gateway (a gateway stopped
+        # or was lost under them).
+        self.resumes = 0
         # The full clients' latencies apart (``probes``).
         self.probe_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         # The measuring window: since ``mark`` (None: since the start).
@@ -229,6 +232,7 @@ class SwarmSummary(msgspec.Struct, frozen=True):
     windowed: bool = False
     refreshed: int = 0
     in_window: int = 0  # bots in the world when the window started
+    resumes: int = 0  # bots that resumed through another gateway by themselves
 
 
 def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
@@ -251,6 +255,7 @@ def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
         ),
         windowed=stats.marked_at is not None,
         refreshed=stats.refreshed,
+        resumes=stats.resumes,
         in_window=stats.at_mark,
         errors=stats.errors,
         last_error=stats.last_error,
@@ -398,7 +403,9 @@ async def run_bot(
         ticket = await api.ticket(character.character_id)
         if light:
             return await LightClient.connect(ticket.gateway_url, ticket.ticket)
-        return await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+        game = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+        game.follow()  # through a gateway's restart or loss: resumed, not stopped
+        return game
 
     light = light and queue is None and party < 2
     client = await _retrying(enter, stop)
@@ -407,6 +414,7 @@ async def run_bot(
     sent: dict[int, float] = {}
     frames_seen = 0
     bytes_seen = 0
+    resumes_seen = 0
     queueing_task = None
     if isinstance(client, GameClient) and (queue is not None or party > 1):
         full = client
@@ -468,6 +476,9 @@ async def run_bot(
             stats.frames += client.frames - frames_seen
             stats.bytes += client.bytes - bytes_seen
             frames_seen, bytes_seen = client.frames, client.bytes
+            if isinstance(client, GameClient):
+                stats.resumes += client.resumes - resumes_seen
+                resumes_seen = client.resumes
             # A plain sleep (the loop checks ``stop``): a timeout around stop.wait()
             # cost a bench's bots a tenth of their CPU.
             await asyncio.sleep(STEP_SECONDS)

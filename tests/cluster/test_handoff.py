@@ -1,0 +1,93 @@
+"""A gateway stopping (SIGTERM: a rolling restart) hands its players to the other one:
+told to reconnect, they resume by themselves where they were, nobody logged out."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+
+from cluster_procs import node_pid
+from invariants import fetch
+from test_instances import enter_at
+
+from realmkit.client.game import GameClient, world_position
+
+WAIT = 20.0
+
+
+async def _seat(cluster, client: GameClient) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    rows = await fetch(
+        cluster.database_url,
+        "SELECT state, instance_id, gateway_id FROM characters.player_assignments "
+        "WHERE character_id = $1",
+        client.character_id,
+    )
+    return dict(rows[0])
+
+
+async def _walk(client: GameClient) -> None:
+    """The client's own moves come back in frames."""
+    async with asyncio.timeout(WAIT):
+        while client.position is None or client.transferring:
+            await client.wait_frame()
+        x, y, _, _ = client.position
+        target = (x + 2.0, y)
+        while True:
+            await client.walk_towards(*target, speed=6.0, step_seconds=0.1)
+            await asyncio.sleep(0.1)  # the client's own pace: ten reports a second
+            me = client.me()
+            if me is not None and math.dist(world_position(me)[:2], target) < 0.5:
+                return
+
+
+async def test_stopped_gateway_hands_its_players_to_another(http, cluster, eventually) -> None:
+    """SIGTERM gateway-1: its player is told to reconnect (closed with 4003), resumes
+    through gateway-2 by itself, finds its character where it was, never logged out,
+    and keeps receiving frames."""
+    client = await enter_at(http, cluster, "Handed", (300.0, 300.0), gateway=0)
+    try:
+        client.follow(cluster.gateways)
+        await _walk(client)
+        seat = await _seat(cluster, client)
+        assert seat["state"] == "in_world"
+        assert seat["gateway_id"] == "gateway-1"
+        character_id = client.character_id
+        me = client.me()
+        assert me is not None
+        where = world_position(me)
+        token = client.resume_token
+
+        os.kill(node_pid(cluster.pid, "gateway-1"), signal.SIGTERM)
+
+        async def resumed() -> bool:
+            return client.resumes == 1
+
+        await eventually(resumed, WAIT, "the client resumed by itself")
+        assert client.reconnects == 1, "the gateway said where to reconnect"
+        assert not client.closed.is_set()
+        assert client.character_id == character_id
+        assert client.resume_token != token  # a fresh token with the new new_world
+        after = await _seat(cluster, client)
+        assert after["state"] == "in_world", "logged out"
+        assert after["instance_id"] == seat["instance_id"]
+        assert after["gateway_id"] == "gateway-2"
+        frames = client.frames
+        async with asyncio.timeout(WAIT):
+            while (row := client.me()) is None:
+                await client.wait_frame()
+        assert math.dist(world_position(row), where) < 1.0, "resumed somewhere else"
+        await _walk(client)
+        assert client.frames > frames
+
+        async def gateway_back() -> bool:
+            try:
+                node_pid(cluster.pid, "gateway-1")
+            except LookupError:
+                return False
+            return True
+
+        await eventually(gateway_back, WAIT, "the supervisor restarted gateway-1")
+    finally:
+        await client.close()
