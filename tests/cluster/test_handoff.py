@@ -7,7 +7,9 @@ import asyncio
 import math
 import os
 import signal
+import urllib.request
 
+import msgspec
 from cluster_procs import node_pid
 from invariants import fetch
 from test_instances import enter_at
@@ -91,3 +93,81 @@ async def test_stopped_gateway_hands_its_players_to_another(http, cluster, event
         await eventually(gateway_back, WAIT, "the supervisor restarted gateway-1")
     finally:
         await client.close()
+
+
+async def test_bots_keep_going_through_a_gateway_restart(  # type: ignore[no-untyped-def]
+    cluster, run_realmkit, eventually
+) -> None:
+    """`realmkit bots -n 4 --probes 1` (full and light clients): SIGTERM the gateway
+    holding most of them; they resume through the other by themselves, none logged
+    out, and the summary counts the resumes with no error."""
+
+    async def login_ready() -> bool:
+        def probe() -> bool:
+            try:
+                with urllib.request.urlopen(f"{cluster.login_url}/healthz", timeout=1) as resp:  # noqa: S310
+                    return int(msgspec.json.decode(resp.read()).get("gateways", 0)) >= 2
+            except OSError:
+                return False
+
+        return await asyncio.to_thread(probe)
+
+    await eventually(login_ready, WAIT, "the login node hears from both gateways")
+    proc = run_realmkit(
+        "bots",
+        "-n",
+        "4",
+        "--probes",
+        "1",
+        "--tag",
+        "hand",
+        "--login",
+        cluster.login_url,
+        "--json",
+        env={"REALMKIT_CONFIG": str(cluster.node_file)},
+    )
+    seats: dict[str, str] = {}
+
+    async def seated(exclude: str = "") -> bool:
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT c.name, a.gateway_id FROM characters.characters c "
+            "JOIN characters.player_assignments a USING (character_id) "
+            "WHERE c.name LIKE 'Bothand%' AND a.state = 'in_world'",
+        )
+        seats.clear()
+        seats.update({r["name"]: r["gateway_id"] for r in rows})
+        return len(seats) == 4 and exclude not in seats.values()
+
+    await eventually(seated, 3 * WAIT, "four bots in the world")
+    counts = {g: list(seats.values()).count(g) for g in ("gateway-1", "gateway-2")}
+    busiest = max(counts, key=lambda g: counts[g])
+    os.kill(node_pid(cluster.pid, busiest), signal.SIGTERM)
+
+    async def moved() -> bool:
+        return await seated(exclude=busiest)
+
+    await eventually(moved, WAIT, f"the bots of {busiest} seated through the other gateway")
+    at_move = await _positions(cluster)
+
+    async def walked_on() -> bool:
+        now = await _positions(cluster)
+        return all(math.dist(now[name], at_move[name]) > 2.0 for name in at_move)
+
+    await eventually(walked_on, 3 * WAIT, "every bot walked on after the restart")
+    assert proc.poll() is None, "the swarm stopped"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 0, stderr
+    summary = msgspec.json.decode(stdout)
+    assert summary["entered"] == 4
+    assert summary["resumes"] == counts[busiest], summary
+    assert summary["errors"] == 0, summary["last_error"]
+
+
+async def _positions(cluster) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
+    rows = await fetch(
+        cluster.database_url,
+        "SELECT name, pos_x, pos_y FROM characters.characters WHERE name LIKE 'Bothand%'",
+    )
+    return {r["name"]: (r["pos_x"], r["pos_y"]) for r in rows}

@@ -402,10 +402,13 @@ async def run_bot(
         character = await api.character(realm, bot_name(index, tag))
         ticket = await api.ticket(character.character_id)
         if light:
-            return await LightClient.connect(ticket.gateway_url, ticket.ticket)
-        game = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
-        game.follow()  # through a gateway's restart or loss: resumed, not stopped
-        return game
+            client: GameClient | LightClient = await LightClient.connect(
+                ticket.gateway_url, ticket.ticket
+            )
+        else:
+            client = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+        client.follow()  # through a gateway's restart or loss: resumed, not stopped
+        return client
 
     light = light and queue is None and party < 2
     client = await _retrying(enter, stop)
@@ -476,15 +479,15 @@ async def run_bot(
             stats.frames += client.frames - frames_seen
             stats.bytes += client.bytes - bytes_seen
             frames_seen, bytes_seen = client.frames, client.bytes
-            if isinstance(client, GameClient):
-                stats.resumes += client.resumes - resumes_seen
-                resumes_seen = client.resumes
+            stats.resumes += client.resumes - resumes_seen
+            resumes_seen = client.resumes
             # A plain sleep (the loop checks ``stop``): a timeout around stop.wait()
             # cost a bench's bots a tenth of their CPU.
             await asyncio.sleep(STEP_SECONDS)
         if not stop.is_set():
             stats.cut_off(client.close_code)
     finally:
+        stats.resumes += client.resumes - resumes_seen
         stats.connected -= 1
         if queueing_task is not None:
             queueing_task.cancel()
