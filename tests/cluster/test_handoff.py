@@ -171,3 +171,41 @@ async def _positions(cluster) -> dict[str, tuple[float, float]]:  # type: ignore
         "SELECT name, pos_x, pos_y FROM characters.characters WHERE name LIKE 'Bothand%'",
     )
     return {r["name"]: (r["pos_x"], r["pos_y"]) for r in rows}
+
+
+async def test_a_handed_off_player_who_never_comes_back_is_logged_out_after_the_grace(  # type: ignore[no-untyped-def]
+    http, cluster, eventually
+) -> None:
+    """SIGTERM a gateway under a client that does not follow: it is told to reconnect,
+    its character stays in the world at first (no leave), and is logged out (saved)
+    only by the leader once the resume grace has passed."""
+
+    def healthy(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    health = cluster.gateways[1].replace("ws://", "http://").replace("/ws", "/healthz")
+
+    async def gateway_up() -> bool:
+        return await asyncio.to_thread(healthy, health)
+
+    await eventually(gateway_up, WAIT, "gateway-2 answers")
+    client = await enter_at(http, cluster, "Wanderer", (320.0, 300.0), gateway=1)
+    try:
+        await _walk(client)
+        os.kill(node_pid(cluster.pid, "gateway-2"), signal.SIGTERM)
+        async with asyncio.timeout(WAIT):
+            await client.closed.wait()
+        assert client.reconnects == 1
+        assert client.resumes == 0
+        assert (await _seat(cluster, client))["state"] == "in_world", "logged out at once"
+
+        async def logged_out() -> bool:
+            return (await _seat(cluster, client))["state"] == "offline"
+
+        await eventually(logged_out, WAIT, "the player who never resumed logged out")
+    finally:
+        await client.close()
