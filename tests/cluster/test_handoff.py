@@ -147,7 +147,12 @@ async def test_bots_keep_going_through_a_gateway_restart(  # type: ignore[no-unt
     async def moved() -> bool:
         return await seated(exclude=busiest)
 
-    await eventually(moved, WAIT, f"the bots of {busiest} seated through the other gateway")
+    try:
+        await eventually(moved, WAIT, f"the bots of {busiest} seated through the other gateway")
+    except AssertionError:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=WAIT)
+        raise AssertionError(f"{seats} {out} {err[-3000:]}") from None
     at_move = await _positions(cluster)
 
     async def walked_on() -> bool:

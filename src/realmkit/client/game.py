@@ -268,6 +268,7 @@ class GameClient(Walker):
                         # Where it stood and its move numbering are kept: its moves go on.
                         self.ws = ws
                         self.table = EntityTable()
+                        self.transferring = False  # the resume seats it where it is
                         self.moved_to = ""
                         self.resumes += 1
                         self._entered(world)
