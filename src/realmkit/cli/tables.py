@@ -252,6 +252,9 @@ def bots_table(s: SwarmSummary, *, live: bool) -> Table:
     if s.in_parties:
         table.add_column("in parties")
         cells.append(str(s.in_parties))
+    if s.resumes:
+        table.add_column("resumes")
+        cells.append(str(s.resumes))
     table.add_row(*cells)
     return table
 

@@ -162,6 +162,9 @@ class SwarmStats:
         self.in_parties = 0
         self.queue_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.refreshed = 0  # logins with a refresh token (no password hash)
+        # Bots that came back by themselves through another gateway (a gateway stopped
+        # or was lost under them).
+        self.resumes = 0
         # The full clients' latencies apart (``probes``).
         self.probe_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         # The measuring window: since ``mark`` (None: since the start).
@@ -234,6 +237,7 @@ class SwarmSummary(msgspec.Struct, frozen=True):
     windowed: bool = False
     refreshed: int = 0
     in_window: int = 0  # bots in the world when the window started
+    resumes: int = 0  # bots that resumed through another gateway by themselves
 
 
 def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
@@ -256,6 +260,7 @@ def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
         ),
         windowed=stats.marked_at is not None,
         refreshed=stats.refreshed,
+        resumes=stats.resumes,
         in_window=stats.at_mark,
         errors=stats.errors,
         last_error=stats.last_error,
@@ -402,8 +407,13 @@ async def run_bot(
         character = await api.character(realm, bot_name(index, tag))
         ticket = await api.ticket(character.character_id)
         if light:
-            return await LightClient.connect(ticket.gateway_url, ticket.ticket)
-        return await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+            client: GameClient | LightClient = await LightClient.connect(
+                ticket.gateway_url, ticket.ticket
+            )
+        else:
+            client = await GameClient.connect(http, ticket.gateway_url, ticket.ticket)
+        client.follow()  # through a gateway's restart or loss: resumed, not stopped
+        return client
 
     light = light and queue is None and party < 2
     client = await _retrying(enter, stop)
@@ -412,6 +422,7 @@ async def run_bot(
     sent: dict[int, float] = {}
     frames_seen = 0
     bytes_seen = 0
+    resumes_seen = 0
     queueing_task = None
     if isinstance(client, GameClient) and (queue is not None or party > 1):
         full = client
@@ -473,12 +484,15 @@ async def run_bot(
             stats.frames += client.frames - frames_seen
             stats.bytes += client.bytes - bytes_seen
             frames_seen, bytes_seen = client.frames, client.bytes
+            stats.resumes += client.resumes - resumes_seen
+            resumes_seen = client.resumes
             # A plain sleep (the loop checks ``stop``): a timeout around stop.wait()
             # cost a bench's bots a tenth of their CPU.
             await asyncio.sleep(STEP_SECONDS)
         if not stop.is_set():
             stats.cut_off(client.close_code)
     finally:
+        stats.resumes += client.resumes - resumes_seen
         stats.connected -= 1
         if queueing_task is not None:
             queueing_task.cancel()

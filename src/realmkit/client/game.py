@@ -3,16 +3,24 @@
 Positions and time: the client reports where it is with its own clock
 (``client_time_ms``, milliseconds since connect), as the movement validator
 expects; ``walk_towards`` moves at a chosen speed, paced by real time.
+
+Resuming by itself (``GameClient.follow``): told ``reconnect`` by a stopping
+gateway, or cut off without being told once in the world (a gateway lost), the
+client comes back through the gateway named, else the gateways it was given, with
+``resume`` and its latest token: a few tries with a growing pause, its own
+position and move numbering kept. ``closed`` is set only when it gives up (or is
+closed on purpose, or closed for a reason of its own: replaced, refused).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import aiohttp
 import msgspec
@@ -20,6 +28,8 @@ import msgspec
 from realmkit.content.schema import Bounds
 from realmkit.errors import RemoteError
 from realmkit.protocol.client import (
+    CLOSE_GOING_AWAY,
+    CLOSE_MOVED,
     ErrorFrame,
     Hello,
     KeyframeRequest,
@@ -40,6 +50,7 @@ from realmkit.protocol.client import (
     QueueMessage,
     QueueStatus,
     QueueStatusRequest,
+    Reconnect,
     Resume,
     RoleName,
     TransferPending,
@@ -60,12 +71,21 @@ NOT_FRAMES = (
     | MatchResult
     | PartyState
     | PartyInvitation
+    | Reconnect
     | Event
 )
 ServerMessage = ClientFrameIn | NOT_FRAMES
 QUEUE_REPLY_TIMEOUT = 10.0
 _decoder = msgspec.msgpack.Decoder(ServerMessage)
 _encoder = msgspec.msgpack.Encoder()
+log = logging.getLogger("realmkit.client")
+# Resuming by itself: so many tries, the pause between them doubling up to the cap.
+RESUME_TRIES = 8
+RESUME_FIRST_PAUSE = 0.2
+RESUME_MAX_PAUSE = 2.0
+# Close codes after which a following client comes back by itself: told to move,
+# the gateway going away, or no close frame at all (1006: the connection lost).
+RESUMABLE_CLOSES = frozenset({CLOSE_MOVED, CLOSE_GOING_AWAY, 1006})
 
 
 def world_position(row: EntityRow) -> tuple[float, float, float]:
@@ -150,6 +170,16 @@ class GameClient(Walker):
         # many times it did.
         self.resume_token = ""
         self.resumes = 0
+        # Resuming by itself (``follow``): the session and gateways to come back
+        # through, where the last ``reconnect`` said to go, and whether it was closed
+        # on purpose.
+        self._session: aiohttp.ClientSession | None = None
+        self.gateways: list[str] = []
+        self.moved_to = ""
+        self._closing = False
+        self._resuming: asyncio.Task[None] | None = None
+        self.resume_failures = 0
+        self.reconnects = 0  # reconnect messages received (a gateway stopping)
         # Matchmaking: proposals and results as they come, the last status per
         # activity; one queue request at a time waits for its reply.
         self.proposals: asyncio.Queue[MatchProposal] = asyncio.Queue()
@@ -162,6 +192,7 @@ class GameClient(Walker):
         self._asking = asyncio.Lock()
         self._reply: asyncio.Future[QueueStatus | PartyState] | None = None
         self._expect: type[QueueStatus] | type[PartyState] = QueueStatus
+        self._follow = False
 
     @classmethod
     async def connect(
@@ -170,8 +201,17 @@ class GameClient(Walker):
         """Open the socket, say hello and wait for ``new_world`` (``RemoteError`` if refused)."""
         ws = await session.ws_connect(url, max_msg_size=0)
         client = cls(ws)
+        client._session = session
+        client.gateways = [url]
         client._entered(await _greet(ws, url, Hello(ticket), timeout))
         return client
+
+    def follow(self, gateways: Sequence[str] = ()) -> None:
+        """Come back by itself after a ``reconnect`` or a lost gateway, through the
+        gateway named or one of ``gateways`` (added to the one it entered by)."""
+        assert self._session is not None, "connect() or resumed() first"
+        self.gateways = list(dict.fromkeys([*self.gateways, *gateways]))
+        self._follow = True
 
     @classmethod
     async def resumed(
@@ -181,6 +221,8 @@ class GameClient(Walker):
         if refused)."""
         ws = await session.ws_connect(url, max_msg_size=0)
         client = cls(ws)
+        client._session = session
+        client.gateways = [url]
         client._entered(await _greet(ws, url, Resume(token), timeout))
         return client
 
@@ -190,6 +232,7 @@ class GameClient(Walker):
         if refused (the token was used, or the resume grace period is over)."""
         if self._reader is not None and not self._reader.done():
             await self.close()
+        self._closing = False
         ws = await session.ws_connect(url, max_msg_size=0)
         world = await _greet(ws, url, Resume(self.resume_token), timeout)
         self.ws = ws
@@ -198,6 +241,56 @@ class GameClient(Walker):
         self.closed = asyncio.Event()
         self.resumes += 1
         self._entered(world)
+
+    async def _come_back(self) -> None:
+        """Resume through the gateway ``reconnect`` named, else those known, in turn,
+        pausing longer after each failure; ``closed`` is set when it gives up."""
+        assert self._session is not None
+        urls = list(dict.fromkeys([u for u in (self.moved_to, *self.gateways) if u]))
+        pause = RESUME_FIRST_PAUSE
+        try:
+            for attempt in range(RESUME_TRIES):
+                url = urls[attempt % len(urls)]
+                try:
+                    ws = await self._session.ws_connect(url, max_msg_size=0)
+                except (aiohttp.ClientError, OSError) as exc:
+                    log.info("resume through %s: %s", url, exc)
+                else:
+                    try:
+                        world = await _greet(ws, url, Resume(self.resume_token), 10.0)
+                    except RemoteError as exc:
+                        await ws.close()
+                        if exc.remote_code != "CLOSED":
+                            raise  # refused: the token is used or its grace is over
+                    except (TimeoutError, aiohttp.ClientError, OSError):
+                        await ws.close()
+                    else:
+                        # Where it stood and its move numbering are kept: its moves go on.
+                        self.ws = ws
+                        self.table = EntityTable()
+                        self.transferring = False  # the resume seats it where it is
+                        self.moved_to = ""
+                        self.resumes += 1
+                        self._entered(world)
+                        return
+                await asyncio.sleep(pause)  # a pause between tries, not a condition
+                pause = min(pause * 2, RESUME_MAX_PAUSE)
+            self.resume_failures += 1
+        except RemoteError as exc:
+            self.resume_failures += 1
+            log.warning("resume refused: %s", exc)
+        self.closed.set()
+
+    def _should_come_back(self) -> bool:
+        """Following, not closed on purpose, and cut off by a gateway stopping or lost
+        (not replaced, refused or cut off for misbehaving)."""
+        code = self.ws.close_code
+        return (
+            self._follow
+            and not self._closing
+            and bool(self.resume_token)
+            and (code is None or code in RESUMABLE_CLOSES)
+        )
 
     def _entered(self, world: NewWorld) -> None:
         self.world = world
@@ -244,6 +337,9 @@ class GameClient(Walker):
                     self.transfers += 1
                     self.transferring = False
                     self.moved.set()
+                elif isinstance(message, Reconnect):
+                    self.moved_to = message.url or self.moved_to
+                    self.reconnects += 1
                 elif isinstance(message, TransferPending):
                     self.transferring = True
                     self.pending_notices += 1
@@ -273,7 +369,10 @@ class GameClient(Walker):
                 else:
                     await self.events.put(message)
         finally:
-            self.closed.set()
+            if self._should_come_back():
+                self._resuming = asyncio.create_task(self._come_back())
+            else:
+                self.closed.set()
 
     def _answered(self, message: QueueStatus | PartyState) -> None:
         """The reply to the request waiting, if it waits for that kind of message."""
@@ -354,10 +453,16 @@ class GameClient(Walker):
                 self._reply = None
 
     async def close(self) -> None:
+        self._closing = True
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
         await self.ws.close()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self.closed.set()
 
 
 async def _greet(

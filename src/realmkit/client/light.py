@@ -8,21 +8,41 @@ position; from then on it reads each frame's header (sequence, ack) and counts i
 bytes, and walks on from the position it predicts and the server's corrections.
 It keeps no entity table once placed and answers nothing but
 transfers (``transfer_pending``, ``new_world``) and ``corrected``: what a player
-sees is the full client's (``GameClient``) to check.
+sees is the full client's (``GameClient``) to check. Like it, once told to
+``follow`` it resumes by itself after a ``reconnect`` or a lost gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 
 import msgspec
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from realmkit.client.game import NOT_FRAMES, Walker, world_position
+from realmkit.client.game import (
+    NOT_FRAMES,
+    RESUMABLE_CLOSES,
+    RESUME_FIRST_PAUSE,
+    RESUME_MAX_PAUSE,
+    RESUME_TRIES,
+    Walker,
+    world_position,
+)
 from realmkit.errors import RemoteError
-from realmkit.protocol.client import ErrorFrame, Hello, KeyframeRequest, NewWorld, TransferPending
+from realmkit.protocol.client import (
+    ErrorFrame,
+    Hello,
+    KeyframeRequest,
+    NewWorld,
+    Reconnect,
+    Resume,
+    TransferPending,
+)
 from realmkit.protocol.events import Corrected
 from realmkit.protocol.frames import ClientFrame, ClientFrameIn
 from realmkit.protocol.inputs import ClientInput
@@ -34,6 +54,7 @@ _full = msgspec.msgpack.Decoder(ClientFrameIn | NOT_FRAMES)
 _header = msgspec.msgpack.Decoder(ClientFrame | NOT_FRAMES)
 _encoder = msgspec.msgpack.Encoder()
 MAX_MESSAGE = 1 << 20
+log = logging.getLogger("realmkit.client")
 
 
 class LightClient(Walker):
@@ -50,36 +71,87 @@ class LightClient(Walker):
         self.close_code: int | None = None
         self._table: EntityTable | None = EntityTable()
         self._entered: asyncio.Future[NewWorld] = asyncio.get_running_loop().create_future()
+        # Resuming by itself (``follow``), as ``GameClient`` does.
+        self.resume_token = ""
+        self.resumes = 0
+        self.reconnects = 0
+        self.gateways: list[str] = []
+        self.moved_to = ""
+        self._follow = False
+        self._closing = False
+        self._resuming: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(cls, url: str, ticket: str, timeout: float = 10.0) -> LightClient:
         """Open the socket, say hello and wait for ``new_world`` (``RemoteError`` if refused)."""
         client = cls()
+        client.gateways = [url]
+        await client._greet(url, Hello(ticket), timeout)
+        return client
+
+    async def _greet(self, url: str, first: Hello | Resume, timeout: float) -> None:
         transport, _ = await ws_connect(
-            lambda: _Listener(client), url, max_frame_size=MAX_MESSAGE, enable_auto_pong=True
+            lambda: _Listener(self), url, max_frame_size=MAX_MESSAGE, enable_auto_pong=True
         )
-        client.transport = transport
-        await client.send(Hello(ticket))
+        self.transport = transport
+        self.close_code = None
+        await self.send(first)
         try:
             async with asyncio.timeout(timeout):
-                client.world = await client._entered
+                self.world = await self._entered
         except BaseException:
             transport.disconnect()
             raise
-        return client
+        self.resume_token = self.world.resume or self.resume_token
 
-    async def send(self, message: ClientInput | KeyframeRequest | Hello) -> None:
+    def follow(self, gateways: Sequence[str] = ()) -> None:
+        """Come back by itself after a ``reconnect`` or a lost gateway, through the
+        gateway named or one of ``gateways`` (added to the one it entered by)."""
+        self.gateways = list(dict.fromkeys([*self.gateways, *gateways]))
+        self._follow = True
+
+    async def _come_back(self) -> None:
+        """Resume through the gateway named, else those known, in turn, pausing longer
+        after each failure; ``closed`` is set when it gives up."""
+        urls = list(dict.fromkeys([u for u in (self.moved_to, *self.gateways) if u]))
+        pause = RESUME_FIRST_PAUSE
+        for attempt in range(RESUME_TRIES):
+            url = urls[attempt % len(urls)]
+            self._entered = asyncio.get_running_loop().create_future()
+            try:
+                await self._greet(url, Resume(self.resume_token), 10.0)
+            except RemoteError as exc:
+                if exc.remote_code != "CLOSED":
+                    log.warning("resume refused: %s", exc)
+                    break  # the token is used or its grace is over
+            except (TimeoutError, OSError) as exc:
+                log.info("resume through %s: %s", url, exc)
+            else:
+                self.moved_to = ""
+                self.resumes += 1
+                return
+            await asyncio.sleep(pause)  # a pause between tries, not a condition
+            pause = min(pause * 2, RESUME_MAX_PAUSE)
+        self.closed.set()
+
+    async def send(self, message: ClientInput | KeyframeRequest | Hello | Resume) -> None:
         self._send_now(message)
 
-    def _send_now(self, message: ClientInput | KeyframeRequest | Hello) -> None:
+    def _send_now(self, message: ClientInput | KeyframeRequest | Hello | Resume) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send(WSMsgType.BINARY, _encoder.encode(message))
 
     async def close(self) -> None:
+        self._closing = True
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send_close()
             self.transport.disconnect()
             await self.transport.wait_disconnected()
+        self.closed.set()
 
     def received(self, data: memoryview) -> None:
         """One message from the gateway (``data`` is valid during this call only)."""
@@ -100,6 +172,7 @@ class LightClient(Walker):
             # A new space: our position comes with its first frames.
             if self._entered.done():
                 self.world = message
+                self.resume_token = message.resume or self.resume_token
                 self.transfers += 1
             else:
                 self._entered.set_result(message)
@@ -108,6 +181,9 @@ class LightClient(Walker):
             self._table = EntityTable()
         elif isinstance(message, TransferPending):
             self.transferring = True
+        elif isinstance(message, Reconnect):
+            self.moved_to = message.url or self.moved_to
+            self.reconnects += 1
         elif isinstance(message, Corrected):
             # The server moved us (a refused move, a respawn): walk on from there.
             self.position = (message.x, message.y, message.z, message.o)
@@ -130,9 +206,21 @@ class LightClient(Walker):
         self.frame_arrived.set()
 
     def disconnected(self) -> None:
-        self.closed.set()
-        if not self._entered.done():
+        entering = not self._entered.done()
+        if entering:
             self._entered.set_exception(RemoteError("gateway", "CLOSED", "closed before new_world"))
+        if self._resuming is not None and not self._resuming.done():
+            return  # the resume under way tries again, or gives up
+        if (
+            not entering
+            and self._follow
+            and not self._closing
+            and self.resume_token
+            and (self.close_code is None or self.close_code in RESUMABLE_CLOSES)
+        ):
+            self._resuming = asyncio.get_running_loop().create_task(self._come_back())
+        else:
+            self.closed.set()
 
 
 class _Listener(WSListener):

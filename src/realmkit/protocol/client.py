@@ -13,7 +13,8 @@ queue messages (``queue_join``, ``queue_leave``, ``queue_status``,
 Gateway -> client: ``new_world``, ``frame`` (see ``protocol.frames``),
 ``transfer_pending``, the sim's player events (``chat``, ``correct``,
 ``rejected``, ``loot``, ``died``, ``portal``), ``queue_status``,
-``match_proposal``, ``match_result``, ``party``, ``party_invitation``, ``error``.
+``match_proposal``, ``match_result``, ``party``, ``party_invitation``, ``error``,
+``reconnect`` (the gateway is stopping: resume elsewhere, then closed with 4003).
 
 Every message has an example, as JSON and as its exact msgpack bytes, in
 ``tests/fixtures/protocol/`` (for clients in other languages).
@@ -238,6 +239,15 @@ class ErrorFrame(msgspec.Struct, frozen=True, tag_field="t", tag="error"):
     message: str
 
 
+class Reconnect(msgspec.Struct, frozen=True, tag_field="t", tag="reconnect"):
+    """This gateway is stopping (a rolling restart): your character stays in the world,
+    seated as it is. Send ``resume`` with the token you hold to the gateway at ``url``
+    (empty: any other gateway you know) within the resume grace period. The socket is
+    closed next with ``CLOSE_MOVED``."""
+
+    url: str
+
+
 # WebSocket close codes the gateway uses.
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -246,3 +256,6 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TRY_LATER = 1013  # too many sockets waiting for their hello from your address
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_REPLACED = 4002  # the same character connected again elsewhere
+# The gateway is stopping and told the client where to go (``reconnect``): the
+# character stays in the world, the client resumes with its token.
+CLOSE_MOVED = 4003

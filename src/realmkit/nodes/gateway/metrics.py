@@ -17,6 +17,7 @@ from realmkit.nodes.gateway.sockets import CLOSE_BAD_TEXT, CLOSE_INTERNAL, CLOSE
 from realmkit.nodes.metrics import ReadAtScrape, gauge
 from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
+    CLOSE_MOVED,
     CLOSE_NORMAL,
     CLOSE_POLICY,
     CLOSE_REPLACED,
@@ -39,6 +40,7 @@ REASONS = {
     CLOSE_TRY_LATER: "try_later",
     CLOSE_UNAUTHENTICATED: "unauthenticated",
     CLOSE_REPLACED: "replaced",
+    CLOSE_MOVED: "moved",
 }
 
 

@@ -32,6 +32,16 @@ arrive within ``INPUT_BATCH_SECONDS`` go out in one message. Every second it
 publishes its load for the login nodes' choice; every few seconds it logs
 out the characters seated in the world under its name with no player here
 (``_log_out_orphans``).
+
+Draining (SIGTERM: a rolling restart) hands the players to the other gateways
+instead of logging them out: each client in the world is told ``reconnect``
+with the URL of the least loaded other gateway (from their load reports) and
+its socket is closed with ``CLOSE_MOVED``; no leave goes to its space, so the
+character stays seated exactly as when a gateway dies, and the client's
+resume token (its hash held by the orchestrator) resumes it elsewhere within
+the resume grace. A player who never comes back is logged out by the
+orchestrators' leader once the grace has passed since this gateway's last
+heartbeat (its row ``stopped``).
 """
 
 from __future__ import annotations
@@ -69,12 +79,14 @@ from realmkit.nodes.metrics import node_registry
 from realmkit.nodes.presence import mark_stopped
 from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
+    CLOSE_MOVED,
     CLOSE_POLICY,
     CLOSE_REPLACED,
     CLOSE_TRY_LATER,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
     NewWorld,
+    Reconnect,
     TransferPending,
 )
 from realmkit.protocol.cluster import (
@@ -152,6 +164,9 @@ DRAIN_SECONDS = 10.0
 # (bench/gateway_core.py: about 4% of a gateway's CPU back).
 GC_YOUNG = 20_000
 RESUME_TOKEN_BYTES = 32
+# A gateway whose load report is older than this is not offered to a client moved
+# away from a draining gateway.
+LOAD_FRESH_SECONDS = 5.0
 
 
 class Player:
@@ -219,6 +234,11 @@ class GatewayNode:
         self.entered = 0
         self.resumed = 0
         self.refused = 0
+        # The other gateways' last load reports (and when they came): where a draining
+        # gateway sends its players. Sockets handed off: closed without a leave.
+        self.loads: dict[str, tuple[GatewayLoad, float]] = {}
+        self._handed_off: set[PlayerSocket] = set()
+        self.handed_off = 0
         self.registry = node_registry("gateway", spec.name)
         gateway_metrics.watch(self.registry, self)
 
@@ -263,6 +283,7 @@ class GatewayNode:
             subjects.gateway_control(self.name), GatewayControl, self._on_control, concurrent=True
         )
         await self.bus.subscribe(subjects.gateway_deliver(self.name), ToPlayers, self._on_deliver)
+        await self.bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, self._on_load)
         await self.listen()
         self._tasks = [
             asyncio.create_task(self._reporting()),
@@ -288,15 +309,41 @@ class GatewayNode:
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def drain(self) -> None:
-        """Stop accepting; players are closed and leave their spaces (saved): a socket
-        that does not answer its close within ``CLOSE_WAIT`` is dropped, and its
-        player leaves all the same."""
+        """Stop accepting; players in the world are told to ``reconnect`` elsewhere and
+        closed with ``CLOSE_MOVED``, their characters left seated for their resume
+        (no leave); other sockets are closed as going away. A socket that does not
+        answer its close within ``DRAIN_SECONDS`` is dropped."""
         self._draining = True
         if self._server is not None:
             self._server.close()
+        moved = msgspec.msgpack.encode(Reconnect(self.elsewhere(time.monotonic())))
         for sock in list(self._sockets):
-            sock.close(CLOSE_GOING_AWAY, b"gateway stopping")
+            if self._seated.get(sock):
+                self._handed_off.add(sock)
+                self.handed_off += 1
+                sock.send(moved)
+                sock.close(CLOSE_MOVED, b"moved")
+            else:
+                sock.close(CLOSE_GOING_AWAY, b"gateway stopping")
         await self._all_closed(DRAIN_SECONDS)
+
+    def elsewhere(self, now: float) -> str:
+        """The URL of the least loaded other gateway that reported lately and has
+        room (empty when none: the client tries the gateways it knows)."""
+        fresh = [
+            load
+            for name, (load, at) in self.loads.items()
+            if name != self.name
+            and now - at <= LOAD_FRESH_SECONDS
+            and load.players < load.capacity
+            and load.url != self.url
+        ]
+        if not fresh:
+            return ""
+        return min(fresh, key=lambda load: (load.players / max(load.capacity, 1), load.url)).url
+
+    async def _on_load(self, load: GatewayLoad) -> None:
+        self.loads[load.gateway_id] = (load, time.monotonic())
 
     async def _all_closed(self, patience: float) -> None:
         """Wait for every socket to be gone and the work it left (its player's leave)
@@ -392,6 +439,13 @@ class GatewayNode:
         if entering is not None and not entering.done():
             entering.cancel()
         player = self._seated.pop(sock, [])
+        if sock in self._handed_off:
+            # Moved to another gateway: the character stays seated for its resume.
+            self._handed_off.discard(sock)
+            if player and self.players.get(player[0].character_id) is player[0]:
+                del self.players[player[0].character_id]
+                self.fanout.left(player[0].conn.replica, player[0].character_id)
+            return
         if player:
             self._later(self._leave(player[0]))
 
