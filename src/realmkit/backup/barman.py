@@ -142,7 +142,9 @@ class Barman:
         await self.run("-q", "cron", timeout=60.0)
 
     async def backup(self) -> str:
-        """A base backup now (a fast checkpoint first); its id."""
+        """A base backup now (a fast checkpoint first); its id. Barman refuses one
+        until the streamed WAL reaches its archive: a WAL switch, waited for, first."""
+        await self.run("-q", "switch-wal", "--force", "--archive", SERVER, timeout=120.0)
         await self.run("-q", "backup", SERVER, "--wait", "--immediate-checkpoint")
         done = [b for b in await self.list() if b.status == "DONE"]
         if not done:
