@@ -12,13 +12,15 @@ import pytest
 import realmkit
 
 # Where I/O is allowed: the adapters and drivers (bus, store, engines, the
-# nodes' shells, the CLI, the client library, the reviver) and the top-level
-# glue that reads the environment and files (settings), the OS (procs), or
-# calls the adapters (seed, realms). Every other module is a core.
+# backup manager's adapter (backup), the nodes' shells, the CLI, the client
+# library, the reviver) and the top-level glue that reads the environment and
+# files (settings), the OS (procs), or calls the adapters (seed, realms). Every
+# other module is a core.
 DRIVERS = (
     "bus",
     "store",
     "engines",
+    "backup",
     "nodes",
     "cli",
     "client",

@@ -11,7 +11,7 @@ import pytest
 import realmkit
 
 NODES = Path(realmkit.__file__).parent / "nodes"
-ROLES = ("gateway", "login", "world", "orchestrator", "matchmaker")
+ROLES = ("gateway", "login", "world", "orchestrator", "matchmaker", "backup")
 # Only the adapters (bus/nats.py, store/*) may import these.
 BACKENDS = {"nats", "asyncpg"}
 # The one module that wires every role (the shared helpers beside it import none).
