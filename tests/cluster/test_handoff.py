@@ -13,6 +13,7 @@ import msgspec
 from cluster_procs import node_pid
 from invariants import fetch
 from test_instances import enter_at
+from test_recovery import plays
 
 from realmkit.client.game import GameClient, world_position
 
@@ -29,21 +30,6 @@ async def _seat(cluster, client: GameClient) -> dict[str, object]:  # type: igno
     return dict(rows[0])
 
 
-async def _walk(client: GameClient) -> None:
-    """The client's own moves come back in frames."""
-    async with asyncio.timeout(WAIT):
-        while client.position is None or client.transferring:
-            await client.wait_frame()
-        x, y, _, _ = client.position
-        target = (x + 2.0, y)
-        while True:
-            await client.walk_towards(*target, speed=6.0, step_seconds=0.1)
-            await asyncio.sleep(0.1)  # the client's own pace: ten reports a second
-            me = client.me()
-            if me is not None and math.dist(world_position(me)[:2], target) < 0.5:
-                return
-
-
 async def test_stopped_gateway_hands_its_players_to_another(http, cluster, eventually) -> None:
     """SIGTERM gateway-1: its player is told to reconnect (closed with 4003), resumes
     through gateway-2 by itself, finds its character where it was, never logged out,
@@ -51,7 +37,7 @@ async def test_stopped_gateway_hands_its_players_to_another(http, cluster, event
     client = await enter_at(http, cluster, "Handed", (300.0, 300.0), gateway=0)
     try:
         client.follow(cluster.gateways)
-        await _walk(client)
+        await plays(client)
         seat = await _seat(cluster, client)
         assert seat["state"] == "in_world"
         assert seat["gateway_id"] == "gateway-1"
@@ -80,7 +66,7 @@ async def test_stopped_gateway_hands_its_players_to_another(http, cluster, event
             while (row := client.me()) is None:
                 await client.wait_frame()
         assert math.dist(world_position(row), where) < 1.0, "resumed somewhere else"
-        await _walk(client)
+        await plays(client)
         assert client.frames > frames
 
         async def gateway_back() -> bool:
@@ -192,7 +178,7 @@ async def test_a_handed_off_player_who_never_comes_back_is_logged_out_after_the_
     await eventually(gateway_up, WAIT, "gateway-2 answers")
     client = await enter_at(http, cluster, "Wanderer", (320.0, 300.0), gateway=1)
     try:
-        await _walk(client)
+        await plays(client)
         os.kill(node_pid(cluster.pid, "gateway-2"), signal.SIGTERM)
         async with asyncio.timeout(WAIT):
             await client.closed.wait()

@@ -9,6 +9,7 @@ where the work happens (``SpaceMeter``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,8 @@ class WorldMetrics:
     def forget(self, meter: SpaceMeter) -> None:
         """A space left the node: its series go with it."""
         for histogram in (self.tick_seconds, self.save_seconds, self.checkpoint_seconds):
-            histogram.remove(*meter.labels)
+            with contextlib.suppress(KeyError):  # gone already: never a reason to fail an unload
+                histogram.remove(*meter.labels)
 
     def _now(self) -> Iterable[Metric]:
         runners = list(self._runners().values())
