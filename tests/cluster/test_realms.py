@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
+
 import pytest
-from invariants import fetch
+from invariants import check_invariants, fetch, owned_items
 from test_instances import enter_at
+from test_recovery import plays
 
 from realmkit import realms
 from realmkit.bus import subjects
-from realmkit.client.game import GameClient
+from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
 from realmkit.errors import RemoteError
 from realmkit.protocol.cluster import DescribeSpace, SpaceDescription
@@ -20,7 +25,11 @@ from realmkit.store.records import RealmStatus
 WOLF = 1
 # Between two packs of Forest Wolves on Greenhollow (classic map 1).
 WOLVES = (345.0, 205.0)
+# Where nothing attacks a player standing for a while.
+QUIET = (300.0, 300.0)
 PATCH_SECONDS = 1.0
+# A restart asked for in 12 s, then the realm's spaces frozen, loaded, players seated.
+RESTART_WAIT = 45.0
 
 
 async def _space_of(cluster, client: GameClient) -> int:  # type: ignore[no-untyped-def]
@@ -128,3 +137,84 @@ async def test_offline_realm_refuses_queues_and_entries(http, cluster) -> None: 
     )
     assert rows[0]["n"] == 0
     await inside.close()
+
+
+async def test_realm_restart_counts_down_and_seats_everyone_back(  # type: ignore[no-untyped-def]
+    http, cluster, bus, run_realmkit, eventually
+) -> None:
+    """`realmkit realm restart Azure --in 12s`: Azure's player is told at once and at
+    the 10 s mark, saved, Azure's continent starts again from its content (its tick
+    count starts over), and the player is seated back where it stood on the same
+    socket (a `transfer_pending` "restart", then `new_world`), never logged out;
+    Crimson's player hears and sees nothing; every item is where it was."""
+    items = await owned_items(cluster.database_url)
+    azure = await enter_at(http, cluster, "Restarted", QUIET, realm_index=0)
+    crimson = await enter_at(http, cluster, "Bystander", QUIET, gateway=1, realm_index=1)
+    await plays(azure)
+    space = await _space_of(cluster, azure)
+    me = azure.me()
+    assert me is not None
+    where = world_position(me)
+    before = await bus.request(
+        subjects.space_control(space), DescribeSpace(), SpaceDescription, timeout=5.0
+    )
+    proc = run_realmkit(
+        "realm",
+        "restart",
+        "Azure",
+        "--in",
+        "12s",
+        "--json",
+        env={
+            "REALMKIT_CONFIG": str(cluster.node_file),
+            "REALMKIT_DATABASE_URL": cluster.database_url,
+            "REALMKIT_NATS_URL": cluster.endpoints.nats_url,
+        },
+    )
+    out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    assert proc.returncode == 0, out + err
+    asked = json.loads(out)["restart"]
+    assert (asked["realm"], asked["state"]) == ("Azure", "pending")
+
+    async def back() -> bool:
+        return bool(azure.pending_reasons) and not azure.transferring and azure.me() is not None
+
+    await eventually(back, RESTART_WAIT, "Azure's player seated back after the restart")
+    told = [(a.kind, a.seconds) for a in azure.announcements]
+    assert told[0][0] == "restart", told
+    assert 10 < told[0][1] <= 12, told
+    assert [s for _, s in told[1:-1]], "the 10 s mark was told"
+    assert all(0 < s <= 10 for _, s in told[1:-1]), told
+    assert told[-1] == ("restart", 0), told
+    assert list(azure.pending_reasons) == ["restart"]
+    assert azure.resumes == 0
+    assert not azure.closed.is_set()
+    again = azure.me()
+    assert again is not None
+    assert math.dist(world_position(again), where) < 1.0, "seated back somewhere else"
+    after = await bus.request(
+        subjects.space_control(space), DescribeSpace(), SpaceDescription, timeout=5.0
+    )
+    # Continued from a checkpoint, it would be 12 s (240 ticks) further on.
+    assert after.tick < before.tick + 100, (before.tick, after.tick)
+    await plays(azure)
+    seat = await fetch(
+        cluster.database_url,
+        "SELECT state, instance_id FROM characters.player_assignments WHERE character_id = $1",
+        azure.character_id,
+    )
+    assert (seat[0]["state"], seat[0]["instance_id"]) == ("in_world", space)
+    rows = await fetch(
+        cluster.database_url,
+        "SELECT state, players, spaces FROM cluster.realm_restarts WHERE restart_id = $1",
+        asked["restart_id"],
+    )
+    assert rows[0]["state"] == "done", dict(rows[0])
+    assert rows[0]["players"] >= 1, dict(rows[0])
+    await crimson.wait_frame()
+    assert not crimson.announcements
+    assert crimson.transfers == 0
+    assert not crimson.closed.is_set()
+    for client in (azure, crimson):
+        await client.close()
+    await check_invariants(cluster.database_url, items)
