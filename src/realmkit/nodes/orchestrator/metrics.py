@@ -30,5 +30,13 @@ class OrchestratorMetrics:
         )
         restores.add_metric(["ok"], leader.restored if leader else 0)
         restores.add_metric(["failed"], leader.restore_failures if leader else 0)
+        restarts = CounterMetricFamily(
+            "realmkit_orchestrator_realm_restarts",
+            "Realm restarts this orchestrator, as the leader, carried out.",
+            labels=["outcome"],
+        )
+        carried = leader.restarts if leader is not None else None
+        restarts.add_metric(["done"], carried.done if carried else 0)
+        restarts.add_metric(["failed"], carried.failed if carried else 0)
         leading = leader is not None and leader.leadership.leading
-        return [leader_family("orchestrator", leading), restores]
+        return [leader_family("orchestrator", leading), restores, restarts]
