@@ -13,9 +13,13 @@ order:
 2. recovery: SIGKILL the continent's world node; per player, the time from
    the kill until it has `new_world` and a frame showing itself again, and
    how many sockets closed;
-3. drain: `DrainNode` on the node now hosting the continent: seconds per space
+3. realm restart: the players' realm restarts now (as `realmkit realm restart
+   REALM --in 0`); per player, the time from the ask until it has `new_world`
+   and a frame showing itself again, how many sockets closed, and the time the
+   leader took (the restart's row);
+4. drain: `DrainNode` on the node now hosting the continent: seconds per space
    moved (live migration, players on board);
-4. leader failover: SIGKILL the orchestrator leader, time until another replica
+5. leader failover: SIGKILL the orchestrator leader, time until another replica
    holds the leader lock (`--failovers` times).
 
     .venv/bin/python bench/instances.py --players 200
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -48,6 +53,7 @@ from realmkit.protocol.cluster import (
     RequestInstance,
 )
 from realmkit.store.postgres import Database, lock_holder
+from realmkit.store.restarts import RestartRepo
 
 ROLES = [
     ("login", "login"),
@@ -213,6 +219,44 @@ async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameC
     print(f"  sockets closed: {closed}")
 
 
+async def realm_restart(database_url: str, clients: list[GameClient]) -> None:
+    db = await Database.connect(database_url, max_size=2)
+    repo = RestartRepo(db)
+    before = {c.character_id: c.transfers for c in clients}
+    back: list[float] = []
+
+    async def one(client: GameClient) -> None:
+        while client.transfers == before[client.character_id]:
+            await client.wait_frame()
+        await sees_itself(client)
+        back.append(time.perf_counter() - asked_at)
+
+    try:
+        async with db.connection() as conn:
+            realm_id: int = await conn.fetchval(
+                "SELECT realm_id FROM characters.characters WHERE character_id = $1",
+                clients[0].character_id,
+            )
+        asked_at = time.perf_counter()
+        asked = await repo.schedule(realm_id, 0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(60):
+                await asyncio.gather(*(one(c) for c in clients))
+
+        async def finished() -> bool:
+            return (await repo.get(asked.restart_id)).finished_at is not None
+
+        await wait_until(finished, 60, "the restart's end")
+        done = await repo.get(asked.restart_id)
+    finally:
+        await db.close()
+    closed = sum(c.closed.is_set() for c in clients)
+    print(f"realm restart with {len(clients)} players: {done.state.value}, {done.spaces} spaces,")
+    print(f"  {done.players} players seated back, leader's time {done.detail}")
+    print("  " + figures("ask to back in play", back) + f"; not back: {len(clients) - len(back)}")
+    print(f"  sockets closed: {closed}")
+
+
 async def drain(bus: NatsBus, database_url: str) -> None:
     node = await continent_node(database_url)
     started = time.perf_counter()
@@ -261,6 +305,7 @@ async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
         clients = await enter_all(http, login, database_url, args.players)
         await transfers(bus, clients[: args.movers], args.rounds)
         await recovery(cluster, database_url, clients)
+        await realm_restart(database_url, clients)
         await drain(bus, database_url)
         await failover(cluster, database_url, args.failovers)
         for c in clients:
