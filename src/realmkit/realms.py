@@ -123,6 +123,25 @@ async def cancel_restart(settings: Settings, db: Database, realm: str) -> RealmR
     return cancelled
 
 
+MAX_ANNOUNCEMENT = 500
+
+
+async def announce(settings: Settings, db: Database, realm: str, text: str) -> int:
+    """Tell every player of the realm in the world ``text`` (an ``announce`` of kind
+    ``system``); how many were sent it."""
+    text = text.strip()
+    if not 1 <= len(text) <= MAX_ANNOUNCEMENT or not text.isprintable():
+        raise InvalidInput("text", f"1 to {MAX_ANNOUNCEMENT} printable characters")
+    found = await ClusterRepo(db).realm(_key(realm))
+    bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="announce")
+    try:
+        told = await tell_realm(db, bus, found.realm_id, Announcement("system", text))
+        await bus.flush()
+    finally:
+        await bus.close()
+    return told
+
+
 async def restarts(db: Database) -> list[RealmRestart]:
     """Pending and running restarts, then the latest finished ones."""
     return await RestartRepo(db).recent()

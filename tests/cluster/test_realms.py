@@ -142,7 +142,8 @@ async def test_offline_realm_refuses_queues_and_entries(http, cluster) -> None: 
 async def test_realm_restart_counts_down_and_seats_everyone_back(  # type: ignore[no-untyped-def]
     http, cluster, bus, run_realmkit, eventually
 ) -> None:
-    """`realmkit realm restart Azure --in 12s`: Azure's player is told at once and at
+    """`realmkit realm announce Azure` reaches Azure's player; `realmkit realm restart
+    Azure --in 12s`: Azure's player is told at once and at
     the 10 s mark, saved, Azure's continent starts again from its content (its tick
     count starts over), and the player is seated back where it stood on the same
     socket (a `transfer_pending` "restart", then `new_world`), never logged out;
@@ -158,19 +159,16 @@ async def test_realm_restart_counts_down_and_seats_everyone_back(  # type: ignor
     before = await bus.request(
         subjects.space_control(space), DescribeSpace(), SpaceDescription, timeout=5.0
     )
-    proc = run_realmkit(
-        "realm",
-        "restart",
-        "Azure",
-        "--in",
-        "12s",
-        "--json",
-        env={
-            "REALMKIT_CONFIG": str(cluster.node_file),
-            "REALMKIT_DATABASE_URL": cluster.database_url,
-            "REALMKIT_NATS_URL": cluster.endpoints.nats_url,
-        },
-    )
+    env = {
+        "REALMKIT_CONFIG": str(cluster.node_file),
+        "REALMKIT_DATABASE_URL": cluster.database_url,
+        "REALMKIT_NATS_URL": cluster.endpoints.nats_url,
+    }
+    said = run_realmkit("realm", "announce", "Azure", "Maintenance soon", "--json", env=env)
+    out, err = await asyncio.to_thread(said.communicate, timeout=30)
+    assert said.returncode == 0, out + err
+    assert json.loads(out)["told"] == 1
+    proc = run_realmkit("realm", "restart", "Azure", "--in", "12s", "--json", env=env)
     out, err = await asyncio.to_thread(proc.communicate, timeout=30)
     assert proc.returncode == 0, out + err
     asked = json.loads(out)["restart"]
@@ -181,6 +179,8 @@ async def test_realm_restart_counts_down_and_seats_everyone_back(  # type: ignor
 
     await eventually(back, RESTART_WAIT, "Azure's player seated back after the restart")
     told = [(a.kind, a.seconds) for a in azure.announcements]
+    assert (told[0], azure.announcements[0].text) == (("system", 0), "Maintenance soon")
+    told = told[1:]
     assert told[0][0] == "restart", told
     assert 10 < told[0][1] <= 12, told
     assert [s for _, s in told[1:-1]], "the 10 s mark was told"

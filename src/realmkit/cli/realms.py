@@ -168,6 +168,24 @@ def realm_restart(
     _show_restart(asked, as_json, f"restarts in {countdown.spoken(seconds)}")
 
 
+@realm_app.command("announce")
+def realm_announce(
+    ctx: typer.Context,
+    realm: RealmArg,
+    text: Annotated[str, typer.Argument(help="What to say (1-500 printable characters).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Tell every player of a realm in the world something now (an `announce` of kind
+    `system`, through the gateway that holds each): a maintenance, an event."""
+    from realmkit import realms
+
+    told = on_db(ctx, as_json, lambda s, db: realms.announce(s, db, realm, text))
+    if as_json:
+        print_json({"ok": True, "told": told})
+    else:
+        out.print(f"{told} players of {realm} told")
+
+
 @realm_app.command("restarts")
 def realm_restarts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Pending and running realm restarts, then the latest finished ones."""

@@ -252,8 +252,8 @@ class Reconnect(msgspec.Struct, frozen=True, tag_field="t", tag="reconnect"):
 class Announcement(msgspec.Struct, frozen=True, tag_field="t", tag="announce"):
     """A message from the realm to every player in it. ``kind``: ``restart`` (the
     realm restarts in ``seconds``: everyone is saved, and comes back where they
-    stand after a ``transfer_pending`` with reason ``restart``) or
-    ``restart_cancelled``."""
+    stand after a ``transfer_pending`` with reason ``restart``),
+    ``restart_cancelled``, or ``system`` (an operator's message)."""
 
     kind: str
     text: str
