@@ -172,7 +172,9 @@ def realm_restart(
 def realm_announce(
     ctx: typer.Context,
     realm: RealmArg,
-    text: Annotated[str, typer.Argument(help="What to say (1-500 printable characters).")],
+    text: Annotated[
+        str, typer.Argument(metavar="TEXT", help="What to say (1-500 printable characters).")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Tell every player of a realm in the world something now (an `announce` of kind
