@@ -425,3 +425,51 @@ async def _realm_of(cluster, client: GameClient) -> int:  # type: ignore[no-unty
         client.character_id,
     )
     return int(rows[0]["realm_id"])
+
+
+async def test_a_realm_restart_brings_each_player_back_into_its_cell(  # type: ignore[no-untyped-def]
+    http, cluster, bus, eventually
+) -> None:
+    """A restart of the realm with its continent split over two world nodes: both
+    cells start again from their content, the player on each side is seated back
+    where it stood, in the cell that covers it, and the continent keeps its cells."""
+    items = await owned_items(cluster.database_url)
+    west = await enter_at(http, cluster, "Westling", (WEST - 30.0, Y), gateway=0)
+    west_cell, east_cell = await _split(cluster, bus, west)
+    east = await enter_at(http, cluster, "Eastling", (EAST + 30.0, Y), gateway=1)
+    try:
+        spots = {}
+        for client in (west, east):
+            await plays(client)
+            me = client.me()
+            assert me is not None
+            spots[client.character_id] = world_position(me)
+        realm_id = await _realm_of(cluster, west)
+        await fetch(
+            cluster.database_url,
+            "INSERT INTO cluster.realm_restarts (realm_id, due_at, reason) "
+            "VALUES ($1, now(), 'operator')",
+            realm_id,
+        )
+
+        async def back() -> bool:
+            return all(
+                c.pending_reasons and not c.transferring and c.me() is not None
+                for c in (west, east)
+            )
+
+        await eventually(back, 45.0, "both players seated back")
+        for client, cell in ((west, west_cell), (east, east_cell)):
+            assert list(client.pending_reasons) == ["restart"]
+            assert not client.ws.closed
+            again = client.me()
+            assert again is not None
+            assert math.dist(world_position(again), spots[client.character_id]) < 1.0
+            assert (await _assignment(cluster, client.character_id))[0] == cell
+            await plays(client)
+        assert await _cells(cluster) == {1: west_cell, 2: east_cell}
+        await _owners_agree(cluster, bus)
+    finally:
+        await west.close()
+        await east.close()
+    await check_invariants(cluster.database_url, items)

@@ -180,6 +180,8 @@ class Restarts:
             current = await ins.rows.get(iid)
             if current.state is not InstanceState.READY or current.node_id is None:
                 return 0  # it went away or broke meanwhile: recovery has it
+            if await ins.merged_away(current):
+                return 0  # a cell merged away: the balancer stops it, nobody restarts it
             drained = await ins.rows.move(current, InstanceEvent.DRAIN)
             try:
                 await self.bus.request(
