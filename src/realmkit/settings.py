@@ -146,6 +146,11 @@ class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             pattern=r"^(REDUNDANCY [1-9][0-9]*|RECOVERY WINDOW OF [1-9][0-9]* (DAYS|WEEKS|MONTHS))$"
         ),
     ] = "REDUNDANCY 3"
+    # The latest backup is restored into a scratch folder, started and checked this
+    # often (``realmkit.backup.check``); 0: never.
+    check_every: Annotated[float, msgspec.Meta(ge=0, le=30 * 86400)] = 6 * 3600.0
+    # A restore check that has not finished after this is failed (and stopped).
+    check_timeout: Seconds = 3600.0
 
 
 class Launcher(StrEnum):
@@ -380,6 +385,12 @@ folder = ""
 base_every = 21600.0
 # "REDUNDANCY N" (keep N base backups) or "RECOVERY WINDOW OF N DAYS".
 retention = "REDUNDANCY 3"
+# Seconds between two restore checks: the latest backup is restored into a
+# scratch folder beside the backups, started on a loopback port and checked
+# like `realmkit db check` (0: never; `realmkit backup check` runs one now).
+check_every = 21600.0
+# Seconds a restore check may take before it is stopped and counted failed.
+check_timeout = 3600.0
 
 # One [[nodes]] table per process. Roles: login, gateway, world,
 # orchestrator, matchmaker, reviver, backup. port = 0 picks a free port
