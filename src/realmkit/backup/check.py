@@ -101,9 +101,7 @@ async def check_latest(barman: Barman, timeout: float, progress: Progress = _qui
         return CheckResult(False, backup_id, reason, time.monotonic() - started, time.time())
 
 
-async def _restore_and_read(
-    barman: Barman, backup_id: str, progress: Progress
-) -> tuple[int, int]:
+async def _restore_and_read(barman: Barman, backup_id: str, progress: Progress) -> tuple[int, int]:
     """(characters, logical findings) of the backup restored and promoted; raises
     what made it fail."""
     pg = EmbeddedPostgres(barman.folder / SCRATCH, durable=False)
