@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from realmkit import countdown
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
 from realmkit.content.loader import load_pack, pack_folder
@@ -20,6 +21,8 @@ from realmkit.content.patches import check_overrides, decode_overrides
 from realmkit.content.schema import MAX_PHASE
 from realmkit.engines import embedded as engines
 from realmkit.errors import InvalidInput, NotFound, RealmkitError, RemoteError, UsageError
+from realmkit.nodes.announcing import tell_realm
+from realmkit.protocol.client import Announcement
 from realmkit.protocol.cluster import (
     CellsChanged,
     MergeCell,
@@ -33,6 +36,7 @@ from realmkit.store.cluster import ClusterRepo
 from realmkit.store.patches import PatchRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import CellStatus, Patch, Realm, RealmListing, RealmPool, RealmStatus
+from realmkit.store.restarts import RealmRestart, RestartRepo
 
 log = logging.getLogger("realmkit.realms")
 
@@ -89,6 +93,39 @@ async def set_phase(settings: Settings, db: Database, realm: str, phase: int) ->
     message = PatchActivated(changed.game_id, changed.active_patch_id, realm_id=changed.realm_id)
     await _announce(settings, message)
     return changed
+
+
+async def schedule_restart(db: Database, realm: str, seconds: int) -> RealmRestart:
+    """Restart the realm in ``seconds``: the orchestrators' leader counts it down,
+    telling its players, then restarts its spaces (``nodes/orchestrator/restarts.py``).
+    A pending restart of the realm moves to the new time."""
+    found = await ClusterRepo(db).realm(_key(realm))
+    return await RestartRepo(db).schedule(found.realm_id, seconds)
+
+
+async def cancel_restart(settings: Settings, db: Database, realm: str) -> RealmRestart:
+    """Call off the realm's pending restart; its players are told when they had been
+    warned (best effort: NATS down, they simply hear nothing more)."""
+    found = await ClusterRepo(db).realm(_key(realm))
+    cancelled = await RestartRepo(db).cancel(found.realm_id)
+    if cancelled.warned_seconds is not None:
+        try:
+            bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="restart")
+        except RealmkitError as exc:
+            log.warning("players not told the restart is off: %s", exc.message)
+            return cancelled
+        try:
+            message = Announcement("restart_cancelled", countdown.CANCELLED)
+            await tell_realm(db, bus, found.realm_id, message)
+            await bus.flush()
+        finally:
+            await bus.close()
+    return cancelled
+
+
+async def restarts(db: Database) -> list[RealmRestart]:
+    """Pending and running restarts, then the latest finished ones."""
+    return await RestartRepo(db).recent()
 
 
 async def cells(db: Database, realm: str) -> tuple[Realm, list[CellStatus]]:

@@ -211,6 +211,27 @@ class MatchmakingSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
     window_max: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 1000
 
 
+Clock = Annotated[str, msgspec.Meta(pattern=r"^(|([01][0-9]|2[0-3]):[0-5][0-9])$")]
+
+
+class RestartSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Realm restarts (``realmkit realm restart``, and a daily one): the
+    orchestrators' leader counts them down (``realmkit.countdown``)."""
+
+    # Every realm restarts at this time each day, "HH:MM" in UTC ("": only when asked).
+    daily_at: Clock = ""
+    # Seconds before a restart at which its players are told.
+    warnings: tuple[Annotated[int, msgspec.Meta(ge=1, le=86_400)], ...] = (
+        900,
+        600,
+        300,
+        120,
+        60,
+        30,
+        10,
+    )
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = ".realmkit"
     cluster_name: str = "realmkit"
@@ -219,6 +240,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     scaling: ScalingSettings = ScalingSettings()
     cells: CellSettings = CellSettings()
     matchmaking: MatchmakingSettings = MatchmakingSettings()
+    restarts: RestartSettings = RestartSettings()
     backup: BackupSettings = BackupSettings()
     login: LoginSettings = LoginSettings()
     nodes: tuple[NodeSpec, ...] = ()
@@ -348,6 +370,14 @@ match_time_limit = 0.0
 window_start = 100
 window_widening = 10.0
 window_max = 1000
+
+[restarts]
+# A realm restart (`realmkit realm restart REALM --in 10m`) tells the realm's players
+# at each of these marks (seconds before), saves everyone, starts the realm's spaces
+# again from their content and seats every player back where they stood.
+# daily_at = "HH:MM" (UTC) restarts every realm each day at that time ("": never).
+daily_at = ""
+warnings = [900, 600, 300, 120, 60, 30, 10]
 
 [login]
 # Wrong passwords for one account from one address within a minute before that

@@ -11,7 +11,7 @@ import pytest
 
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import MigrationError
-from realmkit.lifecycle import assignment, instance, node
+from realmkit.lifecycle import assignment, instance, node, restart
 from realmkit.lifecycle.ticket import TicketState
 from realmkit.store import records
 from realmkit.store.migrate import available, migrate, status
@@ -101,6 +101,7 @@ async def test_edited_applied_migration_is_refused(database_url: str) -> None:
         ("characters.player_assignments", "state", assignment.AssignmentState),
         ("cluster.nodes", "state", node.NodeState),
         ("matchmaking.tickets", "state", TicketState),
+        ("cluster.realm_restarts", "state", restart.RestartState),
     ],
 )
 async def test_state_enums_match_schema_checks(
@@ -131,6 +132,7 @@ async def test_state_enums_match_schema_checks(
         ("characters.instance_moves", instance),
         ("characters.assignment_moves", assignment),
         ("cluster.node_moves", node),
+        ("cluster.realm_restart_moves", restart),
     ],
 )
 async def test_sql_moves_tables_are_the_lifecycle_tables(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from realmkit.realms import PatchState, PatchTarget
     from realmkit.store.postgres import Database
     from realmkit.store.records import Realm, RealmListing, RealmPool
+    from realmkit.store.restarts import RealmRestart
 
 realm_app = typer.Typer(
     help="Realms: each runs one game and belongs to one pool (cross-realm matches).",
@@ -127,6 +128,81 @@ def realm_set_phase(
 
     found = on_db(ctx, as_json, lambda s, db: realms.set_phase(s, db, realm, phase))
     _show_realm(found, as_json, f"is in phase {found.current_phase} and")
+
+
+@realm_app.command("restart")
+def realm_restart(
+    ctx: typer.Context,
+    realm: RealmArg,
+    in_: Annotated[
+        str,
+        typer.Option(
+            "--in",
+            metavar="DELAY",
+            help="When: 90s, 10m, 2h, 1d, or seconds (0: now). Its players are told at "
+            "each of [restarts] warnings (seconds before).",
+        ),
+    ] = "10m",
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Call off the realm's pending restart.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Restart a realm's spaces without logging anybody out: its players are told the
+    time left at each warning mark, then everyone is saved, the realm's spaces (its
+    continents' cells and dungeons) start again from their content, and each player
+    is seated back where they stood (a loading screen, the same connection). Asking
+    again moves a pending restart to the new time. Run by the orchestrators' leader:
+    `realmkit realm restarts` shows where it stands."""
+    from realmkit import countdown, realms
+
+    if cancel:
+        done = on_db(ctx, as_json, lambda s, db: realms.cancel_restart(s, db, realm))
+        _show_restart(done, as_json, "called off")
+        return
+    try:
+        seconds = countdown.parse_delay(in_)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--in") from None
+    asked = on_db(ctx, as_json, lambda _, db: realms.schedule_restart(db, realm, seconds))
+    _show_restart(asked, as_json, f"restarts in {countdown.spoken(seconds)}")
+
+
+@realm_app.command("restarts")
+def realm_restarts(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Pending and running realm restarts, then the latest finished ones."""
+    from rich.table import Table
+
+    from realmkit import realms
+
+    rows = on_db(ctx, as_json, lambda _, db: realms.restarts(db))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "realm", "due", "why", "state", "spaces", "players", "detail")
+    table.title = "realm restarts"
+    for r in rows:
+        table.add_row(
+            str(r.restart_id),
+            r.realm,
+            r.due_at.isoformat(timespec="seconds"),
+            r.reason,
+            r.state.value,
+            str(r.spaces),
+            str(r.players),
+            r.detail or "-",
+        )
+    out.print(table)
+
+
+def _show_restart(restart: RealmRestart, as_json: bool, verb: str) -> None:
+    if as_json:
+        print_json({"ok": True, "restart": restart})
+    else:
+        out.print(
+            f"realm {restart.realm} {verb} (restart {restart.restart_id}, due "
+            f"{restart.due_at.isoformat(timespec='seconds')})"
+        )
 
 
 def _show_realm(realm: Realm, as_json: bool, verb: str) -> None:

@@ -15,6 +15,7 @@ closed on purpose, or closed for a reason of its own: replaced, refused).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -30,6 +31,7 @@ from realmkit.errors import RemoteError
 from realmkit.protocol.client import (
     CLOSE_GOING_AWAY,
     CLOSE_MOVED,
+    Announcement,
     ErrorFrame,
     Hello,
     KeyframeRequest,
@@ -72,6 +74,7 @@ NOT_FRAMES = (
     | PartyState
     | PartyInvitation
     | Reconnect
+    | Announcement
     | Event
 )
 ServerMessage = ClientFrameIn | NOT_FRAMES
@@ -161,6 +164,10 @@ class GameClient(Walker):
         self.transfers = 0
         self.transferring = False
         self.pending_notices = 0  # transfer_pending messages received
+        self.pending_reasons: collections.deque[str] = collections.deque(maxlen=100)
+        # What the realm told its players (a restart's countdown), in order; kept
+        # across a resume, bounded.
+        self.announcements: collections.deque[Announcement] = collections.deque(maxlen=100)
         self.moved = asyncio.Event()
         # Frames skipped because one was missing (each asked for a keyframe), and
         # a callback run after every frame applied (tests watch every frame).
@@ -343,6 +350,9 @@ class GameClient(Walker):
                 elif isinstance(message, TransferPending):
                     self.transferring = True
                     self.pending_notices += 1
+                    self.pending_reasons.append(message.reason)
+                elif isinstance(message, Announcement):
+                    self.announcements.append(message)
                 elif isinstance(message, QueueStatus):
                     self.queue[message.activity] = message
                     self._answered(message)

@@ -5,8 +5,10 @@ from any live state.
 
 - Rule 1: no player is routed to an instance that is not READY.
 - Rule 2: GONE is final; a continent that must come back gets a new row.
-- Rule 3: DRAINING -> LOADING is a live migration: the space was snapshotted
-  on its old node and is loaded on another under the same instance_id.
+- Rule 3: DRAINING -> LOADING is a live migration (the space was snapshotted
+  on its old node and is loaded on another under the same instance_id) or a
+  realm restart (frozen, loaded again from its content, its players seated
+  back from their saves).
 - Rule 4: an UNHEALTHY instance is either restored (LOADING again, usually on
   another node) or given up (GONE).
 - Rule 5: everything that changes an instance's state is an ``InstanceEvent``
@@ -46,6 +48,7 @@ class InstanceEvent(Enum):
     LOADED = auto()  # its node answered SpaceReady
     DRAIN = auto()  # take nobody new: it is stopped or moved next
     MIGRATE = auto()  # frozen on its old node, loaded on another (Rule 3)
+    RESTART = auto()  # frozen, loaded again fresh: its realm restarts (Rule 3)
     STOP = auto()  # frozen and unloaded by its node
     STOPPED = auto()  # nothing of it is left
     FAIL = auto()  # its node died or did not answer
@@ -67,6 +70,7 @@ TRANSITIONS: dict[tuple[InstanceState, InstanceEvent], InstanceState] = {
     (I.READY, E.FAIL): I.UNHEALTHY,
     (I.DRAINING, E.STOP): I.STOPPING,
     (I.DRAINING, E.MIGRATE): I.LOADING,
+    (I.DRAINING, E.RESTART): I.LOADING,
     (I.DRAINING, E.FAIL): I.UNHEALTHY,
     (I.STOPPING, E.STOPPED): I.GONE,
     (I.STOPPING, E.FAIL): I.UNHEALTHY,

@@ -30,6 +30,7 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
             make_launcher(settings),
             settings.scaling,
             settings.cells,
+            settings.restarts,
         )
     if spec.role is Role.GATEWAY:
         return GatewayNode(spec, endpoints)

@@ -159,7 +159,8 @@ class NewWorld(msgspec.Struct, frozen=True, tag_field="t", tag="new_world"):
 
 
 class TransferPending(msgspec.Struct, frozen=True, tag_field="t", tag="transfer_pending"):
-    """You are moving to another space (``reason``: portal, transfer, recovery).
+    """You are moving to another space (``reason``: portal, transfer, recovery,
+    restart: the realm's spaces start again and you come back where you stood).
 
     Inputs sent from now until ``new_world`` are dropped; after ``new_world``
     the client starts a new entity table and reports its position again.
@@ -246,6 +247,17 @@ class Reconnect(msgspec.Struct, frozen=True, tag_field="t", tag="reconnect"):
     closed next with ``CLOSE_MOVED``."""
 
     url: str
+
+
+class Announcement(msgspec.Struct, frozen=True, tag_field="t", tag="announce"):
+    """A message from the realm to every player in it. ``kind``: ``restart`` (the
+    realm restarts in ``seconds``: everyone is saved, and comes back where they
+    stand after a ``transfer_pending`` with reason ``restart``) or
+    ``restart_cancelled``."""
+
+    kind: str
+    text: str
+    seconds: int = 0
 
 
 # WebSocket close codes the gateway uses.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import msgspec
 
 from realmkit.protocol.client import (
+    Announcement,
     MatchProposal,
     MatchResult,
     PartyInvitation,
@@ -84,10 +85,11 @@ class WhereInQueue(msgspec.Struct, frozen=True, tag_field="t", tag="where"):
     ticket_id: int
 
 
-# --- the leader -> a gateway's players (gateway.<id>.deliver) ------------------
+# --- a leader (matchmakers', orchestrators') -> a gateway's players ------------
+# (gateway.<id>.deliver)
 
 
-PlayerNews = QueueStatus | MatchProposal | MatchResult | PartyState | PartyInvitation
+PlayerNews = QueueStatus | MatchProposal | MatchResult | PartyState | PartyInvitation | Announcement
 
 
 class ToPlayers(msgspec.Struct, frozen=True):

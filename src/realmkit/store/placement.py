@@ -168,6 +168,18 @@ class InstanceRepo:
             )
         return [row(Instance, r) for r in records]
 
+    async def of_realm(self, realm_id: int) -> list[Instance]:
+        """The realm's live instances (its continents' cells and its dungeons; not
+        its pool's battlegrounds and arenas), oldest first."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM characters.instances WHERE realm_id = $1 AND state <> $2 "
+                "ORDER BY instance_id",
+                realm_id,
+                InstanceState.GONE.value,
+            )
+        return [row(Instance, r) for r in records]
+
     async def mark_unhealthy_on(self, node_id: str) -> list[int]:
         """Every live instance of a node that died: UNHEALTHY (FAIL); their ids."""
         fail = instance.LIFECYCLE.compare_and_set(InstanceEvent.FAIL)
@@ -379,6 +391,19 @@ class AssignmentRepo:
                 "SELECT * FROM characters.player_assignments WHERE instance_id = $1 "
                 "ORDER BY character_id",
                 instance_id,
+            )
+        return [row(Assignment, r) for r in records]
+
+    async def in_world_of_realm(self, realm_id: int) -> list[Assignment]:
+        """The realm's characters in the world, wherever they are (a battleground of
+        the pool too), with the gateway that holds each."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT a.* FROM characters.player_assignments a "
+                "JOIN characters.characters c USING (character_id) "
+                "WHERE c.realm_id = $1 AND a.instance_id IS NOT NULL "
+                "AND a.gateway_id IS NOT NULL ORDER BY a.character_id",
+                realm_id,
             )
         return [row(Assignment, r) for r in records]
 

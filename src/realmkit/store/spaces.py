@@ -47,6 +47,14 @@ class CheckpointRepo:
             )
         return bool(done)
 
+    async def drop(self, instance_id: int) -> None:
+        """Forget the instance's checkpoint: it starts again from its content (a realm
+        restart), also if its node dies before it writes a new one."""
+        async with self.db.connection() as conn:
+            await conn.execute(
+                "DELETE FROM characters.space_checkpoints WHERE instance_id = $1", instance_id
+            )
+
     async def latest(self, instance_id: int) -> Checkpoint | None:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(

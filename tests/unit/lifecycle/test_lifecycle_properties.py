@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realmkit.errors import IllegalTransition
-from realmkit.lifecycle import assignment, instance, match, node, ticket
+from realmkit.lifecycle import assignment, instance, match, node, restart, ticket
 
 LIFECYCLES = {
     "instance": (instance, instance.InstanceState, instance.InstanceEvent),
@@ -18,6 +18,7 @@ LIFECYCLES = {
     "node": (node, node.NodeState, node.NodeEvent),
     "ticket": (ticket, ticket.TicketState, ticket.TicketEvent),
     "match": (match, match.MatchState, match.MatchEvent),
+    "restart": (restart, restart.RestartState, restart.RestartEvent),
 }
 
 

@@ -65,10 +65,11 @@ class InstanceRegistry:
         self.rows = InstanceRepo(db)
         self.assignments = AssignmentRepo(db)
         self.partitions = PartitionRepo(db)
-        # A restore holds its lock's connection while it re-attaches players, each
-        # of whom needs one too: only a quarter of the pool restores at a time, so
-        # those always find a connection (however many instances broke at once).
-        self._restoring = asyncio.Semaphore(max(1, db.pool.get_max_size() // 4))
+        # A restore (or a realm restart) holds its lock's connection while it
+        # re-attaches players, each of whom needs one too: only a quarter of the pool
+        # restores at a time, so those always find a connection (however many
+        # instances broke at once).
+        self.restoring = asyncio.Semaphore(max(1, db.pool.get_max_size() // 4))
 
     async def node_for(self, avoid: str | None = None) -> str:
         return pick_world_node(await self.cluster.world_candidates(FRESH_HEARTBEAT), avoid)
@@ -100,7 +101,7 @@ class InstanceRegistry:
         if instance.state is InstanceState.READY:
             return instance  # the common case needs no lock
         first_load = instance.state is InstanceState.REQUESTED  # nobody to re-attach
-        gate = contextlib.nullcontext() if first_load else self._restoring
+        gate = contextlib.nullcontext() if first_load else self.restoring
         async with gate, self.db.advisory_lock(f"instance:{instance_id}"):
             instance = await self.rows.get(instance_id)
             state = instance.state
@@ -140,7 +141,11 @@ class InstanceRegistry:
             return False
         return await self.partitions.live(instance.realm_id, instance.map_id) is not None
 
-    async def load(self, instance: Instance, keep: list[Occupant] | None = None) -> None:
+    async def load(
+        self, instance: Instance, keep: list[Occupant] | None = None, *, fresh: bool = False
+    ) -> None:
+        """Have its node load it: from its checkpoint when there is one, else (or
+        ``fresh``: a realm restart) from its content."""
         assert instance.node_id is not None
         game = await self.cluster.game(instance.game_id)
         place = None
@@ -162,7 +167,7 @@ class InstanceRegistry:
             game.content_pack,
             instance.map_id,
             secrets.randbits(62),
-            restore=True,  # continue from a checkpoint when there is one
+            restore=not fresh,
             keep=keep or [],
             cell=place,
         )

@@ -18,7 +18,9 @@ connection closes and PostgreSQL drops the lock) and runs, each round:
    ``empty_grace`` seconds is stopped;
 5. scaling (``scaler``): a world node launched or an idle one retired;
 6. cells (``balancer``): continents' cells split or merged with their load,
-   merged-away cells' spaces stopped (``nodes/orchestrator/cells.py``).
+   merged-away cells' spaces stopped (``nodes/orchestrator/cells.py``);
+7. realm restarts (``restarts``): counted down, told, carried out
+   (``nodes/orchestrator/restarts.py``; their state is in PostgreSQL).
 
 Nothing the leader knows lives only in its memory except when it began to
 lead (it judges heartbeats only after ``node_timeout``), when it first saw an
@@ -39,6 +41,7 @@ from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.leading import lead
 from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
+from realmkit.nodes.orchestrator.restarts import Restarts
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.settings import InstanceSettings
 from realmkit.store.cluster import ClusterRepo
@@ -63,6 +66,7 @@ class Leader:
         settings: InstanceSettings,
         scaler: Scaler | None = None,
         balancer: Callable[[float], Awaitable[None]] | None = None,
+        restarts: Restarts | None = None,
     ) -> None:
         self.node_name = node_name
         self.instances = instances
@@ -70,6 +74,7 @@ class Leader:
         self.settings = settings
         self.scaler = scaler
         self.balancer = balancer
+        self.restarts = restarts
         self.leadership = Leadership(db, LEADER_LOCK)
         self.cluster = ClusterRepo(db)
         self.rows = InstanceRepo(db)
@@ -114,6 +119,8 @@ class Leader:
             await self.scaler.round(now)
         if self.balancer is not None and now - self._leading_since >= SCALING_SETTLE:
             await self.balancer(now)
+        if self.restarts is not None:
+            await self.restarts.round()
 
     async def _release_orphans(self) -> None:
         """Players whose gateway died and who did not resume within the grace period

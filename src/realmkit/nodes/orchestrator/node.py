@@ -23,6 +23,7 @@ from realmkit.nodes.orchestrator.leader import Leader
 from realmkit.nodes.orchestrator.metrics import OrchestratorMetrics
 from realmkit.nodes.orchestrator.migration import Migrations
 from realmkit.nodes.orchestrator.placement import Placer
+from realmkit.nodes.orchestrator.restarts import Restarts
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.nodes.orchestrator.transfer import Transfers
 from realmkit.nodes.packs import PackCache
@@ -48,7 +49,13 @@ from realmkit.protocol.cluster import (
     SplitCell,
     WorldLoad,
 )
-from realmkit.settings import CellSettings, InstanceSettings, NodeSpec, ScalingSettings
+from realmkit.settings import (
+    CellSettings,
+    InstanceSettings,
+    NodeSpec,
+    RestartSettings,
+    ScalingSettings,
+)
 from realmkit.store.postgres import Database
 
 
@@ -61,6 +68,7 @@ class OrchestratorNode(Replica):
         launcher: Launcher | None = None,
         scaling: ScalingSettings | None = None,
         cells: CellSettings | None = None,
+        restarts: RestartSettings | None = None,
     ) -> None:
         self.name = spec.name
         self.host = spec.host
@@ -69,6 +77,8 @@ class OrchestratorNode(Replica):
         self.launcher = launcher
         self.scaling = scaling or ScalingSettings()
         self.cell_settings = cells or CellSettings()
+        self.restart_settings = restarts or RestartSettings()
+        self._restarts: Restarts | None = None
         # What each world node reported last of its spaces (the leader's view of
         # cells' load); a node's report replaces its previous one whole.
         self.world_loads: dict[str, list[SpaceLoad]] = {}
@@ -79,6 +89,8 @@ class OrchestratorNode(Replica):
         super().__init__()
 
     async def stop(self) -> None:
+        if self._restarts is not None:
+            await self._restarts.close()
         if self._handover is not None:
             await self._handover.close()
         await super().stop()
@@ -149,6 +161,7 @@ class OrchestratorNode(Replica):
             scaler = Scaler(db, instances, migrations, self.launcher, self.scaling)
         await bus.subscribe(subjects.WORLD_LOADS, WorldLoad, self._on_world_load)
         balancer = Balancer(cells, self.cell_settings)
+        self._restarts = Restarts(db, bus, instances, handover, self.restart_settings)
         leader = Leader(
             self.name,
             db,
@@ -157,6 +170,7 @@ class OrchestratorNode(Replica):
             self.settings,
             scaler,
             balancer=lambda now: balancer.round(now, self.space_loads()),
+            restarts=self._restarts,
         )
         self.metrics.leader = leader
         self._leading = asyncio.create_task(leader.run())
