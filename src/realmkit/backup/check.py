@@ -140,18 +140,18 @@ async def _restore_and_read(barman: Barman, backup_id: str, progress: Progress) 
 async def _read(url: str, progress: Progress) -> tuple[int, int]:
     db = await Database.connect(url, max_size=1, name="restore-check")
     try:
-        characters = int(await db.fetchval("SELECT count(*) FROM characters.characters"))
         found = await integrity.find(db, progress)
+        unreadable = [f for f in found if f.remedy is integrity.Remedy.RESTORE]
+        if unreadable:
+            first = unreadable[0]
+            raise BackupFailed(
+                "restore check",
+                f"{len(unreadable)} table(s) unreadable in the copy, {first.key}: "
+                f"{str(first.detail.get('error', ''))[:200]}",
+            )
+        characters = int(await db.fetchval("SELECT count(*) FROM characters.characters"))
     finally:
         await db.close()
-    unreadable = [f for f in found if f.remedy is integrity.Remedy.RESTORE]
-    if unreadable:
-        first = unreadable[0]
-        raise BackupFailed(
-            "restore check",
-            f"{len(unreadable)} table(s) unreadable in the copy, {first.key}: "
-            f"{str(first.detail.get('error', ''))[:200]}",
-        )
     return characters, len(found)
 
 
