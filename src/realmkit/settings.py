@@ -179,6 +179,10 @@ class ScalingSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     launch_timeout: Seconds = 60.0
     # Players a world node started by the local launcher takes.
     world_capacity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2000
+    # Where world nodes not listed in [[nodes]] (launched, Kubernetes pods) serve
+    # their metrics: the address and port (0 picks a free one: many on one host).
+    world_host: str = "127.0.0.1"
+    world_metrics_port: Port = 0
     # For launcher = "command": argv lists; {name} and {wanted} (the number of world
     # nodes wanted after the change) are substituted in each argument.
     launch_command: Argv = ()
@@ -353,6 +357,10 @@ idle_after = 120.0
 launch_timeout = 60.0
 # Players a world node started by the local launcher takes.
 world_capacity = 2000
+# Where world nodes not listed below serve their metrics (0 picks a free port;
+# a fixed one where each node has an address of its own, as in Kubernetes).
+world_host = "127.0.0.1"
+world_metrics_port = 0
 # launcher = "command": {name} and {wanted} are substituted in each argument, e.g.
 #   launch_command = ["kubectl", "scale", "deployment/realmkit-world", "--replicas={wanted}"]
 launch_command = []
