@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import time
@@ -46,6 +47,22 @@ from realmkit.store.postgres import Database
 
 SCRATCH = "restore-check"  # the scratch folder, in the backup folder
 LOCK = "restore-check.lock"
+# Settings of the live server's own files that the copy must not keep: where it
+# listens and who may connect (realmkit.conf and the lines below say), TLS files
+# it may not have, archiving into the live server's archive, libraries.
+LIVE_ONLY = {
+    "port",
+    "listen_addresses",
+    "unix_socket_directories",
+    "hba_file",
+    "ident_file",
+    "ssl",
+    "archive_mode",
+    "archive_command",
+    "shared_preload_libraries",
+}
+
+log = logging.getLogger("realmkit.backup")
 
 Progress = Callable[[str], None]
 
@@ -88,6 +105,9 @@ async def check_latest(barman: Barman, timeout: float, progress: Progress = _qui
             reason = exc.message
         except OSError as exc:  # the scratch folder: a full disk, permissions
             reason = f"scratch folder: {exc}"
+        except Exception as exc:  # a copy that breaks realmkit still fails the check
+            log.exception("restore check of %s", backup_id or "the latest backup")
+            reason = f"{type(exc).__name__}: {exc}"
         else:
             return CheckResult(
                 True,
@@ -105,7 +125,7 @@ async def _restore_and_read(barman: Barman, backup_id: str, progress: Progress) 
     """(characters, logical findings) of the backup restored and promoted; raises
     what made it fail."""
     pg = EmbeddedPostgres(barman.folder / SCRATCH, durable=False)
-    await asyncio.to_thread(_clear, pg)  # what a crashed check left
+    await _clear_now(pg)  # what a crashed check left
     starting: asyncio.Task[None] | None = None
     try:
         pg.root.mkdir(mode=0o700)
@@ -118,7 +138,8 @@ async def _restore_and_read(barman: Barman, backup_id: str, progress: Progress) 
         # so the server it starts is never left behind.
         starting = asyncio.create_task(asyncio.to_thread(pg.start, create=False))
         try:
-            await asyncio.shield(starting)
+            await _finished(starting)
+            starting.result()
         except EngineStartFailed as exc:
             raise BackupFailed("restore check", f"the copy did not start: {_logged(pg)}") from exc
         found = pg.running()
@@ -132,9 +153,13 @@ async def _restore_and_read(barman: Barman, backup_id: str, progress: Progress) 
             raise BackupFailed("restore check", f"{exc.message}; {_logged(pg)}") from exc
         return await _read(url, progress)
     finally:
-        if starting is not None:
-            await asyncio.wait([starting])
-        await asyncio.shield(asyncio.to_thread(_clear, pg))
+        try:
+            if starting is not None:
+                await _finished(starting)
+                if not starting.cancelled():
+                    starting.exception()  # raised above, or beside the point now
+        finally:
+            await _clear_now(pg)
 
 
 async def _read(url: str, progress: Progress) -> tuple[int, int]:
@@ -156,11 +181,12 @@ async def _read(url: str, progress: Progress) -> tuple[int, int]:
 
 
 def scratch_url(database_url: str, port: int) -> str:
-    """The database URL, pointed at the scratch copy on loopback."""
+    """The database URL, pointed at the scratch copy on loopback (without its
+    parameters: no TLS to a loopback copy)."""
     url = urlsplit(database_url)
     user = url.netloc.rpartition("@")[0]
     netloc = f"{user}@{LOOPBACK}:{port}" if user else f"{LOOPBACK}:{port}"
-    return urlunsplit(url._replace(netloc=netloc))
+    return urlunsplit(url._replace(netloc=netloc, query=""))
 
 
 def _scratch_settings(pg: EmbeddedPostgres) -> None:
@@ -171,14 +197,26 @@ def _scratch_settings(pg: EmbeddedPostgres) -> None:
     (data / "pg_hba.conf").write_text(f"host all all {LOOPBACK}/32 md5\n")  # md5: scram too
     (data / "pg_ident.conf").write_text("")
     (data / "postgresql.conf").touch()
-    with (data / "postgresql.auto.conf").open("a") as f:
-        f.write(
-            "\n# realmkit restore check: a scratch copy\n"
-            f"hba_file = '{data / 'pg_hba.conf'}'\n"
-            f"ident_file = '{data / 'pg_ident.conf'}'\n"
-            "archive_mode = off\n"
-            "shared_preload_libraries = ''\n"
+    auto = data / "postgresql.auto.conf"
+    kept = [
+        line
+        for line in (auto.read_text().splitlines() if auto.exists() else [])
+        if line.split("=", 1)[0].strip().lower() not in LIVE_ONLY
+    ]
+    auto.write_text(
+        "\n".join(
+            [
+                *kept,
+                "# realmkit restore check: a scratch copy",
+                f"hba_file = '{data / 'pg_hba.conf'}'",
+                f"ident_file = '{data / 'pg_ident.conf'}'",
+                "ssl = off",
+                "archive_mode = off",
+                "shared_preload_libraries = ''",
+                "",
+            ]
         )
+    )
 
 
 def _logged(pg: EmbeddedPostgres) -> str:
@@ -189,6 +227,26 @@ def _logged(pg: EmbeddedPostgres) -> str:
         return "no log"
     errors = [line for line in lines if any(k in line for k in ("FATAL:", "PANIC:", "ERROR:"))]
     return (errors[-1] if errors else lines[-1] if lines else "empty log").strip()[:300]
+
+
+async def _finished(task: asyncio.Task[None]) -> None:
+    """Wait for ``task`` (a thread's work) to end, even when this task is cancelled
+    meanwhile, which is then re-raised: a thread cannot be stopped, and what it
+    starts or removes must be over before the check ends and frees the lock."""
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def _clear_now(pg: EmbeddedPostgres) -> None:
+    clearing = asyncio.create_task(asyncio.to_thread(_clear, pg))
+    await _finished(clearing)
+    clearing.result()
 
 
 def _clear(pg: EmbeddedPostgres) -> None:
