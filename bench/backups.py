@@ -7,10 +7,12 @@ A PostgreSQL of its own in a temporary folder (the embedded one, durable) gets
 1. a base backup by the backup node's Barman (WAL streaming first), and its
    verification: seconds for each and the backup's size;
 2. `realmkit db check` on the database: seconds;
-3. writes lost: one committed row every 10 ms for `--write-seconds`, PostgreSQL
+3. the restore check (the backup node's, ``realmkit backup check``): the backup
+   restored into a scratch folder, started, promoted and read whole: seconds;
+4. writes lost: one committed row every 10 ms for `--write-seconds`, PostgreSQL
    killed (SIGKILL) without warning, restored to the latest WAL streamed; the
    committed rows against those found after the restore;
-4. the restore's seconds (copy, replay, promote).
+5. the restore's seconds (copy, replay, promote).
 
     .venv/bin/python bench/backups.py --characters 10000 --items 50
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 import asyncpg
 
 from realmkit.backup.barman import Barman
+from realmkit.backup.check import check_latest
 from realmkit.backup.restore import restore
 from realmkit.engines.postgres import EmbeddedPostgres
 from realmkit.errors import BackupFailed
@@ -123,6 +126,16 @@ async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
     found = await find(db)
     print(f"db check: {time.monotonic() - started:.1f} s, {len(found)} findings", flush=True)
+    checked = await check_latest(barman, timeout=3600.0)
+    print(
+        f"restore check: {checked.seconds:.1f} s, "
+        + (
+            f"passed, {checked.characters} characters"
+            if checked.ok
+            else f"FAILED: {checked.reason}"
+        ),
+        flush=True,
+    )
     await db.close()
     await barman.cron()  # the streamer runs (cron started it; make sure)
     committed = await writes_lost(pg, args.write_seconds)

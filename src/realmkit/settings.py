@@ -146,6 +146,11 @@ class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             pattern=r"^(REDUNDANCY [1-9][0-9]*|RECOVERY WINDOW OF [1-9][0-9]* (DAYS|WEEKS|MONTHS))$"
         ),
     ] = "REDUNDANCY 3"
+    # The latest backup is restored into a scratch folder, started and checked this
+    # often (``realmkit.backup.check``); 0: never.
+    check_every: Annotated[float, msgspec.Meta(ge=0, le=30 * 86400)] = 6 * 3600.0
+    # A restore check that has not finished after this is failed (and stopped).
+    check_timeout: Seconds = 3600.0
 
 
 class Launcher(StrEnum):
@@ -174,6 +179,10 @@ class ScalingSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     launch_timeout: Seconds = 60.0
     # Players a world node started by the local launcher takes.
     world_capacity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2000
+    # Where world nodes not listed in [[nodes]] (launched, Kubernetes pods) serve
+    # their metrics: the address and port (0 picks a free one: many on one host).
+    world_host: str = "127.0.0.1"
+    world_metrics_port: Port = 0
     # For launcher = "command": argv lists; {name} and {wanted} (the number of world
     # nodes wanted after the change) are substituted in each argument.
     launch_command: Argv = ()
@@ -348,6 +357,10 @@ idle_after = 120.0
 launch_timeout = 60.0
 # Players a world node started by the local launcher takes.
 world_capacity = 2000
+# Where world nodes not listed below serve their metrics (0 picks a free port;
+# a fixed one where each node has an address of its own, as in Kubernetes).
+world_host = "127.0.0.1"
+world_metrics_port = 0
 # launcher = "command": {name} and {wanted} are substituted in each argument, e.g.
 #   launch_command = ["kubectl", "scale", "deployment/realmkit-world", "--replicas={wanted}"]
 launch_command = []
@@ -410,6 +423,12 @@ folder = ""
 base_every = 21600.0
 # "REDUNDANCY N" (keep N base backups) or "RECOVERY WINDOW OF N DAYS".
 retention = "REDUNDANCY 3"
+# Seconds between two restore checks: the latest backup is restored into a
+# scratch folder beside the backups, started on a loopback port and checked
+# like `realmkit db check` (0: never; `realmkit backup check` runs one now).
+check_every = 21600.0
+# Seconds a restore check may take before it is stopped and counted failed.
+check_timeout = 3600.0
 
 # One [[nodes]] table per process. Roles: login, gateway, world,
 # orchestrator, matchmaker, reviver, backup. port = 0 picks a free port

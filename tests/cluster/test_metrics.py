@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 from invariants import fetch
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from test_instances import enter_at
+
+from realmkit.nodes.backup.metrics import BackupMetrics
+from realmkit.nodes.metrics import node_registry
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 WAIT = 20.0
@@ -124,6 +128,11 @@ async def test_deploy_files_use_only_metrics_the_cluster_serves(http, cluster) -
     served = set()
     for _, text in (await _scrapes(http, cluster)).values():
         served |= _names(text)
+    # This cluster runs no backup node (it needs Barman and a base backup): the
+    # families of the registry one serves.
+    backup = node_registry("backup", "backup-1")
+    BackupMetrics(backup)
+    served |= _names(generate_latest(backup).decode())
     dashboard = json.loads((DEPLOY / "grafana" / "realmkit.json").read_text())
     queries = [
         target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])

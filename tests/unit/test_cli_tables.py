@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import io
 
+import msgspec
 from rich.console import Console
 
 from realmkit.cli.tables import (
     ClusterStatus,
     InstanceRow,
     NodeRow,
+    backup_rows,
     live_view,
     shown_state,
     status_tables,
 )
 from realmkit.client.bots import SwarmSummary
-from realmkit.store.records import RealmListing, RealmStatus
+from realmkit.store.records import BackupSummary, RealmListing, RealmStatus
 
 
 def _realm(i: int) -> RealmListing:
@@ -131,3 +133,46 @@ def test_the_bots_line_and_the_leaders_take_one_line_each() -> None:
     assert lines[bots[0]].endswith("…")
     assert not lines[bots[0] + 1].startswith(" ")
     assert any(line.endswith("matchmakers' leader: matchmaker-2") for line in lines)
+
+
+def _backups(*, check_ok: bool | None, verified: bool | None) -> BackupSummary:
+    return BackupSummary(
+        node_id="backup-1",
+        backup_id="20261203T210000",
+        backup_age_s=5400.0,
+        backup_verified=verified,
+        check_ok=check_ok,
+        check_backup_id="" if check_ok is None else "20261203T210000",
+        check_reason="" if check_ok is not False else "1 table(s) unreadable in the copy",
+        check_seconds=4.2,
+        check_age_s=None if check_ok is None else 30.0,
+        check_characters=3,
+    )
+
+
+def test_status_shows_the_latest_backup_and_restore_check() -> None:
+    """The backups section: the latest backup's age and verification, the latest
+    restore check's outcome with why it failed, its age and duration."""
+    failed = msgspec.structs.replace(
+        _cluster(1, 0), backups=[_backups(check_ok=False, verified=True)]
+    )
+    [row] = backup_rows(failed)
+    assert row == [
+        "backup-1",
+        "20261203T210000",
+        "90 min ago",
+        "verified",
+        "FAILED: 1 table(s) unreadable in the copy",
+        "20261203T210000",
+        "30.0s ago",
+        "4.2s",
+    ]
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    console.print(status_tables(failed))
+    assert "FAILED: 1 table(s) unreadable" in console.file.getvalue()  # type: ignore[attr-defined]
+    never = ClusterStatus(
+        realms=[], nodes=[], instances=[], backups=[_backups(check_ok=None, verified=None)]
+    )
+    [row] = backup_rows(never)
+    assert row[3:] == ["not verified", "none yet", "-", "-", "-"]
+    assert backup_rows(ClusterStatus(realms=[], nodes=[], instances=[])) == []

@@ -18,7 +18,10 @@ the finished WAL and applies the retention policy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
+import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,9 +120,13 @@ class Barman:
             async with asyncio.timeout(timeout):
                 out, err = await proc.communicate()
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
+            await _kill_group(proc)
             raise BackupFailed(what, f"no answer within {timeout:.0f} s") from None
+        except asyncio.CancelledError:
+            # A cancelled caller (a node stopping, a restore check's deadline) leaves
+            # no Barman copying on behind it: nor its rsync children.
+            await asyncio.shield(_kill_group(proc))
+            raise
         if proc.returncode != 0:
             said = [
                 line
@@ -137,6 +144,10 @@ class Barman:
             return "failed (no log)"
         errors = [line for line in lines if " ERROR: " in line]
         return errors[-1].split(" ERROR: ", 1)[1] if errors else "failed (see barman.log)"
+
+    async def recover(self, backup_id: str, destination: Path, *options: str) -> None:
+        """Copy a base backup to ``destination`` (a data folder) with the WAL it needs."""
+        await self.run("-q", "recover", SERVER, backup_id, str(destination), *options)
 
     async def cron(self) -> None:
         await self.run("-q", "cron", timeout=60.0)
@@ -169,3 +180,10 @@ class Barman:
             )
             for b in found
         ]
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL Barman and what it started (its own session: the group is its pid)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 
-from realmkit.backup.barman import SERVER, Barman
+from realmkit.backup.barman import Barman
 from realmkit.engines.postgres import EmbeddedPostgres
 from realmkit.errors import BackupFailed, Conflict, NotFound
 
@@ -70,11 +70,11 @@ async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None)
     moment = ["--partial-wal"]
     if target is not None:
         moment = ["--target-time", target.isoformat(), "--target-action", "promote"]
-    await barman.run("-q", "recover", SERVER, backup_id, str(pg.pgdata), *moment)
+    await barman.recover(backup_id, pg.pgdata, *moment)
     pg.own_data()
     pg.start(create=False)
     try:
-        await _promoted(pg)
+        await promoted(pg.url("postgres"))
     finally:
         pg.stop()
     return Restored(
@@ -85,16 +85,19 @@ async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None)
     )
 
 
-async def _promoted(pg: EmbeddedPostgres) -> None:
-    """Wait until the copy replayed its WAL and takes writes."""
-    deadline = time.monotonic() + PROMOTE_TIMEOUT
+async def promoted(url: str, timeout: float = PROMOTE_TIMEOUT) -> None:
+    """Wait until the server at ``url`` (a restored copy) replayed its WAL and takes writes."""
+    deadline = time.monotonic() + timeout
     while True:
-        conn = await asyncpg.connect(pg.url("postgres"))
+        try:
+            conn = await asyncpg.connect(url, timeout=10.0)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            raise BackupFailed("recover", f"the restored copy refuses connections: {exc}") from exc
         try:
             if not await conn.fetchval("SELECT pg_is_in_recovery()"):
                 return
         finally:
             await conn.close()
         if time.monotonic() > deadline:
-            raise BackupFailed("recover", f"still replaying WAL after {PROMOTE_TIMEOUT:.0f} s")
+            raise BackupFailed("recover", f"still replaying WAL after {timeout:.0f} s")
         await asyncio.sleep(0.2)  # PostgreSQL replays in its own process: look again

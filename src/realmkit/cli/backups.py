@@ -16,6 +16,7 @@ from realmkit.settings import Settings
 
 if TYPE_CHECKING:
     from realmkit.backup.barman import Barman
+    from realmkit.backup.check import CheckResult
     from realmkit.backup.restore import Restored
 
 backup_app = typer.Typer(
@@ -97,6 +98,43 @@ def backup_verify(
         print_json({"backup_id": backup_id, "verified": True})
     else:
         out.print(f"backup {backup_id} verified")
+
+
+@backup_app.command("check")
+def backup_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Restore the latest backup into a scratch folder, start it and check it.
+
+    What the backup node does every [backup] check_every seconds: the backup and
+    the WAL after it are copied beside the backups (never into the live data
+    folder), a PostgreSQL starts on the copy on a loopback port, replays the WAL,
+    and `realmkit db check`'s checks read every table; then it is stopped and
+    removed. Exit 0 when the copy started and read whole, 1 when it did not."""
+    from realmkit.backup.check import check_latest
+
+    def progress(step: str) -> None:
+        err.print(f"[dim]restore check: {step}[/dim]", highlight=False)
+
+    def work(settings: Settings) -> CheckResult:
+        barman = _barman(settings)
+        return run_async(
+            lambda: check_latest(
+                barman, settings.backup.check_timeout, (lambda _: None) if as_json else progress
+            )
+        )
+
+    result = run(ctx, as_json, work)
+    if as_json:
+        print_json(result)
+    elif result.ok:
+        out.print(
+            f"backup {result.backup_id} restored, started and read whole in "
+            f"{result.seconds:.1f} s ({result.characters} characters"
+            + (f"; {result.findings} findings: run `realmkit db check`" if result.findings else "")
+            + ")"
+        )
+    else:
+        out.print(f"restore check of backup {result.backup_id or '-'} FAILED: {result.reason}")
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @backup_app.command("restore")

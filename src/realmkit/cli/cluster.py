@@ -50,6 +50,7 @@ from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, SpaceLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings, port_clashes
 from realmkit.store.accounts import AccountRepo
+from realmkit.store.backups import BackupSummaryRepo
 from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
@@ -106,6 +107,7 @@ async def cluster_status(db: Database) -> ClusterStatus:
         leader=await lock_holder(db, LEADER_LOCK),
         matchmaker=await lock_holder(db, MATCHMAKER_LOCK),
         cells=await PartitionRepo(db).live_cells(),
+        backups=await BackupSummaryRepo(db).summaries(),
     )
 
 

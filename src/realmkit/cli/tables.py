@@ -25,7 +25,7 @@ from rich.text import Text
 
 from realmkit.lifecycle.node import NodeState, seen
 from realmkit.protocol.cluster import GatewayLoad, WorldLoad
-from realmkit.store.records import CellStatus, RealmListing
+from realmkit.store.records import BackupSummary, CellStatus, RealmListing
 
 if TYPE_CHECKING:
     from realmkit.client.bots import SwarmSummary
@@ -69,6 +69,8 @@ class ClusterStatus(msgspec.Struct, frozen=True):
     gateways: list[GatewayLoad] = []
     # The cells of every live continent.
     cells: list[CellStatus] = []
+    # What each backup node recorded: its latest backup and restore check.
+    backups: list[BackupSummary] = []
 
     @property
     def players(self) -> int:
@@ -126,6 +128,45 @@ def _instance_rows(status: ClusterStatus) -> list[list[str]]:
     ]
 
 
+VERIFIED = {True: "verified", False: "VERIFY FAILED", None: "not verified"}
+
+
+def backup_rows(status: ClusterStatus) -> list[list[str]]:
+    """Per backup node: the latest backup, its age and verification; the latest
+    restore check, its outcome (with why it failed), its age and duration."""
+    rows = []
+    for b in status.backups:
+        if b.check_ok is None:
+            check = "none yet"
+        elif b.check_ok:
+            check = f"ok ({b.check_characters} characters)"
+        else:
+            check = f"FAILED: {b.check_reason}"
+        rows.append(
+            [
+                b.node_id,
+                b.backup_id or "none",
+                "-" if b.backup_age_s is None else _ago(b.backup_age_s),
+                VERIFIED[b.backup_verified] if b.backup_id else "-",
+                check,
+                b.check_backup_id or "-",
+                "-" if b.check_age_s is None else _ago(b.check_age_s),
+                "-" if b.check_ok is None else f"{b.check_seconds:.1f}s",
+            ]
+        )
+    return rows
+
+
+BACKUP_COLUMNS = (
+    "backup node",
+    "latest backup",
+    "age",
+    "verification",
+    "restore check",
+    "of backup",
+    "checked",
+    "took",
+)
 REALM_COLUMNS = ("realm", "game", "pool", "status", "patch", "players")
 INSTANCE_COLUMNS = ("instance", "realm", "map", "kind", "state", "node", "players")
 
@@ -182,6 +223,8 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
         group.renderables.append(worlds)
     if status.cells:
         group.renderables.append(_cells_of_continents(status))
+    if status.backups:
+        group.renderables.append(_full_table("backups", BACKUP_COLUMNS, backup_rows(status)))
     if status.gateways:
         gateways = Table(
             "gateway",

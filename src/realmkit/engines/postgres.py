@@ -18,10 +18,13 @@ import importlib.util
 import os
 import pwd
 import secrets
+import signal
 import subprocess
 import tempfile
 import warnings
 from pathlib import Path
+
+import psutil
 
 from realmkit.errors import EngineStartFailed
 from realmkit.procs import LOOPBACK, free_port, is_alive, write_private
@@ -64,12 +67,21 @@ class EmbeddedPostgres:
         """(pid, port) from ``postmaster.pid`` when that server is alive and ready."""
         try:
             lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
-            pid, port, status = int(lines[0]), int(lines[3]), lines[7].strip()
+            status = lines[7].strip()
+        except (OSError, IndexError):
+            return None
+        found = self.running()
+        return found if found is not None and status == POSTMASTER_READY else None
+
+    def running(self) -> tuple[int, int] | None:
+        """(pid, port) of this data folder's live postmaster, ready or not (a
+        restored copy still replaying its WAL, one starting or stopping)."""
+        try:
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
         except (OSError, ValueError, IndexError):
             return None
-        if status != POSTMASTER_READY or not is_alive(pid, "postgres"):
-            return None
-        return pid, port
+        return (pid, port) if is_alive(pid, "postgres") else None
 
     def pid(self) -> int | None:
         found = self._postmaster()
@@ -130,6 +142,24 @@ class EmbeddedPostgres:
             ["-D", str(self.pgdata), "-m", "fast", "-w", "-t", str(PG_CTL_TIMEOUT)],
             "stop",
         )
+
+    def halt(self, timeout: float = PG_CTL_TIMEOUT) -> None:
+        """Stop the postmaster by its pid, whatever its state: a fast shutdown
+        (SIGINT), SIGKILL after ``timeout`` seconds. For a scratch copy, where
+        ``pg_ctl`` may not know the state (still replaying, half started)."""
+        found = self.running()
+        if found is None:
+            return
+        try:
+            postmaster = psutil.Process(found[0])
+            postmaster.send_signal(signal.SIGINT)
+            try:
+                postmaster.wait(timeout)
+            except psutil.TimeoutExpired:
+                postmaster.kill()
+                postmaster.wait(timeout)
+        except psutil.NoSuchProcess:
+            pass
 
     # --- steps --------------------------------------------------------------
 

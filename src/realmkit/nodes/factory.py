@@ -45,7 +45,8 @@ def find_spec(settings: Settings, name_or_role: str, role: Role | None = None) -
     """A node by name, or the first node of that role; with ``role``, a name the
     node file does not list is a node of that role with default settings (how
     launched world nodes and Kubernetes pods run). World nodes made so take
-    ``[scaling] world_capacity`` players."""
+    ``[scaling] world_capacity`` players and serve metrics on ``world_host`` and
+    ``world_metrics_port``."""
     for spec in settings.nodes:
         if spec.name == name_or_role:
             if role is not None and spec.role is not role:
@@ -57,6 +58,8 @@ def find_spec(settings: Settings, name_or_role: str, role: Role | None = None) -
         fields: dict[str, object] = {"name": name_or_role, "role": role.value}
         if role is Role.WORLD:
             fields["capacity"] = settings.scaling.world_capacity
+            fields["host"] = settings.scaling.world_host
+            fields["metrics_port"] = settings.scaling.world_metrics_port
         try:
             return msgspec.convert(fields, NodeSpec)
         except msgspec.ValidationError as exc:

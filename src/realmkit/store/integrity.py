@@ -200,7 +200,7 @@ async def find(db: Database, progress: Progress = _quiet) -> list[Finding]:
                 raise StoreError(f"{check.name}: {exc}") from exc
             findings += [Finding(check.name, key, check.remedy, _row(row)) for key, row in rows]
         progress("sequences")
-        findings += await _sequences(conn)
+        findings += await _sequences(conn, unreadable)
     return findings
 
 
@@ -221,9 +221,11 @@ async def _physical(db: Database, progress: Progress) -> list[Finding]:
     return findings
 
 
-async def _sequences(conn: ConnectionLike) -> list[Finding]:
+async def _sequences(conn: ConnectionLike, unreadable: set[str]) -> list[Finding]:
     findings = []
     for table, column, sequence in await conn.fetch(_SEQUENCES, list(SCHEMAS)):
+        if table in unreadable:  # its largest id cannot be read: a restore finding already
+            continue
         row = await conn.fetchrow(
             f"SELECT (SELECT max({column}) FROM {table}) AS max_id, "  # noqa: S608
             "s.last_value, s.start_value, s.increment_by FROM pg_sequences s "

@@ -229,3 +229,19 @@ class CellStatus(msgspec.Struct, frozen=True):
     epoch: int
     players: int
     realm: str = ""
+
+
+class BackupSummary(msgspec.Struct, frozen=True):
+    """One backup node's row, ages by the database's clock (None: never)."""
+
+    node_id: str
+    backup_id: str
+    backup_age_s: float | None
+    # True: verified when taken; False: the verification failed; None: not verified.
+    backup_verified: bool | None
+    check_ok: bool | None  # None: no restore check yet
+    check_backup_id: str
+    check_reason: str
+    check_seconds: float
+    check_age_s: float | None
+    check_characters: int

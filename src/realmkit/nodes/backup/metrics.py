@@ -1,5 +1,7 @@
 """What the backup node tells Prometheus: when a backup last succeeded and how
-long it took, how many failed, and the backups it holds with their size."""
+long it took, how many failed, the backups it holds with their size, and the
+restore checks (``realmkit.backup.check``): the latest one's outcome, when it
+ended and how long it took, how many failed, and how often one is due."""
 
 from __future__ import annotations
 
@@ -30,6 +32,32 @@ class BackupMetrics:
             "Base backups or verifications that failed.",
             registry=registry,
         )
+        self.check_success = Gauge(
+            "realmkit_backup_restore_check_success",
+            "1 if the latest restore check restored, started and read the latest backup; "
+            "0 if it failed or none ran yet (see the timestamp).",
+            registry=registry,
+        )
+        self.check_last = Gauge(
+            "realmkit_backup_restore_check_timestamp_seconds",
+            "When the latest restore check ended, passed or failed (0: none yet).",
+            registry=registry,
+        )
+        self.check_duration = Gauge(
+            "realmkit_backup_restore_check_duration_seconds",
+            "How long the latest restore check took.",
+            registry=registry,
+        )
+        self.check_failures = Counter(
+            "realmkit_backup_restore_check_failures_total",
+            "Restore checks that failed: a backup that could not be restored.",
+            registry=registry,
+        )
+        self.check_interval = Gauge(
+            "realmkit_backup_restore_check_interval_seconds",
+            "Seconds between two restore checks, [backup] check_every (0: none are run).",
+            registry=registry,
+        )
         self._held: list[BackupInfo] = []
         self._last = 0.0
         registry.register(ReadAtScrape(self._now))
@@ -48,6 +76,15 @@ class BackupMetrics:
 
     def failed(self) -> None:
         self.failures.inc()
+
+    def checked(self, ok: bool, ended_at: float, seconds: float, *, counted: bool = True) -> None:
+        """A restore check's outcome; ``counted`` false for one recorded before a
+        restart (already counted by the previous process)."""
+        self.check_success.set(1 if ok else 0)
+        self.check_last.set(ended_at)
+        self.check_duration.set(seconds)
+        if not ok and counted:
+            self.check_failures.inc()
 
     def _now(self) -> Iterable[Metric]:
         held = gauge("realmkit_backup_backups", "Base backups held, by status.", ("status",))

@@ -7,7 +7,13 @@ at once), each verified with ``pg_verifybackup`` when taken. In a real
 deployment it runs on another host than PostgreSQL and pulls over the
 replication protocol; on one machine, the default cluster runs one that stores
 to ``<data_dir>/backups``. Its metrics say when the last backup succeeded, its
-size and whether it verified (``realmkit status`` and the alerts read them).
+size and whether it verified (the alerts read them).
+
+Every ``[backup] check_every`` seconds (0: never) it also restores the latest
+backup into a scratch folder and checks it (``realmkit.backup.check``), beside
+the streaming: a check takes as long as a restore. After each backup and each
+check it writes its summary to ``ops.backup_checks``, which ``realmkit status``
+reads from any host.
 """
 
 from __future__ import annotations
@@ -19,17 +25,29 @@ import time
 from pathlib import Path
 
 from realmkit.backup.barman import BackupInfo, Barman
+from realmkit.backup.check import check_latest
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import RealmkitError
 from realmkit.nodes.backup.metrics import BackupMetrics
 from realmkit.nodes.metrics import node_registry
 from realmkit.nodes.presence import Presence
 from realmkit.settings import BackupSettings, NodeSpec
+from realmkit.store.backups import BackupSummaryRepo
 from realmkit.store.postgres import Database
 
 log = logging.getLogger("realmkit.backup")
 
 CRON_SECONDS = 5.0  # how often the streamer is looked after and retention applied
+
+
+def check_due(
+    every: float, last_checked: float | None, backups: list[BackupInfo], now: float
+) -> bool:
+    """A restore check is due: checks are on, there is a finished backup to restore
+    and none was checked for ``every`` seconds (at once when none ever was)."""
+    if every <= 0 or not any(b.status == "DONE" for b in backups):
+        return False
+    return last_checked is None or now - last_checked >= every
 
 
 class BackupNode:
@@ -46,6 +64,10 @@ class BackupNode:
         self._db: Database | None = None
         self._presence: Presence | None = None
         self._work: asyncio.Task[None] | None = None
+        self._checks: asyncio.Task[None] | None = None
+        self._backups: list[BackupInfo] = []
+        self._recorded_backup = ""  # the backup id ops.backup_checks names
+        self._last_checked: float | None = None
 
     async def start(self) -> None:
         self.barman.write_config()
@@ -54,14 +76,25 @@ class BackupNode:
             self._db, self.name, "backup", self.spec.host, metrics_port=self.spec.metrics_port
         )
         await self._presence.start()
+        self.metrics.check_interval.set(self.settings.check_every)
+        # A restart does not check again at once, nor forget the last outcome.
+        backup_id, checked_at, ok, seconds = await self._summary.recorded(self.name)
+        self._recorded_backup = backup_id
+        self._last_checked = checked_at
+        if checked_at is not None and ok is not None:
+            self.metrics.checked(ok, checked_at, seconds or 0.0, counted=False)
         self._work = asyncio.create_task(self._backing_up())
+        if self.settings.check_every > 0:
+            self._checks = asyncio.create_task(self._checking())
 
     async def drain(self) -> None:
-        """Stop after the command under way (a base backup under way finishes)."""
-        if self._work is not None:
-            self._work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._work
+        """Stop after the command under way (a base backup under way finishes; a
+        restore check under way is stopped and its scratch server with it)."""
+        for task in (self._work, self._checks):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def stop(self) -> None:
         await self.drain()
@@ -79,8 +112,11 @@ class BackupNode:
                 await self.barman.cron()
                 backups = await self.barman.list()
                 self.metrics.seen(backups)
+                self._backups = backups
                 if self._due(backups, time.time()):
                     await self._take()
+                else:
+                    await self._record_found(backups)
                 failing = ""
             except RealmkitError as exc:
                 if exc.message != failing:  # once per outage, not every round
@@ -96,11 +132,73 @@ class BackupNode:
         started = time.monotonic()
         try:
             backup_id = await self.barman.backup()
-            await self.barman.verify(backup_id)
         except RealmkitError:
             self.metrics.failed()
             raise
+        try:
+            await self.barman.verify(backup_id)
+        except RealmkitError:
+            self.metrics.failed()
+            await self._record_backup(backup_id, await self.barman.list(), verified=False)
+            raise
         took = time.monotonic() - started
         self.metrics.succeeded(took)
-        self.metrics.seen(await self.barman.list())
+        self._backups = await self.barman.list()
+        self.metrics.seen(self._backups)
+        await self._record_backup(backup_id, self._backups, verified=True)
         log.info("base backup %s taken and verified in %.1f s", backup_id, took)
+
+    async def _record_found(self, backups: list[BackupInfo]) -> None:
+        """A latest backup the node did not take (``realmkit backup create``, retention
+        removing the one recorded) goes in the summary, not verified by the node."""
+        done = [b for b in backups if b.status == "DONE"]
+        if done and done[0].backup_id != self._recorded_backup:
+            await self._record_backup(done[0].backup_id, backups, verified=None)
+
+    async def _record_backup(
+        self, backup_id: str, backups: list[BackupInfo], *, verified: bool | None
+    ) -> None:
+        ended = next((b.end_time for b in backups if b.backup_id == backup_id), time.time())
+        await self._summary.record_backup(self.name, backup_id, ended, verified)
+        self._recorded_backup = backup_id
+
+    async def _checking(self) -> None:
+        while True:
+            if check_due(self.settings.check_every, self._last_checked, self._backups, time.time()):
+                await self._check()
+            await asyncio.sleep(CRON_SECONDS)
+
+    async def _check(self) -> None:
+        try:
+            result = await check_latest(self.barman, self.settings.check_timeout)
+        except RealmkitError as exc:  # another check under way (`realmkit backup check`)
+            log.warning("restore check skipped: %s", exc.message)
+            return
+        self._last_checked = result.checked_at
+        self.metrics.checked(result.ok, result.checked_at, result.seconds)
+        if result.ok:
+            log.info(
+                "restore check of %s passed in %.1f s (%d characters)",
+                result.backup_id,
+                result.seconds,
+                result.characters,
+            )
+        else:
+            log.error("restore check of %s FAILED: %s", result.backup_id or "-", result.reason)
+        try:
+            await self._summary.record_check(
+                self.name,
+                ok=result.ok,
+                backup_id=result.backup_id,
+                reason=result.reason,
+                seconds=result.seconds,
+                checked_at=result.checked_at,
+                characters=result.characters,
+            )
+        except RealmkitError as exc:
+            log.warning("restore check not recorded: %s", exc.message)
+
+    @property
+    def _summary(self) -> BackupSummaryRepo:
+        assert self._db is not None, "started"
+        return BackupSummaryRepo(self._db)
