@@ -4,6 +4,7 @@ names instead of numbers, and node states that do not lie."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import msgspec
 from rich.console import Console
@@ -14,11 +15,14 @@ from realmkit.cli.tables import (
     NodeRow,
     backup_rows,
     live_view,
+    restart_rows,
     shown_state,
     status_tables,
 )
 from realmkit.client.bots import SwarmSummary
+from realmkit.lifecycle.restart import RestartState
 from realmkit.store.records import BackupSummary, RealmListing, RealmStatus
+from realmkit.store.restarts import RealmRestart
 
 
 def _realm(i: int) -> RealmListing:
@@ -176,3 +180,32 @@ def test_status_shows_the_latest_backup_and_restore_check() -> None:
     [row] = backup_rows(never)
     assert row[3:] == ["not verified", "none yet", "-", "-", "-"]
     assert backup_rows(ClusterStatus(realms=[], nodes=[], instances=[])) == []
+
+
+def test_status_shows_pending_realm_restarts() -> None:
+    """A restart counting down shows its realm, the time left and the last mark told;
+    with none open, the section is left out."""
+    now = datetime(2026, 12, 3, 23, 0, tzinfo=UTC)
+    pending = RealmRestart(
+        restart_id=4,
+        realm_id=1,
+        realm="Azure",
+        due_at=now,
+        remaining=295.4,
+        reason="daily",
+        state=RestartState.PENDING,
+        warned_seconds=300,
+        spaces=0,
+        players=0,
+        detail="",
+        requested_at=now,
+        finished_at=None,
+    )
+    status = msgspec.structs.replace(_cluster(1, 0), restarts=[pending])
+    assert restart_rows(status) == [["Azure", "in 295s", "daily", "pending", "300s mark"]]
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    console.print(status_tables(status))
+    assert "realm restarts" in console.file.getvalue()  # type: ignore[attr-defined]
+    quiet = Console(width=200, file=io.StringIO(), color_system=None)
+    quiet.print(status_tables(_cluster(1, 0)))
+    assert "realm restarts" not in quiet.file.getvalue()  # type: ignore[attr-defined]

@@ -55,6 +55,7 @@ from realmkit.store.cells import PartitionRepo
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database, lock_holder
+from realmkit.store.restarts import RestartRepo
 from realmkit.supervision.reviver import Reviver
 
 REFRESH_SECONDS = 1.0
@@ -108,6 +109,7 @@ async def cluster_status(db: Database) -> ClusterStatus:
         matchmaker=await lock_holder(db, MATCHMAKER_LOCK),
         cells=await PartitionRepo(db).live_cells(),
         backups=await BackupSummaryRepo(db).summaries(),
+        restarts=await RestartRepo(db).open(),
     )
 
 

@@ -26,6 +26,7 @@ from rich.text import Text
 from realmkit.lifecycle.node import NodeState, seen
 from realmkit.protocol.cluster import GatewayLoad, WorldLoad
 from realmkit.store.records import BackupSummary, CellStatus, RealmListing
+from realmkit.store.restarts import RealmRestart
 
 if TYPE_CHECKING:
     from realmkit.client.bots import SwarmSummary
@@ -71,6 +72,8 @@ class ClusterStatus(msgspec.Struct, frozen=True):
     cells: list[CellStatus] = []
     # What each backup node recorded: its latest backup and restore check.
     backups: list[BackupSummary] = []
+    # Realm restarts pending or under way.
+    restarts: list[RealmRestart] = []
 
     @property
     def players(self) -> int:
@@ -157,6 +160,21 @@ def backup_rows(status: ClusterStatus) -> list[list[str]]:
     return rows
 
 
+def restart_rows(status: ClusterStatus) -> list[list[str]]:
+    """Per open realm restart: its realm, when, why, where it stands, the last mark told."""
+    return [
+        [
+            r.realm,
+            f"in {r.remaining:.0f}s" if r.remaining > 0 else "now",
+            r.reason,
+            r.state.value,
+            "-" if r.warned_seconds is None else f"{r.warned_seconds}s mark",
+        ]
+        for r in status.restarts
+    ]
+
+
+RESTART_COLUMNS = ("realm", "restarts", "why", "state", "players told")
 BACKUP_COLUMNS = (
     "backup node",
     "latest backup",
@@ -225,6 +243,10 @@ def status_tables(status: ClusterStatus, reviver: Reviver | None = None) -> Grou
         group.renderables.append(_cells_of_continents(status))
     if status.backups:
         group.renderables.append(_full_table("backups", BACKUP_COLUMNS, backup_rows(status)))
+    if status.restarts:
+        group.renderables.append(
+            _full_table("realm restarts", RESTART_COLUMNS, restart_rows(status))
+        )
     if status.gateways:
         gateways = Table(
             "gateway",
