@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -110,12 +111,28 @@ def stop_process(pid: int, timeout: float) -> bool:
     try:
         proc = psutil.Process(pid)
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except psutil.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-            return True
     except psutil.Error:
-        pass
-    return False
+        return False
+    if _exited(proc, timeout):
+        return False
+    with contextlib.suppress(psutil.Error):
+        proc.kill()
+    _exited(proc, timeout)
+    return True
+
+
+def _exited(proc: psutil.Process, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``proc`` to exit. An exited process that its
+    parent has not reaped yet (a zombie: ``realmkit up`` under a test runner or a
+    busy supervisor) has exited: waiting on it would last the whole timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            proc.wait(min(0.25, timeout))
+            return True
+        except psutil.TimeoutExpired:
+            pass
+        except psutil.Error:
+            return True
+        if not is_alive(proc.pid) or time.monotonic() > deadline:
+            return not is_alive(proc.pid)
