@@ -297,6 +297,9 @@ async def test_a_destroyed_database_is_restored_to_a_moment_and_the_realm_plays_
                 await plays(again)
             finally:
                 await again.close()
+            # The restored database is on a timeline of its own: backups go on from it.
+            taken = await _realmkit(root, endpoints, "backup", "create", "--json")
+            assert taken.returncode == 0, taken.stdout + taken.stderr + _logs(root)
             down = await _realmkit(root, endpoints, "down", "--json")
             assert down.returncode == 0, down.stdout + down.stderr
     finally:
