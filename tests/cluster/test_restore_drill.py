@@ -268,11 +268,15 @@ async def test_a_destroyed_database_is_restored_to_a_moment_and_the_realm_plays_
                     await hunter.close()
                 await db.close()
             await _destroy(pg)
+            # The database is gone but the nodes run on, retrying: no restore now.
             beside = await _realmkit(
-                root, endpoints, "backup", "restore", "--to", moment.isoformat(), "--yes"
+                root, endpoints, "backup", "restore", "--to", moment.isoformat(), "--json"
             )
             assert beside.returncode == 2, beside.stdout + beside.stderr
-            assert "realmkit down" in beside.stderr
+            refused = json.loads(beside.stdout)["error"]
+            assert refused["code"] == "CONFLICT"
+            assert "stop it first (`realmkit down`)" in refused["message"]
+            assert not pg.pgdata.exists(), "a refused restore copies nothing"
             down = await _realmkit(root, endpoints, "down", "--json")
             assert down.returncode == 0, down.stdout + down.stderr + _logs(root)
         restored = await _realmkit(
