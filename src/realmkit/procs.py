@@ -136,3 +136,18 @@ def _exited(proc: psutil.Process, timeout: float) -> bool:
             return True
         if not is_alive(proc.pid) or time.monotonic() > deadline:
             return not is_alive(proc.pid)
+
+
+async def end_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> None:
+    """End the process group ``proc`` leads (started with ``start_new_session``):
+    SIGINT (a Python program, Barman among them, cleans up on it), SIGKILL after
+    ``grace`` seconds; ``proc`` reaped."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        async with asyncio.timeout(grace):
+            await proc.wait()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()

@@ -29,7 +29,7 @@ import msgspec
 
 from realmkit.engines.postgres import pg_bin
 from realmkit.errors import BackupFailed, ConfigError
-from realmkit.procs import write_private
+from realmkit.procs import end_group, write_private
 
 SERVER = "realmkit"  # the one server of the configuration
 COMMAND_TIMEOUT = 3600.0  # seconds a Barman command may take (a base backup of a big realm)
@@ -117,9 +117,14 @@ class Barman:
             async with asyncio.timeout(timeout):
                 out, err = await proc.communicate()
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
+            await end_group(proc)
             raise BackupFailed(what, f"no answer within {timeout:.0f} s") from None
+        except asyncio.CancelledError:
+            # The node stops: its command stops with it. Cut loose, a cron would
+            # start a WAL streamer after the node stopped it, and a base backup
+            # would write on after `realmkit down` (or beside a restore).
+            await end_group(proc)
+            raise
         if proc.returncode != 0:
             said = [
                 line

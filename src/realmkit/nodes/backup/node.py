@@ -57,7 +57,8 @@ class BackupNode:
         self._work = asyncio.create_task(self._backing_up())
 
     async def drain(self) -> None:
-        """Stop after the command under way (a base backup under way finishes)."""
+        """Stop now: the Barman command under way ends too (a base backup cut short
+        is left unfinished; the next one is taken when due)."""
         if self._work is not None:
             self._work.cancel()
             with contextlib.suppress(asyncio.CancelledError):
