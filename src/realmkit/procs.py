@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -110,12 +111,43 @@ def stop_process(pid: int, timeout: float) -> bool:
     try:
         proc = psutil.Process(pid)
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except psutil.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-            return True
     except psutil.Error:
-        pass
-    return False
+        return False
+    if _exited(proc, timeout):
+        return False
+    with contextlib.suppress(psutil.Error):
+        proc.kill()
+    _exited(proc, timeout)
+    return True
+
+
+def _exited(proc: psutil.Process, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``proc`` to exit. An exited process that its
+    parent has not reaped yet (a zombie: ``realmkit up`` under a test runner or a
+    busy supervisor) has exited: waiting on it would last the whole timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            proc.wait(min(0.25, timeout))
+            return True
+        except psutil.TimeoutExpired:
+            pass
+        except psutil.Error:
+            return True
+        if not is_alive(proc.pid) or time.monotonic() > deadline:
+            return not is_alive(proc.pid)
+
+
+async def end_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> None:
+    """End the process group ``proc`` leads (started with ``start_new_session``):
+    SIGINT (a Python program, Barman among them, cleans up on it), SIGKILL after
+    ``grace`` seconds; ``proc`` reaped."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        async with asyncio.timeout(grace):
+            await proc.wait()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()

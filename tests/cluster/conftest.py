@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from realmkit.engines.embedded import Endpoints
+from realmkit.engines.postgres import EmbeddedPostgres
 from realmkit.procs import free_port, is_alive
 
 START_TIMEOUT = 60.0
@@ -64,24 +65,27 @@ registrations_unlimited = ["127.0.0.1"]
 """
 
 
-def _node_file(path: Path, settings: str, world_capacity: int) -> dict[str, int]:
-    ports = {
-        "login": free_port(),
-        "gateway-1": free_port(),
-        "gateway-2": free_port(),
-    }
+# (name, role) of the cluster tests' node file; the login node and two gateways
+# are awaited (their /healthz) before a test starts.
+NODES = [
+    ("login", "login"),
+    ("gateway-1", "gateway"),
+    ("gateway-2", "gateway"),
+    ("orchestrator-1", "orchestrator"),
+    ("orchestrator-2", "orchestrator"),
+    ("matchmaker-1", "matchmaker"),
+    ("matchmaker-2", "matchmaker"),
+    ("world-1", "world"),
+    ("world-2", "world"),
+]
+
+
+def _node_file(
+    path: Path, settings: str, world_capacity: int, nodes: list[tuple[str, str]]
+) -> dict[str, int]:
+    ports = {name: free_port() for name, role in nodes if role in ("login", "gateway")}
     text = settings
-    for name, role in [
-        ("login", "login"),
-        ("gateway-1", "gateway"),
-        ("gateway-2", "gateway"),
-        ("orchestrator-1", "orchestrator"),
-        ("orchestrator-2", "orchestrator"),
-        ("matchmaker-1", "matchmaker"),
-        ("matchmaker-2", "matchmaker"),
-        ("world-1", "world"),
-        ("world-2", "world"),
-    ]:
+    for name, role in nodes:
         text += f'[[nodes]]\nname = "{name}"\nrole = "{role}"\nport = {ports.get(name, 0)}\n'
         if role == "world":
             text += f"capacity = {world_capacity}\n"
@@ -105,19 +109,26 @@ def _answers(url: str) -> bool:
 def running_cluster(
     root: Path,
     endpoints: Endpoints,
-    database_url: str,
+    database_url: str | None,
     settings: str = TEST_SETTINGS,
     world_capacity: int = 2000,
+    nodes: list[tuple[str, str]] = NODES,
 ) -> Iterator[Cluster]:
-    """`realmkit up` on ``endpoints`` and ``database_url``; stopped by pid on exit."""
-    ports = _node_file(root / "realmkit.toml", settings, world_capacity)
+    """`realmkit up` on ``endpoints`` and ``database_url``; stopped by pid on exit.
+
+    ``database_url`` None: on the embedded PostgreSQL of the cluster's data folder,
+    which `realmkit up` starts (or finds) and, stopped by SIGTERM, leaves running."""
+    ports = _node_file(root / "realmkit.toml", settings, world_capacity, nodes)
     env = {
         **os.environ,
         "REALMKIT_CONFIG": str(root / "realmkit.toml"),
         "REALMKIT_DATA_DIR": str(root / "data"),
         "REALMKIT_NATS_URL": endpoints.nats_url,
-        "REALMKIT_DATABASE_URL": database_url,
     }
+    if database_url is None:
+        env.pop("REALMKIT_DATABASE_URL", None)
+    else:
+        env["REALMKIT_DATABASE_URL"] = database_url
     log = (root / "up.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "realmkit", "up", "--no-live"],
@@ -132,6 +143,8 @@ def running_cluster(
             assert proc.poll() is None, (root / "up.log").read_text()
             assert time.monotonic() < deadline, "cluster did not come up"
             time.sleep(0.2)  # another process is starting: probe again
+        if database_url is None:
+            database_url = EmbeddedPostgres(root / "data" / "postgres").url()
         yield Cluster(
             login_url=f"http://127.0.0.1:{ports['login']}",
             gateways=[f"ws://127.0.0.1:{ports[g]}/ws" for g in ("gateway-1", "gateway-2")],
@@ -153,7 +166,7 @@ def running_cluster(
             proc.wait()
         log.close()
         # Only our node processes: a pid may have been reused since it was listed.
-        stray = [pid for pid in children if is_alive(pid, "realmkit")]
+        stray = {pid: _cmdline(pid) for pid in children if is_alive(pid, "realmkit")}
         for pid in stray:
             os.kill(pid, signal.SIGKILL)
         assert not stray, f"node processes outlived the cluster: {stray}"
@@ -190,6 +203,13 @@ def cluster(
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield session
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return "?"
 
 
 def _children(pid: int) -> list[int]:

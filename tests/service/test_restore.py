@@ -67,10 +67,13 @@ async def _held(url: str) -> dict[int, set[int]]:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_a_restore_to_a_moment_brings_back_exactly_what_was_there(
-    tmp_path: Path, endpoints: Endpoints, eventually, monkeypatch
+    engine_folder: Path, endpoints: Endpoints, eventually, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """Restore to T after the database is destroyed: every character and item written
     before T is there as it was, none written after, and the integrity check is clean."""
+    # Not under pytest's temp folder: another pytest session makes that owner-only,
+    # and under root this PostgreSQL runs as another user.
+    tmp_path = engine_folder
     data = tmp_path / "data"
     pg = EmbeddedPostgres(data / "postgres")
     pg.start()

@@ -18,10 +18,7 @@ the finished WAL and applies the retention policy.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
-import os
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +29,7 @@ import msgspec
 
 from realmkit.engines.postgres import pg_bin
 from realmkit.errors import BackupFailed, ConfigError
-from realmkit.procs import write_private
+from realmkit.procs import end_group, write_private
 
 SERVER = "realmkit"  # the one server of the configuration
 COMMAND_TIMEOUT = 3600.0  # seconds a Barman command may take (a base backup of a big realm)
@@ -120,12 +117,14 @@ class Barman:
             async with asyncio.timeout(timeout):
                 out, err = await proc.communicate()
         except TimeoutError:
-            await _kill_group(proc)
+            await end_group(proc)
             raise BackupFailed(what, f"no answer within {timeout:.0f} s") from None
         except asyncio.CancelledError:
-            # A cancelled caller (a node stopping, a restore check's deadline) leaves
-            # no Barman copying on behind it: nor its rsync children.
-            await asyncio.shield(_kill_group(proc))
+            # The caller stops (a node stopping, a restore check's deadline): its command
+            # stops with it, rsync children included. Cut loose, a cron would start a
+            # WAL streamer after the node stopped it, and a base backup would write on
+            # after `realmkit down` (or beside a restore).
+            await asyncio.shield(end_group(proc))
             raise
         if proc.returncode != 0:
             said = [
@@ -180,10 +179,3 @@ class Barman:
             )
             for b in found
         ]
-
-
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL Barman and what it started (its own session: the group is its pid)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    await proc.wait()

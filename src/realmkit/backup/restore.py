@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import msgspec
 
 from realmkit.backup.barman import Barman
 from realmkit.engines.postgres import EmbeddedPostgres
-from realmkit.errors import BackupFailed, Conflict, NotFound
+from realmkit.errors import BackupFailed, Conflict, EngineStartFailed, NotFound
 
 PROMOTE_TIMEOUT = 600.0  # seconds the WAL replay may take
 
@@ -67,12 +68,18 @@ async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None)
         aside = pg.pgdata.with_name(f"data.replaced-{stamp}")
         pg.pgdata.rename(aside)
         replaced = str(aside)
+    # The WAL segment being streamed when the database was lost is a .partial file
+    # in Barman's streaming folder: a moment in it (the last minutes, the likeliest
+    # moment to restore to) needs it as much as the latest one does.
     moment = ["--partial-wal"]
     if target is not None:
-        moment = ["--target-time", target.isoformat(), "--target-action", "promote"]
+        moment += ["--target-time", target.isoformat(), "--target-action", "promote"]
     await barman.recover(backup_id, pg.pgdata, *moment)
     pg.own_data()
-    pg.start(create=False)
+    try:
+        pg.start(create=False)
+    except EngineStartFailed as exc:
+        raise BackupFailed("recover", replay_failure(_tail(pg.log))) from exc
     try:
         await promoted(pg.url("postgres"))
     finally:
@@ -83,6 +90,38 @@ async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None)
         replaced,
         time.monotonic() - started,
     )
+
+
+# PostgreSQL's words when the WAL kept ends before the moment asked for.
+TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached"
+
+
+def replay_failure(log: str) -> str:
+    """Why a restored copy did not start, from its PostgreSQL log: the last FATAL
+    or PANIC line, with what to do when the moment lies past the WAL kept."""
+    said = [
+        line.split(level, 1)[1].strip()
+        for line in log.splitlines()
+        for level in ("FATAL:", "PANIC:")
+        if level in line
+    ]
+    if not said:
+        return "PostgreSQL did not start on the restored copy (see postgres.log)"
+    if said[-1] == TARGET_NOT_REACHED:
+        return (
+            f"{said[-1]}: the WAL the backups hold ends before that moment; "
+            "restore to an earlier one, or to 'latest'"
+        )
+    return said[-1]
+
+
+def _tail(log: Path, size: int = 64 * 1024) -> str:
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, log.stat().st_size - size))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 async def promoted(url: str, timeout: float = PROMOTE_TIMEOUT) -> None:

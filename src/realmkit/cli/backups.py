@@ -159,7 +159,9 @@ def backup_restore(
     `realmkit up` resumes the cluster from it."""
     from realmkit.backup.barman import Barman
     from realmkit.backup.restore import restore
+    from realmkit.cli.cluster import cluster_pid
     from realmkit.engines.embedded import EmbeddedEngines
+    from realmkit.errors import Conflict
 
     target = None if to == "latest" else _moment(to)
     if not yes and not as_json:
@@ -171,6 +173,15 @@ def backup_restore(
                 "restore runs on the embedded PostgreSQL; for an external one, run "
                 f"`barman -c {settings.backup_path / 'barman.conf'} recover` on its host",
                 param_hint="--to",
+            )
+        running = cluster_pid(settings)
+        if running is not None:
+            # Its PostgreSQL may be down (the database lost), but its nodes would
+            # write to the copy as soon as it starts to replay.
+            raise Conflict(
+                f"the cluster is running (`realmkit up`, pid {running}): stop it first "
+                "(`realmkit down`); a restore never runs beside a live cluster",
+                pid=running,
             )
         barman = Barman(settings.backup_path, "", settings.backup.retention)
         postgres = EmbeddedEngines(settings.data_path).postgres

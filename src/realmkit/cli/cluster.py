@@ -433,13 +433,19 @@ async def _show(
                 )
 
 
-def stop_cluster(settings: Settings) -> int | None:
-    """SIGTERM the running ``realmkit up`` and wait for it; its pid, or None."""
+def cluster_pid(settings: Settings) -> int | None:
+    """The pid of the ``realmkit up`` running on this data folder, or None."""
     try:
         pid = int(_pid_file(settings).read_text())
     except (OSError, ValueError):
         return None
-    if not is_alive(pid, "realmkit"):
+    return pid if is_alive(pid, "realmkit") else None
+
+
+def stop_cluster(settings: Settings) -> int | None:
+    """SIGTERM the running ``realmkit up`` and wait for it; its pid, or None."""
+    pid = cluster_pid(settings)
+    if pid is None:
         _pid_file(settings).unlink(missing_ok=True)
         return None
     stop_process(pid, DOWN_TIMEOUT)

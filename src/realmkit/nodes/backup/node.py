@@ -88,8 +88,9 @@ class BackupNode:
             self._checks = asyncio.create_task(self._checking())
 
     async def drain(self) -> None:
-        """Stop after the command under way (a base backup under way finishes; a
-        restore check under way is stopped and its scratch server with it)."""
+        """Stop now: the Barman command under way ends too (a base backup cut short
+        is left unfinished; the next one is taken when due), and a restore check
+        under way with its scratch server."""
         for task in (self._work, self._checks):
             if task is not None:
                 task.cancel()
