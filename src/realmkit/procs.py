@@ -141,7 +141,8 @@ def _exited(proc: psutil.Process, timeout: float) -> bool:
 async def end_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> None:
     """End the process group ``proc`` leads (started with ``start_new_session``):
     SIGINT (a Python program, Barman among them, cleans up on it), SIGKILL after
-    ``grace`` seconds; ``proc`` reaped."""
+    ``grace`` seconds; ``proc`` reaped, and whatever of its group outlived it (an
+    rsync it started) killed and gone before this returns (within ``grace``)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -151,3 +152,9 @@ async def end_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> Non
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
+    deadline = time.monotonic() + grace
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+        while time.monotonic() < deadline:
+            os.killpg(proc.pid, 0)  # ProcessLookupError once the group is empty
+            await asyncio.sleep(0.02)  # not our children: nothing to wait on but the group
