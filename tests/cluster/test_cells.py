@@ -430,20 +430,24 @@ async def _realm_of(cluster, client: GameClient) -> int:  # type: ignore[no-unty
 async def test_a_realm_restart_brings_each_player_back_into_its_cell(  # type: ignore[no-untyped-def]
     http, cluster, bus, eventually
 ) -> None:
-    """A restart of the realm with its continent split over two world nodes: both
-    cells start again from their content, the player on each side is seated back
-    where it stood, in the cell that covers it, and the continent keeps its cells."""
+    """A restart of the realm with its continent split over world nodes: every cell
+    starts again from its content, the player on each side of the border is seated
+    back where it stood, in the cell it was in, and the continent keeps its cells."""
     items = await owned_items(cluster.database_url)
     west = await enter_at(http, cluster, "Westling", (WEST - 30.0, Y), gateway=0)
-    west_cell, east_cell = await _split(cluster, bus, west)
+    west_cell, _ = await _split(cluster, bus, west)
     east = await enter_at(http, cluster, "Eastling", (EAST + 30.0, Y), gateway=1)
     try:
-        spots = {}
+        spots, cells = {}, {}
         for client in (west, east):
             await plays(client)
             me = client.me()
             assert me is not None
             spots[client.character_id] = world_position(me)
+            cells[client.character_id] = (await _assignment(cluster, client.character_id))[0]
+        assert cells[west.character_id] == west_cell
+        assert cells[east.character_id] != west_cell, "the border lies between them"
+        layout = await _cells(cluster)
         realm_id = await _realm_of(cluster, west)
         await fetch(
             cluster.database_url,
@@ -459,15 +463,16 @@ async def test_a_realm_restart_brings_each_player_back_into_its_cell(  # type: i
             )
 
         await eventually(back, 45.0, "both players seated back")
-        for client, cell in ((west, west_cell), (east, east_cell)):
+        for client in (west, east):
             assert list(client.pending_reasons) == ["restart"]
             assert not client.ws.closed
             again = client.me()
             assert again is not None
             assert math.dist(world_position(again), spots[client.character_id]) < 1.0
-            assert (await _assignment(cluster, client.character_id))[0] == cell
+            placed = (await _assignment(cluster, client.character_id))[0]
+            assert placed == cells[client.character_id]
             await plays(client)
-        assert await _cells(cluster) == {1: west_cell, 2: east_cell}
+        assert await _cells(cluster) == layout
         await _owners_agree(cluster, bus)
     finally:
         await west.close()
