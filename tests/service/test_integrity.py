@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
+from realmkit.engines.postgres import EmbeddedPostgres
+from realmkit.procs import stop_process
 from realmkit.seed import seed_if_empty
 from realmkit.store import integrity
+from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database
 
 ORPHAN_ITEM = 5_000_000  # also beyond the item id blocks handed out so far
+# Debian's postgresql-15 (scripts/system-packages installs it): it ships the amcheck
+# extension, which the embedded PostgreSQL of the pgserver wheel lacks.
+PG15_BIN = Path("/usr/lib/postgresql/15/bin")
+NO_AMCHECK = "read-only: the amcheck extension is not installed on this server"
 
 
 async def _plant(url: str) -> dict[str, Any]:
@@ -162,11 +171,14 @@ def test_cli_check_exit_codes(database_url: str, run_realmkit) -> None:  # type:
     report = json.loads(stdout)
     assert not report["ok"]
     assert len(report["findings"]) == 7
+    assert report["physical"] == NO_AMCHECK
     assert "checking" in stderr
     proc = run_realmkit("db", "check", env=env)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1, stderr
     assert "item_owner_missing" in stdout
+    assert stdout.count("PostgreSQL's own check skipped") == 1
+    assert "amcheck extension is not installed" in stdout
 
     proc = run_realmkit("db", "check", "--repair", "--json", env=env)
     stdout, stderr = proc.communicate(timeout=60)
@@ -203,3 +215,114 @@ async def test_an_unreadable_table_calls_for_a_restore(database_url: str, db: Da
         assert await fresh.fetchval("SELECT count(*) FROM ops.repairs") == 0
     finally:
         await fresh.close()
+
+
+async def test_without_amcheck_the_check_says_so_and_runs_the_rest(
+    database_url: str, db: Database
+) -> None:
+    """On the embedded PostgreSQL (no amcheck extension) the report says PostgreSQL's own
+    check was skipped and why, and every other check still finds its damage."""
+    await seed_if_empty(db)
+    await _plant(database_url)
+    report = await integrity.check(db)
+    assert report.physical == NO_AMCHECK
+    assert len(report.findings) == 7
+    assert await integrity.find(db) == report.findings
+
+
+@pytest.fixture
+async def amcheck_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, seeded realmkit database on Debian's PostgreSQL 15, which has amcheck;
+    the server is this test's own, stopped by its PID at the end."""
+    if not (PG15_BIN / "postgres").is_file():
+        pytest.skip(
+            f"no {PG15_BIN}/postgres: `bash scripts/system-packages` installs postgresql-15"
+        )
+    server = EmbeddedPostgres(tmp_path / "pg15", durable=False, bin_dir=PG15_BIN)
+    try:
+        await asyncio.to_thread(server.start)
+        url = server.url()
+        db = await Database.connect(url, max_size=2)
+        try:
+            await migrate(db)
+            await seed_if_empty(db)
+        finally:
+            await db.close()
+        yield url
+    finally:
+        pid = server.pid()
+        if pid is not None:
+            stop_process(pid, 15.0)
+
+
+async def _hide_a_row_from(url: str, index: str) -> int:
+    """Insert an account that ``index`` does not hold: the index is marked not ready
+    for inserts around the insert, as a lost index write would leave it."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "UPDATE pg_index SET indisready = false WHERE indexrelid = $1::regclass", index
+        )
+        account: int = await conn.fetchval(
+            "INSERT INTO auth.accounts (username, password_hash) VALUES ('unindexed', 'x') "
+            "RETURNING account_id"
+        )
+        await conn.execute(
+            "UPDATE pg_index SET indisready = true WHERE indexrelid = $1::regclass", index
+        )
+        return account
+    finally:
+        await conn.close()
+
+
+async def test_amcheck_finds_an_index_missing_rows_and_reindex_repairs_it(
+    amcheck_url: str,
+) -> None:
+    """With amcheck, a clean database passes; an index that misses a row of its table is
+    found by bt_index_check (heapallindexed), --repair rebuilds it with a log row in
+    ops.repairs, and the next check is clean."""
+    db = await Database.connect(amcheck_url, max_size=2)
+    try:
+        clean = await integrity.check(db)
+        assert (clean.physical, clean.findings) == (integrity.AMCHECK, [])
+        assert (
+            await db.fetchval(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                "ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'"
+            )
+            == "ops"
+        )
+
+        account = await _hide_a_row_from(amcheck_url, "auth.accounts_pkey")
+        found = await integrity.find(db)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("index_corrupt", "auth.accounts_pkey", integrity.Remedy.CORRECT)
+        ]
+        assert found[0].detail["sqlstate"] == "XX001"  # data_corrupted
+        assert "lacks matching index tuple" in found[0].detail["error"]
+
+        repairs = await integrity.repair(db, found)
+        assert repairs == [
+            integrity.Repair(
+                "index_corrupt",
+                "auth.accounts_pkey",
+                "corrected",
+                {"reindexed": "auth.accounts_pkey"},
+            )
+        ]
+        logged = await db.fetchval(
+            "SELECT count(*) FROM ops.repairs WHERE check_name = 'index_corrupt' "
+            "AND target = 'auth.accounts_pkey' AND before IS NOT NULL AND after IS NOT NULL"
+        )
+        assert logged == 1
+        async with db.transaction() as conn:
+            await conn.execute("SET LOCAL enable_seqscan = off")  # found through the index
+            assert (
+                await conn.fetchval(
+                    "SELECT username FROM auth.accounts WHERE account_id = $1", account
+                )
+                == "unindexed"
+            )
+        assert await integrity.find(db) == []
+    finally:
+        await db.close()
