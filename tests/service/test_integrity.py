@@ -231,9 +231,9 @@ async def test_without_amcheck_the_check_says_so_and_runs_the_rest(
 
 
 @pytest.fixture
-async def amcheck_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A migrated, seeded realmkit database on Debian's PostgreSQL 15, which has amcheck;
-    the server is this test's own, stopped by its PID at the end."""
+async def amcheck_server(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    """Debian's PostgreSQL 15, which has amcheck, with a migrated, seeded realmkit
+    database; the server is this test's own, stopped by its PID at the end."""
     if not (PG15_BIN / "postgres").is_file():
         pytest.skip(
             f"no {PG15_BIN}/postgres: `bash scripts/system-packages` installs postgresql-15"
@@ -241,18 +241,22 @@ async def amcheck_url(tmp_path: Path) -> AsyncIterator[str]:
     server = EmbeddedPostgres(tmp_path / "pg15", durable=False, bin_dir=PG15_BIN)
     try:
         await asyncio.to_thread(server.start)
-        url = server.url()
-        db = await Database.connect(url, max_size=2)
+        db = await Database.connect(server.url(), max_size=2)
         try:
             await migrate(db)
             await seed_if_empty(db)
         finally:
             await db.close()
-        yield url
+        yield server
     finally:
-        pid = server.pid()
+        pid = server.pid()  # the test may have restarted it
         if pid is not None:
             stop_process(pid, 15.0)
+
+
+@pytest.fixture
+def amcheck_url(amcheck_server: EmbeddedPostgres) -> str:
+    return amcheck_server.url()
 
 
 async def _hide_a_row_from(url: str, index: str) -> int:
@@ -323,6 +327,46 @@ async def test_amcheck_finds_an_index_missing_rows_and_reindex_repairs_it(
                 )
                 == "unindexed"
             )
+        assert await integrity.find(db) == []
+    finally:
+        await db.close()
+
+
+async def test_amcheck_finds_a_damaged_index_page_the_full_read_misses(
+    amcheck_server: EmbeddedPostgres,
+) -> None:
+    """Bytes overwritten in an index's file on disk (the table's own pages intact) are
+    found by bt_index_check alone; the rest of the check does not trust that index, and
+    --repair rebuilds it so the next check is clean."""
+    url = amcheck_server.url()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO auth.accounts (username, password_hash) "
+            "SELECT 'player' || g, 'x' FROM generate_series(1, 2000) g"
+        )
+        path = await conn.fetchval("SELECT pg_relation_filepath('auth.accounts_pkey')")
+    finally:
+        await conn.close()
+    pid = amcheck_server.pid()
+    assert pid is not None
+    stop_process(pid, 15.0)  # a clean stop: every page is on disk, none in memory
+    index_file = amcheck_server.pgdata / path
+    pages = index_file.stat().st_size // 8192
+    assert pages > 3
+    with index_file.open("r+b") as f:  # the last leaf, which max(account_id) reads
+        f.seek((pages - 1) * 8192 + 4096)
+        f.write(b"\xde\xad\xbe\xef" * 64)
+    await asyncio.to_thread(amcheck_server.start, create=False)
+
+    db = await Database.connect(amcheck_server.url(), max_size=2)
+    try:
+        found = await integrity.find(db)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("index_corrupt", "auth.accounts_pkey", integrity.Remedy.CORRECT)
+        ]
+        assert "invalid page in block" in found[0].detail["error"]  # its checksum failed
+        await integrity.repair(db, found)
         assert await integrity.find(db) == []
     finally:
         await db.close()

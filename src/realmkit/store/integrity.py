@@ -213,6 +213,10 @@ _INDEXES = (
     "WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready "
     "AND c.relpersistence <> 't' AND n.nspname = ANY($1::text[]) ORDER BY 2"
 )
+_NO_INDEX_SCANS = (
+    "SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
+    "SET LOCAL enable_bitmapscan = off"
+)
 # The index a finding names, quoted by the server from the catalog: the one name
 # REINDEX takes that is not a parameter.
 _INDEX_NAME = (
@@ -244,11 +248,17 @@ async def check(db: Database, progress: Progress = _quiet) -> Report:
     physical, found = await _amcheck(db, {f.key for f in findings}, progress)
     findings += found
     unreadable = {f.key for f in findings if f.remedy is Remedy.RESTORE}
-    async with db.connection() as conn:
+    damaged_index = any(f.check == "index_corrupt" for f in findings)
+    async with db.transaction() as conn:
+        if damaged_index:
+            # Its answers cannot be trusted (max(id) of a sequence check reads one):
+            # the rest of the check reads the tables themselves.
+            await conn.execute(_NO_INDEX_SCANS)
         for check in CHECKS:
             progress(check.name)
             try:
-                rows = await conn.fetch(check.query)
+                async with conn.transaction():  # a failed query leaves the rest usable
+                    rows = await conn.fetch(check.query)
             except Exception as exc:
                 # A table of it cannot be read: already a restore finding.
                 if unreadable:
