@@ -370,3 +370,41 @@ async def test_amcheck_finds_a_damaged_index_page_the_full_read_misses(
         assert await integrity.find(db) == []
     finally:
         await db.close()
+
+
+async def test_amcheck_refused_to_a_role_that_is_not_superuser(
+    amcheck_server: EmbeddedPostgres,
+) -> None:
+    """A role that may read every table but is no superuser gets the rest of the check,
+    and the report says PostgreSQL's own check was refused: creating the extension,
+    then (once a superuser created it) running its functions."""
+    admin = await asyncpg.connect(amcheck_server.url())
+    try:
+        await admin.execute(
+            "CREATE ROLE watcher LOGIN PASSWORD 'watching' IN ROLE pg_read_all_data"
+        )
+    finally:
+        await admin.close()
+    url = f"postgresql://watcher:watching@127.0.0.1:{amcheck_server.port()}/realmkit"
+    db = await Database.connect(url, max_size=2)
+    try:
+        report = await integrity.check(db)
+        assert report.findings == []
+        assert report.physical == (
+            "read-only: creating the amcheck extension was refused (permission denied to create "
+            'extension "amcheck"); a superuser can run: CREATE EXTENSION amcheck WITH SCHEMA ops'
+        )
+
+        admin = await asyncpg.connect(amcheck_server.url())
+        try:
+            await admin.execute("CREATE EXTENSION amcheck WITH SCHEMA ops")
+        finally:
+            await admin.close()
+        report = await integrity.check(db)
+        assert report.findings == []
+        assert report.physical == (
+            "read-only: running amcheck's functions was refused (permission denied for function "
+            "verify_heapam); a superuser can GRANT EXECUTE on them"
+        )
+    finally:
+        await db.close()

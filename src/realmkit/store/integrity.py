@@ -232,6 +232,11 @@ def _quiet(_: str) -> None:
     pass
 
 
+def _said(exc: Exception) -> str:
+    """The server's message alone (its DETAIL and HINT lines follow it)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def _row(value: Any) -> dict[str, Any]:
     loaded = json.loads(value) if isinstance(value, str) else value
     return loaded if isinstance(loaded, dict) else {"value": loaded}
@@ -303,12 +308,12 @@ async def _amcheck(
                 await conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck WITH SCHEMA ops")
             except asyncpg.InsufficientPrivilegeError as exc:
                 return (
-                    f"read-only: creating the amcheck extension was refused ({exc}); "
+                    f"read-only: creating the amcheck extension was refused ({_said(exc)}); "
                     "a superuser can run: CREATE EXTENSION amcheck WITH SCHEMA ops",
                     [],
                 )
             except asyncpg.PostgresError as exc:  # a read-only standby, a racing check
-                return f"read-only: the amcheck extension could not be created ({exc})", []
+                return f"read-only: the amcheck extension could not be created ({_said(exc)})", []
             schema = "ops"
         # The extension's schema comes from the catalog; quoted, it is the only name
         # put into these queries, and every relation is passed as a parameter.
@@ -318,7 +323,7 @@ async def _amcheck(
             findings += await _verify_indexes(conn, where, unreadable, progress)
         except asyncpg.InsufficientPrivilegeError as exc:
             return (
-                f"read-only: running amcheck's functions was refused ({exc}); "
+                f"read-only: running amcheck's functions was refused ({_said(exc)}); "
                 "a superuser can GRANT EXECUTE on them",
                 [],
             )
