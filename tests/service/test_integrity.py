@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -406,5 +408,48 @@ async def test_amcheck_refused_to_a_role_that_is_not_superuser(
             "read-only: running amcheck's functions was refused (permission denied for function "
             "verify_heapam); a superuser can GRANT EXECUTE on them"
         )
+    finally:
+        await db.close()
+
+
+async def test_amcheck_finds_a_damaged_heap_tuple_and_calls_for_a_restore(
+    amcheck_server: EmbeddedPostgres,
+) -> None:
+    """A tuple header damaged on disk where no checksum sees it (checksums turned off,
+    as on an old cluster) reads back as garbage without an error; verify_heapam finds
+    it, and --repair refers it to a restore from a backup, touching nothing."""
+    conn = await asyncpg.connect(amcheck_server.url())
+    try:
+        await conn.execute("CREATE TABLE ops.ledger (n integer, m integer)")
+        await conn.execute("INSERT INTO ops.ledger VALUES (1, 2)")
+        path = await conn.fetchval("SELECT pg_relation_filepath('ops.ledger')")
+    finally:
+        await conn.close()
+    pid = amcheck_server.pid()
+    assert pid is not None
+    stop_process(pid, 15.0)
+    await asyncio.to_thread(
+        subprocess.run,
+        [str(PG15_BIN / "pg_checksums"), "--disable", "-D", str(amcheck_server.pgdata)],
+        user=amcheck_server.run_as,
+        capture_output=True,
+        check=True,
+    )
+    with (amcheck_server.pgdata / path).open("r+b") as f:
+        (pointer,) = struct.unpack("<I", f.read(28)[24:])  # the first tuple's line pointer
+        f.seek((pointer & 0x7FFF) + 22)  # its header's t_hoff: where its data begins
+        f.write(bytes([32]))  # 8 bytes late: it reads beyond itself
+    await asyncio.to_thread(amcheck_server.start, create=False)
+
+    db = await Database.connect(amcheck_server.url(), max_size=2)
+    try:
+        found = await integrity.find(db)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("heap_corrupt", "ops.ledger", integrity.Remedy.RESTORE)
+        ]
+        assert found[0].detail["problems"][0]["offnum"] == 1
+        repairs = await integrity.repair(db, found)
+        assert [r.action for r in repairs] == ["restore from a backup"]
+        assert await db.fetchval("SELECT count(*) FROM ops.repairs") == 0
     finally:
         await db.close()

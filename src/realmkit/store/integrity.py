@@ -196,11 +196,10 @@ _AMCHECK_SCHEMA = (
     "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
     "WHERE e.extname = 'amcheck'"
 )
-# (oid, name, table) for the heaps, then for the btree indexes amcheck can check:
-# valid ones (a REINDEX CONCURRENTLY that failed leaves an invalid one behind).
+# (oid, name) of the heaps, (oid, name, table) of the btree indexes amcheck can
+# check: valid ones (a REINDEX CONCURRENTLY that failed leaves an invalid one behind).
 _HEAPS = (
-    "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
-    "quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
+    "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' "
     "AND n.nspname = ANY($1::text[]) ORDER BY 2"
@@ -259,17 +258,19 @@ async def check(db: Database, progress: Progress = _quiet) -> Report:
             # Its answers cannot be trusted (max(id) of a sequence check reads one):
             # the rest of the check reads the tables themselves.
             await conn.execute(_NO_INDEX_SCANS)
-        for check in CHECKS:
-            progress(check.name)
+        for invariant in CHECKS:
+            progress(invariant.name)
             try:
                 async with conn.transaction():  # a failed query leaves the rest usable
-                    rows = await conn.fetch(check.query)
+                    rows = await conn.fetch(invariant.query)
             except Exception as exc:
                 # A table of it cannot be read: already a restore finding.
                 if unreadable:
                     continue
-                raise StoreError(f"{check.name}: {exc}") from exc
-            findings += [Finding(check.name, key, check.remedy, _row(row)) for key, row in rows]
+                raise StoreError(f"{invariant.name}: {exc}") from exc
+            findings += [
+                Finding(invariant.name, key, invariant.remedy, _row(row)) for key, row in rows
+            ]
         progress("sequences")
         findings += await _sequences(conn)
     return Report(findings, physical)
@@ -334,7 +335,7 @@ async def _verify_heaps(
     conn: ConnectionLike, schema: str, unreadable: set[str], progress: Progress
 ) -> list[Finding]:
     findings = []
-    for oid, table, _ in await conn.fetch(_HEAPS, list(SCHEMAS)):
+    for oid, table in await conn.fetch(_HEAPS, list(SCHEMAS)):
         if table in unreadable:
             continue
         progress(f"amcheck heap {table}")
