@@ -453,3 +453,20 @@ async def test_amcheck_finds_a_damaged_heap_tuple_and_calls_for_a_restore(
         assert await db.fetchval("SELECT count(*) FROM ops.repairs") == 0
     finally:
         await db.close()
+
+
+def test_cli_check_says_amcheck_ran(amcheck_url: str, run_realmkit) -> None:  # type: ignore[no-untyped-def]
+    """`realmkit db check` on a server with amcheck says PostgreSQL's own check ran, once,
+    in --json (physical: amcheck) and in its text, and exits 0 on a clean database."""
+    env = {"REALMKIT_DATABASE_URL": amcheck_url}
+    proc = run_realmkit("db", "check", "--json", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    report = json.loads(stdout)
+    assert (report["ok"], report["physical"]) == (True, integrity.AMCHECK)
+    assert "amcheck index auth.accounts_pkey" in stderr
+    proc = run_realmkit("db", "check", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert stdout.count("PostgreSQL's own check: amcheck") == 1
+    assert "no damage found" in stdout
