@@ -5,16 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
+import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
+from realmkit.engines.postgres import EmbeddedPostgres
+from realmkit.procs import stop_process
 from realmkit.seed import seed_if_empty
 from realmkit.store import integrity
+from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database
 
 ORPHAN_ITEM = 5_000_000  # also beyond the item id blocks handed out so far
+# Debian's postgresql-15 (scripts/system-packages installs it): it ships the amcheck
+# extension, which the embedded PostgreSQL of the pgserver wheel lacks.
+PG15_BIN = Path("/usr/lib/postgresql/15/bin")
+NO_AMCHECK = "read-only: the amcheck extension is not installed on this server"
 
 
 async def _plant(url: str) -> dict[str, Any]:
@@ -162,11 +173,14 @@ def test_cli_check_exit_codes(database_url: str, run_realmkit) -> None:  # type:
     report = json.loads(stdout)
     assert not report["ok"]
     assert len(report["findings"]) == 7
+    assert report["physical"] == NO_AMCHECK
     assert "checking" in stderr
     proc = run_realmkit("db", "check", env=env)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1, stderr
     assert "item_owner_missing" in stdout
+    assert stdout.count("PostgreSQL's own check skipped") == 1
+    assert "amcheck extension is not installed" in stdout
 
     proc = run_realmkit("db", "check", "--repair", "--json", env=env)
     stdout, stderr = proc.communicate(timeout=60)
@@ -203,3 +217,256 @@ async def test_an_unreadable_table_calls_for_a_restore(database_url: str, db: Da
         assert await fresh.fetchval("SELECT count(*) FROM ops.repairs") == 0
     finally:
         await fresh.close()
+
+
+async def test_without_amcheck_the_check_says_so_and_runs_the_rest(
+    database_url: str, db: Database
+) -> None:
+    """On the embedded PostgreSQL (no amcheck extension) the report says PostgreSQL's own
+    check was skipped and why, and every other check still finds its damage."""
+    await seed_if_empty(db)
+    await _plant(database_url)
+    report = await integrity.check(db)
+    assert report.physical == NO_AMCHECK
+    assert len(report.findings) == 7
+    assert await integrity.find(db) == report.findings
+
+
+@pytest.fixture
+async def amcheck_server(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    """Debian's PostgreSQL 15, which has amcheck, with a migrated, seeded realmkit
+    database; the server is this test's own, stopped by its PID at the end."""
+    if not (PG15_BIN / "postgres").is_file():
+        pytest.skip(
+            f"no {PG15_BIN}/postgres: `bash scripts/system-packages` installs postgresql-15"
+        )
+    server = EmbeddedPostgres(tmp_path / "pg15", durable=False, bin_dir=PG15_BIN)
+    try:
+        await asyncio.to_thread(server.start)
+        db = await Database.connect(server.url(), max_size=2)
+        try:
+            await migrate(db)
+            await seed_if_empty(db)
+        finally:
+            await db.close()
+        yield server
+    finally:
+        pid = server.pid()  # the test may have restarted it
+        if pid is not None:
+            stop_process(pid, 15.0)
+
+
+@pytest.fixture
+def amcheck_url(amcheck_server: EmbeddedPostgres) -> str:
+    return amcheck_server.url()
+
+
+async def _hide_a_row_from(url: str, index: str) -> int:
+    """Insert an account that ``index`` does not hold: the index is marked not ready
+    for inserts around the insert, as a lost index write would leave it."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "UPDATE pg_index SET indisready = false WHERE indexrelid = $1::regclass", index
+        )
+        account: int = await conn.fetchval(
+            "INSERT INTO auth.accounts (username, password_hash) VALUES ('unindexed', 'x') "
+            "RETURNING account_id"
+        )
+        await conn.execute(
+            "UPDATE pg_index SET indisready = true WHERE indexrelid = $1::regclass", index
+        )
+        return account
+    finally:
+        await conn.close()
+
+
+async def test_amcheck_finds_an_index_missing_rows_and_reindex_repairs_it(
+    amcheck_url: str,
+) -> None:
+    """With amcheck, a clean database passes; an index that misses a row of its table is
+    found by bt_index_check (heapallindexed), --repair rebuilds it with a log row in
+    ops.repairs, and the next check is clean."""
+    db = await Database.connect(amcheck_url, max_size=2)
+    try:
+        clean = await integrity.check(db)
+        assert (clean.physical, clean.findings) == (integrity.AMCHECK, [])
+        assert (
+            await db.fetchval(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                "ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'"
+            )
+            == "ops"
+        )
+
+        account = await _hide_a_row_from(amcheck_url, "auth.accounts_pkey")
+        found = await integrity.find(db)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("index_corrupt", "auth.accounts_pkey", integrity.Remedy.CORRECT)
+        ]
+        assert found[0].detail["sqlstate"] == "XX001"  # data_corrupted
+        assert "lacks matching index tuple" in found[0].detail["error"]
+
+        repairs = await integrity.repair(db, found)
+        assert repairs == [
+            integrity.Repair(
+                "index_corrupt",
+                "auth.accounts_pkey",
+                "corrected",
+                {"reindexed": "auth.accounts_pkey"},
+            )
+        ]
+        logged = await db.fetchval(
+            "SELECT count(*) FROM ops.repairs WHERE check_name = 'index_corrupt' "
+            "AND target = 'auth.accounts_pkey' AND before IS NOT NULL AND after IS NOT NULL"
+        )
+        assert logged == 1
+        async with db.transaction() as conn:
+            await conn.execute("SET LOCAL enable_seqscan = off")  # found through the index
+            assert (
+                await conn.fetchval(
+                    "SELECT username FROM auth.accounts WHERE account_id = $1", account
+                )
+                == "unindexed"
+            )
+        assert await integrity.find(db) == []
+    finally:
+        await db.close()
+
+
+async def test_amcheck_finds_a_damaged_index_page_the_full_read_misses(
+    amcheck_server: EmbeddedPostgres,
+) -> None:
+    """Bytes overwritten in an index's file on disk (the table's own pages intact) are
+    found by bt_index_check alone; the rest of the check does not trust that index, and
+    --repair rebuilds it so the next check is clean."""
+    url = amcheck_server.url()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO auth.accounts (username, password_hash) "
+            "SELECT 'player' || g, 'x' FROM generate_series(1, 2000) g"
+        )
+        path = await conn.fetchval("SELECT pg_relation_filepath('auth.accounts_pkey')")
+    finally:
+        await conn.close()
+    pid = amcheck_server.pid()
+    assert pid is not None
+    stop_process(pid, 15.0)  # a clean stop: every page is on disk, none in memory
+    index_file = amcheck_server.pgdata / path
+    pages = index_file.stat().st_size // 8192
+    assert pages > 3
+    with index_file.open("r+b") as f:  # the last leaf, which max(account_id) reads
+        f.seek((pages - 1) * 8192 + 4096)
+        f.write(b"\xde\xad\xbe\xef" * 64)
+    await asyncio.to_thread(amcheck_server.start, create=False)
+
+    db = await Database.connect(amcheck_server.url(), max_size=2)
+    try:
+        found = await integrity.find(db)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("index_corrupt", "auth.accounts_pkey", integrity.Remedy.CORRECT)
+        ]
+        assert "invalid page in block" in found[0].detail["error"]  # its checksum failed
+        await integrity.repair(db, found)
+        assert await integrity.find(db) == []
+    finally:
+        await db.close()
+
+
+async def test_amcheck_refused_to_a_role_that_is_not_superuser(
+    amcheck_server: EmbeddedPostgres,
+) -> None:
+    """A role that may read every table but is no superuser gets the rest of the check,
+    and the report says PostgreSQL's own check was refused: creating the extension,
+    then (once a superuser created it) running its functions."""
+    admin = await asyncpg.connect(amcheck_server.url())
+    try:
+        await admin.execute(
+            "CREATE ROLE watcher LOGIN PASSWORD 'watching' IN ROLE pg_read_all_data"
+        )
+    finally:
+        await admin.close()
+    url = f"postgresql://watcher:watching@127.0.0.1:{amcheck_server.port()}/realmkit"
+    db = await Database.connect(url, max_size=2)
+    try:
+        report = await integrity.check(db)
+        assert report.findings == []
+        assert report.physical == (
+            "read-only: creating the amcheck extension was refused (permission denied to create "
+            'extension "amcheck"); a superuser can run: CREATE EXTENSION amcheck WITH SCHEMA ops'
+        )
+
+        admin = await asyncpg.connect(amcheck_server.url())
+        try:
+            await admin.execute("CREATE EXTENSION amcheck WITH SCHEMA ops")
+        finally:
+            await admin.close()
+        report = await integrity.check(db)
+        assert report.findings == []
+        assert report.physical == (
+            "read-only: running amcheck's functions was refused (permission denied for function "
+            "verify_heapam); a superuser can GRANT EXECUTE on them"
+        )
+    finally:
+        await db.close()
+
+
+async def test_amcheck_finds_a_damaged_heap_tuple_and_calls_for_a_restore(
+    amcheck_server: EmbeddedPostgres,
+) -> None:
+    """A tuple header damaged on disk where no checksum sees it (checksums turned off,
+    as on an old cluster) reads back as garbage without an error; verify_heapam finds
+    it, and --repair refers it to a restore from a backup, touching nothing."""
+    conn = await asyncpg.connect(amcheck_server.url())
+    try:
+        await conn.execute("CREATE TABLE ops.ledger (n integer, m integer)")
+        await conn.execute("INSERT INTO ops.ledger VALUES (1, 2)")
+        path = await conn.fetchval("SELECT pg_relation_filepath('ops.ledger')")
+    finally:
+        await conn.close()
+    pid = amcheck_server.pid()
+    assert pid is not None
+    stop_process(pid, 15.0)
+    await asyncio.to_thread(
+        subprocess.run,
+        [str(PG15_BIN / "pg_checksums"), "--disable", "-D", str(amcheck_server.pgdata)],
+        user=amcheck_server.run_as,
+        capture_output=True,
+        check=True,
+    )
+    with (amcheck_server.pgdata / path).open("r+b") as f:
+        (pointer,) = struct.unpack("<I", f.read(28)[24:])  # the first tuple's line pointer
+        f.seek((pointer & 0x7FFF) + 22)  # its header's t_hoff: where its data begins
+        f.write(bytes([32]))  # 8 bytes late: it reads beyond itself
+    await asyncio.to_thread(amcheck_server.start, create=False)
+
+    db = await Database.connect(amcheck_server.url(), max_size=2)
+    try:
+        found = await integrity.find(db)
+        assert [(f.check, f.key, f.remedy) for f in found] == [
+            ("heap_corrupt", "ops.ledger", integrity.Remedy.RESTORE)
+        ]
+        assert found[0].detail["problems"][0]["offnum"] == 1
+        repairs = await integrity.repair(db, found)
+        assert [r.action for r in repairs] == ["restore from a backup"]
+        assert await db.fetchval("SELECT count(*) FROM ops.repairs") == 0
+    finally:
+        await db.close()
+
+
+def test_cli_check_says_amcheck_ran(amcheck_url: str, run_realmkit) -> None:  # type: ignore[no-untyped-def]
+    """`realmkit db check` on a server with amcheck says PostgreSQL's own check ran, once,
+    in --json (physical: amcheck) and in its text, and exits 0 on a clean database."""
+    env = {"REALMKIT_DATABASE_URL": amcheck_url}
+    proc = run_realmkit("db", "check", "--json", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    report = json.loads(stdout)
+    assert (report["ok"], report["physical"]) == (True, integrity.AMCHECK)
+    assert "amcheck index auth.accounts_pkey" in stderr
+    proc = run_realmkit("db", "check", env=env)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert stdout.count("PostgreSQL's own check: amcheck") == 1
+    assert "no damage found" in stdout

@@ -261,18 +261,35 @@ def db_check(
     def progress(step: str) -> None:
         err.print(f"[dim]checking: {step}[/dim]", highlight=False)
 
-    async def work(db: Database) -> tuple[list[integrity.Finding], list[integrity.Repair]]:
-        found = await integrity.find(db, progress)
-        repairs = await integrity.repair(db, found, progress) if repair else []
-        return found, repairs
+    async def work(db: Database) -> tuple[integrity.Report, list[integrity.Repair]]:
+        report = await integrity.check(db, progress)
+        repairs = await integrity.repair(db, report.findings, progress) if repair else []
+        return report, repairs
 
-    found, repairs = run(ctx, as_json, lambda s: run_async(lambda: with_db(s, work)))
+    report, repairs = run(ctx, as_json, lambda s: run_async(lambda: with_db(s, work)))
+    found = report.findings
     restore = any(f.remedy is integrity.Remedy.RESTORE for f in found)
     # After a repair only what needs a restore is left; before, anything found fails.
+    # A skipped amcheck is said, not failed: the embedded PostgreSQL has none.
     code = (2 if restore else 0) if repair else (1 if found else 0)
     if as_json:
-        print_json({"ok": not found, "findings": found, "repairs": repairs, "restore": restore})
+        print_json(
+            {
+                "ok": not found,
+                "physical": report.physical,
+                "findings": found,
+                "repairs": repairs,
+                "restore": restore,
+            }
+        )
         raise typer.Exit(code)
+    if report.physical == integrity.AMCHECK:
+        out.print("PostgreSQL's own check: amcheck on every table and btree index")
+    else:
+        out.print(
+            f"PostgreSQL's own check skipped ({report.physical}); every table was read in full",
+            highlight=False,
+        )
     if not found:
         out.print("no damage found")
         raise typer.Exit(code)
@@ -286,7 +303,7 @@ def db_check(
             done.add_row(r.check, r.key, r.action, _short(r.after or {}))
         out.print(done)
     if restore:
-        out.print("some tables cannot be read: restore the database from a backup")
+        out.print("some tables are damaged: restore the database from a backup")
     raise typer.Exit(code)
 
 

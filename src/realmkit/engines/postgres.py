@@ -9,6 +9,10 @@ as the system user ``pgserver`` (created on first use, as pgserver does).
 
 The superuser password is generated at ``initdb`` time, kept in a private
 file beside the cluster, and passed to tools through the environment only.
+
+``bin_dir`` runs another installation's binaries the same way (a system
+PostgreSQL, e.g. Debian's ``/usr/lib/postgresql/15/bin``, which ships
+extensions that the wheel lacks, such as ``amcheck``).
 """
 
 from __future__ import annotations
@@ -53,13 +57,17 @@ POSTMASTER_READY = "ready"
 class EmbeddedPostgres:
     name = "PostgreSQL"
 
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+    def __init__(self, root: Path, *, durable: bool = True, bin_dir: Path | None = None) -> None:
         self.root = root
+        self.bin_dir = bin_dir
         self.pgdata = root / "data"
         self.log = root / "postgres.log"
         self.password_file = root / "password"
         self.durable = durable
         self.run_as = ROOT_RUNS_AS if os.geteuid() == 0 else None
+
+    def _bin(self, name: str) -> Path:
+        return self.bin_dir / name if self.bin_dir else pg_bin(name)
 
     # --- finding a running server -------------------------------------------
 
@@ -102,7 +110,7 @@ class EmbeddedPostgres:
         if found is None:
             return False
         result = subprocess.run(
-            [str(pg_bin("pg_isready")), "-h", LOOPBACK, "-p", str(found[1]), "-t", "3"],
+            [str(self._bin("pg_isready")), "-h", LOOPBACK, "-p", str(found[1]), "-t", "3"],
             capture_output=True,
             check=False,
         )
@@ -169,12 +177,13 @@ class EmbeddedPostgres:
             from pgserver import utils  # root only: user creation and folder permissions
 
         utils.ensure_user_exists(ROOT_RUNS_AS)
-        bin_dir = pg_bin("postgres").parent
         utils.ensure_prefix_permissions(self.root)
-        utils.ensure_prefix_permissions(bin_dir)
-        read_exec = 0o055
-        utils.ensure_folder_permissions(bin_dir, read_exec)
-        utils.ensure_folder_permissions(bin_dir.parent / "lib", 0o044)
+        if self.bin_dir is None:  # a system installation is readable by every user already
+            bin_dir = pg_bin("postgres").parent
+            utils.ensure_prefix_permissions(bin_dir)
+            read_exec = 0o055
+            utils.ensure_folder_permissions(bin_dir, read_exec)
+            utils.ensure_folder_permissions(bin_dir.parent / "lib", 0o044)
         entry = pwd.getpwnam(ROOT_RUNS_AS)
         os.chown(self.root, entry.pw_uid, entry.pw_gid)
         if self.log.exists():
@@ -240,7 +249,7 @@ class EmbeddedPostgres:
         env = {**os.environ, "PGPASSWORD": self.password_file.read_text().strip()}
         port = str(self.port())
         result = subprocess.run(
-            [str(pg_bin("createdb")), "-h", LOOPBACK, "-p", port, "-U", SUPERUSER, DATABASE],
+            [str(self._bin("createdb")), "-h", LOOPBACK, "-p", port, "-U", SUPERUSER, DATABASE],
             capture_output=True,
             text=True,
             env=env,
@@ -271,7 +280,7 @@ class EmbeddedPostgres:
         # inherit a pipe and keep this call waiting for EOF forever.
         with tempfile.TemporaryFile("w+") as out:
             result = subprocess.run(
-                [str(pg_bin(tool)), *args, *action],
+                [str(self._bin(tool)), *args, *action],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

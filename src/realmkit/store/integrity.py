@@ -15,9 +15,18 @@ Each logical check is one SQL query returning the offending rows as
    from a backup.
 
 Every repair runs in its own transaction with its row in ``ops.repairs``
-(before and after). The physical check reads every table of the realmkit
-schemas in full, TOAST included: with data checksums a damaged page fails
-the read (``pg_amcheck`` is not in the embedded PostgreSQL).
+(before and after); a ``REINDEX INDEX CONCURRENTLY`` cannot run in one, so
+its row is written just after it.
+
+The physical check reads every table of the realmkit schemas in full, TOAST
+included: with data checksums a damaged page fails the read. Then, when the
+server has the ``amcheck`` extension (created in ``ops`` on first use, which
+takes a superuser), PostgreSQL checks its own structures: ``verify_heapam``
+on every table (a damaged heap calls for a restore) and ``bt_index_check``
+with ``heapallindexed`` on every valid btree index (a damaged index, or one
+that misses rows of its table, is rebuilt by ``REINDEX``). The embedded
+PostgreSQL (the pgserver wheel) has no ``amcheck``: there ``Report.physical``
+says the check was read-only and why, which is not a finding.
 """
 
 from __future__ import annotations
@@ -27,12 +36,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import msgspec
 
 from realmkit.errors import StoreError
 from realmkit.store.postgres import ConnectionLike, Database
 
 SCHEMAS = ("auth", "cluster", "characters", "matchmaking", "ops")
+AMCHECK = "amcheck"  # Report.physical when PostgreSQL's own check ran
+# How many of verify_heapam's messages a finding keeps (a torn page gives hundreds).
+HEAP_MESSAGES = 20
 
 
 class Remedy(enum.StrEnum):
@@ -46,6 +59,14 @@ class Finding(msgspec.Struct, frozen=True):
     key: str
     remedy: Remedy
     detail: dict[str, Any]
+
+
+class Report(msgspec.Struct, frozen=True):
+    """What a check found, and how deep it looked: ``physical`` is ``"amcheck"``,
+    or ``"read-only: <why PostgreSQL's own check was skipped>"``."""
+
+    findings: list[Finding]
+    physical: str
 
 
 class Repair(msgspec.Struct, frozen=True):
@@ -171,12 +192,48 @@ _TABLES = (
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'm') AND n.nspname = ANY($1::text[]) ORDER BY 1"
 )
+_AMCHECK_SCHEMA = (
+    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+    "WHERE e.extname = 'amcheck'"
+)
+# (oid, name) of the heaps, (oid, name, table) of the btree indexes amcheck can
+# check: valid ones (a REINDEX CONCURRENTLY that failed leaves an invalid one behind).
+_HEAPS = (
+    "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' "
+    "AND n.nspname = ANY($1::text[]) ORDER BY 2"
+)
+_INDEXES = (
+    "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+    "quote_ident(n.nspname) || '.' || quote_ident(t.relname) FROM pg_index i "
+    "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam "
+    "WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready "
+    "AND c.relpersistence <> 't' AND n.nspname = ANY($1::text[]) ORDER BY 2"
+)
+_NO_INDEX_SCANS = (
+    "SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
+    "SET LOCAL enable_bitmapscan = off"
+)
+# The index a finding names, quoted by the server from the catalog: the one name
+# REINDEX takes that is not a parameter.
+_INDEX_NAME = (
+    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid = to_regclass($1) AND c.relkind = 'i' AND n.nspname = ANY($2::text[])"
+)
 
 Progress = Callable[[str], None]
 
 
 def _quiet(_: str) -> None:
     pass
+
+
+def _said(exc: Exception) -> str:
+    """The server's message alone (its DETAIL and HINT lines follow it)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def _row(value: Any) -> dict[str, Any]:
@@ -186,22 +243,37 @@ def _row(value: Any) -> dict[str, Any]:
 
 async def find(db: Database, progress: Progress = _quiet) -> list[Finding]:
     """Every finding of every check: physical first, then the logical ones."""
+    return (await check(db, progress)).findings
+
+
+async def check(db: Database, progress: Progress = _quiet) -> Report:
+    """``find``'s findings, with how deep the physical check could look."""
     findings = await _physical(db, progress)
-    unreadable = {f.key for f in findings}
-    async with db.connection() as conn:
-        for check in CHECKS:
-            progress(check.name)
+    physical, found = await _amcheck(db, {f.key for f in findings}, progress)
+    findings += found
+    unreadable = {f.key for f in findings if f.remedy is Remedy.RESTORE}
+    damaged_index = any(f.check == "index_corrupt" for f in findings)
+    async with db.transaction() as conn:
+        if damaged_index:
+            # Its answers cannot be trusted (max(id) of a sequence check reads one):
+            # the rest of the check reads the tables themselves.
+            await conn.execute(_NO_INDEX_SCANS)
+        for invariant in CHECKS:
+            progress(invariant.name)
             try:
-                rows = await conn.fetch(check.query)
+                async with conn.transaction():  # a failed query leaves the rest usable
+                    rows = await conn.fetch(invariant.query)
             except Exception as exc:
                 # A table of it cannot be read: already a restore finding.
                 if unreadable:
                     continue
-                raise StoreError(f"{check.name}: {exc}") from exc
-            findings += [Finding(check.name, key, check.remedy, _row(row)) for key, row in rows]
+                raise StoreError(f"{invariant.name}: {exc}") from exc
+            findings += [
+                Finding(invariant.name, key, invariant.remedy, _row(row)) for key, row in rows
+            ]
         progress("sequences")
         findings += await _sequences(conn, unreadable)
-    return findings
+    return Report(findings, physical)
 
 
 async def _physical(db: Database, progress: Progress) -> list[Finding]:
@@ -218,6 +290,95 @@ async def _physical(db: Database, progress: Progress) -> list[Finding]:
                 findings.append(
                     Finding("table_unreadable", table, Remedy.RESTORE, {"error": str(exc)})
                 )
+    return findings
+
+
+async def _amcheck(
+    db: Database, unreadable: set[str], progress: Progress
+) -> tuple[str, list[Finding]]:
+    """PostgreSQL's own check of every heap and btree index (``physical``, findings),
+    or why it was skipped; tables already unreadable are not checked again."""
+    async with db.connection() as conn:
+        schema = await conn.fetchval(_AMCHECK_SCHEMA)
+        if schema is None:
+            if not await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck')"
+            ):
+                return "read-only: the amcheck extension is not installed on this server", []
+            try:
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck WITH SCHEMA ops")
+            except asyncpg.InsufficientPrivilegeError as exc:
+                return (
+                    f"read-only: creating the amcheck extension was refused ({_said(exc)}); "
+                    "a superuser can run: CREATE EXTENSION amcheck WITH SCHEMA ops",
+                    [],
+                )
+            except asyncpg.PostgresError as exc:  # a read-only standby, a racing check
+                return f"read-only: the amcheck extension could not be created ({_said(exc)})", []
+            schema = "ops"
+        # The extension's schema comes from the catalog; quoted, it is the only name
+        # put into these queries, and every relation is passed as a parameter.
+        where = await conn.fetchval("SELECT quote_ident($1)", schema)
+        try:
+            findings = await _verify_heaps(conn, where, unreadable, progress)
+            findings += await _verify_indexes(conn, where, unreadable, progress)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            return (
+                f"read-only: running amcheck's functions was refused ({_said(exc)}); "
+                "a superuser can GRANT EXECUTE on them",
+                [],
+            )
+    return AMCHECK, findings
+
+
+async def _verify_heaps(
+    conn: ConnectionLike, schema: str, unreadable: set[str], progress: Progress
+) -> list[Finding]:
+    findings = []
+    for oid, table in await conn.fetch(_HEAPS, list(SCHEMAS)):
+        if table in unreadable:
+            continue
+        progress(f"amcheck heap {table}")
+        try:
+            rows = await conn.fetch(
+                f"SELECT blkno, offnum, attnum, msg FROM {schema}.verify_heapam("  # noqa: S608
+                "$1::oid::regclass, check_toast => true) LIMIT $2",
+                oid,
+                HEAP_MESSAGES,
+            )
+        except asyncpg.InsufficientPrivilegeError:
+            raise
+        except asyncpg.PostgresError as exc:  # a page that fails its checksum
+            findings.append(Finding("heap_corrupt", table, Remedy.RESTORE, {"error": str(exc)}))
+            continue
+        if rows:
+            problems = [dict(r) for r in rows]
+            findings.append(Finding("heap_corrupt", table, Remedy.RESTORE, {"problems": problems}))
+    return findings
+
+
+async def _verify_indexes(
+    conn: ConnectionLike, schema: str, unreadable: set[str], progress: Progress
+) -> list[Finding]:
+    findings = []
+    for oid, index, table in await conn.fetch(_INDEXES, list(SCHEMAS)):
+        if table in unreadable:
+            continue
+        progress(f"amcheck index {index}")
+        try:
+            # heapallindexed: every row of the table must be found in the index too.
+            await conn.execute(
+                f"SELECT {schema}.bt_index_check($1::oid::regclass, heapallindexed => true)",
+                oid,
+            )
+        except asyncpg.PostgresError as exc:
+            # Class XX: a row missing from the index or a page failing its checksum
+            # (XX001), a corrupt structure (XX002), a block that cannot be read
+            # (XX000); a rebuild from the table fixes each.
+            if not (exc.sqlstate or "").startswith("XX"):
+                raise
+            detail = {"table": table, "error": str(exc), "sqlstate": exc.sqlstate}
+            findings.append(Finding("index_corrupt", index, Remedy.CORRECT, detail))
     return findings
 
 
@@ -254,6 +415,9 @@ async def repair(
         if finding.remedy is Remedy.RESTORE:
             done.append(Repair(finding.check, finding.key, "restore from a backup", None))
             continue
+        if finding.check == "index_corrupt":
+            done.append(await _reindex(db, finding))
+            continue
         async with db.transaction() as conn:
             if finding.check == "sequence_behind":
                 await conn.execute(
@@ -278,6 +442,33 @@ async def repair(
             )
         done.append(Repair(finding.check, finding.key, action, after))
     return done
+
+
+async def _reindex(db: Database, finding: Finding) -> Repair:
+    """Rebuild the index from its table without blocking the game's writes, then log it."""
+    async with db.connection() as conn:
+        index = await conn.fetchval(_INDEX_NAME, finding.key, list(SCHEMAS))
+        if index is None:
+            raise StoreError(f"index_corrupt: {finding.key} is not an index of realmkit's")
+        try:
+            try:
+                # Outside any transaction (CONCURRENTLY cannot run in one).
+                await conn.execute(f"REINDEX INDEX CONCURRENTLY {index}")
+            except asyncpg.FeatureNotSupportedError:  # an exclusion constraint's index
+                await conn.execute(f"REINDEX INDEX {index}")
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"index_corrupt: REINDEX {index}: {exc}", exc.sqlstate) from exc
+    after = {"reindexed": index}
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO ops.repairs (check_name, target, action, before, after) "
+            "VALUES ($1, $2, 'corrected', $3::jsonb, $4::jsonb)",
+            finding.check,
+            finding.key,
+            json.dumps(finding.detail),
+            json.dumps(after),
+        )
+    return Repair(finding.check, finding.key, "corrected", after)
 
 
 async def _quarantine(conn: ConnectionLike, check: Check, finding: Finding) -> dict[str, Any]:
