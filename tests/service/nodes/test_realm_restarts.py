@@ -12,6 +12,8 @@ from node_fixtures import running
 
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
+from realmkit.errors import Unavailable
+from realmkit.lifecycle.assignment import AssignmentEvent
 from realmkit.lifecycle.instance import InstanceEvent, InstanceState
 from realmkit.lifecycle.restart import RestartEvent, RestartState
 from realmkit.nodes.orchestrator.handover import Handover
@@ -20,7 +22,10 @@ from realmkit.nodes.orchestrator.restarts import Restarts
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.node import WorldNode
 from realmkit.settings import NodeSpec, RestartSettings, Role
+from realmkit.store.accounts import AccountRepo
+from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
+from realmkit.store.placement import AssignmentRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import Instance, MapKind, RealmStatus
 from realmkit.store.restarts import RestartRepo
@@ -108,6 +113,58 @@ async def test_a_restart_due_now_loads_the_realms_spaces_again_from_their_conten
     assert again is not runner
     assert again.space.tick < 40, "loaded from its content, not from the checkpoint"
     assert leader.done == 1
+
+
+async def test_a_full_world_node_takes_its_own_space_back(  # type: ignore[no-untyped-def]
+    database_url: str, endpoints: Endpoints, db: Database, bus: NatsBus, eventually
+) -> None:
+    """The only world node is full (capacity 1, its one player in the dungeon): no node
+    has room for another player, yet the restart loads the space again where it was
+    (its own player's place is its own); nothing is left frozen."""
+    node = WorldNode(
+        NodeSpec(name="world-1", role=Role.WORLD, capacity=1),
+        Endpoints(endpoints.nats_url, database_url),
+    )
+    async with running(node):
+        leader = _restarts(db, bus, RestartSettings())
+        dungeon = await _dungeon(db, leader.instances)
+        assert dungeon.realm_id is not None
+        account = await AccountRepo(db).create("tester", "h")
+        character = await CharacterRepo(db).create(
+            account.account_id,
+            dungeon.realm_id,
+            "Filler",
+            map_id=DUNGEON,
+            position=(2.0, 100.0, 0.0),
+            hp=100,
+        )
+        await AssignmentRepo(db).place(
+            character.character_id,
+            dungeon.instance_id,
+            "gateway-gone",
+            expected_epoch=None,
+            event=AssignmentEvent.ARRIVE,
+        )
+
+        async def full() -> bool:
+            try:
+                await leader.instances.node_for()
+            except Unavailable:
+                return True
+            return False
+
+        await eventually(full, WAIT, "world-1 reports itself full")
+        asked = await RestartRepo(db).schedule(dungeon.realm_id, 0)
+        await leader.round()
+
+        async def finished() -> bool:
+            return (await RestartRepo(db).get(asked.restart_id)).finished_at is not None
+
+        await eventually(finished, WAIT, "the restart finished")
+        done = await RestartRepo(db).get(asked.restart_id)
+        assert done.state is RestartState.DONE, done.detail
+        after = await leader.instances.rows.get(dungeon.instance_id)
+        assert (after.state, after.node_id) == (InstanceState.READY, "world-1")
 
 
 async def test_a_restart_its_leader_left_running_goes_to_crash_recovery(

@@ -10,8 +10,8 @@ Each round the leader:
 3. at its time, restarts the realm: every READY space of the realm (its
    continents' cells, its dungeons; not its pool's battlegrounds and arenas)
    is frozen by its node (its players saved, as for a live migration), its
-   checkpoint forgotten, loaded again from its content on a world node with
-   room, and its players seated back from their saves through the hand-over
+   checkpoint forgotten, loaded again from its content on the same world node,
+   and its players seated back from their saves through the hand-over
    (``Handover.reseat_all``): their clients see ``transfer_pending`` with the
    reason ``restart``, then ``new_world``, where they stood; nobody is logged
    out. Up to ``PARALLEL_SPACES`` spaces restart at once, each under its
@@ -172,8 +172,10 @@ class Restarts:
             )
 
     async def _restart_space(self, instance: Instance) -> int:
-        """Freeze the space, forget its checkpoint, load it again from its content and
-        seat its players back; how many were seated."""
+        """Freeze the space, forget its checkpoint, load it again from its content on
+        the same world node (it had room for it, its players included) and seat its
+        players back; how many were seated. Past the freeze, a step that fails leaves
+        the instance UNHEALTHY for crash recovery, never frozen and forgotten."""
         ins = self.instances
         iid = instance.instance_id
         async with self._gate, ins.restoring, self.db.advisory_lock(f"instance:{iid}"):
@@ -182,27 +184,27 @@ class Restarts:
                 return 0  # it went away or broke meanwhile: recovery has it
             if await ins.merged_away(current):
                 return 0  # a cell merged away: the balancer stops it, nobody restarts it
+            node_id = current.node_id
             drained = await ins.rows.move(current, InstanceEvent.DRAIN)
             try:
                 await self.bus.request(
-                    subjects.node_control(current.node_id),
-                    FreezeSpace(iid),
-                    Frozen,
-                    timeout=LOAD_TIMEOUT,
+                    subjects.node_control(node_id), FreezeSpace(iid), Frozen, timeout=LOAD_TIMEOUT
                 )
-            except RealmkitError:
-                await ins.rows.move(drained, InstanceEvent.FAIL)
-                raise
-            await self.checkpoints.drop(iid)
-            loading = await ins.rows.move(drained, InstanceEvent.RESTART, await ins.node_for())
-            try:
+                await self.checkpoints.drop(iid)
+                loading = await ins.rows.move(drained, InstanceEvent.RESTART, node_id)
                 await ins.load(loading, fresh=True)
+                ready = await ins.rows.move(loading, InstanceEvent.LOADED)
             except RealmkitError:
-                if (await ins.rows.get(iid)).state is InstanceState.LOADING:
-                    await ins.rows.move(loading, InstanceEvent.FAIL)
+                await self._to_recovery(iid)
                 raise
-            ready = await ins.rows.move(loading, InstanceEvent.LOADED)
             return await self.handover.reseat_all(ready, "restart", PARALLEL_REATTACH)
+
+    async def _to_recovery(self, instance_id: int) -> None:
+        """A space its restart left DRAINING or LOADING goes UNHEALTHY: the leader
+        restores it (from its content: its checkpoint is gone) and seats its players."""
+        current = await self.instances.rows.get(instance_id)
+        if current.state in (InstanceState.DRAINING, InstanceState.LOADING):
+            await self.instances.rows.move(current, InstanceEvent.FAIL)
 
     async def _abandoned(self, restart: RealmRestart) -> None:
         """A restart its leader left RUNNING: what it left half-way goes to recovery."""
@@ -211,10 +213,8 @@ class Restarts:
             if instance.state not in (InstanceState.DRAINING, InstanceState.LOADING):
                 continue
             async with self.db.advisory_lock(f"instance:{instance.instance_id}"):
-                current = await self.instances.rows.get(instance.instance_id)
-                if current.state in (InstanceState.DRAINING, InstanceState.LOADING):
-                    await self.instances.rows.move(current, InstanceEvent.FAIL)
-                    left.append(instance.instance_id)
+                await self._to_recovery(instance.instance_id)
+                left.append(instance.instance_id)
         detail = f"its leader stopped half-way; instances {left} restored by recovery"
         if await self.repo.move(restart.restart_id, RestartEvent.FAIL, detail=detail):
             self.failed += 1
