@@ -474,6 +474,8 @@ class BackupFailed(Unavailable):
 
     def __init__(self, what: str, detail: str) -> None:
         super().__init__(f"backup: {what}: {detail}", what=what, detail=detail)
+        self.what = what
+        self.detail = detail
 
 
 # --- realmkit is wrong -----------------------------------------------------

@@ -6,6 +6,7 @@ brings back exactly what was there at T, and `realmkit db check` finds it whole.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import os
 import signal
@@ -146,5 +147,19 @@ async def test_a_restore_to_a_moment_brings_back_exactly_what_was_there(
         monkeypatch.setenv("REALMKIT_DATABASE_URL", pg.url())
         checked = await asyncio.to_thread(CliRunner().invoke, app, ["db", "check", "--json"])
         assert checked.exit_code == 0, checked.output
+        # A restore that fails (a moment past every write the backups hold) leaves the
+        # data folder as it found it, and says where its failed copy is.
+        pg.stop()
+        monkeypatch.delenv("REALMKIT_DATABASE_URL")
+        later = moment + datetime.timedelta(days=1)
+        failed = await asyncio.to_thread(
+            CliRunner().invoke, app, ["backup", "restore", "--to", later.isoformat(), "--json"]
+        )
+        assert failed.exit_code == 1, failed.output
+        message = json.loads(failed.output)["error"]["message"]
+        assert "back as it was" in message, message
+        assert list(data.glob("postgres/data.failed-restore-*")), "the failed copy is kept"
+        pg.start()
+        assert await _held(pg.url()) == {**before_backup, **after_backup}
     finally:
         pg.stop()

@@ -63,9 +63,9 @@ async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None)
     listed = [(b.backup_id, b.status, b.end_time) for b in await barman.list()]
     backup_id = choose(listed, target)
     replaced = ""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    aside = pg.pgdata.with_name(f"data.replaced-{stamp}")
     if pg.pgdata.exists():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        aside = pg.pgdata.with_name(f"data.replaced-{stamp}")
         pg.pgdata.rename(aside)
         replaced = str(aside)
     # The WAL segment being streamed when the database was lost is a .partial file
@@ -74,22 +74,40 @@ async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None)
     moment = ["--partial-wal"]
     if target is not None:
         moment += ["--target-time", target.isoformat(), "--target-action", "promote"]
-    await barman.recover(backup_id, pg.pgdata, *moment)
-    pg.own_data()
     try:
-        pg.start(create=False)
-    except EngineStartFailed as exc:
-        raise BackupFailed("recover", replay_failure(_tail(pg.log))) from exc
-    try:
-        await promoted(pg.url("postgres"))
-    finally:
-        pg.stop()
+        await barman.recover(backup_id, pg.pgdata, *moment)
+        pg.own_data()
+        try:
+            pg.start(create=False)
+        except EngineStartFailed as exc:
+            raise BackupFailed("recover", replay_failure(_tail(pg.log))) from exc
+        try:
+            await promoted(pg.url("postgres"))
+        finally:
+            pg.stop()
+    except BaseException as exc:
+        kept = _put_back(pg, aside if replaced else None, stamp)
+        if isinstance(exc, BackupFailed):
+            raise BackupFailed(exc.what, f"{exc.detail}; {kept}") from exc
+        raise
     return Restored(
         backup_id,
         "latest" if target is None else target.isoformat(),
         replaced,
         time.monotonic() - started,
     )
+
+
+def _put_back(pg: EmbeddedPostgres, aside: Path | None, stamp: str) -> str:
+    """A restore that failed: its copy is moved out of the way (kept, for a look)
+    and the data folder it replaced put back; what was done, in words."""
+    failed = pg.pgdata.with_name(f"data.failed-restore-{stamp}")
+    if pg.pgdata.exists():
+        pg.pgdata.rename(failed)
+    if aside is None:
+        return f"nothing was there before it; the failed copy is in {failed}"
+    aside.rename(pg.pgdata)
+    return f"the data folder is back as it was; the failed copy is in {failed}"
 
 
 # PostgreSQL's words when the WAL kept ends before the moment asked for.
