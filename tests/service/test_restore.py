@@ -134,6 +134,10 @@ async def test_a_restore_to_a_moment_brings_back_exactly_what_was_there(
         monkeypatch.setenv("REALMKIT_NATS_URL", endpoints.nats_url)
         monkeypatch.setenv("REALMKIT_CONFIG", str(tmp_path / "realmkit.toml"))
         (tmp_path / "realmkit.toml").write_text(f'[backup]\nfolder = "{folder}"\n')
+        # With the database lost, the operator still sees which backups there are.
+        listed = await asyncio.to_thread(CliRunner().invoke, app, ["backup", "list", "--json"])
+        assert listed.exit_code == 0, listed.output
+        assert [b["status"] for b in json.loads(listed.output)][:1] == ["DONE"]
         restored = await asyncio.to_thread(
             CliRunner().invoke,
             app,

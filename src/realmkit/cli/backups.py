@@ -27,11 +27,20 @@ backup_app = typer.Typer(
 )
 
 
-def _barman(settings: Settings) -> Barman:
+def _barman(settings: Settings, *, offline: bool = False) -> Barman:
+    """Barman on the node file's backup folder. With ``offline`` (reading what is
+    kept: list, verify), a PostgreSQL that is down (stopped for a restore, or lost)
+    is no obstacle once the backup node has written its configuration."""
     from realmkit.backup.barman import Barman
     from realmkit.engines import embedded as engines
+    from realmkit.errors import EngineUnreachable
 
-    url = engines.endpoints(settings, nats=False).database_url
+    try:
+        url = engines.endpoints(settings, nats=False).database_url
+    except EngineUnreachable:
+        if not (offline and (settings.backup_path / "barman.conf").exists()):
+            raise
+        return Barman(settings.backup_path, "", settings.backup.retention)
     barman = Barman(settings.backup_path, url, settings.backup.retention)
     barman.write_config()
     return barman
@@ -48,7 +57,7 @@ def backup_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every base backup, newest first: id, status, when it ended, size with its WAL."""
     from rich.table import Table
 
-    rows = run(ctx, as_json, lambda s: run_async(lambda: _barman(s).list()))
+    rows = run(ctx, as_json, lambda s: run_async(lambda: _barman(s, offline=True).list()))
     if as_json:
         print_json(rows)
         return
@@ -93,7 +102,7 @@ def backup_verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check every file of a backup against its manifest (pg_verifybackup)."""
-    run(ctx, as_json, lambda s: run_async(lambda: _barman(s).verify(backup_id)))
+    run(ctx, as_json, lambda s: run_async(lambda: _barman(s, offline=True).verify(backup_id)))
     if as_json:
         print_json({"backup_id": backup_id, "verified": True})
     else:
