@@ -51,11 +51,12 @@ def mark_to_tell(remaining: float, marks: Sequence[int], told: int | None) -> in
 
 
 def spoken(seconds: float) -> str:
-    """``seconds`` as a player reads it: "10 minutes", "1 minute", "30 seconds"."""
+    """``seconds`` as a player reads it: "2 hours", "10 minutes", "1 minute", "30 seconds"."""
     whole = max(0, round(seconds))
-    if whole >= 120:
-        minutes = round(whole / 60)
-        return f"{minutes} minutes"
+    if whole >= 2 * 3600 - 30 * 60:
+        return f"{round(whole / 3600)} hours"
+    if whole >= 90:
+        return f"{round(whole / 60)} minutes"
     if whole >= 60:
         return "1 minute"
     return "1 second" if whole == 1 else f"{whole} seconds"
@@ -66,6 +67,10 @@ def warning(seconds: float) -> str:
         f"The realm restarts in {spoken(seconds)}. Everyone is saved and comes back "
         "where they stand."
     )
+
+
+def moved(seconds: float) -> str:
+    return f"The realm restart is moved: it restarts in {spoken(seconds)}."
 
 
 CANCELLED = "The realm restart is called off."

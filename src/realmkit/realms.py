@@ -95,32 +95,57 @@ async def set_phase(settings: Settings, db: Database, realm: str, phase: int) ->
     return changed
 
 
-async def schedule_restart(db: Database, realm: str, seconds: int) -> RealmRestart:
+async def schedule_restart(
+    settings: Settings, db: Database, realm: str, seconds: int
+) -> RealmRestart:
     """Restart the realm in ``seconds``: the orchestrators' leader counts it down,
     telling its players, then restarts its spaces (``nodes/orchestrator/restarts.py``).
-    A pending restart of the realm moves to the new time."""
+    A pending restart of the realm moves to the new time; players already warned of
+    it are told of the move at once when the new time is beyond the first warning
+    (the leader tells them at the next mark otherwise)."""
     found = await ClusterRepo(db).realm(_key(realm))
-    return await RestartRepo(db).schedule(found.realm_id, seconds)
+    repo = RestartRepo(db)
+    before = [r for r in await repo.open() if r.realm_id == found.realm_id]
+    asked = await repo.schedule(found.realm_id, seconds)
+    warned = before and before[0].warned_seconds is not None
+    if warned and seconds > max(settings.restarts.warnings, default=0):
+        await _tell(
+            settings, db, found.realm_id, Announcement("restart", countdown.moved(seconds), seconds)
+        )
+    return asked
 
 
 async def cancel_restart(settings: Settings, db: Database, realm: str) -> RealmRestart:
     """Call off the realm's pending restart; its players are told when they had been
     warned (best effort: NATS down, they simply hear nothing more)."""
     found = await ClusterRepo(db).realm(_key(realm))
-    cancelled = await RestartRepo(db).cancel(found.realm_id)
+    try:
+        cancelled = await RestartRepo(db).cancel(found.realm_id)
+    except NotFound:
+        raise NotFound("pending restart of realm", found.name) from None
     if cancelled.warned_seconds is not None:
-        try:
-            bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="restart")
-        except RealmkitError as exc:
-            log.warning("players not told the restart is off: %s", exc.message)
-            return cancelled
-        try:
-            message = Announcement("restart_cancelled", countdown.CANCELLED)
-            await tell_realm(db, bus, found.realm_id, message)
-            await bus.flush()
-        finally:
-            await bus.close()
+        message = Announcement("restart_cancelled", countdown.CANCELLED)
+        await _tell(settings, db, found.realm_id, message)
     return cancelled
+
+
+async def _tell(settings: Settings, db: Database, realm_id: int, message: Announcement) -> None:
+    """Best effort: with NATS down, the players simply hear nothing of it."""
+    try:
+        bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="restart")
+    except RealmkitError as exc:
+        log.warning("players not told (%s): %s", message.kind, exc.message)
+        return
+    try:
+        await tell_realm(db, bus, realm_id, message)
+        await bus.flush()
+    finally:
+        await bus.close()
+
+
+async def restarts(db: Database) -> list[RealmRestart]:
+    """Pending and running restarts, then the latest finished ones."""
+    return await RestartRepo(db).recent()
 
 
 MAX_ANNOUNCEMENT = 500
@@ -140,11 +165,6 @@ async def announce(settings: Settings, db: Database, realm: str, text: str) -> i
     finally:
         await bus.close()
     return told
-
-
-async def restarts(db: Database) -> list[RealmRestart]:
-    """Pending and running restarts, then the latest finished ones."""
-    return await RestartRepo(db).recent()
 
 
 async def cells(db: Database, realm: str) -> tuple[Realm, list[CellStatus]]:

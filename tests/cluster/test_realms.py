@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Awaitable, Callable
 
 import pytest
 from invariants import check_invariants, fetch, owned_items
@@ -168,11 +169,30 @@ async def test_realm_restart_counts_down_and_seats_everyone_back(  # type: ignor
     out, err = await asyncio.to_thread(said.communicate, timeout=30)
     assert said.returncode == 0, out + err
     assert json.loads(out)["told"] == 1
-    proc = run_realmkit("realm", "restart", "Azure", "--in", "12s", "--json", env=env)
-    out, err = await asyncio.to_thread(proc.communicate, timeout=30)
-    assert proc.returncode == 0, out + err
-    asked = json.loads(out)["restart"]
-    assert (asked["realm"], asked["state"]) == ("Azure", "pending")
+
+    async def restart_in(delay: str) -> dict[str, object]:
+        proc = run_realmkit("realm", "restart", "Azure", "--in", delay, "--json", env=env)
+        out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+        assert proc.returncode == 0, out + err
+        asked: dict[str, object] = json.loads(out)["restart"]
+        assert (asked["realm"], asked["state"]) == ("Azure", "pending")
+        return asked
+
+    def told_at_least(count: int) -> Callable[[], Awaitable[bool]]:
+        async def told() -> bool:
+            return len(azure.announcements) >= count
+
+        return told
+
+    # Warned, then moved two hours on (told at once), then back to 12 s.
+    await restart_in("12s")
+    await eventually(told_at_least(2), RESTART_WAIT, "the first warning")
+    await restart_in("2h")
+    await eventually(told_at_least(3), RESTART_WAIT, "the word that it moved")
+    moved = azure.announcements[2]
+    assert (moved.kind, moved.seconds) == ("restart", 7200), moved
+    assert "moved" in moved.text
+    asked = await restart_in("12s")
 
     async def back() -> bool:
         return bool(azure.pending_reasons) and not azure.transferring and azure.me() is not None
@@ -180,7 +200,8 @@ async def test_realm_restart_counts_down_and_seats_everyone_back(  # type: ignor
     await eventually(back, RESTART_WAIT, "Azure's player seated back after the restart")
     told = [(a.kind, a.seconds) for a in azure.announcements]
     assert (told[0], azure.announcements[0].text) == (("system", 0), "Maintenance soon")
-    told = told[1:]
+    assert [s for _, s in told[1:3]][1] == 7200, told
+    told = told[3:]
     assert told[0][0] == "restart", told
     assert 10 < told[0][1] <= 12, told
     assert [s for _, s in told[1:-1]], "the 10 s mark was told"

@@ -10,19 +10,22 @@ from realmkit import realms
 from realmkit.errors import Conflict, NotFound
 from realmkit.lifecycle.restart import RestartEvent, RestartState
 from realmkit.seed import seed_if_empty
+from realmkit.settings import Settings
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.postgres import Database
 from realmkit.store.restarts import RestartRepo
 
+SETTINGS = Settings()
+
 
 async def test_asking_again_moves_the_pending_restart_and_its_countdown(db: Database) -> None:
     await seed_if_empty(db)
-    first = await realms.schedule_restart(db, "Azure", 600)
+    first = await realms.schedule_restart(SETTINGS, db, "Azure", 600)
     assert (first.realm, first.state, first.reason) == ("Azure", RestartState.PENDING, "operator")
     assert 595 < first.remaining <= 600
     repo = RestartRepo(db)
     assert await repo.warned(first.restart_id, 600)
-    again = await realms.schedule_restart(db, "azure", 60)
+    again = await realms.schedule_restart(SETTINGS, db, "azure", 60)
     assert again.restart_id == first.restart_id
     assert 55 < again.remaining <= 60
     assert again.warned_seconds is None, "a new time is told again from its start"
@@ -31,7 +34,7 @@ async def test_asking_again_moves_the_pending_restart_and_its_countdown(db: Data
 
 async def test_a_mark_is_told_once_and_only_while_pending(db: Database) -> None:
     await seed_if_empty(db)
-    restart = await realms.schedule_restart(db, "Azure", 900)
+    restart = await realms.schedule_restart(SETTINGS, db, "Azure", 900)
     repo = RestartRepo(db)
     assert await repo.warned(restart.restart_id, 600)
     assert not await repo.warned(restart.restart_id, 600), "another leader told it"
@@ -43,7 +46,7 @@ async def test_a_mark_is_told_once_and_only_while_pending(db: Database) -> None:
     assert not await repo.warned(restart.restart_id, 10)
     assert await repo.move(restart.restart_id, RestartEvent.BEGIN) is None, "begun once"
     with pytest.raises(Conflict):
-        await realms.schedule_restart(db, "Azure", 60)
+        await realms.schedule_restart(SETTINGS, db, "Azure", 60)
     with pytest.raises(NotFound):
         await repo.cancel(restart.realm_id)
     done = await repo.move(restart.restart_id, RestartEvent.FINISH, spaces=2, players=7)
@@ -55,7 +58,7 @@ async def test_a_mark_is_told_once_and_only_while_pending(db: Database) -> None:
 
 async def test_the_schema_refuses_a_move_the_table_lacks(db: Database, database_url: str) -> None:
     await seed_if_empty(db)
-    restart = await realms.schedule_restart(db, "Azure", 900)
+    restart = await realms.schedule_restart(SETTINGS, db, "Azure", 900)
     await RestartRepo(db).cancel(restart.realm_id)
     conn = await asyncpg.connect(database_url)
     try:
@@ -73,6 +76,20 @@ async def test_the_schema_refuses_a_move_the_table_lacks(db: Database, database_
             )
     finally:
         await conn.close()
+
+
+async def test_a_realm_restarted_hours_before_its_daily_time_skips_it(db: Database) -> None:
+    """An operator's restart done less than 6 hours before the daily time stands for
+    that day's; one done earlier does not."""
+    await seed_if_empty(db)
+    repo = RestartRepo(db)
+    azure = await ClusterRepo(db).realm("Azure")
+    done = await repo.schedule(azure.realm_id, 0)
+    await repo.move(done.restart_id, RestartEvent.BEGIN)
+    await repo.move(done.restart_id, RestartEvent.FINISH)
+    now = await repo.clock()
+    assert "Azure" not in [r.realm for r in await repo.daily(now + 5 * 3600)]
+    assert "Azure" in [r.realm for r in await repo.daily(now + 7 * 3600)]
 
 
 async def test_the_daily_restart_is_asked_once_per_realm_and_day(db: Database) -> None:
@@ -94,7 +111,7 @@ async def test_the_daily_restart_is_asked_once_per_realm_and_day(db: Database) -
 async def test_unknown_realm_and_nothing_to_cancel_are_clear(db: Database) -> None:
     await seed_if_empty(db)
     with pytest.raises(NotFound):
-        await realms.schedule_restart(db, "Nowhere", 60)
+        await realms.schedule_restart(SETTINGS, db, "Nowhere", 60)
     with pytest.raises(NotFound) as caught:
         await RestartRepo(db).cancel((await ClusterRepo(db).realm("Azure")).realm_id)
     assert "pending restart" in caught.value.message

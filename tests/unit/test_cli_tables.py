@@ -202,7 +202,7 @@ def test_status_shows_pending_realm_restarts() -> None:
         finished_at=None,
     )
     status = msgspec.structs.replace(_cluster(1, 0), restarts=[pending])
-    assert restart_rows(status) == [["Azure", "in 295s", "daily", "pending", "300s mark"]]
+    assert restart_rows(status) == [["Azure", "in 295s", "daily", "pending", "at the 300s mark"]]
     console = Console(width=200, file=io.StringIO(), color_system=None)
     console.print(status_tables(status))
     assert "realm restarts" in console.file.getvalue()  # type: ignore[attr-defined]

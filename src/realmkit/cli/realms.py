@@ -164,7 +164,7 @@ def realm_restart(
         seconds = countdown.parse_delay(in_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--in") from None
-    asked = on_db(ctx, as_json, lambda _, db: realms.schedule_restart(db, realm, seconds))
+    asked = on_db(ctx, as_json, lambda s, db: realms.schedule_restart(s, db, realm, seconds))
     _show_restart(asked, as_json, f"restarts in {countdown.spoken(seconds)}")
 
 

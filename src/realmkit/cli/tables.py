@@ -168,13 +168,13 @@ def restart_rows(status: ClusterStatus) -> list[list[str]]:
             f"in {r.remaining:.0f}s" if r.remaining > 0 else "now",
             r.reason,
             r.state.value,
-            "-" if r.warned_seconds is None else f"{r.warned_seconds}s mark",
+            "-" if r.warned_seconds is None else f"at the {r.warned_seconds}s mark",
         ]
         for r in status.restarts
     ]
 
 
-RESTART_COLUMNS = ("realm", "restarts", "why", "state", "players told")
+RESTART_COLUMNS = ("realm", "restarts", "why", "state", "last warning")
 BACKUP_COLUMNS = (
     "backup node",
     "latest backup",

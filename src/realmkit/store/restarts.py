@@ -20,6 +20,8 @@ from realmkit.store.postgres import Database, translated
 from realmkit.store.records import row
 
 _OPEN = [s.value for s in restart_lifecycle.LIVE]
+# A realm that restarted this many seconds or less before its daily time skips it.
+DAILY_SATISFIED = 6 * 3600.0
 _move = restart_lifecycle.LIFECYCLE.compare_and_set
 
 
@@ -79,18 +81,20 @@ class RestartRepo:
     async def daily(self, due_at: float) -> list[RealmRestart]:
         """The daily restart at ``due_at`` (seconds since the epoch) for every realm
         without an open one; asked once per realm and day, whoever leads (one
-        cancelled is not asked again)."""
+        cancelled is not asked again), and not at all for a realm that restarted, or
+        is to, within ``DAILY_SATISFIED`` seconds before it (an operator's)."""
         async with self.db.connection() as conn:
             ids = await conn.fetch(
                 "INSERT INTO cluster.realm_restarts (realm_id, due_at, reason) "
                 "SELECT realm_id, to_timestamp($1), 'daily' FROM auth.realmlist l "
                 "WHERE NOT EXISTS ("
-                "  SELECT 1 FROM cluster.realm_restarts r "
-                "  WHERE r.realm_id = l.realm_id "
-                "  AND (r.state = ANY($2) OR r.due_at = to_timestamp($1))) "
+                "  SELECT 1 FROM cluster.realm_restarts r WHERE r.realm_id = l.realm_id "
+                "  AND (r.state = ANY($2) OR r.due_at = to_timestamp($1) "
+                "       OR (r.state = 'done' AND r.due_at > to_timestamp($1 - $3)))) "
                 "ON CONFLICT DO NOTHING RETURNING restart_id",
                 due_at,
                 _OPEN,
+                DAILY_SATISFIED,
             )
         return [await self.get(r["restart_id"]) for r in ids]
 
