@@ -159,6 +159,44 @@ async def test_check_finds_and_repairs_each_kind_of_damage(database_url: str, db
     assert await integrity.find(db) == []
 
 
+async def test_a_fault_put_right_before_its_repair_is_left_alone(
+    database_url: str, db: Database
+) -> None:
+    """On a live cluster a row found at fault may be put right before --repair reaches
+    it (a player placed again, a save fenced anew): the repair re-checks the fault in
+    its own statement, changes nothing and logs nothing for it."""
+    await seed_if_empty(db)
+    planted = await _plant(database_url)
+    found = [
+        f
+        for f in await integrity.find(db)
+        if f.check in ("assignment_in_gone_instance", "assignment_epoch_behind_save")
+    ]
+    assert len(found) == 2
+    async with db.connection() as conn:
+        # Logged out meanwhile (no instance), and placed again past its saves.
+        await conn.execute(
+            "UPDATE characters.player_assignments SET state = 'offline', instance_id = NULL, "
+            "epoch = epoch + 1 WHERE character_id = $1",
+            planted["character"],
+        )
+        await conn.execute(
+            "UPDATE characters.player_assignments SET epoch = 50 WHERE character_id = $1",
+            planted["fenced"],
+        )
+        before = await conn.fetch(
+            "SELECT * FROM characters.player_assignments ORDER BY character_id"
+        )
+    repairs = await integrity.repair(db, found)
+    assert {r.action for r in repairs} == {"no longer needed"}
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM ops.repairs") == 0
+        after = await conn.fetch(
+            "SELECT * FROM characters.player_assignments ORDER BY character_id"
+        )
+    assert [dict(r) for r in after] == [dict(r) for r in before]
+
+
 def test_cli_check_exit_codes(database_url: str, run_realmkit) -> None:  # type: ignore[no-untyped-def]
     """`realmkit db check --json` exits 1 on damage, `--repair` fixes it (exit 0) and the
     next check exits 0, with its progress on stderr."""

@@ -102,6 +102,8 @@ CHECKS: tuple[Check, ...] = (
         "WHERE NOT EXISTS (SELECT 1 FROM characters.characters c "
         "WHERE c.character_id = i.owner_character_id) ORDER BY i.item_id",
         "WITH moved AS (DELETE FROM characters.items i WHERE item_id = $1::text::bigint "
+        "AND NOT EXISTS (SELECT 1 FROM characters.characters c "
+        "WHERE c.character_id = i.owner_character_id) "
         "RETURNING i.item_id, i.owner_character_id, to_jsonb(i) AS item) "
         "INSERT INTO ops.recovery_mailbox (item_id, former_owner_id, item) "
         "SELECT item_id, owner_character_id, item FROM moved "
@@ -128,7 +130,9 @@ CHECKS: tuple[Check, ...] = (
         # next login places the character at home.
         "UPDATE characters.player_assignments a SET state = 'offline', instance_id = NULL, "
         "epoch = epoch + 1, resume_hash = NULL, updated_at = now() "
-        "WHERE character_id = $1::text::bigint RETURNING to_jsonb(a)",
+        "WHERE character_id = $1::text::bigint AND a.instance_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM characters.instances i "
+        "WHERE i.instance_id = a.instance_id AND i.state <> 'gone') RETURNING to_jsonb(a)",
     ),
     Check(
         "assignment_epoch_behind_save",
@@ -142,7 +146,7 @@ CHECKS: tuple[Check, ...] = (
         "UPDATE characters.player_assignments a SET epoch = GREATEST(a.epoch, c.save_epoch), "
         "updated_at = now() FROM characters.characters c "
         "WHERE a.character_id = $1::text::bigint AND c.character_id = a.character_id "
-        "RETURNING to_jsonb(a)",
+        "AND a.epoch < c.save_epoch RETURNING to_jsonb(a)",
     ),
     Check(
         "ticket_match_state",
@@ -426,7 +430,13 @@ async def repair(
                 after: dict[str, Any] = {"last_value": finding.detail["max_id"]}
                 action = "corrected"
             elif finding.remedy is Remedy.CORRECT:
-                after = _row(await conn.fetchval(checks[finding.check].repair, finding.key))
+                # Each correction re-checks its fault in its statement: on a live
+                # cluster the row may have been put right (a player placed again) since.
+                corrected = await conn.fetchval(checks[finding.check].repair, finding.key)
+                if corrected is None:
+                    done.append(Repair(finding.check, finding.key, "no longer needed", None))
+                    continue
+                after = _row(corrected)
                 action = "corrected"
             else:
                 after = await _quarantine(conn, checks[finding.check], finding)
