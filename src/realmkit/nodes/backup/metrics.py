@@ -58,6 +58,11 @@ class BackupMetrics:
             "Seconds between two restore checks, [backup] check_every (0: none are run).",
             registry=registry,
         )
+        self.base_interval = Gauge(
+            "realmkit_backup_base_interval_seconds",
+            "Seconds between two base backups, [backup] base_every.",
+            registry=registry,
+        )
         self._held: list[BackupInfo] = []
         self._last = 0.0
         registry.register(ReadAtScrape(self._now))

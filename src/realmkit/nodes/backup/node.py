@@ -77,6 +77,7 @@ class BackupNode:
         )
         await self._presence.start()
         self.metrics.check_interval.set(self.settings.check_every)
+        self.metrics.base_interval.set(self.settings.base_every)
         # A restart does not check again at once, nor forget the last outcome.
         backup_id, checked_at, ok, seconds = await self._summary.recorded(self.name)
         self._recorded_backup = backup_id
