@@ -13,13 +13,13 @@ import asyncpg
 import pytest
 from typer.testing import CliRunner
 
+from realmkit.backup.barman import SLOT
 from realmkit.cli.main import app
 from realmkit.engines.embedded import Endpoints
 from realmkit.nodes.backup.node import BackupNode
 from realmkit.settings import BackupSettings, NodeSpec, Role
 
 WAIT = 90.0
-SLOT = "realmkit_barman"
 
 
 @contextlib.asynccontextmanager
@@ -81,6 +81,12 @@ async def test_the_backup_node_takes_a_verified_base_backup_and_streams_wal(
                 await conn.close()
 
         await eventually(streaming, WAIT, "the WAL streamed through the slot")
+
+        async def metered() -> bool:
+            return _sample(node, "realmkit_backup_wal_streaming") == 1
+
+        await eventually(metered, WAIT, "the node's metrics say the WAL streams")
+        assert _sample(node, "realmkit_backup_wal_lag_bytes") >= 0
         assert not (folder / "barman.conf").stat().st_mode & 0o077, "the configuration is private"
         assert "password" not in (folder / "barman.conf").read_text().lower()
 

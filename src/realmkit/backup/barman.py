@@ -32,6 +32,7 @@ from realmkit.errors import BackupFailed, ConfigError
 from realmkit.procs import end_group, write_private
 
 SERVER = "realmkit"  # the one server of the configuration
+SLOT = "realmkit_barman"  # the replication slot the WAL streams through
 COMMAND_TIMEOUT = 3600.0  # seconds a Barman command may take (a base backup of a big realm)
 
 
@@ -90,7 +91,7 @@ class Barman:
                     "backup_method = postgres",
                     "streaming_archiver = on",
                     "archiver = off",
-                    "slot_name = realmkit_barman",
+                    f"slot_name = {SLOT}",
                     "create_slot = auto",
                     f"path_prefix = {pg_bin('pg_basebackup').parent}",
                     f"retention_policy = {self.retention}",

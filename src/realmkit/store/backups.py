@@ -9,9 +9,26 @@ from realmkit.store.postgres import Database
 from realmkit.store.records import BackupSummary
 
 
+class WalStream(msgspec.Struct, frozen=True):
+    """The WAL streamer as PostgreSQL sees it, through its replication slot."""
+
+    active: bool  # a receiver is connected to the slot
+    lag_bytes: float  # WAL written that the receiver has not flushed yet
+
+
 class BackupSummaryRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def wal_stream(self, slot: str) -> WalStream | None:
+        """The slot's streamer; None when there is no such slot (yet)."""
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT active, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)"
+                "::float8 AS lag_bytes FROM pg_replication_slots WHERE slot_name = $1",
+                slot,
+            )
+        return None if record is None else WalStream(record["active"], record["lag_bytes"])
 
     async def record_backup(
         self, node_id: str, backup_id: str, ended_at: float, verified: bool | None

@@ -63,6 +63,17 @@ class BackupMetrics:
             "Seconds between two base backups, [backup] base_every.",
             registry=registry,
         )
+        self.wal_streaming = Gauge(
+            "realmkit_backup_wal_streaming",
+            "1 while a WAL receiver holds the backups' replication slot (the WAL streams "
+            "as it is written), else 0.",
+            registry=registry,
+        )
+        self.wal_lag = Gauge(
+            "realmkit_backup_wal_lag_bytes",
+            "WAL PostgreSQL wrote that the backups have not flushed yet.",
+            registry=registry,
+        )
         self._held: list[BackupInfo] = []
         self._last = 0.0
         registry.register(ReadAtScrape(self._now))

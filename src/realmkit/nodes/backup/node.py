@@ -24,7 +24,7 @@ import logging
 import time
 from pathlib import Path
 
-from realmkit.backup.barman import BackupInfo, Barman
+from realmkit.backup.barman import SLOT, BackupInfo, Barman
 from realmkit.backup.check import check_latest
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import RealmkitError
@@ -112,6 +112,7 @@ class BackupNode:
         while True:
             try:
                 await self.barman.cron()
+                await self._watch_stream()
                 backups = await self.barman.list()
                 self.metrics.seen(backups)
                 self._backups = backups
@@ -125,6 +126,11 @@ class BackupNode:
                     log.warning("%s", exc.message)
                 failing = exc.message
             await asyncio.sleep(CRON_SECONDS)
+
+    async def _watch_stream(self) -> None:
+        stream = await self._summary.wal_stream(SLOT)
+        self.metrics.wal_streaming.set(1 if stream is not None and stream.active else 0)
+        self.metrics.wal_lag.set(stream.lag_bytes if stream is not None else 0)
 
     def _due(self, backups: list[BackupInfo], now: float) -> bool:
         done = [b for b in backups if b.status == "DONE"]
