@@ -81,7 +81,8 @@ class BackupMetrics:
     def seen(self, backups: list[BackupInfo]) -> None:
         self._held = backups
         done = [b.end_time for b in backups if b.status == "DONE"]
-        if done and not self._last:  # after a restart: the backups it finds
+        # After a restart, the backups it finds; later, one taken by `backup create`.
+        if done and max(done) > self._last:
             self._last = max(done)
             self.last_success.set(self._last)
 
