@@ -195,8 +195,11 @@ async def continent_node(database_url: str) -> str:
     return node
 
 
-async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameClient]) -> None:
-    node = await continent_node(database_url)
+async def back_in_play(
+    clients: list[GameClient], since: float, timeout: float = 60.0
+) -> list[float]:
+    """Seconds from ``since`` until each client has its next ``new_world`` and a frame
+    showing itself (clients not back within ``timeout`` are left out)."""
     before = {c.character_id: c.transfers for c in clients}
     back: list[float] = []
 
@@ -204,15 +207,21 @@ async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameC
         while client.transfers == before[client.character_id]:
             await client.wait_frame()
         await sees_itself(client)
-        back.append(time.perf_counter() - killed)
+        back.append(time.perf_counter() - since)
 
-    killed = time.perf_counter()
-    os.kill(cluster.node_pid(node), signal.SIGKILL)
-    try:
-        async with asyncio.timeout(60):
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
             await asyncio.gather(*(one(c) for c in clients))
-    except TimeoutError:
-        pass
+    return back
+
+
+async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameClient]) -> None:
+    node = await continent_node(database_url)
+    killed = time.perf_counter()
+    coming_back = asyncio.create_task(back_in_play(clients, killed))
+    await asyncio.sleep(0)  # counting from the transfers each client has now
+    os.kill(cluster.node_pid(node), signal.SIGKILL)
+    back = await coming_back
     closed = sum(c.closed.is_set() for c in clients)
     print(f"recovery after SIGKILL of {node} with {len(clients)} players in its continent:")
     print("  " + figures("back in play", back) + f"; not back: {len(clients) - len(back)}")
@@ -222,15 +231,6 @@ async def recovery(cluster: LocalCluster, database_url: str, clients: list[GameC
 async def realm_restart(database_url: str, clients: list[GameClient]) -> None:
     db = await Database.connect(database_url, max_size=2)
     repo = RestartRepo(db)
-    before = {c.character_id: c.transfers for c in clients}
-    back: list[float] = []
-
-    async def one(client: GameClient) -> None:
-        while client.transfers == before[client.character_id]:
-            await client.wait_frame()
-        await sees_itself(client)
-        back.append(time.perf_counter() - asked_at)
-
     try:
         async with db.connection() as conn:
             realm_id: int = await conn.fetchval(
@@ -238,10 +238,10 @@ async def realm_restart(database_url: str, clients: list[GameClient]) -> None:
                 clients[0].character_id,
             )
         asked_at = time.perf_counter()
+        coming_back = asyncio.create_task(back_in_play(clients, asked_at))
+        await asyncio.sleep(0)  # counting from the transfers each client has now
         asked = await repo.schedule(realm_id, 0)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(60):
-                await asyncio.gather(*(one(c) for c in clients))
+        back = await coming_back
 
         async def finished() -> bool:
             return (await repo.get(asked.restart_id)).finished_at is not None

@@ -63,6 +63,20 @@ async def two_worlds_and_an_orchestrator(
 
 
 @contextlib.asynccontextmanager
+async def one_world(
+    database_url: str, endpoints: Endpoints, capacity: int | None = None
+) -> AsyncIterator[WorldNode]:
+    """world-1 (with ``capacity`` when given) on the test's database, started, then
+    drained and stopped when the block ends."""
+    spec = NodeSpec(name="world-1", role=Role.WORLD)
+    if capacity is not None:
+        spec = NodeSpec(name="world-1", role=Role.WORLD, capacity=capacity)
+    node = WorldNode(spec, Endpoints(endpoints.nats_url, database_url))
+    async with running(node):
+        yield node
+
+
+@contextlib.asynccontextmanager
 async def running(*nodes: Any) -> AsyncIterator[None]:
     """The nodes started, then drained and stopped when the block ends."""
     for node in nodes:

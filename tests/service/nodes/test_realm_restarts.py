@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from node_fixtures import running
+from node_fixtures import one_world
 
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
@@ -21,7 +21,7 @@ from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.orchestrator.restarts import Restarts
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.node import WorldNode
-from realmkit.settings import NodeSpec, RestartSettings, Role
+from realmkit.settings import RestartSettings
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -37,10 +37,7 @@ WAIT = 30.0
 
 @pytest.fixture
 async def world(database_url: str, endpoints: Endpoints) -> AsyncIterator[WorldNode]:
-    node = WorldNode(
-        NodeSpec(name="world-1", role=Role.WORLD), Endpoints(endpoints.nats_url, database_url)
-    )
-    async with running(node):
+    async with one_world(database_url, endpoints) as node:
         yield node
 
 
@@ -121,11 +118,7 @@ async def test_a_full_world_node_takes_its_own_space_back(  # type: ignore[no-un
     """The only world node is full (capacity 1, its one player in the dungeon): no node
     has room for another player, yet the restart loads the space again where it was
     (its own player's place is its own); nothing is left frozen."""
-    node = WorldNode(
-        NodeSpec(name="world-1", role=Role.WORLD, capacity=1),
-        Endpoints(endpoints.nats_url, database_url),
-    )
-    async with running(node):
+    async with one_world(database_url, endpoints, capacity=1):
         leader = _restarts(db, bus, RestartSettings())
         dungeon = await _dungeon(db, leader.instances)
         assert dungeon.realm_id is not None

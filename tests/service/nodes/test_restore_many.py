@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from node_fixtures import running
+from node_fixtures import one_world
 
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import Endpoints
@@ -16,7 +16,6 @@ from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.world.node import WorldNode
-from realmkit.settings import NodeSpec, Role
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -31,10 +30,7 @@ PLAYERS_EACH = 3
 
 @pytest.fixture
 async def world(database_url: str, endpoints: Endpoints) -> AsyncIterator[WorldNode]:
-    node = WorldNode(
-        NodeSpec(name="world-1", role=Role.WORLD), Endpoints(endpoints.nats_url, database_url)
-    )
-    async with running(node):
+    async with one_world(database_url, endpoints) as node:
         yield node
 
 
