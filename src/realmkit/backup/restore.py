@@ -12,6 +12,7 @@ moment and is promoted (a new timeline, writable), and is stopped again:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ import msgspec
 
 from realmkit.backup.barman import Barman
 from realmkit.engines.postgres import EmbeddedPostgres
-from realmkit.errors import BackupFailed, Conflict, EngineStartFailed, NotFound
+from realmkit.errors import BackupFailed, Conflict, EngineStartFailed, NotFound, RealmkitError
 
 PROMOTE_TIMEOUT = 600.0  # seconds the WAL replay may take
 
@@ -83,12 +84,18 @@ async def restore(barman: Barman, pg: EmbeddedPostgres, target: datetime | None)
             raise BackupFailed("recover", replay_failure(_tail(pg.log))) from exc
         try:
             await promoted(pg.url("postgres"))
+        except BackupFailed:
+            if pg.pid() is None:  # it stopped by itself while replaying: its log says why
+                raise BackupFailed("recover", replay_failure(_tail(pg.log))) from None
+            raise
         finally:
-            pg.stop()
+            with contextlib.suppress(RealmkitError):
+                pg.stop()  # a copy that stopped by itself has nothing left to stop
     except BaseException as exc:
         kept = _put_back(pg, aside if replaced else None, stamp)
-        if isinstance(exc, BackupFailed):
-            raise BackupFailed(exc.what, f"{exc.detail}; {kept}") from exc
+        if isinstance(exc, RealmkitError):
+            said = exc.detail if isinstance(exc, BackupFailed) else exc.message
+            raise BackupFailed("recover", f"{said}; {kept}") from exc
         raise
     return Restored(
         backup_id,
