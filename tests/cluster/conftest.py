@@ -105,6 +105,13 @@ def _answers(url: str) -> bool:
     return "gateways" not in body or body["gateways"] >= 2
 
 
+def _not_up(health: list[str], log: Path) -> str:
+    """Why a cluster did not come up: the nodes still silent and the log's tail."""
+    silent = [url for url in health if not _answers(url)]
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:])
+    return f"cluster did not come up in {START_TIMEOUT:.0f} s; silent: {silent}\n{tail}"
+
+
 @contextlib.contextmanager
 def running_cluster(
     root: Path,
@@ -141,7 +148,7 @@ def running_cluster(
     try:
         while not all(_answers(url) for url in health):
             assert proc.poll() is None, (root / "up.log").read_text()
-            assert time.monotonic() < deadline, "cluster did not come up"
+            assert time.monotonic() < deadline, _not_up(health, root / "up.log")
             time.sleep(0.2)  # another process is starting: probe again
         if database_url is None:
             database_url = EmbeddedPostgres(root / "data" / "postgres").url()
