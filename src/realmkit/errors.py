@@ -29,11 +29,14 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── StaleEpoch              a save or placement fenced by an old epoch
     │   │   ├── StaleLayout             a change of a continent's cells from an old version
     │   │   ├── NotConnected            a player to seat is no longer held by its gateway
-    │   │   └── LeftMeanwhile           a player to hand off is no longer in its space
+    │   │   ├── LeftMeanwhile           a player to hand off is no longer in its space
+    │   │   ├── NotOnline               a whisper to a character not in the world
+    │   │   └── IgnoredBy               the character ignores the one who speaks to it
     │   ├── IllegalTransition           a lifecycle state machine refused a move
     │   ├── TickOutOfOrder              a space was stepped with a tick not after its last
     │   ├── InvalidInput                a field of a request breaks its rules
     │   ├── RateLimited                 too many attempts; retry after a delay
+    │   ├── NotInChannel                chat in a channel, party or guild one is not in
     │   └── AuthError                   who you are could not be established
     │       ├── BadCredentials          wrong name or password
     │       ├── TicketInvalid           forged, malformed or wrong-audience ticket
@@ -324,6 +327,37 @@ class RateLimited(UsageError):
             f"too many attempts; retry in {retry_after:.0f}s", retry_after=round(retry_after, 1)
         )
         self.retry_after = retry_after
+
+
+# --- social: chat ---------------------------------------------------------
+
+
+class NotInChannel(UsageError):
+    code = "NOT_IN_CHANNEL"
+
+    def __init__(self, channel: str, hint: str) -> None:
+        super().__init__(f"you are not in {channel}: {hint}", channel=channel)
+        self.channel = channel
+
+
+class NotOnline(Conflict):
+    """A whisper (or an invitation) to a character that is not in the world."""
+
+    code = "OFFLINE"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not online", name=name)
+        self.name = name
+
+
+class IgnoredBy(Conflict):
+    """The character ignores the one who speaks to it."""
+
+    code = "IGNORED"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is ignoring you", name=name)
+        self.name = name
 
 
 class AuthError(UsageError):

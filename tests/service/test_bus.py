@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import msgspec
 import pytest
 
 from realmkit.bus import subjects
-from realmkit.bus.nats import NatsBus
+from realmkit.bus.nats import NatsBus, Stored
 from realmkit.engines.embedded import EmbeddedNats, Endpoints
 from realmkit.errors import (
     BusTimeout,
@@ -181,6 +182,38 @@ async def test_stream_keeps_published_messages(bus: NatsBus) -> None:
     assert await bus.stream_message(subjects.EVENTS_STREAM, seq, Place) == Place(3)
     with pytest.raises(NotFound):
         await bus.stream_message(subjects.EVENTS_STREAM, seq + 100, Place)
+
+
+async def test_a_followed_stream_delivers_in_order_and_replays_by_subject(
+    bus: NatsBus,
+) -> None:
+    """``follow`` hands every message stored from now on, in stream order with its
+    sequence; ``replay`` reads back those of some subjects after a sequence, in order,
+    at most the last ``limit``."""
+    stream = f"TEST_{uuid.uuid4().hex[:8].upper()}"
+    prefix = stream.lower()
+    await bus.ensure_stream(stream, [f"{prefix}.>"], max_age=600, max_bytes=1 << 20)
+    seen: list[tuple[int, int]] = []
+    got_all = asyncio.Event()
+
+    async def on(stored: Stored[Place]) -> None:
+        seen.append((stored.seq, stored.message.character_id))
+        if len(seen) == 30:
+            got_all.set()
+
+    sub = await bus.follow(stream, f"{prefix}.>", Place, on)
+    seqs = []
+    for i in range(30):
+        seqs.append(await bus.publish_persistent(f"{prefix}.{'a' if i % 3 else 'b'}.{i}", Place(i)))
+    await asyncio.wait_for(got_all.wait(), WAIT)
+    await sub.unsubscribe()
+    assert seen == list(zip(seqs, range(30), strict=True))
+    b_only = await bus.replay(stream, [f"{prefix}.b.*"], seqs[3], Place, limit=100)
+    assert [s.message.character_id for s in b_only] == [6, 9, 12, 15, 18, 21, 24, 27]
+    assert all(s.at_ms > 1_700_000_000_000 for s in b_only), "the server's time, in ms"
+    both = await bus.replay(stream, [f"{prefix}.b.*", f"{prefix}.a.1"], 0, Place, limit=3)
+    assert [s.message.character_id for s in both] == [21, 24, 27]
+    assert await bus.replay(stream, [f"{prefix}.a.*"], seqs[-1], Place, limit=10) == []
 
 
 async def test_key_value_compare_and_set(bus: NatsBus) -> None:

@@ -31,7 +31,13 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
-from nats.js.api import KeyValueConfig, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    StreamConfig,
+)
 
 from realmkit.engines.embedded import redact
 from realmkit.errors import (
@@ -71,6 +77,27 @@ _GONE = (
     nats.errors.NoServersError,
     OSError,
 )
+
+
+# A replay fetches so many messages at a time, and ends when one fetch finds nothing
+# for this long (the stream's last message was read).
+REPLAY_BATCH = 500
+REPLAY_WAIT = 0.5
+
+
+class Stored(msgspec.Struct, Generic[T], frozen=True):
+    """A message as a stream keeps it: its sequence there (unique and growing) and
+    when the server stored it (ms since 1970)."""
+
+    seq: int
+    at_ms: int
+    message: T
+
+
+def _stored(msg: Msg, kind: Any) -> Stored[Any]:
+    meta = msg.metadata
+    at_ms = int(meta.timestamp.timestamp() * 1000) if meta.timestamp else 0
+    return Stored(meta.sequence.stream, at_ms, decode(msg.data, kind, msg.subject))
 
 
 class ErrorReply(msgspec.Struct, frozen=True):
@@ -320,11 +347,24 @@ class NatsBus:
     # --- JetStream ----------------------------------------------------------
 
     async def ensure_stream(
-        self, name: str, subjects: Sequence[str], *, max_age: float = 0, max_msgs: int = -1
+        self,
+        name: str,
+        subjects: Sequence[str],
+        *,
+        max_age: float = 0,
+        max_msgs: int = -1,
+        max_bytes: int = -1,
+        max_msg_size: int = -1,
     ) -> None:
-        """Create the stream, or update it to this configuration."""
+        """Create the stream, or update it to this configuration (the oldest messages
+        make room for new ones past a limit)."""
         config = StreamConfig(
-            name=name, subjects=list(subjects), max_age=max_age or None, max_msgs=max_msgs
+            name=name,
+            subjects=list(subjects),
+            max_age=max_age or None,
+            max_msgs=max_msgs,
+            max_bytes=max_bytes,
+            max_msg_size=max_msg_size,
         )
         with self._translated(f"stream {name}"):
             try:
@@ -337,6 +377,86 @@ class NatsBus:
         with self._translated(subject):
             ack = await self.js.publish(subject, encode(message))
         return int(ack.seq)
+
+    async def follow(
+        self,
+        stream: str,
+        subject: str,
+        kind: Any,
+        handler: Callable[[Stored[Any]], Awaitable[None]],
+    ) -> Subscription:
+        """Every message stored in ``stream`` on ``subject`` from now on, in stream order,
+        each once (an ordered consumer: it starts again where it was after a gap or a
+        lost connection); bad bytes are logged and dropped."""
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                stored = _stored(msg, kind)
+            except BadMessage as exc:
+                log.warning("%s", exc)
+                return
+            try:
+                await handler(stored)
+            except Exception:
+                log.exception("handler for %s failed", msg.subject)
+
+        with self._translated(f"stream {stream}"):
+            sub = await self.js.subscribe(
+                subject,
+                stream=stream,
+                cb=on_message,
+                ordered_consumer=True,
+                deliver_policy=DeliverPolicy.NEW,
+                idle_heartbeat=2.0,
+            )
+        return Subscription(self, sub)
+
+    async def replay(
+        self, stream: str, subjects: Sequence[str], after: int, kind: type[T], *, limit: int
+    ) -> list[Stored[T]]:
+        """The messages of ``stream`` on any of ``subjects`` with a sequence above
+        ``after``, in order, as stored now: at most the last ``limit`` of them."""
+        if not subjects:
+            return []
+        with self._translated(f"stream {stream}"):
+            last = (await self.js.stream_info(stream)).state.last_seq
+            if last <= after:
+                return []
+            config = ConsumerConfig(
+                filter_subjects=list(subjects),
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=max(after + 1, 1),
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=30.0,
+                mem_storage=True,
+            )
+            sub = await self.js.pull_subscribe(subjects[0], stream=stream, config=config)
+            found: list[Stored[T]] = []
+            try:
+                while True:
+                    try:
+                        batch = await sub.fetch(REPLAY_BATCH, timeout=REPLAY_WAIT)
+                    except nats.errors.TimeoutError:
+                        break  # nothing more stored for these subjects
+                    done = False
+                    for msg in batch:
+                        if msg.metadata.sequence.stream > last:
+                            done = True
+                            break
+                        try:
+                            found.append(_stored(msg, kind))
+                        except BadMessage as exc:
+                            log.warning("%s", exc)
+                        done = msg.metadata.num_pending == 0
+                    del found[:-limit]
+                    if done or not batch:
+                        break
+            finally:
+                with contextlib.suppress(nats.errors.Error, nats.js.errors.Error):
+                    await sub.unsubscribe()
+                    if config.name:  # the ephemeral consumer's name, set as it was made
+                        await self.js.delete_consumer(stream, config.name)
+        return found
 
     async def stream_message(self, stream: str, seq: int, kind: type[T]) -> T:
         """One stored message by sequence number (``NotFound`` if absent)."""

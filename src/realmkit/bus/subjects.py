@@ -97,3 +97,32 @@ def gateway_deliver(gateway_id: str) -> str:
 def space_results(instance_id: int) -> str:
     """A match space's outcome (its win rule decided, or its time ran out)."""
     return f"space.{_token(instance_id)}.result"
+
+
+# JetStream stream of chat (whispers, party, guild and realm channels): its last ten
+# minutes, for a player who resumes after losing its gateway. A message's stream
+# sequence is its id: unique in the cluster and growing.
+CHAT_STREAM = "CHAT"
+CHAT_ALL = "chat.>"
+
+
+def chat_whisper(to_id: int, from_id: int) -> str:
+    """A whisper: ``chat.w.<to>.<from>`` (a character's history is both ways)."""
+    return f"chat.w.{_token(to_id)}.{_token(from_id)}"
+
+
+def chat_whispers_of(character_id: int) -> list[str]:
+    """The filters of every whisper to or from ``character_id``."""
+    return [f"chat.w.{_token(character_id)}.*", f"chat.w.*.{_token(character_id)}"]
+
+
+def chat_channel(realm_id: int, channel: str) -> str:
+    return f"chat.c.{_token(realm_id)}.{_token(channel)}"
+
+
+def chat_guild(guild_id: int) -> str:
+    return f"chat.g.{_token(guild_id)}"
+
+
+def chat_party(party_id: int) -> str:
+    return f"chat.p.{_token(party_id)}"

@@ -22,6 +22,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import msgspec
@@ -60,6 +61,15 @@ from realmkit.protocol.client import (
 from realmkit.protocol.events import Corrected, Event
 from realmkit.protocol.frames import ClientFrameIn
 from realmkit.protocol.inputs import Attack, Cast, ClientInput, Move, Release, Say
+from realmkit.protocol.social import (
+    WHISPER,
+    ChatMessage,
+    ChatSend,
+    Presence,
+    SocialMessage,
+    SocialNews,
+    Whisper,
+)
 from realmkit.replication.client import EntityRow, EntityTable
 from realmkit.replication.quantize import POS_SCALE
 
@@ -76,9 +86,13 @@ NOT_FRAMES = (
     | Reconnect
     | Announcement
     | Event
+    | SocialNews
 )
 ServerMessage = ClientFrameIn | NOT_FRAMES
 QUEUE_REPLY_TIMEOUT = 10.0
+# Chat messages a client keeps (the oldest go first).
+CHAT_KEPT = 20_000
+T = TypeVar("T")
 _decoder = msgspec.msgpack.Decoder(ServerMessage)
 _encoder = msgspec.msgpack.Encoder()
 log = logging.getLogger("realmkit.client")
@@ -196,9 +210,18 @@ class GameClient(Walker):
         self.invitations: asyncio.Queue[PartyInvitation] = asyncio.Queue()
         self.party = PartyState()
         self.party_changed = asyncio.Event()
+        # Social: chat as it came (in id order; ``chat_after`` on a resume asks for
+        # what was missed since the last), presence changes, and the latest of each
+        # state the gateway sends (friends, guild, mailbox, trade, channels).
+        self.chat: collections.deque[ChatMessage] = collections.deque(maxlen=CHAT_KEPT)
+        self.last_chat_id = 0
+        self.chat_arrived = asyncio.Event()
+        self.presence: collections.deque[Presence] = collections.deque(maxlen=1000)
+        self.social: dict[str, SocialNews] = {}
+        self.social_news: asyncio.Queue[SocialNews] = asyncio.Queue(maxsize=10_000)
         self._asking = asyncio.Lock()
-        self._reply: asyncio.Future[QueueStatus | PartyState] | None = None
-        self._expect: type[QueueStatus] | type[PartyState] = QueueStatus
+        self._reply: asyncio.Future[Any] | None = None
+        self._expect: Callable[[object], bool] = _never
         self._follow = False
 
     @classmethod
@@ -241,7 +264,7 @@ class GameClient(Walker):
             await self.close()
         self._closing = False
         ws = await session.ws_connect(url, max_msg_size=0)
-        world = await _greet(ws, url, Resume(self.resume_token), timeout)
+        world = await _greet(ws, url, self._resume_message(), timeout)
         self.ws = ws
         self.table = EntityTable()
         self.position = None
@@ -264,7 +287,7 @@ class GameClient(Walker):
                     log.info("resume through %s: %s", url, exc)
                 else:
                     try:
-                        world = await _greet(ws, url, Resume(self.resume_token), 10.0)
+                        world = await _greet(ws, url, self._resume_message(), 10.0)
                     except RemoteError as exc:
                         await ws.close()
                         if exc.remote_code != "CLOSED":
@@ -287,6 +310,10 @@ class GameClient(Walker):
             self.resume_failures += 1
             log.warning("resume refused: %s", exc)
         self.closed.set()
+
+    def _resume_message(self) -> Resume:
+        """``resume`` with the token held, asking for the chat missed since the last."""
+        return Resume(self.resume_token, chat_after=self.last_chat_id)
 
     def _should_come_back(self) -> bool:
         """Following, not closed on purpose, and cut off by a gateway stopping or lost
@@ -353,6 +380,18 @@ class GameClient(Walker):
                     self.pending_reasons.append(message.reason)
                 elif isinstance(message, Announcement):
                     self.announcements.append(message)
+                elif isinstance(message, ChatMessage):
+                    self.chat.append(message)
+                    self.last_chat_id = max(self.last_chat_id, message.id)
+                    self.chat_arrived.set()
+                    self._answered(message)
+                elif isinstance(message, SocialNews):
+                    if isinstance(message, Presence):
+                        self.presence.append(message)
+                    self.social[message.__struct_config__.tag] = message  # type: ignore[index]
+                    with contextlib.suppress(asyncio.QueueFull):
+                        self.social_news.put_nowait(message)
+                    self._answered(message)
                 elif isinstance(message, QueueStatus):
                     self.queue[message.activity] = message
                     self._answered(message)
@@ -384,9 +423,9 @@ class GameClient(Walker):
             else:
                 self.closed.set()
 
-    def _answered(self, message: QueueStatus | PartyState) -> None:
-        """The reply to the request waiting, if it waits for that kind of message."""
-        if self._reply is not None and not self._reply.done() and type(message) is self._expect:
+    def _answered(self, message: object) -> None:
+        """The reply to the request waiting, if it is what that request waits for."""
+        if self._reply is not None and not self._reply.done() and self._expect(message):
             self._reply.set_result(message)
 
     async def send(self, message: ClientInput | KeyframeRequest) -> None:
@@ -449,18 +488,45 @@ class GameClient(Walker):
         return reply
 
     async def _ask(
-        self, message: QueueMessage | PartyMessage, expect: type[QueueStatus] | type[PartyState]
-    ) -> QueueStatus | PartyState:
-        """Send a request and wait for its reply (an ``error`` frame raises)."""
+        self,
+        message: QueueMessage | PartyMessage | SocialMessage,
+        expect: type[Any] | Callable[[object], bool],
+    ) -> Any:
+        """Send a request and wait for its reply: a message of type ``expect``, or one
+        ``expect`` says is the reply (an ``error`` frame raises)."""
         async with self._asking:
             self._reply = asyncio.get_running_loop().create_future()
-            self._expect = expect
+            self._expect = (lambda m: type(m) is expect) if isinstance(expect, type) else expect
             try:
                 await self.ws.send_bytes(_encoder.encode(message))
                 async with asyncio.timeout(QUEUE_REPLY_TIMEOUT):
                     return await self._reply
             finally:
                 self._reply = None
+
+    # --- social ---------------------------------------------------------------------
+
+    async def whisper(self, to: str, text: str) -> ChatMessage:
+        """Whisper to ``Name`` or ``Name-Realm``; the copy that came back to you
+        (``RemoteError``: ``OFFLINE``, ``IGNORED``, ``NOT_FOUND``, ``MUTED``,
+        ``CHAT_RATE_LIMITED``...)."""
+        reply: ChatMessage = await self._ask(Whisper(to, text), _own_chat(WHISPER, text))
+        return reply
+
+    async def chat_send(self, channel: str, text: str) -> ChatMessage:
+        """Say ``text`` in ``party``, ``guild`` or a realm channel you joined; your own
+        message as every member got it."""
+        reply: ChatMessage = await self._ask(ChatSend(channel, text), _own_chat(channel, text))
+        return reply
+
+    async def social_ask(self, message: SocialMessage, expect: type[T]) -> T:
+        """Any other social message and its reply of type ``expect`` (``friends``,
+        ``guild``, ``mailbox``, ``trade``, ``channels``, ``who_result``)."""
+        reply: T = await self._ask(message, expect)
+        return reply
+
+    def chat_in(self, channel: str) -> list[ChatMessage]:
+        return [m for m in self.chat if m.channel == channel]
 
     async def close(self) -> None:
         self._closing = True
@@ -473,6 +539,24 @@ class GameClient(Walker):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         self.closed.set()
+
+
+def _never(_message: object) -> bool:
+    return False
+
+
+def _own_chat(channel: str, text: str) -> Callable[[object], bool]:
+    """Whether a message is our own ``text`` in ``channel``, back from the cluster."""
+
+    def mine(message: object) -> bool:
+        return (
+            isinstance(message, ChatMessage)
+            and message.channel == channel
+            and message.text == text
+            and (channel != WHISPER or bool(message.to))
+        )
+
+    return mine
 
 
 async def _greet(

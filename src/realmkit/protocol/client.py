@@ -9,11 +9,14 @@ Client -> gateway: ``hello`` or ``resume``, the inputs of ``realmkit.protocol.in
 (``move``, ``attack``, ``cast``, ``release``, ``say``), ``keyframe``, and the
 queue messages (``queue_join``, ``queue_leave``, ``queue_status``,
 ``match_accept``, ``match_decline``), the party messages (``party_invite``,
-``party_accept``, ``party_decline``, ``party_leave``).
+``party_accept``, ``party_decline``, ``party_leave``), and the social messages of
+``realmkit.protocol.social`` (chat, friends, ``who``, guilds, mail, trades).
 Gateway -> client: ``new_world``, ``frame`` (see ``protocol.frames``),
 ``transfer_pending``, the sim's player events (``chat``, ``correct``,
 ``rejected``, ``loot``, ``died``, ``portal``), ``queue_status``,
-``match_proposal``, ``match_result``, ``party``, ``party_invitation``, ``error``,
+``match_proposal``, ``match_result``, ``party``, ``party_invitation``, ``announce``,
+the social news of ``realmkit.protocol.social`` (``chat_message``, ``presence``,
+``friends``, ``guild``, ``mailbox``, ``trade``...), ``error``,
 ``reconnect`` (the gateway is stopping: resume elsewhere, then closed with 4003).
 
 Every message has an example, as JSON and as its exact msgpack bytes, in
@@ -28,10 +31,14 @@ import msgspec
 
 from realmkit.content.schema import Bounds
 from realmkit.protocol.inputs import Attack, Cast, Move, Release, Say
+from realmkit.protocol.social import SocialMessage
 
 PROTOCOL_VERSION = 1
 
 Ticket = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+ChatId = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 
 
 class Hello(msgspec.Struct, frozen=True, tag_field="t", tag="hello", forbid_unknown_fields=True):
@@ -48,6 +55,9 @@ class Resume(msgspec.Struct, frozen=True, tag_field="t", tag="resume", forbid_un
 
     token: ResumeToken
     version: int = PROTOCOL_VERSION
+    # The ``id`` of the last ``chat_message`` you got: what you missed since (the last
+    # ten minutes at most) comes again after ``new_world``, each once, in order.
+    chat_after: ChatId = 0
 
 
 class KeyframeRequest(msgspec.Struct, frozen=True, tag_field="t", tag="keyframe"):
@@ -141,6 +151,7 @@ ClientMessage = (
     | PartyAccept
     | PartyDecline
     | PartyLeave
+    | SocialMessage
 )
 
 
@@ -253,7 +264,9 @@ class Announcement(msgspec.Struct, frozen=True, tag_field="t", tag="announce"):
     """A message from the realm to every player in it. ``kind``: ``restart`` (the
     realm restarts in ``seconds``: everyone is saved, and comes back where they
     stand after a ``transfer_pending`` with reason ``restart``),
-    ``restart_cancelled``, or ``system`` (an operator's message)."""
+    ``restart_cancelled``, ``system`` (an operator's message), or to one player
+    ``muted`` (an operator muted you for ``seconds``; ``text`` says why) and
+    ``unmuted``."""
 
     kind: str
     text: str

@@ -19,6 +19,7 @@ from realmkit.protocol.client import (
     PartyState,
     QueueStatus,
 )
+from realmkit.protocol.social import SocialNews
 
 # --- gateway -> any matchmaker replica (reply: QueueStatus) -------------------
 # Who queues with the character (its party) is read from PostgreSQL, not sent.
@@ -89,7 +90,15 @@ class WhereInQueue(msgspec.Struct, frozen=True, tag_field="t", tag="where"):
 # (gateway.<id>.deliver)
 
 
-PlayerNews = QueueStatus | MatchProposal | MatchResult | PartyState | PartyInvitation | Announcement
+PlayerNews = (
+    QueueStatus
+    | MatchProposal
+    | MatchResult
+    | PartyState
+    | PartyInvitation
+    | Announcement
+    | SocialNews
+)
 
 
 class ToPlayers(msgspec.Struct, frozen=True):

@@ -18,7 +18,8 @@ player to another space. Rules:
 - queue and party messages (``queue_join``, ``party_invite``...) go to the
   matchmakers once the player has been in the world, transfers included (a
   match starts with one), as requests for the character this session
-  authenticated (never an id from the client);
+  authenticated (never an id from the client); so do the social messages
+  (chat, friends, guilds, mail, trades), to the gateway's social service;
 - inputs are forwarded only IN_WORLD; during ENTERING (also during a
   transfer, from ``transfer_pending`` until ``new_world``) they are dropped:
   the client reports its position again in the new space;
@@ -77,6 +78,7 @@ from realmkit.protocol.matchmaking import (
     LeaveQueue,
     MatchmakerRequest,
 )
+from realmkit.protocol.social import SocialMessage
 from realmkit.sim.movement import check_position
 
 HELLO_TIMEOUT: Final = 5.0
@@ -103,10 +105,12 @@ _ALLOWED = {
 
 
 class Authenticate(msgspec.Struct, frozen=True):
-    """Check the world ticket, or (when ``resume`` is set) the resume token."""
+    """Check the world ticket, or (when ``resume`` is set) the resume token; a resume
+    replays the chat after ``chat_after``."""
 
     ticket: str = ""
     resume: str = ""
+    chat_after: int = 0
 
 
 class Forward(msgspec.Struct, frozen=True):
@@ -121,6 +125,12 @@ class AskMatchmaker(msgspec.Struct, frozen=True):
     """A request for the matchmakers, on behalf of this session's character."""
 
     request: MatchmakerRequest
+
+
+class AskSocial(msgspec.Struct, frozen=True):
+    """A chat, friends, guild, mail or trade message, for this session's character."""
+
+    message: SocialMessage
 
 
 class Reply(msgspec.Struct, frozen=True):
@@ -151,6 +161,7 @@ Action = (
     | Forward
     | WantKeyframe
     | AskMatchmaker
+    | AskSocial
     | Reply
     | StopReplicating
     | LeaveSpace
@@ -316,7 +327,7 @@ class Connection:
                 return [Reply(refused), *self.close(CLOSE_UNAUTHENTICATED, "unsupported version")]
             self.move(ConnState.ENTERING)
             if isinstance(message, Resume):
-                return [Authenticate(resume=message.token)]
+                return [Authenticate(resume=message.token, chat_after=message.chat_after)]
             return [Authenticate(ticket=message.ticket)]
         if self.state is ConnState.AWAITING_HELLO:
             return self.close(CLOSE_UNAUTHENTICATED, "the first message must be hello")
@@ -326,6 +337,12 @@ class Connection:
                 self.dropped += 1
                 return []
             return [AskMatchmaker(to_matchmaker(self.character_id, message))]
+        if isinstance(message, SocialMessage):
+            # Like queues: a player in a transfer still talks and trades.
+            if self.bounds is None:
+                self.dropped += 1
+                return []
+            return [AskSocial(message)]
         if self.state is not ConnState.IN_WORLD:
             self.dropped += 1
             return []

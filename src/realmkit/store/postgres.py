@@ -279,3 +279,75 @@ async def lock_holder(db: Database, name: str) -> str | None:
             "AND (l.classid::bigint << 32) | l.objid::bigint = hashtextextended($1, 0)",
             name,
         )
+
+
+class Listener:
+    """``LISTEN`` on a channel over a connection of its own, kept open: each
+    notification's payload goes to ``handler``; a lost connection is opened again
+    (what was notified while it was down is not heard: ``on_reconnect`` is called so
+    the caller can read again what it keeps)."""
+
+    def __init__(
+        self,
+        db: Database,
+        channel: str,
+        handler: Callable[[str], None],
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.channel = channel
+        self.handler = handler
+        self.on_reconnect = on_reconnect
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._keep())
+        async with asyncio.timeout(LISTEN_CONNECT_TIMEOUT):
+            await self.connected.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _heard(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            self.handler(str(payload))
+        except Exception:
+            log.exception("listener of %s failed", self.channel)
+
+    async def _keep(self) -> None:
+        pause = 0.1
+        first = True
+        while True:
+            try:
+                with self.db.watched():
+                    conn = await self.db.pool.acquire()
+            except StoreUnavailable:
+                await asyncio.sleep(pause)  # PostgreSQL is away: try again soon
+                pause = min(pause * 2, 2.0)
+                continue
+            try:
+                with self.db.watched():
+                    await conn.add_listener(self.channel, self._heard)
+                if not first and self.on_reconnect is not None:
+                    self.on_reconnect()
+                first, pause = False, 0.1
+                self.connected.set()
+                while True:  # the connection is checked now and then: a lost one is replaced
+                    await asyncio.sleep(LISTEN_CHECK_SECONDS)
+                    with self.db.watched():
+                        await conn.fetchval("SELECT 1")
+            except StoreUnavailable:
+                self.connected.clear()
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.remove_listener(self.channel, self._heard)
+                with contextlib.suppress(Exception):
+                    await self.db.pool.release(conn)
+
+
+LISTEN_CONNECT_TIMEOUT = 10.0
+LISTEN_CHECK_SECONDS = 1.0

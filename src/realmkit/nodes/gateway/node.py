@@ -73,6 +73,7 @@ from realmkit.errors import Conflict, NotFound, RealmkitError, RemoteError, Tick
 from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.gateway import metrics as gateway_metrics
 from realmkit.nodes.gateway.sending import Sender
+from realmkit.nodes.gateway.social import Social
 from realmkit.nodes.gateway.sockets import PlayerSocket, Tally
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.metrics import node_registry
@@ -109,11 +110,13 @@ from realmkit.protocol.cluster import (
 from realmkit.protocol.events import concerned
 from realmkit.protocol.frames import SpaceFrame, replica_key
 from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, ToPlayers
+from realmkit.protocol.social import SocialMessage
 from realmkit.replication.fanout import Fanout
 from realmkit.session.connection import (
     HELLO_TIMEOUT,
     Action,
     AskMatchmaker,
+    AskSocial,
     Authenticate,
     Close,
     Connection,
@@ -226,6 +229,7 @@ class GatewayNode:
         self._db: Database | None = None
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
+        self._social: Social | None = None
         self._tickets: KeyValue[int] | None = None
         self._server: asyncio.Server | None = None
         # For its metrics: what its sockets wrote and its closes, and its seats.
@@ -251,6 +255,11 @@ class GatewayNode:
         return self._bus
 
     @property
+    def social(self) -> Social:
+        assert self._social is not None, "start() first"
+        return self._social
+
+    @property
     def db(self) -> Database:
         assert self._db is not None, "start() first"
         return self._db
@@ -263,7 +272,8 @@ class GatewayNode:
 
     async def start(self) -> None:
         tune_gc()
-        self._db = await Database.connect(self.endpoints.database_url, max_size=4, name=self.name)
+        # One connection of the pool listens for presence (``social``).
+        self._db = await Database.connect(self.endpoints.database_url, max_size=6, name=self.name)
         self._bus = await NatsBus.connect(self.endpoints.nats_url, name=self.name)
         self._keyring = Keyring(SigningKeyRepo(self._db))
         registered = await ClusterRepo(self._db).register_node(
@@ -284,6 +294,8 @@ class GatewayNode:
         )
         await self.bus.subscribe(subjects.gateway_deliver(self.name), ToPlayers, self._on_deliver)
         await self.bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, self._on_load)
+        self._social = Social(self.bus, self.db, self._tell)
+        await self._social.start()
         await self.listen()
         self._tasks = [
             asyncio.create_task(self._reporting()),
@@ -372,6 +384,8 @@ class GatewayNode:
         for sock in list(self._sockets):
             sock.abort()
         await self._all_closed(DRAIN_SECONDS)
+        if self._social is not None:
+            await self._social.stop()
         if self._db is not None:
             await mark_stopped(ClusterRepo(self._db), self.name, self.spec.capacity)
         if self._bus is not None:
@@ -445,6 +459,7 @@ class GatewayNode:
             if player and self.players.get(player[0].character_id) is player[0]:
                 del self.players[player[0].character_id]
                 self.fanout.left(player[0].conn.replica, player[0].character_id)
+                self.social.left(player[0].character_id)
             return
         if player:
             self._later(self._leave(player[0]))
@@ -481,6 +496,8 @@ class GatewayNode:
             )
         elif isinstance(action, AskMatchmaker) and player:
             self._later(self._ask_matchmaker(sock, action.request))
+        elif isinstance(action, AskSocial) and player:
+            self._later(self._ask_social(player[0], action.message))
         elif isinstance(action, WantKeyframe) and player:
             self.fanout.keyframe(player[0].conn.replica, player[0].character_id)
         elif isinstance(action, StopReplicating) and player:
@@ -570,6 +587,11 @@ class GatewayNode:
                 )
             ),
         )
+        try:
+            await self.social.seated(p.character_id, auth.chat_after)
+        except RealmkitError as exc:
+            # In the world all the same; it hears no chat until it comes again.
+            log.warning("character %d: chat not joined: %s", p.character_id, exc.message)
 
     async def _leave(self, p: Player) -> None:
         cid = p.character_id
@@ -578,6 +600,7 @@ class GatewayNode:
             if self.players.get(cid) is p:
                 del self.players[cid]
                 self.fanout.left(p.conn.replica, cid)
+                self.social.left(cid)
             await self._leave_space(p.instance_id, cid, p.epoch)
         finally:
             self.leaving.discard(cid)
@@ -620,11 +643,26 @@ class GatewayNode:
         sock.send(msgspec.msgpack.encode(reply))
 
     async def _on_deliver(self, message: ToPlayers) -> None:
-        data = msgspec.msgpack.encode(message.message)
+        news = message.message
+        for character_id in message.character_ids:
+            self.social.heard(character_id, news)
+        data = msgspec.msgpack.encode(news)
         for character_id in message.character_ids:
             p = self.players.get(character_id)
             if p is not None:
                 p.sock.send(data)
+
+    # --- social (chat, friends, guilds, mail, trades) --------------------------------
+
+    async def _ask_social(self, p: Player, message: SocialMessage) -> None:
+        reply = await self.social.ask(p.character_id, message)
+        if reply is not None:
+            p.sock.send(msgspec.msgpack.encode(reply))
+
+    def _tell(self, character_id: int, data: bytes) -> None:
+        p = self.players.get(character_id)
+        if p is not None:
+            self._write_to((p, p.generation), data)
 
     # --- transfers (the orchestrator moves a player) ------------------------------
 
