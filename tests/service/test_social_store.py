@@ -241,25 +241,26 @@ async def test_friends_and_waiting_requests_are_capped(world: World) -> None:
     assert waiting.value.character_id == other
 
 
-async def test_the_last_friend_place_raced_goes_to_one(world: World) -> None:
-    """A character one friend short of the cap accepts two requests at once: one
-    becomes a friend, the other is told the list is full."""
-    host, first, second = [await world.character("Azure", n) for n in ("Host", "First", "Second")]
-    crowd = await world.crowd("Azure", MAX_FRIENDS - 1)
+async def test_the_last_friend_places_raced_go_to_as_many(world: World) -> None:
+    """A character three friends short of the cap accepts eight requests at once:
+    three become friends, five are told the list is full."""
+    host = await world.character("Azure", "Host")
+    crowd = await world.crowd("Azure", MAX_FRIENDS - 3)
+    askers = await world.crowd("Azure", 8, prefix="Ask")
     async with world.db.connection() as conn:
         await conn.executemany(
             "INSERT INTO social.friendships (low_id, high_id) VALUES ($1, $2)",
             [tuple(sorted((host, c))) for c in crowd],
         )
     friends = FriendRepo(world.db)
-    await friends.request(first, host)
-    await friends.request(second, host)
+    for asker in askers:
+        await friends.request(asker, host)
     outcomes = await asyncio.gather(
-        friends.answer(host, first, accept=True),
-        friends.answer(host, second, accept=True),
+        *(friends.answer(host, asker, accept=True) for asker in askers),
         return_exceptions=True,
     )
-    assert sorted(type(o).__name__ for o in outcomes) == ["FriendsFull", "bool"]
+    assert sum(o is True for o in outcomes) == 3
+    assert sum(isinstance(o, FriendsFull) for o in outcomes) == 5
     assert len(await friends.friends_of(host)) == MAX_FRIENDS
 
 
@@ -632,18 +633,44 @@ async def test_invitations_expire_are_capped_and_need_the_realm(world: World) ->
     assert await guilds.invites_of(late) == [], "joining drops the other invitations"
 
 
-async def test_a_guild_holds_its_cap(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A full guild invites and admits nobody more."""
+async def test_a_guild_holds_its_cap_when_the_last_places_are_raced(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five invited players accept at once into a guild with room for two more: two
+    get in, three are told it is full; a full guild invites nobody."""
     monkeypatch.setattr(guild_store, "MAX_MEMBERS", 3)
-    lead, a, b = [await world.character("Azure", n) for n in ("Lead", "Anne", "Bert")]
+    lead = await world.character("Azure", "Lead")
+    invited = await world.crowd("Azure", 5, prefix="Inv")
     guilds = GuildRepo(world.db)
     guild = await guilds.create(lead, "Small Band")
-    await guilds.invite(lead, a)
-    await guilds.invite(lead, b)
-    await guilds.answer(a, guild.guild_id, accept=True)
-    await guilds.answer(b, guild.guild_id, accept=True)
+    for who in invited:
+        await guilds.invite(lead, who)
+    outcomes = await asyncio.gather(
+        *(guilds.answer(who, guild.guild_id, accept=True) for who in invited),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, GuildFull) for o in outcomes) == 3
+    assert len(await guilds.member_ids(guild.guild_id)) == 3
     with pytest.raises(GuildFull):
         await guilds.invite(lead, await world.character("Azure", "Carl"))
+
+
+async def test_two_making_one_channel_at_once_agree_on_its_password(world: World) -> None:
+    """Two players make the same channel with different passwords at once: one makes
+    it, the other is checked against that password and refused."""
+    aria, bran = await world.character("Azure", "Aria"), await world.character("Azure", "Bran")
+    channels = ChannelRepo(world.db)
+    azure = world.realms["Azure"]
+    outcomes = await asyncio.gather(
+        channels.join(aria, azure, "duel", "mine"),
+        channels.join(bran, azure, "duel", "yours"),
+        return_exceptions=True,
+    )
+    made = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(made) == 1
+    assert made[0].created
+    assert sum(isinstance(o, WrongChannelPassword) for o in outcomes) == 1
+    assert await world.db.fetchval("SELECT count(*) FROM social.channel_members") == 1
 
 
 async def test_a_leader_leaving_hands_over_as_the_core_says(world: World) -> None:
@@ -655,13 +682,17 @@ async def test_a_leader_leaving_hands_over_as_the_core_says(world: World) -> Non
     await guilds.answer(second_officer, guild_id, accept=True)
     await guilds.promote(lead, second_officer)
     await guilds.promote(lead, second_officer)
+    await guilds.demote(lead, offi)  # the only officer is now the newest member
     before = await guilds.guild_of(lead)
     assert before is not None
     expected = successor([Member(m.character_id, m.rank) for m in _by_joining(before)], lead)
     left = await guilds.leave(lead)
     assert left.after is not None
-    assert left.after.leader_id == expected == offi
-    for member in (offi, second_officer, memb):
+    assert left.after.leader_id == expected == second_officer
+    after_him = await guilds.leave(second_officer)
+    assert after_him.after is not None
+    assert after_him.after.leader_id == offi, "among members, the longest serving"
+    for member in (offi, memb):
         change = await guilds.leave(member)
         assert change.after is not None
     assert (await guilds.guild_of(init)).leader_id == init  # type: ignore[union-attr]
