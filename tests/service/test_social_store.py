@@ -4,6 +4,7 @@ caps, pools, passwords, ranks, one leader, hand-over, and refusals by the schema
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass
 
 import asyncpg
@@ -701,6 +702,47 @@ async def test_a_leader_leaving_hands_over_as_the_core_says(world: World) -> Non
     assert await world.db.fetchval("SELECT count(*) FROM social.guilds") == 0
     with pytest.raises(NotInGuild):
         await guilds.leave(init)
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_the_schema_hands_over_as_successor_says(world: World, seed: int) -> None:
+    """The hand-over trigger and ``successor`` pick the same heir, leader after leader,
+    over random ranks and join times (ties included), until the guild is gone."""
+    rng = random.Random(seed)
+    ids = await world.crowd("Azure", 8, prefix="Heir")
+    seats = [(ids[0], Rank.LEADER, 0)] + [
+        (i, Rank(rng.randint(1, 3)), rng.randint(0, 3)) for i in ids[1:]
+    ]
+    async with world.db.connection() as conn:
+        guild_id = await conn.fetchval(
+            "INSERT INTO social.guilds (realm_id, name) VALUES ($1, 'Heirs') RETURNING guild_id",
+            world.realms["Azure"],
+        )
+        await conn.executemany(
+            "INSERT INTO social.guild_members (character_id, guild_id, rank, joined_at) "
+            "VALUES ($1, $2, $3, timestamptz '2026-01-01' + make_interval(secs => $4))",
+            [(i, guild_id, int(rank), joined) for i, rank, joined in seats],
+        )
+        leader = ids[0]
+        while True:
+            records = await conn.fetch(
+                "SELECT character_id, rank FROM social.guild_members WHERE guild_id = $1 "
+                "ORDER BY joined_at, character_id",
+                guild_id,
+            )
+            expected = successor(
+                [Member(r["character_id"], Rank(r["rank"])) for r in records], leader
+            )
+            await conn.execute("DELETE FROM social.guild_members WHERE character_id = $1", leader)
+            heir = await conn.fetchval(
+                "SELECT character_id FROM social.guild_members WHERE guild_id = $1 AND rank = 0",
+                guild_id,
+            )
+            assert heir == expected
+            if heir is None:
+                break
+            leader = heir
+        assert not await conn.fetchval("SELECT count(*) FROM social.guilds")
 
 
 def _by_joining(guild: guild_store.GuildRow) -> list[guild_store.GuildMemberRow]:
