@@ -275,7 +275,9 @@ class FriendRepo:
         if character_id == ignored_id:
             raise InvalidInput("ignore", "not oneself")
         async with self.db.transaction() as conn:
-            await lock_characters(conn, "ignores", [character_id])
+            # The friends' locks: a request racing this ignore is either dropped by it
+            # or refused after it, never left behind.
+            await lock_characters(conn, "friends", [character_id, ignored_id])
             if await _ignores(conn, character_id, ignored_id):
                 return
             count = await conn.fetchval(
