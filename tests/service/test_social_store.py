@@ -426,8 +426,11 @@ async def test_channels_built_in_and_custom_with_a_hashed_password(world: World)
     assert await channels.members_online(azure, "raiders") == [(bran, "gw-7")]
     with pytest.raises(InvalidInput):
         await channels.join(aria, azure, "no spaces")
+    with pytest.raises(InvalidInput):
+        await channels.join(aria, world.realms["Crimson"], "lonely")
     with pytest.raises(NotFound):
-        await channels.join(aria, 999, "lonely")
+        await channels.join(999_999, azure, "lonely")
+    assert not await world.db.fetchval("SELECT count(*) FROM social.channels WHERE name = 'lonely'")
 
 
 async def test_an_empty_custom_channel_is_gone_and_a_built_in_stays(world: World) -> None:

@@ -97,9 +97,9 @@ class ChannelRepo:
     async def join(
         self, character_id: int, realm_id: int, channel: str, password: str | None = None
     ) -> Joined:
-        """Join a channel of the realm, making it (with ``password``) if new.
-        ``InvalidInput`` (name or password), ``WrongChannelPassword``,
-        ``TooManyChannels``, ``NotFound`` (realm or character)."""
+        """Join a channel of the character's realm, making it (with ``password``) if
+        new. ``InvalidInput`` (name, password, another realm), ``WrongChannelPassword``,
+        ``TooManyChannels``, ``NotFound`` (character)."""
         name = check_channel(channel)
         password = check_password(name, password)
         for _ in range(_ATTEMPTS):
@@ -126,11 +126,17 @@ class ChannelRepo:
     ) -> Joined | None:
         """The write of ``join``; None if the channel's password is no longer ``expected``."""
         conflicts = {
-            "channels_realm_id_fkey": lambda: NotFound("realm", realm_id),
             "channel_members_character_id_fkey": lambda: NotFound("character", character_id),
         }
         async with self.db.transaction() as conn:
             await lock_characters(conn, "channels", [character_id])
+            home = await conn.fetchval(
+                "SELECT realm_id FROM characters.characters WHERE character_id = $1", character_id
+            )
+            if home is None:
+                raise NotFound("character", character_id)
+            if home != realm_id:
+                raise InvalidInput("realm", "a channel of the character's own realm")
             created = False
             if not exists:
                 with translated(conflicts):
