@@ -31,7 +31,20 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── NotConnected            a player to seat is no longer held by its gateway
     │   │   ├── LeftMeanwhile           a player to hand off is no longer in its space
     │   │   ├── NotOnline               a whisper to a character not in the world
-    │   │   └── IgnoredBy               the character ignores the one who speaks to it
+    │   │   ├── IgnoredBy               a whisper to a character that ignores the whisperer
+    │   │   ├── FriendsFull             a character has as many friends as allowed
+    │   │   ├── FriendRequestsFull      too many friend requests waiting to or from a character
+    │   │   ├── DifferentPool           friends play in one realm pool
+    │   │   ├── Ignored                 the other character ignores this one
+    │   │   ├── IgnoreListFull          a character ignores as many as allowed
+    │   │   ├── TooManyChannels         a character is in as many chat channels as allowed
+    │   │   ├── Muted                   an operator muted the character for a while
+    │   │   ├── NotInGuild              the character is in no guild
+    │   │   ├── AlreadyInGuild          a character is in one guild at most
+    │   │   ├── GuildFull               a guild has no room for one more member
+    │   │   ├── GuildRankTooLow         the actor's guild rank does not allow the action
+    │   │   └── TooManyGuildInvites     too many guild invitations waiting for a character
+    │   ├── WrongChannelPassword        a chat channel's password did not match
     │   ├── IllegalTransition           a lifecycle state machine refused a move
     │   ├── TickOutOfOrder              a space was stepped with a tick not after its last
     │   ├── InvalidInput                a field of a request breaks its rules
@@ -284,6 +297,168 @@ class LeftMeanwhile(Conflict):
         )
         self.character_id = character_id
         self.instance_id = instance_id
+
+
+# --- social: friends, channels, guilds ---
+
+
+class FriendsFull(Conflict):
+    code = "FRIENDS_FULL"
+
+    def __init__(self, character_id: int, cap: int) -> None:
+        super().__init__(
+            f"character {character_id} has {cap} friends already",
+            character_id=character_id,
+            cap=cap,
+        )
+        self.character_id = character_id
+        self.cap = cap
+
+
+class FriendRequestsFull(Conflict):
+    code = "FRIEND_REQUESTS_FULL"
+
+    def __init__(self, character_id: int, cap: int) -> None:
+        super().__init__(
+            f"character {character_id} has {cap} friend requests waiting",
+            character_id=character_id,
+            cap=cap,
+        )
+        self.character_id = character_id
+        self.cap = cap
+
+
+class DifferentPool(Conflict):
+    code = "DIFFERENT_POOL"
+
+    def __init__(self, character_id: int, other_id: int) -> None:
+        super().__init__(
+            f"characters {character_id} and {other_id} play in different realm pools",
+            character_id=character_id,
+            other_id=other_id,
+        )
+        self.character_id = character_id
+        self.other_id = other_id
+
+
+class Ignored(Conflict):
+    code = "IGNORED"
+
+    def __init__(self, character_id: int, by_id: int) -> None:
+        super().__init__(
+            f"character {by_id} ignores character {character_id}",
+            character_id=character_id,
+            by_id=by_id,
+        )
+        self.character_id = character_id
+        self.by_id = by_id
+
+
+class IgnoreListFull(Conflict):
+    code = "IGNORE_LIST_FULL"
+
+    def __init__(self, character_id: int, cap: int) -> None:
+        super().__init__(
+            f"character {character_id} ignores {cap} characters already",
+            character_id=character_id,
+            cap=cap,
+        )
+        self.character_id = character_id
+        self.cap = cap
+
+
+class TooManyChannels(Conflict):
+    code = "TOO_MANY_CHANNELS"
+
+    def __init__(self, character_id: int, cap: int) -> None:
+        super().__init__(
+            f"character {character_id} is in {cap} channels already",
+            character_id=character_id,
+            cap=cap,
+        )
+        self.character_id = character_id
+        self.cap = cap
+
+
+class Muted(Conflict):
+    code = "MUTED"
+
+    def __init__(self, character_id: int, seconds_left: float, reason: str) -> None:
+        super().__init__(
+            f"character {character_id} is muted for {seconds_left:.0f}s more",
+            character_id=character_id,
+            seconds_left=round(seconds_left, 1),
+            reason=reason,
+        )
+        self.character_id = character_id
+        self.seconds_left = seconds_left
+        self.reason = reason
+
+
+class NotInGuild(Conflict):
+    code = "NOT_IN_GUILD"
+
+    def __init__(self, character_id: int) -> None:
+        super().__init__(f"character {character_id} is in no guild", character_id=character_id)
+        self.character_id = character_id
+
+
+class AlreadyInGuild(Conflict):
+    code = "ALREADY_IN_GUILD"
+
+    def __init__(self, character_id: int) -> None:
+        super().__init__(
+            f"character {character_id} is already in a guild", character_id=character_id
+        )
+        self.character_id = character_id
+
+
+class GuildFull(Conflict):
+    code = "GUILD_FULL"
+
+    def __init__(self, guild_id: int, size: int) -> None:
+        super().__init__(f"guild {guild_id} is full ({size} members)", guild_id=guild_id, size=size)
+        self.guild_id = guild_id
+        self.size = size
+
+
+class GuildRankTooLow(Conflict):
+    code = "GUILD_RANK_TOO_LOW"
+
+    def __init__(self, character_id: int, action: str, rank: int, target_rank: int | None) -> None:
+        super().__init__(
+            f"character {character_id} (rank {rank}) may not {action}"
+            + ("" if target_rank is None else f" a member of rank {target_rank}"),
+            character_id=character_id,
+            action=action,
+            rank=rank,
+            target_rank=target_rank,
+        )
+        self.character_id = character_id
+        self.action = action
+        self.rank = rank
+        self.target_rank = target_rank
+
+
+class TooManyGuildInvites(Conflict):
+    code = "TOO_MANY_GUILD_INVITES"
+
+    def __init__(self, character_id: int, cap: int) -> None:
+        super().__init__(
+            f"character {character_id} has {cap} guild invitations waiting",
+            character_id=character_id,
+            cap=cap,
+        )
+        self.character_id = character_id
+        self.cap = cap
+
+
+class WrongChannelPassword(UsageError):
+    code = "WRONG_CHANNEL_PASSWORD"
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"wrong password for channel {channel}", channel=channel)
+        self.channel = channel
 
 
 class IllegalTransition(UsageError):

@@ -42,7 +42,7 @@ import msgspec
 from realmkit.errors import StoreError
 from realmkit.store.postgres import ConnectionLike, Database
 
-SCHEMAS = ("auth", "cluster", "characters", "matchmaking", "ops")
+SCHEMAS = ("auth", "cluster", "characters", "matchmaking", "social", "ops")
 AMCHECK = "amcheck"  # Report.physical when PostgreSQL's own check ran
 # How many of verify_heapam's messages a finding keeps (a torn page gives hundreds).
 HEAP_MESSAGES = 20
