@@ -1,0 +1,1 @@
+"""Sans-I/O rules of the social features: guilds, trades."""
