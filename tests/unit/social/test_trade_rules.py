@@ -98,9 +98,9 @@ def test_a_trade_loaded_with_its_accepts_is_the_same_trade() -> None:
     assert trade.accept(B, 4)
 
 
-offers = st.tuples(
-    st.lists(st.integers(1, 30), max_size=4, unique=True), st.integers(0, 100)
-).map(lambda t: Offer(tuple(t[0]), t[1]))
+offers = st.tuples(st.lists(st.integers(1, 30), max_size=4, unique=True), st.integers(0, 100)).map(
+    lambda t: Offer(tuple(t[0]), t[1])
+)
 actions = st.one_of(
     st.tuples(st.just("offer"), st.sampled_from([A, B]), offers),
     st.tuples(st.just("accept"), st.sampled_from([A, B]), st.integers(0, 12)),
@@ -122,7 +122,8 @@ def test_a_commit_moves_only_what_each_side_accepted_last(steps: list[tuple]) ->
         if trade.state is not TradeState.OPEN:
             break
         if kind == "offer":
-            assert isinstance(arg, Offer) and who is not None
+            assert isinstance(arg, Offer)
+            assert who is not None
             trade.offer(who, arg.item_ids, arg.money)
             current[who] = arg
             seen = {A: None, B: None}
