@@ -4,6 +4,9 @@ returning move them by compare-and-set, and a mail holding something is never de
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import asyncpg
 import pytest
@@ -250,3 +253,34 @@ async def test_a_full_mailbox_refuses_more(db: Database) -> None:
         await mail.send(a, b, "one more", "", [], 9)
     assert await mail.money(a) == 9
     assert len(await mail.mailbox(b)) == MAILBOX_SIZE
+
+
+def _cluster_invariants() -> ModuleType:
+    """tests/cluster/invariants.py, which the cluster tests end with."""
+    path = Path(__file__).parents[1] / "cluster" / "invariants.py"
+    spec = importlib.util.spec_from_file_location("cluster_invariants", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_cluster_invariants_see_mail_as_an_owner(database_url: str, db: Database) -> None:
+    """The cluster tests' SQL: an item in a mail has one owner, its money counts until
+    taken, and an item with no owner is caught."""
+    invariants = _cluster_invariants()
+    _, (aria, bran) = await _players(db, 2)
+    ids = await give(db, aria.character_id, 2, 20)
+    before = await invariants.conservation(database_url)
+    assert before == (await totals(db))
+    await MailRepo(db).send(aria.character_id, bran.character_id, "gift", "", ids[:1], 20)
+    assert await invariants.conservation(database_url) == before
+    assert await invariants.fetch(database_url, invariants.ITEMS_WITHOUT_ONE_OWNER) == []
+    async with db.connection() as conn:
+        await conn.execute("ALTER TABLE characters.items DROP CONSTRAINT items_one_owner")
+        await conn.execute(
+            "UPDATE characters.items SET owner_character_id = NULL WHERE item_id = $1", ids[1]
+        )
+    [orphan] = await invariants.fetch(database_url, invariants.ITEMS_WITHOUT_ONE_OWNER)
+    assert orphan["item_id"] == ids[1]
