@@ -17,10 +17,12 @@ from realmkit.errors import (
     InvalidInput,
     MailboxFull,
     MailNotEmpty,
+    MoneyCapReached,
     NotEnoughMoney,
     NotFound,
     OwnershipChanged,
 )
+from realmkit.social.trade import MONEY_CAP
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.mail import MAILBOX_SIZE, MailRepo, Returned
 from realmkit.store.postgres import Database
@@ -284,3 +286,51 @@ async def test_the_cluster_invariants_see_mail_as_an_owner(database_url: str, db
         )
     [orphan] = await invariants.fetch(database_url, invariants.ITEMS_WITHOUT_ONE_OWNER)
     assert orphan["item_id"] == ids[1]
+
+
+async def test_a_purse_stays_within_its_bounds(db: Database) -> None:
+    """Taking more than a purse holds, or lifting it above the cap, is refused; a take
+    that would overflow the recipient's purse moves none of the mail's items either."""
+    _, (aria, bran) = await _players(db, 2)
+    a, b = aria.character_id, bran.character_id
+    mail = MailRepo(db)
+    ids = await give(db, a, 1, 10)
+    with pytest.raises(NotEnoughMoney):
+        await mail.grant_money(a, -11)
+    sent = await mail.send(a, b, "coins", "", ids, 10)
+    await mail.grant_money(b, MONEY_CAP - 5)
+    with pytest.raises(MoneyCapReached):
+        await mail.grant_money(b, 6)
+    with pytest.raises(MoneyCapReached):
+        await mail.take(b, sent.mail_id)
+    assert await owners(db, ids) == {ids[0]: (None, sent.mail_id)}
+    assert (await mail.read(b, sent.mail_id)).money == 10
+    assert await mail.money(b) == MONEY_CAP - 5
+
+
+async def test_a_mail_waits_to_go_back_to_a_full_mailbox(db: Database) -> None:
+    """An expired unread mail whose sender's mailbox is full stays where it is, and goes
+    back on a later pass once there is room."""
+    _, (aria, bran, cato) = await _players(db, 3)
+    a, b = aria.character_id, bran.character_id
+    ids = await give(db, a, 1)
+    mail = MailRepo(db, lifetime_s=-1)
+    sent = await mail.send(a, b, "late", "", ids)
+    async with db.connection() as conn:
+        await conn.execute(
+            "INSERT INTO social.mail (sender_id, recipient_id, subject) "
+            "SELECT $1, $2, 'fan mail' FROM generate_series(1, $3)",
+            cato.character_id,
+            a,
+            MAILBOX_SIZE,
+        )
+    assert await mail.return_expired() == []
+    assert [m.mail_id for m in await mail.mailbox(b)] == [sent.mail_id]
+    async with db.connection() as conn:
+        await conn.execute(
+            "DELETE FROM social.mail WHERE recipient_id = $1 AND subject = 'fan mail' "
+            "AND mail_id = (SELECT min(mail_id) FROM social.mail WHERE recipient_id = $1)",
+            a,
+        )
+    assert await mail.return_expired() == [Returned(sent.mail_id, a, b)]
+    assert await owners(db, ids) == {ids[0]: (None, sent.mail_id)}
