@@ -22,6 +22,7 @@ from realmkit.errors import (
     AlreadyTrading,
     Conflict,
     IllegalTransition,
+    InvalidInput,
     NotEnoughMoney,
     NotFound,
     NotInWorld,
@@ -54,7 +55,7 @@ class TradeRepo:
         trade already.
         """
         if a_id == b_id:
-            raise Conflict("a character does not trade with itself", character_id=a_id)
+            raise InvalidInput("b_id", "a character does not trade with itself")
         async with self.db.transaction() as conn:
             seats = {
                 r["character_id"]: r
