@@ -30,6 +30,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── StaleLayout             a change of a continent's cells from an old version
     │   │   ├── NotConnected            a player to seat is no longer held by its gateway
     │   │   ├── LeftMeanwhile           a player to hand off is no longer in its space
+<<<<<<< HEAD
     │   │   ├── NotOnline               a whisper to a character not in the world
     │   │   ├── IgnoredBy               a whisper to a character that ignores the whisperer
     │   │   ├── FriendsFull             a character has as many friends as allowed
@@ -45,6 +46,16 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── GuildRankTooLow         the actor's guild rank does not allow the action
     │   │   └── TooManyGuildInvites     too many guild invitations waiting for a character
     │   ├── WrongChannelPassword        a chat channel's password did not match
+=======
+    │   │   ├── NotEnoughMoney          a payment above what the character holds
+    │   │   ├── MoneyCapReached         a payment would lift a purse above the cap
+    │   │   ├── MailboxFull             a mailbox holds as many mails as it may
+    │   │   ├── MailNotEmpty            a mail still holds items or money
+    │   │   ├── AlreadyTrading          a character is in one open trade at most
+    │   │   ├── NotInWorld              a character to trade with is not in the world
+    │   │   ├── StaleOffer              an accept of offers that have changed since
+    │   │   └── TradeClosed             a trade already committed or cancelled
+>>>>>>> mail-trades
     │   ├── IllegalTransition           a lifecycle state machine refused a move
     │   ├── TickOutOfOrder              a space was stepped with a tick not after its last
     │   ├── InvalidInput                a field of a request breaks its rules
@@ -567,6 +578,112 @@ class TicketReplayed(AuthError):
 
     def __init__(self) -> None:
         super().__init__("ticket already used")
+
+
+# --- social: mail and trades ----------------------------------------------
+
+
+class NotEnoughMoney(Conflict):
+    code = "NOT_ENOUGH_MONEY"
+
+    def __init__(self, character_id: int, amount: int) -> None:
+        super().__init__(
+            f"character {character_id} does not have {amount} money",
+            character_id=character_id,
+            amount=amount,
+        )
+        self.character_id = character_id
+        self.amount = amount
+
+
+class MoneyCapReached(Conflict):
+    code = "MONEY_CAP_REACHED"
+
+    def __init__(self, character_id: int, cap: int) -> None:
+        super().__init__(
+            f"character {character_id} would hold more than {cap} money",
+            character_id=character_id,
+            cap=cap,
+        )
+        self.character_id = character_id
+        self.cap = cap
+
+
+class MailboxFull(Conflict):
+    code = "MAILBOX_FULL"
+
+    def __init__(self, character_id: int, size: int) -> None:
+        super().__init__(
+            f"the mailbox of character {character_id} is full ({size} mails)",
+            character_id=character_id,
+            size=size,
+        )
+        self.character_id = character_id
+        self.size = size
+
+
+class MailNotEmpty(Conflict):
+    code = "MAIL_NOT_EMPTY"
+
+    def __init__(self, mail_id: int, items: int, money: int) -> None:
+        super().__init__(
+            f"mail {mail_id} still holds {items} items and {money} money",
+            mail_id=mail_id,
+            items=items,
+            money=money,
+        )
+        self.mail_id = mail_id
+        self.items = items
+        self.money = money
+
+
+class AlreadyTrading(Conflict):
+    code = "ALREADY_TRADING"
+
+    def __init__(self, character_id: int, trade_id: int | None = None) -> None:
+        super().__init__(
+            f"character {character_id} is already trading",
+            character_id=character_id,
+            trade_id=trade_id,
+        )
+        self.character_id = character_id
+        self.trade_id = trade_id
+
+
+class NotInWorld(Conflict):
+    code = "NOT_IN_WORLD"
+
+    def __init__(self, character_id: int) -> None:
+        super().__init__(f"character {character_id} is not in the world", character_id=character_id)
+        self.character_id = character_id
+
+
+class StaleOffer(Conflict):
+    code = "STALE_OFFER"
+
+    def __init__(self, trade_id: int, version: int, current: int) -> None:
+        super().__init__(
+            f"trade {trade_id} is at version {current}, not {version}",
+            trade_id=trade_id,
+            version=version,
+            current=current,
+        )
+        self.trade_id = trade_id
+        self.version = version
+        self.current = current
+
+
+class TradeClosed(Conflict):
+    code = "TRADE_CLOSED"
+
+    def __init__(self, trade_id: int, state: str, reason: str = "") -> None:
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"trade {trade_id} is {state}{why}", trade_id=trade_id, state=state, reason=reason
+        )
+        self.trade_id = trade_id
+        self.state = state
+        self.reason = reason
 
 
 # --- peer misbehaviour -----------------------------------------------------

@@ -13,11 +13,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from test_matchmaking_store import _players
 
 from realmkit.engines.postgres import EmbeddedPostgres
 from realmkit.procs import stop_process
 from realmkit.seed import seed_if_empty
 from realmkit.store import integrity
+from realmkit.store.characters import ItemRepo
+from realmkit.store.mail import MAILBOX_SIZE, MailRepo
 from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database
 
@@ -508,3 +511,136 @@ def test_cli_check_says_amcheck_ran(amcheck_url: str, run_realmkit) -> None:  # 
     assert proc.returncode == 0, stderr
     assert stdout.count("PostgreSQL's own check: amcheck") == 1
     assert "no damage found" in stdout
+
+
+SPAM = MAILBOX_SIZE + 1
+
+
+async def _plant_social(url: str) -> dict[str, Any]:
+    """Damage to items, money, mail and trades that the schema's constraints refuse,
+    planted with those constraints dropped and the foreign keys and triggers off."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT nextval('characters.item_id_blocks')")  # ids below 1025 given
+        for table, constraint in (
+            ("characters.items", "items_one_owner"),
+            ("characters.characters", "characters_money_not_negative"),
+            ("social.mail", "mail_money_not_negative"),
+        ):
+            await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}")
+        await conn.execute("SET session_replication_role = replica")
+        realm = await conn.fetchval("SELECT realm_id FROM auth.realmlist ORDER BY realm_id LIMIT 1")
+        account = await conn.fetchval(
+            "INSERT INTO auth.accounts (username, password_hash) VALUES ('broke', 'x') "
+            "RETURNING account_id"
+        )
+        ids = []
+        for name, money in (("Broke", -5), ("Spammed", 0), ("Trader", 0), ("Partner", 0)):
+            ids.append(
+                await conn.fetchval(
+                    "INSERT INTO characters.characters (account_id, realm_id, name, hp, map_id, "
+                    "pos_x, pos_y, pos_z, money) VALUES ($1, $2, $3, 10, 0, 0, 0, 0, $4) "
+                    "RETURNING character_id",
+                    account,
+                    realm,
+                    name,
+                    money,
+                )
+            )
+        broke, spammed, trader, partner = ids
+        await conn.execute(
+            "INSERT INTO characters.items (item_id, template_id, mail_id) VALUES (10, 1, 999999)"
+        )
+        await conn.execute("INSERT INTO characters.items (item_id, template_id) VALUES (11, 1)")
+        minus = await conn.fetchval(
+            "INSERT INTO social.mail (recipient_id, subject, money) VALUES ($1, 'debt', -3) "
+            "RETURNING mail_id",
+            broke,
+        )
+        oldest = None
+        for n in range(SPAM, 0, -1):
+            mail_id = await conn.fetchval(
+                "INSERT INTO social.mail (sender_id, recipient_id, subject, sent_at) "
+                "VALUES ($1, $2, 'spam', now() - make_interval(secs => $3)) RETURNING mail_id",
+                broke,
+                spammed,
+                n,
+            )
+            oldest = oldest or mail_id
+        for character_id in (trader, partner):
+            await conn.execute(
+                "INSERT INTO characters.player_assignments (character_id, epoch, state, "
+                "updated_at) VALUES ($1, 2, 'offline', now() - interval '1 hour')",
+                character_id,
+            )
+        trade = await conn.fetchval(
+            "INSERT INTO social.trades (a_id, b_id, a_epoch, b_epoch) VALUES ($1, $2, 1, 1) "
+            "RETURNING trade_id",
+            trader,
+            partner,
+        )
+        await conn.execute(
+            "INSERT INTO social.trade_offers (trade_id, character_id, open) "
+            "VALUES ($1, $2, true), ($1, $3, true)",
+            trade,
+            trader,
+            partner,
+        )
+        return {"broke": broke, "minus": minus, "oldest": oldest, "trade": trade}
+    finally:
+        await conn.close()
+
+
+async def test_check_finds_and_repairs_mail_money_and_trade_damage(
+    database_url: str, db: Database
+) -> None:
+    """Mail and trades in use are no finding; an item whose mail is gone, an item with
+    two owners or none, negative money in a purse or a mail, an open trade whose sides
+    left long ago and an over-full mailbox are found, repaired with their log rows, and
+    the next check is clean."""
+    _, (aria, bran) = await _players(db, 2)
+    [item] = list((await ItemRepo(db).reserve_ids())[:1])
+    await ItemRepo(db).grant(item, 1, aria.character_id)
+    await MailRepo(db).send(aria.character_id, bran.character_id, "fine", "", [item])
+    assert await integrity.find(db) == []
+    planted = await _plant_social(database_url)
+
+    found = await integrity.find(db)
+    assert {(f.check, f.key) for f in found} == {
+        ("item_mail_missing", "10"),
+        ("item_owner_count", "11"),
+        ("character_money_negative", str(planted["broke"])),
+        ("mail_money_negative", str(planted["minus"])),
+        ("trade_open_while_away", str(planted["trade"])),
+        ("mailbox_over_full", str(planted["oldest"])),
+    }
+    repairs = await integrity.repair(db, found)
+    assert {r.action for r in repairs} == {"corrected", "quarantined"}
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM ops.repairs") == len(found)
+        kept = await conn.fetchrow(
+            "SELECT former_owner_id, former_mail_id FROM ops.recovery_mailbox"
+        )
+        assert (kept["former_owner_id"], kept["former_mail_id"]) == (None, 999999)
+        assert (
+            await conn.fetchval(
+                "SELECT money FROM characters.characters WHERE character_id = $1", planted["broke"]
+            )
+            == 0
+        )
+        trade = await conn.fetchrow(
+            "SELECT state, reason FROM social.trades WHERE trade_id = $1", planted["trade"]
+        )
+        assert (trade["state"], trade["reason"]) == ("cancelled", "db check: a side left")
+        assert await conn.fetchval("SELECT count(*) FROM social.trade_offers WHERE open") == 0
+        quarantined = await conn.fetch(
+            "SELECT source_table FROM ops.quarantine ORDER BY source_table"
+        )
+        assert [r[0] for r in quarantined] == ["characters.items", "social.mail"]
+        assert (
+            await conn.fetchval(
+                "SELECT owner_character_id FROM characters.items WHERE item_id = $1", item
+            )
+            is None
+        )
+    assert await integrity.find(db) == []

@@ -11,7 +11,7 @@ import pytest
 
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import MigrationError
-from realmkit.lifecycle import assignment, instance, node, restart
+from realmkit.lifecycle import assignment, instance, node, restart, trade
 from realmkit.lifecycle.ticket import TicketState
 from realmkit.store import records
 from realmkit.store.migrate import available, migrate, status
@@ -102,6 +102,7 @@ async def test_edited_applied_migration_is_refused(database_url: str) -> None:
         ("cluster.nodes", "state", node.NodeState),
         ("matchmaking.tickets", "state", TicketState),
         ("cluster.realm_restarts", "state", restart.RestartState),
+        ("social.trades", "state", trade.TradeState),
     ],
 )
 async def test_state_enums_match_schema_checks(
@@ -133,6 +134,7 @@ async def test_state_enums_match_schema_checks(
         ("characters.assignment_moves", assignment),
         ("cluster.node_moves", node),
         ("cluster.realm_restart_moves", restart),
+        ("social.trade_moves", trade),
     ],
 )
 async def test_sql_moves_tables_are_the_lifecycle_tables(

@@ -121,9 +121,14 @@ class CharacterRepo:
                 raise NotFound("character", character_id)
             if record["state"] not in (None, AssignmentState.OFFLINE):
                 raise Conflict("the character is in the world", character_id=character_id)
-            await conn.execute(
-                "DELETE FROM characters.characters WHERE character_id = $1", character_id
-            )
+            # Mail waiting for it that holds items or money keeps it (the mail's RESTRICT).
+            waiting = Conflict("mail holding items or money waits for the character")
+            with translated(
+                {"items_mail_id_fkey": lambda: waiting, "mail_money_kept": lambda: waiting}
+            ):
+                await conn.execute(
+                    "DELETE FROM characters.characters WHERE character_id = $1", character_id
+                )
 
     async def save(self, state: CharacterSave, epoch: int) -> None:
         """Write ``state`` under assignment ``epoch``; ``StaleEpoch`` if a newer one exists."""

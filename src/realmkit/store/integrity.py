@@ -8,7 +8,9 @@ Each logical check is one SQL query returning the offending rows as
    to ``ops.recovery_mailbox``, a character assigned to a gone instance goes
    offline so its next login places it at home, an assignment epoch behind the
    saves it fenced catches up, a sequence behind its table's
-   largest id moves past it);
+   largest id moves past it; an item whose mail is gone goes to
+   ``ops.recovery_mailbox`` too, a negative purse or mail is emptied, an open
+   trade whose side left the world long ago is cancelled, moving nothing);
 2. ``quarantine``: the row cannot be put right, so it moves to
    ``ops.quarantine`` as JSON (never deleted outright);
 3. ``restore``: beyond repair here (a table that cannot be read): restore
@@ -40,6 +42,7 @@ import asyncpg
 import msgspec
 
 from realmkit.errors import StoreError
+from realmkit.store.mail import MAILBOX_SIZE
 from realmkit.store.postgres import ConnectionLike, Database
 
 SCHEMAS = ("auth", "cluster", "characters", "matchmaking", "social", "ops")
@@ -93,21 +96,56 @@ class Check(msgspec.Struct, frozen=True):
     key_column: str = ""
 
 
+# A side of an open trade that left the world (offline, moved: another epoch)
+# this long ago: its gateway would have cancelled the trade, so it died with it.
+_TRADE_SIDE_GONE = (
+    "EXISTS (SELECT 1 FROM (VALUES (t.a_id, t.a_epoch), (t.b_id, t.b_epoch)) "
+    "AS s(character_id, epoch) LEFT JOIN characters.player_assignments a "
+    "USING (character_id) WHERE a.character_id IS NULL OR ((a.state <> 'in_world' "
+    "OR a.epoch <> s.epoch) AND a.updated_at < now() - interval '5 minutes'))"
+)
+
 CHECKS: tuple[Check, ...] = (
     Check(
         "item_owner_missing",
         "an item whose owner character does not exist",
         Remedy.CORRECT,
         "SELECT i.item_id::text, to_jsonb(i) FROM characters.items i "
-        "WHERE NOT EXISTS (SELECT 1 FROM characters.characters c "
-        "WHERE c.character_id = i.owner_character_id) ORDER BY i.item_id",
+        "WHERE i.owner_character_id IS NOT NULL AND NOT EXISTS (SELECT 1 "
+        "FROM characters.characters c WHERE c.character_id = i.owner_character_id) "
+        "ORDER BY i.item_id",
         "WITH moved AS (DELETE FROM characters.items i WHERE item_id = $1::text::bigint "
-        "AND NOT EXISTS (SELECT 1 FROM characters.characters c "
+        "AND i.owner_character_id IS NOT NULL AND NOT EXISTS (SELECT 1 "
+        "FROM characters.characters c "
         "WHERE c.character_id = i.owner_character_id) "
         "RETURNING i.item_id, i.owner_character_id, to_jsonb(i) AS item) "
         "INSERT INTO ops.recovery_mailbox (item_id, former_owner_id, item) "
         "SELECT item_id, owner_character_id, item FROM moved "
         "RETURNING jsonb_build_object('recovery_mailbox', item_id)",
+    ),
+    Check(
+        "item_mail_missing",
+        "an item attached to a mail that does not exist",
+        Remedy.CORRECT,
+        "SELECT i.item_id::text, to_jsonb(i) FROM characters.items i "
+        "WHERE i.mail_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM social.mail m "
+        "WHERE m.mail_id = i.mail_id) ORDER BY i.item_id",
+        "WITH moved AS (DELETE FROM characters.items i WHERE item_id = $1::text::bigint "
+        "AND i.mail_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM social.mail m "
+        "WHERE m.mail_id = i.mail_id) RETURNING i.item_id, i.mail_id, to_jsonb(i) AS item) "
+        "INSERT INTO ops.recovery_mailbox (item_id, former_mail_id, item) "
+        "SELECT item_id, mail_id, item FROM moved "
+        "RETURNING jsonb_build_object('recovery_mailbox', item_id)",
+    ),
+    Check(
+        "item_owner_count",
+        "an item owned by both a character and a mail, or by neither",
+        Remedy.QUARANTINE,
+        # Which owner is right cannot be told from the row: an operator decides.
+        "SELECT i.item_id::text, to_jsonb(i) FROM characters.items i "
+        "WHERE (i.owner_character_id IS NULL) = (i.mail_id IS NULL) ORDER BY i.item_id",
+        table="characters.items",
+        key_column="item_id",
     ),
     Check(
         "item_stack_not_positive",
@@ -177,7 +215,53 @@ CHECKS: tuple[Check, ...] = (
         "UPDATE matchmaking.matches m SET state = 'done', winner = NULL, updated_at = now() "
         "WHERE match_id = $1::text::bigint RETURNING to_jsonb(m)",
     ),
+    Check(
+        "character_money_negative",
+        "a character with negative money",
+        Remedy.CORRECT,
+        "SELECT c.character_id::text, jsonb_build_object('character_id', c.character_id, "
+        "'money', c.money) FROM characters.characters c WHERE c.money < 0 "
+        "ORDER BY c.character_id",
+        # Nothing says what it was before the fault: the purse is emptied, logged.
+        "UPDATE characters.characters c SET money = 0 WHERE character_id = $1::text::bigint "
+        "AND money < 0 RETURNING jsonb_build_object('character_id', c.character_id, "
+        "'money', c.money)",
+    ),
+    Check(
+        "mail_money_negative",
+        "a mail holding negative money",
+        Remedy.CORRECT,
+        "SELECT m.mail_id::text, to_jsonb(m) FROM social.mail m WHERE m.money < 0 "
+        "ORDER BY m.mail_id",
+        "UPDATE social.mail m SET money = 0 WHERE mail_id = $1::text::bigint AND money < 0 "
+        "RETURNING to_jsonb(m)",
+    ),
+    Check(
+        "trade_open_while_away",
+        "an open trade one of whose characters left the world minutes ago",
+        Remedy.CORRECT,
+        "SELECT t.trade_id::text, to_jsonb(t) FROM social.trades t "  # noqa: S608 (constants)
+        f"WHERE t.state = 'open' AND {_TRADE_SIDE_GONE} ORDER BY t.trade_id",
+        # Cancelled moves nothing: every item and coin stays with its owner.
+        "UPDATE social.trades t SET state = 'cancelled', reason = 'db check: a side left', "  # noqa: S608 (constants)
+        "updated_at = now() WHERE trade_id = $1::text::bigint AND state = 'open' "
+        f"AND {_TRADE_SIDE_GONE} RETURNING to_jsonb(t)",
+    ),
+    Check(
+        "mailbox_over_full",
+        f"an empty mail beyond the newest {MAILBOX_SIZE} of its mailbox",
+        Remedy.QUARANTINE,
+        # Only empty ones: a mail holding items or money is never moved out with them.
+        "SELECT m.mail_id::text, to_jsonb(m) - 'n' FROM (SELECT m.*, row_number() OVER "  # noqa: S608 (constants)
+        "(PARTITION BY m.recipient_id ORDER BY m.sent_at DESC, m.mail_id DESC) AS n "
+        "FROM social.mail m) m WHERE m.n > "
+        f"{MAILBOX_SIZE} AND m.money = 0 AND NOT EXISTS (SELECT 1 FROM characters.items i "
+        "WHERE i.mail_id = m.mail_id) ORDER BY m.mail_id",
+        table="social.mail",
+        key_column="mail_id",
+    ),
 )
+
 
 # Every identity column, and the item id blocks (items take ids from a block
 # of 1024 handed out by characters.item_id_blocks): the next value a sequence

@@ -132,6 +132,9 @@ class Character(msgspec.Struct, frozen=True):
 
 
 class Item(msgspec.Struct, frozen=True):
+    """An item a character owns (``ItemRepo`` reads only those); one attached to a
+    mail has no owner character and is a ``realmkit.store.mail.MailItem``."""
+
     item_id: int
     template_id: int
     owner_character_id: int

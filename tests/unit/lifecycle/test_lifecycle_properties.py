@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realmkit.errors import IllegalTransition
-from realmkit.lifecycle import assignment, instance, match, node, restart, ticket
+from realmkit.lifecycle import assignment, instance, match, node, restart, ticket, trade
 
 LIFECYCLES = {
     "instance": (instance, instance.InstanceState, instance.InstanceEvent),
@@ -19,6 +19,7 @@ LIFECYCLES = {
     "ticket": (ticket, ticket.TicketState, ticket.TicketEvent),
     "match": (match, match.MatchState, match.MatchEvent),
     "restart": (restart, restart.RestartState, restart.RestartEvent),
+    "trade": (trade, trade.TradeState, trade.TradeEvent),
 }
 
 
