@@ -30,9 +30,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── StaleLayout             a change of a continent's cells from an old version
     │   │   ├── NotConnected            a player to seat is no longer held by its gateway
     │   │   ├── LeftMeanwhile           a player to hand off is no longer in its space
-<<<<<<< HEAD
     │   │   ├── NotOnline               a whisper to a character not in the world
-    │   │   ├── IgnoredBy               a whisper to a character that ignores the whisperer
     │   │   ├── FriendsFull             a character has as many friends as allowed
     │   │   ├── FriendRequestsFull      too many friend requests waiting to or from a character
     │   │   ├── DifferentPool           friends play in one realm pool
@@ -44,9 +42,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── AlreadyInGuild          a character is in one guild at most
     │   │   ├── GuildFull               a guild has no room for one more member
     │   │   ├── GuildRankTooLow         the actor's guild rank does not allow the action
-    │   │   └── TooManyGuildInvites     too many guild invitations waiting for a character
-    │   ├── WrongChannelPassword        a chat channel's password did not match
-=======
+    │   │   ├── TooManyGuildInvites     too many guild invitations waiting for a character
     │   │   ├── NotEnoughMoney          a payment above what the character holds
     │   │   ├── MoneyCapReached         a payment would lift a purse above the cap
     │   │   ├── MailboxFull             a mailbox holds as many mails as it may
@@ -55,7 +51,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── NotInWorld              a character to trade with is not in the world
     │   │   ├── StaleOffer              an accept of offers that have changed since
     │   │   └── TradeClosed             a trade already committed or cancelled
->>>>>>> mail-trades
+    │   ├── WrongChannelPassword        a chat channel's password did not match
     │   ├── IllegalTransition           a lifecycle state machine refused a move
     │   ├── TickOutOfOrder              a space was stepped with a tick not after its last
     │   ├── InvalidInput                a field of a request breaks its rules
@@ -355,9 +351,13 @@ class DifferentPool(Conflict):
 class Ignored(Conflict):
     code = "IGNORED"
 
-    def __init__(self, character_id: int, by_id: int) -> None:
+    def __init__(self, character_id: int, by_id: int, name: str = "") -> None:
+        """``by_id`` ignores ``character_id``; ``name`` (``by_id``'s) makes the message
+        one for the ignored player."""
         super().__init__(
-            f"character {by_id} ignores character {character_id}",
+            f"{name} is ignoring you"
+            if name
+            else f"character {by_id} ignores character {character_id}",
             character_id=character_id,
             by_id=by_id,
         )
@@ -533,16 +533,6 @@ class NotOnline(Conflict):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} is not online", name=name)
-        self.name = name
-
-
-class IgnoredBy(Conflict):
-    """The character ignores the one who speaks to it."""
-
-    code = "IGNORED"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is ignoring you", name=name)
         self.name = name
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import msgspec
 
-from realmkit.errors import IgnoredBy, NotFound, NotOnline
+from realmkit.errors import Ignored, NotFound, NotOnline
 from realmkit.store.postgres import Database
 
 
@@ -102,7 +102,7 @@ class SocialRepo:
 
     async def whisper_target(self, whisperer: SocialContext, target: str) -> WhisperTarget:
         """Whom ``target`` names for ``whisperer``; ``NotFound``, ``NotOnline`` or
-        ``IgnoredBy`` when it cannot be whispered to."""
+        ``Ignored`` when it cannot be whispered to."""
         name, realm = split_name(target)
         async with self.db.connection() as conn:
             r = await conn.fetchrow(
@@ -114,5 +114,5 @@ class SocialRepo:
         if not r["online"]:
             raise NotOnline(display)
         if r["ignores"]:
-            raise IgnoredBy(display)
+            raise Ignored(whisperer.character_id, r["character_id"], display)
         return WhisperTarget(r["character_id"], display)
