@@ -31,6 +31,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   │   ├── NotConnected            a player to seat is no longer held by its gateway
     │   │   ├── LeftMeanwhile           a player to hand off is no longer in its space
     │   │   ├── NotOnline               a whisper to a character not in the world
+    │   │   ├── TooFar                  two players too far apart to trade
     │   │   ├── FriendsFull             a character has as many friends as allowed
     │   │   ├── FriendRequestsFull      too many friend requests waiting to or from a character
     │   │   ├── DifferentPool           friends play in one realm pool
@@ -516,6 +517,15 @@ class RateLimited(UsageError):
 
 
 # --- social: chat ---------------------------------------------------------
+
+
+class TooFar(Conflict):
+    """Two players too far apart (or in different places) for what they asked: a trade."""
+
+    code = "TOO_FAR"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
 
 
 class NotInChannel(UsageError):

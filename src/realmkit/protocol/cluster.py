@@ -362,7 +362,21 @@ class DescribeSpace(msgspec.Struct, frozen=True, tag_field="t", tag="describe"):
     """Operators' view of a running space. Reply: SpaceDescription."""
 
 
-SpaceControl = JoinSpace | LeaveSpace | HandOff | DescribeSpace
+class Distance(msgspec.Struct, frozen=True, tag_field="t", tag="distance"):
+    """How far apart two players of the space stand (a trade needs them near).
+    Reply: Apart."""
+
+    a: int
+    b: int
+
+
+class Apart(msgspec.Struct, frozen=True):
+    """``distance`` in world units; infinite when either is not in the space."""
+
+    distance: float
+
+
+SpaceControl = JoinSpace | LeaveSpace | HandOff | DescribeSpace | Distance
 
 
 class SpaceDescription(msgspec.Struct, frozen=True):

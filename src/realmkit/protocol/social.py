@@ -201,6 +201,8 @@ class MailList(_Ask, frozen=True, tag="mail_list"):
 
 
 class MailRead(_Ask, frozen=True, tag="mail_read"):
+    """Read a letter. Reply: ``mail``."""
+
     mail_id: RowId
 
 
@@ -383,17 +385,31 @@ class MailEntry(msgspec.Struct, frozen=True):
     mail_id: int
     sender: str
     subject: str
-    body: str
     money: int
-    items: list[MailItem]
+    items: int  # how many items it holds (``mail_read`` shows them)
     read: bool
     returned: bool  # it came back to you unread
-    expires_in: int  # seconds until an unread letter goes back to its sender
+    # Seconds until an unread letter goes back to its sender (-1: it stays).
+    expires_in: int
 
 
 class Mailbox(_News, frozen=True, tag="mailbox"):
+    """Your letters, newest first, and the money you hold."""
+
     mails: list[MailEntry]
-    money: int = 0  # yours
+    money: int = 0
+
+
+class Letter(_News, frozen=True, tag="mail"):
+    """One letter in full (the reply to ``mail_read``; it counts as read)."""
+
+    mail_id: int
+    sender: str
+    subject: str
+    body: str
+    money: int
+    items: list[MailItem]
+    returned: bool
 
 
 class MailArrived(_News, frozen=True, tag="mail_arrived"):
@@ -410,7 +426,7 @@ class TradeSide(msgspec.Struct, frozen=True):
     accepted: bool = False
 
 
-class TradeState(_News, frozen=True, tag="trade"):
+class TradeWindow(_News, frozen=True, tag="trade"):
     """Your trade: ``state`` open, committed (done: the items and money moved) or
     cancelled (``reason``); ``version`` to accept."""
 
@@ -433,8 +449,9 @@ SocialNews = (
     | GuildState
     | GuildInvitation
     | Mailbox
+    | Letter
     | MailArrived
-    | TradeState
+    | TradeWindow
 )
 
 

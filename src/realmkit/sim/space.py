@@ -411,6 +411,16 @@ class Space:
                 out.append(self._state_of(rec))
         return out
 
+    def distance(self, a: int, b: int) -> float:
+        """How far apart two players stand (x, y); infinite unless both are here."""
+        ra, rb = self.world.players.get(a), self.world.players.get(b)
+        if ra is None or rb is None:
+            return math.inf
+        c = self.world.store.cols
+        return math.hypot(
+            float(c["x"][ra.slot] - c["x"][rb.slot]), float(c["y"][ra.slot] - c["y"][rb.slot])
+        )
+
     def player_state(self, character_id: int) -> PlayerState:
         rec = self.world.players.get(character_id)
         if rec is None:

@@ -220,6 +220,17 @@ class AssignmentRepo:
             )
         return {r["character_id"]: r["gateway_id"] for r in records}
 
+    async def instances_of(self, character_ids: Sequence[int]) -> dict[int, int]:
+        """The instance of each of these characters that is in the world."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT character_id, instance_id FROM characters.player_assignments "
+                "WHERE character_id = ANY($1) AND state <> $2 AND instance_id IS NOT NULL",
+                list(character_ids),
+                AssignmentState.OFFLINE.value,
+            )
+        return {r["character_id"]: r["instance_id"] for r in records}
+
     async def get(self, character_id: int) -> Assignment | None:
         async with self.db.connection() as conn:
             record = await conn.fetchrow(

@@ -72,6 +72,7 @@ from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, NotFound, RealmkitError, RemoteError, TicketReplayed
 from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.gateway import metrics as gateway_metrics
+from realmkit.nodes.gateway.desk import Desk
 from realmkit.nodes.gateway.sending import Sender
 from realmkit.nodes.gateway.social import Social
 from realmkit.nodes.gateway.sockets import PlayerSocket, Tally
@@ -110,7 +111,7 @@ from realmkit.protocol.cluster import (
 from realmkit.protocol.events import concerned
 from realmkit.protocol.frames import SpaceFrame, replica_key
 from realmkit.protocol.matchmaking import MatchmakerReply, MatchmakerRequest, ToPlayers
-from realmkit.protocol.social import SocialMessage
+from realmkit.protocol.social import ChatSend, SocialMessage, SocialNews, Whisper
 from realmkit.replication.fanout import Fanout
 from realmkit.session.connection import (
     HELLO_TIMEOUT,
@@ -230,6 +231,7 @@ class GatewayNode:
         self._bus: NatsBus | None = None
         self._keyring: Keyring | None = None
         self._social: Social | None = None
+        self._desk: Desk | None = None
         self._tickets: KeyValue[int] | None = None
         self._server: asyncio.Server | None = None
         # For its metrics: what its sockets wrote and its closes, and its seats.
@@ -258,6 +260,11 @@ class GatewayNode:
     def social(self) -> Social:
         assert self._social is not None, "start() first"
         return self._social
+
+    @property
+    def desk(self) -> Desk:
+        assert self._desk is not None, "start() first"
+        return self._desk
 
     @property
     def db(self) -> Database:
@@ -296,6 +303,7 @@ class GatewayNode:
         await self.bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, self._on_load)
         self._social = Social(self.bus, self.db, self._tell)
         await self._social.start()
+        self._desk = Desk(self.bus, self.db, self._social)
         await self.listen()
         self._tasks = [
             asyncio.create_task(self._reporting()),
@@ -589,6 +597,7 @@ class GatewayNode:
         )
         try:
             await self.social.seated(p.character_id, auth.chat_after)
+            await self.desk.seated(p.character_id)
         except RealmkitError as exc:
             # In the world all the same; it hears no chat until it comes again.
             log.warning("character %d: chat not joined: %s", p.character_id, exc.message)
@@ -601,6 +610,7 @@ class GatewayNode:
                 del self.players[cid]
                 self.fanout.left(p.conn.replica, cid)
                 self.social.left(cid)
+                await self.desk.left(cid, "logged out")
             await self._leave_space(p.instance_id, cid, p.epoch)
         finally:
             self.leaving.discard(cid)
@@ -645,7 +655,8 @@ class GatewayNode:
     async def _on_deliver(self, message: ToPlayers) -> None:
         news = message.message
         for character_id in message.character_ids:
-            self.social.heard(character_id, news)
+            if self.social.heard(character_id, news):
+                self._later(self._reload(character_id))
         data = msgspec.msgpack.encode(news)
         for character_id in message.character_ids:
             p = self.players.get(character_id)
@@ -655,9 +666,20 @@ class GatewayNode:
     # --- social (chat, friends, guilds, mail, trades) --------------------------------
 
     async def _ask_social(self, p: Player, message: SocialMessage) -> None:
-        reply = await self.social.ask(p.character_id, message)
+        if isinstance(message, Whisper | ChatSend):
+            reply: ErrorFrame | SocialNews | None = await self.social.say(p.character_id, message)
+        else:
+            reply = await self.desk.ask(p.character_id, message)
         if reply is not None:
-            p.sock.send(msgspec.msgpack.encode(reply))
+            self._write_to((p, p.generation), msgspec.msgpack.encode(reply))
+
+    async def _reload(self, character_id: int) -> None:
+        try:
+            await self.social.reload(character_id)
+        except RealmkitError as exc:
+            log.log(
+                exc.log_level, "character %d: chat not read again: %s", character_id, exc.message
+            )
 
     def _tell(self, character_id: int, data: bytes) -> None:
         p = self.players.get(character_id)
@@ -683,6 +705,7 @@ class GatewayNode:
             return Ack(False)
         if isinstance(message, TransferStarted):
             ok, actions = p.conn.transfer_started(message.reason)
+            self._later(self.desk.left(p.character_id, "moved away"))
         else:
             ok, actions = p.conn.repointed(message, socket_open=not p.sock.closed)
         for action in actions:

@@ -42,9 +42,9 @@ from realmkit.protocol.social import (
     ChatMessage,
     ChatRecord,
     ChatSend,
+    Friends,
     GuildState,
     Presence,
-    SocialMessage,
     SocialNews,
     Whisper,
 )
@@ -154,6 +154,22 @@ class Social:
             for stored in waiting:
                 self._deliver(m, stored)
 
+    def context_of(self, character_id: int) -> SocialContext | None:
+        m = self.members.get(character_id)
+        return None if m is None else m.ctx
+
+    async def reload(self, character_id: int) -> None:
+        """Read again whom the player hears (its friends, guild, channels changed)."""
+        if character_id not in self.members:
+            return
+        ctx = await self.repo.context(character_id)
+        m = self.members.get(character_id)
+        if m is not None:
+            self._unindex(m)
+            m.ctx = ctx
+            m.guard.mute(ctx.muted_until)
+            self._index(m)
+
     def left(self, character_id: int) -> None:
         m = self.members.pop(character_id, None)
         if m is not None:
@@ -212,25 +228,15 @@ class Social:
 
     # --- what players ask ------------------------------------------------------------
 
-    async def ask(self, character_id: int, message: SocialMessage) -> SocialReply | None:
-        """Serve a player's social message: what to answer it (None: nothing)."""
-        if isinstance(message, Whisper | ChatSend):
-            return await self.say(character_id, message)
-        return ErrorFrame("UNSUPPORTED", f"{type(message).__name__} is not served yet")
-
-    def heard(self, character_id: int, news: PlayerNews) -> None:
-        """What another node tells a player of this gateway, as far as chat cares: its
-        party or guild changed, an operator muted it."""
+    def heard(self, character_id: int, news: PlayerNews) -> bool:
+        """What another node tells a player of this gateway, as far as chat cares:
+        its party changed, an operator muted it; True when whom it hears must be read
+        again (``reload``: its friends or guild changed)."""
         if isinstance(news, PartyState):
             self.changed(character_id, party_id=news.party_id)
-        elif isinstance(news, GuildState):
-            self.changed(
-                character_id,
-                guild_id=news.guild_id,
-                guild_mates=frozenset(m.character_id for m in news.members),
-            )
         elif isinstance(news, Announcement) and news.kind in ("muted", "unmuted"):
             self.muted(character_id, time.time() + news.seconds if news.kind == "muted" else None)
+        return isinstance(news, GuildState | Friends) and character_id in self.members
 
     # --- saying --------------------------------------------------------------------
 

@@ -47,7 +47,9 @@ from realmkit.nodes.world.metrics import WorldMetrics
 from realmkit.nodes.world.runner import SpaceRunner
 from realmkit.protocol.cells import CellMessage
 from realmkit.protocol.cluster import (
+    Apart,
     DescribeSpace,
+    Distance,
     Drained,
     DrainNode,
     FreezeSpace,
@@ -345,9 +347,11 @@ class WorldNode:
 
     async def _space_control(
         self, runner: SpaceRunner, request: SpaceControl
-    ) -> Joined | Left | SpaceDescription:
+    ) -> Joined | Left | SpaceDescription | Apart:
         if isinstance(request, JoinSpace):
             return await self._join(runner, request)
+        if isinstance(request, Distance):
+            return Apart(runner.space.distance(request.a, request.b))
         if isinstance(request, DescribeSpace):
             return SpaceDescription(
                 runner.instance_id,
