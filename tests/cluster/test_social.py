@@ -13,18 +13,27 @@ from cluster_procs import node_pid
 from invariants import check_invariants, fetch, owned_items
 from test_instances import enter_at
 
+from realmkit.bus import subjects
 from realmkit.client.game import GameClient
 from realmkit.errors import RemoteError
+from realmkit.protocol.cluster import CellsChanged, SplitCell
 from realmkit.protocol.social import (
     ChannelJoin,
     Channels,
     FriendAdd,
     FriendAnswer,
     Friends,
+    GuildAnswer,
+    GuildCreate,
+    GuildInvitation,
+    GuildInvite,
+    GuildState,
     Ignore,
 )
 
 WAIT = 30.0
+CONTINENT = 1
+BORDER = 280.0
 
 
 async def _host(cluster, client: GameClient) -> str:  # type: ignore[no-untyped-def]
@@ -44,18 +53,39 @@ async def _heard(client: GameClient, channel: str, text: str) -> None:
             await client.chat_arrived.wait()
 
 
+async def _split_azure(cluster, bus, client: GameClient) -> None:  # type: ignore[no-untyped-def]
+    """Azure's continent split at x=BORDER, the east cell on the other world node."""
+    realm = await fetch(
+        cluster.database_url,
+        "SELECT realm_id FROM characters.characters WHERE character_id = $1",
+        client.character_id,
+    )
+    await bus.request(
+        subjects.ORCHESTRATOR_REQUESTS,
+        SplitCell(realm[0]["realm_id"], CONTINENT, 1, "x", BORDER),
+        CellsChanged,
+        timeout=WAIT,
+    )
+
+
 async def test_whispers_and_channels_reach_players_on_every_gateway_node_and_realm(
-    http, cluster
+    http, cluster, bus, eventually
 ) -> None:
-    """Azure players on two gateways and a Crimson player (same pool, another realm's
-    continent, on the other world node): whispers by Name and Name-Realm, a realm
-    channel, party chat; each message has an id that grows and the server's time."""
+    """Azure players on two gateways and on two world nodes (the continent split into
+    cells) and a Crimson player (another realm of the pool): whispers by Name and
+    Name-Realm, a realm channel, party and guild chat; each message has an id that
+    grows and the server's time."""
     items = await owned_items(cluster.database_url)
-    anna = await enter_at(http, cluster, "Anna", (300.0, 320.0), gateway=0)
-    bert = await enter_at(http, cluster, "Bert", (302.0, 320.0), gateway=1)
+    anna = await enter_at(http, cluster, "Anna", (BORDER - 20, 320.0), gateway=0)
+    bert = await enter_at(http, cluster, "Bert", (BORDER + 20, 320.0), gateway=1)
     cora = await enter_at(http, cluster, "Cora", (300.0, 320.0), gateway=1, realm_index=1)
     try:
-        assert await _host(cluster, anna) != await _host(cluster, cora), "one world node"
+        await _split_azure(cluster, bus, anna)
+
+        async def apart() -> bool:
+            return await _host(cluster, anna) != await _host(cluster, bert)
+
+        await eventually(apart, WAIT, "Anna and Bert on two world nodes")
         sent = await anna.whisper("Bert", "psst, Bert")
         assert (sent.channel, sent.to, sent.sender) == ("whisper", "Bert", "Anna")
         await _heard(bert, "whisper", "psst, Bert")
@@ -93,6 +123,20 @@ async def test_whispers_and_channels_reach_players_on_every_gateway_node_and_rea
         assert invited.party_id == invitation.party_id
         await bert.chat_send("party", "pull in 3")
         await _heard(anna, "party", "pull in 3")
+
+        made = await anna.social_ask(GuildCreate("Dawn Riders"), GuildState)
+        assert [(g.name, g.rank) for g in made.members] == [("Anna", 0)]
+        await anna.social_ask(GuildInvite("Bert"), GuildState)
+        async with asyncio.timeout(WAIT):
+            while (asked := bert.social.get("guild_invitation")) is None:
+                await bert.social_news.get()
+        assert isinstance(asked, GuildInvitation)
+        assert (asked.guild, asked.inviter) == ("Dawn Riders", "Anna")
+        joined = await bert.social_ask(GuildAnswer(asked.guild_id, True), GuildState)
+        assert sorted(g.name for g in joined.members) == ["Anna", "Bert"]
+        await bert.chat_send("guild", "for the guild")
+        await _heard(anna, "guild", "for the guild")
+        assert not cora.chat_in("guild")
     finally:
         for c in (anna, bert, cora):
             await c.close()
@@ -128,7 +172,10 @@ async def test_a_whispered_player_whose_gateway_dies_gets_every_message_once_in_
         await _heard(heard, "whisper", "message 3")
         os.kill(node_pid(cluster.pid, "gateway-1"), signal.SIGKILL)
         await first
-        await eventually(lambda: heard.resumes == 1, WAIT, "the player resumed by itself")
+        async def resumed() -> bool:
+            return heard.resumes == 1
+
+        await eventually(resumed, WAIT, "the player resumed by itself")
         await whisper_on(3)
         await _heard(heard, "whisper", told[-1])
         assert set(refusals) <= {"CHAT_RATE_LIMITED"}, "whispered while its gateway was dead"
@@ -159,13 +206,13 @@ async def test_friends_see_each_other_come_and_go_and_the_ignored_are_refused(
         assert [(f.name, f.online) for f in friends.friends] == [("Fay", True)]
         await gil.close()
 
-        def offline_told() -> bool:
+        async def offline_told() -> bool:
             return any(p.name == "Gil" and not p.online for p in fay.presence)
 
         await eventually(offline_told, WAIT, "Fay was told Gil went offline")
         gil = await enter_at(http, cluster, "Gil", (342.0, 320.0), gateway=1)
 
-        def online_told() -> bool:
+        async def online_told() -> bool:
             return any(p.name == "Gil" and p.online and p.map_id >= 0 for p in fay.presence)
 
         await eventually(online_told, WAIT, "Fay was told Gil came online")

@@ -650,6 +650,7 @@ class GatewayNode:
         except RealmkitError as exc:
             sock.send(msgspec.msgpack.encode(_error_frame(exc)))
             return
+        self.social.heard(request.character_id, reply)  # its party, for party chat
         sock.send(msgspec.msgpack.encode(reply))
 
     async def _on_deliver(self, message: ToPlayers) -> None:
