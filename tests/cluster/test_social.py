@@ -5,16 +5,20 @@ dies; presence; limits. Every test ends with the SQL invariants."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from cluster_procs import node_pid
-from invariants import check_invariants, fetch, owned_items
+from invariants import check_invariants, conservation, fetch, owned_items
 from test_instances import enter_at
 
 from realmkit.bus import subjects
 from realmkit.client.game import GameClient
+from realmkit.client.login import LoginClient
 from realmkit.errors import RemoteError
 from realmkit.protocol.cluster import CellsChanged, SplitCell
 from realmkit.protocol.social import (
@@ -29,8 +33,19 @@ from realmkit.protocol.social import (
     GuildInvite,
     GuildState,
     Ignore,
+    Letter,
+    MailArrived,
+    Mailbox,
+    MailRead,
+    MailSend,
+    MailTake,
+    TradeAccept,
+    TradeOffer,
+    TradeOpen,
+    TradeWindow,
 )
 
+T = TypeVar("T")
 WAIT = 30.0
 CONTINENT = 1
 BORDER = 280.0
@@ -172,6 +187,7 @@ async def test_a_whispered_player_whose_gateway_dies_gets_every_message_once_in_
         await _heard(heard, "whisper", "message 3")
         os.kill(node_pid(cluster.pid, "gateway-1"), signal.SIGKILL)
         await first
+
         async def resumed() -> bool:
             return heard.resumes == 1
 
@@ -270,3 +286,195 @@ async def test_mutes_rate_and_text_limits_refuse_clearly_and_spare_the_others(
         for c in (loud, calm):
             await c.close()
     await check_invariants(cluster.database_url, items)
+
+
+async def _grant(cluster, client: GameClient, count: int, money: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """``count`` new items and ``money`` for the client's character; the item ids."""
+    block = await fetch(cluster.database_url, "SELECT nextval('characters.item_id_blocks') AS b")
+    ids = [int(block[0]["b"]) + i for i in range(count)]
+    await fetch(
+        cluster.database_url,
+        "INSERT INTO characters.items (item_id, template_id, owner_character_id) "
+        "SELECT unnest($1::bigint[]), 2589, $2",
+        ids,
+        client.character_id,
+    )
+    await fetch(
+        cluster.database_url,
+        "UPDATE characters.characters SET money = money + $2 WHERE character_id = $1",
+        client.character_id,
+        money,
+    )
+    return ids
+
+
+async def _owner(cluster, item_id: int) -> int | None:  # type: ignore[no-untyped-def]
+    rows = await fetch(
+        cluster.database_url,
+        "SELECT owner_character_id FROM characters.items WHERE item_id = $1",
+        item_id,
+    )
+    return rows[0]["owner_character_id"]
+
+
+async def _money(cluster, client: GameClient) -> int:  # type: ignore[no-untyped-def]
+    rows = await fetch(
+        cluster.database_url,
+        "SELECT money FROM characters.characters WHERE character_id = $1",
+        client.character_id,
+    )
+    return int(rows[0]["money"])
+
+
+async def _news(client: GameClient, kind: type[T], check: Callable[[T], bool]) -> T:
+    """The next piece of news of ``kind`` that passes ``check``."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            news = await client.social_news.get()
+            if isinstance(news, kind) and check(news):
+                return news
+
+
+async def test_a_trade_swaps_both_offers_at_once_and_mail_carries_items_and_money(
+    http, cluster
+) -> None:
+    """Two players on two gateways trade (a changed offer resets the accepts, a stale
+    accept is refused, a player far away cannot be traded with), then mail an item and
+    money, to an online player and to one who logs in later; every item has one owner,
+    items and money are conserved."""
+    tess = await enter_at(http, cluster, "Tess", (240.0, 330.0), gateway=0)
+    udo = await enter_at(http, cluster, "Udo", (242.0, 330.0), gateway=1)
+    vera = await enter_at(http, cluster, "Vera", (240.0, 380.0), gateway=1)
+    items = await owned_items(cluster.database_url)
+    before = await conservation(cluster.database_url)
+    try:
+        a, b = await _grant(cluster, tess, 2, 100)
+        (c,) = await _grant(cluster, udo, 1, 50)
+        granted = await conservation(cluster.database_url)
+        assert granted.items == before.items + 3
+
+        opened = await tess.social_ask(TradeOpen("Udo"), TradeWindow)
+        assert (opened.partner, opened.state) == ("Udo", "open")
+        await _news(udo, TradeWindow, lambda w: w.partner == "Tess")
+        offered = await tess.social_ask(TradeOffer([a], 30), TradeWindow)
+        await tess.social_ask(TradeAccept(offered.version), TradeWindow)
+        countered = await udo.social_ask(TradeOffer([c], 0), TradeWindow)
+        assert countered.version > offered.version
+        assert not countered.theirs.accepted, "a changed offer resets both accepts"
+        with pytest.raises(RemoteError) as stale:
+            await udo.social_ask(TradeAccept(offered.version), TradeWindow)
+        assert stale.value.remote_code == "STALE_OFFER"
+        await tess.social_ask(TradeAccept(countered.version), TradeWindow)
+        done = await udo.social_ask(TradeAccept(countered.version), TradeWindow)
+        assert done.state == "committed", done
+        told = await _news(tess, TradeWindow, lambda w: w.state == "committed")
+        assert [i.item_id for i in told.theirs.items] == [c]
+        assert (await _owner(cluster, a), await _owner(cluster, c)) == (
+            udo.character_id,
+            tess.character_id,
+        )
+        assert (await _money(cluster, tess), await _money(cluster, udo)) == (70, 80)
+
+        with pytest.raises(RemoteError) as far:
+            await tess.social_ask(TradeOpen("Vera"), TradeWindow)
+        assert far.value.remote_code == "TOO_FAR"
+
+        box = await tess.social_ask(MailSend("Udo", "ore", "for you", [b], 20), Mailbox)
+        assert box.money == 50
+        arrived = await _news(udo, MailArrived, lambda m: m.sender == "Tess")
+        assert await _owner(cluster, b) is None, "the mail holds it"
+        letter = await udo.social_ask(MailRead(arrived.mail_id), Letter)
+        assert ([i.item_id for i in letter.items], letter.money) == ([b], 20)
+        await udo.social_ask(MailTake(arrived.mail_id), Mailbox)
+        assert await _owner(cluster, b) == udo.character_id
+        assert await _money(cluster, udo) == 100
+
+        api = LoginClient(cluster.login_url, http)
+        await api.register_or_login("acct_wynn", "correct-horse-battery")
+        wynn_realm = (await api.realms())[0]
+        await api.character(wynn_realm.realm_id, "Wynn")
+        await udo.social_ask(MailSend("Wynn", "welcome", "", [a], 5), Mailbox)
+        wynn = await enter_at(http, cluster, "Wynn", (244.0, 330.0), gateway=0)
+        try:
+            waiting = await _news(wynn, Mailbox, lambda box: bool(box.mails))
+            assert [(m.sender, m.items, m.money) for m in waiting.mails] == [("Udo", 1, 5)]
+        finally:
+            await wynn.close()
+        assert await conservation(cluster.database_url) == granted
+    finally:
+        for client in (tess, udo, vera):
+            await client.close()
+    moved = {(a, tess.character_id), (b, tess.character_id), (c, udo.character_id)}
+    moved |= {(i, o) for i, o in items if i in (a, b, c)}
+    await check_invariants(cluster.database_url, items - moved)
+
+
+async def test_a_world_node_killed_mid_chat_trades_and_mail_loses_and_doubles_nothing(
+    http, cluster, eventually
+) -> None:
+    """SIGKILL the world node of players who whisper, trade and mail: the whispered one
+    has every message once, in order (its socket never closed); trades open across the
+    crash commit whole or are cancelled, nothing half traded; items and money are
+    conserved."""
+    xena = await enter_at(http, cluster, "Xena", (250.0, 340.0), gateway=0)
+    yuri = await enter_at(http, cluster, "Yuri", (252.0, 340.0), gateway=1)
+    items = await owned_items(cluster.database_url)
+    told: list[str] = []
+    try:
+        given = await _grant(cluster, xena, 6, 300)
+        kept = await conservation(cluster.database_url)
+        opened = await xena.social_ask(TradeOpen("Yuri"), TradeWindow)
+        offered = await xena.social_ask(TradeOffer(given[:2], 40), TradeWindow)
+        await yuri.social_ask(TradeAccept(offered.version), TradeWindow)
+        node = await _host(cluster, xena)
+        stop = asyncio.Event()
+
+        async def whisper_on() -> None:
+            while not stop.is_set() and len(told) < 40:
+                text = f"line {len(told) + 1}"
+                try:
+                    await yuri.whisper("Xena", text)
+                    told.append(text)
+                except RemoteError:
+                    pass  # refused (a limit): not told, not counted
+                await asyncio.sleep(0.6)  # within the chat rate limit
+
+        async def mail_on() -> None:
+            for item in given[2:]:
+                with contextlib.suppress(RemoteError):
+                    await xena.social_ask(MailSend("Yuri", "loot", "", [item], 10), Mailbox)
+
+        talking = asyncio.create_task(whisper_on())
+        await _heard(xena, "whisper", "line 2")
+        os.kill(node_pid(cluster.pid, node), signal.SIGKILL)
+        await mail_on()
+
+        async def moved() -> bool:
+            return await _host(cluster, xena) != node or xena.transfers > 1
+
+        await eventually(moved, WAIT, "Xena's space recovered")
+        refused = ""
+        try:
+            await xena.social_ask(TradeAccept(offered.version), TradeWindow)
+        except RemoteError as exc:
+            refused = exc.remote_code  # the crash cancelled it (its seats moved)
+        assert refused in ("", "TRADE_CLOSED", "NOT_FOUND", "STALE_OFFER")
+        stop.set()
+        await talking
+        await _heard(xena, "whisper", told[-1])
+        assert [m.text for m in xena.chat_in("whisper")] == told
+        assert not xena.closed.is_set(), "a world node's crash closes no socket"
+        final = await fetch(
+            cluster.database_url,
+            "SELECT state FROM social.trades WHERE trade_id = $1",
+            opened.trade_id,
+        )
+        assert final[0]["state"] in ("committed", "cancelled")
+        owners = {await _owner(cluster, i) for i in given[:2]}
+        assert len(owners) == 1, "both offered items went together, or neither"
+        assert await conservation(cluster.database_url) == kept
+    finally:
+        for client in (xena, yuri):
+            await client.close()
+    moved_items = {(i, xena.character_id) for i in given}
+    await check_invariants(cluster.database_url, items - moved_items)
