@@ -40,6 +40,29 @@ async def fetch(database_url: str, query: str, *args: object) -> list[asyncpg.Re
         await conn.close()
 
 
+async def grant(database_url: str, character_id: int, count: int, money: int) -> list[int]:
+    """``count`` new items (ids from the cluster's blocks) and ``money`` for a character;
+    the item ids."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        first = int(await conn.fetchval("SELECT nextval('characters.item_id_blocks')"))
+        ids = list(range(first, first + count))
+        await conn.execute(
+            "INSERT INTO characters.items (item_id, template_id, owner_character_id) "
+            "SELECT unnest($1::bigint[]), 2589, $2",
+            ids,
+            character_id,
+        )
+        await conn.execute(
+            "UPDATE characters.characters SET money = money + $2 WHERE character_id = $1",
+            character_id,
+            money,
+        )
+    finally:
+        await conn.close()
+    return ids
+
+
 async def owned_items(database_url: str) -> set[tuple[int, int]]:
     """Every (item, owner) pair now."""
     conn = await asyncpg.connect(database_url)

@@ -15,10 +15,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cluster_procs import node_pid
-from invariants import check_invariants, fetch, owned_items
+from invariants import check_invariants, conservation, fetch, grant, owned_items
 from test_instances import enter_at
 from test_recovery import plays
 
@@ -26,9 +27,20 @@ from conftest import Cluster, running_cluster
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
 from realmkit.engines.embedded import EmbeddedEngines, Endpoints
+from realmkit.errors import RemoteError
+from realmkit.protocol.social import (
+    Mailbox,
+    MailSend,
+    SocialMessage,
+    TradeAccept,
+    TradeOffer,
+    TradeOpen,
+    TradeWindow,
+)
 
 pytestmark = pytest.mark.slow
 
+T = TypeVar("T")
 WAIT = 30.0
 OUTAGE = 5.0
 STEPS = 100
@@ -107,6 +119,12 @@ async def test_nats_restart_mid_play(http, chaos: Chaos) -> None:
         newcomer = await enter_at(http, cluster, "Natsnew", (310.0, 300.0), gateway=1)
         await plays(newcomer)
         await newcomer.close()
+        # Chat follows its stream again on both gateways.
+        said = await players[0].whisper("Natsyb", "still there?")
+        async with asyncio.timeout(WAIT):
+            while not any(m.id == said.id for m in players[1].chat):
+                players[1].chat_arrived.clear()
+                await players[1].chat_arrived.wait()
     finally:
         for p in players:
             await p.close()
@@ -137,6 +155,74 @@ async def test_postgres_stopped_for_five_seconds(http, chaos: Chaos, eventually)
         for p in players:
             await p.close()
     await check_invariants(cluster.database_url, items)
+
+
+async def test_postgres_stopped_mid_trades_and_mail_moves_nothing_twice(
+    http, chaos: Chaos, eventually
+) -> None:
+    """PostgreSQL stops for 5 s while two players trade and mail items and money, and
+    whisper: what was asked during the outage is refused clearly or done whole; after
+    it, every item has one owner, items and money are conserved, chat goes on."""
+    cluster = chaos.cluster
+    zed = await enter_at(http, cluster, "Zedtrade", (320.0, 300.0), gateway=0)
+    ada = await enter_at(http, cluster, "Adatrade", (322.0, 300.0), gateway=1)
+    items = await owned_items(cluster.database_url)
+    try:
+        given = await grant(cluster.database_url, zed.character_id, 8, 500)
+        kept = await conservation(cluster.database_url)
+        opened = await zed.social_ask(TradeOpen("Adatrade"), TradeWindow)
+        offered = await zed.social_ask(TradeOffer(given[:2], 100), TradeWindow)
+        await ada.social_ask(TradeAccept(offered.version), TradeWindow)
+        refusals: list[str] = []
+
+        async def ask(client: GameClient, message: SocialMessage, kind: type[T]) -> T | None:
+            try:
+                return await client.social_ask(message, kind)
+            except RemoteError as exc:
+                refusals.append(exc.remote_code)
+            except TimeoutError:
+                refusals.append("TIMEOUT")
+            return None
+
+        stopped = time.monotonic()
+        await asyncio.to_thread(chaos.engines.postgres.stop)
+        for item in given[2:5]:
+            await ask(zed, MailSend("Adatrade", "loot", "", [item], 10), Mailbox)
+        await ask(zed, TradeAccept(offered.version), TradeWindow)
+        await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
+        await asyncio.to_thread(chaos.engines.postgres.start)
+        assert refusals, "asked while PostgreSQL was down, and nothing was refused"
+        assert set(refusals) <= {"STORE_UNAVAILABLE", "TIMEOUT", "RATE_LIMITED"}, refusals
+
+        async def answers() -> bool:
+            return (
+                await ask(zed, MailSend("Adatrade", "after", "", [given[5]], 10), Mailbox)
+                is not None
+            )
+
+        await eventually(answers, WAIT, "mail is sent again after the outage")
+        state = await ask(zed, TradeAccept(offered.version), TradeWindow)
+        rows = await fetch(
+            cluster.database_url,
+            "SELECT state FROM social.trades WHERE trade_id = $1",
+            opened.trade_id,
+        )
+        assert rows[0]["state"] in ("committed", "open", "cancelled"), (state, rows)
+        owners = {
+            r["owner_character_id"]
+            for r in await fetch(
+                cluster.database_url,
+                "SELECT owner_character_id FROM characters.items WHERE item_id = ANY($1::bigint[])",
+                given[:2],
+            )
+        }
+        assert len(owners) == 1, "the offered items moved together, or neither"
+        await ada.whisper("Zedtrade", "all good?")
+        assert await conservation(cluster.database_url) == kept
+    finally:
+        for p in (zed, ada):
+            await p.close()
+    await check_invariants(cluster.database_url, items - {(i, zed.character_id) for i in given})
 
 
 async def test_every_orchestrator_down(http, chaos: Chaos, eventually) -> None:

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 from cluster_procs import node_pid
-from invariants import check_invariants, conservation, fetch, owned_items
+from invariants import check_invariants, conservation, fetch, grant, owned_items
 from test_instances import enter_at
 
 from realmkit.bus import subjects
@@ -289,23 +289,7 @@ async def test_mutes_rate_and_text_limits_refuse_clearly_and_spare_the_others(
 
 
 async def _grant(cluster, client: GameClient, count: int, money: int) -> list[int]:  # type: ignore[no-untyped-def]
-    """``count`` new items and ``money`` for the client's character; the item ids."""
-    block = await fetch(cluster.database_url, "SELECT nextval('characters.item_id_blocks') AS b")
-    ids = [int(block[0]["b"]) + i for i in range(count)]
-    await fetch(
-        cluster.database_url,
-        "INSERT INTO characters.items (item_id, template_id, owner_character_id) "
-        "SELECT unnest($1::bigint[]), 2589, $2",
-        ids,
-        client.character_id,
-    )
-    await fetch(
-        cluster.database_url,
-        "UPDATE characters.characters SET money = money + $2 WHERE character_id = $1",
-        client.character_id,
-        money,
-    )
-    return ids
+    return await grant(cluster.database_url, client.character_id, count, money)
 
 
 async def _owner(cluster, item_id: int) -> int | None:  # type: ignore[no-untyped-def]
