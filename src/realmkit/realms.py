@@ -21,7 +21,7 @@ from realmkit.content.patches import check_overrides, decode_overrides
 from realmkit.content.schema import MAX_PHASE
 from realmkit.engines import embedded as engines
 from realmkit.errors import InvalidInput, NotFound, RealmkitError, RemoteError, UsageError
-from realmkit.nodes.announcing import tell_realm
+from realmkit.nodes.announcing import tell_characters, tell_realm
 from realmkit.protocol.client import Announcement
 from realmkit.protocol.cluster import (
     CellsChanged,
@@ -32,6 +32,8 @@ from realmkit.protocol.cluster import (
 )
 from realmkit.settings import Settings
 from realmkit.store.cells import PartitionRepo
+from realmkit.store.characters import CharacterRepo
+from realmkit.store.chat import MuteRepo, MuteRow
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.patches import PatchRepo
 from realmkit.store.postgres import Database
@@ -149,6 +151,7 @@ async def restarts(db: Database) -> list[RealmRestart]:
 
 
 MAX_ANNOUNCEMENT = 500
+MAX_MUTE_REASON = 255
 
 
 async def announce(settings: Settings, db: Database, realm: str, text: str) -> int:
@@ -165,6 +168,44 @@ async def announce(settings: Settings, db: Database, realm: str, text: str) -> i
     finally:
         await bus.close()
     return told
+
+
+async def mute(
+    settings: Settings, db: Database, realm: str, name: str, seconds: float, reason: str
+) -> MuteRow:
+    """Mute a character of the realm for ``seconds``; it is told if in the world."""
+    reason = reason.strip()
+    if not 1 <= len(reason) <= MAX_MUTE_REASON or not reason.isprintable():
+        raise InvalidInput("reason", f"1 to {MAX_MUTE_REASON} printable characters")
+    found = await ClusterRepo(db).realm(_key(realm))
+    character = await CharacterRepo(db).named(found.realm_id, name)
+    muted = await MuteRepo(db).mute_for(character.character_id, seconds, reason)
+    await _tell_one(
+        settings, db, character.character_id, Announcement("muted", reason, int(seconds))
+    )
+    return muted
+
+
+async def unmute(settings: Settings, db: Database, realm: str, name: str) -> bool:
+    """Lift a character's mute; False if it had none."""
+    found = await ClusterRepo(db).realm(_key(realm))
+    character = await CharacterRepo(db).named(found.realm_id, name)
+    lifted = await MuteRepo(db).unmute(character.character_id)
+    await _tell_one(
+        settings, db, character.character_id, Announcement("unmuted", "you may speak again")
+    )
+    return lifted
+
+
+async def _tell_one(
+    settings: Settings, db: Database, character_id: int, news: Announcement
+) -> None:
+    bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="mute")
+    try:
+        await tell_characters(db, bus, [character_id], news)
+        await bus.flush()
+    finally:
+        await bus.close()
 
 
 async def cells(db: Database, realm: str) -> tuple[Realm, list[CellStatus]]:

@@ -236,6 +236,18 @@ class RestartSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     )
 
 
+class SocialSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Mail (and, later, the rest of the social features' knobs)."""
+
+    # An unread letter goes back to its sender after this many days (a letter
+    # that came back stays with its sender).
+    mail_days: Annotated[float, msgspec.Meta(gt=0, le=365)] = 30.0
+
+    @property
+    def mail_seconds(self) -> float:
+        return self.mail_days * 86_400
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = ".realmkit"
     cluster_name: str = "realmkit"
@@ -247,6 +259,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     restarts: RestartSettings = RestartSettings()
     backup: BackupSettings = BackupSettings()
     login: LoginSettings = LoginSettings()
+    social: SocialSettings = SocialSettings()
     nodes: tuple[NodeSpec, ...] = ()
 
     def __post_init__(self) -> None:

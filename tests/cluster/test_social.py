@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -244,10 +245,12 @@ async def test_friends_see_each_other_come_and_go_and_the_ignored_are_refused(
 
 
 async def test_mutes_rate_and_text_limits_refuse_clearly_and_spare_the_others(
-    http, cluster
+    http, cluster, run_realmkit, eventually
 ) -> None:
-    """A flood is refused past its burst, a muted player is told for how long, a long
-    text is refused; the other player keeps chatting throughout."""
+    """A flood is refused past its burst, a long text is refused, a player muted by an
+    operator (`realmkit realm mute`) is told at once and refused for how long, also
+    after it logs in again, until the mute is lifted; the other player keeps chatting
+    throughout."""
     items = await owned_items(cluster.database_url)
     loud = await enter_at(http, cluster, "Loud", (360.0, 320.0), gateway=0)
     calm = await enter_at(http, cluster, "Calm", (362.0, 320.0), gateway=1)
@@ -267,20 +270,47 @@ async def test_mutes_rate_and_text_limits_refuse_clearly_and_spare_the_others(
         assert long.value.remote_code in ("BAD_MESSAGE", "TEXT_TOO_LONG")
         await calm.chat_send("general", "still here")
         await _heard(loud, "general", "still here")
-        await fetch(
-            cluster.database_url,
-            "INSERT INTO social.mutes (character_id, until, reason) "
-            "VALUES ($1, now() + interval '1 hour', 'spam')",
-            loud.character_id,
-        )
-        # The mute as an operator sets it (realmkit chat mute) reaches the gateway; a
-        # player seated after it was set is muted from its seat on.
-        await loud.close()
-        loud = await enter_at(http, cluster, "Loud", (360.0, 320.0), gateway=0)
+        env = {
+            "REALMKIT_CONFIG": str(cluster.node_file),
+            "REALMKIT_DATABASE_URL": cluster.database_url,
+            "REALMKIT_NATS_URL": cluster.endpoints.nats_url,
+        }
+
+        async def realmkit(*args: str) -> dict[str, object]:
+            proc = run_realmkit(*args, "--json", env=env)
+            out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+            assert proc.returncode == 0, out + err
+            answer: dict[str, object] = json.loads(out)
+            return answer
+
+        await realmkit("realm", "mute", "Azure", "Loud", "--for", "1h", "--reason", "spam")
+
+        async def told() -> bool:
+            return any(a.kind == "muted" for a in loud.announcements)
+
+        await eventually(told, WAIT, "the muted player was told, where it plays")
+        told_muted = next(a for a in loud.announcements if a.kind == "muted")
+        assert (told_muted.text, told_muted.seconds) == ("spam", 3600)
         with pytest.raises(RemoteError) as muted:
             await loud.whisper("Calm", "let me talk")
         assert muted.value.remote_code == "MUTED"
         assert "more seconds" in muted.value.remote_message
+        await loud.close()  # seated again, still muted: the mute is stored
+        loud = await enter_at(http, cluster, "Loud", (360.0, 320.0), gateway=0)
+        with pytest.raises(RemoteError) as still:
+            await loud.chat_send("general", "and now?")
+        assert still.value.remote_code == "MUTED"
+        lifted = await realmkit("realm", "mute", "Azure", "Loud", "--lift")
+        assert lifted["lifted"] is True
+
+        async def speaks() -> bool:
+            try:
+                await loud.chat_send("general", "thank you")
+            except RemoteError:
+                return False
+            return True
+
+        await eventually(speaks, WAIT, "the lifted mute reached the gateway")
         await calm.chat_send("general", "quiet now")
     finally:
         for c in (loud, calm):

@@ -188,6 +188,47 @@ def realm_announce(
         out.print(f"{told} players of {realm} told")
 
 
+@realm_app.command("mute")
+def realm_mute(
+    ctx: typer.Context,
+    realm: RealmArg,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The character to mute.")],
+    for_: Annotated[
+        str,
+        typer.Option("--for", metavar="TIME", help="How long: 90s, 10m, 2h, 1d, or seconds."),
+    ] = "1h",
+    reason: Annotated[
+        str, typer.Option("--reason", help="Told to the player (up to 255 characters).")
+    ] = "muted by an operator",
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the character's mute now.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Mute a character of a realm: its chat (whispers, channels, party and guild) is
+    refused with `MUTED` until the time is up, on whichever gateway it plays; it is
+    told at once (an `announce` of kind `muted`). Muting again replaces the mute;
+    `--lift` ends it."""
+    from realmkit import countdown, realms
+
+    if lift:
+        lifted = on_db(ctx, as_json, lambda s, db: realms.unmute(s, db, realm, name))
+        if as_json:
+            print_json({"ok": True, "lifted": lifted})
+        else:
+            out.print(f"{name} of {realm}: " + ("mute lifted" if lifted else "was not muted"))
+        return
+    try:
+        seconds = countdown.parse_delay(for_)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--for") from None
+    if seconds <= 0:
+        raise typer.BadParameter("a mute lasts a while: 90s, 10m, 2h, 1d", param_hint="--for")
+    muted = on_db(ctx, as_json, lambda s, db: realms.mute(s, db, realm, name, seconds, reason))
+    if as_json:
+        print_json({"ok": True, "until": muted.until.isoformat(), "reason": muted.reason})
+    else:
+        out.print(f"{name} of {realm} muted until {muted.until:%Y-%m-%d %H:%M:%S} UTC")
+
+
 @realm_app.command("restarts")
 def realm_restarts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Pending and running realm restarts, then the latest finished ones."""

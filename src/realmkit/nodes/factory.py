@@ -31,9 +31,10 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
             settings.scaling,
             settings.cells,
             settings.restarts,
+            settings.social,
         )
     if spec.role is Role.GATEWAY:
-        return GatewayNode(spec, endpoints)
+        return GatewayNode(spec, endpoints, settings.social)
     if spec.role is Role.BACKUP:
         return BackupNode(spec, endpoints, settings.backup, settings.backup_path)
     if spec.role is Role.MATCHMAKER:

@@ -4,6 +4,8 @@ in one round trip when the player is seated; and whom a whisper reaches."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from realmkit.errors import Ignored, NotFound, NotOnline
@@ -99,6 +101,44 @@ class SocialRepo:
             ignored=frozenset(r["ignored"]),
             muted_until=None if muted is None else float(muted),
         )
+
+    async def names(self, ids: Sequence[int | None]) -> dict[int, str]:
+        """The names of these characters (unknown ids left out)."""
+        wanted = sorted({i for i in ids if i})
+        if not wanted:
+            return {}
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT character_id, name FROM characters.characters "
+                "WHERE character_id = ANY($1::bigint[])",
+                wanted,
+            )
+        return {r["character_id"]: r["name"] for r in rows}
+
+    async def items(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(template, stack count) of these items."""
+        if not ids:
+            return {}
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT item_id, template_id, stack_count FROM characters.items "
+                "WHERE item_id = ANY($1::bigint[])",
+                list(ids),
+            )
+        return {r["item_id"]: (r["template_id"], r["stack_count"]) for r in rows}
+
+    async def heading(self, mail_id: int) -> tuple[str, str]:
+        """(the name of its sender, its subject) of a letter."""
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT coalesce(c.name, '') AS sender, m.subject FROM social.mail m "
+                "LEFT JOIN characters.characters c ON c.character_id = m.sender_id "
+                "WHERE m.mail_id = $1",
+                mail_id,
+            )
+        if row is None:
+            raise NotFound("mail", mail_id)
+        return row["sender"], row["subject"]
 
     async def whisper_target(self, whisperer: SocialContext, target: str) -> WhisperTarget:
         """Whom ``target`` names for ``whisperer``; ``NotFound``, ``NotOnline`` or

@@ -91,6 +91,7 @@ from realmkit.protocol.social import (
     WhoEntry,
     WhoResult,
 )
+from realmkit.settings import SocialSettings
 from realmkit.social.trade import TradeView
 from realmkit.store.chat import ChannelRepo
 from realmkit.store.friends import FriendRepo
@@ -113,14 +114,16 @@ Reply = ErrorFrame | SocialNews | None
 
 
 class Desk:
-    def __init__(self, bus: NatsBus, db: Database, social: Social) -> None:
+    def __init__(
+        self, bus: NatsBus, db: Database, social: Social, settings: SocialSettings
+    ) -> None:
         self.bus = bus
         self.db = db
         self.social = social
         self.friends = FriendRepo(db)
         self.channels = ChannelRepo(db)
         self.guilds = GuildRepo(db)
-        self.mail = MailRepo(db)
+        self.mail = MailRepo(db, lifetime_s=settings.mail_seconds)
         self.trades = TradeRepo(db)
         self._buckets: dict[int, TokenBucket] = {}
 
@@ -351,16 +354,7 @@ class Desk:
         )
 
     async def _names(self, ids: Sequence[int | None]) -> dict[int, str]:
-        wanted = sorted({i for i in ids if i})
-        if not wanted:
-            return {}
-        async with self.db.connection() as conn:
-            rows = await conn.fetch(
-                "SELECT character_id, name FROM characters.characters "
-                "WHERE character_id = ANY($1::bigint[])",
-                wanted,
-            )
-        return {r["character_id"]: r["name"] for r in rows}
+        return await self.social.repo.names(ids)
 
     # --- trades -----------------------------------------------------------------------------
 
@@ -421,17 +415,8 @@ class Desk:
         )
 
     async def _items(self, ids: Sequence[int]) -> dict[int, MailItem]:
-        if not ids:
-            return {}
-        async with self.db.connection() as conn:
-            rows = await conn.fetch(
-                "SELECT item_id, template_id, stack_count FROM characters.items "
-                "WHERE item_id = ANY($1::bigint[])",
-                list(ids),
-            )
-        return {
-            r["item_id"]: MailItem(r["item_id"], r["template_id"], r["stack_count"]) for r in rows
-        }
+        found = await self.social.repo.items(ids)
+        return {i: MailItem(i, template, count) for i, (template, count) in found.items()}
 
     async def left(self, character_id: int, reason: str) -> None:
         """The player left the world or its space: its open trade is cancelled."""

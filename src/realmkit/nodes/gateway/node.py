@@ -130,7 +130,7 @@ from realmkit.session.connection import (
     LeaveSpace as LeaveSpaceAction,
 )
 from realmkit.session.lobby import Lobby
-from realmkit.settings import NodeSpec
+from realmkit.settings import NodeSpec, SocialSettings
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.placement import AssignmentRepo
@@ -197,8 +197,11 @@ class Player:
 
 
 class GatewayNode:
-    def __init__(self, spec: NodeSpec, endpoints: Endpoints) -> None:
+    def __init__(
+        self, spec: NodeSpec, endpoints: Endpoints, social: SocialSettings | None = None
+    ) -> None:
         self.name = spec.name
+        self.social_settings = social or SocialSettings()
         self.spec = spec
         self.endpoints = endpoints
         self.port = spec.port
@@ -303,7 +306,7 @@ class GatewayNode:
         await self.bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, self._on_load)
         self._social = Social(self.bus, self.db, self._tell)
         await self._social.start()
-        self._desk = Desk(self.bus, self.db, self._social)
+        self._desk = Desk(self.bus, self.db, self._social, self.social_settings)
         await self.listen()
         self._tasks = [
             asyncio.create_task(self._reporting()),

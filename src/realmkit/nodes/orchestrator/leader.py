@@ -20,7 +20,8 @@ connection closes and PostgreSQL drops the lock) and runs, each round:
 6. cells (``balancer``): continents' cells split or merged with their load,
    merged-away cells' spaces stopped (``nodes/orchestrator/cells.py``);
 7. realm restarts (``restarts``): counted down, told, carried out
-   (``nodes/orchestrator/restarts.py``; their state is in PostgreSQL).
+   (``nodes/orchestrator/restarts.py``; their state is in PostgreSQL);
+8. mail (``postman``): unread letters past their time go back to their senders.
 
 Nothing the leader knows lives only in its memory except when it began to
 lead (it judges heartbeats only after ``node_timeout``), when it first saw an
@@ -41,6 +42,7 @@ from realmkit.lifecycle.instance import InstanceState
 from realmkit.nodes.leading import lead
 from realmkit.nodes.orchestrator.handover import Handover
 from realmkit.nodes.orchestrator.instances import InstanceRegistry
+from realmkit.nodes.orchestrator.postman import Postman
 from realmkit.nodes.orchestrator.restarts import Restarts
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.settings import InstanceSettings
@@ -67,6 +69,7 @@ class Leader:
         scaler: Scaler | None = None,
         balancer: Callable[[float], Awaitable[None]] | None = None,
         restarts: Restarts | None = None,
+        postman: Postman | None = None,
     ) -> None:
         self.node_name = node_name
         self.instances = instances
@@ -75,6 +78,7 @@ class Leader:
         self.scaler = scaler
         self.balancer = balancer
         self.restarts = restarts
+        self.postman = postman
         self.leadership = Leadership(db, LEADER_LOCK)
         self.cluster = ClusterRepo(db)
         self.rows = InstanceRepo(db)
@@ -121,6 +125,8 @@ class Leader:
             await self.balancer(now)
         if self.restarts is not None:
             await self.restarts.round()
+        if self.postman is not None:
+            await self.postman.round(now)
 
     async def _release_orphans(self) -> None:
         """Players whose gateway died and who did not resume within the grace period

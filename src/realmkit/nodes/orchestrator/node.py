@@ -23,6 +23,7 @@ from realmkit.nodes.orchestrator.leader import Leader
 from realmkit.nodes.orchestrator.metrics import OrchestratorMetrics
 from realmkit.nodes.orchestrator.migration import Migrations
 from realmkit.nodes.orchestrator.placement import Placer
+from realmkit.nodes.orchestrator.postman import Postman
 from realmkit.nodes.orchestrator.restarts import Restarts
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.nodes.orchestrator.transfer import Transfers
@@ -55,6 +56,7 @@ from realmkit.settings import (
     NodeSpec,
     RestartSettings,
     ScalingSettings,
+    SocialSettings,
 )
 from realmkit.store.postgres import Database
 
@@ -69,6 +71,7 @@ class OrchestratorNode(Replica):
         scaling: ScalingSettings | None = None,
         cells: CellSettings | None = None,
         restarts: RestartSettings | None = None,
+        social: SocialSettings | None = None,
     ) -> None:
         self.name = spec.name
         self.host = spec.host
@@ -78,6 +81,7 @@ class OrchestratorNode(Replica):
         self.scaling = scaling or ScalingSettings()
         self.cell_settings = cells or CellSettings()
         self.restart_settings = restarts or RestartSettings()
+        self.social_settings = social or SocialSettings()
         self._restarts: Restarts | None = None
         # What each world node reported last of its spaces (the leader's view of
         # cells' load); a node's report replaces its previous one whole.
@@ -171,6 +175,7 @@ class OrchestratorNode(Replica):
             scaler,
             balancer=lambda now: balancer.round(now, self.space_loads()),
             restarts=self._restarts,
+            postman=Postman(db, bus, self.social_settings),
         )
         self.metrics.leader = leader
         self._leading = asyncio.create_task(leader.run())
