@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -48,6 +49,7 @@ from realmkit.protocol.social import (
 
 T = TypeVar("T")
 WAIT = 30.0
+RESUME_GRACE = 4.0  # the cluster tests' [instances] resume_grace
 CONTINENT = 1
 BORDER = 280.0
 
@@ -210,7 +212,8 @@ async def test_friends_see_each_other_come_and_go_and_the_ignored_are_refused(
     http, cluster, eventually
 ) -> None:
     """A friend request across gateways; the friend sees the other go online and offline
-    (a presence message each time); an ignored player's whispers are refused."""
+    (a presence message each time), and offline after its gateway died only once its
+    resume grace is over; an ignored player's whispers are refused."""
     items = await owned_items(cluster.database_url)
     fay = await enter_at(http, cluster, "Fay", (340.0, 320.0), gateway=0)
     gil = await enter_at(http, cluster, "Gil", (342.0, 320.0), gateway=1)
@@ -238,6 +241,18 @@ async def test_friends_see_each_other_come_and_go_and_the_ignored_are_refused(
         with pytest.raises(RemoteError) as refused:
             await fay.whisper("Gil", "are you there?")
         assert refused.value.remote_code == "IGNORED"
+
+        # Gil's gateway dies: Gil shows offline only once its resume grace is over.
+        seen = len(fay.presence)
+        killed = time.monotonic()
+        os.kill(node_pid(cluster.pid, "gateway-2"), signal.SIGKILL)
+
+        async def offline_again() -> bool:
+            return any(p.name == "Gil" and not p.online for p in list(fay.presence)[seen:])
+
+        await eventually(offline_again, WAIT, "Fay was told Gil went offline after its grace")
+        # The grace counts from the gateway's last heartbeat (each second) before it died.
+        assert time.monotonic() - killed >= RESUME_GRACE - 1.5
     finally:
         for c in (fay, gil):
             await c.close()
