@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 from cluster_procs import node_pid
 from invariants import check_invariants, conservation, fetch, grant, owned_items
-from test_instances import enter_at
+from test_instances import GATE, NEAR_GATE, enter_at, walk_through
 
 from realmkit.bus import subjects
 from realmkit.client.game import GameClient
@@ -33,6 +33,9 @@ from realmkit.protocol.social import (
     GuildCreate,
     GuildInvitation,
     GuildInvite,
+    GuildKick,
+    GuildMotd,
+    GuildPromote,
     GuildState,
     Ignore,
     Letter,
@@ -45,6 +48,8 @@ from realmkit.protocol.social import (
     TradeOffer,
     TradeOpen,
     TradeWindow,
+    Who,
+    WhoResult,
 )
 
 T = TypeVar("T")
@@ -155,6 +160,21 @@ async def test_whispers_and_channels_reach_players_on_every_gateway_node_and_rea
         await bert.chat_send("guild", "for the guild")
         await _heard(anna, "guild", "for the guild")
         assert not cora.chat_in("guild")
+        assert {g.name: g.rank for g in joined.members} == {"Anna": 0, "Bert": 3}, "initiate"
+        await anna.social_ask(GuildPromote("Bert"), GuildState)
+        promoted = await anna.social_ask(GuildPromote("Bert"), GuildState)
+        assert {g.name: g.rank for g in promoted.members} == {"Anna": 0, "Bert": 1}
+        motd = await bert.social_ask(GuildMotd("Raid at eight"), GuildState)
+        assert motd.motd == "Raid at eight", "an officer sets the message of the day"
+        with pytest.raises(RemoteError) as low:
+            await bert.social_ask(GuildKick("Anna"), GuildState)
+        assert low.value.remote_code == "GUILD_RANK_TOO_LOW"
+        kicked = await anna.social_ask(GuildKick("Bert"), GuildState)
+        assert [g.name for g in kicked.members] == ["Anna"]
+        await _news(bert, GuildState, lambda g: g.guild_id == 0)
+        with pytest.raises(RemoteError) as out:
+            await bert.chat_send("guild", "let me back")
+        assert out.value.remote_code == "NOT_IN_CHANNEL"
     finally:
         for c in (anna, bert, cora):
             await c.close()
@@ -211,9 +231,10 @@ async def test_a_whispered_player_whose_gateway_dies_gets_every_message_once_in_
 async def test_friends_see_each_other_come_and_go_and_the_ignored_are_refused(
     http, cluster, eventually
 ) -> None:
-    """A friend request across gateways; the friend sees the other go online and offline
-    (a presence message each time), and offline after its gateway died only once its
-    resume grace is over; an ignored player's whispers are refused."""
+    """A friend request across gateways; the friend sees the other go online, into a
+    dungeon (another map) and offline (a presence message each time), and offline after
+    its gateway died only once its resume grace is over; `who` finds by name and map; an
+    ignored player's whispers are refused."""
     items = await owned_items(cluster.database_url)
     fay = await enter_at(http, cluster, "Fay", (340.0, 320.0), gateway=0)
     gil = await enter_at(http, cluster, "Gil", (342.0, 320.0), gateway=1)
@@ -230,12 +251,21 @@ async def test_friends_see_each_other_come_and_go_and_the_ignored_are_refused(
             return any(p.name == "Gil" and not p.online for p in fay.presence)
 
         await eventually(offline_told, WAIT, "Fay was told Gil went offline")
-        gil = await enter_at(http, cluster, "Gil", (342.0, 320.0), gateway=1)
+        gil = await enter_at(http, cluster, "Gil", NEAR_GATE, gateway=1)
 
         async def online_told() -> bool:
-            return any(p.name == "Gil" and p.online and p.map_id >= 0 for p in fay.presence)
+            return any(p.name == "Gil" and p.online and p.map_id == 1 for p in fay.presence)
 
         await eventually(online_told, WAIT, "Fay was told Gil came online")
+        await walk_through(gil, *GATE)
+
+        async def map_told() -> bool:
+            return any(p.name == "Gil" and p.online and p.map_id == 2 for p in fay.presence)
+
+        await eventually(map_told, WAIT, "Fay was told Gil went into the dungeon")
+        found = await fay.social_ask(Who("Gi", 1, 255, 2), WhoResult)
+        assert [(w.name, w.map_id) for w in found.players] == [("Gil", 2)]
+        assert not (await fay.social_ask(Who("Gi", 1, 255, 1), WhoResult)).players
 
         await gil.social_ask(Ignore("Fay"), Friends)
         with pytest.raises(RemoteError) as refused:
