@@ -81,6 +81,16 @@ def _now(gateway: GatewayNode) -> Iterable[Metric]:
     )
     entries.add_metric(["ticket"], gateway.entered)
     entries.add_metric(["resume"], gateway.resumed)
+    social = gateway._social  # None until the gateway started
+    chat = CounterMetricFamily(
+        "realmkit_gateway_chat_messages",
+        "Chat messages of this gateway's players: said (stored in the cluster's stream), "
+        "refused (a mute, a limit, an unknown or offline target), delivered to players.",
+        labels=["what"],
+    )
+    chat.add_metric(["said"], social.sent if social else 0)
+    chat.add_metric(["refused"], social.refused if social else 0)
+    chat.add_metric(["delivered"], social.delivered if social else 0)
     return [
         connections,
         players,
@@ -100,5 +110,11 @@ def _now(gateway: GatewayNode) -> Iterable[Metric]:
             "realmkit_gateway_entries_refused",
             "Entries and resumes refused (a bad or replayed ticket, an unknown token...).",
             gateway.refused,
+        ),
+        chat,
+        _counter(
+            "realmkit_gateway_chat_replayed",
+            "Chat messages sent again to players who resumed (what they missed).",
+            social.replayed if social else 0,
         ),
     ]

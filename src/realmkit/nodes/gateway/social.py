@@ -103,6 +103,8 @@ class Social:
         self._listener: Listener | None = None
         self.delivered = 0
         self.sent = 0
+        self.refused = 0
+        self.replayed = 0
 
     async def start(self) -> None:
         await self.bus.ensure_stream(
@@ -149,6 +151,7 @@ class Social:
                 )
                 for stored in missed:
                     self._deliver(m, stored)
+                self.replayed += len(missed)
         finally:
             waiting, m.waiting = m.waiting, None
             for stored in waiting:
@@ -260,8 +263,10 @@ class Social:
                 record = self._record(ctx, message.channel, group, message.text)
             await self.bus.publish_persistent(subject, record)
         except Refusal as exc:
+            self.refused += 1
             return ErrorFrame(exc.code, exc.message)
         except RealmkitError as exc:
+            self.refused += 1
             return _error(exc)
         self.sent += 1
         return None
