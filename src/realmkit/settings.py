@@ -400,6 +400,10 @@ window_max = 1000
 daily_at = ""
 warnings = [900, 600, 300, 120, 60, 30, 10]
 
+[social]
+# An unread letter goes back to its sender after this many days.
+mail_days = 30.0
+
 [login]
 # Wrong passwords for one account from one address within a minute before that
 # account waits out the minute there (it is not locked anywhere else)...
