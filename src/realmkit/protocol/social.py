@@ -23,7 +23,9 @@ import msgspec
 
 # Name or Name-Realm (realm names: letters, digits, spaces).
 Target = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2,12}(-[A-Za-z0-9][A-Za-z0-9 ]{0,31})?$")]
-ChatText = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+# Longer texts than a message may hold (255) reach the gateway's check, which says so
+# (``TEXT_TOO_LONG``) without counting it against the sender as a bad message.
+ChatText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 # ``party``, ``guild``, or a realm channel: general, trade, lfg, or a custom one.
 ChannelName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9]{1,19}$")]
 ChannelPassword = Annotated[str, msgspec.Meta(max_length=64)]
@@ -34,7 +36,6 @@ Level = Annotated[int, msgspec.Meta(ge=1, le=255)]
 Money = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 MAX_ATTACHMENTS = 12
 ItemIds = Annotated[list[RowId], msgspec.Meta(max_length=MAX_ATTACHMENTS)]
-ChatId = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 
 PARTY = "party"
 GUILD = "guild"
@@ -277,7 +278,6 @@ SocialMessage = (
     | TradeAccept
     | TradeCancel
 )
-CHAT_MESSAGES = (Whisper, ChatSend)
 
 
 # --- gateway -> client ------------------------------------------------------------------

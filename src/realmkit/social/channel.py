@@ -12,6 +12,8 @@ import re
 from realmkit.errors import InvalidInput
 
 BUILTIN = ("general", "trade", "lfg")
+# Names of the other chat channels (``chat_send``'s ``channel``), never a realm's.
+RESERVED = ("party", "guild", "whisper", "say", "yell", "system")
 CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9]{1,19}$")
 MAX_PASSWORD = 64
 
@@ -21,6 +23,8 @@ def check_channel(name: str) -> str:
     lowered = name.lower()
     if not CHANNEL_NAME.match(lowered):
         raise InvalidInput("channel", "2-20 letters or digits, starting with a letter")
+    if lowered in RESERVED:
+        raise InvalidInput("channel", f"{lowered} is not a realm channel: chat_send to it")
     return lowered
 
 

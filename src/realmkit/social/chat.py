@@ -51,11 +51,15 @@ class ChatGuard:
         """Muted until ``until`` (seconds since 1970); None lifts it."""
         self.muted_until = until
 
-    def check(self, channel: str, text: str, now: float, wall: float) -> None:
-        """Raise ``Refusal`` unless the player may say ``text`` in ``channel`` now."""
+    def check_unmuted(self, wall: float) -> None:
+        """Raise ``Refusal`` while the player is muted."""
         if self.muted_until is not None and wall < self.muted_until:
             left = int(self.muted_until - wall) + 1
             raise Refusal("MUTED", f"you are muted for {left} more seconds")
+
+    def check(self, channel: str, text: str, now: float, wall: float) -> None:
+        """Raise ``Refusal`` unless the player may say ``text`` in ``channel`` now."""
+        self.check_unmuted(wall)
         check_text(text)
         bucket = self.channels.get(channel)
         if bucket is None:

@@ -73,8 +73,8 @@ WHERE lower(c.name) = lower($1) AND r.pool_id = $2
 
 def split_name(target: str) -> tuple[str, str | None]:
     """``Name`` or ``Name-Realm`` as (name, realm or None)."""
-    name, _, realm = target.partition("-")
-    return name, (realm or None)
+    name, _, realm = target.strip().partition("-")
+    return name, (realm.strip() or None)
 
 
 class SocialRepo:
@@ -102,18 +102,27 @@ class SocialRepo:
             muted_until=None if muted is None else float(muted),
         )
 
-    async def names(self, ids: Sequence[int | None]) -> dict[int, str]:
-        """The names of these characters (unknown ids left out)."""
+    async def names(self, ids: Sequence[int | None], seen_from: int) -> dict[int, str]:
+        """The names of these characters as a player of realm ``seen_from`` says them:
+        ``Name``, or ``Name-Realm`` on another realm (unknown ids left out)."""
         wanted = sorted({i for i in ids if i})
         if not wanted:
             return {}
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT character_id, name FROM characters.characters "
-                "WHERE character_id = ANY($1::bigint[])",
+                "SELECT c.character_id, CASE WHEN c.realm_id = $2 THEN c.name "
+                "ELSE c.name || '-' || r.name END AS name "
+                "FROM characters.characters c JOIN auth.realmlist r USING (realm_id) "
+                "WHERE c.character_id = ANY($1::bigint[])",
                 wanted,
+                seen_from,
             )
         return {r["character_id"]: r["name"] for r in rows}
+
+    async def realm_names(self) -> dict[int, str]:
+        async with self.db.connection() as conn:
+            rows = await conn.fetch("SELECT realm_id, name FROM auth.realmlist")
+        return {r["realm_id"]: r["name"] for r in rows}
 
     async def items(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(template, stack count) of these items."""

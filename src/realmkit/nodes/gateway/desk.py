@@ -92,6 +92,7 @@ from realmkit.protocol.social import (
     WhoResult,
 )
 from realmkit.settings import SocialSettings
+from realmkit.social.chat import Refusal
 from realmkit.social.trade import TradeView
 from realmkit.store.chat import ChannelRepo
 from realmkit.store.friends import FriendRepo
@@ -142,6 +143,8 @@ class Desk:
             return ErrorFrame("NOT_IN_WORLD", "social requests are for players in the world")
         try:
             return await self._serve(ctx, message)
+        except Refusal as exc:
+            return ErrorFrame(exc.code, exc.message)
         except RealmkitError as exc:
             if isinstance(exc, RemoteError):
                 return ErrorFrame(exc.remote_code, exc.remote_message)
@@ -285,6 +288,7 @@ class Desk:
             after = None
             await self._tell([i for i in gone.member_ids if i != me], GuildState())
         elif isinstance(m, GuildMotd):
+            _check_text("motd", m.text, lines=False, empty=True)
             after = await self.guilds.set_motd(me, m.text)
         else:
             after = before
@@ -297,7 +301,9 @@ class Desk:
                 in_guild = after is not None and cid in after.member_ids
                 await self._tell([cid], current if in_guild else GuildState())
         await self.social.reload(me)
-        return _guild_state(after if after is None else await self.guilds.guild_of(me))
+        if after is None:
+            return GuildState()  # left, disbanded, or never in one
+        return _guild_state(await self.guilds.guild_of(me))
 
     async def _guild_state_for_all(self, guild: GuildRow | None) -> GuildState:
         if guild is None:
@@ -309,12 +315,19 @@ class Desk:
     async def _mail(self, ctx: SocialContext, m: SocialMessage) -> Mailbox | Letter | None:
         me = ctx.character_id
         if isinstance(m, MailSend):
-            to = await self._resolve(ctx, m.to)
-            sent = await self.mail.send(me, to, m.subject, m.body, m.items, m.money)
-            await self._tell([to], MailArrived(sent.mail_id, ctx.name, sent.subject))
+            # A letter is words too: a mute holds it, and an ignorer is not written to.
+            self.social.check_unmuted(me)
+            _check_text("subject", m.subject, lines=False)
+            _check_text("body", m.body, lines=True)
+            to = await self.friends.resolve(ctx.realm_id, m.to)
+            if await self.friends.ignores(to.character_id, me):
+                raise Ignored(me, to.character_id, m.to)
+            sent = await self.mail.send(me, to.character_id, m.subject, m.body, m.items, m.money)
+            sender = ctx.name if to.realm_id == ctx.realm_id else f"{ctx.name}-{ctx.realm}"
+            await self._tell([to.character_id], MailArrived(sent.mail_id, sender, sent.subject))
         elif isinstance(m, MailRead):
             letter = await self.mail.read(me, m.mail_id)
-            names = await self._names([letter.sender_id])
+            names = await self._names([letter.sender_id], me)
             return Letter(
                 letter.mail_id,
                 names.get(letter.sender_id or 0, ""),
@@ -332,7 +345,7 @@ class Desk:
 
     async def mailbox(self, character_id: int) -> Mailbox:
         mails = await self.mail.mailbox(character_id)
-        names = await self._names([s.sender_id for s in mails])
+        names = await self._names([s.sender_id for s in mails], character_id)
         now = datetime.now(UTC)
         return Mailbox(
             [
@@ -353,8 +366,10 @@ class Desk:
             await self.mail.money(character_id),
         )
 
-    async def _names(self, ids: Sequence[int | None]) -> dict[int, str]:
-        return await self.social.repo.names(ids)
+    async def _names(self, ids: Sequence[int | None], seen_by: int) -> dict[int, str]:
+        """Names as ``seen_by`` says them (``Name-Realm`` from another realm)."""
+        ctx = self.social.context_of(seen_by) or await self.social.repo.context(seen_by)
+        return await self.social.repo.names(ids, ctx.realm_id)
 
     # --- trades -----------------------------------------------------------------------------
 
@@ -401,7 +416,7 @@ class Desk:
     async def window(self, view: TradeView, character_id: int) -> TradeWindow:
         mine, theirs = view.side(character_id), view.other(character_id)
         items = await self._items([*mine.item_ids, *theirs.item_ids])
-        names = await self._names([theirs.character_id])
+        names = await self._names([theirs.character_id], character_id)
         return TradeWindow(
             view.trade_id,
             names.get(theirs.character_id, ""),
@@ -427,14 +442,24 @@ class Desk:
             log.log(exc.log_level, "trade of %d not cancelled: %s", character_id, exc.message)
             return
         if view is not None and view.state is TradeState.CANCELLED:
-            other = view.other(character_id).character_id
-            await self._tell([other], await self.window(view, other))
+            for side in (view.a.character_id, view.b.character_id):  # both: it may still play
+                await self._tell([side], await self.window(view, side))
 
     async def seated(self, character_id: int) -> None:
         """Entering the world: unread mail is told."""
         box = await self.mailbox(character_id)
         if any(not e.read for e in box.mails):
             await self._tell([character_id], box)
+
+
+def _check_text(field: str, text: str, *, lines: bool, empty: bool = False) -> None:
+    """Printable characters (and line breaks where ``lines``), not blank unless
+    ``empty`` allows it."""
+    shown = text.replace("\n", "") if lines else text
+    if not shown.isprintable():
+        raise InvalidInput(field, "printable characters only")
+    if not empty and field != "body" and not text.strip():
+        raise InvalidInput(field, "not blank")
 
 
 def _guild_state(guild: GuildRow | None) -> GuildState:

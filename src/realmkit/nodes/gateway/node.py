@@ -74,7 +74,7 @@ from realmkit.lifecycle.node import NodeEvent
 from realmkit.nodes.gateway import metrics as gateway_metrics
 from realmkit.nodes.gateway.desk import Desk
 from realmkit.nodes.gateway.sending import Sender
-from realmkit.nodes.gateway.social import Social
+from realmkit.nodes.gateway.social import Member, Social
 from realmkit.nodes.gateway.sockets import PlayerSocket, Tally
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.metrics import node_registry
@@ -182,6 +182,7 @@ class Player:
         # Counts the player's changes of world told to its client (transfer_pending,
         # new_world): a message from a space queued before one is not sent after it.
         self.generation = 0
+        self.chat: Member | None = None  # what it hears (``Social``), once seated
 
     @property
     def character_id(self) -> int:
@@ -470,7 +471,7 @@ class GatewayNode:
             if player and self.players.get(player[0].character_id) is player[0]:
                 del self.players[player[0].character_id]
                 self.fanout.left(player[0].conn.replica, player[0].character_id)
-                self.social.left(player[0].character_id)
+                self.social.left(player[0].character_id, player[0].chat)
             return
         if player:
             self._later(self._leave(player[0]))
@@ -580,7 +581,15 @@ class GatewayNode:
             placement.continent,
         )
         p = Player(sock, conn)
+        try:
+            # Whom it hears, held from now on: nothing said to it is lost before
+            # new_world, nor sent before it.
+            p.chat = await self.social.seating(p.character_id)
+        except RealmkitError as exc:
+            # In the world all the same; it hears no chat until it comes again.
+            log.warning("character %d: chat not joined: %s", p.character_id, exc.message)
         if sock.closed:
+            self.social.left(p.character_id, p.chat)
             await self._leave(p)
             return
         player.append(p)
@@ -612,7 +621,7 @@ class GatewayNode:
             if self.players.get(cid) is p:
                 del self.players[cid]
                 self.fanout.left(p.conn.replica, cid)
-                self.social.left(cid)
+                self.social.left(cid, p.chat)
                 await self.desk.left(cid, "logged out")
             await self._leave_space(p.instance_id, cid, p.epoch)
         finally:

@@ -21,6 +21,7 @@ seat): each gateway tells the friends and guild mates it holds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -69,7 +70,7 @@ SocialReply = ErrorFrame | SocialNews
 class Member:
     """A player of this gateway as chat and presence see it."""
 
-    __slots__ = ("ctx", "guard", "last_id", "waiting")
+    __slots__ = ("ctx", "guard", "last_id", "saying", "waiting")
 
     def __init__(self, ctx: SocialContext, guard: ChatGuard) -> None:
         self.ctx = ctx
@@ -77,6 +78,8 @@ class Member:
         self.last_id = 0  # the id of the last chat message it was sent
         # While its missed messages are replayed, what arrives live waits here.
         self.waiting: list[Stored[ChatRecord]] | None = None
+        # One message of the player at a time: stored in the order it said them.
+        self.saying = asyncio.Lock()
 
     @property
     def character_id(self) -> int:
@@ -117,6 +120,7 @@ class Social:
         self._follow = await self.bus.follow(
             subjects.CHAT_STREAM, subjects.CHAT_ALL, ChatRecord, self._on_chat
         )
+        self.realm_names = await self.repo.realm_names()
         self._listener = Listener(self.db, PRESENCE_CHANNEL, self._on_presence)
         await self._listener.start()
 
@@ -128,34 +132,50 @@ class Social:
 
     # --- players come and go ------------------------------------------------------
 
-    async def seated(self, character_id: int, chat_after: int) -> None:
-        """The player is in the world here: load whom it hears; after a resume, replay
-        what it missed since ``chat_after`` (then what came meanwhile)."""
+    async def seating(self, character_id: int) -> Member:
+        """The player is about to be told ``new_world``: load whom it hears and hold
+        what it hears from now on until ``seated`` (nothing reaches a client before
+        its ``new_world``, and nothing said to it meanwhile is lost)."""
         ctx = await self.repo.context(character_id)
         if character_id in self.members:
             self.left(character_id)
         m = Member(ctx, ChatGuard(time.monotonic(), ctx.muted_until))
         m.waiting = []
-        m.last_id = chat_after
         self.members[character_id] = m
         self.realm_names[ctx.realm_id] = ctx.realm
         self._index(m)
+        return m
+
+    async def seated(self, character_id: int, chat_after: int) -> None:
+        """The player was told ``new_world``: after a resume, what it missed since
+        ``chat_after`` (the replay), then what came meanwhile, each message once, in
+        order."""
+        m = self.members.get(character_id)
+        if m is None or m.waiting is None:
+            return
+        m.last_id = chat_after
         try:
             if chat_after > 0:
                 missed = await self.bus.replay(
                     subjects.CHAT_STREAM,
-                    self._subjects_of(ctx),
+                    self._subjects_of(m.ctx),
                     chat_after,
                     ChatRecord,
                     limit=REPLAY_LIMIT,
                 )
                 for stored in missed:
-                    self._deliver(m, stored)
+                    self._send(m, stored)
                 self.replayed += len(missed)
         finally:
             waiting, m.waiting = m.waiting, None
             for stored in waiting:
-                self._deliver(m, stored)
+                self._send(m, stored)
+
+    def check_unmuted(self, character_id: int) -> None:
+        """``Refusal`` (as ``Muted``) while an operator's mute holds the player."""
+        m = self.members.get(character_id)
+        if m is not None:
+            m.guard.check_unmuted(time.time())
 
     def context_of(self, character_id: int) -> SocialContext | None:
         m = self.members.get(character_id)
@@ -173,10 +193,13 @@ class Social:
             m.guard.mute(ctx.muted_until)
             self._index(m)
 
-    def left(self, character_id: int) -> None:
-        m = self.members.pop(character_id, None)
-        if m is not None:
-            self._unindex(m)
+    def left(self, character_id: int, member: Member | None = None) -> None:
+        """The player is gone (only ``member``, when given: not a newer seat of it)."""
+        m = self.members.get(character_id)
+        if m is None or (member is not None and m is not member):
+            return
+        del self.members[character_id]
+        self._unindex(m)
 
     def _index(self, m: Member) -> None:
         ctx, cid = m.ctx, m.character_id
@@ -237,6 +260,14 @@ class Social:
         again (``reload``: its friends or guild changed)."""
         if isinstance(news, PartyState):
             self.changed(character_id, party_id=news.party_id)
+        elif isinstance(news, GuildState):
+            # At once (a kicked member's next word must not reach the guild); the
+            # rest is read again.
+            self.changed(
+                character_id,
+                guild_id=news.guild_id,
+                guild_mates=frozenset(g.character_id for g in news.members),
+            )
         elif isinstance(news, Announcement) and news.kind in ("muted", "unmuted"):
             self.muted(character_id, time.time() + news.seconds if news.kind == "muted" else None)
         return isinstance(news, GuildState | Friends) and character_id in self.members
@@ -249,7 +280,11 @@ class Social:
         m = self.members.get(character_id)
         if m is None:
             return ErrorFrame("NOT_IN_WORLD", "chat is for players in the world")
-        ctx = m.ctx
+        async with m.saying:
+            return await self._say(m, message)
+
+    async def _say(self, m: Member, message: Whisper | ChatSend) -> ErrorFrame | None:
+        ctx, character_id = m.ctx, m.character_id
         channel = WHISPER if isinstance(message, Whisper) else message.channel
         try:
             m.guard.check(channel, message.text, time.monotonic(), time.time())
@@ -318,9 +353,13 @@ class Social:
                 self._deliver(m, stored)
 
     def _deliver(self, m: Member, stored: Stored[ChatRecord]) -> None:
+        """A live message for ``m``: held while its seat completes, else sent."""
         if m.waiting is not None:
             m.waiting.append(stored)
             return
+        self._send(m, stored)
+
+    def _send(self, m: Member, stored: Stored[ChatRecord]) -> None:
         if stored.seq <= m.last_id:
             return  # told already (replayed, or both ways of a whisper to oneself)
         r = stored.message
