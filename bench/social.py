@@ -39,9 +39,11 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -353,18 +355,28 @@ async def whispers(args: argparse.Namespace, players: list[Player], chat: Chat) 
 
 
 async def history(
-    args: argparse.Namespace, nats_url: str, database_url: str, resumer: Player, chat: Chat
+    args: argparse.Namespace,
+    cluster: LocalCluster,
+    gateways: list[str],
+    resumer: Player,
+    chat: Chat,
 ) -> None:
+    nats_url, database_url = cluster.urls()
     bus = await NatsBus.connect(nats_url, name="bench-social")
     db = await Database.connect(database_url, max_size=2)
     try:
         ctx = await SocialRepo(db).context(resumer.character_id)
         client = resumer.client
         assert client is not None
-        assert client.transport is not None
         token = client.resume_token
-        client.transport.disconnect()  # cut, as a lost connection: it may resume
+        # Its gateway dies (a socket lost otherwise is a logout): it will resume
+        # through the other one, asking for what it missed.
+        nodes = tomllib.loads((cluster.root / "realmkit.toml").read_text())["nodes"]
+        port = int(resumer.gateway.split(":")[-1].split("/")[0])
+        name = next(n["name"] for n in nodes if n["port"] == port)
+        os.kill(cluster.node_pid(name), signal.SIGKILL)
         await client.closed.wait()
+        other = next(g for g in gateways if g != resumer.gateway)
         print(f"[history] {args.history} messages of one channel into the stream", flush=True)
         subject = subjects.chat_channel(ctx.realm_id, BUSY)
         record = ChatRecord(BUSY, ctx.realm_id, 1, "Filler", ctx.realm_id, ctx.realm, TEXT)
@@ -402,7 +414,7 @@ async def history(
         chat.busy_done.clear()
         client._entered = asyncio.get_running_loop().create_future()
         t0 = time.perf_counter()
-        await client._greet(resumer.gateway, Resume(token, chat_after=after), 60)
+        await client._greet(other, Resume(token, chat_after=after), 60)
         entered = time.perf_counter() - t0
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(chat.busy_done.wait(), 120)
@@ -418,7 +430,7 @@ async def history(
 
 
 async def social(args: argparse.Namespace, cluster: LocalCluster) -> None:
-    nats_url, database_url = cluster.urls()
+    _, database_url = cluster.urls()
     login = cluster.login.rstrip("/")
     chat = Chat()
     players: list[Player] = []
@@ -439,10 +451,11 @@ async def social(args: argparse.Namespace, cluster: LocalCluster) -> None:
             await asyncio.sleep(3)  # the last ones' first frames, the seats settled
             await channel_level(args, cluster, players, chat)
         await whispers(args, players, chat)
-        await history(args, nats_url, database_url, players[0], chat)
+        await history(args, cluster, gateways, players[0], chat)
         for p in players:
             if p.client is not None:
-                await p.client.close()
+                with contextlib.suppress(OSError):
+                    await p.client.close()
 
 
 async def trades(args: argparse.Namespace) -> None:
@@ -532,7 +545,9 @@ async def trades(args: argparse.Namespace) -> None:
             )
         )
         took = time.monotonic() - started
-        pg_cpu = sum(cpu_of(procs).values()) - sum(before.values())
+        # Backends the pool opened during the run count whole.
+        procs.update({f"pg-{c.pid}": c for c in procs["postgres"].children(recursive=True)})
+        pg_cpu = sum(t - before.get(name, 0.0) for name, t in cpu_of(procs).items())
         print(
             f"  {committed} trades committed in {took:.1f} s: {committed / took:.0f}/s "
             f"({5 * committed / took:.0f} transactions/s); per trade {ms(latencies)}",
@@ -554,7 +569,7 @@ async def trades(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--counts", default="250,500", help="channel members, level by level")
+    parser.add_argument("--counts", default="250,500,1000", help="channel members, level by level")
     parser.add_argument("--rate", type=float, default=50.0, help="channel messages a second")
     parser.add_argument("--seconds", type=float, default=15.0, help="each level's window")
     parser.add_argument("--pairs", type=int, default=50, help="whisper pairs")

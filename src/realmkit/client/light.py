@@ -181,6 +181,8 @@ class LightClient(Walker):
                 self.resume_token = message.resume or self.resume_token
                 self.transfers += 1
             else:
+                # Set now: frames may come before ``_greet`` wakes up.
+                self.world = message
                 self._entered.set_result(message)
             self.transferring = False
             self.position = None
