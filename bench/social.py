@@ -304,7 +304,10 @@ async def channel_level(
     )
     print(f"  with chat: {busy.summary()}", flush=True)
     for name, summary in finish_profiles(profiles).items():
-        print(f"  profile of {name}: {summary}", flush=True)
+        assert isinstance(summary, dict)
+        print(f"  py-spy of {name}, {summary['busy_samples']} busy samples; own time:")
+        for function, share in summary["self"][:8]:
+            print(f"    {share:5.1f}%  {function})", flush=True)
 
 
 async def whispers(args: argparse.Namespace, players: list[Player], chat: Chat) -> None:
@@ -316,7 +319,11 @@ async def whispers(args: argparse.Namespace, players: list[Player], chat: Chat) 
         print("[whispers] every player is on one gateway: skipped", flush=True)
         return
     pairs = list(zip(sides[0], sides[1], strict=False))[: args.pairs]
-    print(f"[whispers] {len(pairs)} pairs across gateways, {args.rounds} rounds", flush=True)
+    print(
+        f"[whispers] {len(pairs)} pairs across gateways, {args.rounds} rounds "
+        f"({len(pairs)} round trips a second, no channel chat)",
+        flush=True,
+    )
     asked: dict[str, tuple[float, asyncio.Future[float]]] = {}
     refused = 0
 
@@ -340,6 +347,8 @@ async def whispers(args: argparse.Namespace, players: list[Player], chat: Chat) 
         for i, (a, b) in enumerate(pairs):
             assert a.client is not None
             text = f"q{r}.{i}"
+            # The pairs' whispers spread over the second, as players' would be.
+            await asyncio.sleep(max(0.0, started + i / len(pairs) - time.monotonic()))
             done: asyncio.Future[float] = loop.create_future()
             asked[text] = (time.monotonic(), done)
             futures.append(done)
@@ -349,7 +358,7 @@ async def whispers(args: argparse.Namespace, players: list[Player], chat: Chat) 
         )
         rtts += [x for x in results if isinstance(x, float)]
         refused += sum(1 for x in results if not isinstance(x, float))
-        await asyncio.sleep(max(0.0, started + 1.2 - time.monotonic()))  # under 1/s each
+        await asyncio.sleep(max(0.0, started + 1.1 - time.monotonic()))  # under 1/s each
     chat.whisper = None
     print(f"  round trip: n={len(rtts)} {ms(rtts)}; {refused} not answered", flush=True)
 
