@@ -41,6 +41,7 @@ import os
 import shutil
 import signal
 import statistics
+import subprocess
 import tempfile
 import time
 import tomllib
@@ -303,6 +304,10 @@ async def channel_level(
         flush=True,
     )
     print(f"  with chat: {busy.summary()}", flush=True)
+    print_profiles(profiles)
+
+
+def print_profiles(profiles: dict[str, tuple[subprocess.Popen[bytes], Path]]) -> None:
     for name, summary in finish_profiles(profiles).items():
         assert isinstance(summary, dict)
         print(f"  py-spy of {name}, {summary['busy_samples']} busy samples; own time:")
@@ -404,6 +409,9 @@ async def history(
         print(f"  filled in {filled:.1f} s ({args.history / filled:.0f} msg/s)", flush=True)
         after = first - 1
         subs = Social._subjects_of(ctx)
+        profiles = {}
+        if args.profile:  # this process, replaying
+            profiles = start_profiles({"bench": psutil.Process()}, ("bench",), 8, args.profile, 0)
         for limit in (REPLAY_LIMIT, args.history):
             times = []
             got = 0
@@ -418,6 +426,7 @@ async def history(
                 f"{', '.join(f'{t:.2f}' for t in times)} s",
                 flush=True,
             )
+        print_profiles(profiles)
         chat.busy = 0
         chat.busy_expected = min(REPLAY_LIMIT, args.history)
         chat.busy_done.clear()
