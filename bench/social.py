@@ -21,7 +21,8 @@ be). Then, in order:
    the `CHAT` stream directly (the gateway's subjects and `ChatRecord`), then
    `NatsBus.replay` of a member's subjects timed (as a resume asks, at most the
    gateway's `REPLAY_LIMIT`, and all of them), and end to end: a member whose
-   socket was cut resumes with `chat_after` and gets them;
+   gateway was killed (SIGKILL) before they were stored resumes through the
+   other gateway with `chat_after` and gets them;
 4. trades: the cluster stopped, a PostgreSQL of its own (the embedded one,
    durable: fsync and synchronous commit on), `--trade-pairs` pairs of
    characters in the world trading for `--trade-seconds` (open, offer x2,
