@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -46,6 +46,7 @@ from realmkit.protocol.client import (
 from realmkit.protocol.events import Corrected
 from realmkit.protocol.frames import ClientFrame, ClientFrameIn
 from realmkit.protocol.inputs import ClientInput
+from realmkit.protocol.social import ChatMessage, ChatSend, Whisper
 from realmkit.replication.client import EntityTable
 
 # Until it knows where it is a light client decodes frames whole; then headers only
@@ -55,6 +56,8 @@ _header = msgspec.msgpack.Decoder(ClientFrame | NOT_FRAMES)
 _encoder = msgspec.msgpack.Encoder()
 MAX_MESSAGE = 1 << 20
 log = logging.getLogger("realmkit.client")
+# What a light client sends.
+Outgoing = ClientInput | KeyframeRequest | Hello | Resume | ChatSend | Whisper
 
 
 class LightClient(Walker):
@@ -67,6 +70,9 @@ class LightClient(Walker):
         self.acks: deque[tuple[int, float]] = deque(maxlen=256)
         self.transfers = 0
         self.transferring = False
+        # Called with each ``chat_message`` and its arrival time (a benchmark's hook:
+        # the client keeps no chat of its own).
+        self.on_chat: Callable[[ChatMessage, float], None] | None = None
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self._table: EntityTable | None = EntityTable()
@@ -134,10 +140,10 @@ class LightClient(Walker):
             pause = min(pause * 2, RESUME_MAX_PAUSE)
         self.closed.set()
 
-    async def send(self, message: ClientInput | KeyframeRequest | Hello | Resume) -> None:
+    async def send(self, message: Outgoing) -> None:
         self._send_now(message)
 
-    def _send_now(self, message: ClientInput | KeyframeRequest | Hello | Resume) -> None:
+    def _send_now(self, message: Outgoing) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send(WSMsgType.BINARY, _encoder.encode(message))
 
@@ -175,6 +181,8 @@ class LightClient(Walker):
                 self.resume_token = message.resume or self.resume_token
                 self.transfers += 1
             else:
+                # Set now: frames may come before ``_greet`` wakes up.
+                self.world = message
                 self._entered.set_result(message)
             self.transferring = False
             self.position = None
@@ -184,6 +192,9 @@ class LightClient(Walker):
         elif isinstance(message, Reconnect):
             self.moved_to = message.url or self.moved_to
             self.reconnects += 1
+        elif isinstance(message, ChatMessage):
+            if self.on_chat is not None:
+                self.on_chat(message, time.monotonic())
         elif isinstance(message, Corrected):
             # The server moved us (a refused move, a respawn): walk on from there.
             self.position = (message.x, message.y, message.z, message.o)
