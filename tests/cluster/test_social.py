@@ -172,6 +172,7 @@ async def test_a_whispered_player_whose_gateway_dies_gets_every_message_once_in_
         await _heard(heard, "whisper", "message 3")
         os.kill(node_pid(cluster.pid, "gateway-1"), signal.SIGKILL)
         await first
+
         async def resumed() -> bool:
             return heard.resumes == 1
 
