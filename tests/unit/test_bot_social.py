@@ -7,6 +7,7 @@ import math
 import random
 from collections import deque
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -107,7 +108,8 @@ def test_a_meeting_call_is_understood_where_it_was_made(x: float, y: float) -> N
     assert math.isclose(point[0], x, abs_tol=0.051)
     assert math.isclose(point[1], y, abs_tol=0.051)
     bx, by = beside(point)
-    assert 0 < math.hypot(bx - point[0], by - point[1]) == BESIDE < TRADE_RANGE
+    assert math.hypot(bx - point[0], by - point[1]) == pytest.approx(BESIDE)
+    assert 0 < BESIDE < TRADE_RANGE
 
 
 def test_other_whispers_are_no_meeting_calls() -> None:
@@ -170,6 +172,9 @@ def test_each_side_offers_once_then_accepts_each_version_until_the_end() -> None
     assert trade_step(_window(), offered=False) is TradeStep.OFFER
     assert trade_step(_window(version=1), offered=True) is TradeStep.ACCEPT
     assert trade_step(_window(version=1, mine=True), offered=True) is TradeStep.WAIT
+    # Tried already: it held, or it was stale and the next version's news will come.
+    assert trade_step(_window(version=1), offered=True, tried=1) is TradeStep.WAIT
+    assert trade_step(_window(version=2), offered=True, tried=1) is TradeStep.ACCEPT
     for state in ("committed", "cancelled"):
         assert trade_step(_window(state=state), offered=False) is TradeStep.DONE
 

@@ -459,8 +459,6 @@ async def run_bot(
             start[1] + radius * math.sin(angle),
         )
         target = home
-        if meet is not None:
-            meet.home = home
         transfers = client.transfers
         while not stop.is_set() and not client.closed.is_set():
             if client.transfers != transfers or client.position is None:
@@ -470,8 +468,6 @@ async def run_bot(
                         await client.wait_frame()
                 transfers = client.transfers
                 home = target = inside(client.world_bounds, *client.position[:2])
-                if meet is not None:
-                    meet.home = home
             # Between transfer_pending and new_world a bot stands still.
             if not client.transferring:
                 # Taken before sending: a frame may answer while the send awaits.

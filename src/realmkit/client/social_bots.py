@@ -5,9 +5,9 @@ says something in one of them every few seconds and whispers to another bot of
 its swarm by name now and then, far within the chat limits (2 messages a second
 per player, 1 per channel). Bots pair up by index within the swarm (the first,
 third... with the one after it): the pair share a home to wander around, and
-every few seconds the first of the pair whispers the second where to meet (its
-home), both walk there and stand (``Rendezvous``), and the first opens a trade
-as soon as the space says they are near enough. Each side offers once (a coin if
+every few seconds the first of the pair stops, whispers the second where it
+stands, and waits there while the second walks up (``Rendezvous``); it opens a
+trade as soon as the space says they are near enough. Each side offers once (a coin if
 it has money, else nothing: an empty trade is a trade) and accepts every version
 of the trade it sees until the trade is committed or cancelled; the first of the
 pair counts how it ended.
@@ -24,7 +24,7 @@ import enum
 import random
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from realmkit.client.game import GameClient
 from realmkit.client.pacing import next_item, pause, until_set
@@ -56,6 +56,10 @@ OPEN_ATTEMPTS = 20
 TRADE_PATIENCE = 10.0
 # The second of a pair stands this far from the first (a trade needs 10 or less).
 BESIDE = 3.0
+# Joining a channel right after entering: its gateway seats it in the chat just
+# after ``new_world``, so the first asks may find it not there yet.
+JOIN_ATTEMPTS = 20
+NOT_SEATED_YET = {"NOT_IN_WORLD", "RATE_LIMITED"}
 # Refusals of an open that pass as the partner comes (not yet in, not yet near).
 NOT_READY = {"TOO_FAR", "OFFLINE", "NOT_FOUND", "NOT_IN_WORLD"}
 # Refusals that the race of two sides offering and accepting at once brings.
@@ -82,11 +86,10 @@ class SocialStats:
 
 class Rendezvous:
     """Where a trading bot is to stand (``point``; None: it wanders) and whether it
-    got there; ``home`` is where it wanders around (``run_bot`` keeps it)."""
+    got there (``run_bot`` walks it there)."""
 
     def __init__(self) -> None:
         self.point: Point | None = None
-        self.home: Point = (0.0, 0.0)
         self.there = asyncio.Event()
 
     def go(self, point: Point) -> None:
@@ -202,14 +205,16 @@ class TradeStep(enum.Enum):
     DONE = "done"
 
 
-def trade_step(window: TradeWindow, offered: bool) -> TradeStep:
+def trade_step(window: TradeWindow, offered: bool, tried: int = -1) -> TradeStep:
     """What a side does seeing ``window``: offer once, then accept each version it
-    has not accepted, until the trade is committed or cancelled."""
+    has not accepted, until the trade is committed or cancelled. A version it
+    ``tried`` to accept already is not tried again: either the accept holds (news
+    will say so) or the version was stale (news of the next will come)."""
     if window.state != "open":
         return TradeStep.DONE
     if not offered:
         return TradeStep.OFFER
-    if not window.mine.accepted:
+    if not window.mine.accepted and window.version != tried:
         return TradeStep.ACCEPT
     return TradeStep.WAIT
 
@@ -217,17 +222,28 @@ def trade_step(window: TradeWindow, offered: bool) -> TradeStep:
 # --- the behaviours ----------------------------------------------------------------
 
 
-async def join_channels(client: GameClient, fail: Fail) -> None:
-    """Join the realm channels the bots talk in."""
+async def join_channels(client: GameClient, stop: asyncio.Event, fail: Fail) -> list[str]:
+    """Join the realm channels the bots talk in; those joined."""
+    joined: list[str] = []
     for channel in CHANNELS:
-        try:
-            await client.social_ask(ChannelJoin(channel), Channels)
-        except (RemoteError, TimeoutError) as exc:
-            fail(exc)
+        for _ in range(JOIN_ATTEMPTS):
+            try:
+                joined = (await client.social_ask(ChannelJoin(channel), Channels)).joined
+                break
+            except RemoteError as exc:
+                if exc.remote_code not in NOT_SEATED_YET:
+                    fail(exc)
+                    break
+            except TimeoutError as exc:
+                fail(exc)
+                break
+            await pause(stop, 0.5)
+    return [c for c in CHANNELS if c in joined]
 
 
 async def chatting(
     client: GameClient,
+    channels: Sequence[str],
     company: Company,
     rng: random.Random,
     stats: SocialStats,
@@ -248,11 +264,11 @@ async def chatting(
             newer = chat_since(client.chat, seen)
             stats.chat_received += heard_from_others(newer, company.name)
             seen = newer[-1].id if newer else seen
-            if loop.time() >= next_say:
+            if loop.time() >= next_say and channels:
                 next_say = loop.time() + rng.uniform(*CHAT_EVERY)
                 text = f"{rng.choice(SAYINGS)} ({stats.chat_sent})"
                 try:
-                    await client.chat_send(rng.choice(CHANNELS), text)
+                    await client.chat_send(rng.choice(channels), text)
                     stats.chat_sent += 1
                 except (RemoteError, TimeoutError) as exc:
                     fail(exc)
@@ -288,7 +304,7 @@ async def lead_trades(
     stop: asyncio.Event,
     fail: Fail,
 ) -> None:
-    """Every few seconds: call the partner to our home, stand there, open a trade and
+    """Every few seconds: stop, call the partner to where we stand, open a trade and
     see it through; count how it ended."""
     await pause(stop, rng.uniform(*FIRST_TRADE))
     while not stop.is_set() and not client.closed.is_set():
@@ -312,8 +328,10 @@ async def _one_trade(
     fail: Fail,
 ) -> str | None:
     """One trade with ``partner``: how it ended, or None if none opened."""
-    point = meet.home
-    meet.go(point)
+    if client.position is None:
+        return None  # between two spaces
+    point = client.position[0], client.position[1]
+    meet.go(point)  # it stops where it is
     if not await _whisper(client, partner, meeting_text(point), stats):
         return None  # not in the world yet: next time
     if not await until_set(meet.there, stop, MEET_PATIENCE):
@@ -387,6 +405,7 @@ async def see_through(
     ``after`` until it ends; its final state ("committed", "cancelled"), cancelled
     after ``patience`` seconds, or None if none opened meanwhile."""
     offered = False
+    tried = -1  # the version it last tried to accept
     window: TradeWindow | None = None
     try:
         async with asyncio.timeout(patience):
@@ -395,9 +414,11 @@ async def see_through(
                 if isinstance(latest, TradeWindow) and latest.trade_id > after:
                     window = newer_window(window, latest)
                 if window is not None:
-                    step = trade_step(window, offered)
+                    step = trade_step(window, offered, tried)
                     if step is TradeStep.DONE:
                         return window.state
+                    if step is TradeStep.ACCEPT:
+                        tried = window.version
                     if step is not TradeStep.WAIT:
                         offered = await _act(client, step, window, fail) or offered
                 if await next_item(client.social_news, stop) is None:
@@ -442,8 +463,8 @@ async def socialise(
 ) -> None:
     """All of a social bot's behaviours, until ``stop``."""
     rng = random.Random(company.index * 7919 + 1)  # noqa: S311 - chatter, not secrets
-    await join_channels(client, fail)
-    tasks = [asyncio.create_task(chatting(client, company, rng, stats, stop, fail))]
+    channels = await join_channels(client, stop, fail)
+    tasks = [asyncio.create_task(chatting(client, channels, company, rng, stats, stop, fail))]
     pair = trade_partner(company.index, company.swarm)
     if pair is not None:
         partner, leads = pair
