@@ -10,8 +10,9 @@ from collections import deque
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 
-from realmkit.cli.tables import refusals
+from realmkit.cli.tables import bots_table, refusals
 from realmkit.client.bots import SwarmStats, summary
 from realmkit.client.social_bots import (
     BESIDE,
@@ -193,3 +194,9 @@ def test_the_summary_reports_the_social_counts() -> None:
     assert (s.trades_committed, s.trades_cancelled) == (3, 1)
     assert refusals(s.whispers_refused) == "OFFLINE 2, NOT_FOUND 1"
     assert refusals({}) == "-"
+    shown = Console(width=200, record=True)
+    shown.print(bots_table(s, live=False))
+    text = shown.export_text()
+    for column in ("chat sent", "heard", "whispers refused", "trades", "cancelled"):
+        assert column in text
+    assert "OFFLINE 2, NOT_FOUND 1" in text

@@ -53,6 +53,7 @@ FIRST_TRADE = (2.0, 4.0)
 # comes; offering and accepting once open.
 MEET_PATIENCE = 20.0
 OPEN_ATTEMPTS = 20
+OPEN_PAUSE = 1.0
 TRADE_PATIENCE = 10.0
 # The second of a pair stands this far from the first (a trade needs 10 or less).
 BESIDE = 3.0
@@ -347,7 +348,7 @@ async def _open(
 ) -> TradeWindow | None:
     """Open a trade with ``partner``, trying while it is on its way."""
     for _ in range(OPEN_ATTEMPTS):
-        await pause(stop, 1.0)  # it walks here meanwhile
+        await pause(stop, OPEN_PAUSE)  # it walks here meanwhile
         if stop.is_set():
             return None
         try:
@@ -387,9 +388,9 @@ async def follow_trades(
         latest = client.social.get("trade")
         after = latest.trade_id if isinstance(latest, TradeWindow) else 0
         try:
-            await see_through(
-                client, after, stop, fail, patience=MEET_PATIENCE + OPEN_ATTEMPTS + TRADE_PATIENCE
-            )
+            # As long as its leader may take to open the trade and see it through.
+            patience = MEET_PATIENCE + OPEN_ATTEMPTS * OPEN_PAUSE + TRADE_PATIENCE
+            await see_through(client, after, stop, fail, patience=patience)
         finally:
             meet.leave()
 
