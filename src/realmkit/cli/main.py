@@ -663,6 +663,17 @@ def bots(
             "next ones there (private to you).",
         ),
     ] = None,
+    social: Annotated[
+        bool,
+        typer.Option(
+            "--social",
+            help="Bots also chat: they join the realm channels general and trade, talk there "
+            "and whisper to other bots of the swarm now and then (within the chat limits), "
+            "and each pair of consecutive bots meets to trade; the summary counts messages "
+            "sent and heard, whispers refused and trades committed or cancelled. Social "
+            "bots are full clients.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run bots that log in, walk between waypoints and fight; report latency and traffic.
@@ -696,6 +707,7 @@ def bots(
             tag=swarm_tag,
             probes=probes,
             tokens=str(tokens) if tokens is not None else None,
+            social=social,
         )
         return uvloop.run(_bots(count, url, options, live=not as_json))
 
@@ -743,6 +755,7 @@ async def _bots(
             tag=options.tag,
             probes=options.probes,
             tokens=Path(options.tokens) if options.tokens is not None else None,
+            social=options.social,
         )
     )
     if live:

@@ -320,8 +320,22 @@ def bots_table(s: SwarmSummary, *, live: bool) -> Table:
     if s.resumes:
         table.add_column("resumes")
         cells.append(str(s.resumes))
+    if s.chat_sent or s.chat_received or s.whispers_refused:
+        for column in ("chat sent", "heard", "whispers refused"):
+            table.add_column(column)
+        cells += [str(s.chat_sent), str(s.chat_received), refusals(s.whispers_refused)]
+    if s.trades_committed or s.trades_cancelled:
+        for column in ("trades", "cancelled"):
+            table.add_column(column)
+        cells += [str(s.trades_committed), str(s.trades_cancelled)]
     table.add_row(*cells)
     return table
+
+
+def refusals(by_code: dict[str, int]) -> str:
+    """``OFFLINE 3, NOT_FOUND 1``: refusals by code, the most first (``-``: none)."""
+    ranked = sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{code} {n}" for code, n in ranked) or "-"
 
 
 # --- the live view (realmkit up) --------------------------------------------------------
@@ -360,6 +374,10 @@ def _bots_line(s: SwarmSummary) -> Text:
         )
     if s.in_parties:
         line += f" · in parties {s.in_parties}"
+    if s.chat_sent or s.chat_received:
+        line += f" · chat sent {s.chat_sent}, heard {s.chat_received}"
+    if s.trades_committed or s.trades_cancelled:
+        line += f" · trades {s.trades_committed} (cancelled {s.trades_cancelled})"
     return Text(line, no_wrap=True, overflow="ellipsis")
 
 

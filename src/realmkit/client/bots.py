@@ -22,6 +22,11 @@ benchmark measures the server rather than its load generator. Bots that queue or
 form parties are full clients. Every bot measures latency
 from the frames' acks.
 
+With ``social``, every bot is a full client that also joins the realm channels
+``general`` and ``trade``, talks there and whispers to other bots of the swarm
+now and then, and trades with its neighbour (``social_bots``); the summary
+counts messages sent and heard, whispers refused and trades as they ended.
+
 With ``tokens`` (a file), bots log in with the refresh token a previous swarm
 left there for their account (no password hash: a returning player), falling
 back to the password when it is refused, and the swarm leaves the next tokens
@@ -50,7 +55,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import aiohttp
 import msgspec
@@ -59,12 +63,12 @@ from picows import WSError
 from realmkit.client.game import GameClient
 from realmkit.client.light import LightClient
 from realmkit.client.login import LoginClient
+from realmkit.client.pacing import next_item, pause
+from realmkit.client.social_bots import Company, Rendezvous, SocialStats, pair_seed, socialise
 from realmkit.content.schema import Bounds
 from realmkit.errors import RemoteError
 from realmkit.procs import write_private
 from realmkit.protocol.client import RoleName
-
-T = TypeVar("T")
 
 STEP_SECONDS = 0.1
 MARGIN = 10.0  # bots keep this far inside the map's edges
@@ -142,6 +146,7 @@ class SwarmOptions(msgspec.Struct, frozen=True):
     tag: str = ""
     probes: int | None = None
     tokens: str | None = None
+    social: bool = False
 
 
 class SwarmStats:
@@ -173,6 +178,7 @@ class SwarmStats:
         self.at_mark = 0  # bots in the world when the window started
         self._frames_at_mark = 0
         self._bytes_at_mark = 0
+        self.social = SocialStats()  # chat and trades (``social``)
 
     def mark(self) -> None:
         """Start the measuring window now: counts and latencies from here on."""
@@ -238,6 +244,13 @@ class SwarmSummary(msgspec.Struct, frozen=True):
     refreshed: int = 0
     in_window: int = 0  # bots in the world when the window started
     resumes: int = 0  # bots that resumed through another gateway by themselves
+    # Social bots: messages sent and heard from others, whispers refused by code,
+    # trades as they ended.
+    chat_sent: int = 0
+    chat_received: int = 0
+    whispers_refused: dict[str, int] = {}
+    trades_committed: int = 0
+    trades_cancelled: int = 0
 
 
 def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
@@ -271,6 +284,11 @@ def summary(stats: SwarmStats, bots: int) -> SwarmSummary:
         queue_wait_p50_s=round(sorted(stats.queue_waits)[len(stats.queue_waits) // 2], 1)
         if stats.queue_waits
         else 0.0,
+        chat_sent=stats.social.chat_sent,
+        chat_received=stats.social.chat_received,
+        whispers_refused=dict(sorted(stats.social.whispers_refused.items())),
+        trades_committed=stats.social.trades_committed,
+        trades_cancelled=stats.social.trades_cancelled,
     )
 
 
@@ -290,7 +308,7 @@ async def form_party(
     """Bot ``index``'s part in its party of ``size``: True if it leads (and queues)."""
     leader = index - index % size
     if index != leader:
-        invitation = await _next(client.invitations, stop)
+        invitation = await next_item(client.invitations, stop)
         if invitation is not None:
             try:
                 await client.party_accept(invitation.party_id)
@@ -309,7 +327,7 @@ async def form_party(
                 if exc.remote_code not in NOT_THERE_YET:
                     stats.fail(exc)
                     break
-                await _pause(stop, 1.0)  # it has not entered the world yet
+                await pause(stop, 1.0)  # it has not entered the world yet
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(PARTY_PATIENCE):  # then it queues with who came
             while len(client.party.members) < size and not stop.is_set():
@@ -339,36 +357,18 @@ async def queueing(
         except RemoteError as exc:
             if exc.remote_code != "ALREADY_QUEUED":  # a requeue after a called-off match
                 stats.fail(exc)
-                await _pause(stop, 2.0)
+                await pause(stop, 2.0)
                 continue
-        proposal = await _next(client.proposals, stop)
+        proposal = await next_item(client.proposals, stop)
         if proposal is None:
             return
         stats.proposals += 1
         stats.queue_waits.append(time.monotonic() - queued_at)
         with contextlib.suppress(RemoteError):
             await client.accept(proposal.match_id)
-        result = await _next(client.results, stop)
+        result = await next_item(client.results, stop)
         if result is not None and result.outcome != "cancelled":
             stats.matches += 1
-
-
-async def _next(queue: asyncio.Queue[T], stop: asyncio.Event) -> T | None:
-    """The next item of ``queue``, or None once ``stop`` is set."""
-    getting = asyncio.ensure_future(queue.get())
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    if getting.done():
-        return getting.result()
-    getting.cancel()
-    return None
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await stop.wait()
 
 
 async def run_bot(
@@ -384,8 +384,14 @@ async def run_bot(
     tag: str = "",
     light: bool = False,
     tokens: dict[str, str] | None = None,
+    social: range | None = None,
 ) -> None:
+    """Bot ``index``: enter, wander and fight until ``stop``; with ``queue`` and
+    ``party`` play matches too, and with ``social`` (the swarm's indexes) chat,
+    whisper and trade with the others (``social_bots``)."""
     rng = random.Random(index)  # noqa: S311 - wandering, not secrets
+    # A trading pair shares a home, so its meetings are short walks.
+    home_rng = rng if social is None else random.Random(pair_seed(index, social))  # noqa: S311
     api = LoginClient(login_url, http)
     account = bot_account(index, tag)
 
@@ -415,7 +421,7 @@ async def run_bot(
         client.follow()  # through a gateway's restart or loss: resumed, not stopped
         return client
 
-    light = light and queue is None and party < 2
+    light = light and queue is None and party < 2 and social is None
     client = await _retrying(enter, stop)
     stats.connected += 1
     stats.entered += 1
@@ -433,12 +439,20 @@ async def run_bot(
                 await queueing(full, queue, bot_roles(index), stats, stop, leads)
 
         queueing_task = asyncio.create_task(play_together())
+    meet: Rendezvous | None = None
+    social_task = None
+    if isinstance(client, GameClient) and social is not None:
+        meet = Rendezvous()
+        company = Company(index, social, lambda i: bot_name(i, tag))
+        social_task = asyncio.create_task(
+            socialise(client, company, meet, stats.social, stop, stats.fail)
+        )
     try:
         async with asyncio.timeout(10):
             while client.position is None:
                 await client.wait_frame()
         start = client.position
-        angle, radius = rng.uniform(0, math.tau), spread * math.sqrt(rng.random())
+        angle, radius = home_rng.uniform(0, math.tau), spread * math.sqrt(home_rng.random())
         home = inside(
             client.world_bounds,
             start[0] + radius * math.cos(angle),
@@ -458,7 +472,13 @@ async def run_bot(
             if not client.transferring:
                 # Taken before sending: a frame may answer while the send awaits.
                 sending_at = time.monotonic()
-                if await client.walk_towards(*target, speed=SPEED, step_seconds=STEP_SECONDS):
+                meeting = meet.point if meet is not None else None
+                goal = target if meeting is None else inside(client.world_bounds, *meeting)
+                arrived = await client.walk_towards(*goal, speed=SPEED, step_seconds=STEP_SECONDS)
+                if meet is not None and meeting is not None:
+                    if arrived:  # and stands there until the meeting is over
+                        meet.arrived()
+                elif arrived:
                     angle = rng.uniform(0, math.tau)
                     radius = rng.uniform(0, WANDER)
                     target = inside(
@@ -494,8 +514,11 @@ async def run_bot(
     finally:
         stats.resumes += client.resumes - resumes_seen
         stats.connected -= 1
-        if queueing_task is not None:
-            queueing_task.cancel()
+        behaviours = [t for t in (queueing_task, social_task) if t is not None]
+        for task in behaviours:
+            task.cancel()
+        # Their last counts (what the social bots heard) made before the summary.
+        await asyncio.gather(*behaviours, return_exceptions=True)
         await client.close()
 
 
@@ -545,12 +568,15 @@ async def run_swarm(
     tag: str = "",
     probes: int | None = None,
     tokens: Path | None = None,
+    social: bool = False,
 ) -> SwarmSummary:
     """Run bots ``first`` .. ``first + count - 1`` until ``duration`` passes or ``stop`` is set.
 
     ``tag`` names their accounts and characters (``bot_<tag>_<n>``): swarms
     running at once need different tags (the CLI draws one per swarm). With
-    ``probes``, the bots after the first ``probes`` are light clients."""
+    ``probes``, the bots after the first ``probes`` are light clients. With
+    ``social``, every bot is a full client that also chats, whispers and trades
+    with the others of the swarm."""
     stop = stop or asyncio.Event()
     stats = stats or SwarmStats()
     held = read_tokens(tokens) if tokens is not None else None
@@ -576,6 +602,7 @@ async def run_swarm(
                     tag,
                     light=probes is not None and index >= probes,
                     tokens=held,
+                    social=range(first, first + count) if social else None,
                 )
             except Exception as exc:  # a bot's failure of any kind is counted and shown
                 stats.fail(exc)
