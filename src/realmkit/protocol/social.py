@@ -116,6 +116,8 @@ class Ignore(_Ask, frozen=True, tag="ignore"):
 
 
 class Unignore(_Ask, frozen=True, tag="unignore"):
+    """No longer ignore ``name``. Reply: ``friends``."""
+
     name: Target
 
 
@@ -157,14 +159,20 @@ class GuildLeave(_Ask, frozen=True, tag="guild_leave"):
 
 
 class GuildKick(_Ask, frozen=True, tag="guild_kick"):
+    """Put a member of a lower rank out of the guild (officers and the leader)."""
+
     name: Target
 
 
 class GuildPromote(_Ask, frozen=True, tag="guild_promote"):
+    """Raise a member one rank, up to below your own (initiate, member, officer)."""
+
     name: Target
 
 
 class GuildDemote(_Ask, frozen=True, tag="guild_demote"):
+    """Lower a member of a rank below yours one rank."""
+
     name: Target
 
 
@@ -243,7 +251,7 @@ class TradeAccept(_Ask, frozen=True, tag="trade_accept"):
 
 
 class TradeCancel(_Ask, frozen=True, tag="trade_cancel"):
-    pass
+    """Call your open trade off: nothing moves. Both get ``trade`` (cancelled)."""
 
 
 SocialMessage = (

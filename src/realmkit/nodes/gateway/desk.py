@@ -10,11 +10,17 @@ player hears (friends, guild, channels) is read again into the gateway's chat
 gateways.
 
 Trades need both players in the same space, standing within ``TRADE_RANGE``:
-asked of the space when the trade opens and before each accept. Leaving the
-world or moving to another space cancels an open trade (``left``); the commit
-itself checks that both are still where the trade opened (epochs), so a crash
-or a transfer the gateway did not see cancels it too. Nothing is ever half
-traded: the swap is one transaction of compare-and-sets.
+asked of the space when the trade opens and before each accept (a side that
+walked away is cancelled by the next accept). Leaving the world or moving to
+another space cancels an open trade (``left``), and so does coming back into
+the world (``seated``: after a lost gateway); the commit itself checks that
+both are still where the trade opened (epochs), so a crash or a transfer the
+gateway did not see cancels it too. Nothing is ever half traded: the swap is
+one transaction of compare-and-sets. Opening a trade asks nothing of the other
+player: it gets the window and may cancel it.
+
+Refusals are told to the player as its error code and a sentence meant for it
+(``_for_player``), never the store's wording with ids.
 """
 
 from __future__ import annotations
@@ -148,7 +154,7 @@ class Desk:
         except RealmkitError as exc:
             if isinstance(exc, RemoteError):
                 return ErrorFrame(exc.remote_code, exc.remote_message)
-            return ErrorFrame(exc.code, exc.message)
+            return ErrorFrame(exc.code, _for_player(exc))
 
     def forget(self, character_id: int) -> None:
         self._buckets.pop(character_id, None)
@@ -446,10 +452,25 @@ class Desk:
                 await self._tell([side], await self.window(view, side))
 
     async def seated(self, character_id: int) -> None:
-        """Entering the world: unread mail is told."""
+        """Entering the world (or coming back after a lost gateway): a trade left open
+        is cancelled, unread mail is told."""
+        await self.left(character_id, "came back into the world")
         box = await self.mailbox(character_id)
         if any(not e.read for e in box.mails):
             await self._tell([character_id], box)
+
+
+# What players are told of the store's refusals whose own words are for operators.
+_PLAYER_WORDS = {
+    "OWNERSHIP_CHANGED": "that item is not yours (any more)",
+    "GUILD_RANK_TOO_LOW": "your guild rank does not allow that",
+    "ALREADY_EXISTS": "that exists already (a name taken, a friend or request already there)",
+    "STALE_EPOCH": "you moved meanwhile: the trade was called off",
+}
+
+
+def _for_player(exc: RealmkitError) -> str:
+    return _PLAYER_WORDS.get(exc.code, exc.message)
 
 
 def _check_text(field: str, text: str, *, lines: bool, empty: bool = False) -> None:

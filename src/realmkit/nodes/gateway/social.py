@@ -209,7 +209,11 @@ class Social:
             self.parties[ctx.party_id].add(cid)
         if ctx.guild_id:
             self.guilds[ctx.guild_id].add(cid)
-            self.rosters[ctx.guild_id] = roster = {*ctx.guild_mates, cid}
+            roster = {*ctx.guild_mates, cid}
+            for gone in self.rosters.get(ctx.guild_id, set()) - roster:
+                if self.guild_of.get(gone) == ctx.guild_id:
+                    del self.guild_of[gone]  # left the guild: no more its mates' news
+            self.rosters[ctx.guild_id] = roster
             for mate in roster:
                 self.guild_of[mate] = ctx.guild_id
         for friend in ctx.friends:
