@@ -10,8 +10,8 @@ player hears (friends, guild, channels) is read again into the gateway's chat
 gateways.
 
 Trades need both players in the same space, standing within ``TRADE_RANGE``:
-asked of the space when the trade opens and before each accept (a side that
-walked away is cancelled by the next accept). Leaving the world or moving to
+asked of the space when the trade opens and before each offer and accept (a
+side that walked away ends the trade at the next one). Leaving the world or moving to
 another space cancels an open trade (``left``), and so does coming back into
 the world (``seated``: after a lost gateway); the commit itself checks that
 both are still where the trade opened (epochs), so a crash or a transfer the
@@ -391,15 +391,16 @@ class Desk:
             held = await self.trades.open_of(me)
             if held is None:
                 raise NotFound("trade", me, "you are in no open trade")
-            if isinstance(m, TradeOffer):
-                view = await self.trades.offer(held.trade_id, me, m.items, m.money)
-            elif isinstance(m, TradeAccept):
-                try:
+            if isinstance(m, TradeOffer | TradeAccept):
+                try:  # a side that walked away (or left) ends the trade here
                     await self._near(held.a.character_id, held.b.character_id)
                 except Conflict as exc:
                     view = await self.trades.cancel(held.trade_id, me, exc.message)
                 else:
-                    view = await self.trades.accept(held.trade_id, me, m.version)
+                    if isinstance(m, TradeOffer):
+                        view = await self.trades.offer(held.trade_id, me, m.items, m.money)
+                    else:
+                        view = await self.trades.accept(held.trade_id, me, m.version)
             else:
                 view = await self.trades.cancel(held.trade_id, me, "cancelled")
         other_id = view.other(me).character_id

@@ -104,6 +104,8 @@ class Social:
         self.realm_names: dict[int, str] = {}
         self._follow: Subscription | None = None
         self._listener: Listener | None = None
+        self._encoded_seq = 0
+        self._encoded: dict[tuple[bool, bool], bytes] = {}
         self.delivered = 0
         self.sent = 0
         self.refused = 0
@@ -371,11 +373,19 @@ class Social:
         if not own and r.sender_id in m.ctx.ignored:
             return
         m.last_id = stored.seq
-        sender = r.sender if r.realm_id == m.ctx.realm_id else f"{r.sender}-{r.realm}"
-        to = r.to if own else ""
-        data = msgspec.msgpack.encode(
-            ChatMessage(stored.seq, stored.at_ms, r.channel, sender, r.text, to)
-        )
+        # One encoding per message and way of showing it (the sender's realm named or
+        # not; the sender's own copy names whom it whispered), for every member.
+        if self._encoded_seq != stored.seq:
+            self._encoded_seq, self._encoded = stored.seq, {}
+        key = (r.realm_id == m.ctx.realm_id, own)
+        data = self._encoded.get(key)
+        if data is None:
+            sender = r.sender if key[0] else f"{r.sender}-{r.realm}"
+            data = self._encoded[key] = msgspec.msgpack.encode(
+                ChatMessage(
+                    stored.seq, stored.at_ms, r.channel, sender, r.text, r.to if own else ""
+                )
+            )
         self.delivered += 1
         self.send(m.character_id, data)
 
