@@ -70,10 +70,15 @@ async def _host(cluster, client: GameClient) -> str:  # type: ignore[no-untyped-
 
 
 async def _heard(client: GameClient, channel: str, text: str) -> None:
-    async with asyncio.timeout(WAIT):
-        while not any(m.channel == channel and m.text == text for m in client.chat):
-            client.chat_arrived.clear()
-            await client.chat_arrived.wait()
+    """Wait until ``client`` got ``text`` in ``channel``; else fail saying what it got."""
+    try:
+        async with asyncio.timeout(WAIT):
+            while not any(m.channel == channel and m.text == text for m in client.chat):
+                client.chat_arrived.clear()
+                await client.chat_arrived.wait()
+    except TimeoutError:
+        got = [(m.channel, m.text) for m in client.chat]
+        raise AssertionError(f"{text!r} never came in {channel}; it got {got[-10:]}") from None
 
 
 async def _split_azure(cluster, bus, client: GameClient) -> None:  # type: ignore[no-untyped-def]
