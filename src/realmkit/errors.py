@@ -612,9 +612,11 @@ class MoneyCapReached(Conflict):
 class MailboxFull(Conflict):
     code = "MAILBOX_FULL"
 
-    def __init__(self, character_id: int, size: int) -> None:
+    def __init__(self, character_id: int, size: int, *, from_one_sender: bool = False) -> None:
         super().__init__(
-            f"the mailbox of character {character_id} is full ({size} mails)",
+            f"the recipient has {size} unread letters from you already"
+            if from_one_sender
+            else f"the mailbox of character {character_id} is full ({size} mails)",
             character_id=character_id,
             size=size,
         )

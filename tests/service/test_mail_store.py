@@ -24,7 +24,7 @@ from realmkit.errors import (
 )
 from realmkit.social.trade import MONEY_CAP
 from realmkit.store.characters import CharacterRepo, ItemRepo
-from realmkit.store.mail import MAILBOX_SIZE, MailRepo, Returned
+from realmkit.store.mail import FROM_ONE_SENDER, MAILBOX_SIZE, MailRepo, Returned
 from realmkit.store.postgres import Database
 
 
@@ -334,3 +334,17 @@ async def test_a_mail_waits_to_go_back_to_a_full_mailbox(db: Database) -> None:
         )
     assert await mail.return_expired() == [Returned(sent.mail_id, a, b)]
     assert await owners(db, ids) == {ids[0]: (None, sent.mail_id)}
+
+
+async def test_one_sender_cannot_fill_a_mailbox_alone(db: Database) -> None:
+    """Past ``FROM_ONE_SENDER`` unread letters from one sender the next is refused;
+    another sender still gets through, and reading one lets the first write again."""
+    _, (aria, bran, cato) = await _players(db, 3)
+    a, b, c = aria.character_id, bran.character_id, cato.character_id
+    mail = MailRepo(db)
+    sent = [await mail.send(a, b, f"note {i}") for i in range(FROM_ONE_SENDER)]
+    with pytest.raises(MailboxFull, match="unread letters from you"):
+        await mail.send(a, b, "one more")
+    await mail.send(c, b, "from someone else")
+    await mail.read(b, sent[0].mail_id)
+    await mail.send(a, b, "now there is room")

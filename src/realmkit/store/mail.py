@@ -36,6 +36,8 @@ from realmkit.store.postgres import ConnectionLike, Database, ErrorFactory, tran
 
 MAX_ATTACHMENTS = MAX_ITEMS
 MAILBOX_SIZE = 100
+# Unread letters one sender may have in another's mailbox: nobody fills it alone.
+FROM_ONE_SENDER = 20
 SUBJECT_LENGTH = 64  # the schema's CHECKs
 BODY_LENGTH = 1000
 DAY_S = 86_400.0
@@ -148,7 +150,8 @@ class MailRepo:
         """Send a mail, its items and money leaving the sender in the same transaction.
 
         ``OwnershipChanged`` if the sender does not own one of the items,
-        ``NotEnoughMoney`` for an overdraft, ``MailboxFull``: nothing changes.
+        ``NotEnoughMoney`` for an overdraft, ``MailboxFull`` (also when the sender
+        has ``FROM_ONE_SENDER`` unread letters there already): nothing changes.
         """
         items = list(item_ids)
         if sender_id == recipient_id:
@@ -166,11 +169,18 @@ class MailRepo:
             for who in (sender_id, recipient_id):
                 if who not in found:
                     raise NotFound("character", who)
-            held = await conn.fetchval(
-                "SELECT count(*) FROM social.mail WHERE recipient_id = $1", recipient_id
+            counted = await conn.fetchrow(
+                "SELECT count(*), count(*) FILTER (WHERE sender_id = $2 AND read_at IS NULL "
+                "AND NOT returned) FROM social.mail WHERE recipient_id = $1",
+                recipient_id,
+                sender_id,
             )
+            assert counted is not None  # an aggregate has a row
+            held, unread_from_sender = counted
             if held >= MAILBOX_SIZE:
                 raise MailboxFull(recipient_id, MAILBOX_SIZE)
+            if unread_from_sender >= FROM_ONE_SENDER:
+                raise MailboxFull(recipient_id, FROM_ONE_SENDER, from_one_sender=True)
             if money:
                 await add_money(conn, sender_id, -money)
             mail_id = await conn.fetchval(
