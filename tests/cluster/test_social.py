@@ -152,7 +152,9 @@ async def test_whispers_and_channels_reach_players_on_every_gateway_node_and_rea
         await bert.chat_send("party", "pull in 3")
         await _heard(anna, "party", "pull in 3")
 
-        made = await anna.social_ask(GuildCreate("Dawn Riders"), GuildState)
+        made = await anna.social_ask(
+            GuildCreate("Dawn Riders"), GuildState, lambda g: g.guild_id > 0
+        )
         assert [(g.name, g.rank) for g in made.members] == [("Anna", 0)]
         await anna.social_ask(GuildInvite("Bert"), GuildState)
         async with asyncio.timeout(WAIT):
@@ -160,21 +162,27 @@ async def test_whispers_and_channels_reach_players_on_every_gateway_node_and_rea
                 await bert.social_news.get()
         assert isinstance(asked, GuildInvitation)
         assert (asked.guild, asked.inviter) == ("Dawn Riders", "Anna")
-        joined = await bert.social_ask(GuildAnswer(asked.guild_id, True), GuildState)
+        joined = await bert.social_ask(
+            GuildAnswer(asked.guild_id, True), GuildState, lambda g: len(g.members) == 2
+        )
         assert sorted(g.name for g in joined.members) == ["Anna", "Bert"]
         await bert.chat_send("guild", "for the guild")
         await _heard(anna, "guild", "for the guild")
         assert not cora.chat_in("guild")
         assert {g.name: g.rank for g in joined.members} == {"Anna": 0, "Bert": 3}, "initiate"
-        await anna.social_ask(GuildPromote("Bert"), GuildState)
-        promoted = await anna.social_ask(GuildPromote("Bert"), GuildState)
+        # News of the guild crosses replies (a member's change is told to every other):
+        # each reply is told from them by what it says.
+        await anna.social_ask(GuildPromote("Bert"), GuildState, _bert_is(2))
+        promoted = await anna.social_ask(GuildPromote("Bert"), GuildState, _bert_is(1))
         assert {g.name: g.rank for g in promoted.members} == {"Anna": 0, "Bert": 1}
-        motd = await bert.social_ask(GuildMotd("Raid at eight"), GuildState)
+        motd = await bert.social_ask(
+            GuildMotd("Raid at eight"), GuildState, lambda g: g.motd == "Raid at eight"
+        )
         assert motd.motd == "Raid at eight", "an officer sets the message of the day"
         with pytest.raises(RemoteError) as low:
             await bert.social_ask(GuildKick("Anna"), GuildState)
         assert low.value.remote_code == "GUILD_RANK_TOO_LOW"
-        kicked = await anna.social_ask(GuildKick("Bert"), GuildState)
+        kicked = await anna.social_ask(GuildKick("Bert"), GuildState, lambda g: len(g.members) == 1)
         assert [g.name for g in kicked.members] == ["Anna"]
         await _news(bert, GuildState, lambda g: g.guild_id == 0)
         with pytest.raises(RemoteError) as out:
@@ -369,6 +377,14 @@ async def _grant(cluster, client: GameClient, count: int, money: int) -> list[in
     return await grant(cluster.database_url, client.character_id, count, money)
 
 
+def _bert_is(rank: int) -> Callable[[GuildState], bool]:
+    return lambda g: {m.name: m.rank for m in g.members}.get("Bert") == rank
+
+
+def _gives(items: list[int], money: int) -> Callable[[TradeWindow], bool]:
+    return lambda w: [i.item_id for i in w.mine.items] == items and w.mine.money == money
+
+
 async def _owner(cluster, item_id: int) -> int | None:  # type: ignore[no-untyped-def]
     rows = await fetch(
         cluster.database_url,
@@ -414,19 +430,27 @@ async def test_a_trade_swaps_both_offers_at_once_and_mail_carries_items_and_mone
         granted = await conservation(cluster.database_url)
         assert granted.items == before.items + 3
 
-        opened = await tess.social_ask(TradeOpen("Udo"), TradeWindow)
+        opened = await tess.social_ask(TradeOpen("Udo"), TradeWindow, lambda w: w.version == 0)
         assert (opened.partner, opened.state) == ("Udo", "open")
         await _news(udo, TradeWindow, lambda w: w.partner == "Tess")
-        offered = await tess.social_ask(TradeOffer([a], 30), TradeWindow)
-        await tess.social_ask(TradeAccept(offered.version), TradeWindow)
-        countered = await udo.social_ask(TradeOffer([c], 0), TradeWindow)
+        # Each side's window is told the other's changes too: a reply is told from
+        # them by what it says.
+        offered = await tess.social_ask(TradeOffer([a], 30), TradeWindow, _gives([a], 30))
+        await tess.social_ask(TradeAccept(offered.version), TradeWindow, lambda w: w.mine.accepted)
+        countered = await udo.social_ask(TradeOffer([c], 0), TradeWindow, _gives([c], 0))
         assert countered.version > offered.version
         assert not countered.theirs.accepted, "a changed offer resets both accepts"
         with pytest.raises(RemoteError) as stale:
             await udo.social_ask(TradeAccept(offered.version), TradeWindow)
         assert stale.value.remote_code == "STALE_OFFER"
-        await tess.social_ask(TradeAccept(countered.version), TradeWindow)
-        done = await udo.social_ask(TradeAccept(countered.version), TradeWindow)
+        await tess.social_ask(
+            TradeAccept(countered.version),
+            TradeWindow,
+            lambda w: w.mine.accepted and w.version == countered.version,
+        )
+        done = await udo.social_ask(
+            TradeAccept(countered.version), TradeWindow, lambda w: w.state != "open"
+        )
         assert done.state == "committed", done
         told = await _news(tess, TradeWindow, lambda w: w.state == "committed")
         assert [i.item_id for i in told.theirs.items] == [c]
@@ -485,8 +509,10 @@ async def test_a_world_node_killed_mid_chat_trades_and_mail_loses_and_doubles_no
         given = await _grant(cluster, xena, 6, 300)
         kept = await conservation(cluster.database_url)
         opened = await xena.social_ask(TradeOpen("Yuri"), TradeWindow)
-        offered = await xena.social_ask(TradeOffer(given[:2], 40), TradeWindow)
-        await yuri.social_ask(TradeAccept(offered.version), TradeWindow)
+        offered = await xena.social_ask(
+            TradeOffer(given[:2], 40), TradeWindow, _gives(given[:2], 40)
+        )
+        await yuri.social_ask(TradeAccept(offered.version), TradeWindow, lambda w: w.mine.accepted)
         node = await _host(cluster, xena)
         stop = asyncio.Event()
 

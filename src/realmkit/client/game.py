@@ -519,10 +519,18 @@ class GameClient(Walker):
         reply: ChatMessage = await self._ask(ChatSend(channel, text), _own_chat(channel, text))
         return reply
 
-    async def social_ask(self, message: SocialMessage, expect: type[T]) -> T:
+    async def social_ask(
+        self, message: SocialMessage, expect: type[T], match: Callable[[T], bool] | None = None
+    ) -> T:
         """Any other social message and its reply of type ``expect`` (``friends``,
-        ``guild``, ``mailbox``, ``trade``, ``channels``, ``who_result``)."""
-        reply: T = await self._ask(message, expect)
+        ``guild``, ``mailbox``, ``trade``, ``channels``, ``who_result``). The gateway
+        also sends those types unasked (another player's change of a guild or a trade):
+        ``match`` tells the reply from them when news may cross it."""
+
+        def answers(m: object) -> bool:
+            return type(m) is expect and (match is None or match(m))
+
+        reply: T = await self._ask(message, answers)
         return reply
 
     def chat_in(self, channel: str) -> list[ChatMessage]:
