@@ -29,7 +29,7 @@ from realmkit.errors import (
     WrongChannelPassword,
 )
 from realmkit.social.channel import BUILTIN, check_channel, check_password
-from realmkit.store.friends import lock_characters
+from realmkit.store.friends import advisory_locks
 from realmkit.store.postgres import ConnectionLike, Database, translated
 
 MAX_CHANNELS = 10
@@ -129,7 +129,7 @@ class ChannelRepo:
             "channel_members_character_id_fkey": lambda: NotFound("character", character_id),
         }
         async with self.db.transaction() as conn:
-            await lock_characters(conn, "channels", [character_id])
+            await advisory_locks(conn, "channels", [character_id])
             home = await conn.fetchval(
                 "SELECT realm_id FROM characters.characters WHERE character_id = $1", character_id
             )

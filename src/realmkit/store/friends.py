@@ -85,7 +85,7 @@ class Resolved(msgspec.Struct, frozen=True):
     name: str
 
 
-async def lock_characters(conn: ConnectionLike, what: str, ids: Sequence[int]) -> None:
+async def advisory_locks(conn: ConnectionLike, what: str, ids: Sequence[int]) -> None:
     """Hold ``what``'s advisory lock of each character until the transaction ends,
     taken in id order so that two changes of the same pair never deadlock."""
     for character_id in sorted(set(ids)):
@@ -172,7 +172,7 @@ class FriendRepo:
         if from_id == to_id:
             raise InvalidInput("friend", "not oneself")
         async with self.db.transaction() as conn:
-            await lock_characters(conn, "friends", [from_id, to_id])
+            await advisory_locks(conn, "friends", [from_id, to_id])
             await _pools(conn, from_id, to_id)
             if await _ignores(conn, to_id, from_id):
                 raise Ignored(from_id, to_id)
@@ -216,7 +216,7 @@ class FriendRepo:
         """Accept or decline ``from_id``'s request to ``character_id``; True when they
         are friends now. ``NotFound`` without such a request, ``FriendsFull``."""
         async with self.db.transaction() as conn:
-            await lock_characters(conn, "friends", [character_id, from_id])
+            await advisory_locks(conn, "friends", [character_id, from_id])
             asked = await conn.fetchval(
                 "DELETE FROM social.friend_requests WHERE from_id = $1 AND to_id = $2 RETURNING 1",
                 from_id,
@@ -277,7 +277,7 @@ class FriendRepo:
         async with self.db.transaction() as conn:
             # The friends' locks: a request racing this ignore is either dropped by it
             # or refused after it, never left behind.
-            await lock_characters(conn, "friends", [character_id, ignored_id])
+            await advisory_locks(conn, "friends", [character_id, ignored_id])
             if await _ignores(conn, character_id, ignored_id):
                 return
             count = await conn.fetchval(

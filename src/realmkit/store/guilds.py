@@ -35,7 +35,7 @@ from realmkit.social.guild import (
     new_rank,
     require,
 )
-from realmkit.store.friends import lock_characters
+from realmkit.store.friends import advisory_locks
 from realmkit.store.postgres import ConnectionLike, Database, translated
 
 MAX_MEMBERS = 500
@@ -222,7 +222,7 @@ class GuildRepo:
                 raise AlreadyInGuild(target_id)
             if len(guild.members) >= MAX_MEMBERS:
                 raise GuildFull(guild.guild_id, MAX_MEMBERS)
-            await lock_characters(conn, "guild-invites", [target_id])
+            await advisory_locks(conn, "guild-invites", [target_id])
             waiting = await conn.fetchval(
                 "SELECT count(*) FILTER (WHERE expires_at > now() AND guild_id <> $2) FROM "
                 "social.guild_invites WHERE character_id = $1",

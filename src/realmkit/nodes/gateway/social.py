@@ -46,7 +46,6 @@ from realmkit.protocol.social import (
     Friends,
     GuildState,
     Presence,
-    SocialNews,
     Whisper,
 )
 from realmkit.social.chat import ChatGuard, Refusal
@@ -64,7 +63,6 @@ REPLAY_LIMIT = 10_000
 PRESENCE_CHANNEL = "realmkit_presence"
 
 Send = Callable[[int, bytes], None]
-SocialReply = ErrorFrame | SocialNews
 
 
 class Member:
