@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from realmkit.auth.limits import TokenBucket
+from realmkit.errors import InvalidInput
 
 MAX_TEXT: Final = 255
 # (rate per second, burst)
@@ -37,6 +38,16 @@ def check_text(text: str) -> None:
         raise Refusal("TEXT_TOO_LONG", f"a message is 1 to {MAX_TEXT} characters")
     if not text.isprintable() or not text.strip():
         raise Refusal("BAD_MESSAGE", "a message is printable characters, not only spaces")
+
+
+def check_written(field: str, text: str, *, lines: bool = False, blank: bool = False) -> None:
+    """What a player writes outside chat (a letter's subject and body, a guild's
+    message of the day): printable characters, line breaks too where ``lines``, and
+    not only spaces unless ``blank``; else ``InvalidInput`` naming ``field``."""
+    if not (text.replace("\n", "") if lines else text).isprintable():
+        raise InvalidInput(field, "printable characters only")
+    if not blank and not text.strip():
+        raise InvalidInput(field, "not blank")
 
 
 class ChatGuard:

@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realmkit.social.chat import MAX_TEXT, PER_CHANNEL, PER_PLAYER, ChatGuard, Refusal
+from realmkit.errors import InvalidInput
+from realmkit.social.chat import (
+    MAX_TEXT,
+    PER_CHANNEL,
+    PER_PLAYER,
+    ChatGuard,
+    Refusal,
+    check_written,
+)
 
 
 def _refused(guard: ChatGuard, channel: str, text: str, now: float, wall: float) -> str | None:
@@ -25,6 +33,20 @@ def test_text_must_be_printable_and_short() -> None:
     assert _refused(guard, "trade", "   ", 0.0, 0.0) == "BAD_MESSAGE"
     assert _refused(guard, "trade", "bell\x07", 0.0, 0.0) == "BAD_MESSAGE"
     assert _refused(guard, "trade", "x" * MAX_TEXT, 0.0, 0.0) is None
+
+
+def test_letters_and_messages_of_the_day_are_printable() -> None:
+    check_written("body", "line one\nline two", lines=True, blank=True)
+    check_written("body", "", lines=True, blank=True)
+    check_written("motd", "", blank=True)
+    with pytest.raises(InvalidInput, match="subject: not blank"):
+        check_written("subject", "   ")
+    with pytest.raises(InvalidInput, match="printable"):
+        check_written("subject", "two\nlines")
+    with pytest.raises(InvalidInput, match="printable"):
+        check_written("motd", "nul\x00", blank=True)
+    with pytest.raises(InvalidInput, match="printable"):
+        check_written("body", "bell\x07", lines=True, blank=True)
 
 
 def test_a_mute_holds_until_it_expires_and_says_how_long() -> None:

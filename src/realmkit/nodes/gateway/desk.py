@@ -98,7 +98,7 @@ from realmkit.protocol.social import (
     WhoResult,
 )
 from realmkit.settings import SocialSettings
-from realmkit.social.chat import Refusal
+from realmkit.social.chat import Refusal, check_written
 from realmkit.social.trade import TradeView
 from realmkit.store.chat import ChannelRepo
 from realmkit.store.friends import FriendRepo
@@ -294,7 +294,7 @@ class Desk:
             after = None
             await self._tell([i for i in gone.member_ids if i != me], GuildState())
         elif isinstance(m, GuildMotd):
-            _check_text("motd", m.text, lines=False, empty=True)
+            check_written("motd", m.text, blank=True)
             after = await self.guilds.set_motd(me, m.text)
         else:
             after = before
@@ -323,8 +323,8 @@ class Desk:
         if isinstance(m, MailSend):
             # A letter is words too: a mute holds it, and an ignorer is not written to.
             self.social.check_unmuted(me)
-            _check_text("subject", m.subject, lines=False)
-            _check_text("body", m.body, lines=True)
+            check_written("subject", m.subject)
+            check_written("body", m.body, lines=True, blank=True)
             to = await self.friends.resolve(ctx.realm_id, m.to)
             if await self.friends.ignores(to.character_id, me):
                 raise Ignored(me, to.character_id, m.to)
@@ -472,16 +472,6 @@ _PLAYER_WORDS = {
 
 def _for_player(exc: RealmkitError) -> str:
     return _PLAYER_WORDS.get(exc.code, exc.message)
-
-
-def _check_text(field: str, text: str, *, lines: bool, empty: bool = False) -> None:
-    """Printable characters (and line breaks where ``lines``), not blank unless
-    ``empty`` allows it."""
-    shown = text.replace("\n", "") if lines else text
-    if not shown.isprintable():
-        raise InvalidInput(field, "printable characters only")
-    if not empty and field != "body" and not text.strip():
-        raise InvalidInput(field, "not blank")
 
 
 def _guild_state(guild: GuildRow | None) -> GuildState:
