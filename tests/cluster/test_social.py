@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -54,7 +53,6 @@ from realmkit.protocol.social import (
 
 T = TypeVar("T")
 WAIT = 30.0
-RESUME_GRACE = 4.0  # the cluster tests' [instances] resume_grace
 CONTINENT = 1
 BORDER = 280.0
 
@@ -282,17 +280,34 @@ async def test_friends_see_each_other_come_and_go_and_the_ignored_are_refused(
             await fay.whisper("Gil", "are you there?")
         assert refused.value.remote_code == "IGNORED"
 
-        # Gil's gateway dies: Gil shows offline only once its resume grace is over.
+        # Gil's gateway dies: Gil shows offline only once its seat is given up (the
+        # leader does so after its resume grace), not when its socket is lost.
         seen = len(fay.presence)
-        killed = time.monotonic()
         os.kill(node_pid(cluster.pid, "gateway-2"), signal.SIGKILL)
 
-        async def offline_again() -> bool:
+        def told_offline() -> bool:
             return any(p.name == "Gil" and not p.online for p in list(fay.presence)[seen:])
 
+        async def seat() -> str:
+            rows = await fetch(
+                cluster.database_url,
+                "SELECT state FROM characters.player_assignments WHERE character_id = $1",
+                gil.character_id,
+            )
+            return str(rows[0]["state"])
+
+        async with asyncio.timeout(WAIT):
+            await gil.closed.wait()
+        with pytest.raises(RemoteError) as waiting:  # its seat waits for a resume:
+            await fay.whisper("Gil", "still there?")  # not OFFLINE (Gil ignores Fay)
+        assert waiting.value.remote_code == "IGNORED"
+        assert not told_offline(), "told offline while its seat waits for a resume"
+
+        async def offline_again() -> bool:
+            return told_offline()
+
         await eventually(offline_again, WAIT, "Fay was told Gil went offline after its grace")
-        # The grace counts from the gateway's last heartbeat (each second) before it died.
-        assert time.monotonic() - killed >= RESUME_GRACE - 1.5
+        assert await seat() == "offline"
     finally:
         for c in (fay, gil):
             await c.close()
