@@ -91,6 +91,12 @@ class BenchGateway(GatewayNode):
             sock, Reply(NewWorld(cid, first.instance_id, first.map_id, 20, self.bounds)), player
         )
 
+    async def _leave(self, p: Player) -> None:
+        # No chat, desk or space behind this gateway: a leaving client is only forgotten.
+        if self.players.get(p.character_id) is p:
+            del self.players[p.character_id]
+            self.fanout.left(p.conn.replica, p.character_id)
+
 
 async def serve_gateway(nats_url: str, port: int, stats_port: int, first: SpaceFrame) -> None:
     """The bench gateway, its frames from NATS, and ``/mark`` and ``/stats`` on
