@@ -9,6 +9,7 @@ import pytest
 
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import IllegalTransition
+from realmkit.settings import load_settings
 from realmkit.supervision.policy import Child, ChildState, RestartPolicy, Supervision
 from realmkit.supervision.reviver import Reviver
 
@@ -103,3 +104,16 @@ async def test_a_child_exiting_while_running_is_restarted(
     """Without a shutdown the same exit is a crash: restarted after the backoff."""
     said = await _exit_of(False, caplog, tmp_path)
     assert "world-1 exited with 0; restarting in 0.5s" in said
+
+
+def test_children_are_told_the_data_folder_up_was_given(tmp_path: Path) -> None:
+    """``realmkit up --data-dir DIR``: every node it starts reads the same folder
+    (its backups, its metrics targets), not the node file's default; before, the
+    children fell back to ``.realmkit`` under the working directory."""
+    folder = tmp_path / "elsewhere"
+    reviver = Reviver(
+        ["backup-1"], Endpoints("nats://x", "postgresql://x"), tmp_path, data_dir=folder
+    )
+    child = load_settings(None, reviver.child_env())
+    assert child.data_path == folder.resolve()
+    assert child.backup_path == folder.resolve() / "backups"

@@ -333,7 +333,11 @@ async def _run_nodes(
         settings.data_path.mkdir(parents=True, exist_ok=True)
         write_private(pid_file, str(os.getpid()))
         reviver = Reviver(
-            [n.name for n in settings.nodes], endpoints, settings.data_path / "logs", config=config
+            [n.name for n in settings.nodes],
+            endpoints,
+            settings.data_path / "logs",
+            config=config,
+            data_dir=settings.data_path,
         )
         stop = asyncio.Event()
 

@@ -38,6 +38,7 @@ class Reviver:
         log_dir: Path,
         *,
         config: Path | None = None,
+        data_dir: Path | None = None,
         policy: RestartPolicy | None = None,
     ) -> None:
         self.name = "reviver"
@@ -45,6 +46,7 @@ class Reviver:
         self.endpoints = endpoints
         self.log_dir = log_dir
         self.config = config
+        self.data_dir = data_dir
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -106,14 +108,23 @@ class Reviver:
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
 
-    async def _spawn(self, name: str) -> None:
+    def child_env(self) -> dict[str, str]:
+        """What a child is told over this process's environment: the engines, the
+        node file and the data folder this supervisor was started with (``up
+        --data-dir`` too, so that every node's backups, metrics targets and
+        launched nodes land in that folder, not in the node file's default)."""
         env = {
             "REALMKIT_NATS_URL": self.endpoints.nats_url,
             "REALMKIT_DATABASE_URL": self.endpoints.database_url,
         }
         if self.config is not None:
             env["REALMKIT_CONFIG"] = str(self.config)
-        proc = await start_node(name, self.log_dir / f"{name}.log", env=env)
+        if self.data_dir is not None:
+            env["REALMKIT_DATA_DIR"] = str(self.data_dir)
+        return env
+
+    async def _spawn(self, name: str) -> None:
+        proc = await start_node(name, self.log_dir / f"{name}.log", env=self.child_env())
         self._procs[name] = proc
         self.supervision.started(name, proc.pid, time.monotonic())
         log.info("started %s (pid %d)", name, proc.pid)
