@@ -108,3 +108,22 @@ async def test_the_backup_node_takes_a_verified_base_backup_and_streams_wal(
             runner.invoke, app, ["backup", "verify", "20000101T000000"]
         )
         assert missing.exit_code != 0
+
+        # A backup the node did not take (`realmkit backup create`) is verified by the
+        # node too, and shown so: it was stored as "not verified".
+        created = await asyncio.to_thread(runner.invoke, app, ["backup", "create", "--json"])
+        assert created.exit_code == 0, created.output
+        taken = json.loads(created.output)["backup_id"]
+
+        async def verified_by_node() -> bool:
+            conn = await asyncpg.connect(database_url)
+            try:
+                row = await conn.fetchrow(
+                    "SELECT backup_id, backup_verified FROM ops.backup_checks WHERE node_id = $1",
+                    "backup-1",
+                )
+            finally:
+                await conn.close()
+            return row is not None and row["backup_id"] == taken and row["backup_verified"] is True
+
+        await eventually(verified_by_node, WAIT, "the command's backup verified by the node")

@@ -89,7 +89,10 @@ def _cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, nats_url: st
     monkeypatch.setenv("REALMKIT_DATABASE_URL", url)
     monkeypatch.setenv("REALMKIT_NATS_URL", nats_url)
     monkeypatch.setenv("REALMKIT_CONFIG", str(tmp_path / "realmkit.toml"))
-    (tmp_path / "realmkit.toml").write_text(f'[backup]\nfolder = "{tmp_path / "backups"}"\n')
+    (tmp_path / "realmkit.toml").write_text(
+        f'[backup]\nfolder = "{tmp_path / "backups"}"\n\n'
+        '[[nodes]]\nname = "backup-1"\nrole = "backup"\n'
+    )
 
 
 @pytest.mark.slow
@@ -145,6 +148,11 @@ async def test_a_good_backup_passes_and_a_broken_one_is_reported_failed(
     assert result["characters"] == 3
     assert await db.fetchval("SELECT count(*) FROM characters.characters") == 5
     _assert_no_scratch(folder)
+    [summary] = await BackupSummaryRepo(db).summaries()
+    assert summary.check_seconds == pytest.approx(result["seconds"]), (
+        "the command's check is what realmkit status shows now",
+        summary,
+    )
 
     # Break the backup: the characters table's file is gone from Barman's copy.
     relation = await db.fetchval("SELECT pg_relation_filepath('characters.characters')")

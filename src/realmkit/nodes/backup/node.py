@@ -158,10 +158,17 @@ class BackupNode:
 
     async def _record_found(self, backups: list[BackupInfo]) -> None:
         """A latest backup the node did not take (``realmkit backup create``, retention
-        removing the one recorded) goes in the summary, not verified by the node."""
+        removing the one recorded) is verified here too and goes in the summary."""
         done = [b for b in backups if b.status == "DONE"]
         if done and done[0].backup_id != self._recorded_backup:
-            await self._record_backup(done[0].backup_id, backups, verified=None)
+            backup_id = done[0].backup_id
+            try:
+                await self.barman.verify(backup_id)
+                verified = True
+            except RealmkitError as exc:
+                log.error("backup %s FAILED its verification: %s", backup_id, exc.message)
+                verified = False
+            await self._record_backup(backup_id, backups, verified=verified)
 
     async def _record_backup(
         self, backup_id: str, backups: list[BackupInfo], *, verified: bool | None
