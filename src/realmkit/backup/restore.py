@@ -43,7 +43,8 @@ def choose(backups: list[tuple[str, str, float]], target: datetime | None) -> st
         oldest = min((e for e, _ in done), default=0.0)
         raise NotFound(
             "backup",
-            "none"
+            "none finished yet (the backup node takes one when it starts; "
+            "`realmkit backup create` takes one now)"
             if not done
             else f"ending before {target}; the oldest ended at "
             f"{datetime.fromtimestamp(oldest, UTC).isoformat(timespec='seconds')}",

@@ -102,7 +102,20 @@ def backup_verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check every file of a backup against its manifest (pg_verifybackup)."""
-    run(ctx, as_json, lambda s: run_async(lambda: _barman(s, offline=True).verify(backup_id)))
+
+    async def verify(settings: Settings) -> str:
+        barman = _barman(settings, offline=True)
+        chosen = backup_id
+        if chosen == "latest":
+            from realmkit.backup.restore import choose
+
+            chosen = choose(
+                [(b.backup_id, b.status, b.end_time) for b in await barman.list()], None
+            )
+        await barman.verify(chosen)
+        return chosen
+
+    backup_id = run(ctx, as_json, lambda s: run_async(lambda: verify(s)))
     if as_json:
         print_json({"backup_id": backup_id, "verified": True})
     else:

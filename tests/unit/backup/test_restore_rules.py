@@ -31,6 +31,12 @@ def test_a_moment_before_every_backup_names_the_oldest() -> None:
         choose([("b1", "DONE", T.timestamp() + 60)], T)
 
 
+def test_no_finished_backup_says_how_to_get_one() -> None:
+    """Before the first backup: what to do, not a backup named 'none'."""
+    with pytest.raises(NotFound, match="realmkit backup create"):
+        choose([("b1", "STARTED", 0.0)], None)
+
+
 def test_a_moment_past_the_wal_kept_says_what_to_do() -> None:
     """The replay ending before the moment is told with the way out."""
     log = (
