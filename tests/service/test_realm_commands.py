@@ -12,8 +12,8 @@ from realmkit import realms
 from realmkit.bus import subjects
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import Conflict, ContentError, InvalidInput, NotFound
+from realmkit.nodes.content import Scope, SpaceContent
 from realmkit.nodes.packs import PackCache
-from realmkit.nodes.world.content import Scope, SpaceContent
 from realmkit.protocol.cluster import PatchActivated
 from realmkit.realms import PatchTarget
 from realmkit.seed import seed_if_empty

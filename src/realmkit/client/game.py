@@ -65,6 +65,10 @@ from realmkit.protocol.social import (
     WHISPER,
     ChatMessage,
     ChatSend,
+    Inventory,
+    InventoryRequest,
+    Names,
+    NamesRequest,
     Presence,
     SocialMessage,
     SocialNews,
@@ -523,15 +527,25 @@ class GameClient(Walker):
         self, message: SocialMessage, expect: type[T], match: Callable[[T], bool] | None = None
     ) -> T:
         """Any other social message and its reply of type ``expect`` (``friends``,
-        ``guild``, ``mailbox``, ``trade``, ``channels``, ``who_result``). The gateway
-        also sends those types unasked (another player's change of a guild or a trade):
-        ``match`` tells the reply from them when news may cross it."""
+        ``guild``, ``mailbox``, ``trade``, ``channels``, ``who_result``, ``names``,
+        ``inventory``). The gateway also sends some of those types unasked (another
+        player's change of a guild or a trade): ``match`` tells the reply from them
+        when news may cross it."""
 
         def answers(m: object) -> bool:
             return type(m) is expect and (match is None or match(m))
 
         reply: T = await self._ask(message, answers)
         return reply
+
+    async def names(self, ids: Sequence[int]) -> Names:
+        """The names and levels of the characters among these entity ids (1 to 64;
+        creatures' ids and unknown ones are left out of the reply)."""
+        return await self.social_ask(NamesRequest(list(ids)), Names)
+
+    async def inventory(self) -> Inventory:
+        """Your character's money and the items it owns."""
+        return await self.social_ask(InventoryRequest(), Inventory)
 
     def chat_in(self, channel: str) -> list[ChatMessage]:
         return [m for m in self.chat if m.channel == channel]

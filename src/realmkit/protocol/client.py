@@ -10,13 +10,15 @@ Client -> gateway: ``hello`` or ``resume``, the inputs of ``realmkit.protocol.in
 queue messages (``queue_join``, ``queue_leave``, ``queue_status``,
 ``match_accept``, ``match_decline``), the party messages (``party_invite``,
 ``party_accept``, ``party_decline``, ``party_leave``), and the social messages of
-``realmkit.protocol.social`` (chat, friends, ``who``, guilds, mail, trades).
+``realmkit.protocol.social`` (chat, friends, ``who``, guilds, mail, trades, and
+the lookups ``names`` and ``inventory``).
 Gateway -> client: ``new_world``, ``frame`` (see ``protocol.frames``),
 ``transfer_pending``, the sim's player events (``chat``, ``correct``,
 ``rejected``, ``loot``, ``died``, ``portal``), ``queue_status``,
 ``match_proposal``, ``match_result``, ``party``, ``party_invitation``, ``announce``,
 the social news of ``realmkit.protocol.social`` (``chat_message``, ``presence``,
-``friends``, ``guild``, ``mailbox``, ``trade``...), ``error``,
+``friends``, ``who_result``, ``guild``, ``mailbox``, ``trade``, ``names``,
+``inventory``...), ``error``,
 ``reconnect`` (the gateway is stopping: resume elsewhere, then closed with 4003).
 
 Every message has an example, as JSON and as its exact msgpack bytes, in

@@ -1,5 +1,7 @@
 """The social part of the client protocol: chat channels, whispers, friends and
-presence, ``who``, guilds, mail and trades (part of ``protocol.client``).
+presence, ``who``, guilds, mail and trades, and what a client looks up to draw
+what it sees (the ``names`` of characters, its own ``inventory``) (part of
+``protocol.client``).
 
 Say and yell stay spatial (``protocol.inputs.Say``, answered by the space's
 ``chat`` event). Everything here is served by the player's gateway for the
@@ -35,6 +37,10 @@ RowId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
 Level = Annotated[int, msgspec.Meta(ge=1, le=255)]
 Money = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 MAX_ATTACHMENTS = 12
+# The ids of entities in frames: characters (positive, their character id) and
+# creatures (negative, see ``realmkit.sim.space``).
+EntityId = Annotated[int, msgspec.Meta(ge=-(2**62), le=2**62)]
+MAX_NAMES = 64
 ItemIds = Annotated[list[RowId], msgspec.Meta(max_length=MAX_ATTACHMENTS)]
 
 PARTY = "party"
@@ -227,6 +233,22 @@ class MailDelete(_Ask, frozen=True, tag="mail_delete"):
     mail_id: RowId
 
 
+# --- names and inventory -------------------------------------------------------------------
+
+
+class NamesRequest(_Ask, frozen=True, tag="names"):
+    """The names and levels of the characters among ``ids`` (1 to 64 entity ids seen
+    in frames: characters of any realm; creatures' ids are left out of the reply,
+    their names are in the realm's content). Reply: ``names``."""
+
+    ids: Annotated[list[EntityId], msgspec.Meta(min_length=1, max_length=MAX_NAMES)]
+
+
+class InventoryRequest(_Ask, frozen=True, tag="inventory"):
+    """The items your character owns (not those attached to mail) and its money.
+    Reply: ``inventory``."""
+
+
 # --- trades ---------------------------------------------------------------------------------
 
 
@@ -281,6 +303,8 @@ SocialMessage = (
     | MailRead
     | MailTake
     | MailDelete
+    | NamesRequest
+    | InventoryRequest
     | TradeOpen
     | TradeOffer
     | TradeAccept
@@ -428,6 +452,33 @@ class MailArrived(_News, frozen=True, tag="mail_arrived"):
     subject: str
 
 
+class NameEntry(msgspec.Struct, frozen=True):
+    id: int
+    name: str  # ``Name``, or ``Name-Realm`` for a character of another realm
+    level: int
+
+
+class Names(_News, frozen=True, tag="names"):
+    """The characters asked for by ``names`` (ids that are no character left out).
+    A level may lag the world by a minute."""
+
+    names: list[NameEntry]
+
+
+class InventoryItem(msgspec.Struct, frozen=True):
+    item_id: int
+    template_id: int
+    count: int
+
+
+class Inventory(_News, frozen=True, tag="inventory"):
+    """Your character's money and the items it owns, by ``item_id`` (templates are in
+    the realm's content)."""
+
+    money: int
+    items: list[InventoryItem]
+
+
 class TradeSide(msgspec.Struct, frozen=True):
     items: list[MailItem] = []
     money: int = 0
@@ -459,6 +510,8 @@ SocialNews = (
     | Mailbox
     | Letter
     | MailArrived
+    | Names
+    | Inventory
     | TradeWindow
 )
 

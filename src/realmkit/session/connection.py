@@ -19,7 +19,8 @@ player to another space. Rules:
   matchmakers once the player has been in the world, transfers included (a
   match starts with one), as requests for the character this session
   authenticated (never an id from the client); so do the social messages
-  (chat, friends, guilds, mail, trades), to the gateway's social service;
+  (chat, friends, guilds, mail, trades, and the ``names`` and ``inventory``
+  lookups), to the gateway's social service;
 - inputs are forwarded only IN_WORLD; during ENTERING (also during a
   transfer, from ``transfer_pending`` until ``new_world``) they are dropped:
   the client reports its position again in the new space;
@@ -128,7 +129,8 @@ class AskMatchmaker(msgspec.Struct, frozen=True):
 
 
 class AskSocial(msgspec.Struct, frozen=True):
-    """A chat, friends, guild, mail or trade message, for this session's character."""
+    """A chat, friends, guild, mail, trade, names or inventory message, for this
+    session's character."""
 
     message: SocialMessage
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import msgspec
 
 from realmkit.errors import Ignored, NotFound, NotOnline
+from realmkit.social.names import NameCard
 from realmkit.store.postgres import Database
 
 
@@ -118,6 +119,25 @@ class SocialRepo:
                 seen_from,
             )
         return {r["character_id"]: r["name"] for r in rows}
+
+    async def cards(self, ids: Sequence[int]) -> dict[int, NameCard]:
+        """The name, realm and level of these characters, of any realm (ids that are
+        no character left out)."""
+        if not ids:
+            return {}
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT c.character_id, c.name, c.realm_id, r.name AS realm, c.level "
+                "FROM characters.characters c JOIN auth.realmlist r USING (realm_id) "
+                "WHERE c.character_id = ANY($1::bigint[])",
+                list(ids),
+            )
+        return {
+            r["character_id"]: NameCard(
+                r["character_id"], r["name"], r["realm_id"], r["realm"], r["level"]
+            )
+            for r in rows
+        }
 
     async def realm_names(self) -> dict[int, str]:
         async with self.db.connection() as conn:

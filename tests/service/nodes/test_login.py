@@ -28,6 +28,7 @@ from realmkit.settings import DEFAULT_SETTINGS, EngineSettings, LoginSettings, N
 from realmkit.store.accounts import MAX_LINES
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
+from realmkit.store.patches import PatchRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import RealmStatus
 
@@ -386,3 +387,66 @@ async def test_bot_accounts_are_made_in_postgresql_past_the_sign_up_limit(
             "POST", "/api/register", {"username": "stranger_5", "password": "x" * 12}
         )
         assert (status, body["error"]["code"]) == (429, "RATE_LIMITED")
+
+
+async def test_a_realms_content_is_public_and_follows_its_active_patch(
+    api: Api, db: Database, realm_id: int
+) -> None:
+    """`GET /api/realms/{id}/content` answers without a bearer what a client draws the
+    realm with, from its game's pack: maps with bounds, portals, spawn points and zones,
+    creatures, items and spells (no spawns, loot or damage). With the version it holds
+    (If-None-Match) a client gets 304; once a patch is activated on the realm, the
+    content is the patched one under a new tag. An unknown realm is 404."""
+    pack = load_pack(classic_pack_path())
+    async with api.session.get(f"{api.base}/api/realms/{realm_id}/content") as resp:
+        assert resp.status == 200
+        assert resp.content_type == "application/json"
+        etag = resp.headers["ETag"]
+        body = await resp.json()
+    assert (body["realm_id"], body["pack"], body["patch_id"]) == (realm_id, pack.info.name, 0)
+    continent = next(m for m in body["maps"] if m["id"] == 1)
+    base_map = pack.maps[1]
+    assert (continent["name"], continent["kind"]) == (base_map.name, "continent")
+    assert continent["bounds"]["max_x"] == base_map.bounds.max_x
+    assert [(p["name"], p["to_map"], p["area"]["min_x"]) for p in continent["portals"]] == [
+        (p.name, p.to_map, p.area.min_x) for p in base_map.portals
+    ]
+    assert [s["name"] for s in continent["spawn_points"]] == [s.name for s in base_map.spawn_points]
+    assert [z["name"] for z in continent["zones"]] == [z.name for z in base_map.zones]
+    assert {m["id"] for m in body["maps"]} == set(pack.maps)
+    wolf = pack.creatures[1]
+    assert body["creatures"][0] == {"id": 1, "name": wolf.name, "level": wolf.level, "hp": wolf.hp}
+    assert [c["id"] for c in body["creatures"]] == sorted(pack.creatures)
+    assert [(i["id"], i["name"], i["quality"], i["slot"]) for i in body["items"]] == [
+        (i.id, i.name, i.quality, i.slot) for _, i in sorted(pack.items.items())
+    ]
+    assert [(s["id"], s["name"], s["range"]) for s in body["spells"]] == [
+        (s.id, s.name, s.range) for _, s in sorted(pack.spells.items())
+    ]
+    assert body["player"]["spells"] == pack.player.spells
+    assert all(set(c) == {"id", "name", "level", "hp"} for c in body["creatures"])
+    text = str(body)
+    assert "loot" not in text
+    assert "spawns" not in text
+    assert "127.0.0.1" not in text
+
+    held = {"If-None-Match": etag}
+    async with api.session.get(f"{api.base}/api/realms/{realm_id}/content", headers=held) as resp:
+        assert resp.status == 304
+
+    patches = PatchRepo(db)
+    patch = await patches.create("classic", "tougher", {"creatures": {"1": {"hp": 777}}}, None)
+    await patches.activate(await ClusterRepo(db).realm(realm_id), patch.patch_id)
+    async with api.session.get(f"{api.base}/api/realms/{realm_id}/content", headers=held) as resp:
+        assert resp.status == 200
+        assert resp.headers["ETag"] != etag
+        patched = await resp.json()
+    assert patched["patch_id"] == patch.patch_id
+    assert patched["creatures"][0]["hp"] == 777
+    assert patched["creatures"][1:] == body["creatures"][1:]
+
+    status, missing = await api.call("GET", f"/api/realms/{realm_id + 1000}/content")
+    assert status == 404
+    assert missing["error"]["code"] == "NOT_FOUND"
+    status, _ = await api.call("GET", "/api/realms/azure/content")
+    assert status == 400

@@ -1,5 +1,13 @@
 """The social desk of a gateway: friends, ignore lists, ``who``, realm channels,
-guilds, mail and trades, for the characters its sockets authenticated.
+guilds, mail and trades, and the lookups of what a client draws (``names`` of the
+characters it sees, its own ``inventory``), for the characters its sockets
+authenticated.
+
+Names are public: any character's, of any realm, is answered (nothing else of
+it), from the gateway's ``NameBook`` (a bounded LRU, a minute fresh), so a
+crowd asking who stands around reads PostgreSQL once per character a minute, not
+per request. The inventory is the asking character's own, read as the store has
+it (the world saves loot as it drops).
 
 Each message is served here against PostgreSQL (the stores of ``realmkit.store``
 keep every rule under a lock or a constraint) and answered to its player; the
@@ -74,6 +82,9 @@ from realmkit.protocol.social import (
     GuildRoster,
     GuildState,
     Ignore,
+    Inventory,
+    InventoryItem,
+    InventoryRequest,
     Letter,
     MailArrived,
     Mailbox,
@@ -84,6 +95,9 @@ from realmkit.protocol.social import (
     MailRead,
     MailSend,
     MailTake,
+    NameEntry,
+    Names,
+    NamesRequest,
     SocialMessage,
     SocialNews,
     TradeAccept,
@@ -99,7 +113,9 @@ from realmkit.protocol.social import (
 )
 from realmkit.settings import SocialSettings
 from realmkit.social.chat import Refusal, check_written
+from realmkit.social.names import NameBook
 from realmkit.social.trade import TradeView
+from realmkit.store.characters import ItemRepo
 from realmkit.store.chat import ChannelRepo
 from realmkit.store.friends import FriendRepo
 from realmkit.store.guilds import GuildRepo, GuildRow
@@ -132,6 +148,8 @@ class Desk:
         self.guilds = GuildRepo(db)
         self.mail = MailRepo(db, lifetime_s=settings.mail_seconds)
         self.trades = TradeRepo(db)
+        self.items = ItemRepo(db)
+        self.name_book = NameBook()
         self._buckets: dict[int, TokenBucket] = {}
 
     # --- one message ------------------------------------------------------------------
@@ -195,6 +213,10 @@ class Desk:
             return await self._guild(ctx, m)
         if isinstance(m, MailSend | MailList | MailRead | MailTake | MailDelete):
             return await self._mail(ctx, m)
+        if isinstance(m, NamesRequest):
+            return await self.names(m.ids, ctx.realm_id)
+        if isinstance(m, InventoryRequest):
+            return await self.inventory(me)
         if isinstance(m, TradeOpen | TradeOffer | TradeAccept | TradeCancel):
             return await self._trade(ctx, m)
         return ErrorFrame("BAD_MESSAGE", "chat goes to the chat")  # whispers: Social.say
@@ -376,6 +398,30 @@ class Desk:
         """Names as ``seen_by`` says them (``Name-Realm`` from another realm)."""
         ctx = self.social.context_of(seen_by) or await self.social.repo.context(seen_by)
         return await self.social.repo.names(ids, ctx.realm_id)
+
+    # --- names and inventory ------------------------------------------------------------
+
+    async def names(self, ids: Sequence[int], realm_id: int) -> Names:
+        """The characters among ``ids`` as a player of ``realm_id`` names them."""
+        known, missing = self.name_book.lookup(ids, time.monotonic())
+        if missing:
+            found = await self.social.repo.cards(missing)
+            self.name_book.learn(missing, found, time.monotonic())
+            known.update(found)
+        return Names(
+            [
+                NameEntry(i, known[i].seen_from(realm_id), known[i].level)
+                for i in dict.fromkeys(ids)
+                if i in known
+            ]
+        )
+
+    async def inventory(self, character_id: int) -> Inventory:
+        owned = await self.items.owned_by(character_id)
+        return Inventory(
+            await self.mail.money(character_id),
+            [InventoryItem(i.item_id, i.template_id, i.stack_count) for i in owned],
+        )
 
     # --- trades -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
     POST   /api/refresh                           {refresh} -> Session (no password)
     POST   /api/logout                            {refresh} -> 204 (its family revoked)
     GET    /api/realms                            -> [RealmInfo]
+    GET    /api/realms/{realm_id}/content         -> RealmContent (public; ETag)
     GET    /api/realms/{realm_id}/characters      -> [CharacterInfo]      (bearer)
     POST   /api/realms/{realm_id}/characters      {name} -> CharacterInfo (bearer)
     DELETE /api/characters/{character_id}         -> 204                  (bearer)
@@ -51,6 +52,7 @@ from realmkit.errors import (
 )
 from realmkit.nodes.http import body_as, errors_as_json, int_param, json_response
 from realmkit.nodes.keyring import Keyring
+from realmkit.nodes.login.content import RealmContents
 from realmkit.nodes.login.hashing import HashLine
 from realmkit.nodes.login.metrics import LoginMetrics
 from realmkit.protocol.login import (
@@ -77,6 +79,8 @@ DEFAULT_LIMITS = LoginSettings()
 REFRESH_BYTES = 32
 REFRESH_SECONDS = 30 * 24 * 3600.0
 REFRESH_FAILURES = (60, 60.0)
+# How long a browser may use a realm's content without asking (a patch shows after).
+CONTENT_MAX_AGE = 60
 
 # What ``GET /`` lists (the README's list too): method, path, what it answers.
 ROUTES = (
@@ -85,6 +89,11 @@ ROUTES = (
     ("POST", "/api/refresh", "{refresh} -> session: log in again without the password"),
     ("POST", "/api/logout", "{refresh} -> 204: that refresh token and its successors revoked"),
     ("GET", "/api/realms", "the realm list"),
+    (
+        "GET",
+        "/api/realms/{realm_id}/content",
+        "what a client draws the realm's game with: maps, creatures, items, spells",
+    ),
     ("GET", "/api/realms/{realm_id}/characters", "your characters there (bearer)"),
     ("POST", "/api/realms/{realm_id}/characters", "{name} -> a new character (bearer)"),
     ("DELETE", "/api/characters/{character_id}", "delete it, 204 (bearer)"),
@@ -139,6 +148,7 @@ class LoginApi:
         # Tokens are 256 random bits: this limit slows a client that keeps presenting
         # stale ones, not a guesser; wide enough for many clients behind one address.
         self.refresh_failures = FailureLimiter(*REFRESH_FAILURES)
+        self.contents = RealmContents(db)
 
     def app(self, metrics: LoginMetrics | None = None) -> web.Application:
         # Measured outside the errors' translation: the status the client got.
@@ -151,6 +161,7 @@ class LoginApi:
                 web.post("/api/refresh", self.refresh),
                 web.post("/api/logout", self.logout),
                 web.get("/api/realms", self.realms),
+                web.get("/api/realms/{realm_id}/content", self.content),
                 web.get("/api/realms/{realm_id}/characters", self.list_characters),
                 web.post("/api/realms/{realm_id}/characters", self.create_character),
                 web.delete("/api/characters/{character_id}", self.delete_character),
@@ -276,6 +287,15 @@ class LoginApi:
                 for r in await self.cluster.listing()
             ]
         )
+
+    async def content(self, request: web.Request) -> web.Response:
+        """The realm's content as its spaces run it now: public, no bearer; a client
+        holding the version (``If-None-Match``) gets 304."""
+        served = await self.contents.of(int_param(request, "realm_id"))
+        headers = {"ETag": served.etag, "Cache-Control": f"public, max-age={CONTENT_MAX_AGE}"}
+        if served.etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=served.body, content_type="application/json", headers=headers)
 
     async def list_characters(self, request: web.Request) -> web.Response:
         account_id = await self._account_of(request)

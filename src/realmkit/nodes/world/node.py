@@ -38,10 +38,10 @@ from realmkit.content.schema import ContentPack
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import NotFound, RealmkitError, StaleEpoch
 from realmkit.lifecycle.node import NodeEvent
+from realmkit.nodes.content import Scope, SpaceContent, Version
 from realmkit.nodes.metrics import node_registry
 from realmkit.nodes.packs import PackCache
 from realmkit.nodes.presence import mark_stopped
-from realmkit.nodes.world.content import Scope, SpaceContent, Version
 from realmkit.nodes.world.crossings import Crossings
 from realmkit.nodes.world.metrics import WorldMetrics
 from realmkit.nodes.world.runner import SpaceRunner

@@ -49,7 +49,7 @@ from realmkit.cells.handover import Resends
 from realmkit.cells.partition import Partition
 from realmkit.content.schema import ContentPack
 from realmkit.errors import Conflict, ContentError, RealmkitError, RemoteError, Unavailable
-from realmkit.nodes.world.content import Scope, Version
+from realmkit.nodes.content import Scope, Version
 from realmkit.nodes.world.crossings import Crossings
 from realmkit.nodes.world.metrics import SpaceMeter, detached_meter
 from realmkit.protocol.cells import (

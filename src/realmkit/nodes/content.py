@@ -6,6 +6,9 @@ PostgreSQL says which patch is active; a ``PatchActivated`` message on NATS
 only tells the node to look now (it also looks every few seconds, so a
 missed message delays a patch, never loses it). Resolved packs are cached
 per (pack, patch, phase): many spaces of one realm share one.
+
+World nodes run it; the login node shows clients the same content
+(``GET /api/realms/{realm_id}/content``, ``nodes.login.content``).
 """
 
 from __future__ import annotations
