@@ -15,7 +15,7 @@ import realmkit
 # backup manager's adapter (backup), the nodes' shells, the CLI, the client
 # library, the reviver) and the top-level glue that reads the environment and
 # files (settings), the OS (procs), or calls the adapters (seed, realms,
-# operators). Every other module is a core.
+# operators, status). Every other module is a core.
 DRIVERS = (
     "bus",
     "store",
@@ -30,6 +30,7 @@ DRIVERS = (
     "seed.py",
     "realms.py",
     "operators.py",
+    "status.py",
     "__main__.py",
 )
 IO_MODULES = ("asyncio", "nats", "asyncpg", "socket")

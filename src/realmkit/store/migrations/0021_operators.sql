@@ -13,3 +13,7 @@ CREATE INDEX accounts_operators ON auth.accounts (account_id) WHERE role = 'oper
 ALTER TABLE cluster.nodes
     ADD COLUMN cpu_percent real CHECK (cpu_percent >= 0),
     ADD COLUMN memory_bytes bigint CHECK (memory_bytes >= 0);
+
+-- The operations page counts the live tickets of each queue every few seconds.
+CREATE INDEX tickets_live ON matchmaking.tickets (pool_id, activity_id, state)
+    WHERE state IN ('queued', 'proposed', 'accepted', 'in_match');
