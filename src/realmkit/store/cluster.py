@@ -15,6 +15,7 @@ from realmkit.store.records import (
     Game,
     Node,
     NodeStatus,
+    PoolListing,
     Realm,
     RealmListing,
     RealmPool,
@@ -65,6 +66,19 @@ class ClusterRepo:
         async with self.db.connection() as conn:
             records = await conn.fetch("SELECT * FROM cluster.realm_pools ORDER BY pool_id")
         return [row(RealmPool, r) for r in records]
+
+    async def pool_listing(self) -> list[PoolListing]:
+        """Every pool with its active patch's name and how many realms it has."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT p.pool_id, p.name, p.game_id, p.active_patch_id, pa.name AS patch, "
+                "(SELECT count(*) FROM auth.realmlist r WHERE r.pool_id = p.pool_id)::int "
+                "  AS realms "
+                "FROM cluster.realm_pools p "
+                "LEFT JOIN cluster.patches pa ON pa.patch_id = p.active_patch_id "
+                "ORDER BY p.pool_id"
+            )
+        return [row(PoolListing, r) for r in records]
 
     async def pool(self, key: int | str) -> RealmPool:
         """A pool by id or by name."""

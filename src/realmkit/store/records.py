@@ -45,6 +45,17 @@ class RealmPool(msgspec.Struct, frozen=True):
     active_patch_id: int | None
 
 
+class PoolListing(msgspec.Struct, frozen=True):
+    """A pool as operators see it: its active patch by name, its realms counted."""
+
+    pool_id: int
+    name: str
+    game_id: str
+    active_patch_id: int | None
+    patch: str | None
+    realms: int
+
+
 class Patch(msgspec.Struct, frozen=True):
     """Data overrides of a game's content (``realmkit.content.patches``), in a chain."""
 
