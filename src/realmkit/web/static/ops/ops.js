@@ -200,11 +200,15 @@ function age(seconds) {
   if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
   return `${Math.round(seconds / 3600)} h ago`;
 }
-const tickClass = (p99) => (p99 === null || p99 === undefined ? "" : p99 > 40 ? "hot" : p99 > 20 ? "warm" : "");
+// A 20 Hz space has 50 ms a tick: half of it is worth a look, most of it trouble.
+const WARM_MS = 25;
+const HOT_MS = 45;
+const tickClass = (p99) => (p99 === null || p99 === undefined ? "" : p99 > HOT_MS ? "hot" : p99 > WARM_MS ? "warm" : "");
+const players = (n) => `${n} player${n === 1 ? "" : "s"}`;
 
 function render(state) {
   const line = $("status-line");
-  line.textContent = `${new Date().toLocaleTimeString()}: ${state.players} players in the world; ` +
+  line.textContent = `${new Date().toLocaleTimeString()}: ${players(state.players)} in the world; ` +
     `orchestrator leader ${state.leader || "none"}, matchmaker ${state.matchmaker || "none"}`;
   line.dataset.outcome = "ok";
   sessionStorage.setItem(NAME_KEY, state.operator);
@@ -303,7 +307,7 @@ function renderMaps(cells) {
       title.textContent = `cell ${c.cell_id} (instance ${c.instance_id}) on ${c.node_id || "no node"}, ${c.state}`;
       rect.append(title);
       g.append(rect);
-      const lines = [`cell ${c.cell_id} · ${c.node_id || "-"}`, `${c.players} players`, `p99 ${ms(c.tick_p99_ms)}`];
+      const lines = [`cell ${c.cell_id} · ${c.node_id || "-"}`, players(c.players), `p99 ${ms(c.tick_p99_ms)}`];
       lines.forEach((text, index) => {
         const label = document.createElementNS(SVG, "text");
         label.setAttribute("x", (c.min_x + c.max_x) / 2);
@@ -321,6 +325,8 @@ function renderMaps(cells) {
       el("figcaption", {}, `${group[0].realm}: ${name}, partition v${group[0].version}`)));
   }
   if (figures.length === 0) figures.push(el("p", { class: "muted" }, "no live continent"));
+  else figures.push(el("p", { class: "legend muted" },
+    `yellow: tick p99 above ${WARM_MS} ms; red: above ${HOT_MS} ms (a 20 Hz tick has 50 ms)`));
   $("cell-maps").replaceChildren(...figures);
 }
 
@@ -367,7 +373,7 @@ function confirmStep(text) {
 function said(action, result) {
   switch (action) {
     case "drain": {
-      const moved = result.spaces.map((s) => `${s.instance_id} → ${s.to_node} (${s.players} players)`);
+      const moved = result.spaces.map((s) => `${s.instance_id} → ${s.to_node} (${players(s.players)})`);
       return `${result.node_id} drained: ${moved.length} spaces moved${moved.length ? `: ${moved.join(", ")}` : ""}`;
     }
     case "realm-status":
@@ -377,7 +383,7 @@ function said(action, result) {
       return `${result.target} (${result.game_id}) now runs ${result.patch || "the base content"}` +
         (result.announced ? "" : "; NATS was not reachable: world nodes pick it up within seconds");
     case "announce":
-      return `${result.told} players told`;
+      return `${players(result.told)} told`;
     default:
       return JSON.stringify(result);
   }
@@ -392,6 +398,7 @@ async function act(action, path, body, question) {
     const done = await call("POST", path, body);
     out.textContent = said(done.action, done.result);
     out.dataset.outcome = "ok";
+    if (action === "announce") $("announce-text").value = "";
   } catch (err) {
     if (err.status === 401) return signOut("Your session has ended: log in again.");
     if (err.status === 403) return show("forbidden-view");
