@@ -88,3 +88,19 @@ def test_cli_adds_lists_and_removes_operators(database_url: str, endpoints: Endp
     done = _realmkit(env, "operator", "add", "gm_x", "--password-stdin", "--json", stdin="short\n")
     assert done.returncode == 2
     assert json.loads(done.stdout)["error"]["code"] == "INVALID_INPUT"
+
+
+async def test_cli_asks_for_a_new_password_twice(
+    database_url: str, endpoints: Endpoints, db: Database
+) -> None:
+    """Without --password-stdin the password is asked for twice; two that differ are
+    asked again; an existing account is promoted without being asked."""
+    env = {"REALMKIT_DATABASE_URL": database_url, "REALMKIT_NATS_URL": endpoints.nats_url}
+    typed = "first password\nother password\nsecond password\nsecond password\n"
+    done = _realmkit(env, "operator", "add", "gm_asked", stdin=typed)
+    assert done.returncode == 0, done.stderr
+    assert "created as an operator" in done.stdout
+    verify_password((await AccountRepo(db).by_name("gm_asked")).password_hash, "second password")
+    done = _realmkit(env, "operator", "add", "gm_asked", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["done"] == "already"
