@@ -87,7 +87,7 @@ PAGE_HEADERS = {
 }
 
 
-class PoolState(msgspec.Struct, frozen=True):
+class PoolView(msgspec.Struct, frozen=True):
     pool_id: int
     name: str
     game_id: str
@@ -97,7 +97,7 @@ class PoolState(msgspec.Struct, frozen=True):
     population: int
 
 
-class NodeState(msgspec.Struct, frozen=True):
+class NodeView(msgspec.Struct, frozen=True):
     node_id: str
     role: str
     # What the row means now (``lifecycle.node.seen``); ``stored``: what it wrote.
@@ -115,7 +115,7 @@ class NodeState(msgspec.Struct, frozen=True):
     tick_p99_ms: float | None = None
 
 
-class InstanceState(msgspec.Struct, frozen=True):
+class InstanceView(msgspec.Struct, frozen=True):
     instance_id: int
     realm_id: int | None
     realm: str
@@ -128,7 +128,7 @@ class InstanceState(msgspec.Struct, frozen=True):
     tick_p99_ms: float | None  # from its node's last load report
 
 
-class CellState(msgspec.Struct, frozen=True):
+class CellView(msgspec.Struct, frozen=True):
     """A cell of a live continent: its rectangle, its space and how it runs."""
 
     realm: str
@@ -155,11 +155,11 @@ class OpsState(msgspec.Struct, frozen=True):
     leader: str | None
     matchmaker: str | None
     realms: list[RealmListing]
-    pools: list[PoolState]
-    nodes: list[NodeState]
+    pools: list[PoolView]
+    nodes: list[NodeView]
     gateways: list[GatewayLoad]
-    instances: list[InstanceState]
-    cells: list[CellState]
+    instances: list[InstanceView]
+    cells: list[CellView]
     queues: list[QueueCount]
     backups: list[BackupSummary]
     restarts: list[RealmRestart]
@@ -267,7 +267,7 @@ class OpsApi:
             matchmaker=status.matchmaker,
             realms=status.realms,
             pools=[
-                PoolState(
+                PoolView(
                     p.pool_id,
                     p.name,
                     p.game_id,
@@ -279,7 +279,7 @@ class OpsApi:
                 for p in pools
             ],
             nodes=[
-                NodeState(
+                NodeView(
                     node_id=n.node_id,
                     role=n.role,
                     state=n.seen or n.state,
@@ -296,7 +296,7 @@ class OpsApi:
             ],
             gateways=sorted(self.gateways.loads(now), key=lambda g: g.gateway_id),
             instances=[
-                InstanceState(
+                InstanceView(
                     i.instance_id,
                     i.realm_id,
                     i.realm,
@@ -311,7 +311,7 @@ class OpsApi:
                 for i in status.instances
             ],
             cells=[
-                CellState(
+                CellView(
                     c.realm,
                     c.map_id,
                     maps.get((c.realm, c.map_id), ""),
