@@ -58,6 +58,7 @@ dependency that is down or unreachable, which a caller may retry.
     │   ├── InvalidInput                a field of a request breaks its rules
     │   ├── RateLimited                 too many attempts; retry after a delay
     │   ├── NotInChannel                chat in a channel, party or guild one is not in
+    │   ├── Forbidden                   who you are is known, and it may not do this
     │   └── AuthError                   who you are could not be established
     │       ├── BadCredentials          wrong name or password
     │       ├── TicketInvalid           forged, malformed or wrong-audience ticket
@@ -544,6 +545,16 @@ class NotOnline(Conflict):
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} is not online", name=name)
         self.name = name
+
+
+class Forbidden(UsageError):
+    """An authenticated caller without the right: a player on the operations API."""
+
+    code = "FORBIDDEN"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"not allowed: {action}", action=action)
+        self.action = action
 
 
 class AuthError(UsageError):

@@ -158,3 +158,29 @@ async def end_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> Non
         while time.monotonic() < deadline:
             os.killpg(proc.pid, 0)  # ProcessLookupError once the group is empty
             await asyncio.sleep(0.02)  # not our children: nothing to wait on but the group
+
+
+class ProcessSampler:
+    """What this process costs its host, written with each heartbeat of its nodes
+    (``cluster.nodes.cpu_percent`` and ``memory_bytes``, migration 0021): the CPU it
+    used since the previous sample as a percent of one core (above 100 when its
+    threads, a login node's password hashes for one, use several) and its resident
+    memory. Per process: a test that runs several nodes in one sees its total for each.
+    """
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._sampled = False
+
+    def sample(self) -> tuple[float | None, int | None]:
+        """(CPU percent since the last sample, None at the first; resident bytes)."""
+        try:
+            cpu = round(self._process.cpu_percent(interval=None), 1)
+            memory = int(self._process.memory_info().rss)
+        except psutil.Error:
+            return None, None
+        first, self._sampled = not self._sampled, True
+        return (None if first else cpu), memory
+
+
+SAMPLER = ProcessSampler()

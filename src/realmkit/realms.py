@@ -1,4 +1,6 @@
-"""Operator actions on realms, pools and patches (``realmkit realm|pool|patch``).
+"""Operator actions on realms, pools and patches (``realmkit realm|pool|patch``),
+and a world node's drain (``realmkit drain``); the operations page
+(``nodes/login/ops.py``) calls the same functions.
 
 PostgreSQL is the record: a status or patch change is committed first, then
 announced on NATS (``PatchActivated``) so world nodes apply it within a tick
@@ -25,6 +27,8 @@ from realmkit.nodes.announcing import tell_characters, tell_realm
 from realmkit.protocol.client import Announcement
 from realmkit.protocol.cluster import (
     CellsChanged,
+    Drained,
+    DrainNode,
     MergeCell,
     MoveCellBorder,
     PatchActivated,
@@ -44,6 +48,8 @@ log = logging.getLogger("realmkit.realms")
 
 # A split loads a space on a world node before it answers.
 SPLIT_TIMEOUT = 30.0
+# A drain moves every space of the node, one after another.
+DRAIN_TIMEOUT = 300.0
 
 
 class PatchTarget(msgspec.Struct, frozen=True):
@@ -257,6 +263,21 @@ async def _change_cells(
         if exc.remote_code in (InvalidInput.code, NotFound.code):  # the command's mistake
             raise UsageError(exc.remote_message, cell=request.cell_id) from exc
         raise
+    finally:
+        await bus.close()
+
+
+async def drain_node(settings: Settings, node_id: str) -> Drained:
+    """Ask the orchestrators to move every space off a world node (live migration)."""
+    bus = await NatsBus.connect(engines.endpoints(settings).nats_url, name="drain")
+    try:
+        return await bus.request_patiently(
+            subjects.ORCHESTRATOR_REQUESTS,
+            DrainNode(node_id),
+            Drained,
+            within=DRAIN_TIMEOUT,
+            attempt_timeout=DRAIN_TIMEOUT,
+        )
     finally:
         await bus.close()
 

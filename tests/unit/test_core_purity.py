@@ -14,8 +14,8 @@ import realmkit
 # Where I/O is allowed: the adapters and drivers (bus, store, engines, the
 # backup manager's adapter (backup), the nodes' shells, the CLI, the client
 # library, the reviver) and the top-level glue that reads the environment and
-# files (settings), the OS (procs), or calls the adapters (seed, realms). Every
-# other module is a core.
+# files (settings), the OS (procs), or calls the adapters (seed, realms,
+# operators, status). Every other module is a core.
 DRIVERS = (
     "bus",
     "store",
@@ -29,6 +29,8 @@ DRIVERS = (
     "settings.py",
     "seed.py",
     "realms.py",
+    "operators.py",
+    "status.py",
     "__main__.py",
 )
 IO_MODULES = ("asyncio", "nats", "asyncpg", "socket")

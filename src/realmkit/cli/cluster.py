@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import signal
 from datetime import datetime
@@ -28,9 +27,8 @@ from rich.live import Live
 from realmkit.auth.passwords import hash_password
 from realmkit.bus import subjects
 from realmkit.bus.nats import NatsBus
-from realmkit.cli.tables import ClusterStatus, InstanceRow, NodeRow, live_view
+from realmkit.cli.tables import live_view
 from realmkit.client import bots as swarm
-from realmkit.content.loader import load_pack, pack_folder
 from realmkit.engines import embedded as engines
 from realmkit.errors import (
     AlreadyExists,
@@ -40,95 +38,28 @@ from realmkit.errors import (
     RealmkitError,
     UsageError,
 )
-from realmkit.lifecycle.assignment import AssignmentState
-from realmkit.lifecycle.instance import InstanceState
-from realmkit.nodes.matchmaker.leader import MATCHMAKER_LOCK
 from realmkit.nodes.orchestrator.launcher import stop_launched
-from realmkit.nodes.orchestrator.leader import LEADER_LOCK
 from realmkit.procs import free_port, is_alive, stop_process, write_private
-from realmkit.protocol.cluster import Drained, DrainNode, GatewayLoad, SpaceLoad, WorldLoad
+from realmkit.protocol.cluster import Drained, GatewayLoad, SpaceLoad, WorldLoad
 from realmkit.seed import seed_if_empty
 from realmkit.settings import Role, Settings, port_clashes
+from realmkit.status import ClusterStatus, cluster_status
 from realmkit.store.accounts import AccountRepo
-from realmkit.store.backups import BackupSummaryRepo
-from realmkit.store.cells import PartitionRepo
-from realmkit.store.cluster import ClusterRepo
 from realmkit.store.migrate import migrate
-from realmkit.store.postgres import Database, lock_holder
-from realmkit.store.restarts import RestartRepo
+from realmkit.store.postgres import Database
 from realmkit.supervision.reviver import Reviver
 
 REFRESH_SECONDS = 1.0
 DOWN_TIMEOUT = 60.0
 
 
-@functools.cache
-def map_names(content_pack: str) -> dict[int, str]:
-    """Map names of a shipped content pack (none for a pack this install lacks)."""
-    try:
-        return {m.id: m.name for m in load_pack(pack_folder(content_pack)).maps.values()}
-    except RealmkitError:
-        return {}
-
-
-async def cluster_status(db: Database) -> ClusterStatus:
-    """The cluster as PostgreSQL knows it: realms, nodes, live instances."""
-    async with db.connection() as conn:
-        instances = await conn.fetch(
-            "SELECT i.instance_id, i.realm_id, i.map_id, i.kind, i.state, i.node_id, "
-            "coalesce(r.name, 'pool ' || p.name) AS realm, g.content_pack, "
-            "(SELECT count(*) FROM characters.player_assignments a "
-            " WHERE a.instance_id = i.instance_id AND a.state <> $2) AS players "
-            "FROM characters.instances i "
-            "JOIN cluster.games g ON g.game_id = i.game_id "
-            "JOIN cluster.realm_pools p ON p.pool_id = i.pool_id "
-            "LEFT JOIN auth.realmlist r ON r.realm_id = i.realm_id "
-            "WHERE i.state <> $1 ORDER BY i.instance_id",
-            InstanceState.GONE.value,
-            AssignmentState.OFFLINE.value,
-        )
-    packs = {r["content_pack"] for r in instances}
-    names = {pack: await asyncio.to_thread(map_names, pack) for pack in packs}
-    return ClusterStatus(
-        realms=await ClusterRepo(db).listing(),
-        nodes=[
-            NodeRow(n.node_id, n.role, n.state.value, n.heartbeat_age_s, n.spaces, n.seen)
-            for n in await ClusterRepo(db).node_rows()
-        ],
-        instances=[
-            msgspec.convert(
-                {
-                    **{k: v for k, v in dict(r).items() if k != "content_pack"},
-                    "map": names[r["content_pack"]].get(r["map_id"], ""),
-                },
-                InstanceRow,
-            )
-            for r in instances
-        ],
-        leader=await lock_holder(db, LEADER_LOCK),
-        matchmaker=await lock_holder(db, MATCHMAKER_LOCK),
-        cells=await PartitionRepo(db).live_cells(),
-        backups=await BackupSummaryRepo(db).summaries(),
-        restarts=await RestartRepo(db).open(),
-    )
-
-
-DRAIN_TIMEOUT = 300.0
-
-
 async def drain_node(settings: Settings, node_id: str) -> Drained:
-    """Ask the orchestrators to move every space off a world node (live migration)."""
-    bus = await NatsBus.connect(running_endpoints(settings).nats_url, name="drain")
-    try:
-        return await bus.request_patiently(
-            subjects.ORCHESTRATOR_REQUESTS,
-            DrainNode(node_id),
-            Drained,
-            within=DRAIN_TIMEOUT,
-            attempt_timeout=DRAIN_TIMEOUT,
-        )
-    finally:
-        await bus.close()
+    """``realmkit drain``: ``realms.drain_node``, saying to start the cluster first
+    when its engines do not answer."""
+    from realmkit import realms
+
+    running_endpoints(settings)
+    return await realms.drain_node(settings, node_id)
 
 
 LISTEN_SECONDS = 1.5  # nodes report every second

@@ -21,6 +21,7 @@ import typer
 
 from realmkit.cli.backups import backup_app
 from realmkit.cli.entry import version_text, write_node_file
+from realmkit.cli.operators import operator_app
 from realmkit.cli.realms import patch_app, pool_app, realm_app
 from realmkit.cli.support import (
     Context,
@@ -69,6 +70,7 @@ app.add_typer(realm_app, name="realm")
 app.add_typer(pool_app, name="pool")
 app.add_typer(patch_app, name="patch")
 app.add_typer(backup_app, name="backup")
+app.add_typer(operator_app, name="operator")
 
 
 @app.callback()

@@ -17,67 +17,22 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-import msgspec
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from realmkit.lifecycle.node import NodeState, seen
-from realmkit.protocol.cluster import GatewayLoad, WorldLoad
-from realmkit.store.records import BackupSummary, CellStatus, RealmListing
-from realmkit.store.restarts import RealmRestart
+
+# The rows are realmkit.status's (re-exported: this module's callers name them).
+from realmkit.status import ClusterStatus as ClusterStatus
+from realmkit.status import InstanceRow as InstanceRow
+from realmkit.status import NodeRow as NodeRow
+from realmkit.store.records import CellStatus
 
 if TYPE_CHECKING:
     from realmkit.client.bots import SwarmSummary
     from realmkit.supervision.reviver import Reviver
-
-
-class NodeRow(msgspec.Struct, frozen=True):
-    node_id: str
-    role: str
-    state: str
-    heartbeat_age_s: float
-    # Live instances placed on it (world nodes).
-    spaces: int = 0
-    # What the row means now (``realmkit.lifecycle.node.seen``): silent, drained...
-    seen: str = ""
-
-
-class InstanceRow(msgspec.Struct, frozen=True):
-    instance_id: int
-    realm_id: int | None
-    map_id: int
-    kind: str
-    state: str
-    node_id: str | None
-    players: int
-    # Names for people: the realm (or "pool <name>" for a cross-realm instance), the map.
-    realm: str = ""
-    map: str = ""
-
-
-class ClusterStatus(msgspec.Struct, frozen=True):
-    realms: list[RealmListing]
-    nodes: list[NodeRow]
-    instances: list[InstanceRow]
-    # The orchestrator replica running the background duties, if any.
-    leader: str | None = None
-    # The matchmaker replica running the queues and matches, if any.
-    matchmaker: str | None = None
-    # Live reports heard on NATS (empty when only PostgreSQL was asked).
-    worlds: list[WorldLoad] = []
-    gateways: list[GatewayLoad] = []
-    # The cells of every live continent.
-    cells: list[CellStatus] = []
-    # What each backup node recorded: its latest backup and restore check.
-    backups: list[BackupSummary] = []
-    # Realm restarts pending or under way.
-    restarts: list[RealmRestart] = []
-
-    @property
-    def players(self) -> int:
-        return sum(r.population for r in self.realms)
 
 
 def shown_state(node: NodeRow) -> str:

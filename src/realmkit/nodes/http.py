@@ -22,6 +22,7 @@ from realmkit.errors import (
     AlreadyExists,
     AuthError,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -41,6 +42,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STATUS: list[tuple[type[RealmkitError], int]] = [
     (RateLimited, 429),
     (AuthError, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (AlreadyExists, 409),
     (Conflict, 409),

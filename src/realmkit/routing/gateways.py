@@ -25,6 +25,10 @@ class GatewayDirectory:
         """How many gateways reported within ``STALE_AFTER``."""
         return sum(1 for _, seen in self._loads.values() if now - seen <= STALE_AFTER)
 
+    def loads(self, now: float) -> list[GatewayLoad]:
+        """The last report of each gateway that reported within ``STALE_AFTER``."""
+        return [load for load, seen in self._loads.values() if now - seen <= STALE_AFTER]
+
     def best(self, now: float) -> GatewayLoad | None:
         """The fresh gateway with the most room, counting tickets sent since its report.
 

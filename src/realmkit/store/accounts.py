@@ -4,25 +4,61 @@ from __future__ import annotations
 
 from realmkit.errors import AlreadyExists, BadCredentials, NotFound
 from realmkit.store.postgres import ConnectionLike, Database, translated
-from realmkit.store.records import Account, row
+from realmkit.store.records import Account, AccountRole, row
 
 
 class AccountRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, username: str, password_hash: str) -> Account:
+    async def create(
+        self, username: str, password_hash: str, role: AccountRole = AccountRole.PLAYER
+    ) -> Account:
         """A new account; ``AlreadyExists`` if the name is taken (case-insensitive)."""
         conflicts = {"accounts_username_key": lambda: AlreadyExists("account", username)}
         async with self.db.connection() as conn:
             with translated(conflicts):
                 record = await conn.fetchrow(
-                    "INSERT INTO auth.accounts (username, password_hash) VALUES ($1, $2) "
-                    "RETURNING *",
+                    "INSERT INTO auth.accounts (username, password_hash, role) "
+                    "VALUES ($1, $2, $3) RETURNING *",
                     username,
                     password_hash,
+                    role.value,
                 )
         return row(Account, record)
+
+    async def get(self, account_id: int) -> Account:
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM auth.accounts WHERE account_id = $1", account_id
+            )
+        if record is None:
+            raise NotFound("account", account_id)
+        return row(Account, record)
+
+    async def set_role(self, username: str, role: AccountRole) -> tuple[Account, bool]:
+        """Give an account a role; the account, and whether its role changed."""
+        async with self.db.transaction() as conn:
+            before = await conn.fetchval(
+                "SELECT role FROM auth.accounts WHERE lower(username) = lower($1) FOR UPDATE",
+                username,
+            )
+            if before is None:
+                raise NotFound("account", username)
+            record = await conn.fetchrow(
+                "UPDATE auth.accounts SET role = $2 WHERE lower(username) = lower($1) RETURNING *",
+                username,
+                role.value,
+            )
+        return row(Account, record), before != role.value
+
+    async def with_role(self, role: AccountRole) -> list[Account]:
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM auth.accounts WHERE role = $1 ORDER BY lower(username)",
+                role.value,
+            )
+        return [row(Account, r) for r in records]
 
     async def by_name(self, username: str) -> Account:
         async with self.db.connection() as conn:

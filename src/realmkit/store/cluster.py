@@ -7,6 +7,7 @@ from realmkit.lifecycle import node
 from realmkit.lifecycle.assignment import AssignmentState
 from realmkit.lifecycle.instance import InstanceState
 from realmkit.lifecycle.node import NodeEvent, NodeState
+from realmkit.procs import SAMPLER
 from realmkit.routing.world_nodes import WorldCandidate
 from realmkit.store.moves import arrays
 from realmkit.store.postgres import ConnectionLike, Database, translated
@@ -14,6 +15,7 @@ from realmkit.store.records import (
     Game,
     Node,
     NodeStatus,
+    PoolListing,
     Realm,
     RealmListing,
     RealmPool,
@@ -64,6 +66,19 @@ class ClusterRepo:
         async with self.db.connection() as conn:
             records = await conn.fetch("SELECT * FROM cluster.realm_pools ORDER BY pool_id")
         return [row(RealmPool, r) for r in records]
+
+    async def pool_listing(self) -> list[PoolListing]:
+        """Every pool with its active patch's name and how many realms it has."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT p.pool_id, p.name, p.game_id, p.active_patch_id, pa.name AS patch, "
+                "(SELECT count(*) FROM auth.realmlist r WHERE r.pool_id = p.pool_id)::int "
+                "  AS realms "
+                "FROM cluster.realm_pools p "
+                "LEFT JOIN cluster.patches pa ON pa.patch_id = p.active_patch_id "
+                "ORDER BY p.pool_id"
+            )
+        return [row(PoolListing, r) for r in records]
 
     async def pool(self, key: int | str) -> RealmPool:
         """A pool by id or by name."""
@@ -194,16 +209,20 @@ class ClusterRepo:
         """The node is alive and reports ``event`` (UP, DRAIN or STOP); a node told to
         drain stays draining. ``IllegalTransition`` if its state does not allow it."""
         froms, tos = arrays(node.on(event))
+        cpu, memory = SAMPLER.sample()  # what this process costs, for the operations page
         async with self.db.connection() as conn:
             beat = await conn.fetchval(
                 "UPDATE cluster.nodes n SET state = m.to_state, capacity = $2, "
-                "last_heartbeat_at = now() "
+                "last_heartbeat_at = now(), cpu_percent = coalesce($5, n.cpu_percent), "
+                "memory_bytes = $6 "
                 "FROM unnest($3::text[], $4::text[]) AS m(from_state, to_state) "
                 "WHERE n.node_id = $1 AND n.state = m.from_state RETURNING n.node_id",
                 node_id,
                 capacity,
                 froms,
                 tos,
+                cpu,
+                memory,
             )
             if beat is None:
                 await _refuse(conn, node_id, event, "")  # an unknown node: nothing to do
@@ -250,7 +269,7 @@ class ClusterRepo:
                 "(SELECT count(*) FROM characters.instances i "
                 " WHERE i.node_id = n.node_id AND i.state <> $1)::int AS spaces, "
                 "CASE WHEN n.metrics_port > 0 THEN n.host || ':' || n.metrics_port ELSE '' END "
-                "  AS metrics "
+                "  AS metrics, n.cpu_percent, n.memory_bytes "
                 "FROM cluster.nodes n ORDER BY n.node_id",
                 InstanceState.GONE.value,
             )

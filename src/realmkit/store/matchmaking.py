@@ -74,9 +74,35 @@ _LIVE_TICKETS = [s.value for s in ticket_lifecycle.LIVE]
 _LIVE_MATCHES = [s.value for s in match_lifecycle.LIVE]
 
 
+class QueueCount(msgspec.Struct, frozen=True):
+    """The live tickets of one queue in one state, for operators."""
+
+    pool_id: int
+    pool: str
+    activity_id: str
+    state: str
+    tickets: int
+    players: int
+    oldest_wait_s: float
+
+
 class TicketRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def queues(self) -> list[QueueCount]:
+        """Live tickets by pool, activity and state (the operations page)."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT t.pool_id, p.name AS pool, t.activity_id, t.state, "
+                "count(*)::int AS tickets, sum(cardinality(t.members))::int AS players, "
+                "extract(epoch FROM now() - min(t.queued_at))::float8 AS oldest_wait_s "
+                "FROM matchmaking.tickets t JOIN cluster.realm_pools p USING (pool_id) "
+                "WHERE t.state = ANY($1) GROUP BY t.pool_id, p.name, t.activity_id, t.state "
+                "ORDER BY t.pool_id, t.activity_id, t.state",
+                _LIVE_TICKETS,
+            )
+        return [row(QueueCount, r) for r in records]
 
     async def join(
         self,

@@ -17,7 +17,8 @@ from realmkit.lifecycle.instance import InstanceState
 from realmkit.lifecycle.node import NodeState
 from realmkit.lifecycle.node import seen as node_seen
 from realmkit.sim.state import PlayerState
-from realmkit.store.values import MapKind as MapKind  # re-exported: records name them
+from realmkit.store.values import AccountRole as AccountRole  # re-exported: records name them
+from realmkit.store.values import MapKind as MapKind
 from realmkit.store.values import RealmStatus as RealmStatus
 
 
@@ -28,6 +29,7 @@ class Account(msgspec.Struct, frozen=True):
     status: str
     created_at: datetime
     last_login_at: datetime | None
+    role: AccountRole = AccountRole.PLAYER
 
 
 class Game(msgspec.Struct, frozen=True):
@@ -41,6 +43,17 @@ class RealmPool(msgspec.Struct, frozen=True):
     name: str
     game_id: str
     active_patch_id: int | None
+
+
+class PoolListing(msgspec.Struct, frozen=True):
+    """A pool as operators see it: its active patch by name, its realms counted."""
+
+    pool_id: int
+    name: str
+    game_id: str
+    active_patch_id: int | None
+    patch: str | None
+    realms: int
 
 
 class Patch(msgspec.Struct, frozen=True):
@@ -100,6 +113,9 @@ class NodeStatus(msgspec.Struct, frozen=True):
     heartbeat_age_s: float
     spaces: int  # live instances placed on it
     metrics: str = ""  # host:port of its /metrics ("" if it serves none)
+    # What its process cost at its last heartbeat (None: not reported yet).
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
 
     @property
     def seen(self) -> str:

@@ -19,3 +19,10 @@ class MapKind(StrEnum):
     DUNGEON = "dungeon"
     BATTLEGROUND = "battleground"
     ARENA = "arena"
+
+
+class AccountRole(StrEnum):
+    """What an account may do beyond playing (``auth.accounts.role``, migration 0021)."""
+
+    PLAYER = "player"
+    OPERATOR = "operator"  # the operations page and its API

@@ -14,6 +14,7 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
     POST   /api/characters/{character_id}/ticket  -> WorldTicket          (bearer)
     GET    /healthz                               -> {ok, gateways}
     GET    /                                      -> these routes and the cluster's state
+    GET    /ops, /api/ops/...                     -> the operations page and API (``ops``)
 
 Failed logins lock an account from one address (5 a minute: its owner
 elsewhere still logs in, so nobody can lock a player out from afar) and an
@@ -55,6 +56,7 @@ from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.content import RealmContents
 from realmkit.nodes.login.hashing import HashLine
 from realmkit.nodes.login.metrics import LoginMetrics
+from realmkit.nodes.login.ops import OPS_ROUTES, OpsApi, WorldReports
 from realmkit.protocol.login import (
     CharacterInfo,
     Credentials,
@@ -65,7 +67,7 @@ from realmkit.protocol.login import (
     WorldTicket,
 )
 from realmkit.routing.gateways import GatewayDirectory
-from realmkit.settings import LoginSettings
+from realmkit.settings import DEFAULT_SETTINGS, LoginSettings, Settings
 from realmkit.store.accounts import AccountRepo, RefreshRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
@@ -100,6 +102,7 @@ ROUTES = (
     ("POST", "/api/characters/{character_id}/ticket", "a world ticket and gateway (bearer)"),
     ("GET", "/healthz", "ready: how many gateways reported lately"),
     ("GET", "/", "this page: the routes and the cluster's realms, nodes and players"),
+    *OPS_ROUTES,
 )
 
 
@@ -127,6 +130,8 @@ class LoginApi:
         start_of: StartOf,
         clock: Callable[[], float] = time.time,
         limits: LoginSettings = DEFAULT_LIMITS,
+        ops_settings: Settings = DEFAULT_SETTINGS,
+        worlds: WorldReports | None = None,
     ) -> None:
         self.accounts = AccountRepo(db)
         self.characters = CharacterRepo(db)
@@ -149,6 +154,8 @@ class LoginApi:
         # stale ones, not a guesser; wide enough for many clients behind one address.
         self.refresh_failures = FailureLimiter(*REFRESH_FAILURES)
         self.contents = RealmContents(db)
+        # Operators only: the cluster's state and the CLI's actions (``ops``).
+        self.ops = OpsApi(db, self._account_of, ops_settings, worlds or WorldReports(), gateways)
 
     def app(self, metrics: LoginMetrics | None = None) -> web.Application:
         # Measured outside the errors' translation: the status the client got.
@@ -168,6 +175,7 @@ class LoginApi:
                 web.post("/api/characters/{character_id}/ticket", self.world_ticket),
                 web.get("/healthz", self.health),
                 web.get("/", self.index),
+                *self.ops.routes(),
             ]
         )
         return app

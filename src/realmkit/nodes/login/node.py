@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+import msgspec
 from aiohttp import web
 
 from realmkit.auth.tickets import SESSION_SECONDS, TicketSigner, public_key_bytes
@@ -15,12 +16,13 @@ from realmkit.nodes.http import runner
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.api import DEFAULT_LIMITS, LoginApi, StartOf
 from realmkit.nodes.login.metrics import LoginMetrics
+from realmkit.nodes.login.ops import WorldReports
 from realmkit.nodes.login.starts import Starts
 from realmkit.nodes.metrics import node_registry
 from realmkit.nodes.presence import Presence
-from realmkit.protocol.cluster import GatewayLoad
+from realmkit.protocol.cluster import GatewayLoad, WorldLoad
 from realmkit.routing.gateways import GatewayDirectory
-from realmkit.settings import LoginSettings, NodeSpec
+from realmkit.settings import DEFAULT_SETTINGS, EngineSettings, LoginSettings, NodeSpec
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
@@ -45,6 +47,7 @@ class LoginNode:
         self.start_of = start_of
         self.limits = limits
         self.gateways = GatewayDirectory()
+        self.worlds = WorldReports()  # world nodes' loads, for the operations page
         self.port = spec.port
         self._db: Database | None = None
         self._bus: NatsBus | None = None
@@ -70,9 +73,27 @@ class LoginNode:
         async def on_load(load: GatewayLoad) -> None:
             self.gateways.report(load, time.monotonic())
 
+        async def on_world_load(load: WorldLoad) -> None:
+            self.worlds.report(load, time.monotonic())
+
         await bus.subscribe(subjects.GATEWAY_LOADS, GatewayLoad, on_load)
+        await bus.subscribe(subjects.WORLD_LOADS, WorldLoad, on_world_load)
         start_of = self.start_of or Starts(ClusterRepo(db)).of
-        api = LoginApi(db, signer, keyring, self.gateways, start_of, limits=self.limits)
+        # The operations page's actions are the CLI's, reaching this node's engines.
+        engines = EngineSettings(
+            nats_url=self.endpoints.nats_url, database_url=self.endpoints.database_url
+        )
+        ops_settings = msgspec.structs.replace(DEFAULT_SETTINGS, engines=engines)
+        api = LoginApi(
+            db,
+            signer,
+            keyring,
+            self.gateways,
+            start_of,
+            limits=self.limits,
+            ops_settings=ops_settings,
+            worlds=self.worlds,
+        )
         self.metrics.hashing = lambda: api.hashing
         self._runner = runner(api.app(self.metrics))
         await self._runner.setup()

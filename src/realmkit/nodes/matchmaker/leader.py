@@ -74,12 +74,13 @@ from realmkit.nodes.packs import PackCache
 from realmkit.protocol.client import QueueStatus
 from realmkit.protocol.matchmaking import MatchDecided, TicketChanged, WhereInQueue
 from realmkit.settings import MatchmakingSettings
+from realmkit.store.locks import MATCHMAKER_LEADER
 from realmkit.store.matchmaking import MatchRepo, MatchRow, TicketRepo, TicketRow
 from realmkit.store.postgres import Database, Leadership
 
 log = logging.getLogger("realmkit.matchmaker")
 
-MATCHMAKER_LOCK = "matchmaker-leader"
+MATCHMAKER_LOCK = MATCHMAKER_LEADER
 
 
 def ticket_view(row: TicketRow) -> TicketView:

@@ -47,12 +47,13 @@ from realmkit.nodes.orchestrator.restarts import Restarts
 from realmkit.nodes.orchestrator.scaler import Scaler
 from realmkit.settings import InstanceSettings
 from realmkit.store.cluster import ClusterRepo
+from realmkit.store.locks import ORCHESTRATOR_LEADER
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database, Leadership
 
 log = logging.getLogger("realmkit.orchestrator")
 
-LEADER_LOCK = "orchestrator-leader"
+LEADER_LOCK = ORCHESTRATOR_LEADER
 ROUND_SECONDS = 0.5
 # A new leader lets the world nodes report for this long before it scales.
 SCALING_SETTLE = 10.0
