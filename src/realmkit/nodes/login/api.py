@@ -12,7 +12,9 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
     DELETE /api/characters/{character_id}         -> 204                  (bearer)
     POST   /api/characters/{character_id}/ticket  -> WorldTicket          (bearer)
     GET    /healthz                               -> {ok, gateways}
-    GET    /                                      -> these routes and the cluster's state
+    GET    /api                                   -> these routes and the cluster's state
+    GET    /                                      the browser client (``static.py``)
+    GET    /static/{path}                         its files
 
 Failed logins lock an account from one address (5 a minute: its owner
 elsewhere still logs in, so nobody can lock a player out from afar) and an
@@ -53,6 +55,7 @@ from realmkit.nodes.http import body_as, errors_as_json, int_param, json_respons
 from realmkit.nodes.keyring import Keyring
 from realmkit.nodes.login.hashing import HashLine
 from realmkit.nodes.login.metrics import LoginMetrics
+from realmkit.nodes.login.static import StaticFiles
 from realmkit.protocol.login import (
     CharacterInfo,
     Credentials,
@@ -78,7 +81,7 @@ REFRESH_BYTES = 32
 REFRESH_SECONDS = 30 * 24 * 3600.0
 REFRESH_FAILURES = (60, 60.0)
 
-# What ``GET /`` lists (the README's list too): method, path, what it answers.
+# What ``GET /api`` lists (the README's list too): method, path, what it answers.
 ROUTES = (
     ("POST", "/api/register", "{username, password} -> session (201)"),
     ("POST", "/api/login", "{username, password} -> session"),
@@ -90,7 +93,8 @@ ROUTES = (
     ("DELETE", "/api/characters/{character_id}", "delete it, 204 (bearer)"),
     ("POST", "/api/characters/{character_id}/ticket", "a world ticket and gateway (bearer)"),
     ("GET", "/healthz", "ready: how many gateways reported lately"),
-    ("GET", "/", "this page: the routes and the cluster's realms, nodes and players"),
+    ("GET", "/api", "this page: the routes and the cluster's realms, nodes and players"),
+    ("GET", "/", "the browser client: play in a web page"),
 )
 
 
@@ -156,7 +160,8 @@ class LoginApi:
                 web.delete("/api/characters/{character_id}", self.delete_character),
                 web.post("/api/characters/{character_id}/ticket", self.world_ticket),
                 web.get("/healthz", self.health),
-                web.get("/", self.index),
+                web.get("/api", self.index),
+                *StaticFiles().routes(),
             ]
         )
         return app
@@ -334,8 +339,8 @@ class LoginApi:
         return json_response({"ok": True, "gateways": self.gateways.fresh(time.monotonic())})
 
     async def index(self, request: web.Request) -> web.Response:
-        """What this address serves (the browser client will land here) and the
-        cluster's state. Nothing secret: no hosts, ports, accounts or keys."""
+        """What this address serves and the cluster's state. Nothing secret: no
+        hosts, ports, accounts or keys."""
         realms = await self.cluster.listing()
         nodes = await self.cluster.node_rows()
         return json_response(
