@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -30,10 +30,11 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
 
-def _cluster_fixtures() -> ModuleType:
-    """tests/cluster/conftest.py as a module of its own name (conftests share one)."""
-    path = ROOT / "tests" / "cluster" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("realmkit_cluster_fixtures", path)
+def _cluster_module(filename: str) -> ModuleType:
+    """A module of tests/cluster under a name of its own (its folder is not on the path
+    here, and every conftest is called conftest)."""
+    path = ROOT / "tests" / "cluster" / filename
+    spec = importlib.util.spec_from_file_location(f"realmkit_cluster_{path.stem}", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -41,7 +42,8 @@ def _cluster_fixtures() -> ModuleType:
     return module
 
 
-_clusters = _cluster_fixtures()
+_clusters = _cluster_module("conftest.py")
+_procs = _cluster_module("cluster_procs.py")
 Cluster = _clusters.Cluster
 
 
@@ -87,6 +89,13 @@ async def browser() -> AsyncIterator[Browser]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield session
+
+
+@pytest.fixture
+def node_pid() -> Callable[[int, str], int]:
+    """``node_pid(up_pid, name)``: the pid of a cluster's node (tests/cluster's helper)."""
+    found: Callable[[int, str], int] = _procs.node_pid
+    return found
 
 
 @pytest.fixture

@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
+import pytest
 from playwright.async_api import Browser, Page
 
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
 
 WAIT_MS = 20_000
+CONTINENT = 1
+WOLVES = (359.8, 210.3)  # the classic pack's first wolf pack (spawns.toml)
+PORTAL = (1580.0, 1590.0)  # the west edge of the Gloomdeep Gate (maps.toml): to map 2
 PASSWORD = "correct-horse-battery"
 
 
@@ -23,9 +31,8 @@ async def _state(page: Page) -> dict[str, Any]:
     return state
 
 
-async def _enter_world(page: Page, login_url: str, account: str, character: str) -> int:
-    """Register ``account`` in the page, make ``character`` on the first realm and enter
-    the world with it; its character id once the page knows where it stands."""
+async def _create_character(page: Page, login_url: str, account: str, character: str) -> None:
+    """Register ``account`` in the page and make ``character`` on the first realm."""
     await page.goto(login_url + "/")
     await page.get_by_test_id("username").fill(account)
     await page.get_by_test_id("password").fill(PASSWORD)
@@ -33,6 +40,18 @@ async def _enter_world(page: Page, login_url: str, account: str, character: str)
     await page.locator("[data-testid^=choose-realm-]").first.click(timeout=WAIT_MS)
     await page.get_by_test_id("character-name").fill(character)
     await page.get_by_test_id("create-character").click()
+    await page.get_by_test_id(f"enter-{character}").wait_for(timeout=WAIT_MS)
+
+
+async def _enter_world(page: Page, login_url: str, account: str, character: str) -> int:
+    """Register ``account`` in the page, make ``character`` on the first realm and enter
+    the world with it; its character id once the page knows where it stands."""
+    await _create_character(page, login_url, account, character)
+    return await _enter(page, character)
+
+
+async def _enter(page: Page, character: str) -> int:
+    """Enter the world as ``character`` (listed); its id once the page knows where it is."""
     await page.get_by_test_id(f"enter-{character}").click(timeout=WAIT_MS)
     await page.wait_for_function(
         "() => { const s = window.realmkit.state();"
@@ -134,4 +153,141 @@ async def test_two_players_in_two_browsers_see_each_other_move(
         timeout=WAIT_MS,
     )
     await first.screenshot(path=str(screenshots / "two-players.png"))
+    assert errors == []
+
+
+async def _place(cluster, name: str, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
+    """Put a character (not in the world) at (x, y) on the continent, in its save."""
+    conn = await asyncpg.connect(cluster.database_url)
+    try:
+        await conn.execute(
+            "UPDATE characters.characters SET map_id = $2, pos_x = $3, pos_y = $4, pos_z = 10 "
+            "WHERE name = $1",
+            name,
+            CONTINENT,
+            x,
+            y,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.timeout(180)
+async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
+    browser: Browser, cluster, screenshots: Path
+) -> None:
+    """Near the wolves: a click on a wolf targets it (its name from the table), Attack
+    walks up to it and hits it (its health drops in the table), and what the player
+    says in the chat box comes back in the chat log."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    _collect_page_errors(page, errors)
+    await _create_character(page, cluster.login_url, "webhunter", "Hunter")
+    await _place(cluster, "Hunter", WOLVES[0] - 14.0, WOLVES[1])
+    await _enter(page, "Hunter")
+    creature = await page.wait_for_function(
+        "() => { const e = window.realmkit.state().entities"
+        ".find((e) => e.kind === 2 && !(e.flags & 1)); return e ? e.id : null; }",
+        timeout=WAIT_MS,
+    )
+    wolf = await creature.json_value()
+    at = await page.evaluate("(id) => window.realmkit.screenOf(id)", wolf)
+    await page.mouse.click(at["x"], at["y"])
+    await page.wait_for_function(
+        "(id) => window.realmkit.state().target === id", arg=wolf, timeout=WAIT_MS
+    )
+    assert await page.get_by_test_id("target-name").inner_text() != "none (click someone)"
+    await page.get_by_test_id("attack").click()
+    await page.wait_for_function(
+        """(id) => { const s = window.realmkit.state();
+            const e = s.entities.find((e) => e.id === id);
+            return !e || e.hp < 100 || s.events.some((t) => t.startsWith("you killed")); }""",
+        arg=wolf,
+        timeout=40_000,
+    )
+    await page.screenshot(path=str(screenshots / "combat.png"))
+    await page.get_by_test_id("stop-attack").click()
+    await page.get_by_test_id("chat-input").fill("well met, wolves")
+    await page.get_by_test_id("chat-send").click()
+    await (
+        page.get_by_test_id("chat-log")
+        .get_by_text("Hunter: well met, wolves")
+        .wait_for(timeout=WAIT_MS)
+    )
+    assert errors == []
+
+
+async def test_a_portal_shows_the_loading_screen_and_enters_the_dungeon(
+    browser: Browser, cluster, screenshots: Path
+) -> None:
+    """Walking into the dungeon's portal: transfer_pending, the loading overlay, then
+    new_world on map 2, where the character walks again with the server agreeing."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    _collect_page_errors(page, errors)
+    await _create_character(page, cluster.login_url, "webdelver", "Delver")
+    await _place(cluster, "Delver", PORTAL[0] - 4.0, PORTAL[1])
+    await _enter(page, "Delver")
+    overlay = page.get_by_test_id("loading-overlay")
+    # The transfer may take less than one of Playwright's polls: the page records it.
+    await page.evaluate(
+        """() => {
+            const overlay = document.getElementById("loading-overlay");
+            window.overlayShown = 0;
+            new MutationObserver(() => { if (!overlay.hidden) window.overlayShown += 1; })
+                .observe(overlay, { attributes: true, attributeFilter: ["hidden"] });
+        }"""
+    )
+    await page.get_by_test_id("world").focus()
+    await page.keyboard.down("KeyD")
+    try:
+        await page.wait_for_function(
+            "() => window.realmkit.state().transfers >= 1", timeout=WAIT_MS
+        )
+    finally:
+        await page.keyboard.up("KeyD")
+    await page.wait_for_function(
+        """() => { const s = window.realmkit.state();
+            return s.status === 'in_world' && s.map_id === 2 && s.position !== null; }""",
+        timeout=WAIT_MS,
+    )
+    # The loading screen came up between transfer_pending and new_world, and went.
+    assert await page.evaluate("window.overlayShown") >= 1
+    assert await overlay.is_hidden()
+    await _walk_east(page, 3.0)
+    await page.screenshot(path=str(screenshots / "dungeon.png"))
+    assert errors == []
+
+
+async def test_a_stopping_gateway_hands_the_page_to_another_and_play_goes_on(
+    browser: Browser, cluster, node_pid: Callable[[int, str], int], screenshots: Path
+) -> None:
+    """SIGTERM the page's gateway (a rolling restart): told `reconnect`, the page
+    resumes with its token through the other gateway by itself, its character where
+    it stood, and walks on with the server agreeing. (Last in the module: it stops a
+    gateway, which the supervisor starts again.)"""
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    _collect_page_errors(page, errors)
+    await _enter_world(page, cluster.login_url, "webroamer", "Roamer")
+    before = await _walk_east(page, 2.0)
+    port = int(before["gateway"].rsplit(":", 1)[1].split("/")[0])
+    name = next(f"gateway-{i + 1}" for i, url in enumerate(cluster.gateways) if f":{port}/" in url)
+    os.kill(node_pid(cluster.pid, name), signal.SIGTERM)
+    await page.wait_for_function(
+        """() => { const s = window.realmkit.state();
+            return s.resumes === 1 && s.status === 'in_world' && s.position !== null; }""",
+        timeout=WAIT_MS,
+    )
+    after = await _state(page)
+    assert after["gateway"] != before["gateway"]
+    assert (
+        math.dist(
+            (after["position"]["x"], after["position"]["y"]),
+            (before["position"]["x"], before["position"]["y"]),
+        )
+        < 1.0
+    )
+    await _walk_east(page, 2.0)
+    await page.screenshot(path=str(screenshots / "resumed.png"))
     assert errors == []

@@ -14,6 +14,8 @@ export const DEFAULT_RUN_SPEED = 7.0;
 export const SPEED_FACTOR = 0.9;
 // Off by more than this from the server (world units), the prediction is redone.
 export const RECONCILE_DISTANCE = 1.0;
+// Attacking, the character walks up to its target: this close (melee reach is 5).
+export const MELEE_APPROACH = 3.0;
 const RESUME_PAUSES_MS = [250, 500, 1000, 2000, 4000, 4000, 4000, 4000, 4000, 4000];
 const NAMES_EVERY_MS = 500;
 const NAMES_PER_ASK = 64;
@@ -50,6 +52,8 @@ export class Game {
     this.keys = new Set();
     this.moveTarget = null;
     this.target = 0;
+    this.chasing = false;
+    this.transfers = 0;
     this.names = new Map(); // character id -> {name, level}
     this.asked = new Set();
     this.namesSupported = null;
@@ -148,6 +152,7 @@ export class Game {
       case "transfer_pending":
         this.status = "loading";
         this.loadingReason = m.reason;
+        this.transfers += 1;
         this.changed("status");
         break;
       case "correct":
@@ -216,6 +221,7 @@ export class Game {
     this.lastSent = null;
     this.moveTarget = null;
     this.target = 0;
+    this.chasing = false;
     this.dead = false;
     this.status = "in_world";
     this.resumeTry = 0;
@@ -307,7 +313,10 @@ export class Game {
     } else if (m.killer_id === me) {
       this.note(`you killed ${this.nameOf(m.entity_id)}`);
     }
-    if (m.entity_id === this.target) this.target = 0;
+    if (m.entity_id === this.target) {
+      this.target = 0;
+      this.chasing = false;
+    }
     this.changed("target");
   }
 
@@ -361,8 +370,13 @@ export class Game {
     const speed = this.runSpeed * SPEED_FACTOR;
     let reach = speed * dt;
     if (dx || dy) {
+      // The keys win over a point clicked and over walking up to a target.
       this.moveTarget = null;
-    } else if (this.moveTarget) {
+      this.chasing = false;
+    } else {
+      this.approachTarget();
+    }
+    if (!(dx || dy) && this.moveTarget) {
       dx = this.moveTarget.x - this.me.x;
       dy = this.moveTarget.y - this.me.y;
       const left = Math.hypot(dx, dy);
@@ -402,20 +416,43 @@ export class Game {
     this.lastSent = { ...me };
   }
 
+  /** Attacking: walk up to the target while it is out of reach. */
+  approachTarget() {
+    if (!this.chasing) return;
+    const e = this.table.entities.get(this.target);
+    if (!e || e.flags & 1) {
+      this.chasing = false;
+      return;
+    }
+    const dx = e.x - this.me.x;
+    const dy = e.y - this.me.y;
+    const d = Math.hypot(dx, dy);
+    if (d > MELEE_APPROACH + 0.5) {
+      const f = (d - MELEE_APPROACH) / d;
+      this.moveTarget = { x: this.me.x + dx * f, y: this.me.y + dy * f };
+    }
+  }
+
   walkTo(x, y) {
     this.moveTarget = { x, y };
+    this.chasing = false;
   }
 
   select(id) {
     this.target = id;
+    this.chasing = false;
     this.changed("target");
   }
 
   attack() {
-    if (this.target) this.send({ t: "attack", target: this.target });
+    if (!this.target) return;
+    this.chasing = true;
+    this.send({ t: "attack", target: this.target });
   }
 
   stopAttack() {
+    this.chasing = false;
+    this.moveTarget = null;
     this.send({ t: "attack", target: 0 });
   }
 
@@ -459,6 +496,8 @@ export class Game {
       dead: this.dead,
       corrections: this.corrections,
       resumes: this.resumes,
+      transfers: this.transfers,
+      gateway: this.conn ? this.conn.url : "",
       entities: [...this.table.entities.values()].map((e) => ({
         id: e.id,
         kind: e.kind,
@@ -471,6 +510,7 @@ export class Game {
         name: this.nameOf(e.id),
       })),
       inventory: JSON.parse(JSON.stringify(this.inventory)),
+      events: this.events.map((e) => e.text),
       chat: this.chat.slice(),
       errors: this.errors.slice(),
     };

@@ -326,6 +326,16 @@ $("chat-form").addEventListener("submit", (event) => {
 // Read-only views for tests and the curious: never a way to change the game.
 window.realmkit = Object.freeze({
   state: () => (app.game ? app.game.snapshot() : null),
+  // Where an entity is drawn, in CSS pixels of the page (to click it); null if not.
+  screenOf: (id) => {
+    const { game, view } = app;
+    const e = game && view ? game.table.entities.get(id) : null;
+    if (!e) return null;
+    const at = game.table.drawnAt(e, performance.now());
+    const [x, y] = view.toScreen(at.x, at.y);
+    const rect = view.canvas.getBoundingClientRect();
+    return { x: rect.left + x / view.ratio, y: rect.top + y / view.ratio };
+  },
   screen: () =>
     ["login-screen", "realm-screen", "character-screen", "game-screen"].find((id) => !$(id).hidden),
 });

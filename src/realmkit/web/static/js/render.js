@@ -159,7 +159,7 @@ export class View {
     const { ctx, game } = this;
     const r = this.ratio;
     const [sx, sy] = this.toScreen(at.x, at.y);
-    const radius = Math.max(4, 0.6 * this.scale) * r;
+    const radius = Math.max(6, 0.6 * this.scale) * r;
     let color = e.kind === KIND_CREATURE ? COLORS.creature : COLORS.player;
     if (self) color = COLORS.self;
     if (e.flags & FLAG_DEAD) color = COLORS.dead;
