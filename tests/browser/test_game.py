@@ -92,6 +92,29 @@ def _collect_page_errors(page: Page, errors: list[str]) -> None:
     page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
 
 
+async def test_login_errors_are_shown_with_what_their_code_means(browser: Browser, cluster) -> None:
+    """A wrong password and a name already taken are shown with their code and its
+    meaning, and the page stays on the login screen."""
+    page = await browser.new_page()
+    await page.goto(cluster.login_url + "/")
+    await page.get_by_test_id("username").fill("nobody_here")
+    await page.get_by_test_id("password").fill(PASSWORD)
+    await page.get_by_test_id("login").click()
+    error = page.get_by_test_id("login-error")
+    await error.get_by_text("Wrong account name or password").wait_for(timeout=WAIT_MS)
+    assert "BAD_CREDENTIALS" in await error.inner_text()
+    await page.get_by_test_id("register").click()
+    await page.locator("[data-testid^=choose-realm-]").first.wait_for(timeout=WAIT_MS)
+    await page.goto(cluster.login_url + "/")
+    await page.get_by_test_id("username").fill("nobody_here")
+    await page.get_by_test_id("password").fill(PASSWORD)
+    await page.get_by_test_id("register").click()
+    await error.get_by_text("That name is already taken").wait_for(timeout=WAIT_MS)
+    assert "ALREADY_EXISTS" in await error.inner_text()
+    assert await page.evaluate("window.realmkit.screen()") == "login-screen"
+    await page.close()
+
+
 async def test_a_player_registers_enters_and_walks_where_the_server_agrees(
     browser: Browser, cluster, http: aiohttp.ClientSession, screenshots: Path
 ) -> None:

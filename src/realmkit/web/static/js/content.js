@@ -20,6 +20,9 @@ export class Content {
     this.creatures = byId(data.creatures);
     this.items = byId(data.items);
     this.spells = byId(data.spells);
+    // The player's run speed when the server says it (else the client's default).
+    const player = data.player || {};
+    this.runSpeed = typeof player.run_speed === "number" ? player.run_speed : null;
   }
 
   map(mapId) {

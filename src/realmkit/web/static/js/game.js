@@ -17,6 +17,8 @@ export const RECONCILE_DISTANCE = 1.0;
 // Attacking, the character walks up to its target: this close (melee reach is 5).
 export const MELEE_APPROACH = 3.0;
 const RESUME_PAUSES_MS = [250, 500, 1000, 2000, 4000, 4000, 4000, 4000, 4000, 4000];
+// Tries at the gateway named (reconnect) or the same one before asking for another.
+const RESUME_SAME_GATEWAY_TRIES = 2;
 const NAMES_EVERY_MS = 500;
 const NAMES_PER_ASK = 64;
 const LOG_KEPT = 200;
@@ -127,16 +129,28 @@ export class Game {
     this.resumeTry += 1;
     this.status = "resuming";
     this.changed("status");
-    setTimeout(() => {
+    setTimeout(() => this.resumeNow(), pause);
+  }
+
+  async resumeNow() {
+    if (this.status !== "resuming") return;
+    let url = this.reconnectUrl || this.gatewayUrl;
+    if (this.resumeTry > RESUME_SAME_GATEWAY_TRIES) {
+      // That gateway is gone for good, it seems: the login node names a live one
+      // with a ticket (not used: the resume token brings the character back).
+      try {
+        url = (await this.api.ticket(this.character.character_id)).gateway_url;
+      } catch (exc) {
+        console.warn("no gateway from the login node", exc);
+      }
       if (this.status !== "resuming") return;
-      const url = this.reconnectUrl || this.gatewayUrl;
-      this.connect(url, {
-        t: "resume",
-        token: this.resumeToken,
-        version: PROTOCOL_VERSION,
-        chat_after: this.lastChatId,
-      });
-    }, pause);
+    }
+    this.connect(url, {
+      t: "resume",
+      token: this.resumeToken,
+      version: PROTOCOL_VERSION,
+      chat_after: this.lastChatId,
+    });
   }
 
   // --- messages ------------------------------------------------------------
