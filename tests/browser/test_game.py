@@ -13,11 +13,13 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import msgspec
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, Route
 
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
+from realmkit.content.loader import classic_pack_path, load_pack
 
 WAIT_MS = 20_000
 CONTINENT = 1
@@ -37,6 +39,12 @@ async def _create_character(page: Page, login_url: str, account: str, character:
     await page.get_by_test_id("username").fill(account)
     await page.get_by_test_id("password").fill(PASSWORD)
     await page.get_by_test_id("register").click()
+    await page.wait_for_function(
+        "() => window.realmkit.screen() === 'realm-screen'"
+        " || document.getElementById('login-error').textContent !== ''",
+        timeout=WAIT_MS,
+    )
+    assert await page.get_by_test_id("login-error").inner_text() == ""
     await page.locator("[data-testid^=choose-realm-]").first.click(timeout=WAIT_MS)
     await page.get_by_test_id("character-name").fill(character)
     await page.get_by_test_id("create-character").click()
@@ -179,6 +187,26 @@ async def test_two_players_in_two_browsers_see_each_other_move(
     assert errors == []
 
 
+async def _serve_content(page: Page) -> None:
+    """Answer the page's ``GET /api/realms/{id}/content`` with the classic pack, as the
+    login node's content route will (its maps, creatures, items and spells)."""
+    pack = load_pack(classic_pack_path())
+    body = msgspec.json.encode(
+        {
+            "maps": list(pack.maps.values()),
+            "creatures": list(pack.creatures.values()),
+            "items": list(pack.items.values()),
+            "spells": list(pack.spells.values()),
+            "player": pack.player,
+        }
+    )
+
+    async def fulfil(route: Route) -> None:
+        await route.fulfill(status=200, content_type="application/json", body=body)
+
+    await page.route("**/api/realms/*/content", fulfil)
+
+
 async def _place(cluster, name: str, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
     """Put a character (not in the world) at (x, y) on the continent, in its save."""
     conn = await asyncpg.connect(cluster.database_url)
@@ -205,6 +233,7 @@ async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     _collect_page_errors(page, errors)
+    await _serve_content(page)
     await _create_character(page, cluster.login_url, "webhunter", "Hunter")
     await _place(cluster, "Hunter", WOLVES[0] - 14.0, WOLVES[1])
     await _enter(page, "Hunter")
@@ -219,7 +248,7 @@ async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
     await page.wait_for_function(
         "(id) => window.realmkit.state().target === id", arg=wolf, timeout=WAIT_MS
     )
-    assert await page.get_by_test_id("target-name").inner_text() != "none (click someone)"
+    assert (await page.get_by_test_id("target-name").inner_text()).startswith("Forest Wolf")
     await page.get_by_test_id("attack").click()
     await page.wait_for_function(
         """(id) => { const s = window.realmkit.state();
@@ -228,6 +257,7 @@ async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
         arg=wolf,
         timeout=40_000,
     )
+    await page.get_by_test_id("cast-1").click()  # Firebolt, from the content
     await page.screenshot(path=str(screenshots / "combat.png"))
     await page.get_by_test_id("stop-attack").click()
     await page.get_by_test_id("chat-input").fill("well met, wolves")
@@ -237,6 +267,8 @@ async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
         .get_by_text("Hunter: well met, wolves")
         .wait_for(timeout=WAIT_MS)
     )
+    events = (await _state(page))["events"]
+    assert not [e for e in events if "unknown spell" in e], events
     assert errors == []
 
 
@@ -248,6 +280,7 @@ async def test_a_portal_shows_the_loading_screen_and_enters_the_dungeon(
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     _collect_page_errors(page, errors)
+    await _serve_content(page)
     await _create_character(page, cluster.login_url, "webdelver", "Delver")
     await _place(cluster, "Delver", PORTAL[0] - 4.0, PORTAL[1])
     await _enter(page, "Delver")
