@@ -10,7 +10,8 @@ import pytest
 from realmkit.errors import NotFound
 from realmkit.nodes.login.static import STATIC_ROOT, safe_path
 
-ERRORS_PY = Path(__file__).parents[2] / "src" / "realmkit" / "errors.py"
+SRC = Path(__file__).parents[2] / "src" / "realmkit"
+ERRORS_PY = SRC / "errors.py"
 
 
 def test_the_client_page_and_its_modules_are_in_the_package() -> None:
@@ -62,8 +63,12 @@ def test_a_symlink_out_of_the_folder_is_not_followed(tmp_path: Path) -> None:
 
 
 def test_every_error_code_has_a_meaning_in_the_client() -> None:
-    """Each stable code of realmkit.errors is explained in js/errors.js."""
+    """Each stable code a player can be sent (realmkit.errors, and the gateway's own:
+    refusals, strikes, error frames) is explained in js/errors.js."""
     codes = set(re.findall(r'^\s+code = "([A-Z_]+)"', ERRORS_PY.read_text(), re.M))
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        codes |= set(re.findall(r'(?:Refusal|_strike|ErrorFrame)\(\s*"([A-Z_]+)"', text))
     table = (STATIC_ROOT / "js" / "errors.js").read_text()
     explained = set(re.findall(r"^\s+([A-Z_]+): \"", table, re.M))
     assert codes, "no codes found in errors.py"

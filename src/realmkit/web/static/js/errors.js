@@ -70,8 +70,13 @@ export const MEANINGS = {
   ENGINE_START_FAILED: "A server engine did not start.",
   MIGRATION_FAILED: "The database schema could not be updated.",
   STORE_ERROR: "The database failed unexpectedly.",
-  // Gateway-only codes (protocol/client.py, session/connection.py).
+  ERROR: "Something went wrong.",
+  // Gateway-only codes (protocol/client.py, session/connection.py, social/chat.py).
   UNSUPPORTED_VERSION: "This client speaks a protocol version the server does not.",
+  BAD_MOVE: "The server refused a move (outside the map or not a number).",
+  CHAT_RATE_LIMITED: "You are sending messages too fast: slow down.",
+  TEXT_TOO_LONG: "That message is empty or too long.",
+  DISCONNECTED: "The connection to the world was lost.",
   // The client's own.
   NETWORK: "The server could not be reached.",
   HTTP: "The server answered with an error.",
