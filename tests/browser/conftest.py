@@ -49,12 +49,15 @@ Cluster = _clusters.Cluster
 
 def chromium_path() -> str:
     """The Chromium binary to drive; fails the test, with what to do, when absent."""
-    wanted = os.environ.get("REALMKIT_CHROMIUM", DEFAULT_CHROMIUM)
-    found = shutil.which(wanted) or shutil.which("chromium")
+    wanted = os.environ.get("REALMKIT_CHROMIUM")
+    # Asked for one: that one or nothing. Else Debian's, or a chromium on the PATH.
+    found = shutil.which(wanted) if wanted else shutil.which(DEFAULT_CHROMIUM)
+    if found is None and not wanted:
+        found = shutil.which("chromium")
     if found is None:
         pytest.fail(
-            f"no Chromium at {wanted}: run `bash scripts/system-packages` (it installs "
-            "Debian's chromium) or set REALMKIT_CHROMIUM to a Chromium binary",
+            f"no Chromium at {wanted or DEFAULT_CHROMIUM}: run `bash scripts/system-packages` "
+            "(it installs Debian's chromium) or set REALMKIT_CHROMIUM to a Chromium binary",
             pytrace=False,
         )
     return found
