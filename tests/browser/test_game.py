@@ -128,7 +128,7 @@ async def test_a_player_registers_enters_and_walks_where_the_server_agrees(
 ) -> None:
     """In the page: register, create a character, enter the world and walk east with
     the keyboard; another player (the Python client) sees the character where the
-    page says it stands, and the page made no error."""
+    page says it stands; leaving and entering again finds it there; no error."""
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     _collect_page_errors(page, errors)
@@ -156,6 +156,11 @@ async def test_a_player_registers_enters_and_walks_where_the_server_agrees(
     finally:
         await watcher.close()
     await page.screenshot(path=str(screenshots / "walk.png"))
+    # Leave and enter again: the character is back where it stood (saved on leaving).
+    await page.get_by_test_id("leave").click()
+    await _enter(page, "Webber")
+    again = (await _state(page))["position"]
+    assert math.dist((again["x"], again["y"]), (mine["x"], mine["y"])) <= 0.2
     assert errors == []
     await page.close()
 

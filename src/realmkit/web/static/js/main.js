@@ -9,7 +9,14 @@ import { View } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const api = new Api();
-const app = { realm: null, characters: [], game: null, view: null, content: new Content(null) };
+const app = {
+  realm: null,
+  characters: [],
+  game: null,
+  view: null,
+  content: new Content(null),
+  raf: 0, // the drawing loop's next frame: one loop, whatever the games entered
+};
 
 const KEYS = {
   ArrowUp: "up", KeyW: "up",
@@ -138,12 +145,14 @@ async function enter(character) {
   renderSpells();
   renderAll();
   $("world").focus();
-  requestAnimationFrame(frame);
+  cancelAnimationFrame(app.raf);
+  app.raf = requestAnimationFrame(frame);
 }
 
 function leave() {
   if (app.game) app.game.leave();
   app.game = null;
+  cancelAnimationFrame(app.raf);
   showCharacters(app.realm);
 }
 
@@ -154,7 +163,7 @@ function frame(now) {
   app.view.draw(now);
   const me = game.me;
   $("coords").textContent = me ? `x ${me.x.toFixed(1)}  y ${me.y.toFixed(1)}` : "";
-  requestAnimationFrame(frame);
+  app.raf = requestAnimationFrame(frame);
 }
 
 function changed(what) {
