@@ -215,19 +215,60 @@ async def test_world_ticket_names_the_least_loaded_gateway(
     assert claims.character_id == character["character_id"]
 
 
-async def test_the_root_lists_the_routes_and_the_cluster(api: Api) -> None:
-    """`GET /` answers the login API's routes and the cluster's realms, nodes and
+async def test_the_api_index_lists_the_routes_and_the_cluster(api: Api) -> None:
+    """`GET /api` answers the login API's routes and the cluster's realms, nodes and
     players (not 404), and gives away no host, port, key or account."""
-    status, body = await api.call("GET", "/")
+    status, body = await api.call("GET", "/api")
     assert status == 200
     routes = {(r["method"], r["path"]) for r in body["routes"]}
-    assert {("POST", "/api/login"), ("GET", "/api/realms"), ("GET", "/")} <= routes
+    assert {("POST", "/api/login"), ("GET", "/api/realms"), ("GET", "/api"), ("GET", "/")} <= routes
     assert [r["name"] for r in body["realms"]] == ["Azure"]
     assert body["players"] == 0
     assert {"node": "login", "role": "login", "state": "ready"}.items() <= body["nodes"][0].items()
     text = str(body)
     assert "127.0.0.1" not in text
     assert "host" not in text
+
+
+async def test_the_root_serves_the_browser_client_and_its_files(api: Api) -> None:
+    """`GET /` is the client's page and `/static/...` its files, with their content
+    types, no-cache and a Content-Security-Policy that lets the page reach gateways
+    over ws: only; a path that leaves the folder or names an unknown type is a 404."""
+    async with api.session.get(api.base + "/") as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert resp.headers["Cache-Control"] == "no-cache"
+        csp = resp.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp
+        assert "connect-src 'self' ws: wss:" in csp
+        page = await resp.text()
+        etag = resp.headers["ETag"]
+    assert "/static/js/main.js" in page
+    assert "/static/vendor/msgpack/msgpack.min.js" in page
+    async with api.session.get(api.base + "/", headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304
+    for path, kind in [
+        ("/static/js/main.js", "text/javascript; charset=utf-8"),
+        ("/static/css/client.css", "text/css; charset=utf-8"),
+        ("/static/vendor/msgpack/msgpack.min.js", "text/javascript; charset=utf-8"),
+    ]:
+        async with api.session.get(api.base + path) as resp:
+            assert (resp.status, resp.headers["Content-Type"]) == (200, kind), path
+            assert resp.headers["Cache-Control"] == "no-cache"
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    for path in [
+        "/static/%2e%2e/__init__.py",
+        "/static/..%2f__init__.py",
+        "/static/js/%2e%2e/%2e%2e/__init__.py",
+        "/static/%2fetc%2fpasswd",
+        "/static/js/..%5c..%5c__init__.py",
+        "/static/vendor/msgpack/LICENSE",
+        "/static/js",
+        "/static/.hidden.js",
+        "/static/nothing.js",
+    ]:
+        async with api.session.get(api.base + path) as resp:
+            assert resp.status == 404, path
 
 
 async def test_a_refresh_token_logs_in_once_and_a_copy_used_later_revokes_its_line(

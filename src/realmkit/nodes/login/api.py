@@ -13,7 +13,9 @@ Routes (JSON in, JSON out; errors ``{"error": {"code", "message"}}``):
     DELETE /api/characters/{character_id}         -> 204                  (bearer)
     POST   /api/characters/{character_id}/ticket  -> WorldTicket          (bearer)
     GET    /healthz                               -> {ok, gateways}
-    GET    /                                      -> these routes and the cluster's state
+    GET    /api                                   -> these routes and the cluster's state
+    GET    /                                      the browser client (``static.py``)
+    GET    /static/{path}                         its files
     GET    /ops, /api/ops/...                     -> the operations page and API (``ops``)
 
 Failed logins lock an account from one address (5 a minute: its owner
@@ -57,6 +59,7 @@ from realmkit.nodes.login.content import RealmContents
 from realmkit.nodes.login.hashing import HashLine
 from realmkit.nodes.login.metrics import LoginMetrics
 from realmkit.nodes.login.ops import OPS_ROUTES, OpsApi, WorldReports
+from realmkit.nodes.login.static import StaticFiles
 from realmkit.protocol.login import (
     CharacterInfo,
     Credentials,
@@ -84,7 +87,7 @@ REFRESH_FAILURES = (60, 60.0)
 # How long a browser may use a realm's content without asking (a patch shows after).
 CONTENT_MAX_AGE = 60
 
-# What ``GET /`` lists (the README's list too): method, path, what it answers.
+# What ``GET /api`` lists (the README's list too): method, path, what it answers.
 ROUTES = (
     ("POST", "/api/register", "{username, password} -> session (201)"),
     ("POST", "/api/login", "{username, password} -> session"),
@@ -101,7 +104,8 @@ ROUTES = (
     ("DELETE", "/api/characters/{character_id}", "delete it, 204 (bearer)"),
     ("POST", "/api/characters/{character_id}/ticket", "a world ticket and gateway (bearer)"),
     ("GET", "/healthz", "ready: how many gateways reported lately"),
-    ("GET", "/", "this page: the routes and the cluster's realms, nodes and players"),
+    ("GET", "/api", "this page: the routes and the cluster's realms, nodes and players"),
+    ("GET", "/", "the browser client: play in a web page"),
     *OPS_ROUTES,
 )
 
@@ -174,7 +178,8 @@ class LoginApi:
                 web.delete("/api/characters/{character_id}", self.delete_character),
                 web.post("/api/characters/{character_id}/ticket", self.world_ticket),
                 web.get("/healthz", self.health),
-                web.get("/", self.index),
+                web.get("/api", self.index),
+                *StaticFiles().routes(),
                 *self.ops.routes(),
             ]
         )
@@ -362,8 +367,8 @@ class LoginApi:
         return json_response({"ok": True, "gateways": self.gateways.fresh(time.monotonic())})
 
     async def index(self, request: web.Request) -> web.Response:
-        """What this address serves (the browser client will land here) and the
-        cluster's state. Nothing secret: no hosts, ports, accounts or keys."""
+        """What this address serves and the cluster's state. Nothing secret: no
+        hosts, ports, accounts or keys."""
         realms = await self.cluster.listing()
         nodes = await self.cluster.node_rows()
         return json_response(

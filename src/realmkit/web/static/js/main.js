@@ -1,0 +1,350 @@
+// The page: screens (log in, realms, characters, the world), their forms, the
+// game's panels, the keyboard and mouse, and window.realmkit for tests.
+
+import { Api, ApiError } from "./api.js";
+import { Content } from "./content.js";
+import { describe } from "./errors.js";
+import { Game } from "./game.js";
+import { View } from "./render.js";
+
+const $ = (id) => document.getElementById(id);
+const api = new Api();
+const app = {
+  realm: null,
+  characters: [],
+  game: null,
+  view: null,
+  content: new Content(null),
+  raf: 0, // the drawing loop's next frame: one loop, whatever the games entered
+};
+
+const KEYS = {
+  ArrowUp: "up", KeyW: "up",
+  ArrowDown: "down", KeyS: "down",
+  ArrowLeft: "left", KeyA: "left",
+  ArrowRight: "right", KeyD: "right",
+};
+
+function show(screen) {
+  for (const id of ["login-screen", "realm-screen", "character-screen", "game-screen"]) {
+    $(id).hidden = id !== screen;
+  }
+}
+
+function failure(element, exc) {
+  element.textContent = exc instanceof ApiError ? describe(exc.code, exc.message) : String(exc);
+}
+
+function item(text, testid) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  if (testid) li.dataset.testid = testid;
+  return li;
+}
+
+function button(text, testid, onclick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.dataset.testid = testid;
+  b.addEventListener("click", onclick);
+  return b;
+}
+
+// --- accounts, realms, characters --------------------------------------------
+
+async function authenticate(register) {
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  $("login-error").textContent = "";
+  try {
+    if (register) await api.register(username, password);
+    else await api.login(username, password);
+  } catch (exc) {
+    failure($("login-error"), exc);
+    return;
+  }
+  $("account").textContent = username;
+  await showRealms();
+}
+
+async function showRealms() {
+  show("realm-screen");
+  $("realm-error").textContent = "";
+  const list = $("realm-list");
+  list.replaceChildren();
+  let realms;
+  try {
+    realms = await api.realms();
+  } catch (exc) {
+    failure($("realm-error"), exc);
+    return;
+  }
+  for (const realm of realms) {
+    const li = document.createElement("li");
+    const label = `${realm.name} (${realm.game_id}) — ${realm.status}, ${realm.population} playing`;
+    const b = button(label, `choose-realm-${realm.realm_id}`, () => showCharacters(realm));
+    b.disabled = realm.status !== "online";
+    li.append(b);
+    list.append(li);
+  }
+}
+
+async function showCharacters(realm) {
+  app.realm = realm;
+  show("character-screen");
+  $("realm-name").textContent = realm.name;
+  $("character-error").textContent = "";
+  const list = $("character-list");
+  list.replaceChildren();
+  try {
+    app.characters = await api.characters(realm.realm_id);
+  } catch (exc) {
+    failure($("character-error"), exc);
+    return;
+  }
+  for (const c of app.characters) {
+    const li = document.createElement("li");
+    li.append(button(`Enter as ${c.name} (level ${c.level})`, `enter-${c.name}`, () => enter(c)));
+    list.append(li);
+  }
+}
+
+async function createCharacter() {
+  $("character-error").textContent = "";
+  try {
+    await api.createCharacter(app.realm.realm_id, $("character-name").value.trim());
+  } catch (exc) {
+    failure($("character-error"), exc);
+    return;
+  }
+  $("character-name").value = "";
+  await showCharacters(app.realm);
+}
+
+// --- the world -----------------------------------------------------------------
+
+async function enter(character) {
+  $("character-error").textContent = "";
+  const raw = await api.content(app.realm.realm_id);
+  app.content = new Content(raw);
+  const game = new Game({ api, content: app.content, character, changed: (what) => changed(what) });
+  app.game = game;
+  show("game-screen");
+  $("loading-overlay").hidden = false;
+  $("loading-text").textContent = "Entering the world…";
+  try {
+    await game.enter();
+  } catch (exc) {
+    app.game = null;
+    show("character-screen");
+    failure($("character-error"), exc);
+    return;
+  }
+  app.view = new View($("world"), game);
+  renderSpells();
+  renderAll();
+  $("world").focus();
+  cancelAnimationFrame(app.raf);
+  app.raf = requestAnimationFrame(frame);
+}
+
+function leave() {
+  if (app.game) app.game.leave();
+  app.game = null;
+  cancelAnimationFrame(app.raf);
+  showCharacters(app.realm);
+}
+
+function frame(now) {
+  const game = app.game;
+  if (!game) return;
+  game.step(now);
+  app.view.draw(now);
+  const me = game.me;
+  $("coords").textContent = me ? `x ${me.x.toFixed(1)}  y ${me.y.toFixed(1)}` : "";
+  app.raf = requestAnimationFrame(frame);
+}
+
+function changed(what) {
+  const game = app.game;
+  if (!game) return;
+  if (what === "status" || what === "world") renderStatus();
+  if (what === "chat") renderChat();
+  if (what === "events") renderEvents();
+  if (what === "errors") renderErrors();
+  if (what === "inventory" || what === "names") renderInventory();
+  if (what === "target" || what === "frame") renderTarget();
+}
+
+function renderAll() {
+  renderStatus();
+  renderChat();
+  renderEvents();
+  renderErrors();
+  renderInventory();
+  renderTarget();
+}
+
+const STATUS_TEXT = {
+  connecting: "Connecting…",
+  in_world: "In the world",
+  loading: "Travelling…",
+  resuming: "Connection lost: coming back…",
+  closed: "Disconnected",
+};
+
+function renderStatus() {
+  const game = app.game;
+  const map = game.world ? game.content.map(game.world.map_id) : null;
+  const where = map && map.name ? ` — ${map.name}` : game.world ? ` — map ${game.world.map_id}` : "";
+  $("status").textContent = (STATUS_TEXT[game.status] || game.status) + where;
+  const overlay = !["in_world", "closed"].includes(game.status);
+  $("loading-overlay").hidden = !overlay;
+  if (game.status === "loading") {
+    $("loading-text").textContent = `Travelling (${game.loadingReason || "transfer"})…`;
+  } else if (game.status === "resuming") {
+    $("loading-text").textContent = `Connection lost: coming back (try ${game.resumeTry})…`;
+  } else if (game.status === "connecting") {
+    $("loading-text").textContent = "Entering the world…";
+  }
+}
+
+function renderChat() {
+  const log = $("chat-log");
+  log.replaceChildren(
+    ...app.game.chat.map((c) =>
+      item(c.from ? `[${c.kind}] ${c.from}: ${c.text}` : `[${c.kind}] ${c.text}`, "chat-line"),
+    ),
+  );
+  log.scrollTop = log.scrollHeight;
+}
+
+function renderEvents() {
+  const log = $("events-log");
+  log.replaceChildren(...app.game.events.filter((e) => e.kind === "note").map((e) => item(e.text, "event-line")));
+  log.scrollTop = log.scrollHeight;
+}
+
+function renderErrors() {
+  const log = $("error-log");
+  log.replaceChildren(...app.game.errors.map((e) => item(describe(e.code, e.message), `error-${e.code}`)));
+  log.scrollTop = log.scrollHeight;
+}
+
+function renderInventory() {
+  const { inventory, content } = app.game;
+  $("money").textContent = inventory.fromServer ? `${inventory.money} money` : "";
+  const list = $("inventory-list");
+  list.replaceChildren(
+    ...inventory.items.map((it) => {
+      const li = item(`${content.itemName(it.template_id)} × ${it.count}`, "inventory-item");
+      li.className = `quality-${content.itemQuality(it.template_id)}`;
+      return li;
+    }),
+  );
+  if (inventory.items.length === 0) list.append(item("(empty)", "inventory-empty"));
+}
+
+function renderTarget() {
+  const game = app.game;
+  const e = game.target ? game.table.entities.get(game.target) : null;
+  $("target-name").textContent = e ? `${game.nameOf(e.id)} — ${e.hp}%` : "none (click someone)";
+  $("release").hidden = !game.dead;
+}
+
+function renderSpells() {
+  const box = $("spells");
+  box.replaceChildren();
+  const spells = app.content.spellList();
+  if (spells.length === 0) {
+    box.append(item("No spell list from this server.", "no-spells"));
+    return;
+  }
+  for (const spell of spells) {
+    box.append(button(spell.name, `cast-${spell.id}`, () => app.game && app.game.cast(spell.id)));
+  }
+}
+
+// --- input ---------------------------------------------------------------------
+
+function typing(event) {
+  const tag = event.target && event.target.tagName;
+  return tag === "INPUT" || tag === "TEXTAREA";
+}
+
+window.addEventListener("keydown", (event) => {
+  const game = app.game;
+  if (!game || typing(event)) return;
+  const key = KEYS[event.code];
+  if (key) {
+    game.keys.add(key);
+    event.preventDefault();
+  } else if (event.code === "Enter") {
+    $("chat-input").focus();
+    event.preventDefault();
+  } else if (event.code === "Escape") {
+    game.select(0);
+  }
+});
+window.addEventListener("keyup", (event) => {
+  const key = KEYS[event.code];
+  if (key && app.game) app.game.keys.delete(key);
+});
+window.addEventListener("blur", () => app.game && app.game.keys.clear());
+
+function onCanvasClick(event) {
+  const { game, view } = app;
+  if (!game || !view) return;
+  const rect = view.canvas.getBoundingClientRect();
+  const at = view.toWorld(event.clientX - rect.left, event.clientY - rect.top);
+  const hit = view.entityAt(at.x, at.y, Math.max(1.5, 12 / view.scale), performance.now());
+  if (hit) game.select(hit);
+  else game.walkTo(at.x, at.y);
+}
+
+// --- wiring --------------------------------------------------------------------
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  authenticate(false);
+});
+$("register").addEventListener("click", () => authenticate(true));
+$("create-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  createCharacter();
+});
+$("back-to-realms").addEventListener("click", () => showRealms());
+$("world").addEventListener("click", onCanvasClick);
+$("world").addEventListener("wheel", (event) => {
+  if (!app.view) return;
+  event.preventDefault();
+  app.view.zoom(event.deltaY < 0 ? 1.15 : 1 / 1.15);
+}, { passive: false });
+$("attack").addEventListener("click", () => app.game && app.game.attack());
+$("stop-attack").addEventListener("click", () => app.game && app.game.stopAttack());
+$("release").addEventListener("click", () => app.game && app.game.release());
+$("leave").addEventListener("click", leave);
+$("chat-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (app.game) app.game.say($("chat-input").value);
+  $("chat-input").value = "";
+  $("world").focus();
+});
+
+// Read-only views for tests and the curious: never a way to change the game.
+window.realmkit = Object.freeze({
+  state: () => (app.game ? app.game.snapshot() : null),
+  // Where an entity is drawn, in CSS pixels of the page (to click it); null if not.
+  screenOf: (id) => {
+    const { game, view } = app;
+    const e = game && view ? game.table.entities.get(id) : null;
+    if (!e) return null;
+    const at = game.table.drawnAt(e, performance.now());
+    const [x, y] = view.toScreen(at.x, at.y);
+    const rect = view.canvas.getBoundingClientRect();
+    return { x: rect.left + x / view.ratio, y: rect.top + y / view.ratio };
+  },
+  screen: () =>
+    ["login-screen", "realm-screen", "character-screen", "game-screen"].find((id) => !$(id).hidden),
+});

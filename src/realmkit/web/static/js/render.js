@@ -1,0 +1,213 @@
+// The top-down view on a 2D canvas: world x to the right, world y up, the own
+// character in the middle. Others are drawn where the entity table interpolates
+// them; the own character where the prediction says.
+
+import { FLAG_COMBAT, FLAG_DEAD, KIND_CREATURE, KIND_PLAYER } from "./world.js";
+
+const COLORS = {
+  outside: "#0b0f0b",
+  ground: "#1f3322",
+  grid: "rgba(255,255,255,0.05)",
+  zone: "rgba(255,255,255,0.18)",
+  portal: "rgba(170, 90, 255, 0.55)",
+  self: "#4be37a",
+  player: "#5aa9ff",
+  creature: "#e8664a",
+  dead: "#777777",
+  target: "#ffd84a",
+  text: "#f2f2e8",
+};
+
+export class View {
+  constructor(canvas, game) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.game = game;
+    this.scale = 8; // pixels per world unit
+    this.center = { x: 0, y: 0 };
+  }
+
+  zoom(factor) {
+    this.scale = Math.min(24, Math.max(2, this.scale * factor));
+  }
+
+  fit() {
+    const rect = this.canvas.getBoundingClientRect();
+    const ratio = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(rect.width * ratio));
+    const h = Math.max(1, Math.round(rect.height * ratio));
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+    }
+    this.ratio = ratio;
+  }
+
+  toScreen(x, y) {
+    const s = this.scale * this.ratio;
+    return [
+      this.canvas.width / 2 + (x - this.center.x) * s,
+      this.canvas.height / 2 - (y - this.center.y) * s,
+    ];
+  }
+
+  /** A click at client coordinates (CSS pixels, relative to the canvas) in world units. */
+  toWorld(px, py) {
+    const s = this.scale;
+    const rect = this.canvas.getBoundingClientRect();
+    return {
+      x: this.center.x + (px - rect.width / 2) / s,
+      y: this.center.y - (py - rect.height / 2) / s,
+    };
+  }
+
+  /** The entity drawn nearest a world point, within `radius` units; 0 when none. */
+  entityAt(x, y, radius, now) {
+    let best = 0;
+    let bestDistance = radius;
+    for (const e of this.game.table.entities.values()) {
+      if (e.id === this.game.character.character_id) continue;
+      const at = this.game.table.drawnAt(e, now);
+      const d = Math.hypot(at.x - x, at.y - y);
+      if (d <= bestDistance) {
+        best = e.id;
+        bestDistance = d;
+      }
+    }
+    return best;
+  }
+
+  draw(now) {
+    this.fit();
+    const { ctx, game } = this;
+    const world = game.world;
+    ctx.fillStyle = COLORS.outside;
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    if (!world || !game.me) return;
+    this.center = { x: game.me.x, y: game.me.y };
+    this.drawGround(world);
+    this.drawPortals(world.map_id);
+    const selfId = game.character.character_id;
+    for (const e of game.table.entities.values()) {
+      if (e.id === selfId) continue;
+      this.drawEntity(e, game.table.drawnAt(e, now), false);
+    }
+    const own = game.table.entities.get(selfId);
+    if (own) this.drawEntity(own, game.me, true);
+  }
+
+  drawGround(world) {
+    const { ctx } = this;
+    const b = world.bounds;
+    const [x0, y0] = this.toScreen(b.min_x, b.max_y);
+    const [x1, y1] = this.toScreen(b.max_x, b.min_y);
+    ctx.fillStyle = COLORS.ground;
+    ctx.fillRect(x0, y0, x1 - x0, y1 - y0);
+    const s = this.scale * this.ratio;
+    const step = 10;
+    ctx.strokeStyle = COLORS.grid;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    const halfW = this.canvas.width / 2 / s;
+    const halfH = this.canvas.height / 2 / s;
+    const left = Math.max(b.min_x, Math.floor((this.center.x - halfW) / step) * step);
+    const right = Math.min(b.max_x, this.center.x + halfW);
+    const bottom = Math.max(b.min_y, Math.floor((this.center.y - halfH) / step) * step);
+    const top = Math.min(b.max_y, this.center.y + halfH);
+    for (let x = left; x <= right; x += step) {
+      const [sx, sy0] = this.toScreen(x, bottom);
+      const [, sy1] = this.toScreen(x, top);
+      ctx.moveTo(sx, sy0);
+      ctx.lineTo(sx, sy1);
+    }
+    for (let y = bottom; y <= top; y += step) {
+      const [sx0, sy] = this.toScreen(left, y);
+      const [sx1] = this.toScreen(right, y);
+      ctx.moveTo(sx0, sy);
+      ctx.lineTo(sx1, sy);
+    }
+    ctx.stroke();
+    ctx.strokeStyle = COLORS.zone;
+    ctx.fillStyle = COLORS.zone;
+    ctx.font = `${12 * this.ratio}px sans-serif`;
+    for (const zone of this.game.content.zones(world.map_id)) {
+      const a = zone.area || {};
+      const [zx0, zy0] = this.toScreen(a.min_x, a.max_y);
+      const [zx1, zy1] = this.toScreen(a.max_x, a.min_y);
+      ctx.strokeRect(zx0, zy0, zx1 - zx0, zy1 - zy0);
+      if (zone.name) ctx.fillText(zone.name, zx0 + 6, zy1 - 6);
+    }
+  }
+
+  drawPortals(mapId) {
+    const { ctx } = this;
+    for (const portal of this.game.content.portals(mapId)) {
+      const a = portal.area || {};
+      const [x0, y0] = this.toScreen(a.min_x, a.max_y);
+      const [x1, y1] = this.toScreen(a.max_x, a.min_y);
+      ctx.fillStyle = COLORS.portal;
+      ctx.fillRect(x0, y0, x1 - x0, y1 - y0);
+      ctx.fillStyle = COLORS.text;
+      ctx.font = `${12 * this.ratio}px sans-serif`;
+      ctx.textAlign = "center";
+      ctx.fillText(portal.name || `Portal to map ${portal.to_map}`, (x0 + x1) / 2, y0 - 4);
+      ctx.textAlign = "start";
+    }
+  }
+
+  drawEntity(e, at, self) {
+    const { ctx, game } = this;
+    const r = this.ratio;
+    const [sx, sy] = this.toScreen(at.x, at.y);
+    const radius = Math.max(6, 0.6 * this.scale) * r;
+    let color = e.kind === KIND_CREATURE ? COLORS.creature : COLORS.player;
+    if (self) color = COLORS.self;
+    if (e.flags & FLAG_DEAD) color = COLORS.dead;
+    if (e.id === game.target) {
+      ctx.strokeStyle = COLORS.target;
+      ctx.lineWidth = 2 * r;
+      ctx.beginPath();
+      ctx.arc(sx, sy, radius + 4 * r, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    ctx.arc(sx, sy, radius, 0, 2 * Math.PI);
+    ctx.fill();
+    // Facing: a short line from the centre (world y up, screen y down).
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 2 * r;
+    ctx.beginPath();
+    ctx.moveTo(sx, sy);
+    ctx.lineTo(sx + Math.cos(at.o) * radius, sy - Math.sin(at.o) * radius);
+    ctx.stroke();
+    if (e.flags & FLAG_COMBAT) {
+      ctx.strokeStyle = "#ff3030";
+      ctx.lineWidth = 1 * r;
+      ctx.beginPath();
+      ctx.arc(sx, sy, radius + 1.5 * r, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    // Name and health bar above.
+    const barW = 36 * r;
+    const barH = 4 * r;
+    const top = sy - radius - 8 * r;
+    ctx.fillStyle = "#300";
+    ctx.fillRect(sx - barW / 2, top, barW, barH);
+    ctx.fillStyle = e.hp > 30 ? "#3ccf4e" : "#e0b020";
+    ctx.fillRect(sx - barW / 2, top, (barW * Math.max(0, Math.min(100, e.hp))) / 100, barH);
+    ctx.fillStyle = COLORS.text;
+    ctx.font = `${11 * r}px sans-serif`;
+    ctx.textAlign = "center";
+    let label = game.nameOf(e.id);
+    if (e.kind === KIND_CREATURE) {
+      const level = game.content.creatureLevel(e.template);
+      if (level) label += ` (${level})`;
+    } else if (e.kind === KIND_PLAYER) {
+      const known = game.names.get(e.id);
+      if (known && known.level) label += ` (${known.level})`;
+    }
+    ctx.fillText(label, sx, top - 3 * r);
+    ctx.textAlign = "start";
+  }
+}
