@@ -40,6 +40,7 @@ export class Game {
     this.character = character; // {character_id, name, realm_id, level}
     this.changed = changed || (() => {});
     this.conn = null;
+    this.bytesBefore = 0; // received over the sockets this game closed
     this.gatewayUrl = "";
     this.reconnectUrl = "";
     this.resumeToken = "";
@@ -89,6 +90,7 @@ export class Game {
   }
 
   connect(url, greeting) {
+    if (this.conn) this.bytesBefore += this.conn.bytes;
     this.conn = new Connection(url, greeting, {
       onMessage: (m) => this.receive(m),
       onClose: (code, reason, byUs) => this.closed(code, reason, byUs),
@@ -506,6 +508,7 @@ export class Game {
       ack: this.table.ack,
       pending: this.pending.length,
       frames: this.table.frames,
+      bytes_in: this.bytesBefore + (this.conn ? this.conn.bytes : 0),
       target: this.target,
       dead: this.dead,
       corrections: this.corrections,

@@ -25,6 +25,7 @@ export class Connection {
     this.closedByUs = false;
     this.sent = 0;
     this.received = 0;
+    this.bytes = 0; // received, as the socket gave them (what a frame costs the client)
     this.ws = new WebSocket(url);
     this.ws.binaryType = "arraybuffer";
     this.ws.onopen = () => {
@@ -33,6 +34,7 @@ export class Connection {
     };
     this.ws.onmessage = (event) => {
       this.received += 1;
+      this.bytes += event.data.byteLength !== undefined ? event.data.byteLength : event.data.length;
       let message;
       try {
         message = decode(event.data);
