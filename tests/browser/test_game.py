@@ -13,13 +13,11 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import msgspec
 import pytest
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser, Page
 
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
-from realmkit.content.loader import classic_pack_path, load_pack
 
 WAIT_MS = 20_000
 CONTINENT = 1
@@ -192,26 +190,6 @@ async def test_two_players_in_two_browsers_see_each_other_move(
     assert errors == []
 
 
-async def _serve_content(page: Page) -> None:
-    """Answer the page's ``GET /api/realms/{id}/content`` with the classic pack, as the
-    login node's content route will (its maps, creatures, items and spells)."""
-    pack = load_pack(classic_pack_path())
-    body = msgspec.json.encode(
-        {
-            "maps": list(pack.maps.values()),
-            "creatures": list(pack.creatures.values()),
-            "items": list(pack.items.values()),
-            "spells": list(pack.spells.values()),
-            "player": pack.player,
-        }
-    )
-
-    async def fulfil(route: Route) -> None:
-        await route.fulfill(status=200, content_type="application/json", body=body)
-
-    await page.route("**/api/realms/*/content", fulfil)
-
-
 async def _place(cluster, name: str, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
     """Put a character (not in the world) at (x, y) on the continent, in its save."""
     conn = await asyncpg.connect(cluster.database_url)
@@ -238,7 +216,6 @@ async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     _collect_page_errors(page, errors)
-    await _serve_content(page)
     await _create_character(page, cluster.login_url, "webhunter", "Hunter")
     await _place(cluster, "Hunter", WOLVES[0] - 14.0, WOLVES[1])
     await _enter(page, "Hunter")
@@ -281,11 +258,11 @@ async def test_a_portal_shows_the_loading_screen_and_enters_the_dungeon(
     browser: Browser, cluster, screenshots: Path
 ) -> None:
     """Walking into the dungeon's portal: transfer_pending, the loading overlay, then
-    new_world on map 2, where the character walks again with the server agreeing."""
+    new_world on map 2, where the character walks again with the server agreeing; then
+    west through the dungeon's way out, back on the continent, walking on."""
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     _collect_page_errors(page, errors)
-    await _serve_content(page)
     await _create_character(page, cluster.login_url, "webdelver", "Delver")
     await _place(cluster, "Delver", PORTAL[0] - 4.0, PORTAL[1])
     await _enter(page, "Delver")
@@ -317,6 +294,22 @@ async def test_a_portal_shows_the_loading_screen_and_enters_the_dungeon(
     assert await overlay.is_hidden()
     await _walk_east(page, 3.0)
     await page.screenshot(path=str(screenshots / "dungeon.png"))
+    # And back: west through the Way Out (x under 4) to the continent.
+    await page.get_by_test_id("world").focus()
+    await page.keyboard.down("KeyA")
+    try:
+        await page.wait_for_function(
+            "() => window.realmkit.state().transfers >= 2", timeout=WAIT_MS
+        )
+    finally:
+        await page.keyboard.up("KeyA")
+    await page.wait_for_function(
+        """() => { const s = window.realmkit.state();
+            return s.status === 'in_world' && s.map_id === 1 && s.position !== null; }""",
+        timeout=WAIT_MS,
+    )
+    assert await overlay.is_hidden()
+    await _walk_east(page, 2.0)
     assert errors == []
 
 
@@ -351,4 +344,35 @@ async def test_a_stopping_gateway_hands_the_page_to_another_and_play_goes_on(
     )
     await _walk_east(page, 2.0)
     await page.screenshot(path=str(screenshots / "resumed.png"))
+    assert errors == []
+
+
+async def test_a_page_whose_gateway_is_killed_resumes_by_itself(
+    browser: Browser, cluster, node_pid: Callable[[int, str], int]
+) -> None:
+    """SIGKILL the page's gateway (no `reconnect`, the socket just drops): the page
+    resumes with its token by itself, its character where it stood, and walks on.
+    (After the SIGTERM test: both stop a gateway, which the supervisor starts again.)"""
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    _collect_page_errors(page, errors)
+    await _enter_world(page, cluster.login_url, "webcrashed", "Crashed")
+    before = await _walk_east(page, 2.0)
+    port = int(before["gateway"].rsplit(":", 1)[1].split("/")[0])
+    name = next(f"gateway-{i + 1}" for i, url in enumerate(cluster.gateways) if f":{port}/" in url)
+    os.kill(node_pid(cluster.pid, name), signal.SIGKILL)
+    await page.wait_for_function(
+        """() => { const s = window.realmkit.state();
+            return s.resumes >= 1 && s.status === 'in_world' && s.position !== null; }""",
+        timeout=WAIT_MS,
+    )
+    after = await _state(page)
+    assert (
+        math.dist(
+            (after["position"]["x"], after["position"]["y"]),
+            (before["position"]["x"], before["position"]["y"]),
+        )
+        < 1.0
+    )
+    await _walk_east(page, 2.0)
     assert errors == []
