@@ -27,18 +27,11 @@ import time
 import aiohttp
 from playwright.async_api import Page, async_playwright
 
+from cluster_ccu import ROLES
 from local_cluster import LocalCluster
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
 
-ROLES = [
-    ("login", "login"),
-    ("gateway-1", "gateway"),
-    ("gateway-2", "gateway"),
-    ("orchestrator-1", "orchestrator"),
-    ("world-1", "world"),
-    ("world-2", "world"),
-]
 PASSWORD = "web-bench-password"  # noqa: S105 - throwaway accounts of a bench cluster
 WAIT_MS = 30_000
 LEG = 1.0  # seconds each way

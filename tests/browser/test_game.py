@@ -254,6 +254,24 @@ async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
     assert errors == []
 
 
+async def _walk_through_portal(page: Page, key: str, transfers: int, map_id: int) -> None:
+    """Hold ``key`` until the page has seen its ``transfers``-th transfer, then wait
+    until it stands in the world of ``map_id``."""
+    await page.get_by_test_id("world").focus()
+    await page.keyboard.down(key)
+    try:
+        await page.wait_for_function(
+            f"() => window.realmkit.state().transfers >= {transfers}", timeout=WAIT_MS
+        )
+    finally:
+        await page.keyboard.up(key)
+    await page.wait_for_function(
+        f"""() => {{ const s = window.realmkit.state();
+            return s.status === 'in_world' && s.map_id === {map_id} && s.position !== null; }}""",
+        timeout=WAIT_MS,
+    )
+
+
 async def test_a_portal_shows_the_loading_screen_and_enters_the_dungeon(
     browser: Browser, cluster, screenshots: Path
 ) -> None:
@@ -276,38 +294,14 @@ async def test_a_portal_shows_the_loading_screen_and_enters_the_dungeon(
                 .observe(overlay, { attributes: true, attributeFilter: ["hidden"] });
         }"""
     )
-    await page.get_by_test_id("world").focus()
-    await page.keyboard.down("KeyD")
-    try:
-        await page.wait_for_function(
-            "() => window.realmkit.state().transfers >= 1", timeout=WAIT_MS
-        )
-    finally:
-        await page.keyboard.up("KeyD")
-    await page.wait_for_function(
-        """() => { const s = window.realmkit.state();
-            return s.status === 'in_world' && s.map_id === 2 && s.position !== null; }""",
-        timeout=WAIT_MS,
-    )
+    await _walk_through_portal(page, "KeyD", 1, 2)
     # The loading screen came up between transfer_pending and new_world, and went.
     assert await page.evaluate("window.overlayShown") >= 1
     assert await overlay.is_hidden()
     await _walk_east(page, 3.0)
     await page.screenshot(path=str(screenshots / "dungeon.png"))
     # And back: west through the Way Out (x under 4) to the continent.
-    await page.get_by_test_id("world").focus()
-    await page.keyboard.down("KeyA")
-    try:
-        await page.wait_for_function(
-            "() => window.realmkit.state().transfers >= 2", timeout=WAIT_MS
-        )
-    finally:
-        await page.keyboard.up("KeyA")
-    await page.wait_for_function(
-        """() => { const s = window.realmkit.state();
-            return s.status === 'in_world' && s.map_id === 1 && s.position !== null; }""",
-        timeout=WAIT_MS,
-    )
+    await _walk_through_portal(page, "KeyA", 2, 1)
     assert await overlay.is_hidden()
     await _walk_east(page, 2.0)
     assert errors == []
