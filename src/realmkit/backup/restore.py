@@ -156,13 +156,16 @@ async def promoted(url: str, timeout: float = PROMOTE_TIMEOUT) -> None:
     while True:
         try:
             conn = await asyncpg.connect(url, timeout=10.0)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            try:
+                replaying = await conn.fetchval("SELECT pg_is_in_recovery()")
+            finally:
+                await conn.close()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            # Refused, or dropped mid-question: a copy that stops by itself (a moment
+            # past the WAL kept) may close the connection between the two.
             raise BackupFailed("recover", f"the restored copy refuses connections: {exc}") from exc
-        try:
-            if not await conn.fetchval("SELECT pg_is_in_recovery()"):
-                return
-        finally:
-            await conn.close()
+        if not replaying:
+            return
         if time.monotonic() > deadline:
             raise BackupFailed("recover", f"still replaying WAL after {timeout:.0f} s")
         await asyncio.sleep(0.2)  # PostgreSQL replays in its own process: look again
