@@ -108,6 +108,7 @@ export class Social {
           deadline: Date.now() + m.accept_within * 1000,
           answered: "",
         };
+        this.ticketIs(m.activity, "proposed");
         this.game.changed("queue");
         return true;
       case "match_result":
@@ -168,7 +169,15 @@ export class Social {
     if (this.proposal && this.proposal.match_id === m.match_id) this.proposal = null;
     const change = m.rating ? ` (rating ${m.rating}, ${m.rating_change >= 0 ? "+" : ""}${m.rating_change})` : "";
     this.game.note(`${m.activity}: ${m.outcome}${change}`);
+    // Called off, the ticket may be queued again (unless declined): ask where it stands.
+    this.ask({ t: "queue_status", activity: m.activity });
     this.game.changed("queue");
+  }
+
+  /** The ticket for `activity` moved on (a proposal, an answer) before its news came. */
+  ticketIs(activity, state) {
+    const q = this.queues[activity];
+    if (q) this.queues[activity] = { ...q, state };
   }
 
   // --- asking ------------------------------------------------------------------
@@ -331,6 +340,7 @@ export class Social {
     const p = this.proposal;
     if (!p || p.answered) return;
     p.answered = accept ? "accepted" : "declined";
+    if (accept) this.ticketIs(p.activity, "accepted");
     this.ask({ t: accept ? "match_accept" : "match_decline", match_id: p.match_id });
     if (!accept) this.proposal = null;
     this.game.changed("queue");
