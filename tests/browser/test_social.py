@@ -1,16 +1,20 @@
 """Two people playing socially in two browsers on a real cluster: whispers across the
 realms of a pool, a party made in the party panel, the party queued for an arena,
-a match proposal answered in its dialog and its result shown."""
+a match proposal answered in its dialog and its result shown; the chat missed while
+the page's connection was down comes after its resume, once, in order."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, WebSocketRoute
 
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
@@ -199,3 +203,84 @@ async def test_two_players_whisper_across_realms_party_up_and_queue_for_an_arena
         assert state["errors"] == [], state["errors"]
     assert errors == []
     print(f"gateways used: {sorted(gateways)}")
+
+
+class _Tap:
+    """The page's WebSockets through Playwright, passed on to the gateway; while the
+    test holds them, a new one waits (what the page sends kept) until let through."""
+
+    def __init__(self) -> None:
+        self.through = asyncio.Event()
+        self.through.set()
+
+    async def route(self, ws: WebSocketRoute) -> None:
+        kept: list[str | bytes] = []
+        ws.on_message(lambda message: kept.append(message))
+        await self.through.wait()
+        server = ws.connect_to_server()
+        server.on_message(lambda message: ws.send(message))
+        for message in kept:
+            server.send(message)
+        ws.on_message(lambda message: server.send(message))
+
+
+async def test_chat_missed_while_the_page_changed_gateways_comes_once_in_order(
+    browser: Browser,
+    cluster,
+    http: aiohttp.ClientSession,
+    node_pid: Callable[[int, str], int],
+    screenshots: Path,
+) -> None:
+    """Teller (the Python client, on the other gateway) whispers Hearer (a page); Hearer's
+    gateway stops (SIGTERM: a rolling restart) and the page's resume elsewhere is held
+    while Teller whispers twice more; let through, the resume sends the id of the last
+    message shown (chat_after): the two missed come, then a live one, each once, in
+    order. (Last in the module: it stops a gateway, which the supervisor starts again.)"""
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    tap = _Tap()
+    await page.route_web_socket("**/ws", tap.route)
+    api = LoginClient(cluster.login_url, http)
+    azure = (await api.realms())[0]
+    await _register(page, cluster.login_url, "websocial_hearer")
+    hearer = await _create_and_enter(page, azure.realm_id, "Hearer")
+    hearers = cluster.gateways.index(hearer["gateway"])
+    await api.register_or_login("websocial_teller", PASSWORD)
+    character = await api.character(azure.realm_id, "Teller")
+    ticket = await api.ticket(character.character_id)
+    teller = await GameClient.connect(http, cluster.gateways[1 - hearers], ticket.ticket)
+    try:
+        first = await teller.whisper("Hearer", "before the restart")
+        await _sees_line(page, "From Teller: before the restart")
+        assert (await _state(page))["last_chat_id"] == first.id
+        tap.through.clear()
+        os.kill(node_pid(cluster.pid, f"gateway-{hearers + 1}"), signal.SIGTERM)
+        await page.wait_for_function(
+            "() => window.realmkit.state().status === 'resuming'", timeout=WAIT_MS
+        )
+        missed = [await teller.whisper("Hearer", f"missed {i}") for i in (1, 2)]
+        tap.through.set()
+        await page.wait_for_function(
+            "() => { const s = window.realmkit.state();"
+            " return s.resumes === 1 && s.status === 'in_world'; }",
+            timeout=WAIT_MS,
+        )
+        await _sees_line(page, "From Teller: missed 2")
+        live = await teller.whisper("Hearer", "after the resume")
+        await _sees_line(page, "From Teller: after the resume")
+    finally:
+        await teller.close()
+    state = await _state(page)
+    assert state["gateway"] == cluster.gateways[1 - hearers]
+    whispers = [c for c in state["chat"] if c["channel"] == "whisper"]
+    assert [c["text"] for c in whispers] == [
+        "before the restart",
+        "missed 1",
+        "missed 2",
+        "after the resume",
+    ]
+    assert [c["id"] for c in whispers] == [first.id, *(m.id for m in missed), live.id]
+    assert await page.get_by_test_id("chat-log").get_by_text("missed 1").count() == 1
+    await page.screenshot(path=str(screenshots / "social-resumed-chat.png"))
+    assert errors == []
