@@ -95,7 +95,7 @@ async def _opponents(http: aiohttp.ClientSession, cluster, realm_id: int) -> lis
 
 
 @pytest.mark.timeout(120)
-async def test_two_players_whisper_across_realms_party_up_and_queue_for_an_arena(
+async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     browser: Browser, cluster, http: aiohttp.ClientSession, screenshots: Path
 ) -> None:
     """Amsel (Azure) whispers Birk (Crimson, another realm of the pool) by Name-Realm in
@@ -103,7 +103,10 @@ async def test_two_players_whisper_across_realms_party_up_and_queue_for_an_arena
     whom Amsel invites in the party panel; Bodo accepts there, both see the party and
     its chat. Amsel queues the party for arena2v2: both see it queued. Two players of
     another party queue too: both browsers get the proposal dialog and accept it, the
-    others decline, and both show the match cancelled, queued again. No page error."""
+    others decline, and both show the match cancelled, queued again. Both join a
+    password channel in the channels panel and talk in its tab; Amsel asks Bodo to be
+    friends in the friends panel, Bodo accepts there, each sees the other online on
+    the continent, and Amsel sees Bodo go offline when he leaves. No page error."""
     api = LoginClient(cluster.login_url, http)
     realms = await api.realms()
     azure, crimson = realms[0], realms[1]
@@ -192,15 +195,39 @@ async def test_two_players_whisper_across_realms_party_up_and_queue_for_an_arena
             await client.close()
     await first.screenshot(path=str(screenshots / "social-result.png"))
 
-    # Leaving the queue; every chat message shown once, in the order of its id.
+    # Leaving the queue.
     await first.get_by_test_id("queue-leave-arena2v2").click()
     await _queue_state(first, "arena2v2", "cancelled")
+
+    # A realm channel joined in the channels panel, with a password, and its tab.
+    for page in (first, second):
+        await page.get_by_test_id("channel-name").fill("raiders")
+        await page.get_by_test_id("channel-password").fill("s3cret")
+        await page.get_by_test_id("channel-join").click()
+        await page.get_by_test_id("channel-raiders").wait_for(timeout=WAIT_MS)
+    await first.get_by_test_id("chat-tab-raiders").click()
+    await _chat(second, "raiders", "raid at eight")
+    await _sees_line(first, "[raiders] Bodo: raid at eight")
+    assert await first.get_by_test_id("chat-log").get_by_text("[party]").count() == 0
+
+    # Friends: asked in the friends panel, accepted in the other's; online on a map.
+    await first.get_by_test_id("friend-name").fill("Bodo")
+    await first.get_by_test_id("friend-add").click()
+    await second.get_by_test_id(f"friend-accept-Amsel-{azure.name}").click(timeout=WAIT_MS)
+    await second.locator("[data-testid=friend-Amsel][data-online=true]").wait_for(timeout=WAIT_MS)
+    await first.locator("[data-testid=friend-Bodo][data-online=true]").wait_for(timeout=WAIT_MS)
+    assert "Elderlands" in await first.get_by_test_id("friend-Bodo").inner_text()
+    await first.screenshot(path=str(screenshots / "social-friends.png"))
+    # Every chat message shown once, in the order of its id.
     for page in (first, second):
         state = await _state(page)
         ids = [c["id"] for c in state["chat"] if c["id"]]
         assert ids == sorted(set(ids)), ids
         assert state["last_chat_id"] == max(ids)
         assert state["errors"] == [], state["errors"]
+    # Presence: Bodo leaves the world; Amsel's list shows him offline.
+    await second.get_by_test_id("leave").click()
+    await first.locator("[data-testid=friend-Bodo][data-online=false]").wait_for(timeout=WAIT_MS)
     assert errors == []
     print(f"gateways used: {sorted(gateways)}")
 
