@@ -158,7 +158,9 @@ export function renderQueues(game) {
   $("match-results").replaceChildren(
     ...social.results.map((r) => {
       const rating = r.rating ? ` — rating ${r.rating} (${r.rating_change >= 0 ? "+" : ""}${r.rating_change})` : "";
-      return item(`${r.activity}: ${r.outcome}${rating}`, "match-result");
+      const li = item(`Match ${r.match_id}, ${r.activity}: ${r.outcome}${rating}`, "match-result");
+      li.dataset.outcome = r.outcome;
+      return li;
     }),
   );
   renderProposal(game);

@@ -168,7 +168,7 @@ export class Social {
     if (this.results.length > RESULTS_KEPT) this.results.shift();
     if (this.proposal && this.proposal.match_id === m.match_id) this.proposal = null;
     const change = m.rating ? ` (rating ${m.rating}, ${m.rating_change >= 0 ? "+" : ""}${m.rating_change})` : "";
-    this.game.note(`${m.activity}: ${m.outcome}${change}`);
+    this.game.note(`match ${m.match_id}, ${m.activity}: ${m.outcome}${change}`);
     // Called off, the ticket may be queued again (unless declined): ask where it stands.
     this.ask({ t: "queue_status", activity: m.activity });
     this.game.changed("queue");
