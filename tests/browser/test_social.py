@@ -106,7 +106,8 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     others decline, and both show the match cancelled, queued again. Both join a
     password channel in the channels panel and talk in its tab; Amsel asks Bodo to be
     friends in the friends panel, Bodo accepts there, each sees the other online on
-    the continent, and Amsel sees Bodo go offline when he leaves. No page error."""
+    the continent; Amsel founds a guild in the guild panel, Bodo joins it there and
+    talks in its chat; Amsel sees Bodo go offline when he leaves. No page error."""
     api = LoginClient(cluster.login_url, http)
     realms = await api.realms()
     azure, crimson = realms[0], realms[1]
@@ -218,6 +219,25 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     await first.locator("[data-testid=friend-Bodo][data-online=true]").wait_for(timeout=WAIT_MS)
     assert "Elderlands" in await first.get_by_test_id("friend-Bodo").inner_text()
     await first.screenshot(path=str(screenshots / "social-friends.png"))
+    # A guild founded in the guild panel, Bodo invited and accepting there; its chat.
+    await first.get_by_test_id("guild-create-name").fill("Dawn Riders")
+    await first.get_by_test_id("guild-create").click()
+    await first.get_by_test_id("guild-member-Amsel").get_by_text("leader").wait_for(timeout=WAIT_MS)
+    await first.get_by_test_id("guild-invite-name").fill("Bodo")
+    await first.get_by_test_id("guild-invite").click()
+    await (
+        second.get_by_test_id("guild-invitation")
+        .get_by_text("Amsel invites you into Dawn Riders")
+        .wait_for(timeout=WAIT_MS)
+    )
+    await second.get_by_test_id("guild-accept").click()
+    for page in (first, second):
+        await page.get_by_test_id("guild-member-Bodo").wait_for(timeout=WAIT_MS)
+    assert await second.get_by_test_id("guild-name").inner_text() == "Dawn Riders"
+    await _chat(second, "guild", "for the guild")
+    await first.get_by_test_id("chat-tab-guild").click()  # from the raiders tab
+    await _sees_line(first, "[guild] Bodo: for the guild")
+
     # Every chat message shown once, in the order of its id.
     for page in (first, second):
         state = await _state(page)

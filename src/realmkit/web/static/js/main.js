@@ -181,6 +181,7 @@ function changed(what) {
   if (what === "channels") panels.renderChannels(game);
   if (what === "friends") panels.renderFriends(game);
   if (what === "party") panels.renderParty(game);
+  if (what === "guild") panels.renderGuild(game);
   if (what === "queue") panels.renderQueues(game);
   if (what === "events") renderEvents();
   if (what === "errors") renderErrors();

@@ -125,6 +125,32 @@ export function renderParty(game) {
   $("party-leave").hidden = party.party_id === 0;
 }
 
+// --- guild ---------------------------------------------------------------------------
+
+const RANKS = ["leader", "officer", "member", "initiate"];
+
+export function renderGuild(game) {
+  const { guild, guildInvitation } = game.social;
+  const inGuild = guild.guild_id !== 0;
+  $("guild-invitation").hidden = !guildInvitation;
+  $("guild-invitation-text").textContent = guildInvitation
+    ? `${guildInvitation.inviter} invites you into ${guildInvitation.guild}.`
+    : "";
+  $("guild-name").textContent = inGuild ? guild.name : "";
+  $("guild-motd").textContent = inGuild && guild.motd ? guild.motd : "";
+  $("guild-members").replaceChildren(
+    ...guild.members.map((m) => {
+      const li = item(`${m.name} — ${RANKS[m.rank] || m.rank}, level ${m.level}`, `guild-member-${m.name}`);
+      li.dataset.online = String(m.online);
+      li.classList.toggle("offline", !m.online);
+      return li;
+    }),
+  );
+  $("guild-create-form").hidden = inGuild;
+  $("guild-invite-form").hidden = !inGuild;
+  $("guild-leave").hidden = !inGuild;
+}
+
 // --- queues --------------------------------------------------------------------------
 
 const STATE_TEXT = {
@@ -235,6 +261,7 @@ export function renderSocial(game) {
   renderChatTabs(game);
   renderChat(game);
   renderParty(game);
+  renderGuild(game);
   renderQueues(game);
   renderFriends(game);
   renderChannels(game);
@@ -268,6 +295,19 @@ export function wireSocial(current) {
   $("party-accept").addEventListener("click", () => social() && social().partyAnswer(true));
   $("party-decline").addEventListener("click", () => social() && social().partyAnswer(false));
   $("party-leave").addEventListener("click", () => social() && social().partyLeave());
+  $("guild-create-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const s = social();
+    if (s && s.guildCreate($("guild-create-name").value.trim())) $("guild-create-name").value = "";
+  });
+  $("guild-invite-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const s = social();
+    if (s && s.guildInvite($("guild-invite-name").value.trim())) $("guild-invite-name").value = "";
+  });
+  $("guild-accept").addEventListener("click", () => social() && social().guildAnswer(true));
+  $("guild-decline").addEventListener("click", () => social() && social().guildAnswer(false));
+  $("guild-leave").addEventListener("click", () => social() && social().guildLeave());
   $("queue-activity").addEventListener("change", renderRoles);
   $("queue-form").addEventListener("submit", (event) => {
     event.preventDefault();

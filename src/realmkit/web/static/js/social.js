@@ -317,6 +317,22 @@ export class Social {
     this.ask({ t: "party_leave" });
   }
 
+  guildCreate(name) {
+    if (!/^[A-Za-z][A-Za-z ]{2,23}$/.test(name)) return this.refuse("guild", "3 to 24 letters or spaces");
+    this.ask({ t: "guild_create", name });
+    return true;
+  }
+
+  guildInvite(name) {
+    if (!TARGET.test(name)) return this.refuse("guild", "the name of a character");
+    this.ask({ t: "guild_invite", name });
+    return true;
+  }
+
+  guildLeave() {
+    this.ask({ t: "guild_leave" });
+  }
+
   guildAnswer(accept) {
     const invitation = this.guildInvitation;
     if (!invitation) return;
