@@ -4,6 +4,7 @@
 // (ui.js) calls its methods and redraws on its `changed` callbacks.
 
 import { Connection, FINAL_CLOSES, PROTOCOL_VERSION } from "./net.js";
+import { Social } from "./social.js";
 import { EntityTable, KIND_PLAYER } from "./world.js";
 
 export const MOVES_PER_SECOND = 10;
@@ -34,17 +35,17 @@ function unknownType(message, t) {
 }
 
 export class Game {
-  constructor({ api, content, character, changed }) {
+  constructor({ api, content, character, realmName, changed }) {
     this.api = api;
     this.content = content;
     this.character = character; // {character_id, name, realm_id, level}
+    this.realmName = realmName || "";
     this.changed = changed || (() => {});
     this.conn = null;
     this.bytesBefore = 0; // received over the sockets this game closed
     this.gatewayUrl = "";
     this.reconnectUrl = "";
     this.resumeToken = "";
-    this.lastChatId = 0;
     this.status = "offline"; // connecting, entering, in_world, loading, resuming, closed
     this.world = null;
     this.table = new EntityTable();
@@ -75,6 +76,12 @@ export class Game {
     this.lastTick = 0;
     this.timers = [];
     this.names.set(character.character_id, { name: character.name, level: character.level });
+    this.social = new Social(this);
+  }
+
+  /** The id of the last `chat_message` got: a resume asks for what came after it. */
+  get lastChatId() {
+    return this.social.lastChatId;
   }
 
   // --- connection ----------------------------------------------------------
@@ -181,18 +188,13 @@ export class Game {
       case "error":
         this.onError(m);
         break;
-      case "chat":
-        keep(this.chat, { kind: m.yell ? "yell" : "say", from: m.speaker_name, text: m.text });
-        this.changed("chat");
+      case "chat": {
+        const kind = m.yell ? "yell" : "say";
+        this.addChat({ id: 0, at: Date.now(), kind, channel: kind, from: m.speaker_name, to: "", text: m.text });
         break;
-      case "chat_message":
-        this.lastChatId = Math.max(this.lastChatId, m.id || 0);
-        keep(this.chat, { kind: m.channel, from: m.sender, text: m.text });
-        this.changed("chat");
-        break;
+      }
       case "announce":
-        keep(this.chat, { kind: "system", from: "", text: m.text });
-        this.changed("chat");
+        this.addChat({ id: 0, at: Date.now(), kind: "system", channel: "system", from: "", to: "", text: m.text });
         break;
       case "loot":
         this.onLoot(m);
@@ -217,8 +219,8 @@ export class Game {
         this.changed("inventory");
         break;
       default:
-        // Queues, parties, whispers, friends, guilds, mail and trades: later panels.
-        this.onOther(m);
+        // Chat channels, whispers, friends, party, queues (social.js); mail and trades: later.
+        if (!this.social.receive(m)) this.onOther(m);
     }
   }
 
@@ -242,7 +244,10 @@ export class Game {
     this.status = "in_world";
     this.resumeTry = 0;
     if (resumed) this.resumes += 1;
-    if (first) this.askInventory();
+    if (first) {
+      this.askInventory();
+      this.social.friendList();
+    }
     if (resumed) this.note("back in the world");
     this.changed("world");
   }
@@ -334,6 +339,12 @@ export class Game {
       this.chasing = false;
     }
     this.changed("target");
+  }
+
+  /** A line of the chat log: {id, at, kind, channel, from, to, text}. */
+  addChat(entry) {
+    keep(this.chat, entry);
+    this.changed("chat");
   }
 
   error(code, message) {
@@ -481,7 +492,7 @@ export class Game {
   }
 
   say(text) {
-    if (text.trim()) this.send({ t: "say", text: text.slice(0, 255), yell: false });
+    this.social.say(text, false);
   }
 
   // --- reading -------------------------------------------------------------
@@ -528,7 +539,9 @@ export class Game {
       })),
       inventory: JSON.parse(JSON.stringify(this.inventory)),
       events: this.events.map((e) => e.text),
-      chat: this.chat.slice(),
+      chat: this.chat.map((c) => ({ ...c })),
+      last_chat_id: this.lastChatId,
+      social: this.social.snapshot(),
       errors: this.errors.slice(),
     };
   }

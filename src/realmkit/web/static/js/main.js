@@ -5,6 +5,7 @@ import { Api, ApiError } from "./api.js";
 import { Content } from "./content.js";
 import { describe } from "./errors.js";
 import { Game } from "./game.js";
+import * as panels from "./panels.js";
 import { View } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -128,7 +129,13 @@ async function enter(character) {
   $("character-error").textContent = "";
   const raw = await api.content(app.realm.realm_id);
   app.content = new Content(raw);
-  const game = new Game({ api, content: app.content, character, changed: (what) => changed(what) });
+  const game = new Game({
+    api,
+    content: app.content,
+    character,
+    realmName: app.realm.name,
+    changed: (what) => changed(what),
+  });
   app.game = game;
   show("game-screen");
   $("loading-overlay").hidden = false;
@@ -170,7 +177,12 @@ function changed(what) {
   const game = app.game;
   if (!game) return;
   if (what === "status" || what === "world") renderStatus();
-  if (what === "chat") renderChat();
+  if (what === "chat") panels.renderChat(game);
+  if (what === "channels") panels.renderChannels(game);
+  if (what === "friends") panels.renderFriends(game);
+  if (what === "party") panels.renderParty(game);
+  if (what === "guild") panels.renderGuild(game);
+  if (what === "queue") panels.renderQueues(game);
   if (what === "events") renderEvents();
   if (what === "errors") renderErrors();
   if (what === "inventory" || what === "names") renderInventory();
@@ -179,7 +191,7 @@ function changed(what) {
 
 function renderAll() {
   renderStatus();
-  renderChat();
+  panels.renderSocial(app.game);
   renderEvents();
   renderErrors();
   renderInventory();
@@ -208,16 +220,6 @@ function renderStatus() {
   } else if (game.status === "connecting") {
     $("loading-text").textContent = "Entering the world…";
   }
-}
-
-function renderChat() {
-  const log = $("chat-log");
-  log.replaceChildren(
-    ...app.game.chat.map((c) =>
-      item(c.from ? `[${c.kind}] ${c.from}: ${c.text}` : `[${c.kind}] ${c.text}`, "chat-line"),
-    ),
-  );
-  log.scrollTop = log.scrollHeight;
 }
 
 function renderEvents() {
@@ -325,12 +327,7 @@ $("attack").addEventListener("click", () => app.game && app.game.attack());
 $("stop-attack").addEventListener("click", () => app.game && app.game.stopAttack());
 $("release").addEventListener("click", () => app.game && app.game.release());
 $("leave").addEventListener("click", leave);
-$("chat-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  if (app.game) app.game.say($("chat-input").value);
-  $("chat-input").value = "";
-  $("world").focus();
-});
+panels.wireSocial(() => app.game);
 
 // Read-only views for tests and the curious: never a way to change the game.
 window.realmkit = Object.freeze({

@@ -1,0 +1,394 @@
+// The social side of a game session, without the DOM: chat channels and
+// whispers, friends and presence, the party, queues and match proposals
+// (protocol/social.py, protocol/client.py). The Game hands it the messages it
+// does not handle itself; the panels (panels.js) call its methods.
+
+export const REALM_CHANNELS = ["general", "trade", "lfg"];
+// Channels a chat line can be sent to, besides the realm channels joined.
+export const SEND_CHANNELS = ["say", "yell", "whisper", "party", "guild"];
+export const ACTIVITIES = ["battleground", "arena2v2", "arena3v3", "dungeon"];
+export const ROLES = ["tank", "healer", "damage"];
+// protocol/social.py's patterns.
+const CHANNEL_NAME = /^[a-z][a-z0-9]{1,19}$/;
+const TARGET = /^[A-Za-z]{2,12}(-[A-Za-z0-9][A-Za-z0-9 ]{0,31})?$/;
+const CHARACTER_NAME = /^[A-Za-z]{2,12}$/;
+const MAX_TEXT = 255;
+const SEEN_KEPT = 2000;
+const RESULTS_KEPT = 20;
+
+const clone = (value) => JSON.parse(JSON.stringify(value));
+
+export class Social {
+  /**
+   * @param {object} game the Game: its send(), error(), note(), changed() and chat log
+   */
+  constructor(game) {
+    this.game = game;
+    this.lastChatId = 0;
+    this.seen = new Set(); // chat_message ids already shown (a resume sends each once)
+    this.seenOrder = [];
+    this.channels = []; // realm channels joined
+    this.friends = []; // {name, realm, level, online, map_id}
+    this.requests = []; // names asking to be friends
+    this.ignored = [];
+    this.party = { party_id: 0, leader_id: 0, members: [] };
+    this.invitation = null; // {party_id, inviter, expires_in, deadline}
+    this.guild = { guild_id: 0, name: "", motd: "", members: [] };
+    this.guildInvitation = null;
+    this.who = [];
+    this.queues = {}; // activity -> queue_status
+    this.proposal = null; // {match_id, activity, accept_within, team, role, deadline}
+    this.results = [];
+  }
+
+  // --- news from the gateway ---------------------------------------------------
+
+  /** Handle `m` if it is a social, party or queue message; false if not one. */
+  receive(m) {
+    switch (m.t) {
+      case "chat_message":
+        this.onChatMessage(m);
+        return true;
+      case "channels":
+        this.channels = (m.joined || []).slice();
+        this.game.changed("channels");
+        return true;
+      case "friends":
+        this.friends = (m.friends || []).map((f) => ({ ...f }));
+        this.requests = (m.requests || []).slice();
+        this.ignored = (m.ignored || []).slice();
+        this.game.changed("friends");
+        return true;
+      case "friend_request":
+        if (!this.requests.includes(m.name)) this.requests.push(m.name);
+        this.game.note(`${m.name} asks to be your friend`);
+        this.game.changed("friends");
+        return true;
+      case "presence":
+        this.onPresence(m);
+        return true;
+      case "who_result":
+        this.who = (m.players || []).map((p) => ({ ...p }));
+        this.game.changed("who");
+        return true;
+      case "guild":
+        this.guild = { guild_id: m.guild_id || 0, name: m.name || "", motd: m.motd || "", members: m.members || [] };
+        this.game.changed("guild");
+        return true;
+      case "guild_invitation":
+        this.guildInvitation = { guild_id: m.guild_id, guild: m.guild, inviter: m.inviter };
+        this.game.note(`${m.inviter} invites you into the guild ${m.guild}`);
+        this.game.changed("guild");
+        return true;
+      case "party":
+        this.party = { party_id: m.party_id || 0, leader_id: m.leader_id || 0, members: m.members || [] };
+        if (this.invitation && this.invitation.party_id === this.party.party_id) this.invitation = null;
+        this.game.changed("party");
+        return true;
+      case "party_invitation":
+        this.invitation = {
+          party_id: m.party_id,
+          inviter: m.inviter,
+          expires_in: m.expires_in,
+          deadline: Date.now() + m.expires_in * 1000,
+        };
+        this.game.note(`${m.inviter} invites you into a party`);
+        this.game.changed("party");
+        return true;
+      case "queue_status":
+        this.onQueueStatus(m);
+        return true;
+      case "match_proposal":
+        this.proposal = {
+          match_id: m.match_id,
+          activity: m.activity,
+          accept_within: m.accept_within,
+          team: m.team,
+          role: m.role || "",
+          deadline: Date.now() + m.accept_within * 1000,
+          answered: "",
+        };
+        this.ticketIs(m.activity, "proposed");
+        this.game.changed("queue");
+        return true;
+      case "match_result":
+        this.onMatchResult(m);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  onChatMessage(m) {
+    const id = m.id || 0;
+    if (id && this.seen.has(id)) return; // already shown (a resume's history)
+    if (id) {
+      this.seen.add(id);
+      this.seenOrder.push(id);
+      if (this.seenOrder.length > SEEN_KEPT) this.seen.delete(this.seenOrder.shift());
+      this.lastChatId = Math.max(this.lastChatId, id);
+    }
+    this.game.addChat({
+      id,
+      at: m.at || Date.now(),
+      kind: m.channel,
+      channel: m.channel,
+      from: m.sender,
+      to: m.to || "",
+      text: m.text,
+    });
+  }
+
+  onPresence(m) {
+    const friend = this.friends.find((f) => f.name === m.name && f.realm === m.realm);
+    if (friend) {
+      friend.online = m.online;
+      friend.map_id = m.online ? m.map_id : -1;
+    }
+    const mate = this.guild.members.find((g) => g.name === m.name);
+    if (mate) mate.online = m.online;
+    this.game.changed("friends");
+  }
+
+  onQueueStatus(m) {
+    this.queues[m.activity] = {
+      activity: m.activity,
+      state: m.state,
+      ticket_id: m.ticket_id || 0,
+      position: m.position || 0,
+      estimated_wait: m.estimated_wait || 0,
+    };
+    const p = this.proposal;
+    if (p && p.activity === m.activity && !["proposed", "accepted"].includes(m.state)) this.proposal = null;
+    this.game.changed("queue");
+  }
+
+  onMatchResult(m) {
+    this.results.push({ ...m });
+    if (this.results.length > RESULTS_KEPT) this.results.shift();
+    if (this.proposal && this.proposal.match_id === m.match_id) this.proposal = null;
+    const change = m.rating ? ` (rating ${m.rating}, ${m.rating_change >= 0 ? "+" : ""}${m.rating_change})` : "";
+    this.game.note(`match ${m.match_id}, ${m.activity}: ${m.outcome}${change}`);
+    // Called off, the ticket may be queued again (unless declined): ask where it stands.
+    this.ask({ t: "queue_status", activity: m.activity });
+    this.game.changed("queue");
+  }
+
+  /** The ticket for `activity` moved on (a proposal, an answer) before its news came. */
+  ticketIs(activity, state) {
+    const q = this.queues[activity];
+    if (q) this.queues[activity] = { ...q, state };
+  }
+
+  // --- asking ------------------------------------------------------------------
+
+  /** Send `m`, or say why not (a refused field, as the gateway would). */
+  ask(m) {
+    if (!this.game.send(m)) this.game.error("DISCONNECTED", `not sent (${m.t}): not connected`);
+  }
+
+  refuse(field, why) {
+    this.game.error("INVALID_INPUT", `${field}: ${why}`);
+    return false;
+  }
+
+  /**
+   * A chat line typed in the box, to `channel` (say, yell, whisper, party, guild or a
+   * realm channel) or as a command: /s, /y, /w Name text, /p, /g, /join name
+   * [password], /leave name, /<channel> text. True when something was sent.
+   */
+  chat(line, channel = "say", whisperTo = "") {
+    let text = line.trim();
+    if (!text) return false;
+    if (text.startsWith("/")) {
+      const [command, ...rest] = text.slice(1).split(/\s+/);
+      const args = rest.join(" ");
+      switch (command.toLowerCase()) {
+        case "s":
+        case "say":
+          return this.say(args, false);
+        case "y":
+        case "yell":
+          return this.say(args, true);
+        case "w":
+        case "whisper":
+        case "t":
+        case "tell": {
+          const [to, ...words] = rest;
+          return this.whisper(to || "", words.join(" "));
+        }
+        case "p":
+        case "party":
+          return this.send("party", args);
+        case "g":
+        case "guild":
+          return this.send("guild", args);
+        case "join":
+          return this.join(rest[0] || "", rest.slice(1).join(" "));
+        case "leave":
+          return this.leave(rest[0] || "");
+        default:
+          return this.send(command.toLowerCase(), args);
+      }
+    }
+    if (channel === "say" || channel === "yell") return this.say(text, channel === "yell");
+    if (channel === "whisper") return this.whisper(whisperTo.trim(), text);
+    text = text.slice(0, MAX_TEXT);
+    return this.send(channel, text);
+  }
+
+  say(text, yell) {
+    if (!text.trim()) return false;
+    this.ask({ t: "say", text: text.slice(0, MAX_TEXT), yell });
+    return true;
+  }
+
+  whisper(to, text) {
+    if (!TARGET.test(to)) return this.refuse("whisper", "a name, or Name-Realm for another realm");
+    if (!text.trim()) return false;
+    this.ask({ t: "whisper", to, text: text.slice(0, MAX_TEXT) });
+    return true;
+  }
+
+  send(channel, text) {
+    if (!CHANNEL_NAME.test(channel)) return this.refuse("channel", `no channel ${channel}`);
+    if (!text.trim()) return false;
+    this.ask({ t: "chat_send", channel, text: text.slice(0, MAX_TEXT) });
+    return true;
+  }
+
+  join(channel, password = "") {
+    if (!CHANNEL_NAME.test(channel)) return this.refuse("channel", "2 to 20 lowercase letters or digits");
+    this.ask({ t: "channel_join", channel, password: password.slice(0, 64) });
+    return true;
+  }
+
+  leave(channel) {
+    if (!CHANNEL_NAME.test(channel)) return this.refuse("channel", `no channel ${channel}`);
+    this.ask({ t: "channel_leave", channel });
+    return true;
+  }
+
+  friendAdd(name) {
+    if (!TARGET.test(name)) return this.refuse("friend", "a name, or Name-Realm for another realm");
+    this.ask({ t: "friend_add", name });
+    return true;
+  }
+
+  friendAnswer(name, accept) {
+    this.requests = this.requests.filter((r) => r !== name);
+    this.ask({ t: "friend_answer", name, accept });
+    this.game.changed("friends");
+  }
+
+  friendRemove(name) {
+    this.ask({ t: "friend_remove", name });
+  }
+
+  friendList() {
+    this.ask({ t: "friend_list" });
+  }
+
+  ignore(name) {
+    if (!TARGET.test(name)) return this.refuse("ignore", "a name, or Name-Realm for another realm");
+    this.ask({ t: "ignore", name });
+    return true;
+  }
+
+  unignore(name) {
+    this.ask({ t: "unignore", name });
+  }
+
+  partyInvite(name) {
+    if (!CHARACTER_NAME.test(name)) return this.refuse("party", "the name of a character of your realm");
+    this.ask({ t: "party_invite", name });
+    return true;
+  }
+
+  partyAnswer(accept) {
+    const invitation = this.invitation;
+    if (!invitation) return;
+    this.invitation = null;
+    this.ask({ t: accept ? "party_accept" : "party_decline", party_id: invitation.party_id });
+    this.game.changed("party");
+  }
+
+  partyLeave() {
+    this.ask({ t: "party_leave" });
+  }
+
+  guildCreate(name) {
+    if (!/^[A-Za-z][A-Za-z ]{2,23}$/.test(name)) return this.refuse("guild", "3 to 24 letters or spaces");
+    this.ask({ t: "guild_create", name });
+    return true;
+  }
+
+  guildInvite(name) {
+    if (!TARGET.test(name)) return this.refuse("guild", "the name of a character");
+    this.ask({ t: "guild_invite", name });
+    return true;
+  }
+
+  guildLeave() {
+    this.ask({ t: "guild_leave" });
+  }
+
+  guildAnswer(accept) {
+    const invitation = this.guildInvitation;
+    if (!invitation) return;
+    this.guildInvitation = null;
+    this.ask({ t: "guild_answer", guild_id: invitation.guild_id, accept });
+    this.game.changed("guild");
+  }
+
+  queueJoin(activity, roles = []) {
+    if (!ACTIVITIES.includes(activity)) return this.refuse("activity", `one of ${ACTIVITIES.join(", ")}`);
+    const wanted = activity === "dungeon" ? roles.filter((r) => ROLES.includes(r)) : [];
+    this.ask({ t: "queue_join", activity, roles: wanted });
+    return true;
+  }
+
+  queueLeave(activity) {
+    this.ask({ t: "queue_leave", activity });
+  }
+
+  answerProposal(accept) {
+    const p = this.proposal;
+    if (!p || p.answered) return;
+    p.answered = accept ? "accepted" : "declined";
+    if (accept) this.ticketIs(p.activity, "accepted");
+    this.ask({ t: accept ? "match_accept" : "match_decline", match_id: p.match_id });
+    if (!accept) this.proposal = null;
+    this.game.changed("queue");
+  }
+
+  // --- reading -----------------------------------------------------------------
+
+  /** Seconds left to answer the proposal (0 when none or run out). */
+  proposalLeft(now = Date.now()) {
+    return this.proposal ? Math.max(0, (this.proposal.deadline - now) / 1000) : 0;
+  }
+
+  /** Realm channels to offer: the built-in ones and those joined. */
+  realmChannels() {
+    return [...new Set([...REALM_CHANNELS, ...this.channels])];
+  }
+
+  snapshot() {
+    return clone({
+      last_chat_id: this.lastChatId,
+      channels: this.channels,
+      friends: this.friends,
+      requests: this.requests,
+      ignored: this.ignored,
+      party: this.party,
+      invitation: this.invitation,
+      guild: this.guild,
+      guild_invitation: this.guildInvitation,
+      who: this.who,
+      queues: this.queues,
+      proposal: this.proposal ? { ...this.proposal, left: this.proposalLeft() } : null,
+      results: this.results,
+    });
+  }
+}
