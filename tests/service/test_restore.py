@@ -160,7 +160,7 @@ async def test_a_restore_to_a_moment_brings_back_exactly_what_was_there(
             CliRunner().invoke, app, ["backup", "restore", "--to", later.isoformat(), "--json"]
         )
         assert failed.exit_code == 1, (failed.output, failed.exception)
-    assert failed.output, f"said nothing: {failed.exception!r}"
+        assert failed.output, f"said nothing: {failed.exception!r}"
         message = json.loads(failed.output)["error"]["message"]
         assert "back as it was" in message, message
         assert list(data.glob("postgres/data.failed-restore-*")), "the failed copy is kept"
