@@ -78,7 +78,9 @@ async def test_the_page_applies_frames_in_order_and_dequantizes_their_rows(
     """The fixture's frame applied in the page: positions in 1/8 units, orientation in
     1/256 turns (replication/quantize.py), rows kept as the Python client's EntityTable
     keeps them; a gap in ``seq`` or an update
-    of an unknown row asks for a keyframe, and a reset frame rebuilds the table."""
+    of an unknown row asks for a keyframe, and a reset frame rebuilds the table; an
+    entity that leaves view is remembered by kind and template (what a kill after it
+    is said with: "you killed Player -12" before)."""
     frame = next(e for e in _entries("gateway_to_client.json") if e["t"] == "frame")
     page = await browser.new_page()
     await page.goto(site)
@@ -99,7 +101,10 @@ async def test_the_page_applies_frames_in_order_and_dequantizes_their_rows(
             out.update = table.apply({ ...frame, seq: 8 }, 100).applied;
             out.rows = [...table.entities.values()].map(
                 (e) => [e.id, e.kind, e.template, e.x, e.y, e.z, e.o, e.hp, e.flags]);
-            out.gap = table.apply({ ...frame, seq: 10 }, 200).applied;
+            // -12 leaves view: who it was is kept, for a kill said after it left.
+            out.left = table.apply({ ...frame, seq: 9, body: [[-12], [], []] }, 150).applied;
+            out.gone = table.gone.get(-12);
+            out.gap = table.apply({ ...frame, seq: 11 }, 200).applied;
             out.ack = table.ack;
             return out;
         }""",
@@ -110,6 +115,8 @@ async def test_the_page_applies_frames_in_order_and_dequantizes_their_rows(
     assert result["reset"] is True
     assert result["update"] is True
     assert result["gap"] is False
+    assert result["left"] is True
+    assert result["gone"] == {"kind": 2, "template": 3}
     assert result["ack"] == 42
     rows = {row[0]: row[1:] for row in result["rows"]}
     # The add of -12: kind 2, template 3, at 12160/8, 9680/8, 240/8, facing 64/256 turns.

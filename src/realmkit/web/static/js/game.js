@@ -195,6 +195,7 @@ export class Game {
       }
       case "announce":
         this.addChat({ id: 0, at: Date.now(), kind: "system", channel: "system", from: "", to: "", text: m.text });
+        this.note(`announcement: ${m.text}`);
         break;
       case "loot":
         this.onLoot(m);
@@ -498,7 +499,7 @@ export class Game {
   // --- reading -------------------------------------------------------------
 
   nameOf(id) {
-    const e = this.table.entities.get(id);
+    const e = this.table.entities.get(id) || (this.table.gone && this.table.gone.get(id));
     if (e && e.kind !== KIND_PLAYER) return this.content.creatureName(e.template);
     const known = this.names.get(id);
     return known ? known.name : `Player ${id}`;

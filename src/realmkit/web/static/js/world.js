@@ -35,6 +35,7 @@ export class EntityTable {
     this.tick = -1;
     this.needsKeyframe = false;
     this.frames = 0;
+    this.gone = new Map(); // id -> {kind, template} of entities that left view, the last 64
   }
 
   /**
@@ -42,6 +43,13 @@ export class EntityTable {
    * {applied, touched}: touched is the set of ids added or updated; applied is
    * false when a gap was seen and a keyframe is needed.
    */
+  /** The kind and template of an entity that left view, the last 64 kept. */
+  rememberGone(entity) {
+    this.gone.delete(entity.id);
+    this.gone.set(entity.id, { kind: entity.kind, template: entity.template });
+    if (this.gone.size > 64) this.gone.delete(this.gone.keys().next().value);
+  }
+
   apply(frame, now) {
     const touched = new Set();
     if (frame.reset) {
@@ -52,7 +60,12 @@ export class EntityTable {
       return { applied: false, touched };
     }
     const [removes, adds, updates] = frame.body;
-    for (const id of removes) this.entities.delete(id);
+    for (const id of removes) {
+      const gone = this.entities.get(id);
+      // Who it was, for what is said of it after it left view (a kill, a loot).
+      if (gone) this.rememberGone(gone);
+      this.entities.delete(id);
+    }
     for (const [id, kind, template, x, y, z, o, hp, flags] of adds) {
       const entity = { id, kind: baseKind(kind), template, hp, flags, samples: [] };
       Object.assign(entity, dequantize(x, y, z, o));
