@@ -31,8 +31,8 @@ async def _state(page: Page) -> dict[str, Any]:
     return state
 
 
-async def _create_character(page: Page, login_url: str, account: str, character: str) -> None:
-    """Register ``account`` in the page and make ``character`` on the first realm."""
+async def _register(page: Page, login_url: str, account: str) -> None:
+    """Register ``account`` in the page: on the realm list, no login error."""
     await page.goto(login_url + "/")
     await page.get_by_test_id("username").fill(account)
     await page.get_by_test_id("password").fill(PASSWORD)
@@ -43,6 +43,11 @@ async def _create_character(page: Page, login_url: str, account: str, character:
         timeout=WAIT_MS,
     )
     assert await page.get_by_test_id("login-error").inner_text() == ""
+
+
+async def _create_character(page: Page, login_url: str, account: str, character: str) -> None:
+    """Register ``account`` in the page and make ``character`` on the first realm."""
+    await _register(page, login_url, account)
     await page.locator("[data-testid^=choose-realm-]").first.click(timeout=WAIT_MS)
     await page.get_by_test_id("character-name").fill(character)
     await page.get_by_test_id("create-character").click()

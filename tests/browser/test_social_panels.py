@@ -15,30 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, WebSocketRoute
+from test_game import PASSWORD, WAIT_MS, _register, _state
 
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
-
-WAIT_MS = 20_000
-PASSWORD = "correct-horse-battery"
-
-
-async def _state(page: Page) -> dict[str, Any]:
-    state: dict[str, Any] = await page.evaluate("window.realmkit.state()")
-    return state
-
-
-async def _register(page: Page, login_url: str, account: str) -> None:
-    await page.goto(login_url + "/")
-    await page.get_by_test_id("username").fill(account)
-    await page.get_by_test_id("password").fill(PASSWORD)
-    await page.get_by_test_id("register").click()
-    await page.wait_for_function(
-        "() => window.realmkit.screen() === 'realm-screen'"
-        " || document.getElementById('login-error').textContent !== ''",
-        timeout=WAIT_MS,
-    )
-    assert await page.get_by_test_id("login-error").inner_text() == ""
 
 
 async def _create_and_enter(page: Page, realm_id: int, character: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import { Content } from "./content.js";
 import { describe } from "./errors.js";
 import { Game } from "./game.js";
 import * as panels from "./panels.js";
+import { button, item } from "./panels.js";
 import { View } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,22 +35,6 @@ function show(screen) {
 
 function failure(element, exc) {
   element.textContent = exc instanceof ApiError ? describe(exc.code, exc.message) : String(exc);
-}
-
-function item(text, testid) {
-  const li = document.createElement("li");
-  li.textContent = text;
-  if (testid) li.dataset.testid = testid;
-  return li;
-}
-
-function button(text, testid, onclick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = text;
-  b.dataset.testid = testid;
-  b.addEventListener("click", onclick);
-  return b;
 }
 
 // --- accounts, realms, characters --------------------------------------------

@@ -11,14 +11,16 @@ export const ui = {
   tab: "all", // the chat tab shown: all, a channel, or system
 };
 
-function item(text, testid) {
+/** A list item of ``text`` (the page's lists are built of these). */
+export function item(text, testid) {
   const li = document.createElement("li");
   li.textContent = text;
   if (testid) li.dataset.testid = testid;
   return li;
 }
 
-function button(text, testid, onclick) {
+/** A button that calls ``onclick``, with its test id. */
+export function button(text, testid, onclick) {
   const b = document.createElement("button");
   b.type = "button";
   b.textContent = text;
