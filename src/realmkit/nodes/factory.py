@@ -34,7 +34,7 @@ def build_node(settings: Settings, spec: NodeSpec, endpoints: Endpoints) -> Node
             settings.social,
         )
     if spec.role is Role.GATEWAY:
-        return GatewayNode(spec, endpoints, settings.social)
+        return GatewayNode(spec, endpoints, settings.social, settings.instances.resume_grace)
     if spec.role is Role.BACKUP:
         return BackupNode(spec, endpoints, settings.backup, settings.backup_path)
     if spec.role is Role.MATCHMAKER:

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import aiohttp
+
+from realmkit.auth.tickets import Audience, TicketSigner, public_key_bytes
+from realmkit.client.game import GameClient
 from realmkit.engines.embedded import Endpoints
+from realmkit.nodes.gateway.node import GatewayNode
 from realmkit.nodes.orchestrator.node import OrchestratorNode
 from realmkit.nodes.world.node import WorldNode
 from realmkit.settings import CellSettings, InstanceSettings, NodeSpec, Role
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo
 from realmkit.store.cluster import ClusterRepo
+from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import RealmStatus
 
 Position = tuple[float, float, float]
+ENTRY_WAIT = 20.0
 
 
 async def azure_with(
@@ -87,3 +95,34 @@ async def running(*nodes: Any) -> AsyncIterator[None]:
         for node in nodes:
             await node.drain()
             await node.stop()
+
+
+async def enter_through(db: Database, gateway: GatewayNode, character_id: int) -> GameClient:
+    """The character in the world through ``gateway``, with a ticket signed by a key
+    published as the login node publishes its own."""
+    character = await CharacterRepo(db).get(character_id)
+    signer = TicketSigner()
+    await SigningKeyRepo(db).publish(
+        signer.key_id, public_key_bytes(signer.public_key), "test-login", 3600.0
+    )
+    ticket = signer.issue(
+        Audience.WORLD,
+        account_id=character.account_id,
+        character_id=character_id,
+        realm_id=character.realm_id,
+        now=time.time(),
+    )
+    session = aiohttp.ClientSession()
+    try:
+        return await GameClient.connect(session, gateway.url, ticket, timeout=ENTRY_WAIT)
+    except BaseException:
+        await session.close()
+        raise
+
+
+async def leave_world(client: GameClient) -> None:
+    """Close the client (a goodbye) and its HTTP session."""
+    session = client._session
+    await client.close()
+    if session is not None:
+        await session.close()

@@ -5,15 +5,17 @@ PostgreSQL, the client over a WebSocket)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
-from node_fixtures import azure_with, running, two_worlds_and_an_orchestrator
+from node_fixtures import (
+    azure_with,
+    enter_through,
+    leave_world,
+    running,
+    two_worlds_and_an_orchestrator,
+)
 
-from realmkit.auth.tickets import Audience, TicketSigner, public_key_bytes
-from realmkit.client.game import GameClient
 from realmkit.engines.embedded import Endpoints
 from realmkit.errors import RemoteError
 from realmkit.nodes.gateway.node import GatewayNode
@@ -22,7 +24,6 @@ from realmkit.settings import NodeSpec, Role
 from realmkit.store.accounts import AccountRepo
 from realmkit.store.characters import CharacterRepo, ItemRepo
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.mail import MailRepo
 from realmkit.store.postgres import Database
 from realmkit.store.records import RealmStatus
@@ -41,40 +42,6 @@ async def gateway(database_url: str, endpoints: Endpoints) -> AsyncIterator[Gate
         )
         async with running(node):
             yield node
-
-
-async def _enter(db: Database, gateway: GatewayNode, character_id: int) -> GameClient:
-    """The character in the world through ``gateway``, with a ticket signed by a key
-    published as the login node publishes its own."""
-    character = await CharacterRepo(db).get(character_id)
-    signer = TicketSigner()
-    await _publish(db, signer)
-    ticket = signer.issue(
-        Audience.WORLD,
-        account_id=character.account_id,
-        character_id=character_id,
-        realm_id=character.realm_id,
-        now=time.time(),
-    )
-    session = aiohttp.ClientSession()
-    try:
-        return await GameClient.connect(session, gateway.url, ticket, timeout=WAIT)
-    except BaseException:
-        await session.close()
-        raise
-
-
-async def _publish(db: Database, signer: TicketSigner) -> None:
-    await SigningKeyRepo(db).publish(
-        signer.key_id, public_key_bytes(signer.public_key), "test-login", 3600.0
-    )
-
-
-async def _leave(client: GameClient) -> None:
-    session = client._session
-    await client.close()
-    if session is not None:
-        await session.close()
 
 
 async def test_names_and_inventory_are_answered_for_a_player_in_the_world(
@@ -110,7 +77,7 @@ async def test_names_and_inventory_are_answered_for_a_player_in_the_world(
     await mail.grant_money(anna, 1500)
     await mail.send(anna, bert, "Ore", item_ids=[mailed], money=200)
 
-    client = await _enter(db, gateway, anna)
+    client = await enter_through(db, gateway, anna)
     try:
         async with asyncio.timeout(WAIT):
             while not any(i < 0 for i in client.visible()):
@@ -148,4 +115,4 @@ async def test_names_and_inventory_are_answered_for_a_player_in_the_world(
             await client.social_ask(NamesRequest([]), type(named))
         assert refused.value.remote_code == "BAD_MESSAGE"
     finally:
-        await _leave(client)
+        await leave_world(client)

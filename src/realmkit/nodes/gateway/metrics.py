@@ -60,6 +60,11 @@ def _now(gateway: GatewayNode) -> Iterable[Metric]:
     connections.add_metric([], gateway.connections())
     players = gauge("realmkit_gateway_players", "Players in the world through this gateway.")
     players.add_metric([], len(gateway.players))
+    held = gauge(
+        "realmkit_gateway_held_seats",
+        "Seats of players whose connection dropped, kept for their resume.",
+    )
+    held.add_metric([], len(gateway.held))
     waiting = gauge("realmkit_gateway_waiting_hello", "Sockets not past their hello yet.")
     waiting.add_metric([], len(gateway.lobby))
     closes = CounterMetricFamily(
@@ -94,6 +99,7 @@ def _now(gateway: GatewayNode) -> Iterable[Metric]:
     return [
         connections,
         players,
+        held,
         waiting,
         _counter("realmkit_gateway_sent_bytes", "Bytes written to players.", tally.bytes_out),
         _counter(
@@ -110,6 +116,12 @@ def _now(gateway: GatewayNode) -> Iterable[Metric]:
             "realmkit_gateway_entries_refused",
             "Entries and resumes refused (a bad or replayed ticket, an unknown token...).",
             gateway.refused,
+        ),
+        _counter(
+            "realmkit_gateway_dropped_players",
+            "Players in the world whose connection was lost with no goodbye (their seats "
+            "kept for a resume within the grace).",
+            gateway.dropped,
         ),
         chat,
         _counter(

@@ -16,7 +16,10 @@ space: the one hand-over every seat takes), and only then the client gets
 carries a fresh resume token: if this gateway dies, the client says
 ``resume`` with it to any gateway and finds its character where it was (the
 space kept it; the orchestrator finds it by the token's hash, the only form
-that leaves the gateway). Each token resumes once.
+that leaves the gateway). Each token resumes once. A connection lost with no
+close frame from either side (the player's network, a browser killed) is not a
+logout either: the seat is held (``held``) for the resume grace, for the client
+to resume with its token here or elsewhere; a close frame is a goodbye.
 
 Queue and party messages (``queue_join``, ``match_accept``, ``party_invite``...)
 go to the matchmakers as requests for the character this socket
@@ -130,7 +133,7 @@ from realmkit.session.connection import (
     LeaveSpace as LeaveSpaceAction,
 )
 from realmkit.session.lobby import Lobby
-from realmkit.settings import NodeSpec, SocialSettings
+from realmkit.settings import InstanceSettings, NodeSpec, SocialSettings
 from realmkit.store.cluster import ClusterRepo
 from realmkit.store.keys import SigningKeyRepo
 from realmkit.store.placement import AssignmentRepo
@@ -168,6 +171,8 @@ DRAIN_SECONDS = 10.0
 # (bench/gateway_core.py: about 4% of a gateway's CPU back).
 GC_YOUNG = 20_000
 RESUME_TOKEN_BYTES = 32
+# The default of ``[instances] resume_grace``: how long a dropped player's seat waits.
+RESUME_GRACE = InstanceSettings().resume_grace
 # A gateway whose load report is older than this is not offered to a client moved
 # away from a draining gateway.
 LOAD_FRESH_SECONDS = 5.0
@@ -199,9 +204,17 @@ class Player:
 
 class GatewayNode:
     def __init__(
-        self, spec: NodeSpec, endpoints: Endpoints, social: SocialSettings | None = None
+        self,
+        spec: NodeSpec,
+        endpoints: Endpoints,
+        social: SocialSettings | None = None,
+        resume_grace: float = RESUME_GRACE,
     ) -> None:
         self.name = spec.name
+        # How long the seat of a player whose connection dropped is kept for its resume.
+        self.resume_grace = resume_grace
+        self.held: dict[int, float] = {}  # such seats: character id -> kept until (monotonic)
+        self.dropped = 0  # connections lost with no goodbye while in the world
         self.social_settings = social or SocialSettings()
         self.spec = spec
         self.endpoints = endpoints
@@ -465,13 +478,21 @@ class GatewayNode:
         if entering is not None and not entering.done():
             entering.cancel()
         player = self._seated.pop(sock, [])
-        if sock in self._handed_off:
-            # Moved to another gateway: the character stays seated for its resume.
-            self._handed_off.discard(sock)
+        handed_off = sock in self._handed_off
+        self._handed_off.discard(sock)
+        if handed_off or (sock.dropped and not self._draining):
+            # Moved to another gateway, or cut off with no goodbye (its network, a
+            # client killed): the character stays seated for its resume, here or
+            # through another gateway. Not back within the grace: logged out by the
+            # sweeps (``_log_out_orphans``).
             if player and self.players.get(player[0].character_id) is player[0]:
-                del self.players[player[0].character_id]
-                self.fanout.left(player[0].conn.replica, player[0].character_id)
-                self.social.left(player[0].character_id, player[0].chat)
+                p = player[0]
+                del self.players[p.character_id]
+                self.fanout.left(p.conn.replica, p.character_id)
+                self.social.left(p.character_id, p.chat)
+                if not handed_off:
+                    self.held[p.character_id] = time.monotonic() + self.resume_grace
+                    self.dropped += 1
             return
         if player:
             self._later(self._leave(player[0]))
@@ -594,6 +615,7 @@ class GatewayNode:
             return
         player.append(p)
         self.players[p.character_id] = p
+        self.held.pop(p.character_id, None)
         # new_world is sent before any frame of the space (frames need the player registered).
         sock.send(
             msgspec.msgpack.encode(
@@ -836,7 +858,10 @@ class GatewayNode:
         leader's, after their resume grace (their players may come back)."""
         if self._started_at is None:
             return
-        here = [*self.players, *self.entering, *self.leaving]
+        now = time.monotonic()
+        for cid in [c for c, until in self.held.items() if until <= now]:
+            del self.held[cid]  # not back in time: its seat is an orphan now
+        here = [*self.players, *self.entering, *self.leaving, *self.held]
         found = await AssignmentRepo(self.db).seated_without(
             self.name, here, self.orphan_after, since=self._started_at
         )
@@ -847,6 +872,7 @@ class GatewayNode:
                 "character %d is in the world with no player here: logged out", a.character_id
             )
             self._later(self._leave_space(a.instance_id, a.character_id, a.epoch, release=True))
+            self._later(self.desk.left(a.character_id, "logged out"))
 
 
 def tune_gc() -> None:

@@ -66,6 +66,9 @@ class PlayerSocket(WSListener):
         self.transport: WSTransport | None = None
         # Set once a close is sent or the connection is gone: nothing is written after.
         self.closed = False
+        # The connection was lost with no close frame from either side (a network cut,
+        # a client killed): its player may come back with its resume token.
+        self.dropped = False
         # A message arriving in fragments: its type, the bytes so far, how many pieces.
         self._kind: WSMsgType | None = None
         self._parts = bytearray()
@@ -121,6 +124,7 @@ class PlayerSocket(WSListener):
         self._opened(self)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.dropped = not self.closed
         self.closed = True
         self._stop_waiting()
         self._gone(self)
