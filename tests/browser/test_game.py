@@ -16,14 +16,42 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, Page
 
+from realmkit.bus import subjects
+from realmkit.bus.nats import NatsBus
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
+from realmkit.protocol.cluster import GatewayLoad
 
 WAIT_MS = 20_000
 CONTINENT = 1
 WOLVES = (359.8, 210.3)  # the classic pack's first wolf pack (spawns.toml)
 PORTAL = (1580.0, 1590.0)  # the west edge of the Gloomdeep Gate (maps.toml): to map 2
 PASSWORD = "correct-horse-battery"
+
+
+async def _until_the_next_entry_goes_elsewhere(cluster, gateway_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the gateway at ``gateway_url`` has reported more players than each
+    other gateway (gateways report once a second, to the login node as to this test):
+    the login node sends the next player it hands a ticket to another gateway."""
+    names = [f"gateway-{i + 1}" for i in range(len(cluster.gateways))]
+    mine = names[cluster.gateways.index(gateway_url)]
+    latest: dict[str, int] = {}
+    ready = asyncio.Event()
+
+    async def heard(load: GatewayLoad) -> None:
+        latest[load.gateway_id] = load.players
+        others = [latest.get(n) for n in names if n != mine]
+        if mine in latest and all(o is not None and o < latest[mine] for o in others):
+            ready.set()
+
+    bus = await NatsBus.connect(cluster.endpoints.nats_url, name="test-loads")
+    try:
+        for name in names:
+            await bus.subscribe(subjects.gateway_load(name), GatewayLoad, heard)
+        async with asyncio.timeout(WAIT_MS / 1000):
+            await ready.wait()
+    finally:
+        await bus.close()
 
 
 async def _state(page: Page) -> dict[str, Any]:
@@ -72,6 +100,25 @@ async def _enter(page: Page, character: str) -> int:
     state = await _state(page)
     character_id: int = state["character_id"]
     return character_id
+
+
+async def _seen_walking(observer: Page, walker: Page, walker_id: int) -> None:
+    """``walker`` walks east twice; ``observer`` has it where the server acknowledged it
+    to the walker, before, between and after its walks."""
+    at_server = """([other, x, y]) => window.realmkit.state().entities
+        .some((e) => e.id === other && Math.abs(e.x - x) <= 0.25 && Math.abs(e.y - y) <= 0.25)"""
+    start = (await _state(walker))["server_position"]
+    for _ in range(2):
+        was = (await _state(walker))["server_position"]
+        await observer.wait_for_function(
+            at_server, arg=[walker_id, was["x"], was["y"]], timeout=WAIT_MS
+        )
+        await _walk_east(walker, 4.0)
+    moved = (await _state(walker))["server_position"]
+    assert moved["x"] >= start["x"] + 7.5
+    await observer.wait_for_function(
+        at_server, arg=[walker_id, moved["x"], moved["y"]], timeout=WAIT_MS
+    )
 
 
 async def _walk_east(page: Page, units: float) -> dict[str, Any]:
@@ -171,26 +218,22 @@ async def test_a_player_registers_enters_and_walks_where_the_server_agrees(
 async def test_two_players_in_two_browsers_see_each_other_move(
     browser: Browser, cluster, screenshots: Path
 ) -> None:
-    """Two browser contexts, two players: each has the other in its entity table, and
-    one sees the other walk."""
+    """Two browser contexts, two players, through different gateways: each has the
+    other in its entity table; one walks east, and the other page has it where the
+    server acknowledged it to the walker, before, between and after its walks."""
     first = await (await browser.new_context()).new_page()
     second = await (await browser.new_context()).new_page()
     errors: list[str] = []
     _collect_page_errors(first, errors)
     _collect_page_errors(second, errors)
     a = await _enter_world(first, cluster.login_url, "webalpha", "Alpha")
+    await _until_the_next_entry_goes_elsewhere(cluster, (await _state(first))["gateway"])
     b = await _enter_world(second, cluster.login_url, "webbravo", "Bravo")
+    assert (await _state(first))["gateway"] != (await _state(second))["gateway"]
     sees = "(other) => window.realmkit.state().entities.some((e) => e.id === other)"
     await first.wait_for_function(sees, arg=b, timeout=WAIT_MS)
     await second.wait_for_function(sees, arg=a, timeout=WAIT_MS)
-    before = next(e for e in (await _state(first))["entities"] if e["id"] == b)
-    await _walk_east(second, 5.0)
-    await first.wait_for_function(
-        """([other, x]) => window.realmkit.state().entities
-            .some((e) => e.id === other && e.x >= x)""",
-        arg=[b, before["x"] + 4.5],
-        timeout=WAIT_MS,
-    )
+    await _seen_walking(first, second, b)
     await first.screenshot(path=str(screenshots / "two-players.png"))
     assert errors == []
 

@@ -15,10 +15,19 @@ from typing import Any
 import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, WebSocketRoute
-from test_game import PASSWORD, WAIT_MS, _register, _state
+from test_game import (
+    PASSWORD,
+    WAIT_MS,
+    _register,
+    _seen_walking,
+    _state,
+    _until_the_next_entry_goes_elsewhere,
+)
 
 from realmkit.client.game import GameClient
 from realmkit.client.login import LoginClient
+
+ARENA_MAP = 4  # the Sunken Ring (the classic pack's maps.toml), where arena2v2 is fought
 
 
 async def _create_and_enter(page: Page, realm_id: int, character: str) -> dict[str, Any]:
@@ -78,12 +87,16 @@ async def _opponents(http: aiohttp.ClientSession, cluster, realm_id: int) -> lis
 async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     browser: Browser, cluster, http: aiohttp.ClientSession, screenshots: Path
 ) -> None:
-    """Amsel (Azure) whispers Birk (Crimson, another realm of the pool) by Name-Realm in
-    the chat box and Birk answers with /w; Birk enters with an Azure character, Bodo,
-    whom Amsel invites in the party panel; Bodo accepts there, both see the party and
-    its chat. Amsel queues the party for arena2v2: both see it queued. Two players of
-    another party queue too: both browsers get the proposal dialog and accept it, the
-    others decline, and both show the match cancelled, queued again. Both join a
+    """Amsel (Azure) and Birk (Crimson, another realm of the pool) enter through
+    different gateways. Amsel whispers Birk by Name-Realm in the chat box and Birk
+    answers with /w; Amsel invites Birk-Crimson in the party panel, Birk accepts
+    there, both see the party (the other as Name-Realm) and its chat. Amsel queues the
+    party for arena2v2: both see it queued. Two players of another party queue too:
+    both browsers get the proposal dialog and accept it, the others decline, and both
+    show the match cancelled, queued again. Amsel leaves the queue and joins again;
+    this time all four accept: in the arena each page sees the other, of the other
+    realm, walk where the server has it. Birk's player comes back as Bodo (Azure):
+    both join a
     password channel in the channels panel and talk in its tab; Amsel asks Bodo to be
     friends in the friends panel, Bodo accepts there, each sees the other online on
     the continent; Amsel founds a guild in the guild panel, Bodo joins it there and
@@ -100,9 +113,9 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     await _register(first, cluster.login_url, "websocial_amsel")
     await _register(second, cluster.login_url, "websocial_birk")
     amsel = await _create_and_enter(first, azure.realm_id, "Amsel")
+    await _until_the_next_entry_goes_elsewhere(cluster, amsel["gateway"])
     birk = await _create_and_enter(second, crimson.realm_id, "Birk")
-    gateways = {amsel["gateway"], birk["gateway"]}
-    print(f"gateways: Amsel {amsel['gateway']}, Birk {birk['gateway']}")
+    assert amsel["gateway"] != birk["gateway"], "the two players on different gateways"
 
     # A whisper across realms, by Name-Realm in the whisper field; the answer by /w.
     await _chat(first, "whisper", "psst, Birk", whisper_to=f"Birk-{crimson.name}")
@@ -112,28 +125,26 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     await _sees_line(first, f"From Birk-{crimson.name}: hello from {crimson.name}")
     await second.screenshot(path=str(screenshots / "social-whisper.png"))
 
-    # Birk's player comes back with an Azure character: a party is of one realm.
-    await second.get_by_test_id("leave").click()
-    await second.get_by_test_id("back-to-realms").click()
-    bodo = await _create_and_enter(second, azure.realm_id, "Bodo")
-    gateways.add(bodo["gateway"])
-    print(f"gateways: Bodo {bodo['gateway']}")
-    await first.get_by_test_id("party-invite-name").fill("Bodo")
+    # A party across the two realms: invited by Name-Realm in the party panel.
+    await first.get_by_test_id("party-invite-name").fill(f"Birk-{crimson.name}")
     await first.get_by_test_id("party-invite").click()
     invitation = second.get_by_test_id("party-invitation")
-    await invitation.get_by_text("Amsel invites you into a party").wait_for(timeout=WAIT_MS)
+    await invitation.get_by_text(f"Amsel-{azure.name} invites you into a party").wait_for(
+        timeout=WAIT_MS
+    )
     await second.get_by_test_id("party-accept").click()
-    for page in (first, second):
+    for page, other in ((first, f"Birk-{crimson.name}"), (second, f"Amsel-{azure.name}")):
         members = page.get_by_test_id("party-members")
         await (
             members.get_by_test_id("party-member-Amsel")
             .get_by_text("(leader)")
             .wait_for(timeout=WAIT_MS)
         )
-        await members.get_by_test_id("party-member-Bodo").wait_for(timeout=WAIT_MS)
+        await members.get_by_test_id("party-member-Birk").wait_for(timeout=WAIT_MS)
+        assert other in await members.inner_text()  # the other realm's member: Name-Realm
     assert await invitation.is_hidden()
     await _chat(second, "party", "ready when you are")
-    await _sees_line(first, "[party] Bodo: ready when you are")
+    await _sees_line(first, f"[party] Birk-{crimson.name}: ready when you are")
 
     # The leader queues the party: one ticket, both see it.
     await first.get_by_test_id("queue-activity").select_option("arena2v2")
@@ -171,14 +182,51 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
             )
             await page.get_by_test_id("match-proposal").wait_for(state="hidden", timeout=WAIT_MS)
             await _queue_state(page, "arena2v2", "queued")
+        await first.screenshot(path=str(screenshots / "social-result.png"))
+
+        # Leaving the queue, and queueing again.
+        await first.get_by_test_id("queue-leave-arena2v2").click()
+        for page in (first, second):
+            await _queue_state(page, "arena2v2", "cancelled")
+        await first.get_by_test_id("queue-join").click()
+        for page in (first, second):
+            await _queue_state(page, "arena2v2", "queued")
+
+        # This time everyone accepts: the two realms' players meet in the pool's arena,
+        # each page sees the other move where the server has it.
+        assert (await opponents[0].queue_join("arena2v2")).state == "queued"
+        async with asyncio.timeout(WAIT_MS / 1000):
+            proposals = [await c.proposals.get() for c in opponents]
+        for page in (first, second):
+            await page.get_by_test_id("match-proposal").wait_for(timeout=WAIT_MS)
+            await page.get_by_test_id("match-accept").click()
+        for client, proposal in zip(opponents, proposals, strict=True):
+            await client.accept(proposal.match_id)
+        for page in (first, second):
+            await page.wait_for_function(
+                "(map) => { const s = window.realmkit.state();"
+                " return s.map_id === map && s.status === 'in_world' && s.position !== null; }",
+                arg=ARENA_MAP,
+                timeout=WAIT_MS,
+            )
+        for page in (first, second):  # told the match started: no proposal left open
+            await _queue_state(page, "arena2v2", "in_match")
+            await page.get_by_test_id("match-proposal").wait_for(state="hidden", timeout=WAIT_MS)
+        amsel_id, birk_id = amsel["character_id"], birk["character_id"]
+        sees = "(other) => window.realmkit.state().entities.some((e) => e.id === other)"
+        await first.wait_for_function(sees, arg=birk_id, timeout=WAIT_MS)
+        await second.wait_for_function(sees, arg=amsel_id, timeout=WAIT_MS)
+        await _seen_walking(first, second, birk_id)
+        await _seen_walking(second, first, amsel_id)
+        await second.screenshot(path=str(screenshots / "social-arena.png"))
     finally:
         for client in opponents:
             await client.close()
-    await first.screenshot(path=str(screenshots / "social-result.png"))
 
-    # Leaving the queue.
-    await first.get_by_test_id("queue-leave-arena2v2").click()
-    await _queue_state(first, "arena2v2", "cancelled")
+    # Birk's player comes back with an Azure character: channels and guilds are a realm's.
+    await second.get_by_test_id("leave").click()
+    await second.get_by_test_id("back-to-realms").click()
+    await _create_and_enter(second, azure.realm_id, "Bodo")
 
     # A realm channel joined in the channels panel, with a password, and its tab.
     for page in (first, second):
@@ -229,7 +277,6 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     await second.get_by_test_id("leave").click()
     await first.locator("[data-testid=friend-Bodo][data-online=false]").wait_for(timeout=WAIT_MS)
     assert errors == []
-    print(f"gateways used: {sorted(gateways)}")
 
 
 class _Tap:

@@ -128,8 +128,11 @@ async def _wait_transfers(clients: list[GameClient], count: int) -> None:
                 client.moved.clear()
 
 
-async def test_an_arena_is_won_by_the_last_team_standing_and_rated(http, cluster) -> None:  # type: ignore[no-untyped-def]
-    """Two wounded players of each realm meet in a rated 2v2 arena; team 1 kills team 2.
+async def test_an_arena_is_won_by_the_last_team_standing_and_rated(
+    http, cluster, eventually
+) -> None:  # type: ignore[no-untyped-def]
+    """Two wounded players of each realm meet in a rated 2v2 arena (each told its ticket
+    is in the match as it starts); team 1 kills team 2.
     The space's win rule decides (not the time limit): team 1 wins and gains what team 2
     loses, in the ratings table too; everyone comes home alive with the hp it queued
     with (a match space saves no health)."""
@@ -159,6 +162,14 @@ async def test_an_arena_is_won_by_the_last_team_standing_and_rated(http, cluster
     for client, proposal in zip(clients, proposals, strict=True):
         await client.accept(proposal.match_id)
     await _wait_transfers(clients, 1)
+
+    async def told_in_match() -> bool:
+        return all(
+            c.queue.get("arena2v2") is not None and c.queue["arena2v2"].state == "in_match"
+            for c in clients
+        )
+
+    await eventually(told_in_match, WAIT, "every player told its ticket is in the match")
     team_of = {c.character_id: p.team for c, p in zip(clients, proposals, strict=True)}
     winners = [c for c in clients if team_of[c.character_id] == 1]
     losers = [c for c in clients if team_of[c.character_id] == 2]
@@ -317,6 +328,44 @@ async def test_a_party_queues_as_one_and_leaving_it_cancels_its_ticket(  # type:
     assert not any(c.closed.is_set() for c in clients)
     for client in clients:
         await client.close()
+
+
+async def test_a_party_spans_two_realms_of_the_pool(http, cluster) -> None:  # type: ignore[no-untyped-def]
+    """Azure's Xleader invites Crimson's Xmember (on the other gateway): by the bare
+    name there is none on Azure; by Name-Realm the invitation comes, naming the
+    leader Name-Realm. The party's members carry their realms, its chat reaches
+    both, and the leader's arena ticket is the member's too."""
+    leader = await enter_at(http, cluster, "Xleader", (330.0, 200.0), gateway=0, realm_index=0)
+    member = await enter_at(http, cluster, "Xmember", (336.0, 200.0), gateway=1, realm_index=1)
+    try:
+        with pytest.raises(RemoteError) as bare:
+            await leader.party_invite("Xmember")  # Azure has no Xmember
+        assert bare.value.remote_code == "NOT_FOUND"
+        made = await leader.party_invite("xmember-crimson")  # any case, as whispers
+        async with asyncio.timeout(WAIT):
+            invitation = await member.invitations.get()
+        assert (invitation.party_id, invitation.inviter) == (made.party_id, "Xleader-Azure")
+        joined = await member.party_accept(invitation.party_id)
+        assert [(m.name, m.realm) for m in joined.members] == [
+            ("Xleader", "Azure"),
+            ("Xmember", "Crimson"),
+        ]
+        await _until(leader, 2)
+        await member.chat_send("party", "from Crimson")
+        async with asyncio.timeout(WAIT):
+            while not any(c.text == "from Crimson" for c in leader.chat_in("party")):
+                leader.chat_arrived.clear()
+                await leader.chat_arrived.wait()
+        heard = leader.chat_in("party")[-1]
+        assert heard.sender == "Xmember-Crimson"
+        queued = await leader.queue_join("arena2v2")
+        assert queued.state == "queued"
+        assert (await member.queue_status("arena2v2")).ticket_id == queued.ticket_id
+        assert (await leader.queue_leave("arena2v2")).state == "cancelled"
+        assert not any(c.closed.is_set() for c in (leader, member))
+    finally:
+        for client in (leader, member):
+            await client.close()
 
 
 async def test_leaving_the_world_leaves_the_queue(http, cluster, eventually) -> None:  # type: ignore[no-untyped-def]

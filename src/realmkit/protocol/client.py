@@ -33,7 +33,7 @@ import msgspec
 
 from realmkit.content.schema import Bounds
 from realmkit.protocol.inputs import Attack, Cast, Move, Release, Say
-from realmkit.protocol.social import SocialMessage
+from realmkit.protocol.social import SocialMessage, Target
 
 PROTOCOL_VERSION = 1
 
@@ -104,15 +104,16 @@ class MatchDecline(msgspec.Struct, frozen=True, tag_field="t", tag="match_declin
     match_id: MatchId
 
 
-CharacterName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2,12}$")]
 PartyId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
 
 
 class PartyInvite(msgspec.Struct, frozen=True, tag_field="t", tag="party_invite"):
-    """Invite a character of your realm, in the world, into your party (you lead it;
-    a party is made if you have none). It gets ``party_invitation``. Reply: ``party``."""
+    """Invite a character in the world into your party (you lead it; a party is made
+    if you have none): ``Name`` on your realm, ``Name-Realm`` on another realm of your
+    pool (a party of several realms queues for the pool's battlegrounds, arenas and
+    dungeon finder together). It gets ``party_invitation``. Reply: ``party``."""
 
-    name: CharacterName
+    name: Target
 
 
 class PartyAccept(msgspec.Struct, frozen=True, tag_field="t", tag="party_accept"):
@@ -207,9 +208,13 @@ class MatchProposal(msgspec.Struct, frozen=True, tag_field="t", tag="match_propo
 
 
 class PartyMember(msgspec.Struct, frozen=True):
+    """A member; ``realm`` is the name of its realm (a party may span a pool's realms:
+    a client shows ``Name-Realm`` for members of another realm than its own)."""
+
     character_id: int
     name: str
     level: int
+    realm: str = ""
 
 
 class PartyState(msgspec.Struct, frozen=True, tag_field="t", tag="party"):
@@ -225,7 +230,8 @@ class PartyState(msgspec.Struct, frozen=True, tag_field="t", tag="party"):
 
 
 class PartyInvitation(msgspec.Struct, frozen=True, tag_field="t", tag="party_invitation"):
-    """``inviter`` invites you into its party: ``party_accept`` or ``party_decline``."""
+    """``inviter`` invites you into its party: ``party_accept`` or ``party_decline``.
+    ``inviter`` is ``Name-Realm`` when it plays on another realm than yours."""
 
     party_id: int
     inviter: str

@@ -20,6 +20,12 @@ NAMES_KEPT = 4096
 NAMES_TTL = 60.0
 
 
+def split_name(target: str) -> tuple[str, str | None]:
+    """``Name`` or ``Name-Realm`` as (name, realm or None)."""
+    name, _, realm = target.strip().partition("-")
+    return name, (realm.strip() or None)
+
+
 class NameCard(msgspec.Struct, frozen=True):
     """One character as others see it: its name, realm and level."""
 

@@ -24,6 +24,7 @@ from realmkit.errors import (
     StaleEpoch,
 )
 from realmkit.lifecycle.assignment import AssignmentState
+from realmkit.social.names import split_name
 from realmkit.store.postgres import Database, translated
 from realmkit.store.records import Character, CharacterSave, Item, row
 
@@ -95,6 +96,26 @@ class CharacterRepo:
             )
         if record is None:
             raise NotFound("character", name)
+        return row(Character, record)
+
+    async def named_in_pool(self, realm_id: int, target: str) -> Character:
+        """The character a player of realm ``realm_id`` means by ``target``: ``Name``
+        on that realm, or ``Name-Realm`` on another realm of its pool (any case)."""
+        name, realm = split_name(target)
+        async with self.db.connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT c.* FROM characters.characters c "
+                "JOIN auth.realmlist r ON r.realm_id = c.realm_id "
+                "WHERE lower(c.name) = lower($1) "
+                "AND r.pool_id = (SELECT pool_id FROM auth.realmlist WHERE realm_id = $2) "
+                "AND CASE WHEN $3::text IS NULL THEN c.realm_id = $2 "
+                "ELSE lower(r.name) = lower($3) END",
+                name,
+                realm_id,
+                realm,
+            )
+        if record is None:
+            raise NotFound("character", target)
         return row(Character, record)
 
     async def of_account(self, account_id: int, realm_id: int | None = None) -> list[Character]:

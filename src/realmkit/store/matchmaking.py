@@ -222,6 +222,15 @@ class TicketRepo:
             )
         return [row(TicketRow, r) for r in records]
 
+    async def of_match(self, match_id: int) -> list[TicketRow]:
+        """The tickets of a match."""
+        async with self.db.connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM matchmaking.tickets WHERE match_id = $1 ORDER BY ticket_id",
+                match_id,
+            )
+        return [row(TicketRow, r) for r in records]
+
     async def answer(self, match_id: int, character_id: int, accept: bool) -> TicketRow:
         """Record a member's answer to a proposal. A ticket whose members all accepted
         becomes ``accepted``; a decline cancels the member's ticket."""

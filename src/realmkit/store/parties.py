@@ -23,6 +23,7 @@ class PartyMemberRow(msgspec.Struct, frozen=True):
     character_id: int
     name: str
     level: int
+    realm: str  # the name of its realm: a party may span the realms of a pool
 
 
 class PartyRow(msgspec.Struct, frozen=True):
@@ -44,9 +45,10 @@ class Left(msgspec.Struct, frozen=True):
 
 
 _MEMBERS = (
-    "SELECT c.character_id, c.name, c.level, p.leader_id "
+    "SELECT c.character_id, c.name, c.level, r.name AS realm, p.leader_id "
     "FROM matchmaking.party_members m JOIN matchmaking.parties p USING (party_id) "
-    "JOIN characters.characters c USING (character_id) WHERE m.party_id = $1 "
+    "JOIN characters.characters c USING (character_id) "
+    "JOIN auth.realmlist r ON r.realm_id = c.realm_id WHERE m.party_id = $1 "
     "ORDER BY c.character_id <> p.leader_id, m.joined_at, c.character_id"
 )
 
@@ -55,7 +57,9 @@ async def _party(conn: ConnectionLike, party_id: int) -> PartyRow | None:
     records = await conn.fetch(_MEMBERS, party_id)
     if not records:
         return None
-    members = [PartyMemberRow(r["character_id"], r["name"], r["level"]) for r in records]
+    members = [
+        PartyMemberRow(r["character_id"], r["name"], r["level"], r["realm"]) for r in records
+    ]
     return PartyRow(party_id, records[0]["leader_id"], members)
 
 

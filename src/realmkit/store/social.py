@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import msgspec
 
 from realmkit.errors import Ignored, NotFound, NotOnline
-from realmkit.social.names import NameCard
+from realmkit.social.names import NameCard, split_name
 from realmkit.store.postgres import Database
 
 
@@ -70,12 +70,6 @@ LEFT JOIN characters.player_assignments a USING (character_id)
 WHERE lower(c.name) = lower($1) AND r.pool_id = $2
   AND CASE WHEN $3::text IS NULL THEN r.realm_id = $5 ELSE lower(r.name) = lower($3) END
 """
-
-
-def split_name(target: str) -> tuple[str, str | None]:
-    """``Name`` or ``Name-Realm`` as (name, realm or None)."""
-    name, _, realm = target.strip().partition("-")
-    return name, (realm.strip() or None)
 
 
 class SocialRepo:

@@ -38,7 +38,7 @@ from realmkit.matchmaking.commands import MatchView
 from realmkit.matchmaking.ratings import RatingChange, new_ratings
 from realmkit.nodes.matchmaker.delivery import deliver
 from realmkit.nodes.packs import PackCache
-from realmkit.protocol.client import MatchProposal, MatchResult, Outcome
+from realmkit.protocol.client import MatchProposal, MatchResult, Outcome, QueueStatus
 from realmkit.protocol.cluster import (
     InstanceInfo,
     MoveToInstance,
@@ -49,7 +49,7 @@ from realmkit.protocol.cluster import (
 from realmkit.protocol.matchmaking import PlayerNews
 from realmkit.settings import MatchmakingSettings
 from realmkit.store.cluster import ClusterRepo
-from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingRepo
+from realmkit.store.matchmaking import MatchRepo, MatchRow, RatingRepo, TicketRepo
 from realmkit.store.placement import AssignmentRepo, InstanceRepo
 from realmkit.store.postgres import Database
 
@@ -74,6 +74,7 @@ class MatchRunner:
         self.packs = packs
         self.settings = settings
         self.matches = MatchRepo(db)
+        self.tickets = TicketRepo(db)
         self.cluster = ClusterRepo(db)
         self.assignments = AssignmentRepo(db)
         self.instances = InstanceRepo(db)
@@ -154,6 +155,7 @@ class MatchRunner:
         except RealmkitError as exc:
             log.warning("match %d could not start: %s", match.match_id, exc.message)
             return None
+        await self._tell_in_match(match.match_id)
         moves = [
             self._bring(character_id, info.instance_id, pack.maps[activity.map].team_spawn(index))
             for index, team in enumerate(running.teams, start=1)
@@ -171,6 +173,16 @@ class MatchRunner:
             seconds,
         )
         return running
+
+    async def _tell_in_match(self, match_id: int) -> None:
+        """Every member's ticket is ``in_match`` now: told before they are brought in
+        (a client closes its proposal, its queue shows the match)."""
+        try:
+            for ticket in await self.tickets.of_match(match_id):
+                status = QueueStatus(ticket.activity_id, ticket.state, ticket.ticket_id)
+                await self.deliver(ticket.members, status)
+        except RealmkitError as exc:
+            log.warning("match %d: its players not told it started: %s", match_id, exc.message)
 
     async def _bring(self, character_id: int, instance_id: int, spawn: str) -> bool:
         try:

@@ -1,6 +1,8 @@
 """Parties, served by every matchmaker replica: invite, answer, leave.
 
-A leader invites a character of its own realm that is in the world, by name;
+A leader invites a character that is in the world, by name (``Name-Realm`` on
+another realm of its pool: a party may span the pool's realms, whose battlegrounds,
+arenas and dungeon finder are shared);
 the invitee hears ``party_invitation`` and has ``INVITATION_SECONDS`` to
 answer. Every member hears the party's new state (``party``) when it
 changes, the one asking as its reply. A change of members cancels the
@@ -31,7 +33,7 @@ INVITATION_SECONDS = 60.0
 def party_state(party: PartyRow | None) -> PartyState:
     if party is None:
         return PartyState()
-    members = [PartyMember(m.character_id, m.name, m.level) for m in party.members]
+    members = [PartyMember(m.character_id, m.name, m.level, m.realm) for m in party.members]
     return PartyState(party.party_id, party.leader_id, members)
 
 
@@ -56,14 +58,17 @@ class PartyService:
 
     async def invite(self, request: InviteToParty) -> PartyState:
         inviter = await self.characters.get(request.character_id)
-        invitee = await self.characters.named(inviter.realm_id, request.name)
+        invitee = await self.characters.named_in_pool(inviter.realm_id, request.name)
         if invitee.character_id == inviter.character_id:
             raise InvalidInput("name", "you cannot invite yourself")
         await self.queues.in_world(invitee.character_id, invitee.name)
         party = await self.parties.invite(
             inviter.character_id, invitee.character_id, INVITATION_SECONDS
         )
-        invitation = PartyInvitation(party.party_id, inviter.name, INVITATION_SECONDS)
+        # As the invitee says it: Name-Realm when the inviter plays on another realm.
+        me = next(m for m in party.members if m.character_id == inviter.character_id)
+        said = me.name if invitee.realm_id == inviter.realm_id else f"{me.name}-{me.realm}"
+        invitation = PartyInvitation(party.party_id, said, INVITATION_SECONDS)
         await deliver(self.bus, self.assignments, [invitee.character_id], invitation)
         return party_state(party)
 

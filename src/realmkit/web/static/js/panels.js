@@ -118,7 +118,9 @@ export function renderParty(game) {
   list.replaceChildren(
     ...party.members.map((m) => {
       const lead = m.character_id === party.leader_id ? " (leader)" : "";
-      const li = item(`${m.name} — level ${m.level}${lead}`, `party-member-${m.name}`);
+      // Name-Realm for a member of another realm of the pool.
+      const said = m.realm && m.realm !== game.realmName ? `${m.name}-${m.realm}` : m.name;
+      const li = item(`${said} — level ${m.level}${lead}`, `party-member-${m.name}`);
       if (lead) li.classList.add("leader");
       return li;
     }),

@@ -11,7 +11,6 @@ export const ROLES = ["tank", "healer", "damage"];
 // protocol/social.py's patterns.
 const CHANNEL_NAME = /^[a-z][a-z0-9]{1,19}$/;
 const TARGET = /^[A-Za-z]{2,12}(-[A-Za-z0-9][A-Za-z0-9 ]{0,31})?$/;
-const CHARACTER_NAME = /^[A-Za-z]{2,12}$/;
 const MAX_TEXT = 255;
 const SEEN_KEPT = 2000;
 const RESULTS_KEPT = 20;
@@ -300,7 +299,7 @@ export class Social {
   }
 
   partyInvite(name) {
-    if (!CHARACTER_NAME.test(name)) return this.refuse("party", "the name of a character of your realm");
+    if (!TARGET.test(name)) return this.refuse("party", "a name, or Name-Realm for another realm of the pool");
     this.ask({ t: "party_invite", name });
     return true;
   }
