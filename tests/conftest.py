@@ -23,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 import pytest
+from hypothesis import settings
 
 from realmkit.bus.nats import NatsBus
 from realmkit.engines.embedded import EmbeddedEngines, Endpoints
@@ -30,6 +31,11 @@ from realmkit.store.migrate import migrate
 from realmkit.store.postgres import Database
 
 TEMPLATE = "realmkit_template"
+
+# Properties are checked for what they hold, never for how fast: no example is failed
+# for its time (on a busy two-core machine one may take longer than hypothesis' 200 ms).
+settings.register_profile("realmkit", deadline=None)
+settings.load_profile("realmkit")
 
 
 def _leftovers(marker: str) -> list[psutil.Process]:

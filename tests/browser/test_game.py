@@ -21,6 +21,7 @@ from realmkit.bus.nats import NatsBus
 from realmkit.client.game import GameClient, world_position
 from realmkit.client.login import LoginClient
 from realmkit.protocol.cluster import GatewayLoad
+from realmkit.sim.store import Kind
 
 WAIT_MS = 20_000
 CONTINENT = 1
@@ -151,8 +152,9 @@ def _collect_page_errors(page: Page, errors: list[str]) -> None:
 
 
 async def test_login_errors_are_shown_with_what_their_code_means(browser: Browser, cluster) -> None:
-    """A wrong password and a name already taken are shown with their code and its
-    meaning, and the page stays on the login screen."""
+    """A wrong password and an account name already taken are shown with their code
+    and its meaning, and the page stays on the login screen; on the character screen,
+    a name the server would refuse is explained, and one taken shows its code."""
     page = await browser.new_page()
     await page.goto(cluster.login_url + "/")
     await page.get_by_test_id("username").fill("nobody_here")
@@ -162,7 +164,20 @@ async def test_login_errors_are_shown_with_what_their_code_means(browser: Browse
     await error.get_by_text("Wrong account name or password").wait_for(timeout=WAIT_MS)
     assert "BAD_CREDENTIALS" in await error.inner_text()
     await page.get_by_test_id("register").click()
-    await page.locator("[data-testid^=choose-realm-]").first.wait_for(timeout=WAIT_MS)
+    await page.locator("[data-testid^=choose-realm-]").first.click(timeout=WAIT_MS)
+    # A name the login node would refuse is explained before it is sent; a name taken
+    # is the login node's refusal, shown with its code.
+    character_error = page.get_by_test_id("character-error")
+    await page.get_by_test_id("character-name").fill("Ab1")
+    await page.get_by_test_id("create-character").click()
+    await character_error.get_by_text("2 to 12 letters").wait_for(timeout=WAIT_MS)
+    for _ in range(2):
+        await page.get_by_test_id("character-name").fill("Twiceover")
+        await page.get_by_test_id("create-character").click()
+        await page.get_by_test_id("enter-Twiceover").wait_for(timeout=WAIT_MS)
+    await character_error.get_by_text("That name is already taken").wait_for(timeout=WAIT_MS)
+    assert "ALREADY_EXISTS" in await character_error.inner_text()
+    assert await page.get_by_test_id("character-list").get_by_text("Twiceover").count() == 1
     await page.goto(cluster.login_url + "/")
     await page.get_by_test_id("username").fill("nobody_here")
     await page.get_by_test_id("password").fill(PASSWORD)
@@ -183,6 +198,11 @@ async def test_a_player_registers_enters_and_walks_where_the_server_agrees(
     errors: list[str] = []
     _collect_page_errors(page, errors)
     character_id = await _enter_world(page, cluster.login_url, "webwalker", "Webber")
+    # A new character has creatures in sight at once (the boars by the start).
+    await page.wait_for_function(
+        f"() => window.realmkit.state().entities.some((e) => e.kind === {int(Kind.CREATURE)})",
+        timeout=WAIT_MS,
+    )
     after = await _walk_east(page, 6.0)
     assert after["corrections"] == 0
     assert after["errors"] == []

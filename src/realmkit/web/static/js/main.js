@@ -96,10 +96,18 @@ async function showCharacters(realm) {
   }
 }
 
+// What the login node takes as a character's name (protocol/login.py).
+const CHARACTER_NAME = /^[A-Za-z]{2,12}$/;
+
 async function createCharacter() {
   $("character-error").textContent = "";
+  const name = $("character-name").value.trim();
+  if (!CHARACTER_NAME.test(name)) {
+    $("character-error").textContent = "A character's name is 2 to 12 letters, A to Z, with no spaces, digits or accents.";
+    return;
+  }
   try {
-    await api.createCharacter(app.realm.realm_id, $("character-name").value.trim());
+    await api.createCharacter(app.realm.realm_id, name);
   } catch (exc) {
     failure($("character-error"), exc);
     return;

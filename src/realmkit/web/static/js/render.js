@@ -88,12 +88,48 @@ export class View {
     this.drawGround(world);
     this.drawPortals(world.map_id);
     const selfId = game.character.character_id;
+    const labels = [];
     for (const e of game.table.entities.values()) {
       if (e.id === selfId) continue;
-      this.drawEntity(e, game.table.drawnAt(e, now), false);
+      labels.push(this.drawEntity(e, game.table.drawnAt(e, now), false));
     }
     const own = game.table.entities.get(selfId);
-    if (own) this.drawEntity(own, game.me, true);
+    if (own) labels.push(this.drawEntity(own, game.me, true));
+    this.drawLabels(labels);
+  }
+
+  /**
+   * Names over the entities, placed so that none covers another: the own name first,
+   * then the target's, then the nearest. A label that would overlap one already placed
+   * moves up a line (a few times at most), else it is left out; every label stays
+   * inside the canvas.
+   */
+  drawLabels(labels) {
+    const { ctx, game } = this;
+    const r = this.ratio;
+    ctx.font = `${11 * r}px sans-serif`;
+    const line = 13 * r;
+    const [cx, cy] = [this.canvas.width / 2, this.canvas.height / 2];
+    const rank = (l) => (l.self ? 0 : l.id === game.target ? 1 : 2);
+    labels.sort((a, b) => rank(a) - rank(b) || Math.hypot(a.x - cx, a.y - cy) - Math.hypot(b.x - cx, b.y - cy));
+    const placed = [];
+    const overlaps = (box) =>
+      placed.some((p) => box.x0 < p.x1 && p.x0 < box.x1 && box.y0 < p.y1 && p.y0 < box.y1);
+    ctx.textAlign = "center";
+    for (const label of labels) {
+      const w = ctx.measureText(label.text).width + 4 * r;
+      const x = Math.min(Math.max(label.x, w / 2), this.canvas.width - w / 2);
+      for (let shift = 0; shift < 4; shift += 1) {
+        const y = Math.max(line, label.y - shift * line);
+        const box = { x0: x - w / 2, x1: x + w / 2, y0: y - line + 2 * r, y1: y + 2 * r };
+        if (overlaps(box)) continue;
+        placed.push(box);
+        ctx.fillStyle = label.self ? COLORS.self : label.id === game.target ? COLORS.target : COLORS.text;
+        ctx.fillText(label.text, x, y);
+        break;
+      }
+    }
+    ctx.textAlign = "start";
   }
 
   drawGround(world) {
@@ -155,6 +191,7 @@ export class View {
     }
   }
 
+  /** The entity's disc, facing and health bar; its label, to draw with the others. */
   drawEntity(e, at, self) {
     const { ctx, game } = this;
     const r = this.ratio;
@@ -196,9 +233,6 @@ export class View {
     ctx.fillRect(sx - barW / 2, top, barW, barH);
     ctx.fillStyle = e.hp > 30 ? "#3ccf4e" : "#e0b020";
     ctx.fillRect(sx - barW / 2, top, (barW * Math.max(0, Math.min(100, e.hp))) / 100, barH);
-    ctx.fillStyle = COLORS.text;
-    ctx.font = `${11 * r}px sans-serif`;
-    ctx.textAlign = "center";
     let label = game.nameOf(e.id);
     if (e.kind === KIND_CREATURE) {
       const level = game.content.creatureLevel(e.template);
@@ -207,7 +241,6 @@ export class View {
       const known = game.names.get(e.id);
       if (known && known.level) label += ` (${known.level})`;
     }
-    ctx.fillText(label, sx, top - 3 * r);
-    ctx.textAlign = "start";
+    return { id: e.id, self, text: label, x: sx, y: top - 3 * r };
   }
 }
