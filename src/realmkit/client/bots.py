@@ -71,6 +71,8 @@ from realmkit.procs import write_private
 from realmkit.protocol.client import RoleName
 
 STEP_SECONDS = 0.1
+# How long a stopping bot lets its queueing and social behaviours finish what they do.
+WIND_DOWN_SECONDS = 5.0
 MARGIN = 10.0  # bots keep this far inside the map's edges
 WANDER = 40.0
 SPEED = 6.0
@@ -515,6 +517,10 @@ async def run_bot(
         stats.resumes += client.resumes - resumes_seen
         stats.connected -= 1
         behaviours = [t for t in (queueing_task, social_task) if t is not None]
+        if behaviours and stop.is_set():
+            # Told to stop, they end what they are doing (a trade is seen to its end
+            # or called off, and counted); those still busy after a moment are cut short.
+            await asyncio.wait(behaviours, timeout=WIND_DOWN_SECONDS)
         for task in behaviours:
             task.cancel()
         # Their last counts (what the social bots heard) made before the summary.

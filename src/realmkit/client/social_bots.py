@@ -423,12 +423,21 @@ async def see_through(
                     if step is not TradeStep.WAIT:
                         offered = await _act(client, step, window, fail) or offered
                 if await next_item(client.social_news, stop) is None:
-                    return None
+                    break  # stopping
     except TimeoutError:
         pass
     if window is None:
         return None
     await _cancel(client)
+    # Called off by us, unless the other side's accept completed it just before: its
+    # news comes before the answer to our cancel.
+    latest = client.social.get("trade")
+    if (
+        isinstance(latest, TradeWindow)
+        and latest.trade_id == window.trade_id
+        and latest.state == "committed"
+    ):
+        return "committed"
     return "cancelled"
 
 

@@ -493,6 +493,9 @@ class GatewayNode:
                 if not handed_off:
                     self.held[p.character_id] = time.monotonic() + self.resume_grace
                     self.dropped += 1
+                    # Nobody to see its trade window: the trade is called off now (a
+                    # resume would cancel it anyway), never completed in its absence.
+                    self._later(self.desk.left(p.character_id, "connection lost"))
             return
         if player:
             self._later(self._leave(player[0]))
