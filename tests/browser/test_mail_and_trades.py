@@ -216,6 +216,7 @@ async def test_a_letter_with_an_item_and_money_is_sent_read_and_taken_in_the_pag
         await reader.get_by_test_id("inventory-list").get_by_text(f"Wolf Pelt {TIMES} 3").count()
         == 1
     )
+    await _fits_the_window(reader)  # a letter read, an item, notes: still no scroll
     # The two refusals were the page's own; the server refused nothing.
     assert [e["code"] for e in (await _state(mailer))["errors"]] == ["INVALID_INPUT"] * 2
     assert (await _state(reader))["errors"] == []
@@ -307,6 +308,15 @@ async def test_a_trade_face_to_face_and_a_guild_run_from_the_page(
     for page in (giver, payer):
         await page.get_by_test_id("trade-close").click()
         await page.get_by_test_id("trade-window").wait_for(state="hidden", timeout=WAIT_MS)
+    # Another trade, called off by Payer: both windows say so, nothing moves.
+    await giver.get_by_test_id("trade-open").click()
+    await payer.get_by_test_id("trade-window").wait_for(timeout=WAIT_MS)
+    await payer.get_by_test_id("trade-cancel").click()
+    for page in (giver, payer):
+        called_off = page.locator("[data-testid=trade-window][data-state=cancelled]")
+        await called_off.get_by_text("called off (cancelled)").wait_for(timeout=WAIT_MS)
+        await page.get_by_test_id("trade-close").click()
+    await _until(giver, "s.inventory.money === 250 && s.social.trade === null")
 
     # A guild: founded by Giver, joined by Payer (an initiate: no controls).
     for page in (giver, payer):
