@@ -13,7 +13,7 @@ export const ui = {
   tab: "all", // the chat tab shown: all, a channel, or system
   side: "play", // the side panel's tab shown
   mailView: "inbox", // the mail tab shows the inbox, a letter or the compose form
-  errorsSeen: 0, // errors dismissed from the side notice
+  dismissed: null, // the error last dismissed from the side notice (or shown on entering)
   sentSeen: 0, // letters sent whose compose form was cleared
   confirmed: null, // what the confirm dialog does on Yes
 };
@@ -171,8 +171,8 @@ export function renderSideTabs(game) {
 /** The last error not dismissed, above the tabs (seen whichever tab is shown). */
 export function renderNotice(game) {
   const errors = game.errors;
-  if (ui.errorsSeen > errors.length) ui.errorsSeen = 0;
-  const last = errors.length > ui.errorsSeen ? errors[errors.length - 1] : null;
+  const newest = errors.length ? errors[errors.length - 1] : null;
+  const last = newest !== ui.dismissed ? newest : null;
   $("side-notice").hidden = !last;
   $("side-notice-text").textContent = last ? describe(last.code, last.message) : "";
   if (last) $("side-notice").dataset.code = last.code;
@@ -542,7 +542,7 @@ export function changed(game, what) {
 
 export function renderSocial(game) {
   fillWhoMaps(game);
-  ui.errorsSeen = game.errors.length;
+  ui.dismissed = game.errors.length ? game.errors[game.errors.length - 1] : null;
   ui.sentSeen = game.social.sent;
   renderSideTabs(game);
   renderNotice(game);
@@ -621,7 +621,7 @@ export function wireSocial(current) {
   $("side-notice-close").addEventListener("click", () => {
     const game = current();
     if (!game) return;
-    ui.errorsSeen = game.errors.length;
+    ui.dismissed = game.errors.length ? game.errors[game.errors.length - 1] : null;
     renderNotice(game);
   });
   $("who-form").addEventListener("submit", (event) => {

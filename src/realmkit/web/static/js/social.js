@@ -235,6 +235,7 @@ export class Social {
     this.results.push({ ...m });
     if (this.results.length > RESULTS_KEPT) this.results.shift();
     if (this.proposal && this.proposal.match_id === m.match_id) this.proposal = null;
+    this.news.add("queue");
     const change = m.rating ? ` (rating ${m.rating}, ${m.rating_change >= 0 ? "+" : ""}${m.rating_change})` : "";
     this.game.note(`match ${m.match_id}, ${m.activity}: ${m.outcome}${change}`);
     // Called off, the ticket may be queued again (unless declined): ask where it stands.
