@@ -89,16 +89,20 @@ async def _confirm(page: Page, text: str) -> None:
 
 
 async def _fits_the_window(page: Page) -> None:
-    """On every side tab: no page scroll, and the side panel shows all of its tab."""
-    for tab in ("play", "social", "guild", "mail", "queues"):
+    """On every side tab: no page scroll, and the side panel shows all of the tab (it
+    does not scroll, nor does the tab's page: only long lists scroll in themselves)."""
+    for tab in ("play", "social", "who", "guild", "mail", "queues"):
         await _tab(page, tab)
         sizes = await page.evaluate(
             """() => { const side = document.getElementById("side");
+                const tab = [...side.querySelectorAll(".tab-page")].find((p) => !p.hidden);
                 return { page: document.scrollingElement.scrollHeight, window: window.innerHeight,
-                         side: side.scrollHeight, shown: side.clientHeight }; }"""
+                         side: side.scrollHeight, side_shown: side.clientHeight,
+                         tab: tab.scrollHeight, tab_shown: tab.clientHeight }; }"""
         )
         assert sizes["page"] <= sizes["window"], (tab, sizes)
-        assert sizes["side"] <= sizes["shown"], (tab, sizes)
+        assert sizes["side"] <= sizes["side_shown"], (tab, sizes)
+        assert sizes["tab"] <= sizes["tab_shown"], (tab, sizes)
     await _tab(page, "play")
 
 
@@ -124,7 +128,7 @@ async def test_a_letter_with_an_item_and_money_is_sent_read_and_taken_in_the_pag
     await _fits_the_window(mailer)
 
     # Who: Reader is online, on the continent.
-    await _tab(mailer, "social")
+    await _tab(mailer, "who")
     await mailer.get_by_test_id("who-name").fill("Rea")
     await mailer.get_by_test_id("who-level-min").fill("1")
     await mailer.get_by_test_id("who-map").select_option("1")
@@ -140,6 +144,7 @@ async def test_a_letter_with_an_item_and_money_is_sent_read_and_taken_in_the_pag
     await mailer.get_by_test_id("who-search").click()
     notice = mailer.get_by_test_id("side-notice")
     await notice.get_by_text("the lowest level above the highest").wait_for(timeout=WAIT_MS)
+    await mailer.screenshot(path=str(screenshots / "who.png"))
     await mailer.get_by_test_id("side-notice-close").click()
 
     # A letter: first to a name the protocol refuses (said in the page, nothing sent).
@@ -220,6 +225,13 @@ async def test_a_letter_with_an_item_and_money_is_sent_read_and_taken_in_the_pag
     # The two refusals were the page's own; the server refused nothing.
     assert [e["code"] for e in (await _state(mailer))["errors"]] == ["INVALID_INPUT"] * 2
     assert (await _state(reader))["errors"] == []
+    # A long error log scrolls inside its own panel, the notice shows the last one:
+    # every tab still fits.
+    await _tab(mailer, "who")
+    for _ in range(15):
+        await mailer.get_by_test_id("who-search").click()
+    await _until(mailer, "s.errors.length === 17")
+    await _fits_the_window(mailer)
     assert errors == []
 
 

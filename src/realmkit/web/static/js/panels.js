@@ -20,7 +20,7 @@ export const ui = {
 
 // Which side tab shows each kind of news (Social.news).
 const NEWS_TAB = { party: "social", friends: "social", guild: "guild", mail: "mail", trade: "play", queue: "queues" };
-export const SIDE_TABS = ["play", "social", "guild", "mail", "queues"];
+export const SIDE_TABS = ["play", "social", "who", "guild", "mail", "queues"];
 
 /** A list item of ``text`` (the page's lists are built of these). */
 export function item(text, testid) {
