@@ -45,6 +45,12 @@ async def _create_and_enter(page: Page, realm_id: int, character: str) -> dict[s
     return await _state(page)
 
 
+async def _tab(page: Page, name: str) -> None:
+    """Show the side panel's tab ``name`` (play, social, guild, mail, queues)."""
+    await page.get_by_test_id(f"tab-{name}").click()
+    await page.locator(f"[data-testid=tab-{name}][aria-selected=true]").wait_for(timeout=WAIT_MS)
+
+
 async def _chat(page: Page, channel: str, text: str, whisper_to: str = "") -> None:
     """Send ``text`` to ``channel`` with the chat box's channel selector."""
     await page.get_by_test_id("chat-channel").select_option(channel)
@@ -126,6 +132,8 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     await second.screenshot(path=str(screenshots / "social-whisper.png"))
 
     # A party across the two realms: invited by Name-Realm in the party panel.
+    for page in (first, second):
+        await _tab(page, "social")
     await first.get_by_test_id("party-invite-name").fill(f"Birk-{crimson.name}")
     await first.get_by_test_id("party-invite").click()
     invitation = second.get_by_test_id("party-invitation")
@@ -147,6 +155,8 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     await _sees_line(first, f"[party] Birk-{crimson.name}: ready when you are")
 
     # The leader queues the party: one ticket, both see it.
+    for page in (first, second):
+        await _tab(page, "queues")
     await first.get_by_test_id("queue-activity").select_option("arena2v2")
     await first.get_by_test_id("queue-join").click()
     for page in (first, second):
@@ -230,6 +240,7 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
 
     # A realm channel joined in the channels panel, with a password, and its tab.
     for page in (first, second):
+        await _tab(page, "social")
         await page.get_by_test_id("channel-name").fill("raiders")
         await page.get_by_test_id("channel-password").fill("s3cret")
         await page.get_by_test_id("channel-join").click()
@@ -248,6 +259,8 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     assert "Elderlands" in await first.get_by_test_id("friend-Bodo").inner_text()
     await first.screenshot(path=str(screenshots / "social-friends.png"))
     # A guild founded in the guild panel, Bodo invited and accepting there; its chat.
+    for page in (first, second):
+        await _tab(page, "guild")
     await first.get_by_test_id("guild-create-name").fill("Dawn Riders")
     await first.get_by_test_id("guild-create").click()
     await first.get_by_test_id("guild-member-Amsel").get_by_text("leader").wait_for(timeout=WAIT_MS)
@@ -274,6 +287,7 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
         assert state["last_chat_id"] == max(ids)
         assert state["errors"] == [], state["errors"]
     # Presence: Bodo leaves the world; Amsel's list shows him offline.
+    await _tab(first, "social")
     await second.get_by_test_id("leave").click()
     await first.locator("[data-testid=friend-Bodo][data-online=false]").wait_for(timeout=WAIT_MS)
     assert errors == []

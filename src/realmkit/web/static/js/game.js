@@ -220,7 +220,7 @@ export class Game {
         this.changed("inventory");
         break;
       default:
-        // Chat channels, whispers, friends, party, queues (social.js); mail and trades: later.
+        // Chat, friends, who, guilds, mail, trades, party, queues (social.js).
         if (!this.social.receive(m)) this.onOther(m);
     }
   }
@@ -313,6 +313,7 @@ export class Game {
       this.inventorySupported = false; // an older gateway: loot is listed as it comes
       return;
     }
+    this.social.refused();
     this.error(m.code, m.message);
   }
 

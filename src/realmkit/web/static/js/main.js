@@ -180,6 +180,7 @@ function changed(what) {
   if (what === "errors") renderErrors();
   if (what === "inventory" || what === "names") renderInventory();
   if (what === "target" || what === "frame") renderTarget();
+  panels.changed(game, what);
 }
 
 function renderAll() {

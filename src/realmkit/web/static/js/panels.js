@@ -1,15 +1,26 @@
-// The social panels of the page: the chat box with its channel tabs, the party,
-// queues and the match proposal dialog, friends, realm channels. They read the
-// game's Social (social.js) and call its methods; main.js redraws them on the
-// game's `changed` callbacks.
+// The side panel's tabs and the social panels of the page: the chat box with its
+// channel tabs, the party, queues and the match proposal dialog, friends, realm
+// channels, who, the guild and its controls, mail, the trade window and the
+// confirm dialog. They read the game's Social (social.js) and call its methods;
+// main.js redraws them on the game's `changed` callbacks.
 
-import { SEND_CHANNELS } from "./social.js";
+import { describe } from "./errors.js";
+import { guildPowers, LEADER, MAX_ATTACHMENTS, OFFICER, SEND_CHANNELS } from "./social.js";
 
 const $ = (id) => document.getElementById(id);
 
 export const ui = {
   tab: "all", // the chat tab shown: all, a channel, or system
+  side: "play", // the side panel's tab shown
+  mailView: "inbox", // the mail tab shows the inbox, a letter or the compose form
+  dismissed: null, // the error last dismissed from the side notice (or shown on entering)
+  sentSeen: 0, // letters sent whose compose form was cleared
+  confirmed: null, // what the confirm dialog does on Yes
 };
+
+// Which side tab shows each kind of news (Social.news).
+const NEWS_TAB = { party: "social", friends: "social", guild: "guild", mail: "mail", trade: "play", queue: "queues" };
+export const SIDE_TABS = ["play", "social", "who", "guild", "mail", "queues"];
 
 /** A list item of ``text`` (the page's lists are built of these). */
 export function item(text, testid) {
@@ -129,6 +140,59 @@ export function renderParty(game) {
   $("party-leave").hidden = party.party_id === 0;
 }
 
+// --- side tabs, notice, confirm ------------------------------------------------------
+
+/** Show side tab `name`; its news counts as seen. */
+export function selectSide(game, name) {
+  ui.side = SIDE_TABS.includes(name) ? name : "play";
+  if (game) {
+    if (ui.side === "mail") game.social.mailList();
+    if (ui.side === "guild") game.social.guildRoster();
+  }
+  renderSideTabs(game);
+}
+
+export function renderSideTabs(game) {
+  const news = game ? game.social.news : new Set();
+  for (const kind of [...news]) if (NEWS_TAB[kind] === ui.side) news.delete(kind);
+  for (const name of SIDE_TABS) {
+    const b = $(`tab-${name}`);
+    const shown = name === ui.side;
+    const marked = [...news].some((kind) => NEWS_TAB[kind] === name);
+    b.classList.toggle("selected", shown);
+    b.classList.toggle("news", marked);
+    b.setAttribute("aria-selected", String(shown));
+    b.dataset.news = String(marked);
+    b.title = marked ? "news" : "";
+  }
+  for (const page of document.querySelectorAll("#side .tab-page")) page.hidden = page.dataset.page !== ui.side;
+}
+
+/** The last error not dismissed, above the tabs (seen whichever tab is shown). */
+export function renderNotice(game) {
+  const errors = game.errors;
+  const newest = errors.length ? errors[errors.length - 1] : null;
+  const last = newest !== ui.dismissed ? newest : null;
+  $("side-notice").hidden = !last;
+  $("side-notice-text").textContent = last ? describe(last.code, last.message) : "";
+  if (last) $("side-notice").dataset.code = last.code;
+}
+
+/** Ask before `action` runs, in the page's own dialog. */
+export function confirmThen(text, action) {
+  ui.confirmed = action;
+  $("confirm-text").textContent = text;
+  $("confirm-dialog").hidden = false;
+  $("confirm-no").focus();
+}
+
+function closeConfirm(yes) {
+  const action = ui.confirmed;
+  ui.confirmed = null;
+  $("confirm-dialog").hidden = true;
+  if (yes && action) action();
+}
+
 // --- guild ---------------------------------------------------------------------------
 
 const RANKS = ["leader", "officer", "member", "initiate"];
@@ -142,17 +206,38 @@ export function renderGuild(game) {
     : "";
   $("guild-name").textContent = inGuild ? guild.name : "";
   $("guild-motd").textContent = inGuild && guild.motd ? guild.motd : "";
+  const social = game.social;
+  const mine = social.guildRank();
+  const me = game.character.character_id;
   $("guild-members").replaceChildren(
     ...guild.members.map((m) => {
-      const li = item(`${m.name} — ${RANKS[m.rank] || m.rank}, level ${m.level}`, `guild-member-${m.name}`);
+      const li = item(`${m.name} — ${RANKS[m.rank] || m.rank}, level ${m.level} `, `guild-member-${m.name}`);
       li.dataset.online = String(m.online);
+      li.dataset.rank = String(m.rank);
       li.classList.toggle("offline", !m.online);
+      if (mine !== null && m.character_id !== me) {
+        const may = guildPowers(mine, m.rank);
+        const ask = (action, text) => () =>
+          confirmThen(text, () => social.guildAct(action, m.name));
+        if (may.promote) {
+          const to = RANKS[m.rank - 1];
+          li.append(button("Promote", `guild-promote-${m.name}`, ask("promote", `Promote ${m.name} to ${to}?`)));
+        }
+        if (may.demote) {
+          const to = RANKS[m.rank + 1];
+          li.append(button("Demote", `guild-demote-${m.name}`, ask("demote", `Demote ${m.name} to ${to}?`)));
+        }
+        if (may.kick) li.append(button("Kick", `guild-kick-${m.name}`, ask("kick", `Put ${m.name} out of the guild?`)));
+      }
       return li;
     }),
   );
+  const officer = mine !== null && mine <= OFFICER;
   $("guild-create-form").hidden = inGuild;
-  $("guild-invite-form").hidden = !inGuild;
+  $("guild-invite-form").hidden = !officer;
+  $("guild-motd-form").hidden = !officer;
   $("guild-leave").hidden = !inGuild;
+  $("guild-disband").hidden = mine !== LEADER;
 }
 
 // --- queues --------------------------------------------------------------------------
@@ -261,7 +346,212 @@ export function renderChannels(game) {
   renderChatTabs(game);
 }
 
+// --- who ----------------------------------------------------------------------------
+
+export function renderWho(game) {
+  const list = $("who-results");
+  list.replaceChildren(
+    ...game.social.who.map((p) => {
+      const where = mapName(game, p.map_id);
+      const li = item(`${p.name} — level ${p.level}${where ? `, ${where}` : ""}`, `who-result-${p.name}`);
+      li.dataset.level = String(p.level);
+      li.dataset.map = String(p.map_id);
+      return li;
+    }),
+  );
+  if (game.social.who.length === 0) list.append(item("Nobody found (yet).", "who-none"));
+}
+
+function fillWhoMaps(game) {
+  const select = $("who-map");
+  const options = [[-1, "any map"], ...[...game.content.maps.values()].map((m) => [m.id, m.name || `map ${m.id}`])];
+  select.replaceChildren(
+    ...options.map(([id, name]) => {
+      const option = document.createElement("option");
+      option.value = String(id);
+      option.textContent = name;
+      return option;
+    }),
+  );
+}
+
+// --- inventory pickers (mail, trade) ---------------------------------------------------
+
+/** Checkboxes of the inventory's items in `list`, those of `checked` (ids) ticked. */
+function renderPicker(game, list, prefix, checked) {
+  const { inventory, content } = game;
+  list.replaceChildren(
+    ...inventory.items.map((it) => {
+      const li = document.createElement("li");
+      const label = document.createElement("label");
+      label.className = "inline";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.value = String(it.item_id);
+      box.checked = checked.has(it.item_id);
+      box.dataset.testid = `${prefix}-${it.item_id}`;
+      box.dataset.template = String(it.template_id);
+      label.append(box, ` ${content.itemName(it.template_id)} × ${it.count}`);
+      li.append(label);
+      return li;
+    }),
+  );
+  if (inventory.items.length === 0) list.append(item("(no items)"));
+}
+
+function picked(list) {
+  return [...list.querySelectorAll("input[type=checkbox]:checked")].map((b) => Number(b.value));
+}
+
+function itemLines(game, items, testid) {
+  return items.map((it) => item(`${game.content.itemName(it.template_id)} × ${it.stack_count}`, testid));
+}
+
+// --- mail ----------------------------------------------------------------------------
+
+function showMail(view) {
+  ui.mailView = view;
+  $("mail-inbox").hidden = view !== "inbox";
+  $("mail-letter").hidden = view !== "letter";
+  $("mail-compose-form").hidden = view !== "compose";
+}
+
+function expiry(seconds) {
+  if (seconds < 0) return "";
+  const days = Math.floor(seconds / 86400);
+  return days >= 1 ? `, ${days} d left` : `, ${Math.ceil(seconds / 3600)} h left`;
+}
+
+export function renderMail(game) {
+  const social = game.social;
+  const { mails } = social.mailbox;
+  const unread = mails.filter((e) => !e.read).length;
+  $("mail-unread").textContent = unread ? `(${unread} unread)` : "";
+  const list = $("mail-list");
+  list.replaceChildren(
+    ...mails.map((e) => {
+      const holds = [e.items ? `${e.items} item${e.items > 1 ? "s" : ""}` : "", e.money ? `${e.money} money` : ""]
+        .filter(Boolean)
+        .join(", ");
+      const from = e.returned ? `${e.sender} (returned)` : e.sender;
+      const li = item(`${from}: ${e.subject}${holds ? ` [${holds}]` : ""}${e.read ? "" : expiry(e.expires_in)} `, `mail-${e.mail_id}`);
+      li.dataset.read = String(e.read);
+      li.dataset.subject = e.subject;
+      li.classList.toggle("unread", !e.read);
+      li.append(button("Read", `mail-read-${e.mail_id}`, () => {
+        social.mailRead(e.mail_id);
+        showMail("letter");
+      }));
+      return li;
+    }),
+  );
+  if (mails.length === 0) list.append(item(social.mailbox.known ? "No letters." : "…", "mail-none"));
+  const letter = social.letter;
+  if (!letter && ui.mailView === "letter") showMail("inbox");
+  if (letter) {
+    const entry = mails.find((e) => e.mail_id === letter.mail_id);
+    $("mail-letter").dataset.mailId = String(letter.mail_id);
+    $("mail-letter-head").textContent = `From ${letter.sender}${letter.returned ? " (returned)" : ""}: ${letter.subject}`;
+    $("mail-letter-body").textContent = letter.body;
+    const holds = entry ? entry.items > 0 || entry.money > 0 : false;
+    const lines = holds ? itemLines(game, letter.items, "mail-letter-item") : [];
+    if (holds && letter.money) lines.push(item(`${letter.money} money`, "mail-letter-money"));
+    $("mail-letter-items").replaceChildren(...lines);
+    $("mail-take").hidden = !holds;
+    $("mail-delete").hidden = holds;
+  }
+  $("mail-send").disabled = Boolean(social.sending);
+}
+
+function renderMailPicker(game) {
+  renderPicker(game, $("mail-items"), "mail-item", new Set(picked($("mail-items"))));
+}
+
+function clearCompose() {
+  for (const id of ["mail-to", "mail-subject", "mail-body"]) $(id).value = "";
+  $("mail-money").value = "0";
+  for (const box of $("mail-items").querySelectorAll("input")) box.checked = false;
+}
+
+// --- trade ---------------------------------------------------------------------------
+
+const TRADE_STATE = { open: "open", committed: "done: the items and money moved", cancelled: "called off" };
+
+export function renderTrade(game) {
+  const trade = game.social.trade;
+  $("trade-window").hidden = !trade;
+  if (!trade) return;
+  const open = trade.state === "open";
+  $("trade-window").dataset.state = trade.state;
+  $("trade-partner").textContent = trade.partner;
+  $("trade-theirs-name").textContent = trade.partner;
+  let state = TRADE_STATE[trade.state] || trade.state;
+  if (trade.state === "cancelled" && trade.reason) state += ` (${trade.reason})`;
+  $("trade-state").textContent = `${state}${open ? `, version ${trade.version}` : ""}`;
+  const side = (s, testid) => {
+    const lines = itemLines(game, s.items || [], `${testid}-item`);
+    if (s.money) lines.push(item(`${s.money} money`, `${testid}-money`));
+    if (lines.length === 0) lines.push(item("nothing yet"));
+    return lines;
+  };
+  $("trade-mine").replaceChildren(...side(trade.mine, "trade-mine"));
+  $("trade-theirs").replaceChildren(...side(trade.theirs, "trade-theirs"));
+  $("trade-mine-accepted").textContent = trade.mine.accepted ? "(accepted)" : "";
+  $("trade-theirs-accepted").textContent = trade.theirs.accepted ? "(accepted)" : "";
+  $("trade-offer-form").hidden = !open;
+  $("trade-accept").hidden = !open;
+  $("trade-accept").disabled = trade.mine.accepted;
+  $("trade-cancel").hidden = !open;
+  $("trade-close").hidden = open;
+}
+
+function renderTradePicker(game) {
+  renderPicker(game, $("trade-items"), "trade-item", new Set(picked($("trade-items"))));
+}
+
+/** The Trade button: enabled with a player (not oneself) targeted. */
+function renderTradeButton(game) {
+  const e = game.target ? game.table.entities.get(game.target) : null;
+  const player = Boolean(e && e.kind === 1 && e.id !== game.character.character_id);
+  $("trade-open").disabled = !player || game.social.tradeIsOpen();
+}
+
+// --- redrawing -------------------------------------------------------------------------
+
+/** Redraw what `what` (a Game `changed` name) touches of the panels here. */
+export function changed(game, what) {
+  if (what === "who") renderWho(game);
+  if (what === "mail") renderMail(game);
+  if (what === "trade") {
+    renderTrade(game);
+    renderTradeButton(game);
+  }
+  if (what === "inventory") {
+    renderMailPicker(game);
+    renderTradePicker(game);
+  }
+  if (what === "errors") renderNotice(game);
+  if (what === "target" || what === "frame") renderTradeButton(game);
+  if (what === "mail" && ui.mailView === "compose" && game.social.sent > ui.sentSeen) {
+    clearCompose();
+    showMail("inbox");
+  }
+  ui.sentSeen = game.social.sent;
+  if (what !== "frame") renderSideTabs(game);
+}
+
 export function renderSocial(game) {
+  fillWhoMaps(game);
+  ui.dismissed = game.errors.length ? game.errors[game.errors.length - 1] : null;
+  ui.sentSeen = game.social.sent;
+  renderSideTabs(game);
+  renderNotice(game);
+  renderWho(game);
+  renderMail(game);
+  renderMailPicker(game);
+  renderTrade(game);
+  renderTradePicker(game);
+  renderTradeButton(game);
   renderChatTabs(game);
   renderChat(game);
   renderParty(game);
@@ -311,7 +601,84 @@ export function wireSocial(current) {
   });
   $("guild-accept").addEventListener("click", () => social() && social().guildAnswer(true));
   $("guild-decline").addEventListener("click", () => social() && social().guildAnswer(false));
-  $("guild-leave").addEventListener("click", () => social() && social().guildLeave());
+  $("guild-leave").addEventListener("click", () =>
+    confirmThen("Leave the guild?", () => social() && social().guildLeave()),
+  );
+  $("guild-disband").addEventListener("click", () =>
+    confirmThen("Disband the guild? Every member is put out of it.", () => social() && social().guildDisband()),
+  );
+  $("guild-motd-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("guild-motd-text").value;
+    confirmThen(`Set the message of the day to “${text}”?`, () => {
+      const s = social();
+      if (s && s.guildMotd(text)) $("guild-motd-text").value = "";
+    });
+  });
+  $("confirm-yes").addEventListener("click", () => closeConfirm(true));
+  $("confirm-no").addEventListener("click", () => closeConfirm(false));
+  for (const name of SIDE_TABS) $(`tab-${name}`).addEventListener("click", () => selectSide(current(), name));
+  $("side-notice-close").addEventListener("click", () => {
+    const game = current();
+    if (!game) return;
+    ui.dismissed = game.errors.length ? game.errors[game.errors.length - 1] : null;
+    renderNotice(game);
+  });
+  $("who-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const s = social();
+    const level = (id) => Number($(id).value.trim() || NaN);
+    if (s) s.whoSearch($("who-name").value.trim(), level("who-level-min"), level("who-level-max"), Number($("who-map").value));
+  });
+  $("mail-compose").addEventListener("click", () => showMail("compose"));
+  $("mail-compose-cancel").addEventListener("click", () => showMail("inbox"));
+  $("mail-back").addEventListener("click", () => showMail("inbox"));
+  $("mail-refresh").addEventListener("click", () => social() && social().mailList());
+  $("mail-take").addEventListener("click", () => {
+    const s = social();
+    if (s && s.letter) s.mailTake(s.letter.mail_id);
+  });
+  $("mail-delete").addEventListener("click", () => {
+    const s = social();
+    if (!s || !s.letter) return;
+    const { mail_id: mailId, subject } = s.letter;
+    confirmThen(`Delete the letter “${subject}”?`, () => s.mailDelete(mailId));
+  });
+  $("mail-compose-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const s = social();
+    const items = picked($("mail-items"));
+    if (!s) return;
+    if (items.length > MAX_ATTACHMENTS) {
+      s.refuse("items", `at most ${MAX_ATTACHMENTS} items`);
+      return;
+    }
+    s.mailSend({
+      to: $("mail-to").value.trim(),
+      subject: $("mail-subject").value,
+      body: $("mail-body").value,
+      money: $("mail-money").value,
+      items,
+    });
+    renderMail(current());
+  });
+  $("trade-open").addEventListener("click", () => {
+    const game = current();
+    if (game && game.target) game.social.tradeOpen(game.nameOf(game.target));
+  });
+  $("trade-offer-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const s = social();
+    if (s) s.tradeOffer(picked($("trade-items")), $("trade-money").value);
+  });
+  $("trade-accept").addEventListener("click", () => social() && social().tradeAccept());
+  $("trade-cancel").addEventListener("click", () => social() && social().tradeCancel());
+  $("trade-close").addEventListener("click", () => {
+    const s = social();
+    if (s) s.tradeClose();
+    $("trade-money").value = "0";
+    for (const box of $("trade-items").querySelectorAll("input")) box.checked = false;
+  });
   $("queue-activity").addEventListener("change", renderRoles);
   $("queue-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,6 +1,6 @@
 // The social side of a game session, without the DOM: chat channels and
-// whispers, friends and presence, the party, queues and match proposals
-// (protocol/social.py, protocol/client.py). The Game hands it the messages it
+// whispers, friends and presence, who, guilds, mail, trades, the party, queues
+// and match proposals (protocol/social.py, protocol/client.py). The Game hands it the messages it
 // does not handle itself; the panels (panels.js) call its methods.
 
 export const REALM_CHANNELS = ["general", "trade", "lfg"];
@@ -11,11 +11,54 @@ export const ROLES = ["tank", "healer", "damage"];
 // protocol/social.py's patterns.
 const CHANNEL_NAME = /^[a-z][a-z0-9]{1,19}$/;
 const TARGET = /^[A-Za-z]{2,12}(-[A-Za-z0-9][A-Za-z0-9 ]{0,31})?$/;
+const GUILD_NAME = /^[A-Za-z][A-Za-z ]{2,23}$/;
+const WHO_NAME = /^[A-Za-z]{0,12}$/;
+// Guild ranks (social/guild.py): a lower number outranks a higher one.
+export const LEADER = 0;
+export const OFFICER = 1;
+export const INITIATE = 3;
+export const MAX_ATTACHMENTS = 12;
+export const MAX_MONEY = 10 ** 12;
+const MAX_SUBJECT = 64;
+const MAX_BODY = 1000;
+const MAX_MOTD = 255;
 const MAX_TEXT = 255;
 const SEEN_KEPT = 2000;
 const RESULTS_KEPT = 20;
 
 const clone = (value) => JSON.parse(JSON.stringify(value));
+
+// What a player writes outside chat (social/chat.py check_written): printable
+// characters (line breaks too where `lines`), not only spaces unless `blank`.
+function writtenProblem(text, { lines = false, blank = false } = {}) {
+  const checked = lines ? text.replaceAll("\n", "") : text;
+  if (/[\p{C}]/u.test(checked)) return "printable characters only";
+  if (!blank && !text.trim()) return "not blank";
+  return "";
+}
+
+/** A whole amount of money in 0..`most` from a field's text; null when it is not. */
+export function parseMoney(text, most = MAX_MONEY) {
+  const t = String(text).trim();
+  if (t === "") return 0;
+  if (!/^\d{1,13}$/.test(t)) return null;
+  const n = Number(t);
+  return n <= most ? n : null;
+}
+
+/**
+ * What `actor` (a guild rank) may do to a member of rank `target` (social/guild.py
+ * rules 2 and 3): {promote, demote, kick}.
+ */
+export function guildPowers(actor, target) {
+  const officer = actor <= OFFICER;
+  const below = target > actor;
+  return {
+    promote: officer && below && target - 1 > actor,
+    demote: officer && below && target < INITIATE,
+    kick: officer && below,
+  };
+}
 
 export class Social {
   /**
@@ -35,6 +78,14 @@ export class Social {
     this.guild = { guild_id: 0, name: "", motd: "", members: [] };
     this.guildInvitation = null;
     this.who = [];
+    this.mailbox = { mails: [], money: 0, known: false };
+    this.letter = null; // the letter read last (mail)
+    this.sending = null; // the mail_send waiting for its reply: {to, subject}
+    this.sent = 0; // letters the gateway took
+    this.opening = ""; // the name a trade_open went to (its window is no news)
+    this.trade = null; // the trade window (trade), until closed by the player
+    // News not looked at yet, by kind: party, friends, guild, mail, trade, queue.
+    this.news = new Set();
     this.queues = {}; // activity -> queue_status
     this.proposal = null; // {match_id, activity, accept_within, team, role, deadline}
     this.results = [];
@@ -60,6 +111,7 @@ export class Social {
         return true;
       case "friend_request":
         if (!this.requests.includes(m.name)) this.requests.push(m.name);
+        this.news.add("friends");
         this.game.note(`${m.name} asks to be your friend`);
         this.game.changed("friends");
         return true;
@@ -76,6 +128,7 @@ export class Social {
         return true;
       case "guild_invitation":
         this.guildInvitation = { guild_id: m.guild_id, guild: m.guild, inviter: m.inviter };
+        this.news.add("guild");
         this.game.note(`${m.inviter} invites you into the guild ${m.guild}`);
         this.game.changed("guild");
         return true;
@@ -91,6 +144,7 @@ export class Social {
           expires_in: m.expires_in,
           deadline: Date.now() + m.expires_in * 1000,
         };
+        this.news.add("party");
         this.game.note(`${m.inviter} invites you into a party`);
         this.game.changed("party");
         return true;
@@ -112,6 +166,21 @@ export class Social {
         return true;
       case "match_result":
         this.onMatchResult(m);
+        return true;
+      case "mailbox":
+        this.onMailbox(m);
+        return true;
+      case "mail":
+        this.letter = { ...m, items: (m.items || []).map((i) => ({ ...i })) };
+        this.game.changed("mail");
+        return true;
+      case "mail_arrived":
+        this.news.add("mail");
+        this.game.note(`a letter from ${m.sender}: ${m.subject}`);
+        this.mailList();
+        return true;
+      case "trade":
+        this.onTrade(m);
         return true;
       default:
         return false;
@@ -166,11 +235,53 @@ export class Social {
     this.results.push({ ...m });
     if (this.results.length > RESULTS_KEPT) this.results.shift();
     if (this.proposal && this.proposal.match_id === m.match_id) this.proposal = null;
+    this.news.add("queue");
     const change = m.rating ? ` (rating ${m.rating}, ${m.rating_change >= 0 ? "+" : ""}${m.rating_change})` : "";
     this.game.note(`match ${m.match_id}, ${m.activity}: ${m.outcome}${change}`);
     // Called off, the ticket may be queued again (unless declined): ask where it stands.
     this.ask({ t: "queue_status", activity: m.activity });
     this.game.changed("queue");
+  }
+
+  onMailbox(m) {
+    this.mailbox = { mails: (m.mails || []).map((e) => ({ ...e })), money: m.money || 0, known: true };
+    if (this.sending) {
+      this.game.note(`letter sent to ${this.sending.to}: ${this.sending.subject}`);
+      this.sending = null;
+      this.sent += 1;
+    }
+    if (this.letter && !this.mailbox.mails.some((e) => e.mail_id === this.letter.mail_id)) this.letter = null;
+    if (this.mailbox.mails.some((e) => !e.read)) this.news.add("mail");
+    // Sending, taking: items and money moved; the inventory is asked again.
+    this.game.askInventory();
+    this.game.changed("mail");
+  }
+
+  onTrade(m) {
+    const before = this.trade;
+    const fresh = !before || before.trade_id !== m.trade_id;
+    this.trade = { ...m, mine: { ...m.mine }, theirs: { ...m.theirs } };
+    if (m.state === "open" && fresh && !(this.opening && this.opening === m.partner)) {
+      this.news.add("trade");
+      this.game.note(`${m.partner} opens a trade with you`);
+    }
+    if (fresh) this.opening = "";
+    if (m.state === "committed") {
+      this.game.note(`trade with ${m.partner} done`);
+      this.game.askInventory();
+    } else if (m.state === "cancelled") {
+      this.game.note(`trade with ${m.partner} called off: ${m.reason || "cancelled"}`);
+      this.game.askInventory();
+    }
+    this.game.changed("trade");
+  }
+
+  /** The gateway refused something (error): a letter waiting for its reply was not sent. */
+  refused() {
+    if (this.sending) {
+      this.sending = null;
+      this.game.changed("mail");
+    }
   }
 
   /** The ticket for `activity` moved on (a proposal, an answer) before its news came. */
@@ -317,7 +428,7 @@ export class Social {
   }
 
   guildCreate(name) {
-    if (!/^[A-Za-z][A-Za-z ]{2,23}$/.test(name)) return this.refuse("guild", "3 to 24 letters or spaces");
+    if (!GUILD_NAME.test(name) || name !== name.trimEnd() || name.includes("  ")) return this.refuse("guild", "3 to 24 letters or spaces");
     this.ask({ t: "guild_create", name });
     return true;
   }
@@ -330,6 +441,153 @@ export class Social {
 
   guildLeave() {
     this.ask({ t: "guild_leave" });
+  }
+
+  guildRoster() {
+    this.ask({ t: "guild_roster" });
+  }
+
+  /** The own rank in the guild (null: in none). */
+  guildRank() {
+    const me = this.guild.members.find((g) => g.character_id === this.game.character.character_id);
+    return me ? me.rank : null;
+  }
+
+  /** promote, demote or kick `name` (a member); refused here when the rank does not allow. */
+  guildAct(action, name) {
+    const member = this.guild.members.find((g) => g.name === name);
+    const mine = this.guildRank();
+    if (!member || mine === null) return this.refuse("guild", `${name} is not in your guild`);
+    if (!guildPowers(mine, member.rank)[action]) return this.refuse("guild", `your rank may not ${action} ${name}`);
+    this.ask({ t: `guild_${action}`, name });
+    return true;
+  }
+
+  guildMotd(text) {
+    if (text.length > MAX_MOTD) return this.refuse("message of the day", `at most ${MAX_MOTD} characters`);
+    const problem = writtenProblem(text, { blank: true });
+    if (problem) return this.refuse("message of the day", problem);
+    const mine = this.guildRank();
+    if (mine === null || mine > OFFICER) return this.refuse("message of the day", "officers and the leader set it");
+    this.ask({ t: "guild_motd", text });
+    return true;
+  }
+
+  guildDisband() {
+    if (this.guildRank() !== LEADER) return this.refuse("guild", "only the leader disbands the guild");
+    this.ask({ t: "guild_disband" });
+    return true;
+  }
+
+  // --- who -----------------------------------------------------------------------
+
+  /** Who is online in the realm: name prefix, levels, map (-1: any). */
+  whoSearch(name = "", levelMin = 1, levelMax = 255, mapId = -1) {
+    if (!WHO_NAME.test(name)) return this.refuse("who", "the start of a name: up to 12 letters");
+    const level = (n) => Number.isInteger(n) && n >= 1 && n <= 255;
+    if (!level(levelMin) || !level(levelMax)) return this.refuse("who", "levels from 1 to 255");
+    if (levelMin > levelMax) return this.refuse("who", "the lowest level above the highest");
+    if (!Number.isInteger(mapId) || mapId < -1) return this.refuse("who", "no such map");
+    this.ask({ t: "who", name, level_min: levelMin, level_max: levelMax, map_id: mapId });
+    return true;
+  }
+
+  // --- mail ----------------------------------------------------------------------
+
+  mailList() {
+    this.ask({ t: "mail_list" });
+  }
+
+  mailRead(mailId) {
+    this.ask({ t: "mail_read", mail_id: mailId });
+  }
+
+  mailTake(mailId) {
+    this.ask({ t: "mail_take", mail_id: mailId });
+  }
+
+  mailDelete(mailId) {
+    const entry = this.mailbox.mails.find((e) => e.mail_id === mailId);
+    if (entry && (entry.items > 0 || entry.money > 0)) {
+      return this.refuse("mail", "take its items and money before deleting it");
+    }
+    this.ask({ t: "mail_delete", mail_id: mailId });
+    return true;
+  }
+
+  /** Send a letter: {to, subject, body, money (text or number), items (item ids)}. */
+  mailSend({ to, subject, body = "", money = 0, items = [] }) {
+    if (this.sending) return this.refuse("mail", "the last letter is still on its way");
+    if (!TARGET.test(to)) return this.refuse("to", "a name (2 to 12 letters), or Name-Realm for another realm");
+    if (to === this.game.character.name) return this.refuse("to", "not yourself");
+    if (subject.length < 1 || subject.length > MAX_SUBJECT) return this.refuse("subject", `1 to ${MAX_SUBJECT} characters`);
+    const subjectProblem = writtenProblem(subject);
+    if (subjectProblem) return this.refuse("subject", subjectProblem);
+    if (body.length > MAX_BODY) return this.refuse("body", `at most ${MAX_BODY} characters`);
+    const bodyProblem = writtenProblem(body, { lines: true, blank: true });
+    if (bodyProblem) return this.refuse("body", bodyProblem);
+    const amount = parseMoney(money);
+    if (amount === null) return this.refuse("money", "a whole amount from 0");
+    const purse = this.game.inventory;
+    if (purse.fromServer && amount > purse.money) return this.refuse("money", `you hold ${purse.money}`);
+    const problem = this.itemsProblem(items);
+    if (problem) return this.refuse("items", problem);
+    this.sending = { to, subject };
+    this.ask({ t: "mail_send", to, subject, body, items, money: amount });
+    return true;
+  }
+
+  /** Why `items` (ids) cannot be given: too many, or not in the inventory ("" if they can). */
+  itemsProblem(items) {
+    if (items.length > MAX_ATTACHMENTS) return `at most ${MAX_ATTACHMENTS} items`;
+    const owned = new Set(this.game.inventory.items.map((i) => i.item_id));
+    if (items.some((id) => !owned.has(id))) return "only items of your inventory";
+    return "";
+  }
+
+  // --- trades --------------------------------------------------------------------
+
+  tradeOpen(name) {
+    if (!TARGET.test(name)) return this.refuse("trade", "select a player to trade with");
+    if (name === this.game.character.name) return this.refuse("trade", "not with yourself");
+    this.opening = name;
+    this.ask({ t: "trade_open", name });
+    return true;
+  }
+
+  tradeOffer(items, money) {
+    if (!this.tradeIsOpen()) return this.refuse("trade", "no open trade");
+    const amount = parseMoney(money);
+    if (amount === null) return this.refuse("money", "a whole amount from 0");
+    const purse = this.game.inventory;
+    if (purse.fromServer && amount > purse.money) return this.refuse("money", `you hold ${purse.money}`);
+    const problem = this.itemsProblem(items);
+    if (problem) return this.refuse("items", problem);
+    this.ask({ t: "trade_offer", items, money: amount });
+    return true;
+  }
+
+  tradeAccept() {
+    if (!this.tradeIsOpen()) return this.refuse("trade", "no open trade");
+    this.ask({ t: "trade_accept", version: this.trade.version });
+    return true;
+  }
+
+  tradeCancel() {
+    if (!this.tradeIsOpen()) return false;
+    this.ask({ t: "trade_cancel" });
+    return true;
+  }
+
+  /** The player closes a finished trade's window. */
+  tradeClose() {
+    if (this.tradeIsOpen()) return;
+    this.trade = null;
+    this.game.changed("trade");
+  }
+
+  tradeIsOpen() {
+    return Boolean(this.trade && this.trade.state === "open");
   }
 
   guildAnswer(accept) {
@@ -385,6 +643,11 @@ export class Social {
       guild: this.guild,
       guild_invitation: this.guildInvitation,
       who: this.who,
+      mailbox: this.mailbox,
+      letter: this.letter,
+      sent: this.sent,
+      trade: this.trade,
+      news: [...this.news],
       queues: this.queues,
       proposal: this.proposal ? { ...this.proposal, left: this.proposalLeft() } : null,
       results: this.results,
