@@ -236,6 +236,7 @@ export function renderGuild(game) {
   $("guild-create-form").hidden = inGuild;
   $("guild-invite-form").hidden = !officer;
   $("guild-motd-form").hidden = !officer;
+  $("guild-motd-text").placeholder = inGuild && guild.motd ? `Now: ${guild.motd}` : "Message of the day";
   $("guild-leave").hidden = !inGuild;
   $("guild-disband").hidden = mine !== LEADER;
 }

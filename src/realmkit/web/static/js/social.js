@@ -526,15 +526,25 @@ export class Social {
     if (body.length > MAX_BODY) return this.refuse("body", `at most ${MAX_BODY} characters`);
     const bodyProblem = writtenProblem(body, { lines: true, blank: true });
     if (bodyProblem) return this.refuse("body", bodyProblem);
-    const amount = parseMoney(money);
-    if (amount === null) return this.refuse("money", "a whole amount from 0");
-    const purse = this.game.inventory;
-    if (purse.fromServer && amount > purse.money) return this.refuse("money", `you hold ${purse.money}`);
-    const problem = this.itemsProblem(items);
-    if (problem) return this.refuse("items", problem);
+    const amount = this.given(money, items);
+    if (amount === null) return false;
     this.sending = { to, subject };
     this.ask({ t: "mail_send", to, subject, body, items, money: amount });
     return true;
+  }
+
+  /** The money given with `items` (a letter's, an offer's), or null once refused (said why). */
+  given(money, items) {
+    const amount = parseMoney(money);
+    const purse = this.game.inventory;
+    const problem = this.itemsProblem(items);
+    let refused = null;
+    if (amount === null) refused = ["money", "a whole amount from 0"];
+    else if (purse.fromServer && amount > purse.money) refused = ["money", `you hold ${purse.money}`];
+    else if (problem) refused = ["items", problem];
+    if (refused === null) return amount;
+    this.refuse(...refused);
+    return null;
   }
 
   /** Why `items` (ids) cannot be given: too many, or not in the inventory ("" if they can). */
@@ -557,12 +567,8 @@ export class Social {
 
   tradeOffer(items, money) {
     if (!this.tradeIsOpen()) return this.refuse("trade", "no open trade");
-    const amount = parseMoney(money);
-    if (amount === null) return this.refuse("money", "a whole amount from 0");
-    const purse = this.game.inventory;
-    if (purse.fromServer && amount > purse.money) return this.refuse("money", `you hold ${purse.money}`);
-    const problem = this.itemsProblem(items);
-    if (problem) return this.refuse("items", problem);
+    const amount = this.given(money, items);
+    if (amount === null) return false;
     this.ask({ t: "trade_offer", items, money: amount });
     return true;
   }
