@@ -154,7 +154,8 @@ def _collect_page_errors(page: Page, errors: list[str]) -> None:
 async def test_login_errors_are_shown_with_what_their_code_means(browser: Browser, cluster) -> None:
     """A wrong password and an account name already taken are shown with their code
     and its meaning, and the page stays on the login screen; on the character screen,
-    a name the server would refuse is explained, and one taken shows its code."""
+    a name the server would refuse is explained, and one taken shows its code; a
+    reload keeps the session; a bad account name is explained before it is sent."""
     page = await browser.new_page()
     await page.goto(cluster.login_url + "/")
     await page.get_by_test_id("username").fill("nobody_here")
@@ -178,7 +179,17 @@ async def test_login_errors_are_shown_with_what_their_code_means(browser: Browse
     await character_error.get_by_text("That name is already taken").wait_for(timeout=WAIT_MS)
     assert "ALREADY_EXISTS" in await character_error.inner_text()
     assert await page.get_by_test_id("character-list").get_by_text("Twiceover").count() == 1
+    # The session is the tab's: a reload goes back to the realm list, logged in.
+    await page.reload()
+    await page.locator("[data-testid^=choose-realm-]").first.wait_for(timeout=WAIT_MS)
+    assert await page.evaluate("window.realmkit.screen()") == "realm-screen"
+    await page.evaluate("sessionStorage.clear()")
     await page.goto(cluster.login_url + "/")
+    # An account name the login node would refuse is explained before it is sent.
+    await page.get_by_test_id("username").fill("ab")
+    await page.get_by_test_id("password").fill(PASSWORD)
+    await page.get_by_test_id("register").click()
+    await error.get_by_text("3 to 32 letters, digits or underscores").wait_for(timeout=WAIT_MS)
     await page.get_by_test_id("username").fill("nobody_here")
     await page.get_by_test_id("password").fill(PASSWORD)
     await page.get_by_test_id("register").click()
@@ -293,6 +304,14 @@ async def test_a_player_targets_a_creature_with_the_mouse_attacks_it_and_talks(
         timeout=WAIT_MS,
     )
     wolf = await creature.json_value()
+    # Firebolt with nothing targeted is refused in the page, saying why; twice, counted.
+    for _ in range(2):
+        await page.get_by_test_id("cast-1").click()
+    await page.wait_for_function(
+        "() => window.realmkit.state().events.includes("
+        "'Firebolt: select a target first (click a creature or a player) \u00d7 2')",
+        timeout=WAIT_MS,
+    )
     at = await page.evaluate("(id) => window.realmkit.screenOf(id)", wolf)
     await page.mouse.click(at["x"], at["y"])
     await page.wait_for_function(

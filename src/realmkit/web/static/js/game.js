@@ -29,6 +29,17 @@ function keep(list, entry) {
   if (list.length > LOG_KEPT) list.shift();
 }
 
+/** Log `text` in `list`; the same text as the last entry counts it again ("× 3"). */
+function keepNote(list, text) {
+  const last = list[list.length - 1];
+  if (last && last.kind === "note" && last.said === text) {
+    last.times += 1;
+    last.text = `${text} × ${last.times}`;
+    return;
+  }
+  keep(list, { kind: "note", said: text, times: 1, text });
+}
+
 /** True when a BAD_MESSAGE says the gateway does not know message type `t`. */
 function unknownType(message, t) {
   return typeof message === "string" && message.includes(`'${t}'`);
@@ -59,6 +70,7 @@ export class Game {
     this.chasing = false;
     this.transfers = 0;
     this.names = new Map(); // character id -> {name, level}
+    this.cooldowns = new Map(); // spell id -> when it may be cast again (performance.now())
     this.asked = new Set();
     this.namesSupported = null;
     this.inventory = { money: 0, items: [], fromServer: false };
@@ -355,7 +367,7 @@ export class Game {
   }
 
   note(text) {
-    keep(this.events, { kind: "note", text });
+    keepNote(this.events, text);
     this.changed("events");
   }
 
@@ -485,8 +497,27 @@ export class Game {
     this.send({ t: "attack", target: 0 });
   }
 
+  /**
+   * Cast `spell` at the target (a heal with none: at yourself). A damage spell with
+   * no target, or one still cooling down, is refused here, saying why; the space
+   * checks everything again.
+   */
   cast(spell) {
+    const known = this.content.spells.get(Number(spell));
+    const name = known ? known.name : `spell ${spell}`;
+    if (known && known.kind === "damage" && !this.target) {
+      this.note(`${name}: select a target first (click a creature or a player)`);
+      return false;
+    }
+    const now = performance.now();
+    const readyAt = this.cooldowns.get(spell) || 0;
+    if (now < readyAt) {
+      this.note(`${name} is ready in ${((readyAt - now) / 1000).toFixed(1)} s`);
+      return false;
+    }
+    if (known && known.cooldown) this.cooldowns.set(spell, now + known.cooldown * 1000);
     this.send({ t: "cast", spell, target: this.target || 0 });
+    return true;
   }
 
   release() {

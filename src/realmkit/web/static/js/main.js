@@ -39,10 +39,30 @@ function failure(element, exc) {
 
 // --- accounts, realms, characters --------------------------------------------
 
+// What the login node takes as an account (auth/passwords.py).
+const ACCOUNT_NAME = /^[A-Za-z0-9_]{3,32}$/;
+const PASSWORD_LENGTH = [8, 128];
+// The session is kept in this tab only (sessionStorage): a reload stays logged in.
+const SESSION_KEY = "realmkit.session";
+
+/** Why the login form cannot be sent as it is ("" when it can). */
+function credentialsProblem(username, password, register) {
+  if (!ACCOUNT_NAME.test(username)) {
+    return "An account name is 3 to 32 letters, digits or underscores (_), nothing else.";
+  }
+  const [least, most] = PASSWORD_LENGTH;
+  if (register && (password.length < least || password.length > most)) {
+    return `A password is ${least} to ${most} characters.`;
+  }
+  if (!password || password.length > most) return "Type your password.";
+  return "";
+}
+
 async function authenticate(register) {
   const username = $("username").value.trim();
   const password = $("password").value;
-  $("login-error").textContent = "";
+  $("login-error").textContent = credentialsProblem(username, password, register);
+  if ($("login-error").textContent) return;
   try {
     if (register) await api.register(username, password);
     else await api.login(username, password);
@@ -50,8 +70,32 @@ async function authenticate(register) {
     failure($("login-error"), exc);
     return;
   }
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ username, session: api.session }));
   $("account").textContent = username;
   await showRealms();
+}
+
+/** Back to the login screen, the session forgotten (it ended, or was refused). */
+function loggedOut(why) {
+  sessionStorage.removeItem(SESSION_KEY);
+  api.session = null;
+  $("account").textContent = "";
+  show("login-screen");
+  $("login-error").textContent = why;
+}
+
+/** The session this tab kept, if any: the realm list again after a reload. */
+function resumeSession() {
+  let kept = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    kept = null;
+  }
+  if (!kept || !kept.session || !kept.session.token) return;
+  api.session = kept.session;
+  $("account").textContent = kept.username || "";
+  showRealms();
 }
 
 async function showRealms() {
@@ -86,6 +130,10 @@ async function showCharacters(realm) {
   try {
     app.characters = await api.characters(realm.realm_id);
   } catch (exc) {
+    if (exc instanceof ApiError && exc.status === 401) {
+      loggedOut("Your session has ended: log in again.");
+      return;
+    }
     failure($("character-error"), exc);
     return;
   }
@@ -322,6 +370,7 @@ $("stop-attack").addEventListener("click", () => app.game && app.game.stopAttack
 $("release").addEventListener("click", () => app.game && app.game.release());
 $("leave").addEventListener("click", leave);
 panels.wireSocial(() => app.game);
+resumeSession();
 
 // Read-only views for tests and the curious: never a way to change the game.
 window.realmkit = Object.freeze({

@@ -95,16 +95,82 @@ export class View {
     }
     const own = game.table.entities.get(selfId);
     if (own) labels.push(this.drawEntity(own, game.me, true));
-    this.drawLabels(labels);
+    const waypoints = this.drawWaypoints(world.map_id);
+    this.drawLabels(labels.filter((l) => this.onCanvas(l.x, l.y)), waypoints);
+  }
+
+  onCanvas(sx, sy) {
+    return sx >= 0 && sy >= 0 && sx <= this.canvas.width && sy <= this.canvas.height;
+  }
+
+  /** The box of the canvas (in its pixels) that the status line over it covers. */
+  hudBox() {
+    const hud = document.getElementById("hud");
+    if (!hud) return null;
+    const canvas = this.canvas.getBoundingClientRect();
+    const box = hud.getBoundingClientRect();
+    const r = this.ratio;
+    return {
+      x0: (box.left - canvas.left) * r,
+      x1: (box.right - canvas.left) * r,
+      y0: (box.top - canvas.top) * r,
+      y1: (box.bottom - canvas.top) * r,
+    };
+  }
+
+  /**
+   * Portals out of sight: a marker at the canvas' edge in their direction, with their
+   * name and distance, so that a player can find the way to a dungeon.
+   */
+  drawWaypoints(mapId) {
+    const { ctx, game } = this;
+    const boxes = [];
+    const r = this.ratio;
+    const inset = 24 * r;
+    const [cx, cy] = [this.canvas.width / 2, this.canvas.height / 2];
+    ctx.font = `${11 * r}px sans-serif`;
+    for (const portal of game.content.portals(mapId)) {
+      const a = portal.area || {};
+      const px = (a.min_x + a.max_x) / 2;
+      const py = (a.min_y + a.max_y) / 2;
+      const [sx, sy] = this.toScreen(px, py);
+      if (this.onCanvas(sx, sy)) continue; // drawn on the map itself
+      const dx = sx - cx;
+      const dy = sy - cy;
+      // Where the line from the centre towards the portal leaves the inset canvas.
+      const t = Math.min((cx - inset) / Math.abs(dx || 1e-9), (cy - inset) / Math.abs(dy || 1e-9));
+      const mx = cx + dx * t;
+      const my = cy + dy * t;
+      const angle = Math.atan2(dy, dx);
+      ctx.fillStyle = COLORS.portal;
+      ctx.beginPath();
+      ctx.moveTo(mx + Math.cos(angle) * 10 * r, my + Math.sin(angle) * 10 * r);
+      ctx.lineTo(mx + Math.cos(angle + 2.5) * 8 * r, my + Math.sin(angle + 2.5) * 8 * r);
+      ctx.lineTo(mx + Math.cos(angle - 2.5) * 8 * r, my + Math.sin(angle - 2.5) * 8 * r);
+      ctx.closePath();
+      ctx.fill();
+      const distance = Math.round(Math.hypot(px - game.me.x, py - game.me.y));
+      const text = `${portal.name || `Portal to map ${portal.to_map}`} ${distance.toLocaleString("en")} yd`;
+      const w = ctx.measureText(text).width;
+      const tx = Math.min(Math.max(mx - Math.cos(angle) * 18 * r, w / 2 + 4 * r), this.canvas.width - w / 2 - 4 * r);
+      const ty = Math.min(Math.max(my - Math.sin(angle) * 18 * r, 30 * r), this.canvas.height - 6 * r);
+      ctx.fillStyle = COLORS.text;
+      ctx.textAlign = "center";
+      ctx.fillText(text, tx, ty);
+      ctx.textAlign = "start";
+      boxes.push({ x0: tx - w / 2, x1: tx + w / 2, y0: ty - 12 * r, y1: ty + 2 * r });
+      boxes.push({ x0: mx - 10 * r, x1: mx + 10 * r, y0: my - 10 * r, y1: my + 10 * r });
+    }
+    return boxes; // where labels must not go
   }
 
   /**
    * Names over the entities, placed so that none covers another: the own name first,
    * then the target's, then the nearest. A label that would overlap one already placed
    * moves up a line (a few times at most), else it is left out; every label stays
-   * inside the canvas.
+   * inside the canvas, off the status line and the waypoints (`reserved`).
    */
-  drawLabels(labels) {
+  drawLabels(labels, reserved = []) {
     const { ctx, game } = this;
     const r = this.ratio;
     ctx.font = `${11 * r}px sans-serif`;
@@ -112,7 +178,8 @@ export class View {
     const [cx, cy] = [this.canvas.width / 2, this.canvas.height / 2];
     const rank = (l) => (l.self ? 0 : l.id === game.target ? 1 : 2);
     labels.sort((a, b) => rank(a) - rank(b) || Math.hypot(a.x - cx, a.y - cy) - Math.hypot(b.x - cx, b.y - cy));
-    const placed = [];
+    const hud = this.hudBox();
+    const placed = hud ? [hud, ...reserved] : [...reserved]; // never over the status line
     const overlaps = (box) =>
       placed.some((p) => box.x0 < p.x1 && p.x0 < box.x1 && box.y0 < p.y1 && p.y0 < box.y1);
     ctx.textAlign = "center";
