@@ -16,7 +16,15 @@ export const ui = {
   dismissed: null, // the error last dismissed from the side notice (or shown on entering)
   sentSeen: 0, // letters sent whose compose form was cleared
   confirmed: null, // what the confirm dialog does on Yes
+  noticeTimer: null, // hides the side notice once it has been shown NOTICE_MS
+  queueTimer: null, // drops ended queue tickets from the panel once they are old
 };
+
+// How long the side notice shows an error (the Play tab's Errors list keeps them all).
+export const NOTICE_MS = 8000;
+// Ended queue tickets (left, cancelled, done) listed: the last few, for a while.
+const ENDED_KEPT = 3;
+const ENDED_MS = 30_000;
 
 // Which side tab shows each kind of news (Social.news).
 const NEWS_TAB = { party: "social", friends: "social", guild: "guild", mail: "mail", trade: "play", queue: "queues" };
@@ -168,14 +176,20 @@ export function renderSideTabs(game) {
   for (const page of document.querySelectorAll("#side .tab-page")) page.hidden = page.dataset.page !== ui.side;
 }
 
-/** The last error not dismissed, above the tabs (seen whichever tab is shown). */
-export function renderNotice(game) {
+/**
+ * The last error not dismissed, above the tabs (seen whichever tab is shown), for
+ * NOTICE_MS after it came: then it goes by itself (× dismisses it sooner).
+ */
+export function renderNotice(game, now = Date.now()) {
   const errors = game.errors;
   const newest = errors.length ? errors[errors.length - 1] : null;
-  const last = newest !== ui.dismissed ? newest : null;
+  const left = newest ? (newest.at || now) + NOTICE_MS - now : 0;
+  const last = newest !== ui.dismissed && left > 0 ? newest : null;
   $("side-notice").hidden = !last;
   $("side-notice-text").textContent = last ? describe(last.code, last.message) : "";
   if (last) $("side-notice").dataset.code = last.code;
+  clearTimeout(ui.noticeTimer);
+  ui.noticeTimer = last ? setTimeout(() => renderNotice(game), left) : null;
 }
 
 /** Ask before `action` runs, in the page's own dialog. */
@@ -253,11 +267,28 @@ const STATE_TEXT = {
   none: "not queued",
 };
 
-export function renderQueues(game) {
+const LIVE = new Set(["queued", "proposed", "accepted", "in_match"]);
+
+/** The tickets to list: every live one, and the last ENDED_KEPT ended ones of the last ENDED_MS. */
+export function shownQueues(queues, now = Date.now()) {
+  const all = Object.values(queues);
+  const ended = all
+    .filter((q) => !LIVE.has(q.state) && now - (q.since || 0) < ENDED_MS)
+    .sort((a, b) => (b.since || 0) - (a.since || 0))
+    .slice(0, ENDED_KEPT);
+  return all.filter((q) => LIVE.has(q.state) || ended.includes(q));
+}
+
+export function renderQueues(game, now = Date.now()) {
   const social = game.social;
   const list = $("queue-status-list");
+  const shown = shownQueues(social.queues, now);
+  // Redrawn when the next ended ticket is due to go.
+  clearTimeout(ui.queueTimer);
+  const due = shown.filter((q) => !LIVE.has(q.state)).map((q) => (q.since || 0) + ENDED_MS - now);
+  ui.queueTimer = due.length ? setTimeout(() => renderQueues(game), Math.max(0, Math.min(...due)) + 50) : null;
   list.replaceChildren(
-    ...Object.values(social.queues).map((q) => {
+    ...shown.map((q) => {
       let text = `${q.activity}: ${STATE_TEXT[q.state] || q.state}`;
       if (q.state === "queued") {
         if (q.position) text += `, #${q.position}`;
@@ -296,6 +327,9 @@ export function renderProposal(game) {
 
 function renderRoles() {
   $("queue-roles").hidden = $("queue-activity").value !== "dungeon";
+  // None ticked: the server takes the player in any role.
+  const ticked = ["tank", "healer", "damage"].filter((r) => $(`queue-role-${r}`).checked);
+  $("queue-roles-note").textContent = ticked.length ? `as ${ticked.join(" or ")}` : "any role";
 }
 
 // --- friends and channels ------------------------------------------------------------------
@@ -419,8 +453,9 @@ function showMail(view) {
 
 function expiry(seconds) {
   if (seconds < 0) return "";
-  const days = Math.floor(seconds / 86400);
-  return days >= 1 ? `, ${days} d left` : `, ${Math.ceil(seconds / 3600)} h left`;
+  // Rounded up: a letter of a 30-day mailbox sent a moment ago has 30 d left.
+  const days = Math.ceil(seconds / 86400);
+  return seconds >= 86400 ? `, ${days} d left` : `, ${Math.ceil(seconds / 3600)} h left`;
 }
 
 export function renderMail(game) {
@@ -476,7 +511,18 @@ function clearCompose() {
 
 // --- trade ---------------------------------------------------------------------------
 
-const TRADE_STATE = { open: "open", committed: "done: the items and money moved", cancelled: "called off" };
+const TRADE_STATE = { open: "open: make your offer", committed: "done: the items and money moved", cancelled: "called off" };
+
+/** Whether `side` of a trade offers nothing: no item, no money. */
+const offersNothing = (side) => (side.items || []).length === 0 && !side.money;
+
+/** How an open trade stands, in plain words (no protocol states or versions). */
+function openTradeText(trade) {
+  if (trade.mine.accepted && trade.theirs.accepted) return "both accepted: the trade is being made";
+  if (trade.mine.accepted) return "you accepted: waiting for the other side";
+  if (trade.theirs.accepted) return "the other side accepted: accept to trade, or change your offer";
+  return TRADE_STATE.open;
+}
 
 export function renderTrade(game) {
   const trade = game.social.trade;
@@ -488,7 +534,8 @@ export function renderTrade(game) {
   $("trade-theirs-name").textContent = trade.partner;
   let state = TRADE_STATE[trade.state] || trade.state;
   if (trade.state === "cancelled" && trade.reason) state += ` (${trade.reason})`;
-  $("trade-state").textContent = `${state}${open ? `, version ${trade.version}` : ""}`;
+  if (open) state = openTradeText(trade);
+  $("trade-state").textContent = state;
   const side = (s, testid) => {
     const lines = itemLines(game, s.items || [], `${testid}-item`);
     if (s.money) lines.push(item(`${s.money} money`, `${testid}-money`));
@@ -501,7 +548,10 @@ export function renderTrade(game) {
   $("trade-theirs-accepted").textContent = trade.theirs.accepted ? "(accepted)" : "";
   $("trade-offer-form").hidden = !open;
   $("trade-accept").hidden = !open;
-  $("trade-accept").disabled = trade.mine.accepted;
+  // A trade of nothing for nothing is not offered to accept (the server would make it).
+  const empty = offersNothing(trade.mine) && offersNothing(trade.theirs);
+  $("trade-accept").disabled = trade.mine.accepted || empty;
+  $("trade-empty-note").hidden = !open || !empty;
   $("trade-cancel").hidden = !open;
   $("trade-close").hidden = open;
 }
@@ -681,6 +731,7 @@ export function wireSocial(current) {
     for (const box of $("trade-items").querySelectorAll("input")) box.checked = false;
   });
   $("queue-activity").addEventListener("change", renderRoles);
+  for (const role of ["tank", "healer", "damage"]) $(`queue-role-${role}`).addEventListener("change", renderRoles);
   $("queue-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const roles = ["tank", "healer", "damage"].filter((r) => $(`queue-role-${r}`).checked);

@@ -170,10 +170,14 @@ export class Social {
       case "mailbox":
         this.onMailbox(m);
         return true;
-      case "mail":
+      case "mail": {
         this.letter = { ...m, items: (m.items || []).map((i) => ({ ...i })) };
+        // Opened, the letter is read: the inbox (and its unread count) says so at once.
+        const entry = this.mailbox.mails.find((e) => e.mail_id === m.mail_id);
+        if (entry) entry.read = true;
         this.game.changed("mail");
         return true;
+      }
       case "mail_arrived":
         this.news.add("mail");
         this.game.note(`a letter from ${m.sender}: ${m.subject}`);
@@ -219,7 +223,10 @@ export class Social {
   }
 
   onQueueStatus(m) {
+    const before = this.queues[m.activity];
     this.queues[m.activity] = {
+      // Since when the ticket is in this state (the panel lists ended ones for a while).
+      since: before && before.state === m.state ? before.since : Date.now(),
       activity: m.activity,
       state: m.state,
       ticket_id: m.ticket_id || 0,
@@ -287,7 +294,7 @@ export class Social {
   /** The ticket for `activity` moved on (a proposal, an answer) before its news came. */
   ticketIs(activity, state) {
     const q = this.queues[activity];
-    if (q) this.queues[activity] = { ...q, state };
+    if (q) this.queues[activity] = { ...q, state, since: Date.now() };
   }
 
   // --- asking ------------------------------------------------------------------
@@ -337,8 +344,17 @@ export class Social {
           return this.join(rest[0] || "", rest.slice(1).join(" "));
         case "leave":
           return this.leave(rest[0] || "");
-        default:
-          return this.send(command.toLowerCase(), args);
+        default: {
+          // /channel text: only to a realm channel joined (the server would answer NOT_IN_CHANNEL).
+          const channel = command.toLowerCase();
+          if (!this.channels.includes(channel)) {
+            return this.refuse(
+              "chat",
+              `unknown command /${command} (try /w, /p, /g, /join, /leave, or a channel you joined)`,
+            );
+          }
+          return this.send(channel, args);
+        }
       }
     }
     if (channel === "say" || channel === "yell") return this.say(text, channel === "yell");
@@ -435,7 +451,12 @@ export class Social {
 
   guildInvite(name) {
     if (!TARGET.test(name)) return this.refuse("guild", "the name of a character");
-    this.ask({ t: "guild_invite", name });
+    const [own, realm] = name.split("-");
+    // Name-Realm: a guild is of one realm (the server would answer NOT_FOUND).
+    if (realm !== undefined && realm.toLowerCase() !== String(this.game.realmName || "").toLowerCase()) {
+      return this.refuse("guild", "a guild is of one realm: invite a character of your realm");
+    }
+    this.ask({ t: "guild_invite", name: own });
     return true;
   }
 
@@ -575,6 +596,8 @@ export class Social {
 
   tradeAccept() {
     if (!this.tradeIsOpen()) return this.refuse("trade", "no open trade");
+    const nothing = (side) => (side.items || []).length === 0 && !side.money;
+    if (nothing(this.trade.mine) && nothing(this.trade.theirs)) return this.refuse("trade", "nothing offered yet");
     this.ask({ t: "trade_accept", version: this.trade.version });
     return true;
   }

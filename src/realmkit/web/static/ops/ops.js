@@ -389,7 +389,22 @@ function said(action, result) {
   }
 }
 
+// A new action's answer replaces the last one's: the line is cleared as it starts.
+function clearResult() {
+  const out = $("action-result");
+  out.textContent = "";
+  delete out.dataset.outcome;
+}
+
+// Said in the result line when an action is refused in the page (nothing is sent).
+function refuse(action, why) {
+  const out = $("action-result");
+  out.textContent = `${action}: ${why}`;
+  out.dataset.outcome = "error";
+}
+
 async function act(action, path, body, question) {
+  clearResult();
   if (!(await confirmStep(question))) return;
   const out = $("action-result");
   out.textContent = `${action}: working...`;
@@ -449,6 +464,12 @@ function wire() {
     event.preventDefault();
     const realm = $("announce-realm").value;
     const text = $("announce-text").value.trim();
+    clearResult();
+    if (!text) {
+      refuse("announce", "write the announcement first");
+      $("announce-text").focus();
+      return;
+    }
     act("announce", "/api/ops/announce", { realm, text },
       `Tell every player of ${realm} in the world: “${text}”?`);
   });
