@@ -155,7 +155,8 @@ async def test_login_errors_are_shown_with_what_their_code_means(browser: Browse
     """A wrong password and an account name already taken are shown with their code
     and its meaning, and the page stays on the login screen; on the character screen,
     a name the server would refuse is explained, and one taken shows its code; a
-    reload keeps the session; a bad account name is explained before it is sent."""
+    reload keeps the session, Log out ends it; a bad account name is explained before
+    it is sent."""
     page = await browser.new_page()
     await page.goto(cluster.login_url + "/")
     await page.get_by_test_id("username").fill("nobody_here")
@@ -183,8 +184,10 @@ async def test_login_errors_are_shown_with_what_their_code_means(browser: Browse
     await page.reload()
     await page.locator("[data-testid^=choose-realm-]").first.wait_for(timeout=WAIT_MS)
     assert await page.evaluate("window.realmkit.screen()") == "realm-screen"
-    await page.evaluate("sessionStorage.clear()")
-    await page.goto(cluster.login_url + "/")
+    await page.get_by_test_id("logout").click()  # and Log out forgets it
+    assert await page.evaluate("window.realmkit.screen()") == "login-screen"
+    await page.reload()
+    await page.get_by_test_id("username").wait_for(timeout=WAIT_MS)
     # An account name the login node would refuse is explained before it is sent.
     await page.get_by_test_id("username").fill("ab")
     await page.get_by_test_id("password").fill(PASSWORD)

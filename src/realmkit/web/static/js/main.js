@@ -72,6 +72,7 @@ async function authenticate(register) {
   }
   sessionStorage.setItem(SESSION_KEY, JSON.stringify({ username, session: api.session }));
   $("account").textContent = username;
+  $("logout").hidden = false;
   await showRealms();
 }
 
@@ -80,8 +81,17 @@ function loggedOut(why) {
   sessionStorage.removeItem(SESSION_KEY);
   api.session = null;
   $("account").textContent = "";
+  $("logout").hidden = true;
   show("login-screen");
   $("login-error").textContent = why;
+}
+
+/** The Log out button: out of the world first (a goodbye: logged out, saved). */
+function logOut() {
+  if (app.game) app.game.leave();
+  app.game = null;
+  cancelAnimationFrame(app.raf);
+  loggedOut("");
 }
 
 /** The session this tab kept, if any: the realm list again after a reload. */
@@ -95,6 +105,7 @@ function resumeSession() {
   if (!kept || !kept.session || !kept.session.token) return;
   api.session = kept.session;
   $("account").textContent = kept.username || "";
+  $("logout").hidden = false;
   showRealms();
 }
 
@@ -369,6 +380,7 @@ $("attack").addEventListener("click", () => app.game && app.game.attack());
 $("stop-attack").addEventListener("click", () => app.game && app.game.stopAttack());
 $("release").addEventListener("click", () => app.game && app.game.release());
 $("leave").addEventListener("click", leave);
+$("logout").addEventListener("click", logOut);
 panels.wireSocial(() => app.game);
 resumeSession();
 
