@@ -7,9 +7,10 @@ for each pair, a player in Chromium (the web client served by the login node,
 driven by Playwright) and a player on the Python client (``GameClient``) made on
 the same realm, entering at the same spot and walking the same pattern (east and
 west, a second each way) through the window, so they see the same world. For
-each: bytes and messages received per second over the window, as the page's
-socket counted them (``bytes_in`` of ``window.realmkit.state()``) and as the
-Python client's did. Both are sent the same frames by the same gateway code, so
+each: bytes received per second over the window, all of them and the frames'
+alone, and frames per second, as the page's socket counted them (``bytes_in``
+and ``frame_bytes_in`` of ``window.realmkit.state()``) and as the Python
+client's did. Both are sent the same frames by the same gateway code, so
 the figures should match; a browser receiving more would mean the web client
 asks for more (keyframes, names) than it should. Figures only.
 
@@ -78,9 +79,9 @@ async def walk_python(client: GameClient, until: float) -> None:
         east = not east
 
 
-async def page_counts(page: Page) -> tuple[int, int]:
+async def page_counts(page: Page) -> tuple[int, int, int]:
     state = await page.evaluate("window.realmkit.state()")
-    return int(state["bytes_in"]), int(state["frames"])
+    return int(state["bytes_in"]), int(state["frame_bytes_in"]), int(state["frames"])
 
 
 async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
@@ -110,23 +111,28 @@ async def measure(args: argparse.Namespace, cluster: LocalCluster) -> None:
             start = time.monotonic()
             until = start + args.window
             before_pages = [await page_counts(p) for p in pages]
-            before_py = [(c.bytes, c.frames) for c in clients]
+            before_py = [(c.bytes, c.frame_bytes, c.frames) for c in clients]
             await asyncio.gather(
                 *(walk_page(p, until) for p in pages),
                 *(walk_python(c, until) for c in clients),
             )
             seconds = time.monotonic() - start
             after_pages = [await page_counts(p) for p in pages]
-            after_py = [(c.bytes, c.frames) for c in clients]
+            after_py = [(c.bytes, c.frame_bytes, c.frames) for c in clients]
         finally:
             for c in clients:
                 await c.close()
             await browser.close()
-    print(f"{'client':<10} {'B/s':>8} {'frames/s':>9}")
-    for (b0, f0), (b1, f1) in zip(before_pages, after_pages, strict=True):
-        print(f"{'browser':<10} {(b1 - b0) / seconds:>8.0f} {(f1 - f0) / seconds:>9.1f}")
-    for (b0, f0), (b1, f1) in zip(before_py, after_py, strict=True):
-        print(f"{'python':<10} {(b1 - b0) / seconds:>8.0f} {(f1 - f0) / seconds:>9.1f}")
+    print(f"{'client':<10} {'B/s':>8} {'frame B/s':>10} {'frames/s':>9}")
+    for kind, before, after in (
+        ("browser", before_pages, after_pages),
+        ("python", before_py, after_py),
+    ):
+        for (b0, fb0, f0), (b1, fb1, f1) in zip(before, after, strict=True):
+            print(
+                f"{kind:<10} {(b1 - b0) / seconds:>8.0f} {(fb1 - fb0) / seconds:>10.0f}"
+                f" {(f1 - f0) / seconds:>9.1f}"
+            )
 
 
 def main() -> None:

@@ -173,6 +173,7 @@ class GameClient(Walker):
         self.events: asyncio.Queue[Event | ErrorFrame] = asyncio.Queue()
         self.frames = 0
         self.bytes = 0
+        self.frame_bytes = 0  # of those, the frames'
         # (ack, arrival time) of frames whose ack moved forward: input-to-visible latency.
         self.acks: deque[tuple[int, float]] = deque(maxlen=256)
         self._reader: asyncio.Task[None] | None = None
@@ -353,6 +354,7 @@ class GameClient(Walker):
                 self.bytes += len(msg.data)
                 message = _decoder.decode(msg.data)
                 if isinstance(message, ClientFrameIn):
+                    self.frame_bytes += len(msg.data)
                     if not self.table.apply(msg.data):
                         self.gaps += 1
                         await self.send(KeyframeRequest())

@@ -54,6 +54,7 @@ export class Game {
     this.changed = changed || (() => {});
     this.conn = null;
     this.bytesBefore = 0; // received over the sockets this game closed
+    this.frameBytes = 0; // of all it received, the frames' bytes
     this.gatewayUrl = "";
     this.reconnectUrl = "";
     this.resumeToken = "";
@@ -111,7 +112,10 @@ export class Game {
   connect(url, greeting) {
     if (this.conn) this.bytesBefore += this.conn.bytes;
     this.conn = new Connection(url, greeting, {
-      onMessage: (m) => this.receive(m),
+      onMessage: (m, size) => {
+        if (m.t === "frame") this.frameBytes += size;
+        this.receive(m);
+      },
       onClose: (code, reason, byUs) => this.closed(code, reason, byUs),
     });
   }
@@ -553,6 +557,7 @@ export class Game {
       pending: this.pending.length,
       frames: this.table.frames,
       bytes_in: this.bytesBefore + (this.conn ? this.conn.bytes : 0),
+      frame_bytes_in: this.frameBytes,
       target: this.target,
       dead: this.dead,
       corrections: this.corrections,

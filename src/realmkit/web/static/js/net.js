@@ -34,7 +34,8 @@ export class Connection {
     };
     this.ws.onmessage = (event) => {
       this.received += 1;
-      this.bytes += event.data.byteLength !== undefined ? event.data.byteLength : event.data.length;
+      const size = event.data.byteLength !== undefined ? event.data.byteLength : event.data.length;
+      this.bytes += size;
       let message;
       try {
         message = decode(event.data);
@@ -42,7 +43,7 @@ export class Connection {
         console.warn("undecodable message from the gateway", exc);
         return;
       }
-      handlers.onMessage(message);
+      handlers.onMessage(message, size);
     };
     this.ws.onclose = (event) => handlers.onClose(event.code, event.reason, this.closedByUs);
   }
