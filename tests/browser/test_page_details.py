@@ -107,6 +107,17 @@ async def test_the_page_refuses_in_itself_what_the_server_would_and_says_it_plai
     await _sees_line(teller, long_word)
     assert await _error_codes(teller) == ["INVALID_INPUT"]
     await _fits(teller, "chat-log")
+    # One character more is refused in the page, not cut: the line stays to be mended.
+    await _chat(teller, "say", long_word + "y")
+    await (
+        teller.get_by_test_id("side-notice")
+        .get_by_text("Not sent: chat: at most 255 characters (this is 256).")
+        .wait_for(timeout=WAIT_MS)
+    )
+    assert await teller.get_by_test_id("chat-input").input_value() == long_word + "y"
+    await teller.get_by_test_id("chat-input").fill("")
+    # The own level and health are in the status line over the map.
+    assert "level 1 health 100%" in await teller.get_by_test_id("coords").inner_text()
 
     # A trade: nothing offered on either side, neither may accept.
     sees = "s.entities.some((e) => e.id === arg && e.name === 'Taker')"
@@ -157,7 +168,7 @@ async def test_the_page_refuses_in_itself_what_the_server_would_and_says_it_plai
     await _until(
         taker, "s.social.guild_invitation && s.social.guild_invitation.inviter === 'Teller'"
     )
-    assert await _error_codes(teller) == ["INVALID_INPUT", "INVALID_INPUT"]
+    assert await _error_codes(teller) == ["INVALID_INPUT"] * 3  # /foo, the long line, the realm
 
     # A letter with a long unbroken subject and body: 30 days left, unread until opened.
     subject = "S" * 64

@@ -84,6 +84,11 @@ export const MEANINGS = {
 };
 
 /** "MEANING (CODE): message" for an error code and the server's message. */
+/** An error as a player reads it: the page's own refusals (nothing was sent) in plain words. */
+export function describeError(e) {
+  return e.page ? `Not sent: ${e.message}.` : describe(e.code, e.message);
+}
+
 export function describe(code, message) {
   const meaning = MEANINGS[code] || "Error.";
   return message ? `${meaning} (${code}: ${message})` : `${meaning} (${code})`;

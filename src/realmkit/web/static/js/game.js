@@ -365,8 +365,9 @@ export class Game {
     this.changed("chat");
   }
 
-  error(code, message) {
-    keep(this.errors, { code, message, at: Date.now() });
+  /** An error to show; `page`: the page's own refusal, nothing was sent. */
+  error(code, message, page = false) {
+    keep(this.errors, { code, message, page, at: Date.now() });
     this.changed("errors");
   }
 

@@ -3,7 +3,7 @@
 
 import { Api, ApiError } from "./api.js";
 import { Content } from "./content.js";
-import { describe } from "./errors.js";
+import { describe, describeError } from "./errors.js";
 import { Game } from "./game.js";
 import * as panels from "./panels.js";
 import { button, item } from "./panels.js";
@@ -221,7 +221,10 @@ function frame(now) {
   game.step(now);
   app.view.draw(now);
   const me = game.me;
-  $("coords").textContent = me ? `x ${me.x.toFixed(1)}  y ${me.y.toFixed(1)}` : "";
+  const own = game.table.entities.get(game.character.character_id);
+  const health = own ? `  health ${own.hp}%` : "";
+  const level = `level ${game.character.level || 1}`;
+  $("coords").textContent = me ? `${level}${health}  x ${me.x.toFixed(1)}  y ${me.y.toFixed(1)}` : "";
   app.raf = requestAnimationFrame(frame);
 }
 
@@ -283,7 +286,7 @@ function renderEvents() {
 
 function renderErrors() {
   const log = $("error-log");
-  log.replaceChildren(...app.game.errors.map((e) => item(describe(e.code, e.message), `error-${e.code}`)));
+  log.replaceChildren(...app.game.errors.map((e) => item(describeError(e), `error-${e.code}`)));
   log.scrollTop = log.scrollHeight;
 }
 

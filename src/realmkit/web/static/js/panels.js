@@ -4,7 +4,7 @@
 // confirm dialog. They read the game's Social (social.js) and call its methods;
 // main.js redraws them on the game's `changed` callbacks.
 
-import { describe } from "./errors.js";
+import { describeError } from "./errors.js";
 import { guildPowers, LEADER, MAX_ATTACHMENTS, OFFICER, SEND_CHANNELS } from "./social.js";
 
 const $ = (id) => document.getElementById(id);
@@ -186,7 +186,7 @@ export function renderNotice(game, now = Date.now()) {
   const left = newest ? (newest.at || now) + NOTICE_MS - now : 0;
   const last = newest !== ui.dismissed && left > 0 ? newest : null;
   $("side-notice").hidden = !last;
-  $("side-notice-text").textContent = last ? describe(last.code, last.message) : "";
+  $("side-notice-text").textContent = last ? describeError(last) : "";
   if (last) $("side-notice").dataset.code = last.code;
   clearTimeout(ui.noticeTimer);
   ui.noticeTimer = last ? setTimeout(() => renderNotice(game), left) : null;
@@ -628,7 +628,8 @@ export function wireSocial(current) {
   $("chat-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const s = social();
-    if (s) s.chat($("chat-input").value, $("chat-channel").value, $("whisper-to").value);
+    // A line refused in the page stays in the box, to be mended.
+    if (s && !s.chat($("chat-input").value, $("chat-channel").value, $("whisper-to").value)) return;
     $("chat-input").value = "";
     $("world").focus();
   });

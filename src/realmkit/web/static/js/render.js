@@ -167,7 +167,7 @@ export class View {
   /**
    * Names over the entities, placed so that none covers another: the own name first,
    * then the target's, then the nearest. A label that would overlap one already placed
-   * moves up a line (a few times at most), else it is left out; every label stays
+   * is left out (the own and the target's may move up a line); every label stays
    * inside the canvas, off the status line and the waypoints (`reserved`).
    */
   drawLabels(labels, reserved = []) {
@@ -186,7 +186,10 @@ export class View {
     for (const label of labels) {
       const w = ctx.measureText(label.text).width + 4 * r;
       const x = Math.min(Math.max(label.x, w / 2), this.canvas.width - w / 2);
-      for (let shift = 0; shift < 4; shift += 1) {
+      // Others' names stay over their entity or are left out (moved, they would seem
+      // to name something else); the own and the target's may go one line up.
+      const shifts = label.self || label.id === game.target ? 2 : 1;
+      for (let shift = 0; shift < shifts; shift += 1) {
         const y = Math.max(line, label.y - shift * line);
         const box = { x0: x - w / 2, x1: x + w / 2, y0: y - line + 2 * r, y1: y + 2 * r };
         if (overlaps(box)) continue;

@@ -305,7 +305,7 @@ export class Social {
   }
 
   refuse(field, why) {
-    this.game.error("INVALID_INPUT", `${field}: ${why}`);
+    this.game.error("INVALID_INPUT", `${field}: ${why}`, true);
     return false;
   }
 
@@ -315,7 +315,7 @@ export class Social {
    * [password], /leave name, /<channel> text. True when something was sent.
    */
   chat(line, channel = "say", whisperTo = "") {
-    let text = line.trim();
+    const text = line.trim();
     if (!text) return false;
     if (text.startsWith("/")) {
       const [command, ...rest] = text.slice(1).split(/\s+/);
@@ -359,27 +359,34 @@ export class Social {
     }
     if (channel === "say" || channel === "yell") return this.say(text, channel === "yell");
     if (channel === "whisper") return this.whisper(whisperTo.trim(), text);
-    text = text.slice(0, MAX_TEXT);
     return this.send(channel, text);
+  }
+
+  /** Why a chat text cannot go as it is ("" when it can); nothing is cut short. */
+  textProblem(text) {
+    return text.length > MAX_TEXT ? `at most ${MAX_TEXT} characters (this is ${text.length})` : "";
   }
 
   say(text, yell) {
     if (!text.trim()) return false;
-    this.ask({ t: "say", text: text.slice(0, MAX_TEXT), yell });
+    if (this.textProblem(text)) return this.refuse("chat", this.textProblem(text));
+    this.ask({ t: "say", text, yell });
     return true;
   }
 
   whisper(to, text) {
     if (!TARGET.test(to)) return this.refuse("whisper", "a name, or Name-Realm for another realm");
     if (!text.trim()) return false;
-    this.ask({ t: "whisper", to, text: text.slice(0, MAX_TEXT) });
+    if (this.textProblem(text)) return this.refuse("chat", this.textProblem(text));
+    this.ask({ t: "whisper", to, text });
     return true;
   }
 
   send(channel, text) {
     if (!CHANNEL_NAME.test(channel)) return this.refuse("channel", `no channel ${channel}`);
     if (!text.trim()) return false;
-    this.ask({ t: "chat_send", channel, text: text.slice(0, MAX_TEXT) });
+    if (this.textProblem(text)) return this.refuse("chat", this.textProblem(text));
+    this.ask({ t: "chat_send", channel, text });
     return true;
   }
 
