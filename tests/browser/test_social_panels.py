@@ -253,6 +253,9 @@ async def test_two_players_whisper_across_realms_party_queue_talk_and_befriend(
     # Friends: asked in the friends panel, accepted in the other's; online on a map.
     await first.get_by_test_id("friend-name").fill("Bodo")
     await first.get_by_test_id("friend-add").click()
+    request = second.get_by_test_id(f"friend-request-Amsel-{azure.name}")
+    await request.wait_for(timeout=WAIT_MS)
+    assert (await request.inner_text()).startswith("Amsel asks")  # of Bodo's own realm
     await second.get_by_test_id(f"friend-accept-Amsel-{azure.name}").click(timeout=WAIT_MS)
     await second.locator("[data-testid=friend-Amsel][data-online=true]").wait_for(timeout=WAIT_MS)
     await first.locator("[data-testid=friend-Bodo][data-online=true]").wait_for(timeout=WAIT_MS)

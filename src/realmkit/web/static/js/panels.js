@@ -338,7 +338,9 @@ export function renderFriends(game) {
   const social = game.social;
   $("friend-requests").replaceChildren(
     ...social.requests.map((name) => {
-      const li = item(`${name} asks to be your friend `, `friend-request-${name}`);
+      // Name-Realm as the server names it; a name of your own realm without it.
+      const said = name.endsWith(`-${game.realmName}`) ? name.slice(0, -game.realmName.length - 1) : name;
+      const li = item(`${said} asks to be your friend `, `friend-request-${name}`);
       li.append(
         button("Accept", `friend-accept-${name}`, () => social.friendAnswer(name, true)),
         button("Decline", `friend-decline-${name}`, () => social.friendAnswer(name, false)),
