@@ -89,6 +89,11 @@ async def _realmkit(
         raise AssertionError(f"{took}\n{_logs(root)}") from None
 
 
+# Wolves hunted at most for one that drops loot (its table may roll nothing, and on a
+# busy machine a wolf may get away past its leash).
+WOLVES_TRIED = 16
+
+
 async def _kill(client: GameClient, wolf: int) -> Died | None:
     """Firebolt (and sword, once it comes to bite) until the wolf dies; None if it got
     away (a wolf past its leash goes home, immune)."""
@@ -104,7 +109,7 @@ async def _kill(client: GameClient, wolf: int) -> Died | None:
 async def _hunt(client: GameClient) -> list[int]:
     """Kill wolves until one drops loot: the items looted (granted in PostgreSQL)."""
     looted: list[int] = []
-    for _ in range(8):  # a wolf's loot table can roll nothing: another wolf then
+    for _ in range(WOLVES_TRIED):  # a wolf's loot table can roll nothing: another wolf then
         wolf = await _a_wolf(client, within=28.0)
         died = await _kill(client, wolf)
         if died is not None and died.killer_id == client.character_id:
@@ -118,7 +123,7 @@ async def _hunt(client: GameClient) -> list[int]:
         await client.cast(MEND)  # the bites taken
         if looted:
             return looted
-    raise AssertionError("eight wolves and no loot")
+    raise AssertionError(f"{WOLVES_TRIED} wolves and no loot")
 
 
 async def _loot(hunters: list[GameClient], db: Database) -> list[int]:

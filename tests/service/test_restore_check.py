@@ -220,7 +220,9 @@ async def test_a_check_past_its_deadline_is_failed_and_leaves_nothing(
         await node.stop()
     full = await check_latest(node.barman, timeout=300.0)
     assert full.ok, full.reason
-    for fraction in (0.2, 0.5, 0.8):  # of a whole check: a different stage each time
+    # Of a whole check: a different stage each time, with room for one check to run
+    # a good deal faster than the first (caches warm, a quieter machine).
+    for fraction in (0.15, 0.35, 0.55):
         result = await check_latest(node.barman, timeout=full.seconds * fraction)
         assert not result.ok
         assert "not finished within" in result.reason, result.reason

@@ -55,6 +55,8 @@ MEET_PATIENCE = 20.0
 OPEN_ATTEMPTS = 20
 OPEN_PAUSE = 1.0
 TRADE_PATIENCE = 10.0
+# How long a trade over already is waited for its last news (committed or cancelled).
+FINAL_NEWS_PATIENCE = 3.0
 # The second of a pair stands this far from the first (a trade needs 10 or less).
 BESIDE = 3.0
 # Joining a channel right after entering: its gateway seats it in the chat just
@@ -428,17 +430,33 @@ async def see_through(
         pass
     if window is None:
         return None
-    await _cancel(client)
-    # Called off by us, unless the other side's accept completed it just before: its
-    # news comes before the answer to our cancel.
-    latest = client.social.get("trade")
-    if (
-        isinstance(latest, TradeWindow)
-        and latest.trade_id == window.trade_id
-        and latest.state == "committed"
-    ):
-        return "committed"
-    return "cancelled"
+    if await _cancel(client):
+        return "cancelled"
+    # Over already: the other side's accept completed it, or it called it off. Its news
+    # may still be on its way.
+    final = await _final_window(client, window.trade_id)
+    return final.state if final is not None else "cancelled"
+
+
+async def _final_window(client: GameClient, trade_id: int) -> TradeWindow | None:
+    """The news of trade ``trade_id`` once it is over (committed or cancelled), waited
+    for ``FINAL_NEWS_PATIENCE`` seconds at most."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + FINAL_NEWS_PATIENCE
+    while True:
+        latest = client.social.get("trade")
+        if (
+            isinstance(latest, TradeWindow)
+            and latest.trade_id == trade_id
+            and latest.state in ("committed", "cancelled")
+        ):
+            return latest
+        left = until - loop.time()
+        if left <= 0:
+            return None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(left):
+                await client.social_news.get()
 
 
 async def _act(client: GameClient, step: TradeStep, window: TradeWindow, fail: Fail) -> bool:
@@ -457,10 +475,13 @@ async def _act(client: GameClient, step: TradeStep, window: TradeWindow, fail: F
     return False
 
 
-async def _cancel(client: GameClient) -> None:
-    """Call off our open trade, if there is one still."""
-    with contextlib.suppress(RemoteError, TimeoutError):  # over already
+async def _cancel(client: GameClient) -> bool:
+    """Call off our open trade, if there is one still: whether we did."""
+    try:
         await client.social_ask(TradeCancel(), TradeWindow)
+    except (RemoteError, TimeoutError):  # over already
+        return False
+    return True
 
 
 async def socialise(
