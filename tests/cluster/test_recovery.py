@@ -124,6 +124,7 @@ async def test_killed_world_node_costs_players_seconds_not_their_connection(
     await check_invariants(cluster.database_url, items)
 
 
+@pytest.mark.timeout(240)  # two drains as subprocesses: minutes on a busy two-core machine
 async def test_drain_moves_a_fighting_crowd_without_a_blink(http, cluster, eventually) -> None:
     """`realmkit drain` moves the continent to the other node: no disconnect, no
     transfer seen by clients, positions and hp intact, the space ticks on."""
