@@ -22,7 +22,6 @@ from realmkit.store.postgres import Database
 
 OPERATOR = ("gm_pagedetails", "another operator's long password")
 # How long the side notice shows an error (panels.js NOTICE_MS).
-NOTICE_S = 8.0
 # An ended queue ticket stays listed this long (panels.js), and a margin.
 ENDED_WAIT_MS = 45_000
 
